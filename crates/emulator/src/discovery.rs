@@ -1,0 +1,304 @@
+//! Metadata endpoints: v2 and v1 OpenID configuration, JWKS (v2 and v1 paths), instance
+//! discovery, userinfo, and the emulator's own federation issuer (for workload identity).
+//! Every URL in them is built from the host and port the client used.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::errors::EntraError;
+use crate::grants::TenantSel;
+use crate::state::AppState;
+
+fn cached_json(v: Value, max_age: u32) -> Response {
+    let mut r = axum::Json(v).into_response();
+    if let Ok(h) = HeaderValue::from_str(&format!("max-age={max_age}, private")) {
+        r.headers_mut().insert(header::CACHE_CONTROL, h);
+    }
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r
+}
+
+/// The tenant id written into issuers: the tenant's GUID, or `{tenantid}` for the aliases.
+fn issuer_tenant(sel: TenantSel<'_>) -> String {
+    match sel {
+        TenantSel::Id(t) => t.id.clone(),
+        TenantSel::Consumers => crate::directory::CONSUMERS_TENANT_ID.to_string(),
+        _ => "{tenantid}".to_string(),
+    }
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+pub async fn openid_configuration_v2(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let dir = st.dir();
+    let sel = match TenantSel::resolve(&dir, &tenant) {
+        Ok(s) => s,
+        Err(e) => return e.correlate(&headers).into_response(),
+    };
+    let base = st.base_url(&headers);
+    let t = &tenant;
+    let iss_tid = issuer_tenant(sel);
+    cached_json(
+        json!({
+            "token_endpoint": format!("{base}/{t}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/{t}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{base}/{iss_tid}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+            "authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/{t}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/{t}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+            "kerberos_endpoint": format!("{base}/{t}/kerberos"),
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }),
+        3600,
+    )
+}
+
+/// `GET /{tenant}/.well-known/openid-configuration` (v1).
+pub async fn openid_configuration_v1(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let dir = st.dir();
+    let sel = match TenantSel::resolve(&dir, &tenant) {
+        Ok(s) => s,
+        Err(e) => return e.correlate(&headers).into_response(),
+    };
+    let base = st.base_url(&headers);
+    let t = &tenant;
+    let iss_tid = issuer_tenant(sel);
+    cached_json(
+        json!({
+            "token_endpoint": format!("{base}/{t}/oauth2/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/{t}/discovery/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "issuer": format!("{base}/{iss_tid}/"),
+            "microsoft_multi_refresh_token": true,
+            "authorization_endpoint": format!("{base}/{t}/oauth2/authorize"),
+            "device_authorization_endpoint": format!("{base}/{t}/oauth2/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/{t}/oauth2/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name", "family_name", "nickname"],
+            "check_session_iframe": format!("{base}/{t}/oauth2/checksession"),
+            "userinfo_endpoint": format!("{base}/{t}/openid/userinfo"),
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }),
+        3600,
+    )
+}
+
+fn jwks(st: &AppState, tenant: &str, headers: &HeaderMap, v2: bool) -> Response {
+    let dir = st.dir();
+    let sel = match TenantSel::resolve(&dir, tenant) {
+        Ok(s) => s,
+        Err(e) => return e.correlate(headers).into_response(),
+    };
+    let base = st.base_url(headers);
+    let iss_tid = issuer_tenant(sel);
+    let issuer = if v2 {
+        format!("{base}/{iss_tid}/v2.0")
+    } else {
+        format!("{base}/{iss_tid}/")
+    };
+    let now = st.now();
+    let grace = dir.settings.key_grace_seconds as i64;
+    let keys = st.keys.read().expect("keys lock");
+    let list: Vec<Value> = keys
+        .published(now, grace)
+        .map(|k| k.jwk(v2.then_some(issuer.as_str())))
+        .collect();
+    cached_json(json!({ "keys": list }), 86400)
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`.
+pub async fn keys_v2(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    jwks(&st, &tenant, &headers, true)
+}
+
+/// `GET /{tenant}/discovery/keys` (v1).
+pub async fn keys_v1(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    jwks(&st, &tenant, &headers, false)
+}
+
+/// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
+pub async fn instance_discovery(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let base = st.base_url(&headers);
+    let host = base
+        .split_once("://")
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_default();
+    let endpoint = get("authorization_endpoint").unwrap_or("");
+    // The tenant is the path segment after the host in the authorization endpoint.
+    let tenant = endpoint
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').nth(1))
+        .filter(|t| !t.is_empty())
+        .unwrap_or("common");
+    cached_json(
+        json!({
+            "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),
+            "api-version": "1.1",
+            "metadata": [{
+                "preferred_network": host,
+                "preferred_cache": host,
+                "aliases": [host],
+            }],
+        }),
+        86400,
+    )
+}
+
+/// `GET /oidc/userinfo` with a bearer access token this emulator issued.
+pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let unauthorized = |desc: &str| {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "Bearer error=\"invalid_token\", error_description=\"{desc}\""
+        )) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r
+    };
+    let Some(token) = bearer else {
+        return unauthorized("No access token was presented.");
+    };
+    let decoded = match crate::assertions::verify_own_token(&st, token, st.now()) {
+        Ok(d) => d,
+        Err(_) => return unauthorized("The access token is invalid or expired."),
+    };
+    let dir = st.dir();
+    let Some(user) = decoded.claim_str("oid").and_then(|o| dir.user_by_oid(o)) else {
+        return unauthorized("userinfo needs a delegated (user) token.");
+    };
+    let (given, family) = user.name.split_once(' ').unwrap_or((&user.name, ""));
+    axum::Json(json!({
+        "sub": decoded.claim_str("sub"),
+        "name": user.name,
+        "given_name": given,
+        "family_name": family,
+        "email": user.upn,
+        "preferred_username": user.upn,
+        "oid": user.object_id,
+        "tid": user.tenant_id,
+    }))
+    .into_response()
+}
+
+/// `GET /federation/.well-known/openid-configuration`: the emulator's stand-in for a
+/// Kubernetes (or other) workload token issuer.
+pub async fn federation_configuration(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let base = st.base_url(&headers);
+    cached_json(
+        json!({
+            "issuer": format!("{base}/federation"),
+            "jwks_uri": format!("{base}/federation/keys"),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }),
+        3600,
+    )
+}
+
+/// `GET /federation/keys`.
+pub async fn federation_keys(State(st): State<AppState>) -> Response {
+    let (kid, key) = &st.federation;
+    let mut extra = serde_json::Map::new();
+    extra.insert("kid".into(), kid.clone().into());
+    extra.insert("alg".into(), "RS256".into());
+    cached_json(json!({ "keys": [key.public_key().to_jwk(extra)] }), 3600)
+}
+
+/// Mints a federated (workload) token signed by the emulator's federation key.
+pub fn mint_federated(
+    state_dir: &std::path::Path,
+    issuer: &str,
+    subject: &str,
+    audience: &str,
+    lifetime: i64,
+) -> Result<String, String> {
+    let (kid, key) = crate::keys::federation_key(state_dir)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let header = entra_jose::b64url(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
+    let claims = json!({
+        "iss": issuer,
+        "sub": subject,
+        "aud": [audience],
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "kubernetes.io": { "namespace": subject.split(':').nth(2).unwrap_or("default"), "serviceaccount": { "name": subject.rsplit(':').next().unwrap_or("") } },
+    });
+    key.sign_compact(
+        entra_jose::Algorithm::RS256,
+        &header,
+        claims.to_string().as_bytes(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// 404 in Entra's JSON shape for unknown paths.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    EntraError::new(
+        "invalid_request",
+        9002313,
+        "Invalid request. The requested path is not an endpoint of this authority.",
+    )
+    .status(StatusCode::NOT_FOUND)
+    .correlate(&headers)
+    .into_response()
+}

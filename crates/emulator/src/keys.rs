@@ -1,0 +1,495 @@
+//! Key material the emulator makes and keeps in its state directory: the local CA and
+//! TLS leaf certificate, the token-signing keys (with rotation), the federation issuer's
+//! key, and client certificates (generated or loaded).
+//!
+//! Private keys are written with mode 0600 and atomically (write to a temporary file,
+//! then rename), so an interrupted first start never leaves a half-written key behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use entra_jose::{RsaPublicKey, RsaSigningKey, b64std, x5t_sha1, x5t_sha256};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// Writes `bytes` to `path` atomically, private to the owner.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        use std::io::Write as _;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Generates an RSA-2048 key, returned as PKCS#8 DER.
+pub fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let mut rng = rsa::rand_core::OsRng;
+    let key = rsa::RsaPrivateKey::new(&mut rng, 2048)
+        .map_err(|e| format!("RSA key generation failed: {e}"))?;
+    Ok(key
+        .to_pkcs8_der()
+        .map_err(|e| format!("PKCS#8 encoding failed: {e}"))?
+        .as_bytes()
+        .to_vec())
+}
+
+fn rsa_keypair(pkcs8: &[u8]) -> Result<KeyPair, String> {
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());
+    KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256).map_err(|e| e.to_string())
+}
+
+fn self_signed(key: &KeyPair, common_name: &str, years: i64) -> Result<rcgen::Certificate, String> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    params.distinguished_name = dn;
+    params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    params.not_after = OffsetDateTime::now_utc() + Duration::days(365 * years);
+    params.self_signed(key).map_err(|e| e.to_string())
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
+    let b64 = b64std(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS
+
+/// The local CA and the server's leaf certificate.
+pub struct TlsMaterial {
+    /// Where the CA certificate is (what clients trust).
+    pub ca_file: PathBuf,
+    /// The rustls server config.
+    pub server_config: Arc<rustls::ServerConfig>,
+}
+
+/// Loads the CA and leaf from `state_dir`, creating them on first start.
+pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
+    let ca_file = state_dir.join("ca.pem");
+    let cert_file = state_dir.join("tls-cert.pem");
+    let key_file = state_dir.join("tls-key.pem");
+    if !(ca_file.exists() && cert_file.exists() && key_file.exists()) {
+        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "entrakit emulator local CA");
+        dn.push(DnType::OrganizationName, "entrakit (development only)");
+        ca_params.distinguished_name = dn;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(3650);
+        let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
+
+        let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let mut leaf = CertificateParams::new(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ])
+        .map_err(|e| e.to_string())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "localhost");
+        leaf.distinguished_name = dn;
+        leaf.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+        leaf.not_after = OffsetDateTime::now_utc() + Duration::days(825);
+        leaf.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf_cert = leaf
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .map_err(|e| e.to_string())?;
+
+        std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
+        write_private(
+            &state_dir.join("ca-key.pem"),
+            ca_key.serialize_pem().as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+        write_private(&key_file, leaf_key.serialize_pem().as_bytes()).map_err(|e| e.to_string())?;
+        write_private(
+            &cert_file,
+            format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+        write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(&cert_file).map_err(|e| format!("{}: {e}", cert_file.display()))?,
+    ))
+    .collect::<Result<_, _>>()
+    .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(&key_file).map_err(|e| format!("{}: {e}", key_file.display()))?,
+    ))
+    .map_err(|e| format!("{}: {e}", key_file.display()))?
+    .ok_or_else(|| format!("{}: no private key", key_file.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("TLS certificate: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsMaterial {
+        ca_file,
+        server_config: Arc::new(config),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Token-signing keys
+
+/// A signing key as stored on disk.
+#[derive(Serialize, Deserialize, Clone)]
+struct StoredKey {
+    kid: String,
+    created: i64,
+    #[serde(default)]
+    retired: Option<i64>,
+    pkcs8: String,
+    cert: String,
+}
+
+/// A token-signing key with its certificate (published as `x5c`).
+pub struct SigningKey {
+    /// Key id: the certificate's SHA-1 thumbprint, base64url, as Entra does.
+    pub kid: String,
+    /// The parsed key.
+    pub key: RsaSigningKey,
+    /// DER certificate.
+    pub cert_der: Vec<u8>,
+    /// Created (unix seconds).
+    pub created: i64,
+    /// When it stopped signing (unix seconds).
+    pub retired: Option<i64>,
+    /// Precomputed base64url headers: v2 (`kid`) and v1 (`x5t` + `kid`).
+    pub header_v2: String,
+    /// See `header_v2`.
+    pub header_v1: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("retired", &self.retired)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    fn from_stored(s: &StoredKey) -> Result<Self, String> {
+        let pkcs8 = entra_jose::b64std_decode(&s.pkcs8).map_err(|e| e.to_string())?;
+        let cert_der = entra_jose::b64std_decode(&s.cert).map_err(|e| e.to_string())?;
+        let key = RsaSigningKey::from_pkcs8_der(&pkcs8).map_err(|e| e.to_string())?;
+        Ok(Self {
+            header_v2: entra_jose::b64url(format!(
+                r#"{{"typ":"JWT","alg":"RS256","kid":"{}"}}"#,
+                s.kid
+            )),
+            header_v1: entra_jose::b64url(format!(
+                r#"{{"typ":"JWT","alg":"RS256","x5t":"{0}","kid":"{0}"}}"#,
+                s.kid
+            )),
+            kid: s.kid.clone(),
+            key,
+            cert_der,
+            created: s.created,
+            retired: s.retired,
+        })
+    }
+
+    fn generate(now: i64) -> Result<(Self, StoredKey), String> {
+        let pkcs8 = generate_rsa_pkcs8()?;
+        let cert = self_signed(&rsa_keypair(&pkcs8)?, "entrakit emulator token signing", 5)?;
+        let cert_der = cert.der().to_vec();
+        let stored = StoredKey {
+            kid: x5t_sha1(&cert_der),
+            created: now,
+            retired: None,
+            pkcs8: b64std(&pkcs8),
+            cert: b64std(&cert_der),
+        };
+        Ok((Self::from_stored(&stored)?, stored))
+    }
+
+    /// The JWK published for this key.
+    pub fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
+        let mut extra = serde_json::Map::new();
+        extra.insert("kid".into(), self.kid.clone().into());
+        extra.insert("x5t".into(), self.kid.clone().into());
+        extra.insert("x5c".into(), serde_json::json!([b64std(&self.cert_der)]));
+        if let Some(iss) = issuer {
+            extra.insert("issuer".into(), iss.into());
+        }
+        self.key.public_key().to_jwk(extra)
+    }
+}
+
+/// The signing keys: the newest signs; retired keys stay published for the grace period.
+pub struct KeyStore {
+    path: PathBuf,
+    stored: Vec<StoredKey>,
+    /// Newest first; index 0 is the active key.
+    pub keys: Vec<Arc<SigningKey>>,
+}
+
+impl KeyStore {
+    /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
+    pub fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
+        let path = state_dir.join("signing-keys.json");
+        let stored: Vec<StoredKey> = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut store = Self {
+            path,
+            stored,
+            keys: Vec::new(),
+        };
+        store.keys = store
+            .stored
+            .iter()
+            .map(SigningKey::from_stored)
+            .map(|r| r.map(Arc::new))
+            .collect::<Result<_, _>>()?;
+        if store.keys.is_empty() {
+            store.rotate(now, 0)?;
+        }
+        Ok(store)
+    }
+
+    /// The key that signs now.
+    pub fn active(&self) -> Arc<SigningKey> {
+        self.keys[0].clone()
+    }
+
+    /// Makes a new active key; keys retired longer ago than `grace` are dropped.
+    pub fn rotate(&mut self, now: i64, grace: i64) -> Result<String, String> {
+        let (key, stored) = SigningKey::generate(now)?;
+        for s in &mut self.stored {
+            s.retired.get_or_insert(now);
+        }
+        self.stored
+            .retain(|s| s.retired.is_none_or(|r| now - r <= grace));
+        self.stored.insert(0, stored);
+        let json = serde_json::to_vec_pretty(&self.stored).map_err(|e| e.to_string())?;
+        write_private(&self.path, &json).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let kid = key.kid.clone();
+        let mut keys = vec![Arc::new(key)];
+        keys.extend(
+            self.keys
+                .drain(..)
+                .filter(|k| self.stored.iter().any(|s| s.kid == k.kid))
+                .map(|k| {
+                    let retired = self
+                        .stored
+                        .iter()
+                        .find(|s| s.kid == k.kid)
+                        .and_then(|s| s.retired);
+                    if k.retired == retired {
+                        k
+                    } else {
+                        Arc::new(
+                            SigningKey::from_stored(
+                                self.stored.iter().find(|s| s.kid == k.kid).expect("kept"),
+                            )
+                            .expect("parsed before"),
+                        )
+                    }
+                }),
+        );
+        self.keys = keys;
+        Ok(kid)
+    }
+
+    /// Keys to publish at `now`.
+    pub fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
+        self.keys
+            .iter()
+            .filter(move |k| k.retired.is_none_or(|r| now - r <= grace))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Federation issuer key (for `mint-federated`)
+
+/// The key the emulator's own `/federation` issuer signs workload tokens with.
+pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
+    let path = state_dir.join("federation-key.pk8");
+    let der = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let der = generate_rsa_pkcs8()?;
+            write_private(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
+            der
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let key =
+        RsaSigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((key.public_key().jwk_thumbprint(), key))
+}
+
+// ---------------------------------------------------------------------------------------
+// Client certificates
+
+/// A client certificate registered on an app.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate {
+    /// SHA-1 thumbprint, base64url (`x5t`).
+    pub x5t: String,
+    /// SHA-256 thumbprint, base64url (`x5t#S256`).
+    pub x5t_s256: String,
+    /// Upper-case hex SHA-1 thumbprint (what the portal shows).
+    pub thumbprint_hex: String,
+    /// The public key.
+    pub public_key: RsaPublicKey,
+    /// Not after (unix seconds).
+    pub not_after: i64,
+}
+
+impl ClientCertificate {
+    /// From PEM text holding at least one certificate (a key may be there too; it is ignored).
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let cert = rustls_pemfile::certs(&mut pem.as_bytes())
+            .next()
+            .ok_or("no CERTIFICATE block in the PEM")?
+            .map_err(|e| format!("bad PEM: {e}"))?;
+        Self::from_der(cert.as_ref())
+    }
+
+    /// From a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        use x509_cert::der::Decode as _;
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        let spki = &cert.tbs_certificate.subject_public_key_info;
+        const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+        if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
+            return Err(format!(
+                "the certificate's key is not RSA ({}); Entra client assertions use RS256/PS256",
+                spki.algorithm.oid
+            ));
+        }
+        let public_key = RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes())
+            .map_err(|e| e.to_string())?;
+        let not_after = cert
+            .tbs_certificate
+            .validity
+            .not_after
+            .to_unix_duration()
+            .as_secs() as i64;
+        Ok(Self {
+            x5t: x5t_sha1(der),
+            x5t_s256: x5t_sha256(der),
+            thumbprint_hex: entra_jose::thumbprint_sha1_hex(der),
+            public_key,
+            not_after,
+        })
+    }
+
+    /// Loads `path` (key + certificate PEM), generating both when the file is missing.
+    pub fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => Self::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let pkcs8 = generate_rsa_pkcs8()?;
+                let cert = self_signed(
+                    &rsa_keypair(&pkcs8)?,
+                    if name.is_empty() {
+                        "entrakit client"
+                    } else {
+                        name
+                    },
+                    2,
+                )?;
+                let pem = format!("{}{}", pem_block("PRIVATE KEY", &pkcs8), cert.pem());
+                write_private(path, pem.as_bytes())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Self::from_der(cert.der())
+            }
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_client_certificate_round_trips() {
+        let dir = std::env::temp_dir().join(format!("entra-keys-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("client.pem");
+        let made = ClientCertificate::load_or_generate(&path, "test").unwrap();
+        let again = ClientCertificate::load_or_generate(&path, "test").unwrap();
+        assert_eq!(made.x5t, again.x5t);
+        assert_eq!(made.thumbprint_hex.len(), 40);
+        let pem = std::fs::read_to_string(&path).unwrap();
+        assert!(pem.contains("BEGIN PRIVATE KEY") && pem.contains("BEGIN CERTIFICATE"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(ClientCertificate::from_pem("nonsense").is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn rotation_keeps_old_key_for_grace() {
+        let dir = std::env::temp_dir().join(format!("entra-keys-{}", uuid::Uuid::new_v4()));
+        let mut store = KeyStore::load_or_create(&dir, 1000).unwrap();
+        let first = store.active().kid.clone();
+        let second = store.rotate(2000, 500).unwrap();
+        assert_ne!(first, second);
+        let published: Vec<_> = store.published(2100, 500).map(|k| k.kid.clone()).collect();
+        assert_eq!(published, vec![second.clone(), first.clone()]);
+        let published: Vec<_> = store.published(2600, 500).map(|k| k.kid.clone()).collect();
+        assert_eq!(published, vec![second.clone()]);
+        let reloaded = KeyStore::load_or_create(&dir, 3000).unwrap();
+        assert_eq!(reloaded.active().kid, second);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

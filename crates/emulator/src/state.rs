@@ -1,0 +1,478 @@
+//! The emulator's shared state: the directory, keys, the clock (which tests can move),
+//! the short-lived grants (codes, refresh-token families, device codes, browser
+//! sessions, pending sign-ins), counters, injected faults and sign-in events.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use axum::http::HeaderMap;
+use entra_jose::{RsaPublicKey, RsaSigningKey};
+use serde::Serialize;
+
+use crate::directory::{Directory, DirectoryConfig, LoadContext};
+use crate::keys::{KeyStore, SigningKey};
+
+/// Shared state handle.
+pub type AppState = Arc<Inner>;
+
+/// How many live entries a grant table holds before expired ones are swept.
+const SWEEP_AT: usize = 10_000;
+/// Hard cap per table: past it the oldest entries are dropped (a flood cannot eat memory).
+const HARD_CAP: usize = 200_000;
+/// Sign-in events kept.
+const EVENTS_KEPT: usize = 1000;
+
+/// An authorization code waiting to be redeemed.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    /// Client it was issued to.
+    pub client_id: String,
+    /// The redirect URI of the authorize request.
+    pub redirect_uri: String,
+    /// The user.
+    pub user_oid: String,
+    /// Tenant id of the sign-in.
+    pub tenant_id: String,
+    /// Requested scopes, raw.
+    pub scopes: Vec<String>,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// PKCE challenge and method.
+    pub challenge: Option<(String, String)>,
+    /// Issued (unix seconds).
+    pub issued: i64,
+    /// Redeemed already.
+    pub used: bool,
+    /// Browser session id (`sid`).
+    pub session_id: String,
+    /// Authentication methods.
+    pub mfa: bool,
+}
+
+/// A refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    /// The family (one sign-in) it belongs to.
+    pub family: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_oid: String,
+    /// Tenant of the sign-in.
+    pub tenant_id: String,
+    /// Issued or last rotated (unix seconds).
+    pub issued: i64,
+    /// Redeemed already (a replay revokes the family).
+    pub used: bool,
+    /// Session id.
+    pub session_id: String,
+    /// MFA was done.
+    pub mfa: bool,
+}
+
+/// Why a refresh-token family stopped working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// An already-redeemed token was presented again.
+    Replay,
+    /// An admin revoked the user's sessions.
+    Admin,
+}
+
+/// Device-code state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Waiting for the user.
+    Pending,
+    /// The user approved: (user oid, tenant id, mfa).
+    Approved(String, String, bool),
+    /// The user declined.
+    Declined,
+    /// Tokens were issued.
+    Redeemed,
+}
+
+/// A device-code grant.
+#[derive(Debug, Clone)]
+pub struct DeviceCode {
+    /// The code the user types.
+    pub user_code: String,
+    /// Client.
+    pub client_id: String,
+    /// Tenant path segment used.
+    pub tenant_segment: String,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// Expires (unix seconds).
+    pub expires: i64,
+    /// Status.
+    pub status: DeviceStatus,
+}
+
+/// A browser session (the emulator's ESTSAUTH cookie).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The user.
+    pub user_oid: String,
+    /// Completed MFA.
+    pub mfa: bool,
+    /// Created (unix seconds).
+    pub created: i64,
+}
+
+/// What a pending interactive sign-in will finish.
+#[derive(Debug, Clone)]
+pub enum FlowKind {
+    /// An authorize request.
+    Authorize(crate::authorize::AuthorizeParams),
+    /// A device-code approval (by device code).
+    Device(String),
+}
+
+/// A pending interactive sign-in.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// What it finishes.
+    pub kind: FlowKind,
+    /// Tenant path segment.
+    pub tenant_segment: String,
+    /// Client.
+    pub client_id: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// The user, once known.
+    pub user_oid: Option<String>,
+    /// MFA done in this flow.
+    pub mfa: bool,
+    /// Consent given in this flow.
+    pub consented: bool,
+    /// Created (unix seconds).
+    pub created: i64,
+    /// `prompt=login|consent|select_account|none`.
+    pub prompt: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+}
+
+/// One sign-in attempt, as the admin API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInEvent {
+    /// Unix seconds.
+    pub time: i64,
+    /// Grant or page.
+    pub flow: String,
+    /// Client id.
+    pub client_id: String,
+    /// Tenant id or path segment.
+    pub tenant: String,
+    /// User UPN or principal id.
+    pub principal: String,
+    /// `success`, or the OAuth error.
+    pub outcome: String,
+    /// AADSTS code on failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u32>,
+}
+
+/// Grant tables.
+#[derive(Default)]
+pub struct Store {
+    /// Authorization codes.
+    pub codes: HashMap<String, AuthCode>,
+    /// Refresh tokens.
+    pub refresh_tokens: HashMap<String, RefreshToken>,
+    /// Revoked families.
+    pub revoked_families: HashMap<String, Revoked>,
+    /// Device codes by device code.
+    pub device_codes: HashMap<String, DeviceCode>,
+    /// Browser sessions.
+    pub sessions: HashMap<String, Session>,
+    /// Pending sign-ins.
+    pub flows: HashMap<String, Flow>,
+}
+
+fn cap<V>(map: &mut HashMap<String, V>, now: i64, alive: impl Fn(&V, i64) -> bool) {
+    if map.len() >= SWEEP_AT {
+        map.retain(|_, v| alive(v, now));
+    }
+    if map.len() >= HARD_CAP {
+        let drop: Vec<String> = map.keys().take(map.len() / 10).cloned().collect();
+        for k in drop {
+            map.remove(&k);
+        }
+    }
+}
+
+impl Store {
+    /// Sweeps tables that have grown, given the directory's lifetimes.
+    pub fn sweep(&mut self, now: i64, dir: &Directory) {
+        let code_life = dir.settings.auth_code_lifetime_seconds as i64;
+        let rt_life = dir.settings.refresh_token_inactivity_seconds as i64;
+        cap(&mut self.codes, now, |c, now| now - c.issued <= code_life);
+        cap(&mut self.refresh_tokens, now, |r, now| {
+            now - r.issued <= rt_life
+        });
+        cap(&mut self.device_codes, now, |d, now| now <= d.expires + 60);
+        cap(&mut self.sessions, now, |s, now| {
+            now - s.created <= 24 * 3600
+        });
+        cap(&mut self.flows, now, |f, now| now - f.created <= 3600);
+    }
+}
+
+/// An injected fault for one endpoint.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Fault {
+    /// Added latency for every request.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Answer the next `count` requests with this status (429 or 503 or any 4xx/5xx).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// How many answers `status` applies to.
+    #[serde(default)]
+    pub count: u32,
+    /// `Retry-After` seconds for those answers.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    /// Drop the next N connections without answering.
+    #[serde(default)]
+    pub drop: u32,
+}
+
+/// What the connection layer should do with a request.
+#[derive(Debug)]
+pub enum FaultAction {
+    /// Nothing injected.
+    Pass,
+    /// Sleep, then pass.
+    Delay(u64),
+    /// Sleep, then answer this status.
+    Respond {
+        /// Status.
+        status: u16,
+        /// Retry-After.
+        retry_after: Option<u64>,
+        /// Latency first.
+        latency_ms: u64,
+    },
+    /// Close the connection.
+    Drop,
+}
+
+/// The remote address of a request (set by the connection layer).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
+/// Everything the handlers share.
+pub struct Inner {
+    /// The current directory.
+    pub directory: RwLock<Arc<Directory>>,
+    /// Its editable source and where it came from.
+    pub config: Mutex<(DirectoryConfig, LoadContext)>,
+    /// Signing keys.
+    pub keys: RwLock<KeyStore>,
+    /// The active signing key (cached from `keys`).
+    pub active_key: RwLock<Arc<SigningKey>>,
+    /// The federation issuer's key id and key.
+    pub federation: (String, RsaSigningKey),
+    /// Seconds added to the wall clock (admin "time travel").
+    pub clock_offset: AtomicI64,
+    /// Grant tables.
+    pub store: Mutex<Store>,
+    /// Request counters: `endpoint:NAME`, `grant:NAME`.
+    pub counters: Mutex<BTreeMap<String, u64>>,
+    /// Faults per endpoint name.
+    pub faults: Mutex<HashMap<String, Fault>>,
+    /// Sign-in events, newest last.
+    pub events: Mutex<VecDeque<SignInEvent>>,
+    /// Guards `/admin`.
+    pub admin_token: String,
+    /// The App Service `X-IDENTITY-HEADER` value.
+    pub identity_header: String,
+    /// `https` (or `http` with --insecure-http).
+    pub scheme: &'static str,
+    /// `localhost:PORT`, once bound.
+    pub default_host: OnceLock<String>,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// For fetching external federated issuers' keys.
+    pub http: reqwest::Client,
+    /// External issuers' keys: issuer -> (fetched at, keys by kid).
+    pub external_jwks: Mutex<HashMap<String, (i64, Vec<(Option<String>, RsaPublicKey)>)>>,
+}
+
+impl Inner {
+    /// Now, in unix seconds, including the admin clock offset.
+    pub fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// The directory as of now.
+    pub fn dir(&self) -> Arc<Directory> {
+        self.directory.read().expect("directory lock").clone()
+    }
+
+    /// The signing key as of now.
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.active_key.read().expect("key lock").clone()
+    }
+
+    /// Bumps a counter.
+    pub fn count(&self, name: &str) {
+        let mut c = self.counters.lock().expect("counters lock");
+        match c.get_mut(name) {
+            Some(v) => *v += 1,
+            None => {
+                c.insert(name.to_string(), 1);
+            }
+        }
+    }
+
+    /// Records a sign-in event.
+    pub fn event(
+        &self,
+        flow: &str,
+        client_id: &str,
+        tenant: &str,
+        principal: &str,
+        outcome: Result<(), (&str, u32)>,
+    ) {
+        let ev = SignInEvent {
+            time: self.now(),
+            flow: flow.into(),
+            client_id: client_id.into(),
+            tenant: tenant.into(),
+            principal: principal.into(),
+            outcome: match outcome {
+                Ok(()) => "success".into(),
+                Err((e, _)) => e.into(),
+            },
+            error_code: outcome.err().map(|(_, c)| c),
+        };
+        let mut events = self.events.lock().expect("events lock");
+        if events.len() >= EVENTS_KEPT {
+            events.pop_front();
+        }
+        events.push_back(ev);
+    }
+
+    /// `scheme://host` the client used: the Host header when it is a sane host[:port],
+    /// else `localhost:PORT`. Issuers and endpoint URLs are built from it.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() <= 255
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+            })
+            .map(str::to_string)
+            .or_else(|| self.default_host.get().cloned())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{}://{}", self.scheme, host)
+    }
+
+    /// Decides what the connection layer does for a request to `endpoint`.
+    pub fn take_fault(&self, endpoint: &str) -> FaultAction {
+        let mut faults = self.faults.lock().expect("faults lock");
+        let Some(f) = faults.get_mut(endpoint).or(None) else {
+            return FaultAction::Pass;
+        };
+        if f.drop > 0 {
+            f.drop -= 1;
+            return FaultAction::Drop;
+        }
+        if let (Some(status), true) = (f.status, f.count > 0) {
+            f.count -= 1;
+            return FaultAction::Respond {
+                status,
+                retry_after: f.retry_after,
+                latency_ms: f.latency_ms,
+            };
+        }
+        if f.latency_ms > 0 {
+            FaultAction::Delay(f.latency_ms)
+        } else {
+            FaultAction::Pass
+        }
+    }
+
+    /// Access-token lifetime: fixed by config, or 60-90 minutes at random like Entra.
+    pub fn token_lifetime(&self, dir: &Directory) -> i64 {
+        match dir.settings.token_lifetime_seconds {
+            Some(s) => s as i64,
+            None => {
+                let mut b = [0u8; 2];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+                    .expect("system RNG");
+                3600 + (u16::from_le_bytes(b) as i64 % 1801)
+            }
+        }
+    }
+}
+
+/// Names the endpoint a path belongs to (for counters and faults).
+pub fn endpoint_name(path: &str) -> &'static str {
+    let p = path.trim_end_matches('/');
+    if p.starts_with("/admin") {
+        "admin"
+    } else if p.ends_with("/.well-known/openid-configuration") {
+        if p.starts_with("/federation") {
+            "federation"
+        } else {
+            "discovery"
+        }
+    } else if p == "/common/discovery/instance" {
+        "instance_discovery"
+    } else if p.ends_with("/discovery/v2.0/keys") || p.ends_with("/discovery/keys") {
+        "jwks"
+    } else if p.ends_with("/oauth2/v2.0/token") {
+        "token"
+    } else if p.ends_with("/oauth2/token") && !p.starts_with("/metadata") {
+        "token_v1"
+    } else if p.ends_with("/oauth2/v2.0/authorize") || p.ends_with("/oauth2/authorize") {
+        "authorize"
+    } else if p.ends_with("/oauth2/v2.0/devicecode") || p.ends_with("/oauth2/devicecode") {
+        "devicecode"
+    } else if p.ends_with("/logout") {
+        "logout"
+    } else if p.ends_with("/userinfo") {
+        "userinfo"
+    } else if p == "/metadata/identity/oauth2/token" {
+        "imds"
+    } else if p == "/msi/token" {
+        "app_service"
+    } else if p.starts_with("/federation") {
+        "federation"
+    } else {
+        "pages"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names() {
+        assert_eq!(
+            endpoint_name("/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+            "token"
+        );
+        assert_eq!(endpoint_name("/common/oauth2/token"), "token_v1");
+        assert_eq!(
+            endpoint_name("/x/v2.0/.well-known/openid-configuration"),
+            "discovery"
+        );
+        assert_eq!(endpoint_name("/x/discovery/v2.0/keys"), "jwks");
+        assert_eq!(endpoint_name("/metadata/identity/oauth2/token"), "imds");
+        assert_eq!(endpoint_name("/msi/token"), "app_service");
+        assert_eq!(endpoint_name("/admin/faults"), "admin");
+        assert_eq!(endpoint_name("/devicelogin"), "pages");
+    }
+}
