@@ -48,7 +48,11 @@ PUBLIC_CLIENT = "c1000000-0000-4000-8000-0000000000c1"
 MI_SYSTEM = "b0000000-0000-4000-8000-0000000000b1"
 MI_USER = "b0000000-0000-4000-8000-0000000000b2"
 WORKLOAD_SUBJECT = "system:serviceaccount:default:workload"
+GRAPH_APP = "00000003-0000-0000-c000-000000000000"
 ALICE = ("alice@contoso.onmicrosoft.com", "alice-dev-password")
+ALICE_OID = "a11ce000-0000-4000-8000-000000000001"
+BOB_OID = "b0b00000-0000-4000-8000-000000000002"
+MFA_OID = "3fa00000-0000-4000-8000-000000000003"
 BOB = ("bob@contoso.onmicrosoft.com", "bob-dev-password")
 MFA = ("mfa@contoso.onmicrosoft.com", "mfa-dev-password")
 

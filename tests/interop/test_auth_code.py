@@ -56,6 +56,7 @@ def test_public_client_pkce_alice_then_refresh(emulator, artifacts):
     assert "access_token" in result, result
     assert "refresh_token" in result and "id_token" in result, sorted(result)
     claims = check_user_token(emulator, result["access_token"], azp=es.PUBLIC_CLIENT, scp="Data.Read", azpacr="0")
+    assert claims["oid"] == es.ALICE_OID, claims
     idc = result["id_token_claims"]
     assert idc["aud"] == es.PUBLIC_CLIENT and idc["tid"] == es.TENANT, idc
     assert idc["iss"] == f"{emulator.authority}/{es.TENANT}/v2.0", idc
@@ -90,8 +91,22 @@ def test_public_client_bob_sees_consent_and_accepts(emulator, artifacts):
     assert seen["consent_seen"], f"bob has not consented; the consent page must show: {seen}"
     result = app.acquire_token_by_auth_code_flow(flow, es.response_params(seen))
     assert "access_token" in result, result
-    check_user_token(emulator, result["access_token"], azp=es.PUBLIC_CLIENT, scp="Data.Read", azpacr="0")
+    claims = check_user_token(emulator, result["access_token"], azp=es.PUBLIC_CLIENT, scp="Data.Read", azpacr="0")
+    assert claims["oid"] == es.BOB_OID, claims
     assert result["id_token_claims"].get("preferred_username", "").lower() == es.BOB[0]
+
+
+def test_mfa_user_approves_second_factor(emulator, artifacts):
+    app = public_app(emulator)
+    redirect = f"http://localhost:{es.free_loopback_port()}"
+    flow = app.initiate_auth_code_flow(scopes=[es.API_READ], redirect_uri=redirect)
+    seen = sign_in(emulator, flow, es.MFA, artifacts)
+    actions = [s["action"] for s in seen["steps"]]
+    assert "mfa-approve" in actions, f"the MFA page (#approve) must show for the MFA user: {seen}"
+    result = app.acquire_token_by_auth_code_flow(flow, es.response_params(seen))
+    assert "access_token" in result, result
+    claims = check_user_token(emulator, result["access_token"], azp=es.PUBLIC_CLIENT, scp="Data.Read", azpacr="0")
+    assert claims["oid"] == es.MFA_OID, claims
 
 
 def test_consent_cancel_returns_access_denied(emulator, artifacts):
@@ -129,4 +144,5 @@ def test_confidential_web_app(emulator, artifacts, response_mode):
     result = app.acquire_token_by_auth_code_flow(flow, params)
     assert "access_token" in result, result
     claims = check_user_token(emulator, result["access_token"], azp=es.WEB_APP, scp="Data.Read", azpacr="1")
+    assert claims["oid"] == es.ALICE_OID, claims
     assert result["id_token_claims"]["oid"] == claims["oid"]

@@ -78,6 +78,16 @@ def test_unknown_tenant_msal(emulator):
         _cca(emulator, authority=f"{emulator.authority}/{tenant}").acquire_token_for_client([es.API_DEFAULT])
 
 
+def test_admin_api_requires_the_admin_token(emulator):
+    r = emulator.post(f"{emulator.authority}/admin/clock", json={"advance_seconds": 1})
+    assert r.status_code in (401, 403), (r.status_code, r.text)
+    r = emulator.post(
+        f"{emulator.authority}/admin/clock", json={"advance_seconds": 1},
+        headers={"Authorization": "Bearer not-the-admin-token"},
+    )
+    assert r.status_code in (401, 403), (r.status_code, r.text)
+
+
 # --- scopes ---------------------------------------------------------------------------
 def test_client_credentials_without_default(emulator):
     result = _cca(emulator).acquire_token_for_client([es.API_READ])

@@ -101,3 +101,4 @@ def test_imds_raw_response_shape(emulator):
         assert k in body, f"IMDS response lacks {k}: {body}"
         assert isinstance(body[k], str), f"IMDS {k} must be a JSON string: {body}"
     check_mi_token(emulator, body["access_token"], es.MI_SYSTEM, expect_role=True)
+

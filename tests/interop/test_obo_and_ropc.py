@@ -20,7 +20,23 @@ def test_ropc_alice(emulator):
     claims = emulator.verify(result["access_token"], audience=es.API_APP, ver="2.0")
     assert "Data.Read" in claims["scp"].split(), claims
     assert claims["azp"] == es.PUBLIC_CLIENT, claims
+    assert claims["oid"] == es.ALICE_OID, claims
     assert result["id_token_claims"].get("preferred_username", "").lower() == es.ALICE[0]
+
+
+def test_v1_token_for_graph(emulator):
+    """Microsoft Graph accepts v1 tokens: issuer https://host/{tid}/, appid/appidacr."""
+    result = _public(emulator).acquire_token_by_username_password(*es.ALICE, scopes=["User.Read"])
+    assert "access_token" in result, result
+    claims = emulator.verify(
+        result["access_token"], audience=["https://graph.microsoft.com", es.GRAPH_APP], ver="1.0",
+    )
+    assert claims["iss"] == f"{emulator.authority}/{es.TENANT}/", claims
+    assert "User.Read" in claims.get("scp", "").split(), claims
+    assert claims.get("appid") == es.PUBLIC_CLIENT, claims
+    assert claims.get("appidacr") == "0", claims
+    assert claims["oid"] == es.ALICE_OID, claims
+    assert (claims.get("upn") or claims.get("unique_name", "")).lower() == es.ALICE[0], claims
 
 
 def test_on_behalf_of(emulator):
@@ -42,7 +58,7 @@ def test_on_behalf_of(emulator):
     assert claims.get("scp") == "Data.Read", claims
     assert claims["azp"] == es.WEB_APP, claims
     assert claims.get("azpacr") == "1", claims
-    assert claims["oid"] == alice_oid, (claims, incoming)
+    assert claims["oid"] == alice_oid == es.ALICE_OID, (claims, incoming)
     assert claims["tid"] == es.TENANT
 
 

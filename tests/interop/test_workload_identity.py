@@ -10,15 +10,23 @@ from azure.identity import WorkloadIdentityCredential
 import entra_support as es
 
 
-def mint(emulator, out_file, subject=es.WORKLOAD_SUBJECT):
+def mint(emulator, out_file, subject=es.WORKLOAD_SUBJECT, state_dir_after_subcommand=False):
+    sd = ["--state-dir", str(emulator.state_dir)]
+    rest = ["--subject", subject, "--out", str(out_file)]
+    cmd = ([str(es.entra_bin()), "emulator", "mint-federated", *sd, *rest] if state_dir_after_subcommand
+           else [str(es.entra_bin()), "emulator", *sd, "mint-federated", *rest])
     r = subprocess.run(
-        [str(es.entra_bin()), "emulator", "mint-federated", "--state-dir", str(emulator.state_dir),
-         "--subject", subject, "--out", str(out_file)],
+        cmd,
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert r.returncode == 0, f"mint-federated failed: {r.stdout}\n{r.stderr}"
     assert out_file.exists() and out_file.read_text().strip().count(".") == 2
     return out_file
+
+
+def test_mint_federated_accepts_state_dir_after_subcommand(emulator, tmp_path):
+    """The documented form: `entra emulator mint-federated --state-dir DIR ...`."""
+    mint(emulator, tmp_path / "federated-token", state_dir_after_subcommand=True)
 
 
 def test_workload_identity_credential(emulator, tmp_path):

@@ -39,7 +39,7 @@ struct EmulatorArgs {
     #[arg(long, default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
     /// State directory: CA, keys, generated certificates, ready.json.
-    #[arg(long, env = "ENTRA_EMULATOR_STATE_DIR")]
+    #[arg(long, env = "ENTRA_EMULATOR_STATE_DIR", global = true)]
     state_dir: Option<PathBuf>,
     /// Directory file (TOML); the embedded development directory otherwise.
     #[arg(long, env = "ENTRA_EMULATOR_CONFIG")]

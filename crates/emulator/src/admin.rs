@@ -394,10 +394,10 @@ async fn set_fault(State(st): State<AppState>, Json(body): Json<Value>) -> Respo
         Ok(f) => f,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    if let Some(s) = fault.status {
-        if !(400..=599).contains(&s) {
-            return fail(StatusCode::BAD_REQUEST, "status must be 400-599");
-        }
+    if let Some(s) = fault.status
+        && !(400..=599).contains(&s)
+    {
+        return fail(StatusCode::BAD_REQUEST, "status must be 400-599");
     }
     if fault.latency_ms > 60_000 {
         return fail(StatusCode::BAD_REQUEST, "latency_ms is capped at 60000");

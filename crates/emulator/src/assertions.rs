@@ -53,6 +53,16 @@ fn check_times(token: &DecodedToken, now: i64) -> Result<(), EntraError> {
     Ok(())
 }
 
+/// Compares a thumbprint header with a base64url one, tolerating what clients send:
+/// padding (MSAL Python pads `x5t`) and the standard base64 alphabet.
+fn same_thumbprint(presented: &str, expected: &str) -> bool {
+    let normal = presented
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    normal == expected
+}
+
 /// Verifies `client_assertion` for `app`: a certificate assertion (`iss` = `sub` = client
 /// id) or a federated one (an external `iss` matching a federated credential).
 pub async fn verify_client_assertion(
@@ -95,8 +105,8 @@ pub async fn verify_client_assertion(
         let x5t = token.header_str("x5t");
         let kid = token.header_str("kid");
         let cert = app.certificates.iter().find(|c| {
-            x5t256.is_some_and(|t| t == c.x5t_s256)
-                || x5t.is_some_and(|t| t == c.x5t)
+            x5t256.is_some_and(|t| same_thumbprint(t, &c.x5t_s256))
+                || x5t.is_some_and(|t| same_thumbprint(t, &c.x5t))
                 || kid.is_some_and(|k| k.eq_ignore_ascii_case(&c.thumbprint_hex) || k == c.x5t)
         });
         let Some(cert) = cert else {
@@ -185,12 +195,11 @@ async fn external_key(
         .expect("jwks lock")
         .get(issuer)
         .cloned();
-    if let Some((at, keys)) = &cached {
-        if now - at < EXTERNAL_KEYS_TTL {
-            if let Some(k) = pick(keys) {
-                return Ok(Some(k));
-            }
-        }
+    if let Some((at, keys)) = &cached
+        && now - at < EXTERNAL_KEYS_TTL
+        && let Some(k) = pick(keys)
+    {
+        return Ok(Some(k));
     }
     let fail = |why: String| {
         bad_assertion(
@@ -288,4 +297,23 @@ pub fn verify_own_token(st: &AppState, token: &str, now: i64) -> Result<DecodedT
         ));
     }
     Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thumbprints_tolerate_padding_and_alphabet() {
+        assert!(super::same_thumbprint(
+            "c8aigMzHAA4fo4_7l31RQwzIxpA=",
+            "c8aigMzHAA4fo4_7l31RQwzIxpA"
+        ));
+        assert!(super::same_thumbprint(
+            "c8aigMzHAA4fo4/7l31RQwzIxpA",
+            "c8aigMzHAA4fo4_7l31RQwzIxpA"
+        ));
+        assert!(!super::same_thumbprint(
+            "c8aigMzHAA4fo4_7l31RQwzIxpB",
+            "c8aigMzHAA4fo4_7l31RQwzIxpA"
+        ));
+    }
 }

@@ -169,10 +169,10 @@ pub async fn authorize_v2(
     body: Bytes,
 ) -> Response {
     let mut form = query_map(q.as_deref());
-    if !body.is_empty() {
-        if let Ok(f) = Form::parse(&body) {
-            form.0.extend(f.0);
-        }
+    if !body.is_empty()
+        && let Ok(f) = Form::parse(&body)
+    {
+        form.0.extend(f.0);
     }
     authorize(st, tenant, form, headers, false)
 }
@@ -261,14 +261,15 @@ fn authorize(st: AppState, tenant: String, form: Form, headers: HeaderMap, v1: b
             ),
         ));
     }
-    if let Some((_, m)) = &params.challenge {
-        if m != "S256" && m != "plain" {
-            return fail(EntraError::new(
-                "invalid_request",
-                5000331,
-                "code_challenge_method must be S256 or plain.",
-            ));
-        }
+    if let Some((_, m)) = &params.challenge
+        && m != "S256"
+        && m != "plain"
+    {
+        return fail(EntraError::new(
+            "invalid_request",
+            5000331,
+            "code_challenge_method must be S256 or plain.",
+        ));
     }
     let scopes_raw = if v1 {
         format!(
@@ -600,6 +601,10 @@ fn respond(p: &AuthorizeParams, fields: &[(&str, &str)]) -> Response {
 }
 
 /// Reads a page form and checks the CSRF double submit.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the page to show; handlers return it as is"
+)]
 fn page_form(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(Form, Jar), Response> {
     let form = check_form(headers, body).map_err(|e| error_page(e.code, &e.message))?;
     let jar = Jar::new(st, headers);
@@ -704,10 +709,10 @@ pub async fn mfa(State(st): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Err(r) => return r,
     };
     let flow_id = form.get("flow").unwrap_or("").to_string();
-    if let Some(f) = st.store.lock().expect("store lock").flows.get_mut(&flow_id) {
-        if f.user_oid.is_some() {
-            f.mfa = true;
-        }
+    if let Some(f) = st.store.lock().expect("store lock").flows.get_mut(&flow_id)
+        && f.user_oid.is_some()
+    {
+        f.mfa = true;
     }
     advance(&st, &st.dir(), &flow_id, jar)
 }
@@ -785,6 +790,10 @@ pub async fn consent(State(st): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// Stores the user's consent for the flow's scopes in the directory.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the page to show; handlers return it as is"
+)]
 fn record_consent(st: &AppState, flow: &Flow) -> Result<(), Response> {
     let dir = st.dir();
     let (Some(app), Some(user)) = (
@@ -983,10 +992,8 @@ pub async fn device_confirm(
         return jar.apply(error_page(9002313, "Sign in first."));
     };
     let accept = form.get("action") == Some("accept");
-    if accept {
-        if let Err(r) = record_consent(&st, &flow) {
-            return jar.apply(r);
-        }
+    if accept && let Err(r) = record_consent(&st, &flow) {
+        return jar.apply(r);
     }
     let status = if accept {
         DeviceStatus::Approved(user.object_id.clone(), user.tenant_id.clone(), flow.mfa)
@@ -1049,18 +1056,17 @@ pub async fn logout(
     let mut jar = Jar::new(&st, &headers);
     jar.clear_session();
     let dir = st.dir();
-    if let Some(target) = form.get("post_logout_redirect_uri") {
-        if dir
+    if let Some(target) = form.get("post_logout_redirect_uri")
+        && dir
             .apps
             .iter()
             .any(|a| a.redirect_uris.iter().any(|r| redirect_matches(r, target)))
-        {
-            let mut resp = StatusCode::FOUND.into_response();
-            if let Ok(v) = HeaderValue::from_str(target) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            return jar.apply(resp);
+    {
+        let mut resp = StatusCode::FOUND.into_response();
+        if let Ok(v) = HeaderValue::from_str(target) {
+            resp.headers_mut().insert(header::LOCATION, v);
         }
+        return jar.apply(resp);
     }
     jar.page(pages::done(
         "You signed out of your account",

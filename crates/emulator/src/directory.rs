@@ -719,14 +719,15 @@ impl Directory {
                 .map_err(|m| ctx.invalid(Some(a.client_id.span()), key, m))?;
                 certificates.push(cert);
             }
-            if let Some(v) = a.access_token_accepted_version {
-                if v != 1 && v != 2 {
-                    return Err(ctx.invalid(
-                        Some(a.client_id.span()),
-                        format!("apps[{i}].access_token_accepted_version"),
-                        "must be 1 or 2".into(),
-                    ));
-                }
+            if let Some(v) = a.access_token_accepted_version
+                && v != 1
+                && v != 2
+            {
+                return Err(ctx.invalid(
+                    Some(a.client_id.span()),
+                    format!("apps[{i}].access_token_accepted_version"),
+                    "must be 1 or 2".into(),
+                ));
             }
             for (j, r) in a.redirect_uris.iter().enumerate() {
                 if !(r.starts_with("https://")
@@ -791,7 +792,7 @@ impl Directory {
                     .map(move |u| (u.trim_end_matches('/').to_ascii_lowercase(), i))
             })
             .collect();
-        uri_index.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        uri_index.sort_by_key(|(uri, _)| std::cmp::Reverse(uri.len()));
 
         let mut dir = Directory {
             settings: config.settings.clone(),

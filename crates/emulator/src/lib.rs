@@ -167,15 +167,14 @@ impl Emulator {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let mut listeners = vec![listener];
         // `localhost` may resolve to ::1 first; listen there too when binding loopback.
-        if opts.bind == IpAddr::V4(Ipv4Addr::LOCALHOST) {
-            if let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
+        if opts.bind == IpAddr::V4(Ipv4Addr::LOCALHOST)
+            && let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
                 IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
                 addr.port(),
             ))
             .await
-            {
-                listeners.push(l6);
-            }
+        {
+            listeners.push(l6);
         }
         let host = format!("localhost:{}", addr.port());
         let _ = state.default_host.set(host.clone());

@@ -41,6 +41,7 @@ struct Issued {
     identity: ManagedIdentity,
 }
 
+#[expect(clippy::result_large_err, reason = "the error is the response to send")]
 fn issue(
     st: &AppState,
     headers: &HeaderMap,

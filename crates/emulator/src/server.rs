@@ -155,11 +155,11 @@ fn fault_response(status: u16, retry_after: Option<u64>) -> Response<Body> {
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    if let Some(s) = retry_after {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, v);
-        }
+    if let Some(s) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v);
     }
     resp
 }

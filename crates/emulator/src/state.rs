@@ -266,6 +266,9 @@ pub enum FaultAction {
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub std::net::SocketAddr);
 
+/// An external issuer's keys as fetched: (fetched at, keys with their `kid`).
+pub type ExternalKeys = (i64, Vec<(Option<String>, RsaPublicKey)>);
+
 /// Everything the handlers share.
 pub struct Inner {
     /// The current directory.
@@ -301,7 +304,7 @@ pub struct Inner {
     /// For fetching external federated issuers' keys.
     pub http: reqwest::Client,
     /// External issuers' keys: issuer -> (fetched at, keys by kid).
-    pub external_jwks: Mutex<HashMap<String, (i64, Vec<(Option<String>, RsaPublicKey)>)>>,
+    pub external_jwks: Mutex<HashMap<String, ExternalKeys>>,
 }
 
 impl Inner {
