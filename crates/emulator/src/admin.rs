@@ -377,7 +377,15 @@ const FAULT_ENDPOINTS: [&str; 14] = [
     "admin",
 ];
 
-async fn set_fault(State(st): State<AppState>, Json(body): Json<Value>) -> Response {
+fn json_body(body: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
+}
+
+async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
     let Some(endpoint) = body.get("endpoint").and_then(Value::as_str) else {
         return fail(
             StatusCode::BAD_REQUEST,
@@ -418,7 +426,11 @@ async fn get_clock(State(st): State<AppState>) -> Response {
     Json(json!({ "now": st.now(), "offset_seconds": st.clock_offset.load(std::sync::atomic::Ordering::Relaxed) })).into_response()
 }
 
-async fn move_clock(State(st): State<AppState>, Json(body): Json<Value>) -> Response {
+async fn move_clock(State(st): State<AppState>, body: Bytes) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
     let Some(secs) = body.get("advance_seconds").and_then(Value::as_i64) else {
         return fail(StatusCode::BAD_REQUEST, "give {\"advance_seconds\": N}");
     };

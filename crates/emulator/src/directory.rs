@@ -543,13 +543,11 @@ impl LoadContext {
         key: String,
         message: String,
     ) -> ConfigError {
+        // Spans of entries added through the admin API point into another text: no line.
         let line = span
-            .map(|s| {
-                self.text[..s.start.min(self.text.len())]
-                    .matches('\n')
-                    .count()
-                    + 1
-            })
+            .filter(|s| s.end > 0)
+            .and_then(|s| self.text.get(..s.start))
+            .map(|before| before.matches('\n').count() + 1)
             .unwrap_or(0);
         ConfigError::Invalid {
             file: self.file.clone(),
@@ -1172,6 +1170,21 @@ mod tests {
         );
         let err = build(&text).unwrap_err().to_string();
         assert!(err.contains("defines no app role \"Nope\""), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets_and_passwords() {
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
+        let shown = format!("{dir:?}");
+        for secret in [
+            "daemon-dev-secret",
+            "web-dev-secret",
+            "alice-dev-password",
+            "bob-dev-password",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked through Debug");
+        }
+        assert!(shown.contains("[redacted]"));
     }
 
     #[test]

@@ -291,6 +291,26 @@ pub fn mint_federated(
     .map_err(|e| e.to_string())
 }
 
+/// `GET /common/userrealm/{user}`: home realm discovery (MSAL asks before a
+/// username/password sign-in). Directory domains are `Managed`, others `Unknown`.
+pub async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) -> Response {
+    let domain = user
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default();
+    let known = st.dir().tenants.iter().any(|t| t.domain == domain);
+    let mut body = json!({
+        "ver": "1.0",
+        "account_type": if known { "Managed" } else { "Unknown" },
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+    });
+    if known {
+        body["domain_name"] = domain.into();
+    }
+    axum::Json(body).into_response()
+}
+
 /// 404 in Entra's JSON shape for unknown paths.
 pub async fn not_found(headers: HeaderMap) -> Response {
     EntraError::new(

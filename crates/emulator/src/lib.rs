@@ -291,6 +291,29 @@ fn persistent_secret(path: &std::path::Path) -> Result<String, String> {
     }
 }
 
+/// Extractor rejections (a body over the limit) come back from axum as plain text; give
+/// them Entra's error shape like every other failure.
+async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !(resp.status().is_client_error() || resp.status().is_server_error()) {
+        return resp;
+    }
+    let status = resp.status();
+    let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        format!("Invalid request. The request body is larger than {MAX_BODY_BYTES} bytes.")
+    } else {
+        "Invalid request. Request is malformed or invalid.".to_string()
+    };
+    errors::EntraError::new("invalid_request", 9002313, message)
+        .status(status)
+        .into_response()
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let admin = admin::router().route_layer(axum::middleware::from_fn_with_state(
@@ -350,7 +373,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/federation/keys", get(discovery::federation_keys))
         .nest("/admin", admin)
+        .route("/common/userrealm/{user}", get(discovery::user_realm))
         .fallback(discovery::not_found)
+        .layer(axum::middleware::map_response(entra_shaped_rejections))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -130,6 +130,9 @@ impl Env {
     }
 }
 
+/// (tenant, form, expected status, expected error, expected AADSTS code).
+type ErrorCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str, u64);
+
 fn code_of(body: &Value) -> u64 {
     body["error_codes"][0].as_u64().unwrap_or(0)
 }
@@ -537,7 +540,7 @@ mod client_credentials {
                 ("scope", scope),
             ]
         };
-        let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str, u64)> = vec![
+        let cases: Vec<ErrorCase> = vec![
             (
                 CONTOSO,
                 cc(DAEMON, "nope", "api://contoso-api/.default"),
@@ -668,6 +671,10 @@ mod client_credentials {
             .await
             .unwrap();
         assert_eq!(resp.status(), 413);
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["error_codes"][0],
+            9002313
+        );
         let (s, _) = env
             .token(
                 CONTOSO,
@@ -1304,6 +1311,121 @@ mod user_flows {
                 && html.contains("name=\"code\""),
             "{html}"
         );
+        env.stop().await;
+    }
+
+    #[tokio::test]
+    async fn session_prompts_userinfo_and_logout() {
+        let env = Env::start().await;
+        let mut b = Browser::new(&env);
+        let (verifier, challenge) = pkce();
+        let url = authorize_url(
+            &env,
+            PUBLIC,
+            "http://localhost",
+            "api://contoso-api/Data.Read openid profile",
+            &challenge,
+        );
+        let location = sign_in(&mut b, &url, ALICE, "alice-dev-password", "accept").await;
+        let code = query_param(&location, "code").unwrap();
+        // prompt=select_account shows the picker for the signed-in account.
+        let picker = b
+            .get(&format!("{url}&prompt=select_account"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            picker.contains("id=\"current\"") && picker.contains(ALICE),
+            "{picker}"
+        );
+        let resp = b
+            .post(
+                "/select",
+                &[
+                    ("flow", &field(&picker, "flow")),
+                    ("csrf", &field(&picker, "csrf")),
+                    ("choice", "current"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 302);
+        // prompt=login asks again even with a session.
+        let page = b
+            .get(&format!("{url}&prompt=login"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("id=\"passwd\""));
+        // prompt=consent shows the consent page although consent exists.
+        let page = b
+            .get(&format!("{url}&prompt=consent"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("id=\"accept\""), "{page}");
+        // userinfo takes the user's access token (Graph scopes here).
+        let (_, body) = env
+            .token(
+                CONTOSO,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", PUBLIC),
+                    ("code", &code),
+                    ("redirect_uri", "http://localhost"),
+                    ("code_verifier", &verifier),
+                    ("scope", "User.Read openid"),
+                ],
+            )
+            .await;
+        let claims = env.verify(body["access_token"].as_str().unwrap()).await;
+        assert_eq!(
+            (claims["aud"].as_str(), claims["ver"].as_str()),
+            (Some("https://graph.microsoft.com"), Some("1.0"))
+        );
+        let info: Value = env
+            .http
+            .get(env.url("/oidc/userinfo"))
+            .bearer_auth(body["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["email"], ALICE);
+        let resp = env
+            .http
+            .get(env.url("/oidc/userinfo"))
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        // Sign-out ends the session: a silent request now needs a login.
+        let resp = b.get(&env.url("/contoso.onmicrosoft.com/oauth2/v2.0/logout?post_logout_redirect_uri=https://localhost/callback")).await;
+        assert_eq!(resp.status(), 302);
+        assert_eq!(resp.headers()["location"], "https://localhost/callback");
+        let resp = b.get(&env.url("/contoso.onmicrosoft.com/oauth2/v2.0/logout?post_logout_redirect_uri=https://evil.example/")).await;
+        assert_eq!(resp.status(), 200, "no open redirect");
+        let resp = b.get(&format!("{url}&prompt=none")).await;
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            query_param(&location, "error").as_deref(),
+            Some("login_required")
+        );
+        let realm: Value = env
+            .http
+            .get(env.url("/common/userrealm/alice@contoso.onmicrosoft.com?api-version=1.0"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(realm["account_type"], "Managed");
         env.stop().await;
     }
 
