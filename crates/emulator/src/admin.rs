@@ -52,14 +52,7 @@ pub async fn guard(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let expected = st.admin_token.as_bytes();
-    let ok = presented.len() == expected.len()
-        && presented
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
-    if !ok {
+    if !crate::tokens::constant_time_eq(presented.as_bytes(), st.admin_token.as_bytes()) {
         return fail(
             StatusCode::UNAUTHORIZED,
             "the admin API needs `Authorization: Bearer <admin_token>` (see ready.json)",

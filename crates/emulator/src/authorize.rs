@@ -17,7 +17,7 @@ use crate::errors::{EntraError, sanitize};
 use crate::grants::{Form, OIDC_SCOPES, TenantSel, check_form, parse_scopes};
 use crate::pages;
 use crate::state::{AppState, AuthCode, DeviceCode, DeviceStatus, Flow, FlowKind, Session};
-use crate::tokens::random_token;
+use crate::tokens::{constant_time_eq, random_token};
 
 const SESSION_COOKIE: &str = "entra_session";
 const CSRF_COOKIE: &str = "entra_csrf";
@@ -361,6 +361,23 @@ fn authorize(st: AppState, tenant: String, form: Form, headers: HeaderMap, v1: b
     advance(&st, &dir, &id, jar)
 }
 
+/// A pending flow by id.
+fn pending_flow(st: &crate::state::Inner, flow_id: &str) -> Option<Flow> {
+    st.store
+        .lock()
+        .expect("store lock")
+        .flows
+        .get(flow_id)
+        .cloned()
+}
+
+fn flow_gone() -> Response {
+    error_page(
+        9002313,
+        "This sign-in request has expired or is unknown. Start again from the application.",
+    )
+}
+
 fn store_flow(st: &AppState, flow: Flow, dir: &Directory) -> String {
     let id = random_token(24);
     let mut store = st.store.lock().expect("store lock");
@@ -400,18 +417,8 @@ fn missing_consent(
 
 /// Moves a flow forward: sign-in, then MFA, then consent, then finish.
 fn advance(st: &AppState, dir: &Directory, flow_id: &str, jar: Jar) -> Response {
-    let Some(flow) = st
-        .store
-        .lock()
-        .expect("store lock")
-        .flows
-        .get(flow_id)
-        .cloned()
-    else {
-        return jar.apply(error_page(
-            9002313,
-            "This sign-in request has expired or is unknown. Start again from the application.",
-        ));
+    let Some(flow) = pending_flow(st, flow_id) else {
+        return jar.apply(flow_gone());
     };
     let Some(app) = dir.app(&flow.client_id) else {
         return jar.apply(error_page(700016, "The application no longer exists."));
@@ -610,9 +617,7 @@ fn page_form(st: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(Form, J
     let jar = Jar::new(st, headers);
     let cookie_csrf = cookie(headers, CSRF_COOKIE);
     let ok = match (cookie_csrf, form.get("csrf")) {
-        (Some(c), Some(f)) => {
-            c.len() == f.len() && c.bytes().zip(f.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
-        }
+        (Some(c), Some(f)) => constant_time_eq(c.as_bytes(), f.as_bytes()),
         _ => false,
     };
     if !ok {
@@ -632,18 +637,8 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let dir = st.dir();
     let flow_id = form.get("flow").unwrap_or("").to_string();
-    let Some(flow) = st
-        .store
-        .lock()
-        .expect("store lock")
-        .flows
-        .get(&flow_id)
-        .cloned()
-    else {
-        return jar.apply(error_page(
-            9002313,
-            "This sign-in request has expired or is unknown. Start again from the application.",
-        ));
+    let Some(flow) = pending_flow(&st, &flow_id) else {
+        return jar.apply(flow_gone());
     };
     let app_name = dir
         .app(&flow.client_id)
@@ -672,14 +667,7 @@ pub async fn login(State(st): State<AppState>, headers: HeaderMap, body: Bytes) 
         ));
     };
     let password = form.get("passwd").unwrap_or("");
-    if user.password.len() != password.len()
-        || user
-            .password
-            .bytes()
-            .zip(password.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            != 0
-    {
+    if !constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
         st.event(
             "login_page",
             &flow.client_id,
@@ -754,18 +742,8 @@ pub async fn consent(State(st): State<AppState>, headers: HeaderMap, body: Bytes
         Err(r) => return r,
     };
     let flow_id = form.get("flow").unwrap_or("").to_string();
-    let Some(flow) = st
-        .store
-        .lock()
-        .expect("store lock")
-        .flows
-        .get(&flow_id)
-        .cloned()
-    else {
-        return jar.apply(error_page(
-            9002313,
-            "This sign-in request has expired or is unknown.",
-        ));
+    let Some(flow) = pending_flow(&st, &flow_id) else {
+        return jar.apply(flow_gone());
     };
     if form.get("action") != Some("accept") {
         return finish_error(
@@ -979,10 +957,7 @@ pub async fn device_confirm(
     let flow_id = form.get("flow").unwrap_or("").to_string();
     let flow = st.store.lock().expect("store lock").flows.remove(&flow_id);
     let Some(flow) = flow else {
-        return jar.apply(error_page(
-            9002313,
-            "This sign-in request has expired or is unknown.",
-        ));
+        return jar.apply(flow_gone());
     };
     let FlowKind::Device(device_code) = &flow.kind else {
         return jar.apply(error_page(9002313, "Not a device sign-in."));

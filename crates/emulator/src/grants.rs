@@ -250,10 +250,6 @@ pub fn mfa_required(resource: &App) -> EntraError {
     .suberror("basic_action")
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The token endpoint's entry point.
 pub async fn token_v2(
     State(st): State<AppState>,
@@ -488,7 +484,7 @@ impl Request<'_> {
             let found = app
                 .secrets
                 .iter()
-                .find(|s| ct_eq(s.value.as_bytes(), secret.as_bytes()));
+                .find(|s| tokens::constant_time_eq(s.value.as_bytes(), secret.as_bytes()));
             return match found {
                 Some(s) if s.expires.is_some_and(|e| e <= self.now) => Err(EntraError::new(
                     "invalid_client",
@@ -711,7 +707,9 @@ impl Request<'_> {
             } else {
                 verifier.to_string()
             };
-            if verifier.is_empty() || !ct_eq(computed.as_bytes(), challenge.as_bytes()) {
+            if verifier.is_empty()
+                || !tokens::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+            {
                 return Err(EntraError::new(
                     "invalid_grant",
                     501481,
@@ -866,7 +864,7 @@ impl Request<'_> {
                 format!("The user account {{EUII Hidden}} does not exist in the {} directory. To sign into this application, the account must be added to the directory.", sanitize(self.tenant)),
             )
         })?;
-        if !ct_eq(user.password.as_bytes(), password.as_bytes()) {
+        if !tokens::constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
             return Err(EntraError::new(
                 "invalid_grant",
                 50126,

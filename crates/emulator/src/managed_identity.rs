@@ -45,9 +45,16 @@ struct Issued {
 fn issue(
     st: &AppState,
     headers: &HeaderMap,
-    identity: &ManagedIdentity,
+    identity: Option<&ManagedIdentity>,
     resource: &str,
 ) -> Result<Issued, Response> {
+    let Some(identity) = identity else {
+        return Err(mi_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Identity not found",
+        ));
+    };
     let dir = st.dir();
     let named = resource.trim_end_matches("/.default");
     let Some(app) = dir
@@ -148,17 +155,11 @@ pub async fn imds(
         );
     };
     let dir = st.dir();
-    let Some(identity) = dir.managed_identity(
+    let identity = dir.managed_identity(
         p.get("client_id"),
         p.get("object_id"),
         p.get("msi_res_id").or(p.get("mi_res_id")),
-    ) else {
-        return mi_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Identity not found",
-        );
-    };
+    );
     match issue(&st, &headers, identity, resource) {
         Ok(i) => {
             let body: Value = json!({
@@ -203,14 +204,7 @@ pub async fn app_service(
         .get(header_name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let expected = st.identity_header.as_bytes();
-    let ok = presented.len() == expected.len()
-        && presented
-            .bytes()
-            .zip(expected)
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
-    if !ok {
+    if !tokens::constant_time_eq(presented.as_bytes(), st.identity_header.as_bytes()) {
         return mi_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -230,17 +224,11 @@ pub async fn app_service(
     } else {
         p.get("client_id")
     };
-    let Some(identity) = dir.managed_identity(
+    let identity = dir.managed_identity(
         client_id,
         p.get("principal_id").or(p.get("object_id")),
         p.get("mi_res_id"),
-    ) else {
-        return mi_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Identity not found",
-        );
-    };
+    );
     match issue(&st, &headers, identity, resource) {
         Ok(i) => {
             let expires = i.now + i.lifetime;

@@ -146,6 +146,11 @@ pub fn random_token(n: usize) -> String {
     entra_jose::b64url(buf)
 }
 
+/// Compares secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Pairwise `sub`: stable per (user, app), different across apps, as Entra does.
 pub fn pairwise_sub(oid: &str, client_id: &str) -> String {
     let d = ring::digest::digest(
