@@ -65,23 +65,6 @@ def entra_bin() -> Path:
     return Path(os.environ.get("ENTRA_BIN", REPO / "target" / "debug" / "entra"))
 
 
-_help_cache: dict[str, str] = {}
-
-
-def _emulator_help(binary: Path) -> str:
-    key = str(binary)
-    if key not in _help_cache:
-        try:
-            out = subprocess.run(
-                [str(binary), "emulator", "--help"],
-                capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-            )
-            _help_cache[key] = out.stdout + out.stderr
-        except (OSError, subprocess.TimeoutExpired):
-            _help_cache[key] = ""
-    return _help_cache[key]
-
-
 @dataclass
 class Emulator:
     state_dir: Path
@@ -201,8 +184,7 @@ def start_emulator(state_dir: Path, extra_args: list[str] | None = None) -> Emul
         raise RuntimeError(f"emulator binary {binary} not found: build it with `cargo build --workspace`")
     state_dir.mkdir(parents=True, exist_ok=True)
     args = [str(binary), "emulator", "--port", "0", "--state-dir", str(state_dir)]
-    if "--token-lifetime" in _emulator_help(binary):
-        args += ["--token-lifetime", "3600"]
+    args += ["--token-lifetime", "3600"]
     args += list(extra_args or [])
     log_path = state_dir / "emulator.log"
     log = open(log_path, "wb")

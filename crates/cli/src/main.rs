@@ -184,20 +184,40 @@ fn emulator(args: EmulatorArgs) -> ExitCode {
             }
         };
         print_ready(&running.ready);
-        let _ = tokio::signal::ctrl_c().await;
+        wait_for_stop_signal().await;
         eprintln!("shutting down");
         running.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-fn serde_json_ready(bytes: &[u8]) -> Option<String> {
-    let ready: entra_emulator::Ready = serde_json_from_slice(bytes)?;
-    Some(ready.authority)
+/// Ctrl-C, or SIGTERM (what process managers and test harnesses send).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
-fn serde_json_from_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    serde_json::from_slice(bytes).ok()
+fn serde_json_ready(bytes: &[u8]) -> Option<String> {
+    serde_json::from_slice::<entra_emulator::Ready>(bytes)
+        .ok()
+        .map(|r| r.authority)
 }
 
 fn print_ready(ready: &entra_emulator::Ready) {

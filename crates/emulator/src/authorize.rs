@@ -871,7 +871,8 @@ fn devicecode_inner(
 fn user_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut b = [0u8; 9];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("system RNG");
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b)
+        .expect("system RNG");
     b.iter()
         .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
         .collect()

@@ -560,7 +560,8 @@ impl LoadContext {
 
 /// A deterministic GUID-shaped id derived from `parts` (for object ids not given).
 pub fn derived_guid(parts: &[&str]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, parts.join("\u{1f}").as_bytes());
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parts.join("\u{1f}").as_bytes());
     let b = digest.as_ref();
     format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-4{:01x}{:02x}-8{:01x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",

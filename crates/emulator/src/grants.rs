@@ -700,8 +700,8 @@ impl Request<'_> {
         if let Some((challenge, method)) = &grant.challenge {
             let verifier = self.form.get("code_verifier").unwrap_or("");
             let computed = if method.eq_ignore_ascii_case("S256") {
-                entra_jose::b64url(ring::digest::digest(
-                    &ring::digest::SHA256,
+                entra_jose::b64url(aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA256,
                     verifier.as_bytes(),
                 ))
             } else {

@@ -39,15 +39,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Generates an RSA-2048 key, returned as PKCS#8 DER.
 pub fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
-    use rsa::pkcs8::EncodePrivateKey as _;
-    let mut rng = rsa::rand_core::OsRng;
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048)
-        .map_err(|e| format!("RSA key generation failed: {e}"))?;
-    Ok(key
-        .to_pkcs8_der()
-        .map_err(|e| format!("PKCS#8 encoding failed: {e}"))?
-        .as_bytes()
-        .to_vec())
+    use aws_lc_rs::encoding::AsDer as _;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| "RSA key generation failed".to_string())?;
+    let der = key
+        .as_der()
+        .map_err(|_| "PKCS#8 encoding failed".to_string())?;
+    Ok(der.as_ref().to_vec())
 }
 
 fn rsa_keypair(pkcs8: &[u8]) -> Result<KeyPair, String> {
@@ -156,7 +154,7 @@ pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
     .map_err(|e| format!("{}: {e}", key_file.display()))?
     .ok_or_else(|| format!("{}: no private key", key_file.display()))?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(|e| e.to_string())?

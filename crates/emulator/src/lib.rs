@@ -248,14 +248,9 @@ fn build_state(
         Some(keys::tls_material(state_dir)?)
     };
     let identity_header = persistent_secret(&state_dir.join("identity-header"))?;
-    let mut http = reqwest::Client::builder()
+    let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
-        .use_rustls_tls();
-    if let Some(t) = &tls {
-        let pem = std::fs::read(&t.ca_file).map_err(|e| e.to_string())?;
-        http = http
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())?);
-    }
+        .use_preconfigured_tls(http_tls(tls.as_ref().map(|t| t.ca_file.as_path()))?);
     let state = Arc::new(Inner {
         directory: RwLock::new(Arc::new(dir)),
         config: Mutex::new((config, ctx)),
@@ -276,6 +271,30 @@ fn build_state(
         external_jwks: Mutex::new(Default::default()),
     });
     Ok((state, tls))
+}
+
+/// TLS for the emulator's own outbound fetches (external federated issuers' keys): the
+/// system's roots plus the emulator's CA.
+fn http_tls(own_ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(ca) = own_ca {
+        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 /// A random secret kept in `path` across restarts (so exported env vars stay valid).

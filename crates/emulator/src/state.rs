@@ -411,7 +411,7 @@ impl Inner {
             Some(s) => s as i64,
             None => {
                 let mut b = [0u8; 2];
-                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+                aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b)
                     .expect("system RNG");
                 3600 + (u16::from_le_bytes(b) as i64 % 1801)
             }

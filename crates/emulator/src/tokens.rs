@@ -142,7 +142,8 @@ pub fn issuer_v1(base: &str, tenant_id: &str) -> String {
 /// Random opaque value, base64url of `n` random bytes.
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buf).expect("system RNG");
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut buf)
+        .expect("system RNG");
     entra_jose::b64url(buf)
 }
 
@@ -153,8 +154,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Pairwise `sub`: stable per (user, app), different across apps, as Entra does.
 pub fn pairwise_sub(oid: &str, client_id: &str) -> String {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
         format!("{oid}|{client_id}").as_bytes(),
     );
     entra_jose::b64url(&d.as_ref()[..32])

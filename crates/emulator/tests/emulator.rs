@@ -33,6 +33,8 @@ impl Drop for TempDir {
 
 impl Env {
     async fn start() -> Self {
+        // reqwest is built without a bundled crypto provider; the process picks aws-lc-rs.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let dir = std::env::temp_dir().join(format!("entra-emu-test-{}", uuid::Uuid::new_v4()));
         let emu = Emulator::start(Options {
             state_dir: dir.clone(),
@@ -768,8 +770,8 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 
 fn pkce() -> (String, String) {
     let verifier = entra_emulator::tokens::random_token(32);
-    let challenge = entra_jose::b64url(ring::digest::digest(
-        &ring::digest::SHA256,
+    let challenge = entra_jose::b64url(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
         verifier.as_bytes(),
     ));
     (verifier, challenge)

@@ -8,10 +8,10 @@
 //! Parsing is bounded: [`decode_unverified`] refuses tokens larger than
 //! [`MAX_TOKEN_LEN`] and anything that is not three base64url segments of JSON.
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::{self, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -99,25 +99,25 @@ pub fn b64std_decode(text: &str) -> Result<Vec<u8>, JoseError> {
 
 /// SHA-1 of `der`, base64url: the `x5t` header of a certificate.
 pub fn x5t_sha1(der: &[u8]) -> String {
-    b64url(ring::digest::digest(
-        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+    b64url(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
         der,
     ))
 }
 
 /// SHA-256 of `der`, base64url: the `x5t#S256` header of a certificate.
 pub fn x5t_sha256(der: &[u8]) -> String {
-    b64url(ring::digest::digest(&ring::digest::SHA256, der))
+    b64url(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))
 }
 
 /// Upper-case hex SHA-1 of `der`: the thumbprint Entra and MSAL show for a certificate.
 pub fn thumbprint_sha1_hex(der: &[u8]) -> String {
-    hex_upper(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
+    hex_upper(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
 }
 
 /// Upper-case hex SHA-256 of `der`.
 pub fn thumbprint_sha256_hex(der: &[u8]) -> String {
-    hex_upper(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+    hex_upper(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
 }
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -145,7 +145,7 @@ impl RsaSigningKey {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, JoseError> {
         let pair =
             RsaKeyPair::from_pkcs8(der).map_err(|e| JoseError::BadPrivateKey(e.to_string()))?;
-        let components = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+        let components = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
         let public = RsaPublicKey {
             n: strip_zeros(components.n),
             e: strip_zeros(components.e),
@@ -164,7 +164,7 @@ impl RsaSigningKey {
 
     /// Raw signature over `message`.
     pub fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, JoseError> {
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
         let padding: &dyn signature::RsaEncoding = match alg {
             Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
             Algorithm::PS256 => &signature::RSA_PSS_SHA256,
@@ -261,8 +261,8 @@ impl RsaPublicKey {
             b64url(&self.e),
             b64url(&self.n)
         );
-        b64url(ring::digest::digest(
-            &ring::digest::SHA256,
+        b64url(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
             canonical.as_bytes(),
         ))
     }

@@ -20,16 +20,10 @@ export const API_DEFAULT = 'api://contoso-api/.default';
 export const DAEMON = 'd0000000-0000-4000-8000-0000000000d1';
 export const DAEMON_SECRET = 'daemon-dev-secret';
 
-function emulatorHelp() {
-  const r = spawnSync(ENTRA_BIN, ['emulator', '--help'], { encoding: 'utf8', timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return `${r.stdout ?? ''}${r.stderr ?? ''}`;
-}
-
 export async function startEmulator() {
   if (!existsSync(ENTRA_BIN)) throw new Error(`${ENTRA_BIN} not found: build it with cargo build --workspace`);
   const stateDir = mkdtempSync(join(tmpdir(), 'entra-node-'));
-  const args = ['emulator', '--port', '0', '--state-dir', stateDir];
-  if (emulatorHelp().includes('--token-lifetime')) args.push('--token-lifetime', '3600');
+  const args = ['emulator', '--port', '0', '--state-dir', stateDir, '--token-lifetime', '3600'];
   const logPath = join(stateDir, 'emulator.log');
   const fd = openSync(logPath, 'w');
   const child = spawn(ENTRA_BIN, args, { cwd: REPO, stdio: ['ignore', fd, fd], detached: true });
