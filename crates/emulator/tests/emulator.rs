@@ -1773,6 +1773,77 @@ mod operations {
         env.stop().await;
     }
 
+    /// Hostile bodies on every form endpoint: each gets an Entra-shaped 4xx, and the
+    /// server keeps answering.
+    #[tokio::test]
+    async fn random_form_bodies_get_entra_errors() {
+        let env = Env::start().await;
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pieces: [&[u8]; 12] = [
+            b"grant_type=",
+            b"client_credentials",
+            b"&",
+            b"=",
+            b"%",
+            b"%zz",
+            b"scope=api://contoso-api/.default",
+            b"client_id=",
+            DAEMON.as_bytes(),
+            b"\xff\xfe",
+            b"code=",
+            b"+",
+        ];
+        let paths = [
+            "/common/oauth2/v2.0/token",
+            "/contoso.onmicrosoft.com/oauth2/token",
+            "/contoso.onmicrosoft.com/oauth2/v2.0/devicecode",
+            "/login",
+            "/consent",
+            "/devicelogin",
+            "/device/confirm",
+        ];
+        for round in 0..300 {
+            let mut body = Vec::new();
+            for _ in 0..(next() % 8) {
+                body.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let path = paths[round % paths.len()];
+            let resp = env
+                .http
+                .post(env.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            assert!(
+                (400..500).contains(&status),
+                "{path} {:?} -> {status}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let (status, _) = env
+            .token(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", DAEMON),
+                    ("client_secret", "daemon-dev-secret"),
+                    ("scope", "api://contoso-api/.default"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        env.stop().await;
+    }
+
     #[tokio::test]
     async fn admin_adds_apps_secrets_and_users() {
         let env = Env::start().await;

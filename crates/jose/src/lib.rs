@@ -460,6 +460,47 @@ mod tests {
         );
     }
 
+    /// Random and mutated inputs: every one is an error or a token, never a panic.
+    #[test]
+    fn arbitrary_inputs_never_panic() {
+        let key = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
+        let good = key
+            .sign_compact(
+                Algorithm::RS256,
+                &b64url(r#"{"alg":"RS256"}"#),
+                br#"{"a":1}"#,
+            )
+            .unwrap();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"eyJhbGciOiJSUzI1NiJ9.-_=+/ {}\"\x00\xff";
+        for round in 0..20_000 {
+            let text: String = if round % 2 == 0 {
+                let len = (next() % 120) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                    .collect()
+            } else {
+                let mut bytes = good.clone().into_bytes();
+                for _ in 0..(next() % 4 + 1) {
+                    let i = (next() % bytes.len() as u64) as usize;
+                    bytes[i] = alphabet[(next() % alphabet.len() as u64) as usize];
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            if let Ok(t) = decode_unverified(&text) {
+                let _ = key.public_key().verify_token(&t);
+                let _ = t.claim_i64("exp");
+            }
+            let _ = RsaPublicKey::from_pkcs1_der(text.as_bytes());
+        }
+    }
+
     #[test]
     fn jwk_roundtrip_and_pkcs1() {
         let key = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
