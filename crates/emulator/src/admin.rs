@@ -341,7 +341,7 @@ async fn events(State(st): State<AppState>) -> Response {
 }
 
 async fn counters(State(st): State<AppState>) -> Response {
-    Json(json!(st.counters.lock().expect("counters lock").clone())).into_response()
+    Json(json!(st.counters())).into_response()
 }
 
 async fn reset_counters(State(st): State<AppState>) -> Response {
@@ -403,6 +403,8 @@ async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
     if fault.latency_ms > 60_000 {
         return fail(StatusCode::BAD_REQUEST, "latency_ms is capped at 60000");
     }
+    st.faults_armed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     st.faults
         .lock()
         .expect("faults lock")

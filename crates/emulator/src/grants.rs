@@ -284,7 +284,7 @@ async fn token(
     let grant = form.get("grant_type").unwrap_or("").to_string();
     let client_id = form.get("client_id").unwrap_or("").to_string();
     let principal = form.get("username").unwrap_or("").to_string();
-    st.count(&format!("grant:{}", grant_label(&grant)));
+    st.count("grant", grant_label(&grant));
     let result = Request {
         st: &st,
         dir: &st.dir(),

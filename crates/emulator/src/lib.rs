@@ -261,6 +261,7 @@ fn build_state(
         store: Mutex::new(Default::default()),
         counters: Mutex::new(Default::default()),
         faults: Mutex::new(Default::default()),
+        faults_armed: Default::default(),
         events: Mutex::new(Default::default()),
         admin_token: tokens::random_token(32),
         identity_header,

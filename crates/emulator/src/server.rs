@@ -108,7 +108,7 @@ async fn handle(
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, DroppedByFault> {
     let endpoint = endpoint_name(req.uri().path());
-    state.count(&format!("endpoint:{endpoint}"));
+    state.count("endpoint", endpoint);
     if endpoint != "admin" {
         match state.take_fault(endpoint) {
             FaultAction::Pass => {}

@@ -285,8 +285,10 @@ pub struct Inner {
     pub clock_offset: AtomicI64,
     /// Grant tables.
     pub store: Mutex<Store>,
-    /// Request counters: `endpoint:NAME`, `grant:NAME`.
-    pub counters: Mutex<BTreeMap<String, u64>>,
+    /// Request counters by (kind, name): `("endpoint", "token")`, `("grant", "password")`.
+    pub counters: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Set once any fault was configured: until then requests skip the fault table.
+    pub faults_armed: std::sync::atomic::AtomicBool,
     /// Faults per endpoint name.
     pub faults: Mutex<HashMap<String, Fault>>,
     /// Sign-in events, newest last.
@@ -323,15 +325,22 @@ impl Inner {
         self.active_key.read().expect("key lock").clone()
     }
 
-    /// Bumps a counter.
-    pub fn count(&self, name: &str) {
-        let mut c = self.counters.lock().expect("counters lock");
-        match c.get_mut(name) {
-            Some(v) => *v += 1,
-            None => {
-                c.insert(name.to_string(), 1);
-            }
-        }
+    /// Bumps the counter `kind:name` (e.g. `endpoint:token`, `grant:client_credentials`).
+    pub fn count(&self, kind: &'static str, name: &'static str) {
+        *self
+            .counters
+            .lock()
+            .expect("counters lock")
+            .entry((kind, name))
+            .or_insert(0) += 1;
+    }
+
+    /// The counters as `kind:name` -> count.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        let c = self.counters.lock().expect("counters lock");
+        c.iter()
+            .map(|((k, n), v)| (format!("{k}:{n}"), *v))
+            .collect()
     }
 
     /// Records a sign-in event.
@@ -382,8 +391,11 @@ impl Inner {
 
     /// Decides what the connection layer does for a request to `endpoint`.
     pub fn take_fault(&self, endpoint: &str) -> FaultAction {
+        if !self.faults_armed.load(Ordering::Relaxed) {
+            return FaultAction::Pass;
+        }
         let mut faults = self.faults.lock().expect("faults lock");
-        let Some(f) = faults.get_mut(endpoint).or(None) else {
+        let Some(f) = faults.get_mut(endpoint) else {
             return FaultAction::Pass;
         };
         if f.drop > 0 {
