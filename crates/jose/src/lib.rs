@@ -143,8 +143,19 @@ impl std::fmt::Debug for RsaSigningKey {
 impl RsaSigningKey {
     /// Parses a PKCS#8 DER RSA private key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, JoseError> {
-        let pair =
-            RsaKeyPair::from_pkcs8(der).map_err(|e| JoseError::BadPrivateKey(e.to_string()))?;
+        Self::from_pair(
+            RsaKeyPair::from_pkcs8(der).map_err(|e| JoseError::BadPrivateKey(e.to_string()))?,
+        )
+    }
+
+    /// Parses a PKCS#1 DER RSA private key (`RSA PRIVATE KEY`, what `openssl genrsa` writes).
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, JoseError> {
+        Self::from_pair(
+            RsaKeyPair::from_der(der).map_err(|e| JoseError::BadPrivateKey(e.to_string()))?,
+        )
+    }
+
+    fn from_pair(pair: RsaKeyPair) -> Result<Self, JoseError> {
         let components = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
         let public = RsaPublicKey {
             n: strip_zeros(components.n),

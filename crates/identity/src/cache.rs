@@ -1,0 +1,297 @@
+//! The in-memory token cache: one slot per key, single-flight per key, proactive refresh.
+//!
+//! - **Key:** authority host, tenant, client id, account, sorted scopes, token kind.
+//! - **Fresh** (more than 5 minutes left, before `refresh_on`): returned at once.
+//! - **Aging** (past `refresh_on`): the first caller refreshes while every other caller
+//!   gets the cached token; if the refresh fails, the cached token is kept and returned.
+//! - **Missing or expiring:** one request per key; concurrent callers wait for it.
+//! - A claims challenge bypasses the cache (the result is stored for later callers).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use crate::error::Error;
+use crate::token::{AccessToken, now};
+
+/// Tokens with less than this left are treated as expired (MSAL's rule).
+pub const EXPIRY_BUFFER_SECS: i64 = 300;
+
+/// What kind of token a slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// App-only (client credentials, managed identity...).
+    App,
+    /// Delegated (a user's).
+    User,
+    /// On-behalf-of, keyed by the assertion's hash in `account`.
+    OnBehalfOf,
+}
+
+/// A cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    /// `https://host`.
+    pub authority_host: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Client id.
+    pub client_id: String,
+    /// Account (home account id), or the OBO assertion hash; empty for app tokens.
+    pub account: String,
+    /// Scopes, lower-cased and sorted.
+    pub scopes: Vec<String>,
+    /// Kind.
+    pub kind: TokenKind,
+}
+
+impl CacheKey {
+    /// Builds a key; scopes are normalised (lower case, sorted, deduplicated).
+    pub fn new(
+        authority_host: &str,
+        tenant: &str,
+        client_id: &str,
+        account: &str,
+        scopes: &[String],
+        kind: TokenKind,
+    ) -> Self {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
+        scopes.sort();
+        scopes.dedup();
+        Self {
+            authority_host: authority_host.to_ascii_lowercase(),
+            tenant: tenant.to_ascii_lowercase(),
+            client_id: client_id.to_ascii_lowercase(),
+            account: account.to_string(),
+            scopes,
+            kind,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    token: RwLock<Option<AccessToken>>,
+    /// Held while a request for this key is in flight.
+    flight: tokio::sync::Mutex<()>,
+}
+
+/// The cache.
+#[derive(Default)]
+pub struct TokenCache {
+    slots: RwLock<HashMap<CacheKey, Arc<Slot>>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.slots.read().map(|s| s.len()).unwrap_or(0);
+        f.debug_struct("TokenCache").field("entries", &n).finish()
+    }
+}
+
+enum Freshness {
+    Fresh,
+    Aging,
+    Stale,
+}
+
+fn freshness(t: &AccessToken, now: i64) -> Freshness {
+    if now >= t.expires_on - EXPIRY_BUFFER_SECS {
+        Freshness::Stale
+    } else if t.refresh_on.is_some_and(|r| now >= r) {
+        Freshness::Aging
+    } else {
+        Freshness::Fresh
+    }
+}
+
+impl TokenCache {
+    /// A new, empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slot(&self, key: &CacheKey) -> Arc<Slot> {
+        if let Some(s) = self.slots.read().expect("cache lock").get(key) {
+            return s.clone();
+        }
+        self.slots
+            .write()
+            .expect("cache lock")
+            .entry(key.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// The cached token for `key` if it is usable now (fresh or aging).
+    pub fn peek(&self, key: &CacheKey) -> Option<AccessToken> {
+        let slot = self.slots.read().expect("cache lock").get(key)?.clone();
+        let t = slot.token.read().expect("slot lock").clone()?;
+        (!matches!(freshness(&t, now()), Freshness::Stale)).then_some(t)
+    }
+
+    /// Stores a token.
+    pub fn put(&self, key: &CacheKey, token: AccessToken) {
+        *self.slot(key).token.write().expect("slot lock") = Some(token);
+    }
+
+    /// Removes every token.
+    pub fn clear(&self) {
+        self.slots.write().expect("cache lock").clear();
+    }
+
+    /// The token for `key`: cached when fresh, else from `fetch`, with one `fetch` in
+    /// flight per key however many callers arrive together.
+    pub async fn get_or_fetch<F, Fut>(
+        &self,
+        key: &CacheKey,
+        bypass: bool,
+        fetch: F,
+    ) -> Result<AccessToken, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, Error>>,
+    {
+        let slot = self.slot(key);
+        if bypass {
+            let _flight = slot.flight.lock().await;
+            let t = fetch().await?;
+            *slot.token.write().expect("slot lock") = Some(t.clone());
+            return Ok(t);
+        }
+        let cached = slot.token.read().expect("slot lock").clone();
+        if let Some(t) = cached {
+            match freshness(&t, now()) {
+                Freshness::Fresh => return Ok(t),
+                Freshness::Aging => {
+                    // One caller refreshes; the others keep using the cached token.
+                    let Ok(_flight) = slot.flight.try_lock() else {
+                        return Ok(t);
+                    };
+                    return match fetch().await {
+                        Ok(new) => {
+                            *slot.token.write().expect("slot lock") = Some(new.clone());
+                            Ok(new)
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "proactive refresh failed; keeping the cached token");
+                            Ok(t)
+                        }
+                    };
+                }
+                Freshness::Stale => {}
+            }
+        }
+        let _flight = slot.flight.lock().await;
+        // Someone else may have fetched while we waited.
+        if let Some(t) = slot.token.read().expect("slot lock").clone()
+            && !matches!(freshness(&t, now()), Freshness::Stale)
+        {
+            return Ok(t);
+        }
+        let t = fetch().await?;
+        *slot.token.write().expect("slot lock") = Some(t.clone());
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn key() -> CacheKey {
+        CacheKey::new(
+            "https://login.microsoftonline.com",
+            "t",
+            "c",
+            "",
+            &["B".into(), "a".into()],
+            TokenKind::App,
+        )
+    }
+
+    fn token(expires_in: i64, refresh_in: Option<i64>) -> AccessToken {
+        AccessToken {
+            token: crate::Secret::new("t"),
+            expires_on: now() + expires_in,
+            refresh_on: refresh_in.map(|r| now() + r),
+            token_type: "Bearer".into(),
+        }
+    }
+
+    #[test]
+    fn keys_normalise_scopes() {
+        let k2 = CacheKey::new(
+            "https://LOGIN.microsoftonline.com",
+            "T",
+            "C",
+            "",
+            &["a".into(), "b".into(), "A".into()],
+            TokenKind::App,
+        );
+        assert_eq!(key(), k2);
+    }
+
+    #[tokio::test]
+    async fn single_flight_for_concurrent_cold_callers() {
+        let cache = Arc::new(TokenCache::new());
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_fetch(&key(), false, || async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        Ok(token(3600, None))
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn aging_token_is_kept_when_refresh_fails_and_stale_is_refetched() {
+        let cache = TokenCache::new();
+        cache.put(&key(), token(3600, Some(-1)));
+        let t = cache
+            .get_or_fetch(&key(), false, || async {
+                Err(Error::Config("down".into()))
+            })
+            .await
+            .unwrap();
+        assert!(t.expires_on > now());
+        cache.put(&key(), token(100, None)); // inside the 5-minute buffer: stale
+        let err = cache
+            .get_or_fetch(&key(), false, || async {
+                Err(Error::Config("down".into()))
+            })
+            .await;
+        assert!(err.is_err());
+        let fresh = cache
+            .get_or_fetch(&key(), false, || async { Ok(token(3600, None)) })
+            .await
+            .unwrap();
+        assert!(fresh.expires_on > now() + 3000);
+        let calls = AtomicU32::new(0);
+        cache
+            .get_or_fetch(&key(), true, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(token(3600, None))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a claims challenge bypasses the cache"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Typed errors. An Entra error keeps `error`, the AADSTS codes, trace and correlation
+//! ids, and adds a one-line hint for the mistakes people make most. No error ever
+//! carries a secret or a token: bodies are parsed into fields, never kept raw.
+
+use std::fmt;
+
+/// What Entra said when it refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntraErrorResponse {
+    /// OAuth `error`, e.g. `invalid_client`.
+    pub error: String,
+    /// `error_description`, which starts with `AADSTS<code>:`.
+    pub description: String,
+    /// `error_codes`.
+    pub codes: Vec<u32>,
+    /// `trace_id`.
+    pub trace_id: Option<String>,
+    /// `correlation_id`.
+    pub correlation_id: Option<String>,
+    /// `suberror`.
+    pub suberror: Option<String>,
+    /// A claims challenge to send back with an interactive request.
+    pub claims: Option<String>,
+    /// HTTP status.
+    pub status: u16,
+}
+
+impl EntraErrorResponse {
+    /// Parses Entra's JSON error body; `None` if it is not one.
+    pub fn parse(status: u16, body: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let error = v.get("error")?.as_str()?.to_string();
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        Some(Self {
+            error,
+            description: s("error_description").unwrap_or_default(),
+            codes: v
+                .get("error_codes")
+                .and_then(|c| c.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_u64())
+                        .map(|x| x as u32)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            trace_id: s("trace_id"),
+            correlation_id: s("correlation_id"),
+            suberror: s("suberror"),
+            claims: s("claims"),
+            status,
+        })
+    }
+
+    /// Has this AADSTS code?
+    pub fn has_code(&self, code: u32) -> bool {
+        self.codes.contains(&code)
+    }
+
+    /// A one-line hint for the classic mistakes, if this is one.
+    pub fn hint(&self) -> Option<&'static str> {
+        let c = |x| self.has_code(x);
+        if c(7000215) {
+            Some(
+                "the secret's ID was probably sent instead of its value: copy the secret's Value column, shown once when it is created",
+            )
+        } else if c(7000222) {
+            Some("the client secret has expired: create a new one for the app registration")
+        } else if c(65001) {
+            Some(
+                "consent is missing: have the user (or an admin) sign in interactively once, or grant admin consent to the app",
+            )
+        } else if c(700016) {
+            Some(
+                "the app was not found in that tenant: check the tenant id and the client id (and that a multi-tenant app is consented there)",
+            )
+        } else if c(1002012) || (c(70011) && self.description.contains(".default")) {
+            Some(
+                "client credentials need a scope ending in /.default, such as https://graph.microsoft.com/.default",
+            )
+        } else if c(70011) {
+            Some(
+                "the scope is not valid for this resource: check the App ID URI and the scope name (client credentials need /.default)",
+            )
+        } else if c(50076) || c(50079) {
+            Some(
+                "multi-factor authentication is required: use an interactive flow (auth code or device code)",
+            )
+        } else if c(500011) {
+            Some(
+                "the resource (App ID URI) does not exist in this tenant: check the scope's prefix",
+            )
+        } else if c(700024) {
+            Some(
+                "the client assertion is outside its validity window: check the clock, and re-read a rotating federated token file",
+            )
+        } else if c(90002) {
+            Some(
+                "the tenant does not exist: check the tenant id or domain, and the cloud (authority host)",
+            )
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for EntraErrorResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The description's first sentence carries the AADSTS code and text; trace and
+        // correlation ids are repeated separately so they survive truncation.
+        let first = self
+            .description
+            .split(" Trace ID:")
+            .next()
+            .unwrap_or("")
+            .trim();
+        write!(f, "{} (HTTP {})", self.error, self.status)?;
+        if !first.is_empty() {
+            write!(f, ": {first}")?;
+        }
+        if let Some(t) = &self.trace_id {
+            write!(f, " [trace {t}")?;
+            if let Some(c) = &self.correlation_id {
+                write!(f, ", correlation {c}")?;
+            }
+            write!(f, "]")?;
+        }
+        if let Some(h) = self.hint() {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong getting a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The authority answered with an OAuth error.
+    #[error("{0}")]
+    Entra(Box<EntraErrorResponse>),
+    /// The request never got a usable answer (connection, TLS, timeout), after retries.
+    #[error("{context}: {message}")]
+    Transport {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// An answer arrived but could not be understood.
+    #[error("unexpected response from {endpoint}: {message}")]
+    Response {
+        /// Where from.
+        endpoint: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The credential is set up wrongly (bad key file, missing value...).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// This credential cannot work here (for example no managed identity endpoint);
+    /// a chain moves on to the next credential.
+    #[error("{credential} is unavailable: {reason}")]
+    Unavailable {
+        /// Credential name.
+        credential: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Every credential of a chain failed; each is listed with its reason.
+    #[error("no credential in the chain could get a token:{}", format_chain(.0))]
+    Chain(Vec<(String, Error)>),
+}
+
+fn format_chain(list: &[(String, Error)]) -> String {
+    list.iter()
+        .map(|(name, e)| format!("\n  - {name}: {}", e.to_string().replace('\n', "\n    ")))
+        .collect()
+}
+
+impl Error {
+    /// The Entra error, if this is one.
+    pub fn entra(&self) -> Option<&EntraErrorResponse> {
+        match self {
+            Error::Entra(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_for_classic_mistakes() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Trace ID: t Correlation ID: c Timestamp: x","error_codes":[7000215],"trace_id":"t","correlation_id":"c"}"#;
+        let e = EntraErrorResponse::parse(401, body).unwrap();
+        let text = Error::Entra(Box::new(e)).to_string();
+        assert!(text.starts_with("invalid_client (HTTP 401): AADSTS7000215: Invalid client secret provided. [trace t, correlation c]"), "{text}");
+        assert!(text.contains("hint: the secret's ID"));
+        assert!(EntraErrorResponse::parse(400, b"not json").is_none());
+    }
+
+    #[test]
+    fn chain_lists_every_failure() {
+        let e = Error::Chain(vec![
+            (
+                "EnvironmentCredential".into(),
+                Error::Unavailable {
+                    credential: "EnvironmentCredential",
+                    reason: "AZURE_CLIENT_ID is not set".into(),
+                },
+            ),
+            (
+                "ManagedIdentityCredential".into(),
+                Error::Transport {
+                    context: "IMDS".into(),
+                    message: "connection refused".into(),
+                },
+            ),
+        ]);
+        let text = e.to_string();
+        assert!(text.contains("- EnvironmentCredential: EnvironmentCredential is unavailable: AZURE_CLIENT_ID is not set"));
+        assert!(text.contains("- ManagedIdentityCredential: IMDS: connection refused"));
+    }
+}

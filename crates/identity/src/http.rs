@@ -1,0 +1,413 @@
+//! HTTP behind a small seam: credentials build `http::Request<Vec<u8>>` and get
+//! `http::Response<Vec<u8>>` back from an [`HttpClient`]. [`ReqwestClient`] is the real
+//! transport (rustls, timeouts, no redirect to another host); tests can inject their own.
+//! [`Pipeline`] adds the retry policy: 429, 5xx and connection errors are retried with
+//! exponential backoff and jitter, honouring `Retry-After` and `x-ms-retry-after-ms`;
+//! other 4xx are final.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::token::BoxFuture;
+
+/// A request the pipeline can replay.
+pub type Request = http::Request<Vec<u8>>;
+/// A response with its whole body.
+pub type Response = http::Response<Vec<u8>>;
+
+/// Sends one HTTP request. Errors are transport failures (no response at all).
+pub trait HttpClient: Send + Sync {
+    /// Sends `request`.
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, String>>;
+}
+
+/// The default transport: reqwest on rustls (aws-lc-rs).
+pub struct ReqwestClient {
+    client: reqwest::Client,
+}
+
+impl ReqwestClient {
+    /// Trusts the system's roots (and `SSL_CERT_FILE`), plus `extra_ca` when given.
+    pub fn new(extra_ca: Option<&Path>) -> Result<Self, Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = extra_ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
+            let mut added = 0;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+                roots
+                    .add(cert)
+                    .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(Error::Config(format!(
+                    "CA file {}: no certificate in it",
+                    path.display()
+                )));
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(90))
+            // Never follow a redirect to another host: a token request must not leak.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_host = attempt.previous().first().is_some_and(|first| {
+                    first.host_str() == attempt.url().host_str()
+                        && first.port_or_known_default() == attempt.url().port_or_known_default()
+                });
+                if same_host && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .user_agent(concat!("entrakit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self { client })
+    }
+}
+
+impl HttpClient for ReqwestClient {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, String>> {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            let resp = self
+                .client
+                .request(parts.method, &url)
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| describe_reqwest_error(&e))?;
+            let mut builder = http::Response::builder().status(resp.status());
+            for (k, v) in resp.headers() {
+                builder = builder.header(k, v);
+            }
+            let body = resp.bytes().await.map_err(|e| describe_reqwest_error(&e))?;
+            builder.body(body.to_vec()).map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// reqwest's errors name the URL, which may carry a query; keep the kind and the cause.
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_redirect() {
+        "refused a redirect"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
+
+/// Retry settings.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub base_delay: Duration,
+    /// Cap for any single wait (including a server's `Retry-After`).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_delay: Duration::from_millis(800),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A transport plus the retry policy.
+#[derive(Clone)]
+pub struct Pipeline {
+    client: Arc<dyn HttpClient>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over `client`.
+    pub fn new(client: Arc<dyn HttpClient>, retry: RetryPolicy) -> Self {
+        Self { client, retry }
+    }
+
+    /// The default: [`ReqwestClient`] trusting `extra_ca` too, default retries.
+    pub fn default_with_ca(extra_ca: Option<&Path>) -> Result<Self, Error> {
+        Ok(Self::new(
+            Arc::new(ReqwestClient::new(extra_ca)?),
+            RetryPolicy::default(),
+        ))
+    }
+
+    /// Sends with retries. `context` names the call in errors (never the URL's query).
+    pub async fn send(&self, request: Request, context: &str) -> Result<Response, Error> {
+        let mut attempt = 0u32;
+        loop {
+            let copy = clone_request(&request);
+            let outcome = self.client.send(copy).await;
+            let retry_in = match &outcome {
+                Ok(resp) if retryable_status(resp.status().as_u16()) => Some(server_delay(resp)),
+                Ok(_) => None,
+                Err(_) => Some(None),
+            };
+            match (retry_in, attempt < self.retry.max_retries) {
+                (Some(server), true) => {
+                    let wait = server
+                        .unwrap_or_else(|| self.backoff(attempt))
+                        .min(self.retry.max_delay);
+                    tracing::debug!(
+                        context,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => {
+                    return outcome.map_err(|message| Error::Transport {
+                        context: context.to_string(),
+                        message: format!(
+                            "{message} (after {} attempt{})",
+                            attempt + 1,
+                            if attempt == 0 { "" } else { "s" }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16));
+        // Jitter: 80% to 120%.
+        let mut b = [0u8; 1];
+        let _ = aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b);
+        exp.mul_f64(0.8 + (b[0] as f64 / 255.0) * 0.4)
+    }
+}
+
+fn retryable_status(status: u16) -> bool {
+    status == 408
+        || status == 429
+        || (500..=599).contains(&status) && status != 501 && status != 505
+}
+
+/// `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or HTTP date).
+fn server_delay(resp: &Response) -> Option<Duration> {
+    let h = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+        if let Some(ms) = h(name).and_then(|v| v.parse::<f64>().ok()) {
+            return Some(Duration::from_millis(ms.max(0.0) as u64));
+        }
+    }
+    let value = h("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return Some(Duration::from_millis((secs.max(0.0) * 1000.0) as u64));
+    }
+    let when =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let delta = when - time::OffsetDateTime::now_utc();
+    Some(Duration::from_millis(
+        delta.whole_milliseconds().max(0) as u64
+    ))
+}
+
+fn clone_request(r: &Request) -> Request {
+    let mut b = http::Request::builder()
+        .method(r.method().clone())
+        .uri(r.uri().clone());
+    for (k, v) in r.headers() {
+        b = b.header(k, v);
+    }
+    b.body(r.body().clone())
+        .expect("a copy of a valid request is valid")
+}
+
+/// A form POST.
+pub fn form_post(url: &str, form: &[(&str, &str)]) -> Result<Request, Error> {
+    let body = serde_urlencoded::to_string(form).map_err(|e| Error::Config(e.to_string()))?;
+    http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .header("accept", "application/json")
+        .header("client-request-id", uuid::Uuid::new_v4().to_string())
+        .header("return-client-request-id", "true")
+        .body(body.into_bytes())
+        .map_err(|e| Error::Config(format!("bad URL {url:?}: {e}")))
+}
+
+/// A GET.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Request, Error> {
+    let mut b = http::Request::builder()
+        .method("GET")
+        .uri(url)
+        .header("accept", "application/json");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Vec::new())
+        .map_err(|e| Error::Config(format!("bad URL {url:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct Scripted {
+        answers: Mutex<Vec<Result<(u16, Vec<(&'static str, &'static str)>), String>>>,
+        calls: Mutex<u32>,
+    }
+
+    impl HttpClient for Scripted {
+        fn send(&self, _: Request) -> BoxFuture<'_, Result<Response, String>> {
+            *self.calls.lock().unwrap() += 1;
+            let next = self.answers.lock().unwrap().remove(0);
+            Box::pin(async move {
+                let (status, headers) = next?;
+                let mut b = http::Response::builder().status(status);
+                for (k, v) in headers {
+                    b = b.header(k, v);
+                }
+                Ok(b.body(b"{}".to_vec()).unwrap())
+            })
+        }
+    }
+
+    fn pipeline(
+        answers: Vec<Result<(u16, Vec<(&'static str, &'static str)>), String>>,
+    ) -> (Pipeline, Arc<Scripted>) {
+        let s = Arc::new(Scripted {
+            answers: Mutex::new(answers),
+            calls: Mutex::new(0),
+        });
+        let retry = RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(50),
+        };
+        (Pipeline::new(s.clone(), retry), s)
+    }
+
+    #[tokio::test]
+    async fn retries_429_5xx_and_connection_errors_then_succeeds() {
+        let (p, s) = pipeline(vec![
+            Ok((429, vec![("retry-after", "0")])),
+            Err("refused".into()),
+            Ok((503, vec![])),
+            Ok((200, vec![])),
+        ]);
+        let resp = p
+            .send(get("https://x.example/", &[]).unwrap(), "test")
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(*s.calls.lock().unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn other_4xx_are_final_and_retries_are_bounded() {
+        let (p, s) = pipeline(vec![Ok((400, vec![])), Ok((200, vec![]))]);
+        assert_eq!(
+            p.send(get("https://x.example/", &[]).unwrap(), "t")
+                .await
+                .unwrap()
+                .status(),
+            400
+        );
+        assert_eq!(*s.calls.lock().unwrap(), 1);
+        let (p, s) = pipeline(vec![
+            Ok((503, vec![])),
+            Ok((503, vec![])),
+            Ok((503, vec![])),
+            Ok((503, vec![])),
+            Ok((200, vec![])),
+        ]);
+        assert_eq!(
+            p.send(get("https://x.example/", &[]).unwrap(), "t")
+                .await
+                .unwrap()
+                .status(),
+            503
+        );
+        assert_eq!(*s.calls.lock().unwrap(), 4);
+    }
+
+    #[test]
+    fn server_delays_are_read() {
+        let r = |k: &'static str, v: &'static str| {
+            http::Response::builder()
+                .status(429)
+                .header(k, v)
+                .body(Vec::new())
+                .unwrap()
+        };
+        assert_eq!(
+            server_delay(&r("retry-after", "3")),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            server_delay(&r("x-ms-retry-after-ms", "250")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            server_delay(&r("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(server_delay(&r("retry-after", "soon")), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! # entra-identity
+//!
+//! Entra ID (Azure AD) credentials for Rust, and a token cache that never stampedes.
+//!
+//! ```no_run
+//! use entra_identity::{ClientOptions, ClientSecretCredential, TokenCredential, TokenRequest};
+//! # async fn demo() -> Result<(), entra_identity::Error> {
+//! let credential = ClientSecretCredential::new(
+//!     "contoso.onmicrosoft.com",
+//!     "d0000000-0000-4000-8000-0000000000d1",
+//!     std::env::var("AZURE_CLIENT_SECRET").unwrap_or_default(),
+//!     ClientOptions::default(),
+//! )?;
+//! let token = credential.get_token(&TokenRequest::new(["https://graph.microsoft.com/.default"])).await?;
+//! println!("expires at {}", token.expires_on);
+//! # Ok(()) }
+//! ```
+//!
+//! ## What is here
+//! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM, RS256 `x5t` or
+//!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
+//! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
+//!   expiry buffer, claims challenges bypass it.
+//! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
+//!   honouring `Retry-After` and `x-ms-retry-after-ms`; never follows a redirect to
+//!   another host.
+//! - Typed errors that keep Entra's `error`, AADSTS codes, trace and correlation ids, with
+//!   a hint for the classic mistakes.
+//!
+//! ## Security notes
+//! Every token, secret and key is a [`Secret`]: `Debug` prints `[redacted]`, there is no
+//! `Display`, and memory is zeroed on drop. Errors never carry request or response bodies.
+
+#![warn(missing_docs)]
+
+pub mod authority;
+pub mod cache;
+pub mod confidential;
+pub mod error;
+pub mod http;
+pub mod secret;
+pub mod token;
+
+pub use authority::Authority;
+pub use cache::{CacheKey, TokenCache, TokenKind};
+pub use confidential::{
+    ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
+    ClientSecretCredential,
+};
+pub use error::{EntraErrorResponse, Error};
+pub use secret::Secret;
+pub use token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};

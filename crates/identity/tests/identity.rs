@@ -1,0 +1,342 @@
+//! entra-identity against a real emulator over HTTPS: every confidential credential, the
+//! cache (single-flight proven with the emulator's counters), retries under injected
+//! faults, and errors that carry Entra's codes but never a secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use entra_emulator::{Emulator, Options};
+use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
+use entra_identity::{
+    ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
+    ClientSecretCredential, Error, Secret, TokenCredential, TokenRequest,
+};
+use serde_json::Value;
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
+const API_DEFAULT: &str = "api://contoso-api/.default";
+
+struct Env {
+    emu: Option<Emulator>,
+    dir: std::path::PathBuf,
+    admin: reqwest::Client,
+}
+
+impl Env {
+    async fn start() -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir =
+            std::env::temp_dir().join(format!("entra-identity-test-{}", uuid::Uuid::new_v4()));
+        let emu = Emulator::start(Options {
+            state_dir: dir.clone(),
+            port: 0,
+            token_lifetime: Some(3600),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
+        let admin = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        Self {
+            emu: Some(emu),
+            dir,
+            admin,
+        }
+    }
+
+    fn ready(&self) -> &entra_emulator::Ready {
+        &self.emu.as_ref().unwrap().ready
+    }
+
+    /// Options pointing at the emulator, with short retry delays.
+    fn options(&self) -> ClientOptions {
+        let client = ReqwestClient::new(Some(std::path::Path::new(&self.ready().ca_file))).unwrap();
+        let retry = RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(2),
+        };
+        ClientOptions {
+            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
+            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
+        }
+    }
+
+    async fn counter(&self, name: &str) -> u64 {
+        let c: Value = self
+            .admin
+            .get(format!("{}/admin/counters", self.ready().authority))
+            .bearer_auth(&self.ready().admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        c[name].as_u64().unwrap_or(0)
+    }
+
+    async fn fault(&self, body: Value) {
+        let r = self
+            .admin
+            .post(format!("{}/admin/faults", self.ready().authority))
+            .bearer_auth(&self.ready().admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+
+    async fn stop(mut self) {
+        if let Some(e) = self.emu.take() {
+            e.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn claims(token: &Secret) -> serde_json::Map<String, Value> {
+    entra_jose::decode_unverified(token.expose())
+        .unwrap()
+        .claims
+}
+
+#[tokio::test]
+async fn client_secret_and_the_cache() {
+    let env = Env::start().await;
+    let cred =
+        ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap();
+    let req = TokenRequest::new([API_DEFAULT]);
+    let t = cred.get_token(&req).await.unwrap();
+    let c = claims(&t.token);
+    assert_eq!(c["aud"], "a0000000-0000-4000-8000-0000000000a1");
+    assert_eq!(c["roles"], serde_json::json!(["Data.Read.All"]));
+    assert!(t.expires_on > entra_identity::token::now() + 3000);
+    // Served from the cache: no second token request.
+    let again = cred
+        .get_token(&TokenRequest::new(["API://CONTOSO-API/.default"]))
+        .await
+        .unwrap();
+    assert_eq!(again.token, t.token);
+    assert_eq!(env.counter("grant:client_credentials").await, 1);
+    // A claims challenge goes to the authority.
+    cred.get_token(
+        &req.clone()
+            .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.counter("grant:client_credentials").await, 2);
+    // Debug shows no secret.
+    let shown = format!("{cred:?}");
+    assert!(
+        !shown.contains("daemon-dev-secret") && shown.contains("[redacted]"),
+        "{shown}"
+    );
+    assert!(!format!("{t:?}").contains(t.token.expose()));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn one_token_request_for_a_thousand_cold_callers() {
+    let env = Env::start().await;
+    let cred = Arc::new(
+        ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let cred = cred.clone();
+        tasks.push(tokio::spawn(async move {
+            cred.get_token(&TokenRequest::new([API_DEFAULT]))
+                .await
+                .map(|t| t.expires_on)
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(env.counter("grant:client_credentials").await, 1);
+    assert_eq!(
+        env.counter("endpoint:discovery").await,
+        1,
+        "discovery is fetched once"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn certificate_rs256_ps256_and_chain() {
+    let env = Env::start().await;
+    let pem = std::fs::read_to_string(&env.ready().daemon_certificate).unwrap();
+    for (alg, chain) in [
+        (entra_jose::Algorithm::RS256, false),
+        (entra_jose::Algorithm::PS256, true),
+    ] {
+        let cert = ClientCertificate::from_pem(&pem).unwrap();
+        let cred =
+            ClientCertificateCredential::new(TENANT, DAEMON, cert, alg, chain, env.options())
+                .unwrap();
+        let t = cred
+            .get_token(&TokenRequest::new([API_DEFAULT]))
+            .await
+            .unwrap();
+        assert_eq!(claims(&t.token)["azpacr"], "2", "{alg:?}");
+    }
+    let from_file = ClientCertificateCredential::from_pem_file(
+        TENANT,
+        DAEMON,
+        &env.ready().daemon_certificate,
+        env.options(),
+    )
+    .unwrap();
+    from_file
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        ClientCertificate::from_pem("no pem here"),
+        Err(Error::Config(_))
+    ));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn assertion_callback_with_a_federated_token() {
+    let env = Env::start().await;
+    let state_dir = env.dir.clone();
+    let issuer = format!("{}/federation", env.ready().authority);
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    let callback: entra_identity::confidential::AssertionCallback = Arc::new(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (dir, iss) = (state_dir.clone(), issuer.clone());
+        Box::pin(async move {
+            entra_emulator::discovery::mint_federated(
+                &dir,
+                &iss,
+                "system:serviceaccount:default:workload",
+                "api://AzureADTokenExchange",
+                600,
+            )
+            .map(Secret::new)
+            .map_err(Error::Config)
+        })
+    });
+    let cred = ClientAssertionCredential::new(TENANT, DAEMON, callback, env.options()).unwrap();
+    let t = cred
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    assert_eq!(claims(&t.token)["azpacr"], "2");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn retries_through_a_429_storm_503s_and_dropped_connections() {
+    let env = Env::start().await;
+    let cred =
+        ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap();
+    // Warm discovery so only the token endpoint sees the faults.
+    cred.get_token(&TokenRequest::new(["api://contoso-web/.default"]))
+        .await
+        .unwrap();
+    env.fault(
+        serde_json::json!({"endpoint": "token", "status": 429, "count": 2, "retry_after": 1}),
+    )
+    .await;
+    let start = std::time::Instant::now();
+    cred.get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "Retry-After was honoured"
+    );
+    env.fault(serde_json::json!({"endpoint": "token", "status": 503, "count": 1}))
+        .await;
+    cred.get_token(&TokenRequest::new(["https://graph.microsoft.com/.default"]))
+        .await
+        .unwrap();
+    env.fault(serde_json::json!({"endpoint": "token", "drop": 1}))
+        .await;
+    cred.get_token(&TokenRequest::new([
+        "a0000000-0000-4000-8000-0000000000a1/.default",
+    ]))
+    .await
+    .unwrap();
+    // 1 warm-up + 3 (two 429s) + 2 (one 503) + 2 (one drop) = 8 token endpoint hits.
+    assert_eq!(env.counter("endpoint:token").await, 8);
+    // A storm longer than the retry budget fails with the throttling error, not a hang.
+    env.fault(
+        serde_json::json!({"endpoint": "token", "status": 429, "count": 10, "retry_after": 0}),
+    )
+    .await;
+    let err = cred
+        .get_token(&TokenRequest::new(["api://contoso-api/Data.Read"]).claims("{}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.entra().map(|e| e.status), Some(429), "{err}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn errors_keep_codes_add_hints_and_hide_secrets() {
+    let env = Env::start().await;
+    let cred =
+        ClientSecretCredential::new(TENANT, DAEMON, "a-wrong-secret-value", env.options()).unwrap();
+    let err = cred
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap_err();
+    let e = err.entra().expect("an Entra error");
+    assert_eq!(
+        (e.error.as_str(), e.codes.as_slice(), e.status),
+        ("invalid_client", &[7000215u32][..], 401)
+    );
+    assert!(e.trace_id.is_some() && e.correlation_id.is_some());
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("hint: the secret's ID"), "{text}");
+    assert!(!text.contains("a-wrong-secret-value"));
+    let good =
+        ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap();
+    let err = good
+        .get_token(&TokenRequest::new(["api://contoso-api/Data.Read"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("/.default"), "{err}");
+    let err = good
+        .get_token(&TokenRequest::new([API_DEFAULT]).tenant("fabrikam.onmicrosoft.com"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Config(_)),
+        "tenant switching is opt-in: {err}"
+    );
+    let unknown =
+        ClientSecretCredential::new("nowhere.example", DAEMON, "x", env.options()).unwrap();
+    let err = unknown
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap_err();
+    assert!(err.entra().is_some_and(|e| e.has_code(90002)), "{err}");
+    assert!(ClientSecretCredential::new(TENANT, DAEMON, "", env.options()).is_err());
+    assert!(
+        ClientSecretCredential::new(
+            TENANT,
+            DAEMON,
+            "x",
+            ClientOptions {
+                authority_host: Some("http://localhost".into()),
+                ..Default::default()
+            }
+        )
+        .is_err()
+    );
+    env.stop().await;
+}
