@@ -308,8 +308,11 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// A scripted answer: a status with headers, or a transport failure.
+    type Answer = Result<(u16, Vec<(&'static str, &'static str)>), String>;
+
     struct Scripted {
-        answers: Mutex<Vec<Result<(u16, Vec<(&'static str, &'static str)>), String>>>,
+        answers: Mutex<Vec<Answer>>,
         calls: Mutex<u32>,
     }
 
@@ -328,9 +331,7 @@ mod tests {
         }
     }
 
-    fn pipeline(
-        answers: Vec<Result<(u16, Vec<(&'static str, &'static str)>), String>>,
-    ) -> (Pipeline, Arc<Scripted>) {
+    fn pipeline(answers: Vec<Answer>) -> (Pipeline, Arc<Scripted>) {
         let s = Arc::new(Scripted {
             answers: Mutex::new(answers),
             calls: Mutex::new(0),
