@@ -38,6 +38,8 @@ pub mod cache;
 pub mod confidential;
 pub mod error;
 pub mod http;
+pub mod on_behalf_of;
+pub mod public_client;
 pub mod secret;
 pub mod token;
 
@@ -48,5 +50,10 @@ pub use confidential::{
     ClientSecretCredential,
 };
 pub use error::{EntraErrorResponse, Error};
+pub use on_behalf_of::OnBehalfOfCredential;
+pub use public_client::{
+    Account, DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo,
+    InteractiveBrowserCredential, InteractiveOptions, PublicClient, SignIn, UrlCallback,
+};
 pub use secret::Secret;
 pub use token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};

@@ -1,0 +1,827 @@
+//! Public clients acting for a user: [`PublicClient`] signs users in (authorization code
+//! with PKCE through a one-shot loopback listener, or device code), remembers their
+//! accounts and refresh tokens, and gets tokens silently afterwards: a fresh cached access
+//! token, else the refresh token (for any scope of the client, in any allowed tenant;
+//! the rotated refresh token is stored every time), else an error saying the user must
+//! interact ([`Error::needs_interaction`]).
+//!
+//! [`InteractiveBrowserCredential`] and [`DeviceCodeCredential`] wrap a [`PublicClient`]
+//! as [`TokenCredential`]s that sign in when silent acquisition cannot work.
+//!
+//! Accounts are keyed by `home_account_id` = `uid.utid` from `client_info` (MSAL's key).
+//! They and their refresh tokens live behind the crate-internal [`AccountStore`] trait:
+//! in memory today, the MSAL-format cache file later.
+
+mod device;
+mod loopback;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub use device::{DeviceCodeCallback, DeviceCodeInfo};
+
+use crate::authority::Authority;
+use crate::cache::{CacheKey, TokenCache, TokenKind};
+use crate::confidential::{ClientOptions, merged_claims, parse_token_response};
+use crate::error::{EntraErrorResponse, Error};
+use crate::http::{Pipeline, form_post};
+use crate::secret::Secret;
+use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+
+/// The scopes every user sign-in adds: an ID token, the profile, a refresh token.
+const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
+
+/// The start of the reason in the [`Error::Unavailable`] that asks for interaction.
+const INTERACTION_REQUIRED: &str = "interaction required";
+
+impl Error {
+    /// Does getting this token need the user (a sign-in, MFA or consent)? True when no
+    /// account or refresh token is cached, and for the authority's `invalid_grant`,
+    /// `interaction_required`, `consent_required` and `login_required` answers.
+    pub fn needs_interaction(&self) -> bool {
+        match self {
+            Error::Unavailable { reason, .. } => reason.starts_with(INTERACTION_REQUIRED),
+            Error::Entra(e) => matches!(
+                e.error.as_str(),
+                "invalid_grant" | "interaction_required" | "consent_required" | "login_required"
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn interaction_required(credential: &'static str, why: &str) -> Error {
+    Error::Unavailable {
+        credential,
+        reason: format!("{INTERACTION_REQUIRED}: {why}"),
+    }
+}
+
+/// A signed-in user, as the authority described them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `uid.utid` from `client_info`: the key of the account's tokens.
+    pub home_account_id: String,
+    /// The authority host without scheme (MSAL's `environment`).
+    pub environment: String,
+    /// The tenant the user signed in to (`tid`).
+    pub tenant_id: String,
+    /// `preferred_username`.
+    pub username: String,
+    /// `oid` in that tenant.
+    pub local_account_id: String,
+}
+
+/// Where a public client keeps accounts and refresh tokens. Keys follow MSAL's cache
+/// schema (environment, client id, home account id; refresh tokens are not per tenant)
+/// so that a file in that schema can back it.
+pub(crate) trait AccountStore: Send + Sync {
+    /// The accounts signed in to `client_id` at `environment`.
+    fn accounts(&self, environment: &str, client_id: &str) -> Vec<Account>;
+    /// The account's current refresh token.
+    fn refresh_token(&self, client_id: &str, account: &Account) -> Option<Secret>;
+    /// Stores or updates the account and, when the answer carried one, its new refresh
+    /// token (refresh tokens rotate: the old one is replaced).
+    fn save(&self, client_id: &str, account: &Account, refresh_token: Option<Secret>);
+    /// Forgets the account and its refresh token.
+    fn remove(&self, client_id: &str, account: &Account);
+}
+
+type StoreKey = (String, String, String);
+
+/// The in-memory [`AccountStore`].
+#[derive(Default)]
+pub(crate) struct MemoryAccountStore {
+    entries: Mutex<HashMap<StoreKey, (Account, Option<Secret>)>>,
+}
+
+fn store_key(client_id: &str, a: &Account) -> StoreKey {
+    (
+        a.environment.to_ascii_lowercase(),
+        client_id.to_ascii_lowercase(),
+        a.home_account_id.to_ascii_lowercase(),
+    )
+}
+
+impl AccountStore for MemoryAccountStore {
+    fn accounts(&self, environment: &str, client_id: &str) -> Vec<Account> {
+        let mut list: Vec<Account> = self
+            .entries
+            .lock()
+            .expect("account store lock")
+            .iter()
+            .filter(|((e, c, _), _)| {
+                e.eq_ignore_ascii_case(environment) && c.eq_ignore_ascii_case(client_id)
+            })
+            .map(|(_, (a, _))| a.clone())
+            .collect();
+        list.sort_by(|a, b| a.username.cmp(&b.username));
+        list
+    }
+
+    fn refresh_token(&self, client_id: &str, account: &Account) -> Option<Secret> {
+        self.entries
+            .lock()
+            .expect("account store lock")
+            .get(&store_key(client_id, account))
+            .and_then(|(_, rt)| rt.clone())
+    }
+
+    fn save(&self, client_id: &str, account: &Account, refresh_token: Option<Secret>) {
+        let mut entries = self.entries.lock().expect("account store lock");
+        let entry = entries
+            .entry(store_key(client_id, account))
+            .or_insert_with(|| (account.clone(), None));
+        entry.0 = account.clone();
+        if refresh_token.is_some() {
+            entry.1 = refresh_token;
+        }
+    }
+
+    fn remove(&self, client_id: &str, account: &Account) {
+        self.entries
+            .lock()
+            .expect("account store lock")
+            .remove(&store_key(client_id, account));
+    }
+}
+
+/// An authority and the other tenants a credential may switch to (each discovered once).
+pub(crate) struct Authorities {
+    home: Authority,
+    allowed: Vec<String>,
+    others: tokio::sync::Mutex<HashMap<String, Arc<Authority>>>,
+}
+
+impl Authorities {
+    pub(crate) fn new(options: &ClientOptions, tenant: &str) -> Result<Self, Error> {
+        let host = options
+            .authority_host
+            .clone()
+            .unwrap_or_else(Authority::host_from_env);
+        Ok(Self {
+            home: Authority::new(&host, tenant)?,
+            allowed: options.additionally_allowed_tenants.clone(),
+            others: Default::default(),
+        })
+    }
+
+    pub(crate) fn home(&self) -> &Authority {
+        &self.home
+    }
+
+    /// Is the configured tenant one that stands for many (`common`, `organizations`...)?
+    fn is_multi_tenant(&self) -> bool {
+        ["common", "organizations", "consumers"]
+            .iter()
+            .any(|t| self.home.tenant().eq_ignore_ascii_case(t))
+    }
+
+    /// Checks that `tenant` may be used (`implicit`: the account's own tenant under a
+    /// multi-tenant authority, always allowed).
+    fn check(&self, tenant: &str, implicit: bool) -> Result<(), Error> {
+        if implicit
+            || tenant.eq_ignore_ascii_case(self.home.tenant())
+            || self
+                .allowed
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(tenant))
+        {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "the request asks for tenant {tenant:?}, which this credential may not use; add it to additionally_allowed_tenants"
+        )))
+    }
+
+    /// The token endpoint for `tenant` (the configured one when `None`).
+    pub(crate) async fn token_endpoint(
+        &self,
+        tenant: Option<&str>,
+        pipeline: &Pipeline,
+    ) -> Result<String, Error> {
+        match tenant {
+            Some(t) if !t.eq_ignore_ascii_case(self.home.tenant()) => {
+                let other = self.other(t).await?;
+                Ok(other.metadata(pipeline).await?.token_endpoint.clone())
+            }
+            _ => Ok(self.home.metadata(pipeline).await?.token_endpoint.clone()),
+        }
+    }
+
+    async fn other(&self, tenant: &str) -> Result<Arc<Authority>, Error> {
+        let mut map = self.others.lock().await;
+        if let Some(a) = map.get(&tenant.to_ascii_lowercase()) {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(self.home.with_tenant(tenant)?);
+        map.insert(tenant.to_ascii_lowercase(), a.clone());
+        Ok(a)
+    }
+
+    /// The tenant a request for `account` goes to, checked.
+    pub(crate) fn tenant_for(
+        &self,
+        requested: Option<&str>,
+        account: Option<&Account>,
+    ) -> Result<String, Error> {
+        match (requested, account) {
+            (Some(t), a) => {
+                let implicit = self.is_multi_tenant()
+                    && a.is_some_and(|a| a.tenant_id.eq_ignore_ascii_case(t));
+                self.check(t, implicit)?;
+                Ok(t.to_string())
+            }
+            (None, Some(a)) if self.is_multi_tenant() && !a.tenant_id.is_empty() => {
+                Ok(a.tenant_id.clone())
+            }
+            (None, _) => Ok(self.home.tenant().to_string()),
+        }
+    }
+}
+
+/// An account and the token a sign-in produced.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    /// Who signed in.
+    pub account: Account,
+    /// The access token for the requested scopes.
+    pub token: AccessToken,
+}
+
+/// Receives the sign-in URL of an interactive sign-in.
+pub type UrlCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Settings for an interactive (browser) sign-in.
+#[derive(Clone)]
+pub struct InteractiveOptions {
+    /// How long to wait for the browser to come back; the listener is closed after it.
+    /// Default: 5 minutes.
+    pub timeout: Duration,
+    /// Open the system browser (`$BROWSER`, else `xdg-open` / `open` / `cmd /c start`).
+    /// Default: true.
+    pub open_browser: bool,
+    /// Receives the sign-in URL (to print it, or to drive a sign-in in tests).
+    pub on_url: Option<UrlCallback>,
+    /// `prompt` (`select_account`, `login`, `consent`, `none`).
+    pub prompt: Option<String>,
+    /// `login_hint` (a user name to preselect).
+    pub login_hint: Option<String>,
+}
+
+impl Default for InteractiveOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            open_browser: true,
+            on_url: None,
+            prompt: None,
+            login_hint: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for InteractiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InteractiveOptions")
+            .field("timeout", &self.timeout)
+            .field("open_browser", &self.open_browser)
+            .field("on_url", &self.on_url.as_ref().map(|_| "callback"))
+            .field("prompt", &self.prompt)
+            .field("login_hint", &self.login_hint)
+            .finish()
+    }
+}
+
+/// A public client application (no secret): signs users in and keeps their tokens.
+pub struct PublicClient {
+    authorities: Authorities,
+    client_id: String,
+    pipeline: Pipeline,
+    cache: TokenCache,
+    store: Arc<dyn AccountStore>,
+    /// The account of the last sign-in: what [`TokenCredential::get_token`] uses.
+    current: RwLock<Option<Account>>,
+    /// Refresh tokens rotate: one redemption at a time, so no one sends a used token.
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for PublicClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicClient")
+            .field("authority", &self.authorities.home().host())
+            .field("tenant", &self.authorities.home().tenant())
+            .field("client_id", &self.client_id)
+            .field("accounts", &self.accounts().len())
+            .finish()
+    }
+}
+
+impl PublicClient {
+    /// A public client registered as `client_id` in `tenant` (a tenant id, a domain,
+    /// `organizations` or `common`).
+    pub fn new(tenant: &str, client_id: &str, options: ClientOptions) -> Result<Self, Error> {
+        if client_id.trim().is_empty() {
+            return Err(Error::Config("client id is empty".into()));
+        }
+        Ok(Self {
+            authorities: Authorities::new(&options, tenant)?,
+            client_id: client_id.trim().to_string(),
+            pipeline: options.pipeline()?,
+            cache: TokenCache::new(),
+            store: Arc::new(MemoryAccountStore::default()),
+            current: RwLock::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    fn environment(&self) -> &str {
+        let host = self.authorities.home().host();
+        host.strip_prefix("https://").unwrap_or(host)
+    }
+
+    /// The accounts signed in to this client.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.store.accounts(self.environment(), &self.client_id)
+    }
+
+    /// Forgets an account: its refresh token and its cached access tokens.
+    pub fn remove_account(&self, account: &Account) {
+        self.store.remove(&self.client_id, account);
+        self.cache.clear();
+        let mut current = self.current.write().expect("current account lock");
+        if current
+            .as_ref()
+            .is_some_and(|c| c.home_account_id == account.home_account_id)
+        {
+            *current = None;
+        }
+    }
+
+    /// The account [`TokenCredential::get_token`] uses: the last one signed in, else the
+    /// only one in the store.
+    pub fn current_account(&self) -> Option<Account> {
+        if let Some(a) = self.current.read().expect("current account lock").clone() {
+            return Some(a);
+        }
+        let mut all = self.accounts();
+        (all.len() == 1).then(|| all.remove(0))
+    }
+
+    /// A token for `account` without the user: the cached access token while fresh, else
+    /// one from the refresh token (any scope of this client, any allowed tenant). When
+    /// neither works the error [`needs_interaction`](Error::needs_interaction).
+    pub async fn get_token_silent(
+        &self,
+        account: &Account,
+        request: &TokenRequest,
+    ) -> Result<AccessToken, Error> {
+        check_scopes(request)?;
+        let tenant = self
+            .authorities
+            .tenant_for(request.tenant.as_deref(), Some(account))?;
+        let key = self.key(&tenant, account, &request.scopes);
+        self.cache
+            .get_or_fetch(&key, request.claims.is_some(), || {
+                self.refresh(account, &tenant, request)
+            })
+            .await
+    }
+
+    fn key(&self, tenant: &str, account: &Account, scopes: &[String]) -> CacheKey {
+        CacheKey::new(
+            self.authorities.home().host(),
+            tenant,
+            &self.client_id,
+            &account.home_account_id,
+            scopes,
+            TokenKind::User,
+        )
+    }
+
+    async fn refresh(
+        &self,
+        account: &Account,
+        tenant: &str,
+        request: &TokenRequest,
+    ) -> Result<AccessToken, Error> {
+        let _one_at_a_time = self.refresh_lock.lock().await;
+        let Some(rt) = self.store.refresh_token(&self.client_id, account) else {
+            return Err(interaction_required(
+                "PublicClient",
+                &format!(
+                    "no refresh token is cached for {}; sign in interactively or with a device code",
+                    account.username
+                ),
+            ));
+        };
+        let endpoint = self
+            .authorities
+            .token_endpoint(Some(tenant), &self.pipeline)
+            .await?;
+        let scope = user_scopes(&request.scopes);
+        let claims = merged_claims(request);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", &self.client_id),
+            ("refresh_token", rt.expose()),
+            ("scope", &scope),
+            ("client_info", "1"),
+        ];
+        if let Some(c) = &claims {
+            form.push(("claims", c));
+        }
+        let resp = self
+            .pipeline
+            .send(form_post(&endpoint, &form)?, "refresh token request")
+            .await?;
+        let (account, token) = self.accept_user_tokens(
+            &endpoint,
+            resp.status().as_u16(),
+            resp.body(),
+            None,
+            Some(account),
+        )?;
+        tracing::debug!(account = %account.username, "refreshed a user token; stored the rotated refresh token");
+        Ok(token)
+    }
+
+    /// Reads a user-token answer: checks the ID token (audience, and `nonce` when one was
+    /// sent), works out the account from `client_info`, stores the account and its new
+    /// refresh token, and makes it the current account.
+    fn accept_user_tokens(
+        &self,
+        endpoint: &str,
+        status: u16,
+        body: &[u8],
+        nonce: Option<&str>,
+        prior: Option<&Account>,
+    ) -> Result<(Account, AccessToken), Error> {
+        let (token, v) = parse_token_response(endpoint, status, body)?;
+        let bad = |message: String| Error::Response {
+            endpoint: endpoint.to_string(),
+            message,
+        };
+        let id = match v.get("id_token").and_then(|t| t.as_str()) {
+            Some(t) => Some(
+                entra_jose::decode_unverified(t)
+                    .map_err(|e| bad(format!("the ID token is not a JWT: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(id) = &id
+            && id.claim_str("aud") != Some(self.client_id.as_str())
+        {
+            return Err(bad("the ID token was issued to another client".into()));
+        }
+        if let Some(expected) = nonce {
+            let got = id.as_ref().and_then(|t| t.claim_str("nonce"));
+            if got != Some(expected) {
+                return Err(bad(
+                    "the ID token's nonce does not match this sign-in (a replayed or substituted response)"
+                        .into(),
+                ));
+            }
+        }
+        let from_info = v
+            .get("client_info")
+            .and_then(|c| c.as_str())
+            .and_then(|c| entra_jose::b64url_decode(c).ok())
+            .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+            .and_then(|info| {
+                Some(format!(
+                    "{}.{}",
+                    info.get("uid")?.as_str()?,
+                    info.get("utid")?.as_str()?
+                ))
+            });
+        let claim = |k: &str| id.as_ref().and_then(|t| t.claim_str(k)).map(str::to_string);
+        let home_account_id = from_info
+            .or_else(|| prior.map(|p| p.home_account_id.clone()))
+            .or_else(|| Some(format!("{}.{}", claim("oid")?, claim("tid")?)))
+            .ok_or_else(|| {
+                bad("no client_info and no ID token: cannot tell who signed in".into())
+            })?;
+        if let Some(p) = prior
+            && !p.home_account_id.eq_ignore_ascii_case(&home_account_id)
+        {
+            return Err(bad(
+                "the refresh token came back for a different account".into()
+            ));
+        }
+        let account = Account {
+            home_account_id,
+            environment: self.environment().to_string(),
+            tenant_id: claim("tid")
+                .or_else(|| prior.map(|p| p.tenant_id.clone()))
+                .unwrap_or_default(),
+            username: claim("preferred_username")
+                .or_else(|| prior.map(|p| p.username.clone()))
+                .unwrap_or_default(),
+            local_account_id: claim("oid")
+                .or_else(|| prior.map(|p| p.local_account_id.clone()))
+                .unwrap_or_default(),
+        };
+        let rt = v
+            .get("refresh_token")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        self.store.save(&self.client_id, &account, rt);
+        *self.current.write().expect("current account lock") = Some(account.clone());
+        Ok((account, token))
+    }
+
+    /// Puts a sign-in's token in the cache for the silent calls that follow.
+    fn remember(&self, request: &TokenRequest, account: &Account, token: &AccessToken) {
+        if let Ok(tenant) = self
+            .authorities
+            .tenant_for(request.tenant.as_deref(), Some(account))
+        {
+            self.cache
+                .put(&self.key(&tenant, account, &request.scopes), token.clone());
+        }
+    }
+}
+
+fn check_scopes(request: &TokenRequest) -> Result<(), Error> {
+    if request.scopes.is_empty() {
+        return Err(Error::Config(
+            "no scopes requested (for example api://contoso-api/Data.Read)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The requested scopes plus `openid profile offline_access`.
+fn user_scopes(scopes: &[String]) -> String {
+    let mut all: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    for s in OIDC_SCOPES {
+        if !all.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+            all.push(s);
+        }
+    }
+    all.join(" ")
+}
+
+/// Base64url of `n` random bytes.
+fn random_b64(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b)
+        .expect("system RNG");
+    entra_jose::b64url(b)
+}
+
+/// `error=` from a redirect as Entra's error (codes read from `AADSTS<n>:`).
+fn redirect_error(error: &str, description: &str) -> Error {
+    let codes = description
+        .split("AADSTS")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    Error::Entra(Box::new(EntraErrorResponse {
+        error: error.to_string(),
+        description: description.to_string(),
+        codes,
+        // The authorize endpoint answers with a 302 to the redirect URI.
+        status: 302,
+        ..Default::default()
+    }))
+}
+
+/// Signs a user in through the system browser (authorization code + PKCE, loopback
+/// redirect), then gets tokens silently while the refresh token works.
+#[derive(Debug)]
+pub struct InteractiveBrowserCredential {
+    client: PublicClient,
+    options: InteractiveOptions,
+}
+
+impl InteractiveBrowserCredential {
+    /// A credential for the public client `client_id` in `tenant`.
+    pub fn new(
+        tenant: &str,
+        client_id: &str,
+        options: ClientOptions,
+        interactive: InteractiveOptions,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            client: PublicClient::new(tenant, client_id, options)?,
+            options: interactive,
+        })
+    }
+
+    /// The public client underneath (accounts, silent calls).
+    pub fn client(&self) -> &PublicClient {
+        &self.client
+    }
+
+    /// Signs in now, whatever is cached.
+    pub async fn authenticate(&self, request: &TokenRequest) -> Result<SignIn, Error> {
+        self.client
+            .sign_in_interactive(request, &self.options)
+            .await
+    }
+
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        if let Some(account) = self.client.current_account() {
+            match self.client.get_token_silent(&account, request).await {
+                Err(e) if e.needs_interaction() => {
+                    tracing::debug!(error = %e, "silent acquisition failed; signing in interactively");
+                }
+                other => return other,
+            }
+        }
+        Ok(self.authenticate(request).await?.token)
+    }
+}
+
+impl TokenCredential for InteractiveBrowserCredential {
+    fn get_token<'a>(
+        &'a self,
+        request: &'a TokenRequest,
+    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
+        Box::pin(self.token(request))
+    }
+
+    fn name(&self) -> &'static str {
+        "InteractiveBrowserCredential"
+    }
+}
+
+/// Signs a user in with a device code (the user types a code on another device), then
+/// gets tokens silently while the refresh token works.
+pub struct DeviceCodeCredential {
+    client: PublicClient,
+    on_code: DeviceCodeCallback,
+}
+
+impl std::fmt::Debug for DeviceCodeCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeCredential")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceCodeCredential {
+    /// A credential for the public client `client_id` in `tenant`; `on_code` shows the
+    /// user the code and where to enter it.
+    pub fn new(
+        tenant: &str,
+        client_id: &str,
+        options: ClientOptions,
+        on_code: DeviceCodeCallback,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            client: PublicClient::new(tenant, client_id, options)?,
+            on_code,
+        })
+    }
+
+    /// The public client underneath (accounts, silent calls).
+    pub fn client(&self) -> &PublicClient {
+        &self.client
+    }
+
+    /// Signs in now, whatever is cached. Dropping the future stops polling.
+    pub async fn authenticate(&self, request: &TokenRequest) -> Result<SignIn, Error> {
+        self.client
+            .sign_in_with_device_code(request, &*self.on_code, std::future::pending())
+            .await
+    }
+
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        if let Some(account) = self.client.current_account() {
+            match self.client.get_token_silent(&account, request).await {
+                Err(e) if e.needs_interaction() => {}
+                other => return other,
+            }
+        }
+        Ok(self.authenticate(request).await?.token)
+    }
+}
+
+impl TokenCredential for DeviceCodeCredential {
+    fn get_token<'a>(
+        &'a self,
+        request: &'a TokenRequest,
+    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
+        Box::pin(self.token(request))
+    }
+
+    fn name(&self) -> &'static str {
+        "DeviceCodeCredential"
+    }
+}
+
+/// The public client as a credential: silent only (cached token, then refresh token for
+/// [`PublicClient::current_account`]); an error that
+/// [`needs_interaction`](Error::needs_interaction) otherwise.
+impl TokenCredential for PublicClient {
+    fn get_token<'a>(
+        &'a self,
+        request: &'a TokenRequest,
+    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
+        Box::pin(async move {
+            let Some(account) = self.current_account() else {
+                return Err(interaction_required(
+                    "PublicClient",
+                    "no account is signed in (or several are: pick one with get_token_silent)",
+                ));
+            };
+            self.get_token_silent(&account, request).await
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "PublicClient"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str) -> Account {
+        Account {
+            home_account_id: id.into(),
+            environment: "login.microsoftonline.com".into(),
+            tenant_id: "t".into(),
+            username: format!("{id}@x"),
+            local_account_id: "o".into(),
+        }
+    }
+
+    #[test]
+    fn store_rotates_refresh_tokens_and_keeps_them_across_account_updates() {
+        let s = MemoryAccountStore::default();
+        let a = account("u.t");
+        s.save("c", &a, Some(Secret::new("rt1")));
+        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt1");
+        s.save("c", &a, Some(Secret::new("rt2")));
+        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt2");
+        s.save("c", &a, None);
+        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt2");
+        assert!(s.refresh_token("other-client", &a).is_none());
+        assert_eq!(
+            s.accounts("LOGIN.microsoftonline.com", "C"),
+            vec![a.clone()]
+        );
+        s.remove("c", &a);
+        assert!(s.accounts("login.microsoftonline.com", "c").is_empty());
+    }
+
+    #[test]
+    fn redirect_errors_keep_the_aadsts_code() {
+        let e = redirect_error(
+            "access_denied",
+            "AADSTS65004: User declined to consent to access the app.",
+        );
+        let entra = e.entra().unwrap();
+        assert_eq!(entra.codes, vec![65004]);
+        assert!(e.to_string().contains("access_denied"));
+        assert!(!e.needs_interaction());
+        assert!(interaction_required("X", "no account").needs_interaction());
+    }
+
+    #[test]
+    fn oidc_scopes_are_added_once() {
+        assert_eq!(
+            user_scopes(&["api://x/A".into(), "openid".into()]),
+            "api://x/A openid profile offline_access"
+        );
+    }
+
+    #[test]
+    fn tenants_follow_the_account_under_organizations_and_are_checked() {
+        let opts = ClientOptions {
+            authority_host: Some("https://login.example".into()),
+            additionally_allowed_tenants: vec!["fabrikam.example".into()],
+            ..Default::default()
+        };
+        let orgs = Authorities::new(&opts, "organizations").unwrap();
+        let a = account("u.t");
+        assert_eq!(orgs.tenant_for(None, Some(&a)).unwrap(), "t");
+        assert_eq!(orgs.tenant_for(Some("t"), Some(&a)).unwrap(), "t");
+        assert!(orgs.tenant_for(Some("evil"), Some(&a)).is_err());
+        let fixed = Authorities::new(&opts, "contoso.example").unwrap();
+        assert_eq!(fixed.tenant_for(None, Some(&a)).unwrap(), "contoso.example");
+        assert_eq!(
+            fixed
+                .tenant_for(Some("fabrikam.example"), Some(&a))
+                .unwrap(),
+            "fabrikam.example"
+        );
+        assert!(fixed.tenant_for(Some("t"), Some(&a)).is_err());
+    }
+}
