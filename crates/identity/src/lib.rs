@@ -19,6 +19,11 @@
 //! ## What is here
 //! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM, RS256 `x5t` or
 //!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
+//! - [`EnvironmentCredential`] (the `AZURE_*` variables, read from an injectable [`Env`]),
+//!   [`AzureCliCredential`] (runs `az`, no shell, with a timeout).
+//! - [`ChainedTokenCredential`] and [`DefaultAzureCredential`] (environment → workload
+//!   identity → managed identity → Azure CLI, narrowed by `AZURE_TOKEN_CREDENTIALS`): when
+//!   every credential fails, one error lists each one and why.
 //! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
 //!   expiry buffer, claims challenges bypass it.
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
@@ -34,8 +39,11 @@
 #![warn(missing_docs)]
 
 pub mod authority;
+pub mod azure_cli;
 pub mod cache;
+pub mod chain;
 pub mod confidential;
+pub mod environment;
 pub mod error;
 pub mod http;
 pub mod on_behalf_of;
@@ -44,11 +52,17 @@ pub mod secret;
 pub mod token;
 
 pub use authority::Authority;
+pub use azure_cli::{AzureCliCredential, AzureCliOptions};
 pub use cache::{CacheKey, TokenCache, TokenKind};
+pub use chain::{
+    ChainedTokenCredential, CredentialFactory, DefaultAzureCredential,
+    DefaultAzureCredentialOptions,
+};
 pub use confidential::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
     ClientSecretCredential,
 };
+pub use environment::{Env, EnvironmentCredential};
 pub use error::{EntraErrorResponse, Error};
 pub use on_behalf_of::OnBehalfOfCredential;
 pub use public_client::{
