@@ -7,7 +7,10 @@ use entra_identity::{ClientOptions, ClientSecretCredential, TokenCredential, Tok
 
 fn cache_hit(c: &mut Criterion) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = std::env::temp_dir().join(format!("entra-bench-{}", std::process::id()));
     let emu = rt
         .block_on(entra_emulator::Emulator::start(entra_emulator::Options {
@@ -18,7 +21,13 @@ fn cache_hit(c: &mut Criterion) {
         }))
         .unwrap();
     let options = ClientOptions::for_emulator(&emu.ready.authority, &emu.ready.ca_file);
-    let cred = ClientSecretCredential::new("contoso.onmicrosoft.com", "d0000000-0000-4000-8000-0000000000d1", "daemon-dev-secret", options).unwrap();
+    let cred = ClientSecretCredential::new(
+        "contoso.onmicrosoft.com",
+        "d0000000-0000-4000-8000-0000000000d1",
+        "daemon-dev-secret",
+        options,
+    )
+    .unwrap();
     let request = TokenRequest::new(["api://contoso-api/.default"]);
     rt.block_on(cred.get_token(&request)).unwrap();
     c.bench_function("get_token cache hit (client secret)", |b| {

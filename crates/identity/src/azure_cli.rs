@@ -271,7 +271,7 @@ pub fn parse_output(stdout: &[u8]) -> Result<AccessToken, Error> {
             .get("tokenType")
             .and_then(|t| t.as_str())
             .unwrap_or("Bearer")
-            .to_string(),
+            .into(),
     })
 }
 

@@ -80,6 +80,9 @@ struct Slot {
 #[derive(Default)]
 pub struct TokenCache {
     slots: RwLock<HashMap<CacheKey, Arc<Slot>>>,
+    /// Fast path for credentials with one tenant and no account: the slot for a request's
+    /// scopes exactly as the caller wrote them, so a hit builds no key at all.
+    by_request_scopes: RwLock<HashMap<Vec<String>, Arc<Slot>>>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -138,6 +141,7 @@ impl TokenCache {
     /// Removes every token.
     pub fn clear(&self) {
         self.slots.write().expect("cache lock").clear();
+        self.by_request_scopes.write().expect("cache lock").clear();
     }
 
     /// The token for `key`: cached when fresh, else from `fetch`, with one `fetch` in
@@ -152,7 +156,48 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, Error>>,
     {
-        let slot = self.slot(key);
+        Self::use_slot(&self.slot(key), bypass, fetch).await
+    }
+
+    /// Like [`TokenCache::get_or_fetch`], for a cache that serves one tenant and no
+    /// account: `scopes` exactly as requested find the slot without building `key`.
+    pub async fn get_or_fetch_by_scopes<K, F, Fut>(
+        &self,
+        scopes: &[String],
+        key: K,
+        bypass: bool,
+        fetch: F,
+    ) -> Result<AccessToken, Error>
+    where
+        K: FnOnce() -> CacheKey,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, Error>>,
+    {
+        let known = self
+            .by_request_scopes
+            .read()
+            .expect("cache lock")
+            .get(scopes)
+            .cloned();
+        let slot = match known {
+            Some(s) => s,
+            None => {
+                let s = self.slot(&key());
+                self.by_request_scopes
+                    .write()
+                    .expect("cache lock")
+                    .insert(scopes.to_vec(), s.clone());
+                s
+            }
+        };
+        Self::use_slot(&slot, bypass, fetch).await
+    }
+
+    async fn use_slot<F, Fut>(slot: &Slot, bypass: bool, fetch: F) -> Result<AccessToken, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<AccessToken, Error>>,
+    {
         if bypass {
             let _flight = slot.flight.lock().await;
             let t = fetch().await?;

@@ -253,7 +253,7 @@ pub fn parse_token_response(
             .get("token_type")
             .and_then(|t| t.as_str())
             .unwrap_or("Bearer")
-            .to_string(),
+            .into(),
     };
     Ok((token, v))
 }
@@ -323,17 +323,27 @@ impl ClientCredentials {
             ));
         }
         let tenant = request.tenant.as_deref().unwrap_or(self.authority.tenant());
-        let key = CacheKey::new(
-            self.authority.host(),
-            tenant,
-            &self.client_id,
-            "",
-            &request.scopes,
-            TokenKind::App,
-        );
-        self.cache
-            .get_or_fetch(&key, request.claims.is_some(), || self.fetch(request))
-            .await
+        let key = || {
+            CacheKey::new(
+                self.authority.host(),
+                tenant,
+                &self.client_id,
+                "",
+                &request.scopes,
+                TokenKind::App,
+            )
+        };
+        let bypass = request.claims.is_some();
+        if tenant.eq_ignore_ascii_case(self.authority.tenant()) {
+            // The common case: this credential's own tenant; no key is built on a hit.
+            self.cache
+                .get_or_fetch_by_scopes(&request.scopes, key, bypass, || self.fetch(request))
+                .await
+        } else {
+            self.cache
+                .get_or_fetch(&key(), bypass, || self.fetch(request))
+                .await
+        }
     }
 
     async fn fetch(&self, request: &TokenRequest) -> Result<AccessToken, Error> {

@@ -4,16 +4,21 @@
 //! value is dropped. Reading the value takes an explicit [`Secret::expose`] call, which
 //! is easy to find in review.
 
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 /// A secret string: tokens, client secrets, authorization codes, PKCE verifiers.
+///
+/// Cloning shares the value (a reference count, no copy): a cached token handed to many
+/// callers exists once in memory and is zeroed when the last holder drops it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
+pub struct Secret(Arc<Zeroizing<String>>);
 
 impl Secret {
     /// Wraps a value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(Zeroizing::new(value.into()))
+        Self(Arc::new(Zeroizing::new(value.into())))
     }
 
     /// The value.

@@ -60,7 +60,7 @@ pub struct AccessToken {
     /// When to refresh proactively, unix seconds.
     pub refresh_on: Option<i64>,
     /// Usually `Bearer`.
-    pub token_type: String,
+    pub token_type: std::sync::Arc<str>,
 }
 
 /// Anything that can produce access tokens.
