@@ -345,7 +345,7 @@ async fn azure_cli_tokens_in_both_expiry_forms() {
     let t = cred.get_token(&TokenRequest::new([VAULT])).await.unwrap();
     assert_eq!(t.token.expose(), AZ_TOKEN);
     assert_eq!(t.expires_on, 1893499200, "expires_on wins over expiresOn");
-    assert_eq!(t.token_type, "Bearer");
+    assert_eq!(&*t.token_type, "Bearer");
     no_token(&format!("{t:?} {cred:?}"));
     // Cached: a second request does not run az again.
     cred.get_token(&TokenRequest::new([VAULT])).await.unwrap();
