@@ -26,6 +26,9 @@
 //!   every credential fails, one error lists each one and why.
 //! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
 //!   expiry buffer, claims challenges bypass it.
+//! - [`persist`]: a token cache file in the MSAL schema, shared with MSAL
+//!   Python/Node/.NET; AES-256-GCM at rest unless opted out by name, atomic writes under
+//!   a cross-process lock, damaged files refused and kept.
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
 //!   honouring `Retry-After` and `x-ms-retry-after-ms`; never follows a redirect to
 //!   another host.
@@ -47,6 +50,7 @@ pub mod environment;
 pub mod error;
 pub mod http;
 pub mod on_behalf_of;
+pub mod persist;
 pub mod public_client;
 pub mod secret;
 pub mod token;

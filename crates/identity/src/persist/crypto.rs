@@ -1,0 +1,354 @@
+//! Encryption at rest: AES-256-GCM (aws-lc-rs), a fresh random 96-bit nonce for every
+//! write, and where the key comes from ([`KeySource`]; [`KeyFile`] today, an OS keyring
+//! later).
+//!
+//! An encrypted cache file is a small header followed by the sealed MSAL JSON:
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 8 | magic `\0EKCACHE` (a NUL first: never the start of JSON, so plaintext MSAL files and ours cannot be confused) |
+//! | 1 | format version, `1` |
+//! | 8 | key id: the first 8 bytes of SHA-256(`entrakit cache key id` ‖ key), to tell "another key" from "damaged" |
+//! | 12 | nonce |
+//! | rest | ciphertext and the 16-byte GCM tag |
+//!
+//! The whole header is the AEAD's associated data, so no header byte can be altered
+//! without the tag failing.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use zeroize::Zeroizing;
+
+use super::CacheFileError;
+
+/// First bytes of an encrypted cache file.
+pub const MAGIC: &[u8; 8] = b"\0EKCACHE";
+/// The format version this code writes.
+pub const VERSION: u8 = 1;
+const KEY_ID_LEN: usize = 8;
+const HEADER_LEN: usize = MAGIC.len() + 1 + KEY_ID_LEN + NONCE_LEN;
+const TAG_LEN: usize = 16;
+/// Length of a cache key in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// A 256-bit cache encryption key. `Debug` prints `[redacted]`; zeroed on drop.
+#[derive(Clone)]
+pub struct EncryptionKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl EncryptionKey {
+    /// Wraps key bytes.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// A new random key from the system's CSPRNG.
+    pub fn generate() -> Result<Self, CacheFileError> {
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        aws_lc_rs::rand::fill(&mut k[..]).map_err(|_| CacheFileError::Crypto {
+            what: "generating a key: the system random generator failed",
+        })?;
+        Ok(Self(k))
+    }
+
+    /// The key bytes.
+    ///
+    /// # Security warning
+    /// Whoever holds them can decrypt the cache.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// A short public fingerprint of the key, written in the file header.
+    pub fn id(&self) -> [u8; KEY_ID_LEN] {
+        let mut input = Zeroizing::new(Vec::with_capacity(32 + KEY_LEN));
+        input.extend_from_slice(b"entrakit cache key id");
+        input.extend_from_slice(&self.0[..]);
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&d.as_ref()[..KEY_ID_LEN]);
+        id
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0[..]).expect("32-byte AES-256 key"))
+    }
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey([redacted])")
+    }
+}
+
+/// Where the cache encryption key lives. [`KeyFile`] is the one implementation today;
+/// an OS keyring (macOS Keychain, Windows DPAPI, the Secret Service) is the next.
+pub trait KeySource: Send + Sync {
+    /// Where the key is, for error messages, e.g. `key file /home/me/.cache/x.key`.
+    fn describe(&self) -> String;
+
+    /// The key, or `None` when none was ever created.
+    fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError>;
+
+    /// The key, creating and storing a new random one when none exists. The cache calls
+    /// this with its cross-process lock held, only when it is about to write.
+    fn load_or_create(&self) -> Result<EncryptionKey, CacheFileError>;
+}
+
+/// The key in a file of 32 random bytes, readable by its owner only (mode 0600).
+///
+/// A key file with any group or other permission bit is refused; it is created
+/// atomically (written to a temporary file, synced, then hard-linked into place, which
+/// fails rather than replaces when another process got there first).
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// A key file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The default key file for a cache: `<cache file>.key`, beside it.
+    pub fn beside(cache: &Path) -> Self {
+        let mut name = cache.file_name().unwrap_or_default().to_os_string();
+        name.push(".key");
+        Self::new(cache.with_file_name(name))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, reason: impl Into<String>) -> CacheFileError {
+        CacheFileError::KeyFile {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn read(&self, mut file: File) -> Result<EncryptionKey, CacheFileError> {
+        let meta = file
+            .metadata()
+            .map_err(|e| self.error(format!("cannot stat: {e}")))?;
+        if !meta.is_file() {
+            return Err(self.error("is not a regular file"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(self.error(format!(
+                    "is accessible to group or others (mode {mode:04o}); anyone who can read it can decrypt the cache. Run `chmod 600 {}` if the file is yours, or delete it and the cache",
+                    self.path.display()
+                )));
+            }
+        }
+        let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_LEN + 1));
+        (&mut file)
+            .take(KEY_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.error(format!("cannot read: {e}")))?;
+        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            self.error(format!(
+                "holds {}{} bytes, not a {KEY_LEN}-byte key",
+                bytes.len().min(KEY_LEN),
+                if bytes.len() > KEY_LEN { "+" } else { "" }
+            ))
+        })?;
+        Ok(EncryptionKey::from_bytes(key))
+    }
+}
+
+impl KeySource for KeyFile {
+    fn describe(&self) -> String {
+        format!("key file {}", self.path.display())
+    }
+
+    fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
+        match File::open(&self.path) {
+            Ok(f) => self.read(f).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error(format!("cannot open: {e}"))),
+        }
+    }
+
+    fn load_or_create(&self) -> Result<EncryptionKey, CacheFileError> {
+        if let Some(key) = self.load()? {
+            return Ok(key);
+        }
+        let key = EncryptionKey::generate()?;
+        let dir = super::file::parent_dir(&self.path);
+        super::file::create_dir(dir)
+            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        let tmp = super::file::write_temp(&self.path, key.expose())
+            .map_err(|e| self.error(format!("cannot write: {e}")))?;
+        // A hard link never replaces an existing file: if another process created the
+        // key meanwhile, theirs stays and we use it.
+        let linked = match fs::hard_link(&tmp, &self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // File systems without hard links: the caller holds the cache lock, so
+            // checking then renaming cannot race with another entrakit writer.
+            Err(_) if !self.path.exists() => fs::rename(&tmp, &self.path).map(|()| true),
+            Err(e) => Err(e),
+        };
+        let _ = fs::remove_file(&tmp);
+        match linked.map_err(|e| self.error(format!("cannot create: {e}")))? {
+            true => {
+                super::file::sync_dir(dir);
+                Ok(key)
+            }
+            false => self
+                .load()?
+                .ok_or_else(|| self.error("vanished right after another process created it")),
+        }
+    }
+}
+
+/// A key supplied by the application (from its own secret store), never written anywhere.
+pub struct StaticKey {
+    key: EncryptionKey,
+    name: String,
+}
+
+impl StaticKey {
+    /// `name` says where the key came from, for error messages.
+    pub fn new(key: EncryptionKey, name: impl Into<String>) -> Self {
+        Self {
+            key,
+            name: name.into(),
+        }
+    }
+}
+
+impl KeySource for StaticKey {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+    fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
+        Ok(Some(self.key.clone()))
+    }
+    fn load_or_create(&self) -> Result<EncryptionKey, CacheFileError> {
+        Ok(self.key.clone())
+    }
+}
+
+/// Does this file start like one of ours?
+pub fn is_sealed(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Why an encrypted file could not be opened.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// Written by a newer format version.
+    Version(u8),
+    /// Encrypted with another key.
+    WrongKey,
+    /// Truncated, or altered after it was written.
+    Damaged(&'static str),
+}
+
+/// Encrypts `plaintext` with a fresh random nonce.
+pub fn seal(key: &EncryptionKey, plaintext: &[u8]) -> Result<Vec<u8>, CacheFileError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CacheFileError::Crypto {
+        what: "generating a nonce: the system random generator failed",
+    })?;
+    let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.extend_from_slice(&key.id());
+    out.extend_from_slice(&nonce);
+    let mut body = out.split_off(HEADER_LEN);
+    body.extend_from_slice(plaintext);
+    key.aead()
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&out[..]),
+            &mut body,
+        )
+        .map_err(|_| CacheFileError::Crypto {
+            what: "encrypting the cache",
+        })?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decrypts a file written by [`seal`]; the plaintext is zeroed when dropped.
+pub fn open(key: &EncryptionKey, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    if bytes.len() < MAGIC.len() + 1 {
+        return Err(OpenError::Damaged("the header is cut short"));
+    }
+    let version = bytes[MAGIC.len()];
+    if version != VERSION {
+        return Err(OpenError::Version(version));
+    }
+    if bytes.len() < HEADER_LEN + TAG_LEN {
+        return Err(OpenError::Damaged("the file is cut short"));
+    }
+    let (header, sealed) = bytes.split_at(HEADER_LEN);
+    let key_id = &header[MAGIC.len() + 1..MAGIC.len() + 1 + KEY_ID_LEN];
+    if key_id != key.id() {
+        return Err(OpenError::WrongKey);
+    }
+    let nonce: [u8; NONCE_LEN] = header[HEADER_LEN - NONCE_LEN..]
+        .try_into()
+        .expect("nonce length");
+    let mut buf = Zeroizing::new(sealed.to_vec());
+    let len = key
+        .aead()
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(header),
+            &mut buf[..],
+        )
+        .map_err(|_| {
+            OpenError::Damaged("authentication failed: the file was truncated or altered")
+        })?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open() {
+        let key = EncryptionKey::generate().unwrap();
+        let a = seal(&key, b"{\"AccessToken\":{}}").unwrap();
+        let b = seal(&key, b"{\"AccessToken\":{}}").unwrap();
+        assert!(is_sealed(&a));
+        assert_ne!(a, b, "a fresh nonce per write");
+        assert_eq!(&open(&key, &a).unwrap()[..], b"{\"AccessToken\":{}}");
+
+        let other = EncryptionKey::generate().unwrap();
+        assert_eq!(open(&other, &a).unwrap_err(), OpenError::WrongKey);
+        assert!(matches!(
+            open(&key, &a[..a.len() - 1]),
+            Err(OpenError::Damaged(_))
+        ));
+        let mut flipped = a.clone();
+        flipped[HEADER_LEN + 2] ^= 1;
+        assert!(matches!(open(&key, &flipped), Err(OpenError::Damaged(_))));
+        let mut nonce_flipped = a.clone();
+        nonce_flipped[HEADER_LEN - 1] ^= 1;
+        assert!(matches!(
+            open(&key, &nonce_flipped),
+            Err(OpenError::Damaged(_))
+        ));
+        let mut v2 = a;
+        v2[MAGIC.len()] = 2;
+        assert_eq!(open(&key, &v2).unwrap_err(), OpenError::Version(2));
+        assert_eq!(format!("{key:?}"), "EncryptionKey([redacted])");
+    }
+}

@@ -1,0 +1,377 @@
+//! [`CacheFile`]: the cache on disk. Every write is read-merge-write under a
+//! cross-process lock and lands as an atomic replace; reads never see half a file.
+//!
+//! - **Lock:** `<cache>.lock` beside the cache, locked with the OS's advisory file lock
+//!   (`flock` on Unix, `LockFileEx` on Windows, through `std::fs::File::lock`). The
+//!   kernel releases it when a process dies, so a crash never leaves a stale lock. The
+//!   lock file itself is never deleted (deleting it would let two processes hold locks
+//!   on two different files). Waiting is bounded ([`CacheFile::with_lock_timeout`]).
+//! - **Atomic replace:** the new content goes to a temporary file in the same
+//!   directory (mode 0600), which is synced, renamed over the cache, and the directory
+//!   synced. A reader sees the old file or the new one, never a mix.
+//! - **Read-merge-write:** a write reads what is on disk under the lock and applies its
+//!   change to that, so concurrent writers never lose each other's entries.
+//! - **Never overwrite blindly:** a file that cannot be read (damaged, another key,
+//!   another format, a newer version) stops every write with an error. A damaged one is
+//!   copied to `<cache>.corrupt` for inspection; [`CacheFile::reset`] discards it when
+//!   the caller decides to.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use super::crypto::{self, KeyFile, KeySource, OpenError};
+use super::schema::CacheData;
+use super::{CacheFileError, Protection};
+
+/// How long a writer waits for another process's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Codec {
+    Plaintext,
+    Sealed(Arc<dyn KeySource>),
+}
+
+/// A token cache file in the MSAL schema, plaintext or encrypted.
+pub struct CacheFile {
+    path: PathBuf,
+    lock_path: PathBuf,
+    codec: Codec,
+    lock_timeout: Duration,
+}
+
+impl std::fmt::Debug for CacheFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheFile")
+            .field("path", &self.path)
+            .field(
+                "protection",
+                &match &self.codec {
+                    Codec::Plaintext => "plaintext".to_string(),
+                    Codec::Sealed(k) => format!("encrypted ({})", k.describe()),
+                },
+            )
+            .finish()
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+impl CacheFile {
+    /// A cache file at `path` (nothing is read or created yet). With
+    /// [`Protection::Encrypted`] the key is in `<path>.key`.
+    pub fn new(path: impl Into<PathBuf>, protection: Protection) -> Self {
+        let path = path.into();
+        let codec = match protection {
+            Protection::Encrypted => Codec::Sealed(Arc::new(KeyFile::beside(&path))),
+            Protection::EncryptedWith(source) => Codec::Sealed(source),
+            Protection::PlaintextForMsalInterop => Codec::Plaintext,
+        };
+        Self {
+            lock_path: sibling(&path, ".lock"),
+            path,
+            codec,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Waits at most `timeout` for another process's lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The cache file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lock file beside it.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    /// Where an unreadable cache is copied: `<cache>.corrupt`.
+    pub fn corrupt_copy_path(&self) -> PathBuf {
+        sibling(&self.path, ".corrupt")
+    }
+
+    /// Is this file encrypted at rest?
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self.codec, Codec::Sealed(_))
+    }
+
+    /// Reads the cache; a missing file is an empty cache.
+    pub fn load(&self) -> Result<CacheData, CacheFileError> {
+        if !parent_dir(&self.path).exists() {
+            return Ok(CacheData::default());
+        }
+        // Writers replace the file atomically, so the shared lock only orders this read
+        // after a write in progress; where no lock file can be created (a read-only
+        // directory) the read goes ahead without it.
+        let _lock = match self.lock(false) {
+            Ok(l) => Some(l),
+            Err(CacheFileError::Io { source, .. })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        self.read_locked()
+    }
+
+    /// Reads the cache under the lock, lets `change` modify it, and writes the result.
+    /// Nothing is written if the file on disk cannot be read.
+    pub fn update<R>(&self, change: impl FnOnce(&mut CacheData) -> R) -> Result<R, CacheFileError> {
+        create_dir(parent_dir(&self.path)).map_err(|e| self.io("creating its directory", e))?;
+        let _lock = self.lock(true)?;
+        let mut data = self.read_locked()?;
+        let result = change(&mut data);
+        self.write_locked(&data)?;
+        Ok(result)
+    }
+
+    /// Merges `data` into what is on disk ([`CacheData::merge`]: the union, the newer
+    /// entry per key) and writes the result.
+    pub fn save(&self, data: &CacheData) -> Result<(), CacheFileError> {
+        self.update(|disk| disk.merge(data.clone()))
+    }
+
+    /// Deletes the cache file (under the lock), whatever it holds: the way out after an
+    /// unreadable cache was reported. The key file and lock file stay.
+    pub fn reset(&self) -> Result<(), CacheFileError> {
+        if !parent_dir(&self.path).exists() {
+            return Ok(());
+        }
+        let _lock = self.lock(true)?;
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io("deleting", e)),
+        }
+    }
+
+    fn io(&self, op: &'static str, source: io::Error) -> CacheFileError {
+        CacheFileError::Io {
+            path: self.path.clone(),
+            op,
+            source,
+        }
+    }
+
+    fn lock(&self, exclusive: bool) -> Result<LockGuard, CacheFileError> {
+        let lock_err = |op, source| CacheFileError::Io {
+            path: self.lock_path.clone(),
+            op,
+            source,
+        };
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&self.lock_path)
+            .map_err(|e| lock_err("opening the lock file", e))?;
+        let deadline = Instant::now() + self.lock_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let attempt = if exclusive {
+                file.try_lock()
+            } else {
+                file.try_lock_shared()
+            };
+            match attempt {
+                Ok(()) => return Ok(LockGuard(file)),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => return Err(lock_err("locking", e)),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(CacheFileError::LockTimeout {
+                    path: self.lock_path.clone(),
+                    waited: self.lock_timeout,
+                });
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    fn read_locked(&self) -> Result<CacheData, CacheFileError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CacheData::default()),
+            Err(e) => return Err(self.io("reading", e)),
+        };
+        self.decode(&bytes)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<CacheData, CacheFileError> {
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = text.trim_ascii_start();
+        if text.is_empty() {
+            // An empty file is an empty cache (msal-extensions creates them).
+            return Ok(CacheData::default());
+        }
+        if crypto::is_sealed(bytes) {
+            let Codec::Sealed(source) = &self.codec else {
+                return Err(CacheFileError::ProtectionMismatch {
+                    path: self.path.clone(),
+                    found: "encrypted by entrakit",
+                    hint: "open it with Protection::Encrypted (MSAL cannot read it)",
+                });
+            };
+            let key = source.load()?.ok_or_else(|| CacheFileError::MissingKey {
+                path: self.path.clone(),
+                key: source.describe(),
+            })?;
+            let plain = match crypto::open(&key, bytes) {
+                Ok(p) => p,
+                Err(OpenError::WrongKey) => {
+                    return Err(CacheFileError::WrongKey {
+                        path: self.path.clone(),
+                        key: source.describe(),
+                    });
+                }
+                Err(OpenError::Version(version)) => {
+                    return Err(CacheFileError::UnsupportedVersion {
+                        path: self.path.clone(),
+                        version,
+                    });
+                }
+                Err(OpenError::Damaged(why)) => return Err(self.corrupt(bytes, why.to_string())),
+            };
+            return CacheData::from_json(&plain).map_err(|e| {
+                self.corrupt(bytes, format!("decrypted, but not MSAL cache JSON: {e}"))
+            });
+        }
+        if text[0] != b'{' {
+            return Err(self.corrupt(
+                bytes,
+                "neither MSAL cache JSON nor an entrakit encrypted cache".into(),
+            ));
+        }
+        if let Codec::Sealed(_) = self.codec {
+            return Err(CacheFileError::ProtectionMismatch {
+                path: self.path.clone(),
+                found: "plaintext MSAL JSON",
+                hint: "open it with Protection::PlaintextForMsalInterop to share it with MSAL, or delete it to start an encrypted cache",
+            });
+        }
+        CacheData::from_json(text)
+            .map_err(|e| self.corrupt(bytes, format!("not valid MSAL cache JSON: {e}")))
+    }
+
+    /// Keeps a copy of an unreadable file and reports it.
+    fn corrupt(&self, bytes: &[u8], reason: String) -> CacheFileError {
+        let copy = self.corrupt_copy_path();
+        let saved = write_atomically(&copy, bytes).is_ok();
+        CacheFileError::Corrupt {
+            path: self.path.clone(),
+            reason,
+            copy: saved.then_some(copy),
+        }
+    }
+
+    fn write_locked(&self, data: &CacheData) -> Result<(), CacheFileError> {
+        let plain = Zeroizing::new(data.to_json());
+        let result = match &self.codec {
+            Codec::Plaintext => write_atomically(&self.path, &plain),
+            Codec::Sealed(source) => {
+                let key = source.load_or_create()?;
+                write_atomically(&self.path, &crypto::seal(&key, &plain)?)
+            }
+        };
+        result.map_err(|e| self.io("writing", e))
+    }
+}
+
+/// Holds an advisory lock until dropped (closing the file releases it).
+struct LockGuard(#[expect(dead_code, reason = "held for its Drop")] File);
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(super) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates a directory and its parents (mode 0700 on Unix for the ones it creates).
+pub(super) fn create_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Makes a rename or link in `dir` durable. Best effort: not every platform can open a
+/// directory.
+pub(super) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes `bytes` to a new temporary file beside `target` (mode 0600 on Unix), synced.
+pub(super) fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    let mut rnd = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut rnd).map_err(|_| io::Error::other("random generator failed"))?;
+    let rnd: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(format!(".{}-{rnd}.tmp", std::process::id()));
+    let tmp = target.with_file_name(name);
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut f| {
+        io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()
+    });
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Replaces `target` with `bytes` atomically: temporary file, fsync, rename, directory
+/// fsync.
+pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = write_temp(target, bytes)?;
+    if let Err(e) = fs::rename(&tmp, target) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(parent_dir(target));
+    Ok(())
+}
