@@ -19,6 +19,10 @@
 //! ## What is here
 //! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM, RS256 `x5t` or
 //!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
+//! - [`ManagedIdentityCredential`] for all six managed-identity hosts (IMDS, App Service
+//!   2019 and 2017, Azure Arc, Cloud Shell, Service Fabric, Azure ML), detected from the
+//!   environment as azure-identity does; [`WorkloadIdentityCredential`] for AKS, re-reading
+//!   its rotating token file.
 //! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
 //!   expiry buffer, claims challenges bypass it.
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
@@ -38,8 +42,10 @@ pub mod cache;
 pub mod confidential;
 pub mod error;
 pub mod http;
+pub mod managed_identity;
 pub mod secret;
 pub mod token;
+pub mod workload;
 
 pub use authority::Authority;
 pub use cache::{CacheKey, TokenCache, TokenKind};
@@ -48,5 +54,10 @@ pub use confidential::{
     ClientSecretCredential,
 };
 pub use error::{EntraErrorResponse, Error};
+pub use managed_identity::{
+    EnvVars, ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint,
+    ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
+};
 pub use secret::Secret;
 pub use token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+pub use workload::{WorkloadIdentityCredential, WorkloadIdentityOptions};
