@@ -167,6 +167,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A managed-identity host (IMDS, App Service, Azure Arc...) refused the request or
+    /// answered something unusable; `source` is what it said ([`Error::Entra`] when it
+    /// relayed an OAuth error, [`Error::Response`] otherwise).
+    #[error("{host} managed identity: {source}")]
+    ManagedIdentity {
+        /// Which host, e.g. `IMDS` or `App Service (2019-08-01)`.
+        host: &'static str,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// Every credential of a chain failed; each is listed with its reason.
     #[error("no credential in the chain could get a token:{}", format_chain(.0))]
     Chain(Vec<(String, Error)>),
@@ -179,10 +189,11 @@ fn format_chain(list: &[(String, Error)]) -> String {
 }
 
 impl Error {
-    /// The Entra error, if this is one.
+    /// The Entra error, if this is one (also when a managed-identity host relayed it).
     pub fn entra(&self) -> Option<&EntraErrorResponse> {
         match self {
             Error::Entra(e) => Some(e),
+            Error::ManagedIdentity { source, .. } => source.entra(),
             _ => None,
         }
     }

@@ -59,6 +59,12 @@ impl ReqwestClient {
         .map_err(|e| Error::Config(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+        Self::with_tls_config(tls)
+    }
+
+    /// With a TLS configuration of the caller's (for example one that pins a server
+    /// certificate, as Service Fabric's managed identity endpoint requires).
+    pub fn with_tls_config(tls: rustls::ClientConfig) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(10))
@@ -180,6 +186,15 @@ impl Pipeline {
         ))
     }
 
+    /// The same transport with another retry policy (for a caller with its own retry
+    /// rules, such as IMDS's).
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        Self {
+            client: self.client.clone(),
+            retry,
+        }
+    }
+
     /// Sends with retries. `context` names the call in errors (never the URL's query).
     pub async fn send(&self, request: Request, context: &str) -> Result<Response, Error> {
         let mut attempt = 0u32;
@@ -238,7 +253,7 @@ fn retryable_status(status: u16) -> bool {
 }
 
 /// `x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` (seconds or HTTP date).
-fn server_delay(resp: &Response) -> Option<Duration> {
+pub(crate) fn server_delay(resp: &Response) -> Option<Duration> {
     let h = |name: &str| {
         resp.headers()
             .get(name)

@@ -24,6 +24,10 @@
 //! - [`ChainedTokenCredential`] and [`DefaultAzureCredential`] (environment → workload
 //!   identity → managed identity → Azure CLI, narrowed by `AZURE_TOKEN_CREDENTIALS`): when
 //!   every credential fails, one error lists each one and why.
+//! - [`ManagedIdentityCredential`] for all six managed-identity hosts (IMDS, App Service
+//!   2019 and 2017, Azure Arc, Cloud Shell, Service Fabric, Azure ML), detected from the
+//!   environment as azure-identity does; [`WorkloadIdentityCredential`] for AKS, re-reading
+//!   its rotating token file.
 //! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
 //!   expiry buffer, claims challenges bypass it.
 //! - [`persist`]: a token cache file in the MSAL schema, shared with MSAL
@@ -49,11 +53,13 @@ pub mod confidential;
 pub mod environment;
 pub mod error;
 pub mod http;
+pub mod managed_identity;
 pub mod on_behalf_of;
 pub mod persist;
 pub mod public_client;
 pub mod secret;
 pub mod token;
+pub mod workload;
 
 pub use authority::Authority;
 pub use azure_cli::{AzureCliCredential, AzureCliOptions};
@@ -68,6 +74,10 @@ pub use confidential::{
 };
 pub use environment::{Env, EnvironmentCredential};
 pub use error::{EntraErrorResponse, Error};
+pub use managed_identity::{
+    EnvVars, ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint,
+    ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
+};
 pub use on_behalf_of::OnBehalfOfCredential;
 pub use public_client::{
     Account, DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo,
@@ -75,3 +85,4 @@ pub use public_client::{
 };
 pub use secret::Secret;
 pub use token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+pub use workload::{WorkloadIdentityCredential, WorkloadIdentityOptions};

@@ -100,8 +100,9 @@ pub fn seconds(v: Option<&serde_json::Value>) -> Option<i64> {
 }
 
 /// Parses every `expires_on` form seen in the wild: epoch seconds (number or string),
-/// `1/10/2020 8:01:28 AM +00:00` (App Service 2017), and RFC 3339 with up to seven
-/// fractional digits (`2024-10-18T19:51:37.0000000+00:00`).
+/// `1/10/2020 8:01:28 AM +00:00` (App Service 2017 on Windows), `06/20/2019 02:57:58 +00:00`
+/// (the same on Linux, 24-hour clock), and RFC 3339 with up to seven fractional digits
+/// (`2024-10-18T19:51:37.0000000+00:00`).
 pub fn parse_expires_on(v: &serde_json::Value) -> Option<i64> {
     if let Some(s) = seconds(Some(v)) {
         return Some(s);
@@ -113,13 +114,19 @@ pub fn parse_expires_on(v: &serde_json::Value) -> Option<i64> {
     parse_us_date(s)
 }
 
-/// `M/D/YYYY h:mm:ss AM +00:00`.
+/// `M/D/YYYY h:mm:ss AM +00:00`, or `MM/DD/YYYY HH:mm:ss +00:00` (24-hour, no AM/PM).
 fn parse_us_date(s: &str) -> Option<i64> {
     let mut parts = s.split_whitespace();
     let date = parts.next()?;
     let clock = parts.next()?;
-    let ampm = parts.next()?;
-    let offset = parts.next().unwrap_or("+00:00");
+    let (ampm, offset) = match (parts.next(), parts.next()) {
+        (Some(a), offset) if a.eq_ignore_ascii_case("AM") || a.eq_ignore_ascii_case("PM") => {
+            (Some(a), offset.unwrap_or("+00:00"))
+        }
+        (Some(offset), None) => (None, offset),
+        (None, _) => (None, "+00:00"),
+        _ => return None,
+    };
     let mut d = date.split('/');
     let (month, day, year): (u8, u8, i32) = (
         d.next()?.parse().ok()?,
@@ -132,12 +139,11 @@ fn parse_us_date(s: &str) -> Option<i64> {
         c.next()?.parse().ok()?,
         c.next()?.parse().ok()?,
     );
-    match ampm.to_ascii_uppercase().as_str() {
-        "AM" if hour == 12 => hour = 0,
-        "AM" => {}
-        "PM" if hour < 12 => hour += 12,
-        "PM" => {}
-        _ => return None,
+    match ampm.map(|a| a.to_ascii_uppercase()).as_deref() {
+        Some("AM") if hour == 12 => hour = 0,
+        Some("PM") if hour < 12 => hour += 12,
+        Some("AM" | "PM") if hour > 12 => return None,
+        _ => {}
     }
     let sign: i64 = if offset.starts_with('-') { -1 } else { 1 };
     let (oh, om) = offset.trim_start_matches(['+', '-']).split_once(':')?;
@@ -180,6 +186,18 @@ mod tests {
         assert_eq!(
             parse_expires_on(&json!("2024-10-18T19:51:37Z")),
             Some(1729281097)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("01/10/2020 20:01:28 +00:00")),
+            Some(1578643288 + 12 * 3600)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/10/2020 08:01:28")),
+            Some(1578643288)
+        );
+        assert_eq!(
+            parse_expires_on(&json!("1/10/2020 13:01:28 PM +00:00")),
+            None
         );
         assert_eq!(parse_expires_on(&json!("tomorrow")), None);
         assert_eq!(
