@@ -164,20 +164,61 @@ impl std::fmt::Debug for DefaultAzureCredentialOptions {
     }
 }
 
-// wired at merge: WorkloadIdentityCredential is being written on another branch. The
-// factory reads AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE (and
-// AZURE_AUTHORITY_HOST) from `env` and answers Err(Error::Unavailable) naming what is
-// missing, e.g.
-//     Some(Arc::new(|env, client| Ok(Arc::new(WorkloadIdentityCredential::from_env(env, client.clone())?))))
-fn default_workload_identity() -> Option<CredentialFactory> {
-    None
+fn env_vars(env: &Env) -> crate::managed_identity::EnvVars {
+    crate::managed_identity::EnvVars::from_pairs(env.iter()).detect_arc_agent()
 }
 
-// wired at merge: ManagedIdentityCredential is being written on another branch. Its
-// factory picks the host from `env` (IDENTITY_ENDPOINT, MSI_ENDPOINT, IMDS...) and uses
-// AZURE_CLIENT_ID as the user-assigned identity, as azure-identity does.
+/// Workload identity from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
+/// `AZURE_FEDERATED_TOKEN_FILE`; unavailable (naming what is missing) without them.
+fn default_workload_identity() -> Option<CredentialFactory> {
+    Some(Arc::new(|env: &Env, client: &ClientOptions| {
+        let missing: Vec<&str> = [
+            "AZURE_TENANT_ID",
+            "AZURE_CLIENT_ID",
+            "AZURE_FEDERATED_TOKEN_FILE",
+        ]
+        .into_iter()
+        .filter(|v| !env.has(v))
+        .collect();
+        if !missing.is_empty() {
+            return Err(Error::Unavailable {
+                credential: WORKLOAD_IDENTITY,
+                reason: format!("missing {}", missing.join(", ")),
+            });
+        }
+        let options = crate::workload::WorkloadIdentityOptions {
+            client: client.clone(),
+            env: Some(env_vars(env)),
+            ..Default::default()
+        };
+        Ok(
+            Arc::new(crate::workload::WorkloadIdentityCredential::new(options)?)
+                as Arc<dyn TokenCredential>,
+        )
+    }))
+}
+
+/// Managed identity on whichever host the environment shows, user-assigned when
+/// `AZURE_CLIENT_ID` is set (as azure-identity does). Workload identity is left to its
+/// own slot in the chain.
 fn default_managed_identity() -> Option<CredentialFactory> {
-    None
+    Some(Arc::new(|env: &Env, client: &ClientOptions| {
+        let id = match env.get("AZURE_CLIENT_ID") {
+            Some(c) => crate::managed_identity::ManagedIdentityId::ClientId(c.to_string()),
+            None => crate::managed_identity::ManagedIdentityId::System,
+        };
+        let options = crate::managed_identity::ManagedIdentityOptions {
+            client: client.clone(),
+            env: Some(env_vars(env)),
+            exclude_workload_identity: true,
+            ..Default::default()
+        };
+        Ok(
+            Arc::new(crate::managed_identity::ManagedIdentityCredential::new(
+                id, options,
+            )?) as Arc<dyn TokenCredential>,
+        )
+    }))
 }
 
 /// The credentials `DefaultAzureCredential` knows, in chain order.

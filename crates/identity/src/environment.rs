@@ -85,6 +85,11 @@ impl Env {
         self.0.insert(name.into(), value.into());
     }
 
+    /// Every variable, name and value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Removes `name`.
     pub fn remove(&mut self, name: &str) {
         self.0.remove(name);

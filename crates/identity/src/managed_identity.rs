@@ -113,6 +113,12 @@ impl EnvVars {
         env
     }
 
+    /// Looks for the Azure Arc agent on this machine (as [`EnvVars::from_process`] does).
+    pub fn detect_arc_agent(mut self) -> Self {
+        self.arc_agent_installed = arc_agent_path(&self).is_some_and(|p| p.exists());
+        self
+    }
+
     /// From name/value pairs (the Arc agent counts as not installed).
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where

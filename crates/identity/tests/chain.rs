@@ -643,11 +643,15 @@ async fn default_chain_uses_the_environment_first_and_remembers_it() {
         azure_cli: az.options("az-new"),
         ..Default::default()
     };
-    // Today the chain has no workload or managed identity factories (wired at merge).
     let cred = DefaultAzureCredential::new(options.clone()).unwrap();
     assert_eq!(
         cred.names(),
-        ["EnvironmentCredential", "AzureCliCredential"]
+        [
+            "EnvironmentCredential",
+            "WorkloadIdentityCredential",
+            "ManagedIdentityCredential",
+            "AzureCliCredential"
+        ]
     );
     let t = cred
         .get_token(&TokenRequest::new([API_DEFAULT]))
@@ -659,7 +663,7 @@ async fn default_chain_uses_the_environment_first_and_remembers_it() {
     let shown = format!("{cred:?}");
     assert_eq!(
         shown,
-        r#"DefaultAzureCredential { credentials: ["EnvironmentCredential", "AzureCliCredential"], selected: Some("EnvironmentCredential") }"#
+        r#"DefaultAzureCredential { credentials: ["EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential", "AzureCliCredential"], selected: Some("EnvironmentCredential") }"#
     );
     assert!(!shown.contains(DAEMON_SECRET) && !format!("{options:?}").contains(DAEMON_SECRET));
 
@@ -789,4 +793,61 @@ async fn azure_token_credentials_selects_the_chain() {
         ),
         "{err}"
     );
+}
+
+/// The real workload and managed identity credentials in the default chain, selected by
+/// `AZURE_TOKEN_CREDENTIALS`, against the emulator.
+#[tokio::test]
+async fn default_chain_with_real_workload_and_managed_identity() {
+    let emu = Emu::start().await;
+    let token_file = emu.dir.join("federated-token");
+    let issuer = format!("{}/federation", emu.ready().authority);
+    let minted = entra_emulator::discovery::mint_federated(
+        &emu.dir,
+        &issuer,
+        "system:serviceaccount:default:workload",
+        "api://AzureADTokenExchange",
+        600,
+    )
+    .unwrap();
+    std::fs::write(&token_file, minted).unwrap();
+    let workload_env = emu
+        .env()
+        .with(
+            "AZURE_FEDERATED_TOKEN_FILE",
+            token_file.display().to_string(),
+        )
+        .with("AZURE_TOKEN_CREDENTIALS", "WorkloadIdentityCredential");
+    let cred = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
+        client: emu.client(),
+        env: Some(workload_env),
+        ..Default::default()
+    })
+    .unwrap();
+    let t = cred
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    assert_eq!(audience(&t), "a0000000-0000-4000-8000-0000000000a1");
+
+    let mi_env = Env::new()
+        .with("IDENTITY_ENDPOINT", &emu.ready().identity_endpoint)
+        .with("IDENTITY_HEADER", &emu.ready().identity_header)
+        .with("AZURE_TOKEN_CREDENTIALS", "prod");
+    let cred = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
+        client: emu.client(),
+        env: Some(mi_env),
+        ..Default::default()
+    })
+    .unwrap();
+    let t = cred
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    let claims = entra_jose::decode_unverified(t.token.expose())
+        .unwrap()
+        .claims;
+    assert_eq!(claims["azp"], "b0000000-0000-4000-8000-0000000000b1");
+    assert_eq!(cred.selected(), Some("ManagedIdentityCredential"));
+    emu.stop().await;
 }
