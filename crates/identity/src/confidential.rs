@@ -12,6 +12,7 @@ use crate::authority::Authority;
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::{Pipeline, form_post};
+use crate::persist::{PersistentCache, Protection, TokenResponse, environment_of, store};
 use crate::secret::Secret;
 use crate::token::{
     AccessToken, BoxFuture, TokenCredential, TokenRequest, now, parse_expires_on, refresh_on,
@@ -186,6 +187,16 @@ pub struct ClientOptions {
     pub pipeline: Option<Pipeline>,
     /// Tenants a request may switch to (`*` for any); empty: only the configured tenant.
     pub additionally_allowed_tenants: Vec<String>,
+    /// A token cache file (MSAL schema, [`crate::persist`]) to keep tokens in across
+    /// processes, behind the in-memory cache. Used by [`ClientSecretCredential`],
+    /// [`ClientCertificateCredential`] and [`ClientAssertionCredential`] (and the
+    /// credentials built on them) for the app's own tokens, and by
+    /// [`PublicClient`](crate::PublicClient), [`InteractiveBrowserCredential`](crate::InteractiveBrowserCredential)
+    /// and [`DeviceCodeCredential`](crate::DeviceCodeCredential) for accounts, refresh,
+    /// ID and access tokens; other credentials ignore it. A cache file that cannot be
+    /// read or written fails the request with [`Error::Cache`] (it is never bypassed
+    /// silently). `None` (the default): memory only.
+    pub persistent_cache: Option<Arc<PersistentCache>>,
 }
 
 impl ClientOptions {
@@ -196,6 +207,17 @@ impl ClientOptions {
             ca_file: Some(ca_file.into()),
             ..Default::default()
         }
+    }
+
+    /// These options with a persistent token cache at `path`, opened now (a blocking
+    /// read of the file; an unreadable file is an error here already).
+    pub fn with_persistent_cache(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+        protection: Protection,
+    ) -> Result<Self, Error> {
+        self.persistent_cache = Some(Arc::new(PersistentCache::open(path, protection)?));
+        Ok(self)
     }
 
     pub(crate) fn pipeline(&self) -> Result<Pipeline, Error> {
@@ -266,6 +288,7 @@ struct ClientCredentials {
     pipeline: Pipeline,
     cache: TokenCache,
     allowed_tenants: Vec<String>,
+    persistent: Option<Arc<PersistentCache>>,
     tenant_authorities: tokio::sync::Mutex<std::collections::HashMap<String, Arc<Authority>>>,
 }
 
@@ -290,6 +313,7 @@ impl ClientCredentials {
             pipeline: options.pipeline()?,
             cache: TokenCache::new(),
             allowed_tenants: options.additionally_allowed_tenants,
+            persistent: options.persistent_cache,
             tenant_authorities: Default::default(),
         })
     }
@@ -346,7 +370,42 @@ impl ClientCredentials {
         }
     }
 
+    /// On a miss in memory: the cache file (when there is one and no claims challenge),
+    /// else the network (and the answer goes to the file).
     async fn fetch(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        let tenant = request.tenant.as_deref().unwrap_or(self.authority.tenant());
+        if let Some(file) = &self.persistent
+            && request.claims.is_none()
+            && let Some(t) = store::find_app_token(
+                file,
+                &self.client_id,
+                self.authority.host(),
+                tenant,
+                &request.scopes,
+            )
+            .await?
+        {
+            tracing::debug!("app token served from the persistent cache");
+            return Ok(t);
+        }
+        let (token, body) = self.fetch_from_authority(request).await?;
+        if let Some(file) = &self.persistent {
+            let response = TokenResponse::from_json(
+                body,
+                &self.client_id,
+                &environment_of(self.authority.host()),
+                tenant,
+                &request.scopes,
+            );
+            store::save_response(file, response).await?;
+        }
+        Ok(token)
+    }
+
+    async fn fetch_from_authority(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<(AccessToken, serde_json::Value), Error> {
         let endpoint = match request.tenant.as_deref() {
             Some(t) if !t.eq_ignore_ascii_case(self.authority.tenant()) => {
                 let other = self.authority_for(t).await?;
@@ -377,7 +436,7 @@ impl ClientCredentials {
             .pipeline
             .send(form_post(&endpoint, &form)?, "token request")
             .await?;
-        parse_token_response(&endpoint, resp.status().as_u16(), resp.body()).map(|(t, _)| t)
+        parse_token_response(&endpoint, resp.status().as_u16(), resp.body())
     }
 }
 

@@ -177,6 +177,12 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// The persistent token cache file could not be read or written (damaged, wrong
+    /// key, locked too long...). The message names the file and what to do; it never
+    /// carries a token. A credential with a persistent cache reports this rather than
+    /// carrying on without it, so that a broken cache is noticed, not silently bypassed.
+    #[error(transparent)]
+    Cache(#[from] crate::persist::CacheFileError),
     /// Every credential of a chain failed; each is listed with its reason.
     #[error("no credential in the chain could get a token:{}", format_chain(.0))]
     Chain(Vec<(String, Error)>),

@@ -74,6 +74,7 @@
 pub mod crypto;
 pub mod file;
 pub mod schema;
+pub(crate) mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

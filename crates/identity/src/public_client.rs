@@ -9,8 +9,12 @@
 //! as [`TokenCredential`]s that sign in when silent acquisition cannot work.
 //!
 //! Accounts are keyed by `home_account_id` = `uid.utid` from `client_info` (MSAL's key).
-//! They and their refresh tokens live behind the crate-internal [`AccountStore`] trait:
-//! in memory today, the MSAL-format cache file later.
+//! They and their refresh tokens live behind the crate-internal `AccountStore` trait: in
+//! memory, or, with [`ClientOptions::persistent_cache`], in an MSAL-schema cache file
+//! ([`crate::persist`]) that also keeps ID tokens and access tokens, so that a later
+//! process signs in silently without a single request while a cached access token is
+//! fresh. The in-memory [`TokenCache`] stays in front of the file; the file is read on a
+//! miss (on tokio's blocking pool) and written after every token answer.
 
 mod device;
 mod loopback;
@@ -26,6 +30,8 @@ use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::confidential::{ClientOptions, merged_claims, parse_token_response};
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::{Pipeline, form_post};
+use crate::persist::environment_of;
+use crate::persist::store::FileAccountStore;
 use crate::secret::Secret;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 
@@ -73,19 +79,45 @@ pub struct Account {
     pub local_account_id: String,
 }
 
+/// A user-token answer as a store receives it.
+pub(crate) struct UserTokens {
+    /// The tenant the request went to (MSAL's `realm`).
+    pub(crate) realm: String,
+    /// The scopes requested (the answer's `scope` wins when present).
+    pub(crate) scopes: Vec<String>,
+    /// The token endpoint's JSON answer.
+    pub(crate) body: serde_json::Value,
+}
+
 /// Where a public client keeps accounts and refresh tokens. Keys follow MSAL's cache
 /// schema (environment, client id, home account id; refresh tokens are not per tenant)
 /// so that a file in that schema can back it.
 pub(crate) trait AccountStore: Send + Sync {
+    /// Do calls block on file I/O (and so must run on the blocking pool)?
+    fn does_blocking_io(&self) -> bool {
+        false
+    }
     /// The accounts signed in to `client_id` at `environment`.
-    fn accounts(&self, environment: &str, client_id: &str) -> Vec<Account>;
+    fn accounts(&self, environment: &str, client_id: &str) -> Result<Vec<Account>, Error>;
     /// The account's current refresh token.
-    fn refresh_token(&self, client_id: &str, account: &Account) -> Option<Secret>;
-    /// Stores or updates the account and, when the answer carried one, its new refresh
-    /// token (refresh tokens rotate: the old one is replaced).
-    fn save(&self, client_id: &str, account: &Account, refresh_token: Option<Secret>);
-    /// Forgets the account and its refresh token.
-    fn remove(&self, client_id: &str, account: &Account);
+    fn refresh_token(&self, client_id: &str, account: &Account) -> Result<Option<Secret>, Error>;
+    /// A fresh access token the store keeps for `account` in `realm` (only a persistent
+    /// store keeps them; the in-memory [`TokenCache`] is in front of it).
+    fn access_token(
+        &self,
+        _client_id: &str,
+        _account: &Account,
+        _realm: &str,
+        _scopes: &[String],
+    ) -> Result<Option<AccessToken>, Error> {
+        Ok(None)
+    }
+    /// Stores or updates the account and what the answer carried: its new refresh
+    /// token when there is one (refresh tokens rotate: the old one is replaced), and,
+    /// for a persistent store, the ID token and access token.
+    fn save(&self, client_id: &str, account: &Account, tokens: UserTokens) -> Result<(), Error>;
+    /// Forgets the account and its tokens.
+    fn remove(&self, client_id: &str, account: &Account) -> Result<(), Error>;
 }
 
 type StoreKey = (String, String, String);
@@ -105,7 +137,7 @@ fn store_key(client_id: &str, a: &Account) -> StoreKey {
 }
 
 impl AccountStore for MemoryAccountStore {
-    fn accounts(&self, environment: &str, client_id: &str) -> Vec<Account> {
+    fn accounts(&self, environment: &str, client_id: &str) -> Result<Vec<Account>, Error> {
         let mut list: Vec<Account> = self
             .entries
             .lock()
@@ -117,18 +149,25 @@ impl AccountStore for MemoryAccountStore {
             .map(|(_, (a, _))| a.clone())
             .collect();
         list.sort_by(|a, b| a.username.cmp(&b.username));
-        list
+        Ok(list)
     }
 
-    fn refresh_token(&self, client_id: &str, account: &Account) -> Option<Secret> {
-        self.entries
+    fn refresh_token(&self, client_id: &str, account: &Account) -> Result<Option<Secret>, Error> {
+        Ok(self
+            .entries
             .lock()
             .expect("account store lock")
             .get(&store_key(client_id, account))
-            .and_then(|(_, rt)| rt.clone())
+            .and_then(|(_, rt)| rt.clone()))
     }
 
-    fn save(&self, client_id: &str, account: &Account, refresh_token: Option<Secret>) {
+    fn save(&self, client_id: &str, account: &Account, tokens: UserTokens) -> Result<(), Error> {
+        let refresh_token = tokens
+            .body
+            .get("refresh_token")
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
         let mut entries = self.entries.lock().expect("account store lock");
         let entry = entries
             .entry(store_key(client_id, account))
@@ -137,13 +176,15 @@ impl AccountStore for MemoryAccountStore {
         if refresh_token.is_some() {
             entry.1 = refresh_token;
         }
+        Ok(())
     }
 
-    fn remove(&self, client_id: &str, account: &Account) {
+    fn remove(&self, client_id: &str, account: &Account) -> Result<(), Error> {
         self.entries
             .lock()
             .expect("account store lock")
             .remove(&store_key(client_id, account));
+        Ok(())
     }
 }
 
@@ -313,14 +354,15 @@ impl std::fmt::Debug for PublicClient {
             .field("authority", &self.authorities.home().host())
             .field("tenant", &self.authorities.home().tenant())
             .field("client_id", &self.client_id)
-            .field("accounts", &self.accounts().len())
+            .field("persistent", &self.store.does_blocking_io())
             .finish()
     }
 }
 
 impl PublicClient {
     /// A public client registered as `client_id` in `tenant` (a tenant id, a domain,
-    /// `organizations` or `common`).
+    /// `organizations` or `common`). With [`ClientOptions::persistent_cache`], accounts
+    /// and tokens are kept in that file (and read back from it by a later process).
     pub fn new(tenant: &str, client_id: &str, options: ClientOptions) -> Result<Self, Error> {
         if client_id.trim().is_empty() {
             return Err(Error::Config("client id is empty".into()));
@@ -330,7 +372,10 @@ impl PublicClient {
             client_id: client_id.trim().to_string(),
             pipeline: options.pipeline()?,
             cache: TokenCache::new(),
-            store: Arc::new(MemoryAccountStore::default()),
+            store: match &options.persistent_cache {
+                Some(file) => Arc::new(FileAccountStore::new(file.clone())),
+                None => Arc::new(MemoryAccountStore::default()),
+            },
             current: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
         })
@@ -341,19 +386,41 @@ impl PublicClient {
         &self.client_id
     }
 
-    fn environment(&self) -> &str {
-        let host = self.authorities.home().host();
-        host.strip_prefix("https://").unwrap_or(host)
+    /// MSAL's `environment`: the authority host, lower case, without scheme or port.
+    fn environment(&self) -> String {
+        environment_of(self.authorities.home().host())
     }
 
-    /// The accounts signed in to this client.
-    pub fn accounts(&self) -> Vec<Account> {
-        self.store.accounts(self.environment(), &self.client_id)
+    /// Runs `f` on the account store: inline for the in-memory one, on tokio's blocking
+    /// pool for a cache file (its reads and writes take a cross-process lock).
+    async fn with_store<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn AccountStore) -> Result<T, Error> + Send + 'static,
+    {
+        if !self.store.does_blocking_io() {
+            return f(&*self.store);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| Error::Config(format!("the token cache file task failed: {e}")))?
     }
 
-    /// Forgets an account: its refresh token and its cached access tokens.
-    pub fn remove_account(&self, account: &Account) {
-        self.store.remove(&self.client_id, account);
+    /// The accounts signed in to this client (read from the cache file when there is
+    /// one: accounts signed in by an earlier process are listed too).
+    pub async fn accounts(&self) -> Result<Vec<Account>, Error> {
+        let (environment, client_id) = (self.environment(), self.client_id.clone());
+        self.with_store(move |s| s.accounts(&environment, &client_id))
+            .await
+    }
+
+    /// Forgets an account: its refresh token and its cached access tokens (in the
+    /// cache file too, when there is one).
+    pub async fn remove_account(&self, account: &Account) -> Result<(), Error> {
+        let (client_id, gone) = (self.client_id.clone(), account.clone());
+        self.with_store(move |s| s.remove(&client_id, &gone))
+            .await?;
         self.cache.clear();
         let mut current = self.current.write().expect("current account lock");
         if current
@@ -362,16 +429,17 @@ impl PublicClient {
         {
             *current = None;
         }
+        Ok(())
     }
 
     /// The account [`TokenCredential::get_token`] uses: the last one signed in, else the
     /// only one in the store.
-    pub fn current_account(&self) -> Option<Account> {
+    pub async fn current_account(&self) -> Result<Option<Account>, Error> {
         if let Some(a) = self.current.read().expect("current account lock").clone() {
-            return Some(a);
+            return Ok(Some(a));
         }
-        let mut all = self.accounts();
-        (all.len() == 1).then(|| all.remove(0))
+        let mut all = self.accounts().await?;
+        Ok((all.len() == 1).then(|| all.remove(0)))
     }
 
     /// A token for `account` without the user: the cached access token while fresh, else
@@ -387,11 +455,41 @@ impl PublicClient {
             .authorities
             .tenant_for(request.tenant.as_deref(), Some(account))?;
         let key = self.key(&tenant, account, &request.scopes);
+        let bypass = request.claims.is_some();
         self.cache
-            .get_or_fetch(&key, request.claims.is_some(), || {
-                self.refresh(account, &tenant, request)
+            .get_or_fetch(&key, bypass, || async {
+                if !bypass && let Some(t) = self.stored_token(account, &tenant, request).await? {
+                    return Ok(t);
+                }
+                self.refresh(account, &tenant, request).await
             })
             .await
+    }
+
+    /// A fresh access token from the store (a cache file written by this or another
+    /// process); never one from the in-memory store, which keeps none.
+    async fn stored_token(
+        &self,
+        account: &Account,
+        tenant: &str,
+        request: &TokenRequest,
+    ) -> Result<Option<AccessToken>, Error> {
+        if !self.store.does_blocking_io() {
+            return Ok(None);
+        }
+        let (client_id, account, realm, scopes) = (
+            self.client_id.clone(),
+            account.clone(),
+            tenant.to_string(),
+            request.scopes.clone(),
+        );
+        let found = self
+            .with_store(move |s| s.access_token(&client_id, &account, &realm, &scopes))
+            .await?;
+        if found.is_some() {
+            tracing::debug!("access token served from the persistent cache");
+        }
+        Ok(found)
     }
 
     fn key(&self, tenant: &str, account: &Account, scopes: &[String]) -> CacheKey {
@@ -412,7 +510,12 @@ impl PublicClient {
         request: &TokenRequest,
     ) -> Result<AccessToken, Error> {
         let _one_at_a_time = self.refresh_lock.lock().await;
-        let Some(rt) = self.store.refresh_token(&self.client_id, account) else {
+        let rt = {
+            let (client_id, account) = (self.client_id.clone(), account.clone());
+            self.with_store(move |s| s.refresh_token(&client_id, &account))
+                .await?
+        };
+        let Some(rt) = rt else {
             return Err(interaction_required(
                 "PublicClient",
                 &format!(
@@ -441,27 +544,32 @@ impl PublicClient {
             .pipeline
             .send(form_post(&endpoint, &form)?, "refresh token request")
             .await?;
-        let (account, token) = self.accept_user_tokens(
-            &endpoint,
-            resp.status().as_u16(),
-            resp.body(),
-            None,
-            Some(account),
-        )?;
+        let (account, token) = self
+            .accept_user_tokens(
+                &endpoint,
+                resp.status().as_u16(),
+                resp.body(),
+                None,
+                Some(account),
+                request,
+            )
+            .await?;
         tracing::debug!(account = %account.username, "refreshed a user token; stored the rotated refresh token");
         Ok(token)
     }
 
     /// Reads a user-token answer: checks the ID token (audience, and `nonce` when one was
     /// sent), works out the account from `client_info`, stores the account and its new
-    /// refresh token, and makes it the current account.
-    fn accept_user_tokens(
+    /// refresh token (and, in a cache file, its ID and access tokens), and makes it the
+    /// current account.
+    async fn accept_user_tokens(
         &self,
         endpoint: &str,
         status: u16,
         body: &[u8],
         nonce: Option<&str>,
         prior: Option<&Account>,
+        request: &TokenRequest,
     ) -> Result<(Account, AccessToken), Error> {
         let (token, v) = parse_token_response(endpoint, status, body)?;
         let bad = |message: String| Error::Response {
@@ -517,7 +625,7 @@ impl PublicClient {
         }
         let account = Account {
             home_account_id,
-            environment: self.environment().to_string(),
+            environment: self.environment(),
             tenant_id: claim("tid")
                 .or_else(|| prior.map(|p| p.tenant_id.clone()))
                 .unwrap_or_default(),
@@ -528,12 +636,18 @@ impl PublicClient {
                 .or_else(|| prior.map(|p| p.local_account_id.clone()))
                 .unwrap_or_default(),
         };
-        let rt = v
-            .get("refresh_token")
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(Secret::new);
-        self.store.save(&self.client_id, &account, rt);
+        // Keyed by the tenant silent requests for this account use, so they find it.
+        let realm = self
+            .authorities
+            .tenant_for(request.tenant.as_deref(), Some(&account))?;
+        let tokens = UserTokens {
+            realm,
+            scopes: request.scopes.clone(),
+            body: v,
+        };
+        let (client_id, saved) = (self.client_id.clone(), account.clone());
+        self.with_store(move |s| s.save(&client_id, &saved, tokens))
+            .await?;
         *self.current.write().expect("current account lock") = Some(account.clone());
         Ok((account, token))
     }
@@ -633,7 +747,7 @@ impl InteractiveBrowserCredential {
     }
 
     async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
-        if let Some(account) = self.client.current_account() {
+        if let Some(account) = self.client.current_account().await? {
             match self.client.get_token_silent(&account, request).await {
                 Err(e) if e.needs_interaction() => {
                     tracing::debug!(error = %e, "silent acquisition failed; signing in interactively");
@@ -701,7 +815,7 @@ impl DeviceCodeCredential {
     }
 
     async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
-        if let Some(account) = self.client.current_account() {
+        if let Some(account) = self.client.current_account().await? {
             match self.client.get_token_silent(&account, request).await {
                 Err(e) if e.needs_interaction() => {}
                 other => return other,
@@ -733,7 +847,7 @@ impl TokenCredential for PublicClient {
         request: &'a TokenRequest,
     ) -> BoxFuture<'a, Result<AccessToken, Error>> {
         Box::pin(async move {
-            let Some(account) = self.current_account() else {
+            let Some(account) = self.current_account().await? else {
                 return Err(interaction_required(
                     "PublicClient",
                     "no account is signed in (or several are: pick one with get_token_silent)",
@@ -766,19 +880,37 @@ mod tests {
     fn store_rotates_refresh_tokens_and_keeps_them_across_account_updates() {
         let s = MemoryAccountStore::default();
         let a = account("u.t");
-        s.save("c", &a, Some(Secret::new("rt1")));
-        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt1");
-        s.save("c", &a, Some(Secret::new("rt2")));
-        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt2");
-        s.save("c", &a, None);
-        assert_eq!(s.refresh_token("c", &a).unwrap().expose(), "rt2");
-        assert!(s.refresh_token("other-client", &a).is_none());
+        let answer = |rt: Option<&str>| UserTokens {
+            realm: "t".into(),
+            scopes: vec!["s".into()],
+            body: match rt {
+                Some(rt) => serde_json::json!({ "access_token": "at", "refresh_token": rt }),
+                None => serde_json::json!({ "access_token": "at" }),
+            },
+        };
+        let rt = |client: &str| s.refresh_token(client, &a).unwrap();
+        s.save("c", &a, answer(Some("rt1"))).unwrap();
+        assert_eq!(rt("c").unwrap().expose(), "rt1");
+        s.save("c", &a, answer(Some("rt2"))).unwrap();
+        assert_eq!(rt("c").unwrap().expose(), "rt2");
+        s.save("c", &a, answer(None)).unwrap();
+        assert_eq!(rt("c").unwrap().expose(), "rt2");
+        assert!(rt("other-client").is_none());
+        assert!(
+            s.access_token("c", &a, "t", &["s".into()])
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
-            s.accounts("LOGIN.microsoftonline.com", "C"),
+            s.accounts("LOGIN.microsoftonline.com", "C").unwrap(),
             vec![a.clone()]
         );
-        s.remove("c", &a);
-        assert!(s.accounts("login.microsoftonline.com", "c").is_empty());
+        s.remove("c", &a).unwrap();
+        assert!(
+            s.accounts("login.microsoftonline.com", "c")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -390,7 +390,7 @@ async fn auth_code_pkce_then_silent_refresh_across_scopes_and_tenants() {
         (account.username.as_str(), account.tenant_id.as_str()),
         (ALICE, CONTOSO)
     );
-    assert_eq!(client.accounts(), vec![account.clone()]);
+    assert_eq!(client.accounts().await.unwrap(), vec![account.clone()]);
     assert_eq!(env.counter("grant:authorization_code").await, 1);
 
     // The sign-in's token is cached: no request.
@@ -440,7 +440,7 @@ async fn auth_code_pkce_then_silent_refresh_across_scopes_and_tenants() {
     assert_eq!(env.counter("grant:refresh_token").await, 4);
 
     // Without the account, interaction is required (typed), and no request is sent.
-    client.remove_account(&account);
+    client.remove_account(&account).await.unwrap();
     let e = client.get_token(&write).await.unwrap_err();
     assert!(
         e.needs_interaction() && matches!(e, Error::Unavailable { .. }),
@@ -521,7 +521,7 @@ async fn declined_consent_is_access_denied_and_shown_escaped() {
         "{page}"
     );
     assert_eq!(env.counter("grant:authorization_code").await, 0);
-    assert!(client.accounts().is_empty());
+    assert!(client.accounts().await.unwrap().is_empty());
     env.stop().await;
 }
 
@@ -629,7 +629,7 @@ async fn device_code_declined() {
         Some("authorization_declined"),
         "{e}"
     );
-    assert!(client.accounts().is_empty());
+    assert!(client.accounts().await.unwrap().is_empty());
     env.stop().await;
 }
 

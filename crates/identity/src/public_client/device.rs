@@ -170,8 +170,9 @@ impl PublicClient {
                     _ => return Err(Error::Entra(Box::new(e))),
                 }
             }
-            let (account, token) =
-                self.accept_user_tokens(&token_endpoint, status, resp.body(), None, None)?;
+            let (account, token) = self
+                .accept_user_tokens(&token_endpoint, status, resp.body(), None, None, request)
+                .await?;
             self.remember(request, &account, &token);
             return Ok(SignIn { account, token });
         }

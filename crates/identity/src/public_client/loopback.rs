@@ -143,7 +143,9 @@ impl PublicClient {
                 resp.body(),
                 Some(&nonce),
                 None,
-            )?;
+                request,
+            )
+            .await?;
             self.remember(request, &account, &token);
             Ok(SignIn { account, token })
         }

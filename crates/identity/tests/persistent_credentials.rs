@@ -1,0 +1,501 @@
+//! Credentials with a persistent (file) token cache, against a real emulator: a user
+//! signs in once (device code, approved by a stand-in browser) and a second client
+//! object on the same file — a later process, as far as the cache can tell — gets the
+//! token silently with no request at all, and other scopes through the stored refresh
+//! token; an app token written by one confidential credential is served to another;
+//! a broken file is reported as `Error::Cache`. The emulator's counters prove which
+//! requests were (not) sent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use entra_emulator::{Emulator, Options};
+use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
+use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
+use entra_identity::{
+    ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, Secret, SignIn,
+    TokenCredential, TokenRequest,
+};
+use serde_json::Value;
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+const CONTOSO: &str = "c0ffee00-0000-4000-8000-000000000001";
+const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
+const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
+const ALICE: &str = "alice@contoso.onmicrosoft.com";
+const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
+
+struct Env {
+    emu: Option<Emulator>,
+    dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn start() -> Self {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = std::env::temp_dir().join(format!("entra-persistcred-{}", uuid::Uuid::new_v4()));
+        let emu = Emulator::start(Options {
+            state_dir: dir.join("emulator"),
+            port: 0,
+            token_lifetime: Some(3600),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            emu: Some(emu),
+            dir,
+            http,
+        }
+    }
+
+    fn ready(&self) -> &entra_emulator::Ready {
+        &self.emu.as_ref().unwrap().ready
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.ready().authority, path)
+    }
+
+    fn options(&self) -> ClientOptions {
+        let client = ReqwestClient::new(Some(Path::new(&self.ready().ca_file))).unwrap();
+        let retry = RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+        };
+        ClientOptions {
+            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
+            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
+        }
+    }
+
+    /// Options with the cache file at `path`, opened afresh (a new object, as a new
+    /// process would have).
+    fn with_file(&self, path: &Path, protection: Protection) -> ClientOptions {
+        self.options()
+            .with_persistent_cache(path, protection)
+            .unwrap()
+    }
+
+    async fn counters(&self) -> Value {
+        self.http
+            .get(self.url("/admin/counters"))
+            .bearer_auth(&self.ready().admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn counter(&self, name: &str) -> u64 {
+        self.counters().await[name].as_u64().unwrap_or(0)
+    }
+
+    async fn stop(mut self) {
+        if let Some(e) = self.emu.take() {
+            e.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// --- The stand-in browser (from tests/user_flows.rs) ---------------------------------
+
+struct Browser<'a> {
+    env: &'a Env,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(env: &'a Env) -> Self {
+        Self {
+            env,
+            cookies: Default::default(),
+        }
+    }
+
+    fn take_cookies(&mut self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let resp = self
+            .env
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let resp = self
+            .env
+            .http
+            .post(self.env.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp
+    }
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// Enters a device code, signs in as alice and approves.
+async fn approve_device_code(b: &mut Browser<'_>, user_code: &str) -> String {
+    let page = b
+        .get(&b.env.url("/devicelogin"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = b
+        .post(
+            "/devicelogin",
+            &[
+                ("flow", ""),
+                ("csrf", &field(&page, "csrf")),
+                ("otc", user_code),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = b
+        .post(
+            "/login",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("login", ALICE),
+                ("passwd", "alice-dev-password"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    b.post(
+        "/device/confirm",
+        &[
+            ("flow", &field(&page, "flow")),
+            ("csrf", &field(&page, "csrf")),
+            ("action", "accept"),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap()
+}
+
+/// Alice signs in to `client` with a device code for `scope`.
+async fn device_sign_in(env: &Env, client: &PublicClient, scope: &str) -> SignIn {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_code = move |i: &DeviceCodeInfo| {
+        let _ = tx.send(i.clone());
+    };
+    let request = TokenRequest::new([scope]);
+    let flow = client.sign_in_with_device_code(&request, &on_code, std::future::pending());
+    let (outcome, ()) = tokio::join!(flow, async {
+        let info = rx.recv().await.unwrap();
+        approve_device_code(&mut Browser::new(env), &info.user_code).await;
+    });
+    outcome.unwrap()
+}
+
+fn claims(token: &Secret) -> serde_json::Map<String, Value> {
+    entra_jose::decode_unverified(token.expose())
+        .unwrap()
+        .claims
+}
+
+fn no_leak(text: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !s.is_empty() && !text.contains(s),
+            "leaked a secret into: {text}"
+        );
+    }
+}
+
+// --- Public client ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_user_signed_in_once_gets_tokens_silently_in_a_later_process() {
+    let env = Env::start().await;
+    let path = env.dir.join("cache").join("tokens.bin");
+    let read = TokenRequest::new(["api://contoso-api/Data.Read"]);
+    let write = TokenRequest::new(["api://contoso-api/Data.Write"]);
+
+    // Process 1: sign in with a device code; everything goes to the encrypted file.
+    let first =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    let signed_in = device_sign_in(&env, &first, "api://contoso-api/Data.Read").await;
+    assert_eq!(
+        signed_in.account.home_account_id,
+        format!("{ALICE_OID}.{CONTOSO}")
+    );
+    drop(first);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert!(on_disk.starts_with(b"\0EKCACHE"), "the cache is encrypted");
+    let text = String::from_utf8_lossy(&on_disk);
+    no_leak(
+        &text,
+        &[signed_in.token.token.expose(), ALICE, "RefreshToken"],
+    );
+    assert!(path.with_file_name("tokens.bin.key").exists());
+    let after_sign_in = env.counter("endpoint:token").await;
+    assert_eq!(env.counter("grant:device_code").await, after_sign_in);
+
+    // Process 2: a new client on the same file knows alice and her token: no request.
+    let second =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    assert_eq!(
+        second.accounts().await.unwrap(),
+        vec![signed_in.account.clone()]
+    );
+    assert_eq!(
+        second.current_account().await.unwrap(),
+        Some(signed_in.account.clone())
+    );
+    let silent = second.get_token(&read).await.unwrap();
+    assert_eq!(silent.token, signed_in.token.token);
+    assert_eq!(silent.expires_on, signed_in.token.expires_on);
+    let again = second
+        .get_token_silent(&signed_in.account, &read)
+        .await
+        .unwrap();
+    assert_eq!(again.token, signed_in.token.token);
+    assert_eq!(env.counter("endpoint:token").await, after_sign_in);
+
+    // Another scope: exactly one refresh-token grant with the stored refresh token.
+    assert_eq!(env.counter("grant:refresh_token").await, 0);
+    let w = second.get_token(&write).await.unwrap();
+    assert_eq!(claims(&w.token)["scp"], "Data.Write");
+    assert_eq!(claims(&w.token)["oid"], ALICE_OID);
+    assert_eq!(env.counter("grant:refresh_token").await, 1);
+    assert_eq!(env.counter("endpoint:token").await, after_sign_in + 1);
+    no_leak(
+        &format!("{second:?}"),
+        &[signed_in.token.token.expose(), w.token.expose()],
+    );
+    drop(second);
+
+    // Process 3: both access tokens come from the file; a third scope works through
+    // the refresh token process 2 stored after rotation (the emulator revokes the whole
+    // family when a used refresh token is replayed, so this proves it was the new one).
+    let third =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    assert_eq!(third.get_token(&write).await.unwrap().token, w.token);
+    assert_eq!(
+        third.get_token(&read).await.unwrap().token,
+        signed_in.token.token
+    );
+    assert_eq!(env.counter("endpoint:token").await, after_sign_in + 1);
+    let graph = third
+        .get_token(&TokenRequest::new(["User.Read"]))
+        .await
+        .unwrap();
+    assert_eq!(claims(&graph.token)["aud"], "https://graph.microsoft.com");
+    assert_eq!(env.counter("grant:refresh_token").await, 2);
+
+    // Signing out removes alice from the file: the next process must sign in again,
+    // and finds that out without a request.
+    third.remove_account(&signed_in.account).await.unwrap();
+    let fourth =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    assert!(fourth.accounts().await.unwrap().is_empty());
+    let e = fourth.get_token(&read).await.unwrap_err();
+    assert!(e.needs_interaction(), "{e}");
+    assert_eq!(env.counter("endpoint:token").await, after_sign_in + 2);
+
+    // The in-memory client (no file) of the same app knows nothing of alice.
+    let memory_only = PublicClient::new(TENANT, PUBLIC, env.options()).unwrap();
+    assert!(memory_only.accounts().await.unwrap().is_empty());
+    env.stop().await;
+}
+
+// --- Confidential client -----------------------------------------------------------------
+
+#[tokio::test]
+async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
+    let env = Env::start().await;
+    let path = env.dir.join("app-cache.json");
+    let scope = TokenRequest::new(["api://contoso-api/.default"]);
+    let daemon = |protection| {
+        ClientSecretCredential::new(
+            TENANT,
+            DAEMON,
+            "daemon-dev-secret",
+            env.with_file(&path, protection),
+        )
+        .unwrap()
+    };
+
+    let first = daemon(Protection::PlaintextForMsalInterop)
+        .get_token(&scope)
+        .await
+        .unwrap();
+    assert_eq!(env.counter("grant:client_credentials").await, 1);
+    // Plain MSAL JSON: an app token with home_account_id null, as MSAL Python writes it.
+    let json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let entries = json["AccessToken"].as_object().unwrap();
+    assert_eq!(entries.len(), 1);
+    let (key, at) = entries.iter().next().unwrap();
+    assert!(at["home_account_id"].is_null(), "{at}");
+    assert_eq!(at["client_id"], DAEMON);
+    assert_eq!(at["environment"], "localhost");
+    assert_eq!(at["target"], "api://contoso-api/.default");
+    assert_eq!(at["secret"], first.token.expose());
+    assert_eq!(
+        key,
+        &format!("-localhost-accesstoken-{DAEMON}-{TENANT}-api://contoso-api/.default")
+    );
+
+    // A second credential (a later process): the same token, no request.
+    let second = daemon(Protection::PlaintextForMsalInterop);
+    let t = second.get_token(&scope).await.unwrap();
+    assert_eq!(
+        (t.token, t.expires_on),
+        (first.token.clone(), first.expires_on)
+    );
+    assert_eq!(env.counter("grant:client_credentials").await, 1);
+
+    // Not another app's token, even in the same file.
+    let web = ClientSecretCredential::new(
+        TENANT,
+        WEB,
+        "web-dev-secret",
+        env.with_file(&path, Protection::PlaintextForMsalInterop),
+    )
+    .unwrap();
+    let w = web.get_token(&scope).await.unwrap();
+    assert_ne!(w.token, first.token);
+    let c = claims(&w.token);
+    assert_eq!(
+        c.get("azp").or(c.get("appid")).and_then(Value::as_str),
+        Some(WEB)
+    );
+    assert_eq!(env.counter("grant:client_credentials").await, 2);
+
+    // A claims challenge goes to the authority, and its token replaces nothing it
+    // should not: a third credential still gets a fresh token without a request.
+    let challenged = daemon(Protection::PlaintextForMsalInterop)
+        .get_token(
+            &scope
+                .clone()
+                .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#),
+        )
+        .await
+        .unwrap();
+    assert_eq!(env.counter("grant:client_credentials").await, 3);
+    let third = daemon(Protection::PlaintextForMsalInterop)
+        .get_token(&scope)
+        .await
+        .unwrap();
+    assert!(third.token == first.token || third.token == challenged.token);
+    assert_eq!(env.counter("grant:client_credentials").await, 3);
+
+    // Opening the plaintext file as an encrypted cache is refused, typed, by name.
+    let refused = env
+        .options()
+        .with_persistent_cache(&path, Protection::Encrypted)
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::Cache(CacheFileError::ProtectionMismatch { .. })
+        ),
+        "{refused}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_cache_file_damaged_after_opening_fails_the_request_as_a_cache_error() {
+    let env = Env::start().await;
+    let path = env.dir.join("tokens.bin");
+    let scope = TokenRequest::new(["api://contoso-api/.default"]);
+    let cache = Arc::new(PersistentCache::open(&path, Protection::Encrypted).unwrap());
+    let options = ClientOptions {
+        persistent_cache: Some(cache),
+        ..env.options()
+    };
+    let credential =
+        ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", options).unwrap();
+    let token = credential.get_token(&scope).await.unwrap();
+
+    // The file is altered; the in-memory cache still answers the same scope...
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(
+        credential.get_token(&scope).await.unwrap().token,
+        token.token
+    );
+
+    // ...but another scope needs the file, and the damage is reported, not bypassed.
+    let before = env.counter("endpoint:token").await;
+    let e = credential
+        .get_token(&TokenRequest::new(["https://graph.microsoft.com/.default"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Cache(CacheFileError::Corrupt { .. })),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("tokens.bin") && text.contains("unreadable"),
+        "{text}"
+    );
+    no_leak(&format!("{text} {e:?}"), &[token.token.expose()]);
+    assert_eq!(env.counter("endpoint:token").await, before);
+    env.stop().await;
+}
