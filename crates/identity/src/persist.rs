@@ -32,6 +32,13 @@
 //! - [`PersistentCache`]: what credentials use: find an access token, a refresh token,
 //!   the accounts; save a token response; remove an account.
 //!
+//! - Credentials take a cache through
+//!   [`ClientOptions::persistent_cache`](crate::ClientOptions::persistent_cache) (or
+//!   [`ClientOptions::with_persistent_cache`](crate::ClientOptions::with_persistent_cache)):
+//!   public clients keep accounts, refresh, ID and access tokens there, confidential
+//!   clients their app tokens; a later process gets them without a request. Errors
+//!   reach them as [`crate::Error::Cache`].
+//!
 //! All calls do blocking file I/O (a few small reads and writes, and possibly a wait for
 //! another process's lock): from async code, call them in `spawn_blocking`.
 //!
