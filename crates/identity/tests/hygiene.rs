@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entra_emulator::{Emulator, Options};
-use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
+use entra_identity::http::{HttpClient, Pipeline, Request, ReqwestClient, Response, RetryPolicy};
 use entra_identity::{
-    AzureCliCredential, AzureCliOptions, ChainedTokenCredential, ClientAssertionCredential,
-    ClientCertificate, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-    DefaultAzureCredential, DefaultAzureCredentialOptions, DeviceCodeCredential, Env,
-    EnvironmentCredential, Error, InteractiveBrowserCredential, InteractiveOptions,
-    ManagedIdentityCredential, ManagedIdentityId, ManagedIdentityOptions, OnBehalfOfCredential,
-    PublicClient, Secret, TokenCredential, TokenRequest, WorkloadIdentityCredential,
-    WorkloadIdentityOptions,
+    AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
+    ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
+    ClientSecretCredential, DefaultAzureCredential, DefaultAzureCredentialOptions,
+    DeviceCodeCredential, DeviceCodeInfo, Env, EnvironmentCredential, Error,
+    InteractiveBrowserCredential, InteractiveOptions, ManagedIdentityCredential, ManagedIdentityId,
+    ManagedIdentityOptions, OnBehalfOfCredential, PublicClient, Secret, TokenCredential,
+    TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
 use serde_json::Value;
 
@@ -26,6 +26,7 @@ const TENANT: &str = "contoso.onmicrosoft.com";
 const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
 const DAEMON_SECRET: &str = "daemon-dev-secret";
 const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+const ALICE: &str = "alice@contoso.onmicrosoft.com";
 const API: &str = "a0000000-0000-4000-8000-0000000000a1";
 const API_DEFAULT: &str = "api://contoso-api/.default";
 const P12_PASSWORD: &str = "p12-pass-7f3a9c";
@@ -53,6 +54,8 @@ impl Emu {
         let ca = std::fs::read(&emu.ready.ca_file).unwrap();
         let admin = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
         Self {
@@ -78,6 +81,28 @@ impl Emu {
             pipeline: Some(Pipeline::new(Arc::new(client), retry)),
             ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
         }
+    }
+
+    /// Like [`Emu::options`], recording every secret that crosses the wire into `seen`.
+    fn recording_options(&self, seen: &Arc<Mutex<Vec<String>>>) -> ClientOptions {
+        let inner = ReqwestClient::new(Some(Path::new(&self.ready().ca_file))).unwrap();
+        let retry = RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(2),
+        };
+        let recorder = Recorder {
+            inner,
+            seen: seen.clone(),
+        };
+        ClientOptions {
+            pipeline: Some(Pipeline::new(Arc::new(recorder), retry)),
+            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.ready().authority)
     }
 
     async fn fault(&self, body: Value) {
@@ -134,6 +159,159 @@ fn claims(token: &Secret) -> serde_json::Map<String, Value> {
     entra_jose::decode_unverified(token.expose())
         .unwrap()
         .claims
+}
+
+/// A transport that records each secret sent (form fields) or received (token fields),
+/// so the test knows the exact client assertions, refresh tokens and device codes to
+/// look for.
+struct Recorder {
+    inner: ReqwestClient,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+/// Request form fields that carry secrets.
+const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "refresh_token",
+    "device_code",
+    "code",
+    "code_verifier",
+    "password",
+];
+
+impl HttpClient for Recorder {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, String>> {
+        let form: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(request.body()).unwrap_or_default();
+        let mut found: Vec<String> = form
+            .into_iter()
+            .filter(|(k, v)| SECRET_FIELDS.contains(&k.as_str()) && v.len() >= 8)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        Box::pin(async move {
+            let response = self.inner.send(request).await?;
+            if let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(response.body()) {
+                for k in ["access_token", "refresh_token", "id_token", "device_code"] {
+                    if let Some(Value::String(v)) = body.get(k) {
+                        found.push(format!("{k}={v}"));
+                    }
+                }
+            }
+            self.seen.lock().unwrap().extend(found);
+            Ok(response)
+        })
+    }
+}
+
+/// The recorded `name=value` secrets whose name is `name`, values only.
+fn recorded(seen: &Arc<Mutex<Vec<String>>>, name: &str) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.strip_prefix(&format!("{name}=")).map(str::to_string))
+        .collect()
+}
+
+// --- The stand-in browser (from crates/identity/tests/user_flows.rs) --------------------
+
+struct Browser<'a> {
+    emu: &'a Emu,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Browser<'_> {
+    fn take_cookies(&mut self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> String {
+        let resp = self
+            .emu
+            .admin
+            .get(self.emu.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp.text().await.unwrap()
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> String {
+        let resp = self
+            .emu
+            .admin
+            .post(self.emu.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp.text().await.unwrap()
+    }
+
+    /// Enters a device code, signs alice in and approves.
+    async fn approve_device_code(&mut self, user_code: &str) -> String {
+        let page = self.get("/devicelogin").await;
+        let page = self
+            .post(
+                "/devicelogin",
+                &[
+                    ("flow", ""),
+                    ("csrf", &field(&page, "csrf")),
+                    ("otc", user_code),
+                ],
+            )
+            .await;
+        let page = self
+            .post(
+                "/login",
+                &[
+                    ("flow", &field(&page, "flow")),
+                    ("csrf", &field(&page, "csrf")),
+                    ("login", ALICE),
+                    ("passwd", "alice-dev-password"),
+                ],
+            )
+            .await;
+        self.post(
+            "/device/confirm",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("action", "accept"),
+            ],
+        )
+        .await
+    }
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
 }
 
 // --- PKCS#12 -------------------------------------------------------------------------
@@ -304,25 +482,28 @@ async fn nothing_secret_in_trace_logs_errors_or_debug() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let emu = Emu::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let options = || emu.recording_options(&seen);
     let req = TokenRequest::new([API_DEFAULT]);
     let mut secrets = vec![DAEMON_SECRET.to_string(), P12_PASSWORD.to_string()];
     let mut shown = Vec::new();
 
     // Client secret.
     let secret_cred =
-        ClientSecretCredential::new(TENANT, DAEMON, DAEMON_SECRET, emu.options()).unwrap();
+        ClientSecretCredential::new(TENANT, DAEMON, DAEMON_SECRET, options()).unwrap();
     let t = secret_cred.get_token(&req).await.unwrap();
     secrets.push(t.token.expose().to_string());
     shown.push(format!("{secret_cred:?} {t:?}"));
 
     // Certificate (PKCS#12), bypassing the cache so a second assertion is signed.
     let p12 = emu.pkcs12("hygiene.p12", P12_PASSWORD, &[]);
+    #[rustfmt::skip]
     let cert_cred = ClientCertificateCredential::from_file(
         TENANT,
         DAEMON,
         &p12,
         Some(P12_PASSWORD),
-        emu.options(),
+        options(),
     )
     .unwrap();
     let t = cert_cred.get_token(&req).await.unwrap();
@@ -339,7 +520,7 @@ async fn nothing_secret_in_trace_logs_errors_or_debug() {
 
     // A wrong secret: Entra's error, typed.
     let wrong =
-        ClientSecretCredential::new(TENANT, DAEMON, "wrong-secret-9b7e", emu.options()).unwrap();
+        ClientSecretCredential::new(TENANT, DAEMON, "wrong-secret-9b7e", options()).unwrap();
     secrets.push("wrong-secret-9b7e".into());
     let err = wrong.get_token(&req).await.unwrap_err();
     assert!(
@@ -348,25 +529,97 @@ async fn nothing_secret_in_trace_logs_errors_or_debug() {
     );
     shown.push(format!("{err} {err:?} {wrong:?}"));
 
-    // A 429 storm: retried (logged by the pipeline), then the last 429 as the error.
+    // A 429 storm: three retries (logged by the pipeline), then the fourth 429 as the error.
     emu.fault(
-        serde_json::json!({"endpoint": "token", "status": 429, "count": 10, "retry_after": 0}),
+        serde_json::json!({"endpoint": "token", "status": 429, "count": 4, "retry_after": 0}),
     )
     .await;
-    let fresh = ClientSecretCredential::new(TENANT, DAEMON, DAEMON_SECRET, emu.options()).unwrap();
+    let fresh = ClientSecretCredential::new(TENANT, DAEMON, DAEMON_SECRET, options()).unwrap();
     let err = fresh.get_token(&req).await.unwrap_err();
     assert_eq!(err.entra().map(|e| e.status), Some(429), "{err}");
     shown.push(format!("{err} {err:?} {fresh:?}"));
 
-    // Client assertions: what the emulator saw signed can be rebuilt from the same key,
-    // but any JWT in the logs is caught by assert_clean; also the secret-less wiring.
+    // A user: device code sign-in (alice), then a refresh-token grant for another scope.
+    let public = PublicClient::new(TENANT, PUBLIC, options()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_code = move |i: &DeviceCodeInfo| {
+        let _ = tx.send(i.user_code.clone());
+    };
+    let read = TokenRequest::new(["api://contoso-api/Data.Read"]);
+    let flow = public.sign_in_with_device_code(&read, &on_code, std::future::pending());
+    let (signed_in, page) = tokio::join!(flow, async {
+        let user_code = rx.recv().await.unwrap();
+        let mut browser = Browser {
+            emu: &emu,
+            cookies: Default::default(),
+        };
+        browser.approve_device_code(&user_code).await
+    });
+    assert!(page.contains("id=\"done\""), "{page}");
+    let signed_in = signed_in.unwrap();
+    let write = public
+        .get_token(&TokenRequest::new(["api://contoso-api/Data.Write"]))
+        .await
+        .unwrap();
+    assert_eq!(claims(&write.token)["scp"], "Data.Write");
+    shown.push(format!("{public:?} {signed_in:?} {write:?}"));
+    // A refresh token that no longer works: replaying the redeemed one (outside this
+    // crate) makes the emulator revoke the family, so the next refresh is refused; the
+    // error must not carry the refresh token either.
+    let first_rt = recorded(&seen, "refresh_token")[0].clone();
+    let replay = emu
+        .admin
+        .post(emu.url(&format!("/{TENANT}/oauth2/v2.0/token")))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", PUBLIC),
+            ("refresh_token", first_rt.as_str()),
+            ("scope", "api://contoso-api/Data.Read offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    let err = public
+        .get_token(&TokenRequest::new(["api://contoso-web/access_as_user"]))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        err.entra().is_some_and(|e| e.error == "invalid_grant"),
+        "{err}"
+    );
+    shown.push(format!("{err} {err:?}"));
+
+    // What crossed the wire: every such value is a secret for the checks below.
+    for kind in [
+        "client_assertion",
+        "refresh_token",
+        "device_code",
+        "access_token",
+    ] {
+        assert!(!recorded(&seen, kind).is_empty(), "no {kind} was recorded");
+    }
+    assert!(
+        recorded(&seen, "refresh_token").len() >= 2,
+        "issued and redeemed refresh tokens"
+    );
+    secrets.extend(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.split_once('=').unwrap().1.to_string()),
+    );
+
     let logs = captured.text();
     assert!(
         logs.contains("TRACE") && logs.contains("entra_identity"),
         "the subscriber captured no TRACE events or none of ours:\n{}",
         &logs[..logs.len().min(2000)]
     );
-    assert!(logs.contains("retry"), "the 429 retries were not logged");
+    // Our own events on both paths were captured: the retries and the rotation.
+    assert_eq!(logs.matches("entra_identity::http: retrying").count(), 3);
+    assert!(logs.contains("stored the rotated refresh token"));
     assert_clean("the TRACE logs", &logs, &secrets);
     for (i, s) in shown.iter().enumerate() {
         assert_clean(&format!("Debug/Display #{i}"), s, &secrets);
