@@ -164,10 +164,6 @@ impl std::fmt::Debug for DefaultAzureCredentialOptions {
     }
 }
 
-fn env_vars(env: &Env) -> crate::managed_identity::EnvVars {
-    crate::managed_identity::EnvVars::from_pairs(env.iter()).detect_arc_agent()
-}
-
 /// Workload identity from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
 /// `AZURE_FEDERATED_TOKEN_FILE`; unavailable (naming what is missing) without them.
 fn default_workload_identity() -> Option<CredentialFactory> {
@@ -188,7 +184,7 @@ fn default_workload_identity() -> Option<CredentialFactory> {
         }
         let options = crate::workload::WorkloadIdentityOptions {
             client: client.clone(),
-            env: Some(env_vars(env)),
+            env: Some(env.clone()),
             ..Default::default()
         };
         Ok(
@@ -209,7 +205,7 @@ fn default_managed_identity() -> Option<CredentialFactory> {
         };
         let options = crate::managed_identity::ManagedIdentityOptions {
             client: client.clone(),
-            env: Some(env_vars(env)),
+            env: Some(env.clone()),
             exclude_workload_identity: true,
             ..Default::default()
         };

@@ -3,7 +3,7 @@
 //! RS256 with `x5t` or PS256 with `x5t#S256`, optional `x5c` chain), or an assertion
 //! from a callback ([`ClientAssertionCredential`], what workload identity builds on).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use entra_jose::{Algorithm, RsaSigningKey, b64std, b64url, x5t_sha1, x5t_sha256};
@@ -18,6 +18,9 @@ use crate::token::{
     AccessToken, BoxFuture, TokenCredential, TokenRequest, now, parse_expires_on, refresh_on,
     seconds,
 };
+
+/// `rsaEncryption`, the PKCS#8 algorithm of an RSA key.
+const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
 
 /// A certificate and its private key, parsed once.
 pub struct ClientCertificate {
@@ -64,15 +67,99 @@ impl ClientCertificate {
                 )
             })?
             .map_err(|e| Error::Config(format!("private key: {e}")))?;
-        let leaf = certs
-            .first()
-            .ok_or_else(|| Error::Config("the PEM has no CERTIFICATE block".into()))?;
-        Ok(Self {
+        if certs.is_empty() {
+            return Err(Error::Config("the PEM has no CERTIFICATE block".into()));
+        }
+        Ok(Self::from_parts(key, &certs))
+    }
+
+    /// From a PKCS#12 (`.pfx`/`.p12`) archive holding an RSA private key and its
+    /// certificate (its chain may follow). PBES2 (AES-256-CBC with PBKDF2, what
+    /// `openssl pkcs12 -export` and Windows write today) and the legacy PKCS#12 PBE
+    /// schemes (3DES, RC2-40) are read; the archive's MAC is checked, so a wrong
+    /// `password` is an [`Error::Config`] saying so (the password is never repeated).
+    /// An archive without a password takes `""`.
+    pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, Error> {
+        use p12_keystore::error::Error as P12;
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            der,
+            password,
+            p12_keystore::Pkcs12ImportPolicy::Strict,
+        )
+        .map_err(|e| {
+            Error::Config(match e {
+                P12::MacError(_) | P12::UnpadError | P12::Pkcs5Error(_) => {
+                    "cannot open the PKCS#12 archive: wrong password (or a damaged file)".into()
+                }
+                other => format!("cannot read the PKCS#12 archive: {other}"),
+            })
+        })?;
+        let (_, chain) = store.private_key_chain().ok_or_else(|| {
+            Error::Config(
+                "the PKCS#12 archive has no private key with a matching certificate".into(),
+            )
+        })?;
+        let oid = chain.key().oid().to_string();
+        if oid != RSA_ENCRYPTION_OID {
+            return Err(Error::Config(format!(
+                "the PKCS#12 archive's key is not RSA (algorithm {oid}); Entra client assertions need RSA (RS256/PS256)"
+            )));
+        }
+        let key = RsaSigningKey::from_pkcs8_der(chain.key().as_der())
+            .map_err(|e| Error::Config(format!("PKCS#12 private key: {e}")))?;
+        let certs: Vec<Vec<u8>> = chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
+        if certs.is_empty() {
+            return Err(Error::Config(
+                "the PKCS#12 archive has no certificate for its key".into(),
+            ));
+        }
+        Ok(Self::from_parts(key, &certs))
+    }
+
+    /// From a file holding either PEM (see [`ClientCertificate::from_pem`]; `password`
+    /// is not used, and an encrypted PEM key is refused with the `openssl` command that
+    /// decrypts it) or PKCS#12 (see [`ClientCertificate::from_pkcs12`]; no `password`
+    /// means `""`). The content decides, not the extension. Errors name the file.
+    pub fn from_file(path: impl AsRef<Path>, password: Option<&str>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let shown = path.display();
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Config(format!("certificate file {shown}: {e}")))?;
+        let pem = std::str::from_utf8(&bytes)
+            .ok()
+            .filter(|t| t.contains("-----BEGIN"));
+        let result = match pem {
+            Some(pem)
+                if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+                    || pem.contains("Proc-Type: 4,ENCRYPTED") =>
+            {
+                Err(Error::Config(format!(
+                    "the private key is encrypted PEM, which is not supported: decrypt it with `openssl pkey -in {shown} -out key.pem` and put key.pem's block next to the certificate, or use PKCS#12"
+                )))
+            }
+            Some(pem) => Self::from_pem(pem),
+            // PKCS#12 is DER: a SEQUENCE, first byte 0x30.
+            None if bytes.first() == Some(&0x30) => {
+                Self::from_pkcs12(&bytes, password.unwrap_or(""))
+            }
+            None => Err(Error::Config(
+                "neither PEM (PRIVATE KEY and CERTIFICATE blocks) nor PKCS#12 (.pfx/.p12)".into(),
+            )),
+        };
+        result.map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("certificate file {shown}: {m}")),
+            other => other,
+        })
+    }
+
+    fn from_parts(key: RsaSigningKey, certs: &[Vec<u8>]) -> Self {
+        let leaf = &certs[0];
+        Self {
             x5t: x5t_sha1(leaf),
             x5t_s256: x5t_sha256(leaf),
             chain: certs.iter().map(b64std).collect(),
             key,
-        })
+        }
     }
 
     /// Signs a client assertion for `audience` (the token endpoint).
@@ -530,6 +617,26 @@ impl ClientCertificateCredential {
             tenant,
             client_id,
             ClientCertificate::from_pem(&pem)?,
+            Algorithm::RS256,
+            false,
+            options,
+        )
+    }
+
+    /// From a PEM or PKCS#12 file (the content decides; see
+    /// [`ClientCertificate::from_file`]), `password` unlocking a PKCS#12 archive. RS256
+    /// with `x5t`, no `x5c`.
+    pub fn from_file(
+        tenant: &str,
+        client_id: &str,
+        path: impl AsRef<Path>,
+        password: Option<&str>,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        Self::new(
+            tenant,
+            client_id,
+            ClientCertificate::from_file(path, password)?,
             Algorithm::RS256,
             false,
             options,

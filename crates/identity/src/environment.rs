@@ -5,13 +5,14 @@
 //! | variables | credential |
 //! |---|---|
 //! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` | [`ClientSecretCredential`] |
-//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
+//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM or PKCS#12), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
 //! | `AZURE_AUTHORITY_HOST` | the login host for either (an explicit [`ClientOptions::authority_host`] wins) |
 //!
 //! A secret wins over a certificate when both are set, as in azure-identity. The
-//! certificate file must be PEM with an unencrypted RSA key: PKCS#12 (`.pfx`) and
-//! encrypted keys are refused with the `openssl` command that converts them, so
-//! `AZURE_CLIENT_CERTIFICATE_PASSWORD` has nothing to unlock yet.
+//! certificate file is PEM with an unencrypted RSA key, or PKCS#12 (`.pfx`/`.p12`, the
+//! content decides) unlocked by `AZURE_CLIENT_CERTIFICATE_PASSWORD` (unset: the empty
+//! password); a wrong password is an [`Error::Config`] naming the file, never the
+//! password. Encrypted PEM keys are refused with the `openssl` command that decrypts them.
 //! Username/password (`AZURE_USERNAME`, `AZURE_PASSWORD`) is deprecated by Microsoft
 //! (it cannot do MFA) and not supported: the credential says so instead of using it.
 //!
@@ -72,6 +73,16 @@ impl Env {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
         )
+    }
+
+    /// From name/value pairs.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        pairs.into_iter().collect()
     }
 
     /// With `name` set to `value`.
@@ -201,7 +212,7 @@ impl EnvironmentCredential {
                     .iter()
                     .any(|t| v.eq_ignore_ascii_case(t))
             });
-        let cert = read_certificate(path, env.get(AZURE_CLIENT_CERTIFICATE_PASSWORD).is_some())?;
+        let cert = read_certificate(path, env.get(AZURE_CLIENT_CERTIFICATE_PASSWORD))?;
         let c = ClientCertificateCredential::new(
             tenant,
             client_id,
@@ -252,43 +263,13 @@ fn missing_reason(env: &Env) -> String {
     reason
 }
 
-/// Reads the certificate file: PEM with an unencrypted RSA key. PKCS#12 and encrypted
-/// keys get an error that says how to convert them.
-fn read_certificate(path: &str, has_password: bool) -> Result<ClientCertificate, Error> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::Config(format!("{AZURE_CLIENT_CERTIFICATE_PATH} {path}: {e}")))?;
-    let lower = path.to_ascii_lowercase();
-    let text = std::str::from_utf8(&bytes)
-        .ok()
-        .filter(|t| t.contains("-----BEGIN"));
-    let Some(pem) = text else {
-        // PKCS#12 is DER (a SEQUENCE, first byte 0x30); anything else non-PEM is unreadable too.
-        let looks_pkcs12 =
-            lower.ends_with(".pfx") || lower.ends_with(".p12") || bytes.first() == Some(&0x30);
-        return Err(Error::Config(if looks_pkcs12 {
-            format!(
-                "{AZURE_CLIENT_CERTIFICATE_PATH} {path} looks like PKCS#12 (.pfx/.p12), which is not supported yet: convert it to PEM with `openssl pkcs12 -in {path} -out cert.pem -nodes` and point {AZURE_CLIENT_CERTIFICATE_PATH} at cert.pem"
-            )
-        } else {
-            format!(
-                "{AZURE_CLIENT_CERTIFICATE_PATH} {path} is not PEM: it needs a PRIVATE KEY and a CERTIFICATE block"
-            )
-        }));
-    };
-    if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        || pem.contains("Proc-Type: 4,ENCRYPTED")
-    {
-        return Err(Error::Config(format!(
-            "the private key in {path} is encrypted{}, which is not supported yet: decrypt it with `openssl pkey -in {path} -out key.pem` and put key.pem's block next to the certificate",
-            if has_password {
-                format!(" ({AZURE_CLIENT_CERTIFICATE_PASSWORD} is set)")
-            } else {
-                String::new()
-            }
-        )));
-    }
-    ClientCertificate::from_pem(pem)
-        .map_err(|e| Error::Config(format!("{AZURE_CLIENT_CERTIFICATE_PATH} {path}: {e}")))
+/// Reads the certificate file: PEM with an unencrypted RSA key, or PKCS#12 unlocked by
+/// `AZURE_CLIENT_CERTIFICATE_PASSWORD` (none: the empty password).
+fn read_certificate(path: &str, password: Option<&str>) -> Result<ClientCertificate, Error> {
+    ClientCertificate::from_file(path, password).map_err(|e| match e {
+        Error::Config(m) => Error::Config(format!("{AZURE_CLIENT_CERTIFICATE_PATH}: {m}")),
+        other => other,
+    })
 }
 
 impl TokenCredential for EnvironmentCredential {

@@ -75,8 +75,8 @@ pub use confidential::{
 pub use environment::{Env, EnvironmentCredential};
 pub use error::{EntraErrorResponse, Error};
 pub use managed_identity::{
-    EnvVars, ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint,
-    ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
+    ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint, ManagedIdentityHost,
+    ManagedIdentityId, ManagedIdentityOptions,
 };
 pub use on_behalf_of::OnBehalfOfCredential;
 pub use public_client::{

@@ -53,7 +53,6 @@
 //! by its `IDENTITY_SERVER_THUMBPRINT` (SHA-1, or SHA-256) and nothing else, where
 //! azure-identity turns certificate checks off.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +61,7 @@ use tokio::sync::OnceCell;
 
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::confidential::ClientOptions;
+use crate::environment::Env;
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::{self, Pipeline, Request, ReqwestClient, Response, RetryPolicy};
 use crate::secret::Secret;
@@ -82,81 +82,14 @@ pub const ARC_DEFAULT_ENDPOINT: &str = "http://localhost:40342/metadata/identity
 /// Largest Azure Arc key file read (azure-identity's and MSAL's limit).
 pub const ARC_MAX_KEY_BYTES: u64 = 4096;
 
-/// Environment variables, as a map, so tests and embedders never touch the process
-/// environment. `Debug` shows only the names.
-#[derive(Clone, Default)]
-pub struct EnvVars {
-    vars: BTreeMap<String, String>,
-    arc_agent_installed: bool,
+/// Is the Azure Arc agent installed on this machine (`/opt/azcmagent/bin/himds`, or
+/// `%ProgramFiles%\AzureConnectedMachineAgent\himds.exe`, located with `env`)? MSAL's
+/// fallback detection; what [`ManagedIdentityOptions::arc_agent_installed`] defaults to.
+pub fn arc_agent_installed(env: &Env) -> bool {
+    arc_agent_path(env).is_some_and(|p| p.exists())
 }
 
-impl std::fmt::Debug for EnvVars {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvVars")
-            .field("names", &self.vars.keys().collect::<Vec<_>>())
-            .field("arc_agent_installed", &self.arc_agent_installed)
-            .finish()
-    }
-}
-
-impl EnvVars {
-    /// The process environment, plus whether the Azure Arc agent is installed here.
-    pub fn from_process() -> Self {
-        let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        let mut env = Self {
-            vars,
-            arc_agent_installed: false,
-        };
-        env.arc_agent_installed = arc_agent_path(&env).is_some_and(|p| p.exists());
-        env
-    }
-
-    /// Looks for the Azure Arc agent on this machine (as [`EnvVars::from_process`] does).
-    pub fn detect_arc_agent(mut self) -> Self {
-        self.arc_agent_installed = arc_agent_path(&self).is_some_and(|p| p.exists());
-        self
-    }
-
-    /// From name/value pairs (the Arc agent counts as not installed).
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            arc_agent_installed: false,
-        }
-    }
-
-    /// With one more variable.
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.vars.insert(name.into(), value.into());
-        self
-    }
-
-    /// Says whether the Azure Arc agent is installed (MSAL's fallback detection).
-    pub fn with_arc_agent_installed(mut self, installed: bool) -> Self {
-        self.arc_agent_installed = installed;
-        self
-    }
-
-    /// A variable's value, trimmed; `None` when unset or blank.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-}
-
-fn arc_agent_path(env: &EnvVars) -> Option<PathBuf> {
+fn arc_agent_path(env: &Env) -> Option<PathBuf> {
     if cfg!(target_os = "linux") {
         Some(PathBuf::from("/opt/azcmagent/bin/himds"))
     } else if cfg!(windows) {
@@ -173,7 +106,7 @@ fn arc_agent_path(env: &EnvVars) -> Option<PathBuf> {
 }
 
 /// The Azure Arc agent's token directory on this platform.
-pub fn arc_key_directory(env: &EnvVars) -> Result<PathBuf, String> {
+pub fn arc_key_directory(env: &Env) -> Result<PathBuf, String> {
     if cfg!(target_os = "linux") {
         Ok(PathBuf::from("/var/opt/azcmagent/tokens"))
     } else if cfg!(windows) {
@@ -428,7 +361,7 @@ impl NotFound {
     }
 }
 
-fn endpoint_url(env: &EnvVars, name: &str) -> Result<String, NotFound> {
+fn endpoint_url(env: &Env, name: &str) -> Result<String, NotFound> {
     let v = env.get(name).unwrap_or_default();
     let ok = (v.starts_with("http://") || v.starts_with("https://"))
         && v.parse::<::http::Uri>().is_ok_and(|u| u.host().is_some());
@@ -460,12 +393,22 @@ impl ManagedIdentityEndpoint {
     }
 
     /// Detects the host from `env` (see the module docs for the order).
-    /// `workload_identity`: whether the AKS workload identity variables count.
-    pub fn detect(env: &EnvVars, workload_identity: bool) -> Result<Self, Error> {
-        Self::detect_inner(env, workload_identity).map_err(|e| e.error())
+    /// `workload_identity`: whether the AKS workload identity variables count;
+    /// `arc_agent_installed`: whether the Azure Arc agent is on this machine (see
+    /// [`arc_agent_installed`]).
+    pub fn detect(
+        env: &Env,
+        workload_identity: bool,
+        arc_agent_installed: bool,
+    ) -> Result<Self, Error> {
+        Self::detect_inner(env, workload_identity, arc_agent_installed).map_err(|e| e.error())
     }
 
-    fn detect_inner(env: &EnvVars, workload_identity: bool) -> Result<Self, NotFound> {
+    fn detect_inner(
+        env: &Env,
+        workload_identity: bool,
+        arc_agent_installed: bool,
+    ) -> Result<Self, NotFound> {
         let secret = |name: &str| Secret::new(env.get(name).unwrap_or_default());
         if env.get("IDENTITY_ENDPOINT").is_some() {
             let url = endpoint_url(env, "IDENTITY_ENDPOINT")?;
@@ -506,7 +449,7 @@ impl ManagedIdentityEndpoint {
                 },
             );
         }
-        if env.arc_agent_installed {
+        if arc_agent_installed {
             return Ok(Self::AzureArc {
                 url: ARC_DEFAULT_ENDPOINT.into(),
             });
@@ -579,7 +522,11 @@ pub struct ManagedIdentityOptions {
     /// `IDENTITY_SERVER_THUMBPRINT`, unless a pipeline is injected (then that is used as is).
     pub client: ClientOptions,
     /// The environment to detect the host from; `None` reads the process's.
-    pub env: Option<EnvVars>,
+    pub env: Option<Env>,
+    /// Whether the Azure Arc agent is installed here (then, with no endpoint variable
+    /// set, Azure Arc at [`ARC_DEFAULT_ENDPOINT`] is used); `None` looks for it on this
+    /// machine ([`arc_agent_installed`]).
+    pub arc_agent_installed: Option<bool>,
     /// IMDS retry rules.
     pub imds_retry: ImdsRetryPolicy,
     /// How long the probe of the default IMDS address may take.
@@ -597,6 +544,7 @@ impl Default for ManagedIdentityOptions {
         Self {
             client: ClientOptions::default(),
             env: None,
+            arc_agent_installed: None,
             imds_retry: ImdsRetryPolicy::default(),
             imds_probe_timeout: Duration::from_secs(1),
             arc_key_directory: None,
@@ -658,17 +606,23 @@ impl ManagedIdentityCredential {
     /// missing or unusable host shows up as an error from `get_token`, so a chain can
     /// move on.
     pub fn new(id: ManagedIdentityId, options: ManagedIdentityOptions) -> Result<Self, Error> {
-        let env = options.env.clone().unwrap_or_else(EnvVars::from_process);
-        let target =
-            match ManagedIdentityEndpoint::detect_inner(&env, !options.exclude_workload_identity) {
-                Ok(ManagedIdentityEndpoint::WorkloadIdentity {
-                    tenant_id,
-                    token_file,
-                    authority_host,
-                }) => workload_target(&id, &env, tenant_id, token_file, authority_host, &options),
-                Ok(e) => Target::Endpoint(e),
-                Err(e) => Target::Nothing(e),
-            };
+        let env = options.env.clone().unwrap_or_else(Env::from_process);
+        let arc = options
+            .arc_agent_installed
+            .unwrap_or_else(|| arc_agent_installed(&env));
+        let target = match ManagedIdentityEndpoint::detect_inner(
+            &env,
+            !options.exclude_workload_identity,
+            arc,
+        ) {
+            Ok(ManagedIdentityEndpoint::WorkloadIdentity {
+                tenant_id,
+                token_file,
+                authority_host,
+            }) => workload_target(&id, &env, tenant_id, token_file, authority_host, &options),
+            Ok(e) => Target::Endpoint(e),
+            Err(e) => Target::Nothing(e),
+        };
         let pipeline = match (&target, &options.client.pipeline) {
             (
                 Target::Endpoint(ManagedIdentityEndpoint::ServiceFabric {
@@ -999,7 +953,7 @@ impl TokenCredential for ManagedIdentityCredential {
 
 fn workload_target(
     id: &ManagedIdentityId,
-    env: &EnvVars,
+    env: &Env,
     tenant_id: String,
     token_file: PathBuf,
     authority_host: String,
@@ -1388,7 +1342,7 @@ mod tests {
     use super::*;
 
     fn host_of(pairs: &[(&str, &str)]) -> Result<ManagedIdentityHost, String> {
-        ManagedIdentityEndpoint::detect(&EnvVars::from_pairs(pairs.iter().copied()), true)
+        ManagedIdentityEndpoint::detect(&Env::from_pairs(pairs.iter().copied()), true, false)
             .map(|e| e.host())
             .map_err(|e| e.to_string())
     }
@@ -1435,19 +1389,19 @@ mod tests {
         ];
         assert_eq!(host_of(&workload), Ok(WorkloadIdentity));
         let detected =
-            ManagedIdentityEndpoint::detect(&EnvVars::from_pairs(workload), false).unwrap();
+            ManagedIdentityEndpoint::detect(&Env::from_pairs(workload), false, false).unwrap();
         assert_eq!(detected.host(), Imds);
-        let arc = EnvVars::default().with_arc_agent_installed(true);
         assert!(matches!(
-            ManagedIdentityEndpoint::detect(&arc, true),
+            ManagedIdentityEndpoint::detect(&Env::new(), true, true),
             Ok(ManagedIdentityEndpoint::AzureArc { url }) if url == ARC_DEFAULT_ENDPOINT
         ));
         match ManagedIdentityEndpoint::detect(
-            &EnvVars::from_pairs([(
+            &Env::from_pairs([(
                 "AZURE_POD_IDENTITY_AUTHORITY_HOST",
                 "https://localhost:8443/",
             )]),
             true,
+            false,
         ) {
             Ok(ManagedIdentityEndpoint::Imds { base, explicit }) => {
                 assert_eq!((base.as_str(), explicit), ("https://localhost:8443", true))

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::authority::AZURE_PUBLIC_CLOUD;
 use crate::confidential::{AssertionCallback, ClientAssertionCredential, ClientOptions};
+use crate::environment::Env;
 use crate::error::Error;
-use crate::managed_identity::EnvVars;
 use crate::secret::Secret;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 
@@ -43,7 +43,7 @@ pub struct WorkloadIdentityOptions {
     /// the public cloud.
     pub client: ClientOptions,
     /// The environment to read; `None` reads the process's.
-    pub env: Option<EnvVars>,
+    pub env: Option<Env>,
 }
 
 /// Client credentials with the projected federated token as the client assertion.
@@ -68,7 +68,7 @@ impl WorkloadIdentityCredential {
     /// Checks that tenant, client id and token file are known (the file itself is read
     /// only when a token is needed, so it may appear later).
     pub fn new(options: WorkloadIdentityOptions) -> Result<Self, Error> {
-        let env = options.env.unwrap_or_else(EnvVars::from_process);
+        let env = options.env.unwrap_or_else(Env::from_process);
         let need = |given: Option<String>, var: &str, what: &str| {
             given
                 .map(|v| v.trim().to_string())
@@ -252,13 +252,13 @@ mod tests {
     #[test]
     fn settings_come_from_the_given_environment() {
         let err = WorkloadIdentityCredential::new(WorkloadIdentityOptions {
-            env: Some(EnvVars::default()),
+            env: Some(Env::new()),
             ..Default::default()
         })
         .unwrap_err()
         .to_string();
         assert!(err.contains("AZURE_TENANT_ID"), "{err}");
-        let env = EnvVars::from_pairs([
+        let env = Env::from_pairs([
             ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_FEDERATED_TOKEN_FILE", "/nonexistent/token"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use entra_emulator::{Emulator, Options};
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
-    BoxFuture, ClientAssertionCredential, ClientOptions, EnvVars, Error, ImdsRetryPolicy,
+    BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
     ManagedIdentityCredential, ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
     Secret, TokenCredential, TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
@@ -73,12 +73,13 @@ impl Env {
         }
     }
 
-    fn mi(&self, id: ManagedIdentityId, env: EnvVars) -> ManagedIdentityCredential {
+    fn mi(&self, id: ManagedIdentityId, env: Vars) -> ManagedIdentityCredential {
         ManagedIdentityCredential::new(
             id,
             ManagedIdentityOptions {
                 client: self.client(),
                 env: Some(env),
+                arc_agent_installed: Some(false),
                 imds_retry: fast_imds(),
                 ..Default::default()
             },
@@ -311,13 +312,13 @@ async fn tls_mock(
     (Mock { base, seen, task }, thumbprint)
 }
 
-fn mi(id: ManagedIdentityId, env: EnvVars) -> ManagedIdentityCredential {
+fn mi(id: ManagedIdentityId, env: Vars) -> ManagedIdentityCredential {
     mi_with(id, env, |_| {})
 }
 
 fn mi_with(
     id: ManagedIdentityId,
-    env: EnvVars,
+    env: Vars,
     tweak: impl FnOnce(&mut ManagedIdentityOptions),
 ) -> ManagedIdentityCredential {
     let mut options = ManagedIdentityOptions {
@@ -329,6 +330,7 @@ fn mi_with(
             ..Default::default()
         },
         env: Some(env),
+        arc_agent_installed: Some(false),
         imds_retry: fast_imds(),
         ..Default::default()
     };
@@ -400,7 +402,7 @@ fn now() -> i64 {
 #[tokio::test]
 async fn imds_over_https_system_and_user_assigned_with_the_cache() {
     let env = Env::start().await;
-    let vars = EnvVars::from_pairs([(
+    let vars = Vars::from_pairs([(
         "AZURE_POD_IDENTITY_AUTHORITY_HOST",
         env.ready().imds_endpoint.clone(),
     )]);
@@ -470,7 +472,7 @@ async fn imds_over_https_system_and_user_assigned_with_the_cache() {
     // IMDS_ENDPOINT alone names the base too.
     let by_imds_endpoint = env.mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([("IMDS_ENDPOINT", env.ready().imds_endpoint.clone())]),
+        Vars::from_pairs([("IMDS_ENDPOINT", env.ready().imds_endpoint.clone())]),
     );
     by_imds_endpoint.get_token(&req(API_DEFAULT)).await.unwrap();
 
@@ -514,11 +516,11 @@ async fn app_service_2019_and_legacy_2017_on_the_emulator() {
         env.ready().identity_endpoint.clone(),
         env.ready().identity_header.clone(),
     );
-    let v2019 = EnvVars::from_pairs([
+    let v2019 = Vars::from_pairs([
         ("IDENTITY_ENDPOINT", endpoint.clone()),
         ("IDENTITY_HEADER", header.clone()),
     ]);
-    let v2017 = EnvVars::from_pairs([
+    let v2017 = Vars::from_pairs([
         ("MSI_ENDPOINT", endpoint.clone()),
         ("MSI_SECRET", header.clone()),
     ]);
@@ -601,7 +603,7 @@ async fn app_service_2019_and_legacy_2017_on_the_emulator() {
     // A wrong header: the host's refusal, typed, without the header in it.
     let wrong = env.mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([
+        Vars::from_pairs([
             ("IDENTITY_ENDPOINT", endpoint),
             ("IDENTITY_HEADER", "wrong-header-value-0451".into()),
         ]),
@@ -654,7 +656,7 @@ async fn imds_retries_404_410_429_5xx_then_succeeds() {
         }
     })
     .await;
-    let vars = EnvVars::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", host.base.clone())]);
+    let vars = Vars::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", host.base.clone())]);
     let cred = mi(
         ManagedIdentityId::ResourceId("/subscriptions/x/rg/y".into()),
         vars.clone(),
@@ -676,7 +678,7 @@ async fn imds_retries_404_410_429_5xx_then_succeeds() {
     .await;
     let cred = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", gone.base.clone())]),
+        Vars::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", gone.base.clone())]),
     );
     let err = cred
         .get_token(&req("https://vault.azure.net/.default"))
@@ -707,7 +709,7 @@ async fn imds_unreachable_is_unavailable() {
     };
     let cred = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([(
+        Vars::from_pairs([(
             "AZURE_POD_IDENTITY_AUTHORITY_HOST",
             format!("http://127.0.0.1:{port}"),
         )]),
@@ -733,7 +735,7 @@ async fn imds_unreachable_is_unavailable() {
         }
     }
     let silent = Arc::new(Silent(AtomicU32::new(0)));
-    let cred = mi_with(ManagedIdentityId::System, EnvVars::default(), |o| {
+    let cred = mi_with(ManagedIdentityId::System, Vars::new(), |o| {
         o.client.pipeline = Some(Pipeline::new(silent.clone(), fast_retry()));
         o.imds_probe_timeout = Duration::from_millis(150);
     });
@@ -761,7 +763,7 @@ async fn imds_unreachable_is_unavailable() {
     // IDENTITY_ENDPOINT alone: no usable host.
     let cred = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")]),
+        Vars::from_pairs([("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")]),
     );
     assert_eq!(cred.host(), None);
     let err = cred
@@ -803,7 +805,7 @@ async fn azure_arc_key_file_challenge() {
         }
     })
     .await;
-    let vars = EnvVars::from_pairs([
+    let vars = Vars::from_pairs([
         (
             "IDENTITY_ENDPOINT",
             format!("{}/metadata/identity/oauth2/token", host.base),
@@ -881,7 +883,7 @@ async fn azure_arc_key_file_challenge() {
         .await;
         let cred = mi_with(
             ManagedIdentityId::System,
-            EnvVars::from_pairs([
+            Vars::from_pairs([
                 (
                     "IDENTITY_ENDPOINT",
                     format!("{}/metadata/identity/oauth2/token", evil.base),
@@ -906,7 +908,7 @@ async fn azure_arc_key_file_challenge() {
     .await;
     let err = mi_with(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([
+        Vars::from_pairs([
             (
                 "IDENTITY_ENDPOINT",
                 format!("{}/metadata/identity/oauth2/token", bare.base),
@@ -945,7 +947,7 @@ async fn cloud_shell_posts_a_form() {
         }))
     })
     .await;
-    let vars = EnvVars::from_pairs([("MSI_ENDPOINT", format!("{}/oauth2/token", host.base))]);
+    let vars = Vars::from_pairs([("MSI_ENDPOINT", format!("{}/oauth2/token", host.base))]);
     let cred = mi(ManagedIdentityId::System, vars.clone());
     assert_eq!(cred.host(), Some(ManagedIdentityHost::CloudShell));
     let t = cred
@@ -988,7 +990,7 @@ async fn service_fabric_over_https_pinned_to_the_thumbprint() {
     })
     .await;
     let vars = |thumb: &str, secret: &str| {
-        EnvVars::from_pairs([
+        Vars::from_pairs([
             (
                 "IDENTITY_ENDPOINT",
                 format!("{}/metadata/identity/oauth2/token", host.base),
@@ -1081,7 +1083,7 @@ async fn azure_ml_sends_default_identity_client_id() {
         }))
     })
     .await;
-    let vars = EnvVars::from_pairs([
+    let vars = Vars::from_pairs([
         ("MSI_ENDPOINT", format!("{}/msi/token", host.base)),
         ("MSI_SECRET", "ml-secret-3c3c3c".into()),
         ("DEFAULT_IDENTITY_CLIENT_ID", "ml-default".into()),
@@ -1144,7 +1146,7 @@ async fn every_expires_on_and_expires_in_form() {
     .await;
     let cred = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([
+        Vars::from_pairs([
             ("IDENTITY_ENDPOINT", format!("{}/msi/token", host.base)),
             ("IDENTITY_HEADER", "as-header-1b1b1b".into()),
         ]),
@@ -1170,7 +1172,7 @@ async fn every_expires_on_and_expires_in_form() {
     .await;
     let err = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([
+        Vars::from_pairs([
             ("IDENTITY_ENDPOINT", format!("{}/msi/token", bad.base)),
             ("IDENTITY_HEADER", "h-1b1b1b".into()),
         ]),
@@ -1201,7 +1203,7 @@ async fn debug_and_errors_never_show_the_identity_header_or_tokens() {
         }
     })
     .await;
-    let vars = EnvVars::from_pairs([
+    let vars = Vars::from_pairs([
         ("IDENTITY_ENDPOINT", format!("{}/msi/token", host.base)),
         ("IDENTITY_HEADER", HEADER.into()),
     ]);
@@ -1247,7 +1249,7 @@ async fn debug_and_errors_never_show_the_identity_header_or_tokens() {
     .await;
     let cred = mi(
         ManagedIdentityId::System,
-        EnvVars::from_pairs([("MSI_ENDPOINT", format!("{}/oauth2/token", ok.base))]),
+        Vars::from_pairs([("MSI_ENDPOINT", format!("{}/oauth2/token", ok.base))]),
     );
     let t = cred.get_token(&req("api://x/.default")).await.unwrap();
     let shown = format!("{t:?} {cred:?}");
@@ -1275,7 +1277,7 @@ async fn workload_identity_survives_token_file_rotation() {
     let old = mint(600);
     std::fs::write(&token_file, &old).unwrap();
     // Everything from the (injected) environment, as the AKS webhook sets it.
-    let vars = EnvVars::from_pairs([
+    let vars = Vars::from_pairs([
         ("AZURE_TENANT_ID", TENANT.to_string()),
         ("AZURE_CLIENT_ID", DAEMON.to_string()),
         (
@@ -1361,7 +1363,7 @@ async fn workload_identity_survives_token_file_rotation() {
     assert!(!format!("{cred:?}").contains(&new));
     let err = WorkloadIdentityCredential::new(WorkloadIdentityOptions {
         client,
-        env: Some(EnvVars::from_pairs([("AZURE_TENANT_ID", TENANT)])),
+        env: Some(Vars::from_pairs([("AZURE_TENANT_ID", TENANT)])),
         ..Default::default()
     })
     .unwrap_err();
