@@ -17,7 +17,7 @@
 //! ```
 //!
 //! ## What is here
-//! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM, RS256 `x5t` or
+//! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM or PKCS#12, RS256 `x5t` or
 //!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
 //! - [`EnvironmentCredential`] (the `AZURE_*` variables, read from an injectable [`Env`]),
 //!   [`AzureCliCredential`] (runs `az`, no shell, with a timeout).
