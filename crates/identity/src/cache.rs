@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use crate::error::Error;
@@ -69,6 +70,91 @@ impl CacheKey {
     }
 }
 
+/// FxHash (the rustc hasher): a multiply-rotate per 8 bytes. The scopes map is keyed by
+/// the caller's own scope strings, not by anything a remote party chooses, so it needs no
+/// protection against hash flooding and SipHash's cost on every cache hit buys nothing.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ScopesMap = HashMap<Vec<String>, Arc<Slot>, BuildHasherDefault<FxHasher>>;
+
+/// Request scopes to slots. A credential asks for a handful of scope sets at most, and
+/// comparing a few short slices is cheaper than hashing one: the first [`Self::FEW`] sets
+/// are scanned in order, the rest go to a hash map.
+#[derive(Default)]
+struct ScopesIndex {
+    few: Vec<(Vec<String>, Arc<Slot>)>,
+    many: ScopesMap,
+}
+
+impl ScopesIndex {
+    const FEW: usize = 4;
+
+    #[inline]
+    fn get(&self, scopes: &[String]) -> Option<&Arc<Slot>> {
+        match self.few.iter().find(|(s, _)| s.as_slice() == scopes) {
+            Some((_, slot)) => Some(slot),
+            None if self.many.is_empty() => None,
+            None => self.many.get(scopes),
+        }
+    }
+
+    fn insert(&mut self, scopes: &[String], slot: Arc<Slot>) {
+        if let Some(entry) = self.few.iter_mut().find(|(s, _)| s.as_slice() == scopes) {
+            entry.1 = slot;
+        } else if self.few.len() < Self::FEW {
+            self.few.push((scopes.to_vec(), slot));
+        } else {
+            self.many.insert(scopes.to_vec(), slot);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.few.clear();
+        self.many.clear();
+    }
+}
+
 #[derive(Default)]
 struct Slot {
     token: RwLock<Option<AccessToken>>,
@@ -82,13 +168,30 @@ pub struct TokenCache {
     slots: RwLock<HashMap<CacheKey, Arc<Slot>>>,
     /// Fast path for credentials with one tenant and no account: the slot for a request's
     /// scopes exactly as the caller wrote them, so a hit builds no key at all.
-    by_request_scopes: RwLock<HashMap<Vec<String>, Arc<Slot>>>,
+    by_request_scopes: RwLock<ScopesIndex>,
 }
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.slots.read().map(|s| s.len()).unwrap_or(0);
         f.debug_struct("TokenCache").field("entries", &n).finish()
+    }
+}
+
+/// Now, unix seconds, from the kernel's coarse clock where there is one: the time of the
+/// last tick (a few milliseconds old at most), read from the vDSO without the TSC read and
+/// scaling of the precise clock. Freshness is decided in whole seconds against a 5-minute
+/// buffer, so a tick of lag cannot hand out a token that is past its buffer by more than
+/// that tick; anything not fresh goes to the async path, which reads the precise clock.
+#[inline]
+fn coarse_now() -> i64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        now()
     }
 }
 
@@ -159,6 +262,20 @@ impl TokenCache {
         Self::use_slot(&self.slot(key), bypass, fetch).await
     }
 
+    /// The cached token for `scopes` (exactly as requested, for a cache that serves one
+    /// tenant and no account) when it is fresh: not aging, not inside the expiry buffer.
+    /// Synchronous and allocation-free, so a credential can answer a hit without building
+    /// its async request machinery; `None` means "take the async path"
+    /// ([`TokenCache::get_or_fetch_by_scopes`]), which also handles aging tokens.
+    #[inline]
+    pub fn fresh_by_scopes(&self, scopes: &[String]) -> Option<AccessToken> {
+        let map = self.by_request_scopes.read().ok()?;
+        let slot = map.get(scopes)?;
+        let token = slot.token.read().ok()?;
+        let t = token.as_ref()?;
+        matches!(freshness(t, coarse_now()), Freshness::Fresh).then(|| t.clone())
+    }
+
     /// Like [`TokenCache::get_or_fetch`], for a cache that serves one tenant and no
     /// account: `scopes` exactly as requested find the slot without building `key`.
     pub async fn get_or_fetch_by_scopes<K, F, Fut>(
@@ -186,7 +303,7 @@ impl TokenCache {
                 self.by_request_scopes
                     .write()
                     .expect("cache lock")
-                    .insert(scopes.to_vec(), s.clone());
+                    .insert(scopes, s.clone());
                 s
             }
         };
@@ -263,6 +380,70 @@ mod tests {
             refresh_on: refresh_in.map(|r| now() + r),
             token_type: "Bearer".into(),
         }
+    }
+
+    #[test]
+    fn coarse_clock_agrees_with_the_precise_one() {
+        let (coarse, precise) = (coarse_now(), now());
+        assert!(
+            (precise - coarse).abs() <= 1,
+            "coarse {coarse} precise {precise}"
+        );
+    }
+
+    #[tokio::test]
+    async fn fresh_by_scopes_serves_only_fresh_tokens() {
+        let cache = TokenCache::new();
+        let scopes: Vec<String> = vec!["B".into(), "a".into()];
+        assert!(cache.fresh_by_scopes(&scopes).is_none(), "empty cache");
+        let fill = |t: AccessToken| {
+            let cache = &cache;
+            let scopes = &scopes;
+            async move {
+                cache
+                    .get_or_fetch_by_scopes(scopes, key, true, || async { Ok(t) })
+                    .await
+                    .unwrap()
+            }
+        };
+        fill(token(3600, None)).await;
+        assert!(cache.fresh_by_scopes(&scopes).is_some());
+        assert!(
+            cache.fresh_by_scopes(&["a".into(), "B".into()]).is_none(),
+            "exact request scopes only"
+        );
+        // Aging (past refresh_on): the async path must run, so it can refresh.
+        fill(token(3600, Some(-1))).await;
+        assert!(cache.fresh_by_scopes(&scopes).is_none());
+        // Inside the 5-minute buffer.
+        fill(token(299, None)).await;
+        assert!(cache.fresh_by_scopes(&scopes).is_none());
+        // A token written through the key (not the scopes) is the same slot.
+        cache.put(&key(), token(3600, None));
+        assert!(cache.fresh_by_scopes(&scopes).is_some());
+        // Past the few scanned sets, lookups go through the hash map.
+        let mut sets = Vec::new();
+        for i in 0..(ScopesIndex::FEW + 3) {
+            let set: Vec<String> = vec![format!("s{i}")];
+            let k = move || CacheKey::new("h", "t", "c", "", &[format!("s{i}")], TokenKind::App);
+            cache
+                .get_or_fetch_by_scopes(&set, k, false, || async {
+                    Ok(token(3600 + i as i64, None))
+                })
+                .await
+                .unwrap();
+            sets.push(set);
+        }
+        for (i, set) in sets.iter().enumerate() {
+            let t = cache.fresh_by_scopes(set).expect("cached");
+            assert!(
+                (t.expires_on - now() - 3600 - i as i64).abs() <= 2,
+                "set {i}"
+            );
+        }
+        assert!(cache.fresh_by_scopes(&scopes).is_some());
+        cache.clear();
+        assert!(cache.fresh_by_scopes(&scopes).is_none());
     }
 
     #[test]

@@ -426,6 +426,22 @@ impl ClientCredentials {
         Ok(a)
     }
 
+    /// A fresh cached token for `request`, without any async machinery: only for the
+    /// common case (own tenant, no claims challenge); `None` sends the caller to
+    /// [`ClientCredentials::get_token`], which handles everything else.
+    #[inline]
+    fn cached(&self, request: &TokenRequest) -> Option<AccessToken> {
+        if request.claims.is_some() || request.scopes.is_empty() {
+            return None;
+        }
+        if let Some(t) = &request.tenant
+            && !t.eq_ignore_ascii_case(self.authority.tenant())
+        {
+            return None;
+        }
+        self.cache.fresh_by_scopes(&request.scopes)
+    }
+
     async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
         if request.scopes.is_empty() {
             return Err(Error::Config(
@@ -558,6 +574,11 @@ macro_rules! confidential_credential {
 
         impl TokenCredential for $name {
             fn get_token<'a>(&'a self, request: &'a TokenRequest) -> BoxFuture<'a, Result<AccessToken, Error>> {
+                // A hit boxes a ready value (a few dozen bytes), not the request state
+                // machine (kilobytes, with the HTTP send inside).
+                if let Some(t) = self.0.cached(request) {
+                    return Box::pin(std::future::ready(Ok(t)));
+                }
                 Box::pin(self.0.get_token(request))
             }
 

@@ -77,7 +77,12 @@ pub trait TokenCredential: Send + Sync {
 
 /// Now, unix seconds.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    // `SystemTime` directly: the same value as `OffsetDateTime::now_utc().unix_timestamp()`
+    // without building a calendar date on every cache hit.
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    }
 }
 
 /// `refresh_on` as MSAL computes it: from `refresh_in`, else half-life for tokens that
