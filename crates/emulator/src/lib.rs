@@ -40,6 +40,7 @@ pub mod managed_identity;
 pub mod pages;
 pub mod server;
 pub mod state;
+pub mod testing;
 pub mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -2,8 +2,7 @@
 //! reqwest, trusting the CA it wrote. Grouped by area; each test starts its own emulator
 //! so clock moves and faults never leak between tests.
 
-use std::time::Duration;
-
+use entra_emulator::testing::{Browser, Harness, field, query_param, sign_in};
 use entra_emulator::{Emulator, Options};
 use entra_jose::{RsaPublicKey, decode_unverified};
 use serde_json::Value;
@@ -15,55 +14,27 @@ const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
 const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
 const ALICE: &str = "alice@contoso.onmicrosoft.com";
 
+/// The shared harness plus what these tests read often.
 struct Env {
-    emu: Option<Emulator>,
-    http: reqwest::Client,
+    h: Harness,
     base: String,
     admin: String,
-    _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
+impl std::ops::Deref for Env {
+    type Target = Harness;
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    fn deref(&self) -> &Harness {
+        &self.h
     }
 }
 
 impl Env {
     async fn start() -> Self {
-        // reqwest is built without a bundled crypto provider; the process picks aws-lc-rs.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("entra-emu-test-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .expect("emulator starts");
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        let base = emu.ready.authority.clone();
-        let admin = emu.ready.admin_token.clone();
-        Self {
-            emu: Some(emu),
-            http,
-            base,
-            admin,
-            _dir: TempDir(dir),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        let h = Harness::start().await;
+        let base = h.ready().authority.clone();
+        let admin = h.ready().admin_token.clone();
+        Self { h, base, admin }
     }
 
     async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -79,13 +50,7 @@ impl Env {
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(&format!("/admin{path}")))
-            .bearer_auth(&self.admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.h.admin().post(path, body).await
     }
 
     async fn jwks(&self) -> Vec<(String, RsaPublicKey)> {
@@ -125,10 +90,8 @@ impl Env {
         decoded.claims
     }
 
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
@@ -330,8 +293,7 @@ mod client_credentials {
     #[tokio::test]
     async fn certificate_assertions_rs256_and_ps256() {
         let env = Env::start().await;
-        let pem =
-            std::fs::read_to_string(&env.emu.as_ref().unwrap().ready.daemon_certificate).unwrap();
+        let pem = std::fs::read_to_string(&env.ready().daemon_certificate).unwrap();
         let key_b64: String = pem
             .split("-----BEGIN PRIVATE KEY-----")
             .nth(1)
@@ -457,7 +419,7 @@ mod client_credentials {
     #[tokio::test]
     async fn federated_assertion_from_the_emulator_issuer() {
         let env = Env::start().await;
-        let state_dir = std::path::Path::new(&env.emu.as_ref().unwrap().ready.ca_file)
+        let state_dir = std::path::Path::new(&env.ready().ca_file)
             .parent()
             .unwrap()
             .to_path_buf();
@@ -688,86 +650,6 @@ mod client_credentials {
     }
 }
 
-/// A tiny browser: carries cookies and reads the hidden fields of the emulator's pages.
-struct Browser<'a> {
-    env: &'a Env,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(env: &'a Env) -> Self {
-        Self {
-            env,
-            cookies: Default::default(),
-        }
-    }
-
-    fn take_cookies(&mut self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie") {
-            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), v.into());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .post(self.env.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
 fn pkce() -> (String, String) {
     let verifier = entra_emulator::tokens::random_token(32);
     let challenge = entra_jose::b64url(aws_lc_rs::digest::digest(
@@ -775,59 +657,6 @@ fn pkce() -> (String, String) {
         verifier.as_bytes(),
     ));
     (verifier, challenge)
-}
-
-/// Drives sign-in (and consent if shown) and returns the redirect URL with the code.
-async fn sign_in(
-    b: &mut Browser<'_>,
-    authorize_url: &str,
-    user: &str,
-    password: &str,
-    consent: &str,
-) -> String {
-    let page = b.get(authorize_url).await.text().await.unwrap();
-    let resp = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page, "flow")),
-                ("csrf", &field(&page, "csrf")),
-                ("login", user),
-                ("passwd", password),
-            ],
-        )
-        .await;
-    let mut resp = resp;
-    loop {
-        if resp.status() == 302 {
-            return resp.headers()["location"].to_str().unwrap().to_string();
-        }
-        let page = resp.text().await.unwrap();
-        if page.contains("id=\"approve\"") {
-            resp = b
-                .post(
-                    "/mfa",
-                    &[
-                        ("flow", &field(&page, "flow")),
-                        ("csrf", &field(&page, "csrf")),
-                    ],
-                )
-                .await;
-        } else if page.contains("id=\"accept\"") {
-            resp = b
-                .post(
-                    "/consent",
-                    &[
-                        ("flow", &field(&page, "flow")),
-                        ("csrf", &field(&page, "csrf")),
-                        ("action", consent),
-                    ],
-                )
-                .await;
-        } else {
-            panic!("unexpected page: {page}");
-        }
-    }
 }
 
 mod user_flows {
@@ -1586,7 +1415,7 @@ mod managed_identity {
     #[tokio::test]
     async fn imds_and_app_service_wire_formats() {
         let env = Env::start().await;
-        let ready = env.emu.as_ref().unwrap().ready.clone();
+        let ready = env.ready().clone();
         let url = env.url(
             "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://contoso-api",
         );

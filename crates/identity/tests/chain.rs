@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::Harness;
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::token::now;
 use entra_identity::{
@@ -28,31 +28,24 @@ const VAULT: &str = "https://vault.azure.net/.default";
 /// What the fake `az` prints; no error or Debug output may ever contain it.
 const AZ_TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.fake-az-access-token.c2ln";
 
+/// The shared harness plus client options for the environment credentials.
 struct Emu {
-    emu: Option<Emulator>,
-    dir: PathBuf,
+    h: Harness,
+}
+
+impl std::ops::Deref for Emu {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Emu {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("entra-chain-test-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
+            h: Harness::start().await,
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
     }
 
     /// Trusts the emulator's CA; no authority host, so the environment must supply it.
@@ -81,11 +74,8 @@ impl Emu {
             .with("AZURE_CLIENT_ID", DAEMON)
     }
 
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
@@ -801,10 +791,10 @@ async fn azure_token_credentials_selects_the_chain() {
 #[tokio::test]
 async fn default_chain_with_real_workload_and_managed_identity() {
     let emu = Emu::start().await;
-    let token_file = emu.dir.join("federated-token");
+    let token_file = emu.dir().join("federated-token");
     let issuer = format!("{}/federation", emu.ready().authority);
     let minted = entra_emulator::discovery::mint_federated(
-        &emu.dir,
+        emu.dir(),
         &issuer,
         "system:serviceaccount:default:workload",
         "api://AzureADTokenExchange",

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::{Browser, Harness, enter_device_code};
 use entra_identity::http::{HttpClient, Pipeline, Request, ReqwestClient, Response, RetryPolicy};
 use entra_identity::{
     AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
@@ -33,40 +33,24 @@ const P12_PASSWORD: &str = "p12-pass-7f3a9c";
 
 // --- The emulator --------------------------------------------------------------------
 
+/// The shared harness plus client options with short retry delays.
 struct Emu {
-    emu: Option<Emulator>,
-    dir: PathBuf,
-    admin: reqwest::Client,
+    h: Harness,
+}
+
+impl std::ops::Deref for Emu {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Emu {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("entra-hygiene-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let admin = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
-            admin,
+            h: Harness::start().await,
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
     }
 
     /// Options pointing at the emulator, with short retry delays.
@@ -101,40 +85,10 @@ impl Emu {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.ready().authority)
-    }
-
-    async fn fault(&self, body: Value) {
-        let r = self
-            .admin
-            .post(format!("{}/admin/faults", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
-
-    async fn counter(&self, name: &str) -> u64 {
-        let c: Value = self
-            .admin
-            .get(format!("{}/admin/counters", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        c[name].as_u64().unwrap_or(0)
-    }
-
     /// `openssl pkcs12 -export` of the daemon's key and certificate into `name`, with
     /// `extra` arguments (algorithm choices).
     fn pkcs12(&self, name: &str, password: &str, extra: &[&str]) -> PathBuf {
-        let out = self.dir.join(name);
+        let out = self.dir().join(name);
         let pem = &self.ready().daemon_certificate;
         let status = Command::new("openssl")
             .args(["pkcs12", "-export", "-in", pem, "-inkey", pem, "-out"])
@@ -147,11 +101,8 @@ impl Emu {
         out
     }
 
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
@@ -212,106 +163,6 @@ fn recorded(seen: &Arc<Mutex<Vec<String>>>, name: &str) -> Vec<String> {
         .iter()
         .filter_map(|s| s.strip_prefix(&format!("{name}=")).map(str::to_string))
         .collect()
-}
-
-// --- The stand-in browser (from crates/identity/tests/user_flows.rs) --------------------
-
-struct Browser<'a> {
-    emu: &'a Emu,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl Browser<'_> {
-    fn take_cookies(&mut self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie") {
-            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), v.into());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> String {
-        let resp = self
-            .emu
-            .admin
-            .get(self.emu.url(path))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp.text().await.unwrap()
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> String {
-        let resp = self
-            .emu
-            .admin
-            .post(self.emu.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp.text().await.unwrap()
-    }
-
-    /// Enters a device code, signs alice in and approves.
-    async fn approve_device_code(&mut self, user_code: &str) -> String {
-        let page = self.get("/devicelogin").await;
-        let page = self
-            .post(
-                "/devicelogin",
-                &[
-                    ("flow", ""),
-                    ("csrf", &field(&page, "csrf")),
-                    ("otc", user_code),
-                ],
-            )
-            .await;
-        let page = self
-            .post(
-                "/login",
-                &[
-                    ("flow", &field(&page, "flow")),
-                    ("csrf", &field(&page, "csrf")),
-                    ("login", ALICE),
-                    ("passwd", "alice-dev-password"),
-                ],
-            )
-            .await;
-        self.post(
-            "/device/confirm",
-            &[
-                ("flow", &field(&page, "flow")),
-                ("csrf", &field(&page, "csrf")),
-                ("action", "accept"),
-            ],
-        )
-        .await
-    }
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }
 
 // --- PKCS#12 -------------------------------------------------------------------------
@@ -549,11 +400,14 @@ async fn nothing_secret_in_trace_logs_errors_or_debug() {
     let flow = public.sign_in_with_device_code(&read, &on_code, std::future::pending());
     let (signed_in, page) = tokio::join!(flow, async {
         let user_code = rx.recv().await.unwrap();
-        let mut browser = Browser {
-            emu: &emu,
-            cookies: Default::default(),
-        };
-        browser.approve_device_code(&user_code).await
+        enter_device_code(
+            &mut Browser::new(&emu),
+            &user_code,
+            ALICE,
+            "alice-dev-password",
+            "accept",
+        )
+        .await
     });
     assert!(page.contains("id=\"done\""), "{page}");
     let signed_in = signed_in.unwrap();
@@ -568,7 +422,7 @@ async fn nothing_secret_in_trace_logs_errors_or_debug() {
     // error must not carry the refresh token either.
     let first_rt = recorded(&seen, "refresh_token")[0].clone();
     let replay = emu
-        .admin
+        .http
         .post(emu.url(&format!("/{TENANT}/oauth2/v2.0/token")))
         .form(&[
             ("grant_type", "refresh_token"),

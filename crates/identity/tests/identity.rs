@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::Harness;
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
@@ -17,39 +17,24 @@ const TENANT: &str = "contoso.onmicrosoft.com";
 const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
 const API_DEFAULT: &str = "api://contoso-api/.default";
 
+/// The shared harness plus client options with short retry delays.
 struct Env {
-    emu: Option<Emulator>,
-    dir: std::path::PathBuf,
-    admin: reqwest::Client,
+    h: Harness,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir =
-            std::env::temp_dir().join(format!("entra-identity-test-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let admin = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .build()
-            .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
-            admin,
+            h: Harness::start().await,
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
     }
 
     /// Options pointing at the emulator, with short retry delays.
@@ -66,37 +51,8 @@ impl Env {
         }
     }
 
-    async fn counter(&self, name: &str) -> u64 {
-        let c: Value = self
-            .admin
-            .get(format!("{}/admin/counters", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        c[name].as_u64().unwrap_or(0)
-    }
-
-    async fn fault(&self, body: Value) {
-        let r = self
-            .admin
-            .post(format!("{}/admin/faults", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
-    }
-
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
@@ -208,7 +164,7 @@ async fn certificate_rs256_ps256_and_chain() {
 #[tokio::test]
 async fn assertion_callback_with_a_federated_token() {
     let env = Env::start().await;
-    let state_dir = env.dir.clone();
+    let state_dir = env.dir().to_path_buf();
     let issuer = format!("{}/federation", env.ready().authority);
     let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = calls.clone();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::Harness;
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
@@ -30,38 +30,24 @@ const USER_MI_RESOURCE: &str = "/subscriptions/00000000-0000-4000-8000-00000000d
 
 // --- The emulator --------------------------------------------------------------------
 
+/// The shared harness plus client options with short retries.
 struct Env {
-    emu: Option<Emulator>,
-    dir: std::path::PathBuf,
-    admin: reqwest::Client,
+    h: Harness,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = temp_dir("entra-mi-test");
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let admin = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .build()
-            .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
-            admin,
+            h: Harness::start().await,
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
     }
 
     /// The emulator's CA, short retries.
@@ -87,27 +73,8 @@ impl Env {
         .unwrap()
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self
-            .admin
-            .request(method, format!("{}/admin/{path}", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn counter(&self, name: &str) -> u64 {
-        self.admin(reqwest::Method::GET, "counters", None).await[name]
-            .as_u64()
-            .unwrap_or(0)
-    }
-
     fn object_id(&self, client_id: &str) -> String {
-        let st = &self.emu.as_ref().unwrap().state;
+        let st = &self.emulator().state;
         st.dir()
             .managed_identity(Some(client_id), None, None)
             .unwrap()
@@ -115,11 +82,8 @@ impl Env {
             .clone()
     }
 
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
@@ -1264,7 +1228,7 @@ async fn workload_identity_survives_token_file_rotation() {
     let issuer = format!("{}/federation", env.ready().authority);
     let mint = |lifetime: i64| {
         entra_emulator::discovery::mint_federated(
-            &env.dir,
+            env.dir(),
             &issuer,
             "system:serviceaccount:default:workload",
             "api://AzureADTokenExchange",
@@ -1308,12 +1272,7 @@ async fn workload_identity_survives_token_file_rotation() {
     let next = files.join("azure-identity-token.next");
     std::fs::write(&next, &new).unwrap();
     std::fs::rename(&next, &token_file).unwrap();
-    env.admin(
-        reqwest::Method::POST,
-        "clock",
-        Some(json!({"advance_seconds": 1200})),
-    )
-    .await;
+    env.advance_clock(1200).await;
 
     // The old assertion is now refused with AADSTS700024...
     let stale = old.clone();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::Harness;
 use entra_identity::Secret;
 use entra_identity::persist::{
     AccessToken, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache, Protection,
@@ -901,53 +901,26 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// The shared harness plus a work directory for the cache files and MSAL.
 struct Emu {
-    emu: Option<Emulator>,
+    h: Harness,
     dir: TempDir,
-    http: reqwest::Client,
+}
+
+impl std::ops::Deref for Emu {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Emu {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = TempDir::new("emulator");
-        let emu = Emulator::start(Options {
-            state_dir: dir.join("state"),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .no_proxy()
-            .build()
-            .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
-            http,
+            h: Harness::start().await,
+            dir: TempDir::new("emulator"),
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
-    }
-
-    async fn counter(&self, name: &str) -> u64 {
-        let c: Value = self
-            .http
-            .get(format!("{}/admin/counters", self.ready().authority))
-            .bearer_auth(&self.ready().admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        c[name].as_u64().unwrap_or(0)
     }
 
     /// A token request straight to the emulator; the JSON body.
@@ -972,10 +945,8 @@ impl Emu {
         body
     }
 
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 

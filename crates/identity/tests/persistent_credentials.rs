@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::{Browser, Harness, enter_device_code};
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
 use entra_identity::{
@@ -30,44 +30,27 @@ const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
 const ALICE: &str = "alice@contoso.onmicrosoft.com";
 const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
 
+/// The shared harness, a work directory for cache files (inside the harness's, so
+/// [`Env::stop`] removes it) and client options with short retry delays.
 struct Env {
-    emu: Option<Emulator>,
+    h: Harness,
     dir: PathBuf,
-    http: reqwest::Client,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("entra-persistcred-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.join("emulator"),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        Self {
-            emu: Some(emu),
-            dir,
-            http,
-        }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.ready().authority, path)
+        let h = Harness::start().await;
+        let dir = h.dir().join("work");
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { h, dir }
     }
 
     fn options(&self) -> ClientOptions {
@@ -91,149 +74,9 @@ impl Env {
             .unwrap()
     }
 
-    async fn counters(&self) -> Value {
-        self.http
-            .get(self.url("/admin/counters"))
-            .bearer_auth(&self.ready().admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+    async fn stop(self) {
+        self.h.stop().await;
     }
-
-    async fn counter(&self, name: &str) -> u64 {
-        self.counters().await[name].as_u64().unwrap_or(0)
-    }
-
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-// --- The stand-in browser (from tests/user_flows.rs) ---------------------------------
-
-struct Browser<'a> {
-    env: &'a Env,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(env: &'a Env) -> Self {
-        Self {
-            env,
-            cookies: Default::default(),
-        }
-    }
-
-    fn take_cookies(&mut self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie") {
-            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), v.into());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .post(self.env.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Enters a device code, signs in as alice and approves.
-async fn approve_device_code(b: &mut Browser<'_>, user_code: &str) -> String {
-    let page = b
-        .get(&b.env.url("/devicelogin"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let page = b
-        .post(
-            "/devicelogin",
-            &[
-                ("flow", ""),
-                ("csrf", &field(&page, "csrf")),
-                ("otc", user_code),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let page = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page, "flow")),
-                ("csrf", &field(&page, "csrf")),
-                ("login", ALICE),
-                ("passwd", "alice-dev-password"),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    b.post(
-        "/device/confirm",
-        &[
-            ("flow", &field(&page, "flow")),
-            ("csrf", &field(&page, "csrf")),
-            ("action", "accept"),
-        ],
-    )
-    .await
-    .text()
-    .await
-    .unwrap()
 }
 
 /// Alice signs in to `client` with a device code for `scope`.
@@ -246,7 +89,14 @@ async fn device_sign_in(env: &Env, client: &PublicClient, scope: &str) -> SignIn
     let flow = client.sign_in_with_device_code(&request, &on_code, std::future::pending());
     let (outcome, ()) = tokio::join!(flow, async {
         let info = rx.recv().await.unwrap();
-        approve_device_code(&mut Browser::new(env), &info.user_code).await;
+        enter_device_code(
+            &mut Browser::new(env),
+            &info.user_code,
+            ALICE,
+            "alice-dev-password",
+            "accept",
+        )
+        .await;
     });
     outcome.unwrap()
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::{Emulator, Options};
+use entra_emulator::testing::{self, Browser, Harness, query_param, sign_in};
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     ClientOptions, DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient,
@@ -23,44 +23,24 @@ const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
 const ALICE: &str = "alice@contoso.onmicrosoft.com";
 const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
 
+/// The shared harness plus client options with short retry delays.
 struct Env {
-    emu: Option<Emulator>,
-    dir: std::path::PathBuf,
-    http: reqwest::Client,
+    h: Harness,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn start() -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let dir = std::env::temp_dir().join(format!("entra-userflows-{}", uuid::Uuid::new_v4()));
-        let emu = Emulator::start(Options {
-            state_dir: dir.clone(),
-            port: 0,
-            token_lifetime: Some(3600),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let ca = std::fs::read(&emu.ready.ca_file).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
         Self {
-            emu: Some(emu),
-            dir,
-            http,
+            h: Harness::start().await,
         }
-    }
-
-    fn ready(&self) -> &entra_emulator::Ready {
-        &self.emu.as_ref().unwrap().ready
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.ready().authority, path)
     }
 
     fn options(&self) -> ClientOptions {
@@ -80,198 +60,14 @@ impl Env {
         PublicClient::new(TENANT, PUBLIC, self.options()).unwrap()
     }
 
-    async fn counter(&self, name: &str) -> u64 {
-        let c: Value = self
-            .http
-            .get(self.url("/admin/counters"))
-            .bearer_auth(&self.ready().admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        c[name].as_u64().unwrap_or(0)
-    }
-
-    async fn advance_clock(&self, seconds: u64) {
-        let r = self
-            .http
-            .post(self.url("/admin/clock"))
-            .bearer_auth(&self.ready().admin_token)
-            .json(&serde_json::json!({ "advance_seconds": seconds }))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-
-    async fn stop(mut self) {
-        if let Some(e) = self.emu.take() {
-            e.shutdown().await;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    async fn stop(self) {
+        self.h.stop().await;
     }
 }
 
-// --- The stand-in browser (from crates/emulator/tests/emulator.rs) -------------------
-
-struct Browser<'a> {
-    env: &'a Env,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(env: &'a Env) -> Self {
-        Self {
-            env,
-            cookies: Default::default(),
-        }
-    }
-
-    fn take_cookies(&mut self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie") {
-            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.into(), v.into());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let resp = self
-            .env
-            .http
-            .post(self.env.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.take_cookies(&resp);
-        resp
-    }
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Drives sign-in (and MFA, consent if shown) and returns the redirect URL.
-async fn sign_in(
-    b: &mut Browser<'_>,
-    authorize_url: &str,
-    user: &str,
-    password: &str,
-    consent: &str,
-) -> String {
-    let page = b.get(authorize_url).await.text().await.unwrap();
-    let mut resp = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page, "flow")),
-                ("csrf", &field(&page, "csrf")),
-                ("login", user),
-                ("passwd", password),
-            ],
-        )
-        .await;
-    loop {
-        if resp.status() == 302 {
-            return resp.headers()["location"].to_str().unwrap().to_string();
-        }
-        let page = resp.text().await.unwrap();
-        let (path, extra) = if page.contains("id=\"approve\"") {
-            ("/mfa", None)
-        } else if page.contains("id=\"accept\"") {
-            ("/consent", Some(("action", consent)))
-        } else {
-            panic!("unexpected page: {page}");
-        };
-        let (flow, csrf) = (field(&page, "flow"), field(&page, "csrf"));
-        let mut form = vec![("flow", flow.as_str()), ("csrf", csrf.as_str())];
-        form.extend(extra);
-        resp = b.post(path, &form).await;
-    }
-}
-
-/// Enters a device code and approves (`accept`) or declines (`cancel`).
+/// Enters a device code as alice and approves (`accept`) or declines (`cancel`).
 async fn enter_device_code(b: &mut Browser<'_>, user_code: &str, action: &str) -> String {
-    let page = b
-        .get(&b.env.url("/devicelogin"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let page = b
-        .post(
-            "/devicelogin",
-            &[
-                ("flow", ""),
-                ("csrf", &field(&page, "csrf")),
-                ("otc", user_code),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    let page = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page, "flow")),
-                ("csrf", &field(&page, "csrf")),
-                ("login", ALICE),
-                ("passwd", "alice-dev-password"),
-            ],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
-    b.post(
-        "/device/confirm",
-        &[
-            ("flow", &field(&page, "flow")),
-            ("csrf", &field(&page, "csrf")),
-            ("action", action),
-        ],
-    )
-    .await
-    .text()
-    .await
-    .unwrap()
+    testing::enter_device_code(b, user_code, ALICE, "alice-dev-password", action).await
 }
 
 // --- Helpers ----------------------------------------------------------------------------
@@ -299,15 +95,6 @@ fn no_browser(
         ..Default::default()
     };
     (options, rx)
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .ok()?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
 }
 
 /// Runs an interactive sign-in while the stand-in browser signs in as `user` and then

@@ -1,0 +1,360 @@
+//! Helpers for tests that run against the emulator: not for production.
+//!
+//! [`Harness`] starts an emulator in a fresh temporary directory and talks to its admin
+//! API; [`Browser`] plays the user's browser on the sign-in, MFA, consent and device-code
+//! pages. Everything here panics on failure, as a test wants.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Emulator, Options, Ready};
+
+/// An emulator on a loopback port with its state in a temporary directory that
+/// [`Harness::stop`] (or dropping the harness) removes. Tokens live 3600 seconds.
+pub struct Harness {
+    emu: Option<Emulator>,
+    dir: PathBuf,
+    /// A client that trusts the emulator's CA and does not follow redirects.
+    pub http: reqwest::Client,
+}
+
+impl Harness {
+    /// Starts an emulator with the test defaults (`token_lifetime: Some(3600)`).
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts an emulator with `options`; `state_dir` and `port` are replaced by a fresh
+    /// temporary directory and an ephemeral port, and a missing `token_lifetime` becomes
+    /// 3600 seconds.
+    pub async fn start_with(options: Options) -> Self {
+        // reqwest is built without a bundled crypto provider; the process picks aws-lc-rs.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = std::env::temp_dir().join(format!("entra-test-{}", uuid::Uuid::new_v4()));
+        let emu = Emulator::start(Options {
+            state_dir: dir.clone(),
+            port: 0,
+            token_lifetime: options.token_lifetime.or(Some(3600)),
+            ..options
+        })
+        .await
+        .expect("emulator starts");
+        let http = client_trusting(&emu.ready.ca_file);
+        Self {
+            emu: Some(emu),
+            dir,
+            http,
+        }
+    }
+
+    /// What the running emulator announced (authority, CA file, admin token, ...).
+    pub fn ready(&self) -> &Ready {
+        &self.emulator().ready
+    }
+
+    /// The running emulator (its state, for tests that look inside).
+    pub fn emulator(&self) -> &Emulator {
+        self.emu.as_ref().expect("emulator running")
+    }
+
+    /// The emulator's state directory (removed by [`Harness::stop`]).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The authority, e.g. `https://127.0.0.1:PORT`.
+    pub fn base(&self) -> &str {
+        &self.ready().authority
+    }
+
+    /// `path` (starting with `/`) on the emulator.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.ready().authority)
+    }
+
+    /// An admin API client: `path` is under `/admin` (e.g. `/faults`).
+    pub fn admin(&self) -> Admin<'_> {
+        Admin { harness: self }
+    }
+
+    /// All request counters.
+    pub async fn counters(&self) -> Value {
+        self.admin().get("/counters").await
+    }
+
+    /// One request counter, 0 when it has not been counted yet.
+    pub async fn counter(&self, name: &str) -> u64 {
+        self.counters().await[name].as_u64().unwrap_or(0)
+    }
+
+    /// Installs a fault (`POST /admin/faults`) and checks it was accepted.
+    pub async fn fault(&self, body: Value) {
+        let r = self.admin().post("/faults", body).await;
+        assert_eq!(r.status(), 204, "fault accepted");
+    }
+
+    /// Moves the emulator's clock forward.
+    pub async fn advance_clock(&self, seconds: u64) {
+        let r = self
+            .admin()
+            .post("/clock", serde_json::json!({ "advance_seconds": seconds }))
+            .await;
+        assert!(r.status().is_success(), "clock moved: {}", r.status());
+    }
+
+    /// Shuts the emulator down and removes its state directory.
+    pub async fn stop(mut self) {
+        if let Some(e) = self.emu.take() {
+            e.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        drop(self.emu.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A reqwest client that trusts the CA in `ca_file`, does not follow redirects, uses no
+/// proxy and gives up after 20 seconds.
+pub fn client_trusting(ca_file: &str) -> reqwest::Client {
+    let ca = std::fs::read(ca_file).expect("CA file readable");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA is PEM"))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client builds")
+}
+
+/// The emulator's admin API, authenticated with its admin token.
+pub struct Admin<'a> {
+    harness: &'a Harness,
+}
+
+impl Admin<'_> {
+    fn url(&self, path: &str) -> String {
+        self.harness.url(&format!("/admin{path}"))
+    }
+
+    /// `GET /admin{path}`, answered with JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        self.send(reqwest::Method::GET, path, None)
+            .await
+            .json()
+            .await
+            .expect("admin answers JSON")
+    }
+
+    /// `POST /admin{path}` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Any method on `/admin{path}`, with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .harness
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.harness.ready().admin_token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("admin request sent")
+    }
+}
+
+/// A tiny browser: carries cookies and reads the hidden fields of the emulator's pages.
+pub struct Browser<'a> {
+    harness: &'a Harness,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    /// A browser with an empty cookie jar.
+    pub fn new(harness: &'a Harness) -> Self {
+        Self {
+            harness,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// The emulator this browser talks to.
+    pub fn harness(&self) -> &'a Harness {
+        self.harness
+    }
+
+    fn take_cookies(&mut self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let (kv, _) = v.to_str().unwrap().split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// `GET url` (a full URL) with the cookies; keeps the cookies the answer sets.
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
+        let resp = self
+            .harness
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp
+    }
+
+    /// Posts `form` to `path` on the emulator with the cookies.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let resp = self
+            .harness
+            .http
+            .post(self.harness.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.take_cookies(&resp);
+        resp
+    }
+}
+
+/// The value of the hidden input `name` in `html`; panics with the page if missing.
+pub fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// The decoded query parameter `name` of `url`.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Opens `authorize_url`, signs in as `user`, passes MFA and answers consent (if shown)
+/// with `consent` (`accept` or `cancel`); returns the redirect URL.
+pub async fn sign_in(
+    b: &mut Browser<'_>,
+    authorize_url: &str,
+    user: &str,
+    password: &str,
+    consent: &str,
+) -> String {
+    let page = b.get(authorize_url).await.text().await.unwrap();
+    let mut resp = b
+        .post(
+            "/login",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("login", user),
+                ("passwd", password),
+            ],
+        )
+        .await;
+    loop {
+        if resp.status() == 302 {
+            return resp.headers()["location"].to_str().unwrap().to_string();
+        }
+        let page = resp.text().await.unwrap();
+        let (path, extra) = if page.contains("id=\"approve\"") {
+            ("/mfa", None)
+        } else if page.contains("id=\"accept\"") {
+            ("/consent", Some(("action", consent)))
+        } else {
+            panic!("unexpected page: {page}");
+        };
+        let (flow, csrf) = (field(&page, "flow"), field(&page, "csrf"));
+        let mut form = vec![("flow", flow.as_str()), ("csrf", csrf.as_str())];
+        form.extend(extra);
+        resp = b.post(path, &form).await;
+    }
+}
+
+/// Enters `user_code` on the device-code page, signs in as `user` and answers the
+/// confirmation with `action` (`accept` or `cancel`); returns the final page.
+pub async fn enter_device_code(
+    b: &mut Browser<'_>,
+    user_code: &str,
+    user: &str,
+    password: &str,
+    action: &str,
+) -> String {
+    let url = b.harness().url("/devicelogin");
+    let page = b.get(&url).await.text().await.unwrap();
+    let page = b
+        .post(
+            "/devicelogin",
+            &[
+                ("flow", ""),
+                ("csrf", &field(&page, "csrf")),
+                ("otc", user_code),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = b
+        .post(
+            "/login",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("login", user),
+                ("passwd", password),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    b.post(
+        "/device/confirm",
+        &[
+            ("flow", &field(&page, "flow")),
+            ("csrf", &field(&page, "csrf")),
+            ("action", action),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap()
+}
