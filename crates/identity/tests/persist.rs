@@ -817,82 +817,6 @@ fn ten_processes_hammer_one_file() {
 
 // --- MSAL Python, both directions, one plaintext file --------------------------------
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The interop venv's Python (`scripts/setup-test-deps` makes it), or `ENTRA_TEST_PYTHON`.
-/// Missing is a failure, not a skip.
-fn python() -> PathBuf {
-    let p = std::env::var_os("ENTRA_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "MSAL Python interop needs {}: run scripts/setup-test-deps (it creates .venv with msal), or set ENTRA_TEST_PYTHON to a Python with msal installed",
-        p.display()
-    );
-    p
-}
-
-/// Runs `msal_cache_interop.py COMMAND`, bounded in time; its JSON output.
-fn run_msal(command: &str, authority: &str, ca_file: &str, cache: &Path, work: &Path) -> Value {
-    let script = repo_root().join("tests/interop/msal_cache_interop.py");
-    let out_path = work.join(format!("msal-{command}.out"));
-    let err_path = work.join(format!("msal-{command}.err"));
-    let mut cmd = Command::new(python());
-    cmd.arg(&script)
-        .args([command, "--authority", authority, "--cache"])
-        .arg(cache)
-        .env("REQUESTS_CA_BUNDLE", ca_file)
-        .env("SSL_CERT_FILE", ca_file)
-        .env("NO_PROXY", "localhost,127.0.0.1,::1")
-        .env("no_proxy", "localhost,127.0.0.1,::1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONWARNINGS", "ignore::DeprecationWarning")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap());
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("AZURE_")
-            || k.starts_with("MSAL_")
-            || k.to_ascii_lowercase().ends_with("_proxy") && !k.eq_ignore_ascii_case("no_proxy")
-        {
-            cmd.env_remove(&*k);
-        }
-    }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "msal_cache_interop.py {command} timed out; stderr:\n{}",
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap();
-    let stderr = std::fs::read_to_string(&err_path).unwrap();
-    assert!(
-        status.success(),
-        "msal_cache_interop.py {command} failed ({status}):\n{stderr}\n{stdout}"
-    );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
-}
-
 fn sha256_hex(s: &str) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
         .as_ref()
@@ -958,7 +882,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msal_python_shares_a_plaintext_cache_both_ways() {
-    let python = python(); // fail first, and clearly, if the venv is missing
+    let python = entra_emulator::testing::python(); // fail first, and clearly, if the venv is missing
     assert!(python.exists());
     let env = Emu::start().await;
     let authority = env.ready().authority.trim_end_matches('/').to_string();
@@ -979,7 +903,12 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             path.clone(),
             env.dir.0.clone(),
         );
-        blocking(move || run_msal("acquire", &authority, &ca, &path, &work)).await
+        blocking(move || {
+            entra_emulator::testing::run_msal_cache_interop(
+                "acquire", &authority, &ca, &path, &work,
+            )
+        })
+        .await
     };
     assert_eq!(msal["home_account_id"], home);
     let cache = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap();
@@ -1119,7 +1048,10 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             path.clone(),
             env.dir.0.clone(),
         );
-        blocking(move || run_msal("silent", &authority, &ca, &path, &work)).await
+        blocking(move || {
+            entra_emulator::testing::run_msal_cache_interop("silent", &authority, &ca, &path, &work)
+        })
+        .await
     };
     assert_eq!(msal["home_account_id"], home);
     assert_eq!(msal["username"], "alice@contoso.onmicrosoft.com");
@@ -1143,7 +1075,12 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             path.clone(),
             env.dir.0.clone(),
         );
-        blocking(move || run_msal("refresh", &authority, &ca, &path, &work)).await
+        blocking(move || {
+            entra_emulator::testing::run_msal_cache_interop(
+                "refresh", &authority, &ca, &path, &work,
+            )
+        })
+        .await
     };
     assert_ne!(msal["user_token"], ours_user);
     assert_eq!(env.counter("grant:refresh_token").await, refreshes + 1);
