@@ -379,7 +379,7 @@ impl Request<'_> {
             .ok_or_else(|| app_not_found(&client_id, self.tenant))?;
         match grant {
             "client_credentials" => self.client_credentials(sel, app, basic_secret).await,
-            "authorization_code" => self.authorization_code(sel, app, basic_secret).await,
+            "authorization_code" => self.authorization_code(app, basic_secret).await,
             "refresh_token" => self.refresh_token(sel, app, basic_secret).await,
             "password" => self.password(sel, app, basic_secret).await,
             "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => {
@@ -654,7 +654,6 @@ impl Request<'_> {
 
     async fn authorization_code(
         &self,
-        sel: TenantSel<'_>,
         app: &App,
         basic_secret: Option<String>,
     ) -> Result<Value, EntraError> {
@@ -735,7 +734,6 @@ impl Request<'_> {
             .dir
             .user_by_oid(&grant.user_oid)
             .ok_or_else(user_gone)?;
-        let _ = sel;
         let raw = if self.v1 {
             self.scopes_raw()?
         } else {

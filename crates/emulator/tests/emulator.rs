@@ -960,38 +960,45 @@ mod user_flows {
         env.stop().await;
     }
 
+    /// The public client's sign-in (consenting if asked) for `scope`: (PKCE verifier, code).
+    async fn public_client_code(
+        env: &Env,
+        scope: &str,
+        user: &str,
+        password: &str,
+    ) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let url = authorize_url(env, PUBLIC, "http://localhost", scope, &challenge);
+        let location = sign_in(&mut Browser::new(env), &url, user, password, "accept").await;
+        (verifier, query_param(&location, "code").unwrap())
+    }
+
+    /// Redeems a public-client code from [`public_client_code`].
+    async fn redeem_public_code(env: &Env, code: &str, verifier: &str) -> (u16, Value) {
+        env.token(
+            CONTOSO,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", PUBLIC),
+                ("code", code),
+                ("redirect_uri", "http://localhost"),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn mfa_user_interactive_gets_amr_mfa() {
         let env = Env::start().await;
-        let (verifier, challenge) = pkce();
-        let url = authorize_url(
+        let (verifier, code) = public_client_code(
             &env,
-            PUBLIC,
-            "http://localhost",
             "api://contoso-api/Data.Read openid",
-            &challenge,
-        );
-        let location = sign_in(
-            &mut Browser::new(&env),
-            &url,
             "mfa@contoso.onmicrosoft.com",
             "mfa-dev-password",
-            "accept",
         )
         .await;
-        let code = query_param(&location, "code").unwrap();
-        let (status, body) = env
-            .token(
-                CONTOSO,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", PUBLIC),
-                    ("code", &code),
-                    ("redirect_uri", "http://localhost"),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
+        let (status, body) = redeem_public_code(&env, &code, &verifier).await;
         assert_eq!(status, 200, "{body}");
         env.stop().await;
     }
@@ -999,37 +1006,16 @@ mod user_flows {
     #[tokio::test]
     async fn expired_code_after_the_clock_moves() {
         let env = Env::start().await;
-        let (verifier, challenge) = pkce();
-        let url = authorize_url(
+        let (verifier, code) = public_client_code(
             &env,
-            PUBLIC,
-            "http://localhost",
             "api://contoso-api/Data.Read",
-            &challenge,
-        );
-        let location = sign_in(
-            &mut Browser::new(&env),
-            &url,
             ALICE,
             "alice-dev-password",
-            "accept",
         )
         .await;
-        let code = query_param(&location, "code").unwrap();
         env.admin_post("/clock", serde_json::json!({"advance_seconds": 700}))
             .await;
-        let (_, body) = env
-            .token(
-                CONTOSO,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", PUBLIC),
-                    ("code", &code),
-                    ("redirect_uri", "http://localhost"),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
+        let (_, body) = redeem_public_code(&env, &code, &verifier).await;
         assert_eq!(code_of(&body), 70008, "{body}");
         env.stop().await;
     }
@@ -1038,35 +1024,14 @@ mod user_flows {
     async fn confidential_web_app_form_post_and_on_behalf_of() {
         let env = Env::start().await;
         // Alice signs in to the public client for the web app's API...
-        let (verifier, challenge) = pkce();
-        let url = authorize_url(
+        let (verifier, code) = public_client_code(
             &env,
-            PUBLIC,
-            "http://localhost",
             "api://contoso-web/access_as_user",
-            &challenge,
-        );
-        let location = sign_in(
-            &mut Browser::new(&env),
-            &url,
             ALICE,
             "alice-dev-password",
-            "accept",
         )
         .await;
-        let code = query_param(&location, "code").unwrap();
-        let (_, body) = env
-            .token(
-                CONTOSO,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", PUBLIC),
-                    ("code", &code),
-                    ("redirect_uri", "http://localhost"),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await;
+        let (_, body) = redeem_public_code(&env, &code, &verifier).await;
         let user_token = body["access_token"].as_str().unwrap().to_string();
         assert_eq!(env.verify(&user_token).await["aud"], WEB);
         // ...and the web app exchanges it for the downstream API.
