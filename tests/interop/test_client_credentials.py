@@ -76,6 +76,19 @@ def test_msal_python_secret_with_instance_discovery_endpoint(emulator):
     _check_app_token(emulator, result["access_token"], azpacr="1")
 
 
+def test_msal_python_unknown_instance_is_refused(emulator):
+    """The emulator's instance discovery refuses hosts that are not this emulator, with
+    the error MSAL knows (invalid_instance), before any secret is sent."""
+    with pytest.raises(ValueError, match="invalid_instance"):
+        # MSAL Python validates the authority when the application is built.
+        msal.ConfidentialClientApplication(
+            es.DAEMON,
+            client_credential=es.DAEMON_SECRET,
+            authority=f"https://login.contoso.invalid/{es.TENANT_DOMAIN}",
+            instance_discovery=f"{emulator.authority}/common/discovery/instance",
+        )
+
+
 def test_msal_python_tenant_by_domain(emulator):
     app = msal.ConfidentialClientApplication(
         es.DAEMON, client_credential=es.DAEMON_SECRET,

@@ -177,10 +177,21 @@ pub async fn instance_discovery(
         .map(|(_, h)| h.to_string())
         .unwrap_or_default();
     let endpoint = get("authorization_endpoint").unwrap_or("");
+    let (endpoint_host, path) = endpoint
+        .strip_prefix("https://")
+        .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
+        .unwrap_or(("", ""));
+    // Entra answers only for its own instances (and their aliases); for this emulator
+    // those are the loopback names it listens on, on the port the client used.
+    if !is_this_instance(endpoint_host, &host) {
+        return EntraError::new("invalid_instance", 50049, "Unknown or invalid instance.")
+            .correlate(&headers)
+            .into_response();
+    }
     // The tenant is the path segment after the host in the authorization endpoint.
-    let tenant = endpoint
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split('/').nth(1))
+    let tenant = path
+        .split('/')
+        .next()
         .filter(|t| !t.is_empty())
         .unwrap_or("common");
     cached_json(
@@ -195,6 +206,27 @@ pub async fn instance_discovery(
         }),
         86400,
     )
+}
+
+/// Whether `candidate` (`host[:port]` from an authorization endpoint) names this
+/// emulator, reached as `own` (`host[:port]` the client used): one of the loopback names
+/// on the same port, or with no port at all (MSAL Python sends the host name only).
+fn is_this_instance(candidate: &str, own: &str) -> bool {
+    fn split(hp: &str) -> (&str, &str) {
+        match hp.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
+            _ => (hp, ""),
+        }
+    }
+    let loopback = |h: &str| {
+        matches!(
+            h.to_ascii_lowercase().as_str(),
+            "localhost" | "127.0.0.1" | "[::1]"
+        )
+    };
+    let (ch, cp) = split(candidate);
+    let (oh, op) = split(own);
+    (cp.is_empty() || cp == op) && (ch.eq_ignore_ascii_case(oh) || (loopback(ch) && loopback(oh)))
 }
 
 /// `GET /oidc/userinfo` with a bearer access token this emulator issued.
@@ -321,4 +353,22 @@ pub async fn not_found(headers: HeaderMap) -> Response {
     .status(StatusCode::NOT_FOUND)
     .correlate(&headers)
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_this_instance;
+
+    #[test]
+    fn instance_discovery_answers_only_for_this_emulator() {
+        assert!(is_this_instance("localhost:8443", "localhost:8443"));
+        assert!(is_this_instance("127.0.0.1:8443", "localhost:8443"));
+        assert!(is_this_instance("[::1]:8443", "127.0.0.1:8443"));
+        assert!(is_this_instance("LOCALHOST:8443", "localhost:8443"));
+        assert!(is_this_instance("localhost", "localhost:8443"));
+        assert!(!is_this_instance("localhost:9443", "localhost:8443"));
+        assert!(!is_this_instance("login.contoso.example", "localhost:8443"));
+        assert!(!is_this_instance("evil.example:8443", "localhost:8443"));
+        assert!(!is_this_instance("", "localhost:8443"));
+    }
 }

@@ -2,6 +2,18 @@
 //! custom hosts; `AZURE_AUTHORITY_HOST`; tenants as GUID, domain, `common`,
 //! `organizations` or `consumers`. The OpenID metadata of each authority is fetched once
 //! and cached for the life of the credential.
+//!
+//! **Instance discovery.** A credential sends secrets and assertions to its authority, so
+//! a host that is not a known Microsoft login host is first checked the way MSAL checks
+//! it: Entra's instance-discovery endpoint is asked whether the host is one of its
+//! instances, and the metadata address it answers with is used. An unknown host fails
+//! with AADSTS50049 before any secret leaves the process. Hosts that need no check: the
+//! well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
+//! `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
+//! `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
+//! own). [`InstanceDiscovery::Disabled`] is the explicit opt-out for private clouds,
+//! Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
+//! checks every host (loopback included) against another discovery endpoint.
 
 use tokio::sync::OnceCell;
 
@@ -15,11 +27,54 @@ pub const AZURE_US_GOVERNMENT: &str = "https://login.microsoftonline.us";
 /// Azure operated by 21Vianet (China).
 pub const AZURE_CHINA: &str = "https://login.chinacloudapi.cn";
 
+/// The instance-discovery endpoint Entra serves on the public cloud (MSAL uses the same).
+pub const INSTANCE_DISCOVERY_ENDPOINT: &str =
+    "https://login.microsoftonline.com/common/discovery/instance";
+
+/// Hosts trusted without instance discovery (MSAL's list of Microsoft login hosts).
+const WELL_KNOWN_HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "login.windows.net",
+    "login.microsoft.com",
+    "sts.windows.net",
+    "login.microsoftonline.us",
+    "login.usgovcloudapi.net",
+    "login-us.microsoftonline.com",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+];
+
+/// Suffixes of Azure AD B2C and External ID hosts, which instance discovery does not cover.
+const WELL_KNOWN_SUFFIXES: &[&str] = &[
+    ".b2clogin.com",
+    ".b2clogin.cn",
+    ".b2clogin.us",
+    ".ciamlogin.com",
+];
+
+/// Whether, and where, a login host is checked before it is used (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InstanceDiscovery {
+    /// Check hosts that are not well known at Entra's public endpoint
+    /// ([`INSTANCE_DISCOVERY_ENDPOINT`]). The default.
+    #[default]
+    Validate,
+    /// Check every host, loopback included, at this instance-discovery endpoint
+    /// (`https://.../common/discovery/instance`).
+    Endpoint(String),
+    /// Trust the host as given: for private clouds, Azure Stack and authorities that
+    /// Entra's discovery does not know. Make sure the host is the one you mean: the
+    /// credential's secrets go there.
+    Disabled,
+}
+
 /// A login host and a tenant.
 #[derive(Debug)]
 pub struct Authority {
     host: String,
     tenant: String,
+    discovery: InstanceDiscovery,
     metadata: OnceCell<Metadata>,
 }
 
@@ -68,8 +123,35 @@ impl Authority {
         Ok(Self {
             host,
             tenant: tenant.to_string(),
+            discovery: InstanceDiscovery::default(),
             metadata: OnceCell::new(),
         })
+    }
+
+    /// This authority with another instance-discovery setting.
+    pub fn with_instance_discovery(mut self, discovery: InstanceDiscovery) -> Self {
+        self.discovery = discovery;
+        self
+    }
+
+    /// The instance-discovery endpoint to ask about this host, if it needs asking.
+    fn discovery_endpoint(&self) -> Option<&str> {
+        let name = self.host["https://".len()..].to_ascii_lowercase();
+        let bare = match name.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => name.as_str(),
+        };
+        match &self.discovery {
+            InstanceDiscovery::Disabled => None,
+            InstanceDiscovery::Endpoint(url) => Some(url),
+            InstanceDiscovery::Validate => {
+                let trusted = WELL_KNOWN_HOSTS.contains(&bare)
+                    || WELL_KNOWN_SUFFIXES.iter().any(|s| bare.ends_with(s))
+                    || matches!(bare, "localhost" | "127.0.0.1" | "[::1]")
+                    || self.tenant.eq_ignore_ascii_case("adfs");
+                (!trusted).then_some(INSTANCE_DISCOVERY_ENDPOINT)
+            }
+        }
     }
 
     /// The host from `AZURE_AUTHORITY_HOST`, else the public cloud.
@@ -90,41 +172,53 @@ impl Authority {
         &self.tenant
     }
 
-    /// The same host with another tenant (for per-request tenant overrides).
+    /// The same host (and instance-discovery setting) with another tenant, for
+    /// per-request tenant overrides.
     pub fn with_tenant(&self, tenant: &str) -> Result<Self, Error> {
-        Self::new(&self.host, tenant)
+        Ok(Self::new(&self.host, tenant)?.with_instance_discovery(self.discovery.clone()))
     }
 
-    /// The discovery document, fetched once.
+    /// Asks the instance-discovery endpoint whether this host is an Entra instance and
+    /// returns the metadata address it gives.
+    async fn discover_instance(
+        &self,
+        endpoint: &str,
+        pipeline: &Pipeline,
+    ) -> Result<String, Error> {
+        let authorize = format!("{}/{}/oauth2/v2.0/authorize", self.host, self.tenant);
+        let query = serde_urlencoded::to_string([
+            ("api-version", "1.1"),
+            ("authorization_endpoint", authorize.as_str()),
+        ])
+        .map_err(|e| Error::Config(format!("instance discovery query: {e}")))?;
+        let url = format!("{endpoint}?{query}");
+        let doc = get_json(pipeline, &url, "instance discovery").await?;
+        match doc
+            .get("tenant_discovery_endpoint")
+            .and_then(|v| v.as_str())
+        {
+            Some(next) if next.starts_with("https://") => Ok(next.to_string()),
+            _ => Err(Error::Response {
+                endpoint: endpoint.to_string(),
+                message: "the instance-discovery answer has no https tenant_discovery_endpoint"
+                    .into(),
+            }),
+        }
+    }
+
+    /// The discovery document, fetched once (after instance discovery when the host
+    /// needs it).
     pub async fn metadata(&self, pipeline: &Pipeline) -> Result<&Metadata, Error> {
         self.metadata
             .get_or_try_init(|| async {
-                let url = format!(
-                    "{}/{}/v2.0/.well-known/openid-configuration",
-                    self.host, self.tenant
-                );
-                let resp = pipeline
-                    .send(crate::http::get(&url, &[])?, "OpenID discovery")
-                    .await?;
-                if !resp.status().is_success() {
-                    return Err(
-                        match crate::error::EntraErrorResponse::parse(
-                            resp.status().as_u16(),
-                            resp.body(),
-                        ) {
-                            Some(e) => Error::Entra(Box::new(e)),
-                            None => Error::Response {
-                                endpoint: url,
-                                message: format!("HTTP {}", resp.status()),
-                            },
-                        },
-                    );
-                }
-                let doc: serde_json::Value =
-                    serde_json::from_slice(resp.body()).map_err(|e| Error::Response {
-                        endpoint: url.clone(),
-                        message: format!("not JSON: {e}"),
-                    })?;
+                let url = match self.discovery_endpoint() {
+                    Some(endpoint) => self.discover_instance(endpoint, pipeline).await?,
+                    None => format!(
+                        "{}/{}/v2.0/.well-known/openid-configuration",
+                        self.host, self.tenant
+                    ),
+                };
+                let doc = get_json(pipeline, &url, "OpenID discovery").await?;
                 let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
                 let need = |k: &str| {
                     field(k).ok_or_else(|| Error::Response {
@@ -143,6 +237,26 @@ impl Authority {
     }
 }
 
+/// GETs `url` and parses a JSON object; Entra errors keep their codes.
+async fn get_json(pipeline: &Pipeline, url: &str, what: &str) -> Result<serde_json::Value, Error> {
+    let resp = pipeline.send(crate::http::get(url, &[])?, what).await?;
+    if !resp.status().is_success() {
+        return Err(
+            match crate::error::EntraErrorResponse::parse(resp.status().as_u16(), resp.body()) {
+                Some(e) => Error::Entra(Box::new(e)),
+                None => Error::Response {
+                    endpoint: url.to_string(),
+                    message: format!("HTTP {}", resp.status()),
+                },
+            },
+        );
+    }
+    serde_json::from_slice(resp.body()).map_err(|e| Error::Response {
+        endpoint: url.to_string(),
+        message: format!("not JSON: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +273,62 @@ mod tests {
         assert!(Authority::new("https://h/path", "common").is_err());
         assert!(Authority::new(AZURE_PUBLIC_CLOUD, "bad tenant/../x").is_err());
         assert!(Authority::new(AZURE_PUBLIC_CLOUD, "").is_err());
+    }
+
+    #[test]
+    fn which_hosts_instance_discovery_checks() {
+        let endpoint = |host: &str, tenant: &str, d: InstanceDiscovery| {
+            Authority::new(host, tenant)
+                .unwrap()
+                .with_instance_discovery(d)
+                .discovery_endpoint()
+                .map(str::to_string)
+        };
+        let v = InstanceDiscovery::Validate;
+        for trusted in [
+            AZURE_PUBLIC_CLOUD,
+            AZURE_US_GOVERNMENT,
+            AZURE_CHINA,
+            "https://LOGIN.WINDOWS.NET",
+            "https://contoso.b2clogin.com",
+            "https://contoso.ciamlogin.com",
+            "https://localhost:8443",
+            "https://127.0.0.1:1",
+            "https://[::1]:8443",
+        ] {
+            assert_eq!(endpoint(trusted, "common", v.clone()), None, "{trusted}");
+        }
+        assert_eq!(
+            endpoint("https://adfs.contoso.com", "adfs", v.clone()),
+            None
+        );
+        for unknown in [
+            "https://login.contoso.com",
+            "https://login.microsoftonline.com.evil.example",
+            "https://b2clogin.com",
+            "https://localhost.evil.example",
+        ] {
+            assert_eq!(
+                endpoint(unknown, "common", v.clone()).as_deref(),
+                Some(INSTANCE_DISCOVERY_ENDPOINT),
+                "{unknown}"
+            );
+        }
+        assert_eq!(
+            endpoint(
+                "https://login.contoso.com",
+                "common",
+                InstanceDiscovery::Disabled
+            ),
+            None
+        );
+        let own =
+            InstanceDiscovery::Endpoint("https://localhost:1/common/discovery/instance".into());
+        assert!(endpoint("https://localhost:8443", "common", own.clone()).is_some());
+        // A per-request tenant keeps the setting.
+        let a = Authority::new("https://login.contoso.com", "t1")
+            .unwrap()
+            .with_instance_discovery(InstanceDiscovery::Disabled);
+        assert_eq!(a.with_tenant("t2").unwrap().discovery_endpoint(), None);
     }
 }

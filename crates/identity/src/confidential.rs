@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use entra_jose::{Algorithm, RsaSigningKey, b64std, b64url, x5t_sha1, x5t_sha256};
 
-use crate::authority::Authority;
+use crate::authority::{Authority, InstanceDiscovery};
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::{Pipeline, form_post};
@@ -284,6 +284,9 @@ pub struct ClientOptions {
     /// read or written fails the request with [`Error::Cache`] (it is never bypassed
     /// silently). `None` (the default): memory only.
     pub persistent_cache: Option<Arc<PersistentCache>>,
+    /// How a login host that is not a well-known Microsoft one is checked before secrets
+    /// are sent to it ([`crate::authority`]); [`InstanceDiscovery::Disabled`] opts out.
+    pub instance_discovery: InstanceDiscovery,
 }
 
 impl ClientOptions {
@@ -294,6 +297,15 @@ impl ClientOptions {
             ca_file: Some(ca_file.into()),
             ..Default::default()
         }
+    }
+
+    /// The authority these options point at, for `tenant`.
+    pub(crate) fn authority(&self, tenant: &str) -> Result<Authority, Error> {
+        let host = self
+            .authority_host
+            .clone()
+            .unwrap_or_else(Authority::host_from_env);
+        Ok(Authority::new(&host, tenant)?.with_instance_discovery(self.instance_discovery.clone()))
     }
 
     /// These options with a persistent token cache at `path`, opened now (a blocking
@@ -389,12 +401,8 @@ impl ClientCredentials {
         if client_id.trim().is_empty() {
             return Err(Error::Config("client id is empty".into()));
         }
-        let host = options
-            .authority_host
-            .clone()
-            .unwrap_or_else(Authority::host_from_env);
         Ok(Self {
-            authority: Authority::new(&host, tenant)?,
+            authority: options.authority(tenant)?,
             client_id: client_id.trim().to_string(),
             auth,
             pipeline: options.pipeline()?,

@@ -94,6 +94,10 @@ impl EntraErrorResponse {
             Some(
                 "the client assertion is outside its validity window: check the clock, and re-read a rotating federated token file",
             )
+        } else if c(50049) {
+            Some(
+                "the authority host is not an Entra instance: check AZURE_AUTHORITY_HOST for a typo; for a private cloud or Azure Stack, opt out with InstanceDiscovery::Disabled",
+            )
         } else if c(90002) {
             Some(
                 "the tenant does not exist: check the tenant id or domain, and the cloud (authority host)",

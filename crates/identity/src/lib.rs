@@ -61,7 +61,7 @@ pub mod secret;
 pub mod token;
 pub mod workload;
 
-pub use authority::Authority;
+pub use authority::{Authority, InstanceDiscovery};
 pub use azure_cli::{AzureCliCredential, AzureCliOptions};
 pub use cache::{CacheKey, TokenCache, TokenKind};
 pub use chain::{

@@ -197,12 +197,8 @@ pub(crate) struct Authorities {
 
 impl Authorities {
     pub(crate) fn new(options: &ClientOptions, tenant: &str) -> Result<Self, Error> {
-        let host = options
-            .authority_host
-            .clone()
-            .unwrap_or_else(Authority::host_from_env);
         Ok(Self {
-            home: Authority::new(&host, tenant)?,
+            home: options.authority(tenant)?,
             allowed: options.additionally_allowed_tenants.clone(),
             others: Default::default(),
         })

@@ -296,3 +296,59 @@ async fn errors_keep_codes_add_hints_and_hide_secrets() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn instance_discovery_checks_unknown_hosts_and_can_be_turned_off() {
+    use entra_identity::InstanceDiscovery;
+    let env = Env::start().await;
+    let discovery = format!("{}/common/discovery/instance", env.ready().authority);
+
+    // The emulator's own host, checked at its discovery endpoint: one instance-discovery
+    // request, then the metadata address it named, then the token.
+    let checked = ClientOptions {
+        instance_discovery: InstanceDiscovery::Endpoint(discovery.clone()),
+        ..env.options()
+    };
+    let cred = ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", checked).unwrap();
+    cred.get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap();
+    assert_eq!(env.counter("endpoint:instance_discovery").await, 1);
+    assert_eq!(env.counter("endpoint:discovery").await, 1);
+
+    // A host the instance does not know: AADSTS50049 with a hint, and nothing is sent to
+    // that host (it does not resolve; the error comes from discovery, not from DNS).
+    let unknown = ClientOptions {
+        authority_host: Some("https://login.contoso.invalid".into()),
+        instance_discovery: InstanceDiscovery::Endpoint(discovery),
+        ..env.options()
+    };
+    let cred = ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", unknown).unwrap();
+    let err = cred
+        .get_token(&TokenRequest::new([API_DEFAULT]))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Entra(e) => assert!(e.has_code(50049), "{err}"),
+        other => panic!("expected AADSTS50049, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("InstanceDiscovery::Disabled"), "{text}");
+    assert!(!text.contains("daemon-dev-secret"));
+    assert_eq!(env.counter("endpoint:instance_discovery").await, 2);
+    assert_eq!(env.counter("grant:client_credentials").await, 1);
+
+    // Loopback hosts need no check by default, and the opt-out skips it for any host.
+    for setting in [InstanceDiscovery::Validate, InstanceDiscovery::Disabled] {
+        let opts = ClientOptions {
+            instance_discovery: setting,
+            ..env.options()
+        };
+        let cred = ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", opts).unwrap();
+        cred.get_token(&TokenRequest::new([API_DEFAULT]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(env.counter("endpoint:instance_discovery").await, 2);
+    env.stop().await;
+}
