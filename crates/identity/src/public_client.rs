@@ -247,6 +247,21 @@ impl Authorities {
         }
     }
 
+    /// The issuer ID tokens from `tenant` carry (may hold `{tenantid}`).
+    pub(crate) async fn issuer(&self, tenant: &str, pipeline: &Pipeline) -> Result<String, Error> {
+        if tenant.eq_ignore_ascii_case(self.home.tenant()) {
+            Ok(self.home.metadata(pipeline).await?.issuer.clone())
+        } else {
+            Ok(self
+                .other(tenant)
+                .await?
+                .metadata(pipeline)
+                .await?
+                .issuer
+                .clone())
+        }
+    }
+
     async fn other(&self, tenant: &str) -> Result<Arc<Authority>, Error> {
         let mut map = self.others.lock().await;
         if let Some(a) = map.get(&tenant.to_ascii_lowercase()) {
@@ -579,10 +594,12 @@ impl PublicClient {
             ),
             None => None,
         };
-        if let Some(id) = &id
-            && id.claim_str("aud") != Some(self.client_id.as_str())
-        {
-            return Err(bad("the ID token was issued to another client".into()));
+        if let Some(id) = &id {
+            let tenant = self
+                .authorities
+                .tenant_for(request.tenant.as_deref(), prior)?;
+            let issuer = self.authorities.issuer(&tenant, &self.pipeline).await?;
+            check_id_token(id, &self.client_id, &issuer, crate::token::now()).map_err(bad)?;
         }
         if let Some(expected) = nonce {
             let got = id.as_ref().and_then(|t| t.claim_str("nonce"));
@@ -658,6 +675,62 @@ impl PublicClient {
                 .put(&self.key(&tenant, account, &request.scopes), token.clone());
         }
     }
+}
+
+/// How far an ID token's `exp` may lie in the past (clock skew), in seconds.
+const ID_TOKEN_SKEW: i64 = 300;
+
+/// Checks an ID token that came straight from the token endpoint: `aud` is this client,
+/// `iss` is the authority's issuer (`{tenantid}` replaced by the token's `tid`, a GUID),
+/// and `exp` has not passed (with 5 minutes of skew). Its signature is not checked: the
+/// token arrived over server-authenticated TLS from the token endpoint, which OpenID
+/// Connect Core §3.1.3.7 accepts in place of a signature check (MSAL does the same).
+fn check_id_token(
+    id: &entra_jose::DecodedToken,
+    client_id: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<(), String> {
+    if id.claim_str("aud") != Some(client_id) {
+        return Err("the ID token was issued to another client".into());
+    }
+    if !issuer.is_empty() {
+        let expected = if issuer.contains("{tenantid}") {
+            let tid = id.claim_str("tid").unwrap_or_default();
+            if uuid_shaped(tid) {
+                issuer.replace("{tenantid}", tid)
+            } else {
+                return Err("the ID token has no tenant id (tid) to check its issuer".into());
+            }
+        } else {
+            issuer.to_string()
+        };
+        if id.claim_str("iss") != Some(expected.as_str()) {
+            return Err(format!(
+                "the ID token's issuer {:?} is not this authority's ({expected:?})",
+                id.claim_str("iss")
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(120)
+                    .collect::<String>()
+            ));
+        }
+    }
+    match id.claim_i64("exp") {
+        Some(exp) if exp + ID_TOKEN_SKEW >= now => Ok(()),
+        Some(_) => Err("the ID token has expired (is this machine's clock right?)".into()),
+        None => Err("the ID token has no expiry (exp)".into()),
+    }
+}
+
+/// `8-4-4-4-12` hex digits.
+fn uuid_shaped(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 fn check_scopes(request: &TokenRequest) -> Result<(), Error> {
@@ -861,6 +934,74 @@ impl TokenCredential for PublicClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_tokens_are_checked_for_audience_issuer_and_expiry() {
+        const TID: &str = "c0ffee00-0000-4000-8000-000000000001";
+        let id = |claims: serde_json::Value| {
+            let token = format!(
+                "{}.{}.sig",
+                entra_jose::b64url(r#"{"alg":"RS256","typ":"JWT"}"#),
+                entra_jose::b64url(claims.to_string())
+            );
+            entra_jose::decode_unverified(&token).unwrap()
+        };
+        let now = 1_800_000_000;
+        let good = serde_json::json!({
+            "aud": "app", "iss": format!("https://login.microsoftonline.com/{TID}/v2.0"),
+            "tid": TID, "exp": now + 3600,
+        });
+        let common = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let own = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        assert_eq!(
+            check_id_token(&id(good.clone()), "app", common, now),
+            Ok(())
+        );
+        assert_eq!(check_id_token(&id(good.clone()), "app", &own, now), Ok(()));
+        // Issuer not checked when discovery gave none.
+        assert_eq!(check_id_token(&id(good.clone()), "app", "", now), Ok(()));
+        // Within the skew, then past it.
+        assert_eq!(
+            check_id_token(&id(good.clone()), "app", common, now + 3600 + 299),
+            Ok(())
+        );
+        let e = check_id_token(&id(good.clone()), "app", common, now + 3600 + 301).unwrap_err();
+        assert!(e.contains("expired"), "{e}");
+
+        let mut other = good.clone();
+        other["aud"] = "someone-else".into();
+        assert!(
+            check_id_token(&id(other), "app", common, now)
+                .unwrap_err()
+                .contains("another client")
+        );
+        let mut evil = good.clone();
+        evil["iss"] = "https://evil.example/v2.0".into();
+        let e = check_id_token(&id(evil), "app", common, now).unwrap_err();
+        assert!(e.contains("https://evil.example/v2.0"), "{e}");
+        // A tenant template needs a GUID tid: no `../` games with the substitution.
+        let mut bad_tid = good.clone();
+        bad_tid["tid"] = "x/../y".into();
+        bad_tid["iss"] = "https://login.microsoftonline.com/x/../y/v2.0".into();
+        assert!(
+            check_id_token(&id(bad_tid), "app", common, now)
+                .unwrap_err()
+                .contains("tid")
+        );
+        let mut no_exp = good.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert!(
+            check_id_token(&id(no_exp), "app", common, now)
+                .unwrap_err()
+                .contains("exp")
+        );
+        // Another tenant's token under a tenant-specific authority.
+        let mut foreign = good;
+        foreign["tid"] = "deadbeef-0000-4000-8000-000000000001".into();
+        foreign["iss"] =
+            "https://login.microsoftonline.com/deadbeef-0000-4000-8000-000000000001/v2.0".into();
+        assert!(check_id_token(&id(foreign), "app", &own, now).is_err());
+    }
 
     fn account(id: &str) -> Account {
         Account {
