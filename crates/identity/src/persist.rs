@@ -90,7 +90,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use crypto::{EncryptionKey, KeyFile, KeySource, StaticKey};
-pub use file::CacheFile;
+pub use file::{CacheFile, RefreshLock};
 pub use schema::{AccessToken, Account, AppMetadata, CacheData, IdToken, RefreshToken};
 
 use crate::cache::EXPIRY_BUFFER_SECS;

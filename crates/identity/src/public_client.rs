@@ -118,6 +118,11 @@ pub(crate) trait AccountStore: Send + Sync {
     fn save(&self, client_id: &str, account: &Account, tokens: UserTokens) -> Result<(), Error>;
     /// Forgets the account and its tokens.
     fn remove(&self, client_id: &str, account: &Account) -> Result<(), Error>;
+    /// Serialises refresh-token redemptions with other processes sharing the store
+    /// (held until dropped); `None` for a store no other process sees.
+    fn refresh_lock(&self) -> Result<Option<crate::persist::RefreshLock>, Error> {
+        Ok(None)
+    }
 }
 
 type StoreKey = (String, String, String);
@@ -521,6 +526,15 @@ impl PublicClient {
         request: &TokenRequest,
     ) -> Result<AccessToken, Error> {
         let _one_at_a_time = self.refresh_lock.lock().await;
+        // Another process sharing the cache file may be redeeming the same (rotating)
+        // refresh token: wait for it, then use what it stored.
+        let _across_processes = self.with_store(|s| s.refresh_lock()).await?;
+        if request.claims.is_none()
+            && let Some(t) = self.stored_token(account, tenant, request).await?
+        {
+            tracing::debug!("another process refreshed this token meanwhile");
+            return Ok(t);
+        }
         let rt = {
             let (client_id, account) = (self.client_id.clone(), account.clone());
             self.with_store(move |s| s.refresh_token(&client_id, &account))

@@ -212,6 +212,51 @@ async fn a_user_signed_in_once_gets_tokens_silently_in_a_later_process() {
     env.stop().await;
 }
 
+#[tokio::test]
+async fn clients_sharing_a_file_redeem_a_refresh_token_once_not_in_a_stampede() {
+    // Eight clients, each with its own handle on the file (its own open file, its own
+    // in-process locks: as separate processes would have), ask at once for a scope none
+    // has a token for. One redeems the refresh token; the others wait on the file's
+    // refresh lock and then find its token. Without that, seven would replay a refresh
+    // token the first had already rotated away, and Entra (like the emulator) would
+    // revoke the whole family, signing the user out everywhere.
+    let env = Env::start().await;
+    let path = env.dir.join("shared.bin");
+    let first =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    device_sign_in(&env, &first, "api://contoso-api/Data.Read").await;
+    drop(first);
+
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let client =
+            PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+        set.spawn(async move {
+            client
+                .get_token(&TokenRequest::new(["api://contoso-api/Data.Write"]))
+                .await
+        });
+    }
+    let tokens: Vec<_> = set
+        .join_all()
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect();
+    assert!(tokens.iter().all(|t| t.token == tokens[0].token));
+    assert_eq!(env.counter("grant:refresh_token").await, 1);
+    // The family is intact: a later client still refreshes with the rotated token.
+    let later =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    let graph = later
+        .get_token(&TokenRequest::new(["User.Read"]))
+        .await
+        .unwrap();
+    assert_eq!(claims(&graph.token)["aud"], "https://graph.microsoft.com");
+    assert_eq!(env.counter("grant:refresh_token").await, 2);
+    env.stop().await;
+}
+
 // --- Confidential client -----------------------------------------------------------------
 
 #[tokio::test]

@@ -11,6 +11,12 @@
 //!   synced. A reader sees the old file or the new one, never a mix.
 //! - **Read-merge-write:** a write reads what is on disk under the lock and applies its
 //!   change to that, so concurrent writers never lose each other's entries.
+//! - **Refresh lock:** `<cache>.refresh.lock`, held (by [`CacheFile::lock_for_refresh`])
+//!   while a process redeems a refresh token and stores the answer, so that two
+//!   processes sharing the file never redeem the same rotating refresh token at once
+//!   (Entra may treat the second redemption as a replay and revoke the whole family).
+//!   The second process waits, then finds the first one's fresh token in the file.
+//!   It is separate from the write lock so readers and writers never wait on the network.
 //! - **Never overwrite blindly:** a file that cannot be read (damaged, another key,
 //!   another format, a newer version) stops every write with an error. A damaged one is
 //!   copied to `<cache>.corrupt` for inspection; [`CacheFile::reset`] discards it when
@@ -30,6 +36,10 @@ use super::{CacheFileError, Protection};
 
 /// How long a writer waits for another process's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a refresh waits for another process's refresh (which includes its network
+/// round trip and retries) before giving up.
+pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 
 enum Codec {
     Plaintext,
@@ -97,6 +107,13 @@ impl CacheFile {
     /// The lock file beside it.
     pub fn lock_path(&self) -> &Path {
         &self.lock_path
+    }
+
+    /// Takes the refresh lock (`<cache>.refresh.lock`; see the module docs), waiting at
+    /// most [`REFRESH_LOCK_TIMEOUT`]. Blocks: call it off the async workers.
+    pub fn lock_for_refresh(&self) -> Result<RefreshLock, CacheFileError> {
+        let path = sibling(&self.path, ".refresh.lock");
+        lock_file(&path, true, REFRESH_LOCK_TIMEOUT).map(RefreshLock)
     }
 
     /// Where an unreadable cache is copied: `<cache>.corrupt`.
@@ -172,44 +189,7 @@ impl CacheFile {
     }
 
     fn lock(&self, exclusive: bool) -> Result<LockGuard, CacheFileError> {
-        let lock_err = |op, source| CacheFileError::Io {
-            path: self.lock_path.clone(),
-            op,
-            source,
-        };
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(&self.lock_path)
-            .map_err(|e| lock_err("opening the lock file", e))?;
-        let deadline = Instant::now() + self.lock_timeout;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let attempt = if exclusive {
-                file.try_lock()
-            } else {
-                file.try_lock_shared()
-            };
-            match attempt {
-                Ok(()) => return Ok(LockGuard(file)),
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(e)) => return Err(lock_err("locking", e)),
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(CacheFileError::LockTimeout {
-                    path: self.lock_path.clone(),
-                    waited: self.lock_timeout,
-                });
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
+        lock_file(&self.lock_path, exclusive, self.lock_timeout)
     }
 
     fn read_locked(&self) -> Result<CacheData, CacheFileError> {
@@ -303,6 +283,58 @@ impl CacheFile {
 
 /// Holds an advisory lock until dropped (closing the file releases it).
 struct LockGuard(#[expect(dead_code, reason = "held for its Drop")] File);
+
+/// The cross-process refresh lock of a cache file, released when dropped.
+pub struct RefreshLock(#[expect(dead_code, reason = "held for its Drop")] LockGuard);
+
+impl std::fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshLock")
+    }
+}
+
+/// Locks `path` (created 0600 when missing), polling with a growing pause for at most
+/// `timeout`. The OS releases the lock if the process dies.
+fn lock_file(path: &Path, exclusive: bool, timeout: Duration) -> Result<LockGuard, CacheFileError> {
+    let lock_err = |op, source| CacheFileError::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| lock_err("opening the lock file", e))?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match attempt {
+            Ok(()) => return Ok(LockGuard(file)),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(lock_err("locking", e)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(CacheFileError::LockTimeout {
+                path: path.to_path_buf(),
+                waited: timeout,
+            });
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
 
 /// The directory holding `path` (`.` for a bare file name).
 pub(super) fn parent_dir(path: &Path) -> &Path {

@@ -214,6 +214,10 @@ impl AccountStore for FileAccountStore {
         Ok(())
     }
 
+    fn refresh_lock(&self) -> Result<Option<super::RefreshLock>, Error> {
+        Ok(Some(self.cache.file().lock_for_refresh()?))
+    }
+
     fn remove(&self, _client_id: &str, account: &Account) -> Result<(), Error> {
         self.cache.remove_account(
             &environment_of(&account.environment),
