@@ -229,6 +229,8 @@ mod tests {
             "s3cret-value",
             ClientOptions {
                 authority_host: Some("https://login.example".into()),
+                // A made-up host that instance discovery would (rightly) refuse.
+                instance_discovery: crate::authority::InstanceDiscovery::Disabled,
                 ..Default::default()
             },
         )

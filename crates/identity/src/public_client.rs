@@ -1089,6 +1089,8 @@ mod tests {
     fn tenants_follow_the_account_under_organizations_and_are_checked() {
         let opts = ClientOptions {
             authority_host: Some("https://login.example".into()),
+            // A made-up host that instance discovery would (rightly) refuse.
+            instance_discovery: crate::authority::InstanceDiscovery::Disabled,
             additionally_allowed_tenants: vec!["fabrikam.example".into()],
             ..Default::default()
         };
