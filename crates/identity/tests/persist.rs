@@ -551,6 +551,23 @@ fn key_file_permissions_are_checked() {
     chmod(&key_path, 0o400);
     PersistentCache::open(&path, Protection::Encrypted).unwrap();
 
+    // A key file another user owns is refused even at 0600. Only root can make one.
+    if rustix::process::geteuid().is_root() {
+        chmod(&key_path, 0o600);
+        std::os::unix::fs::chown(&key_path, Some(65534), None).unwrap();
+        let err = PersistentCache::open(&path, Protection::Encrypted).unwrap_err();
+        assert!(
+            err.to_string().contains("belongs to user id 65534"),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&key_path, Some(0), None).unwrap();
+        PersistentCache::open(&path, Protection::Encrypted).unwrap();
+    } else {
+        eprintln!(
+            "not root: cannot make a key file owned by someone else; owner check not exercised"
+        );
+    }
+
     // A key file of the wrong size is refused; a fresh cache beside it too.
     let short = dir.join("short.bin.key");
     std::fs::write(&short, [1u8; 16]).unwrap();

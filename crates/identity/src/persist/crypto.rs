@@ -99,7 +99,8 @@ pub trait KeySource: Send + Sync {
 
 /// The key in a file of 32 random bytes, readable by its owner only (mode 0600).
 ///
-/// A key file with any group or other permission bit is refused; it is created
+/// A key file with any group or other permission bit, or owned by another user, is
+/// refused; it is created
 /// atomically (written to a temporary file, synced, then hard-linked into place, which
 /// fails rather than replaces when another process got there first).
 #[derive(Debug, Clone)]
@@ -143,10 +144,20 @@ impl KeyFile {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = meta.permissions().mode() & 0o777;
+            use std::os::unix::fs::MetadataExt;
             if mode & 0o077 != 0 {
                 return Err(self.error(format!(
                     "is accessible to group or others (mode {mode:04o}); anyone who can read it can decrypt the cache. Run `chmod 600 {}` if the file is yours, or delete it and the cache",
                     self.path.display()
+                )));
+            }
+            // A key planted by another user (in a shared or world-writable directory)
+            // would let them read everything we encrypt with it.
+            let me = rustix::process::geteuid().as_raw();
+            if meta.uid() != me {
+                return Err(self.error(format!(
+                    "belongs to user id {}, not to this process's user ({me}); a key someone else controls protects nothing. Delete it and the cache if you do not know why",
+                    meta.uid()
                 )));
             }
         }
