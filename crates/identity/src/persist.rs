@@ -44,10 +44,14 @@
 //!
 //! ## Protection and its threat model
 //! [`Protection::Encrypted`] is the default choice. The cache is sealed with AES-256-GCM
-//! under a 32-byte random key. Where an OS keyring exists it is the right home for that
-//! key ([`KeySource`] is the seam for one); this build has the key-file source: the key
-//! lives in `<cache>.key`, created atomically with mode 0600 on first write, and a key
-//! file that group or others can access is refused.
+//! under a 32-byte random key ([`DefaultKey`]). Where an OS keyring is reachable (the
+//! Secret Service on Linux — GNOME Keyring, KWallet —, the macOS Keychain, the Windows
+//! Credential Manager; cargo feature `os-keyring`, on by default) the key lives there,
+//! in an entry named for the cache file's absolute path. Otherwise (a server or
+//! container with no keyring, or a keyring that is locked and cannot prompt) it lives
+//! in `<cache>.key`, created atomically with mode 0600 on first write; a key file that
+//! group or others can access, or that another user owns, is refused. An existing key
+//! file always wins, so a cache keeps its key when a keyring appears later.
 //!
 //! What it protects against:
 //! - the cache file copied or synced elsewhere without its key file (cloud-synced or
@@ -59,7 +63,8 @@
 //!
 //! What it does not protect against:
 //! - malware or any process running as the same user: it can read the key file (or ask
-//!   the keyring) exactly as this process does;
+//!   the keyring, which on Linux hands an unlocked collection's secrets to any process
+//!   of the session) exactly as this process does;
 //! - root or an administrator;
 //! - a copy of the whole directory, key file included (keep the key elsewhere with a
 //!   custom [`KeySource`] if that matters);
@@ -89,7 +94,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use crypto::{EncryptionKey, KeyFile, KeySource, StaticKey};
+#[cfg(feature = "os-keyring")]
+pub use crypto::OsKeyring;
+pub use crypto::{DefaultKey, EncryptionKey, KeyFile, KeySource, StaticKey};
 pub use file::{CacheFile, RefreshLock};
 pub use schema::{AccessToken, Account, AppMetadata, CacheData, IdToken, RefreshToken};
 
@@ -100,7 +107,8 @@ use crate::token::{now, refresh_on, seconds};
 /// How the cache file is protected at rest.
 #[derive(Clone)]
 pub enum Protection {
-    /// AES-256-GCM, the key in `<cache>.key` (mode 0600). The default choice.
+    /// AES-256-GCM, the key in the OS keyring where one is reachable, else in
+    /// `<cache>.key` (mode 0600) ([`DefaultKey`]). The default choice.
     Encrypted,
     /// AES-256-GCM with a key from another source (an OS keyring, the app's own secret
     /// store).
@@ -167,6 +175,15 @@ pub enum CacheFileError {
         path: PathBuf,
         /// Where the key should be.
         key: String,
+    },
+    /// The OS keyring answered, but with something unusable (not a key, an error
+    /// other than "no keyring here").
+    #[error("the OS keyring entry for token cache {} {reason}", .cache.display())]
+    Keyring {
+        /// The cache file the entry belongs to.
+        cache: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The key file is unusable (permissions, size).
     #[error("cache key file {} {reason}", .path.display())]

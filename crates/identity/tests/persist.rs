@@ -1103,3 +1103,126 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
     assert_eq!(env.counter("grant:refresh_token").await, refreshes + 1);
     env.stop().await;
 }
+
+// --- The OS keyring ------------------------------------------------------------------
+
+/// Set (to a scratch directory) in the child process that runs inside a private D-Bus
+/// session with a GNOME Keyring: see [`the_cache_key_lives_in_the_os_keyring_when_there_is_one`].
+#[cfg(all(feature = "os-keyring", target_os = "linux"))]
+const KEYRING_CHILD: &str = "ENTRA_TEST_KEYRING_CHILD";
+
+/// Runs [`keyring_session_checks`] in a child process inside its own D-Bus session with
+/// a freshly unlocked GNOME Keyring (a Secret Service, as on a Linux desktop), so neither
+/// the developer's keyring nor this process's environment is touched. Needs
+/// `gnome-keyring` and `dbus` (scripts/setup-test-deps installs them).
+#[cfg(all(feature = "os-keyring", target_os = "linux"))]
+#[test]
+fn the_cache_key_lives_in_the_os_keyring_when_there_is_one() {
+    if std::env::var_os(KEYRING_CHILD).is_some() {
+        return keyring_session_checks();
+    }
+    for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success(),
+            "{tool} is missing: run scripts/setup-test-deps (it installs gnome-keyring)"
+        );
+    }
+    let dir = TempDir::new("keyring");
+    let (home, runtime) = (dir.join("home"), dir.join("run"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&runtime).unwrap();
+    chmod(&runtime, 0o700);
+    let script = r#"printf 'test-password' | gnome-keyring-daemon --daemonize --login >/dev/null 2>&1 &&
+gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1 &&
+exec "$0" "$@""#;
+    let mut child = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "the_cache_key_lives_in_the_os_keyring_when_there_is_one",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(KEYRING_CHILD, dir.join("work"))
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the keyring child did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(status.success(), "keyring child failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+}
+
+/// The checks, inside the private keyring session.
+#[cfg(all(feature = "os-keyring", target_os = "linux"))]
+fn keyring_session_checks() {
+    use entra_identity::persist::{KeySource, OsKeyring};
+    let work = PathBuf::from(std::env::var_os(KEYRING_CHILD).unwrap());
+    std::fs::create_dir_all(&work).unwrap();
+    let path = work.join("cache.bin");
+
+    // The default protection puts a new key in the keyring, not in a file.
+    let cache = PersistentCache::open(&path, Protection::Encrypted).unwrap();
+    cache
+        .save_token_response(&app_response("keyring-at", 3600))
+        .unwrap();
+    assert!(std::fs::read(&path).unwrap().starts_with(b"\0EKCACHE"));
+    assert!(
+        !work.join("cache.bin.key").exists(),
+        "no key file when a keyring exists"
+    );
+    let entry = OsKeyring::for_cache(&path);
+    assert!(entry.load().unwrap().is_some(), "the key is in the keyring");
+    assert!(entry.describe().contains(&*path.to_string_lossy()));
+
+    // Another handle (another process, as far as the cache can tell) reads it back.
+    let again = PersistentCache::open(&path, Protection::Encrypted).unwrap();
+    let found = again
+        .find_access_token(DAEMON, ENV, TENANT, None, &scopes(&[API_DEFAULT]))
+        .unwrap()
+        .expect("token read back with the keyring's key");
+    assert_eq!(found.secret.unwrap().expose(), "keyring-at");
+
+    // Without the keyring entry the file cannot be read, and it is never overwritten.
+    entry.delete().unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = PersistentCache::open(&path, Protection::Encrypted).unwrap_err();
+    assert!(matches!(err, CacheFileError::MissingKey { .. }), "{err}");
+    assert!(err.to_string().contains("OS keyring entry"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    // A key file that exists wins over the keyring (a cache keeps the key it had).
+    let filed = work.join("filed.bin");
+    let key_file = entra_identity::persist::KeyFile::beside(&filed);
+    key_file.load_or_create().unwrap();
+    PersistentCache::open(&filed, Protection::Encrypted)
+        .unwrap()
+        .save_token_response(&app_response("file-at", 3600))
+        .unwrap();
+    assert!(OsKeyring::for_cache(&filed).load().unwrap().is_none());
+}

@@ -1,6 +1,7 @@
 //! Encryption at rest: AES-256-GCM (aws-lc-rs), a fresh random 96-bit nonce for every
-//! write, and where the key comes from ([`KeySource`]; [`KeyFile`] today, an OS keyring
-//! later).
+//! write, and where the key comes from ([`KeySource`]: [`DefaultKey`] — the OS keyring
+//! ([`OsKeyring`]) where one is reachable, else a [`KeyFile`] —, or the app's own
+//! [`StaticKey`]).
 //!
 //! An encrypted cache file is a small header followed by the sealed MSAL JSON:
 //!
@@ -83,8 +84,7 @@ impl std::fmt::Debug for EncryptionKey {
     }
 }
 
-/// Where the cache encryption key lives. [`KeyFile`] is the one implementation today;
-/// an OS keyring (macOS Keychain, Windows DPAPI, the Secret Service) is the next.
+/// Where the cache encryption key lives.
 pub trait KeySource: Send + Sync {
     /// Where the key is, for error messages, e.g. `key file /home/me/.cache/x.key`.
     fn describe(&self) -> String;
@@ -220,6 +220,206 @@ impl KeySource for KeyFile {
                 .load()?
                 .ok_or_else(|| self.error("vanished right after another process created it")),
         }
+    }
+}
+
+/// The key source behind [`Protection::Encrypted`](super::Protection::Encrypted): an
+/// existing key file beside the cache, else the OS keyring when one is reachable, else a
+/// new key file. See the [module docs](super) for the threat model.
+pub struct DefaultKey {
+    file: KeyFile,
+    #[cfg(feature = "os-keyring")]
+    keyring: OsKeyring,
+    /// A key found in (or put in) the keyring, kept so that every read of the cache is
+    /// not a D-Bus round trip.
+    #[cfg(feature = "os-keyring")]
+    remembered: std::sync::Mutex<Option<EncryptionKey>>,
+}
+
+impl DefaultKey {
+    /// The key source for the cache file at `cache`.
+    pub fn for_cache(cache: &Path) -> Self {
+        Self {
+            file: KeyFile::beside(cache),
+            #[cfg(feature = "os-keyring")]
+            keyring: OsKeyring::for_cache(cache),
+            #[cfg(feature = "os-keyring")]
+            remembered: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for DefaultKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl KeySource for DefaultKey {
+    fn describe(&self) -> String {
+        #[cfg(feature = "os-keyring")]
+        if !self.file.path().exists() {
+            return format!("{} (or {})", self.keyring.describe(), self.file.describe());
+        }
+        self.file.describe()
+    }
+
+    fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
+        if let Some(key) = self.file.load()? {
+            return Ok(Some(key));
+        }
+        #[cfg(feature = "os-keyring")]
+        if let Some(key) = self.remembered.lock().expect("key lock").clone() {
+            return Ok(Some(key));
+        }
+        #[cfg(feature = "os-keyring")]
+        match self.keyring.try_load()? {
+            Reach::Found(key) => {
+                *self.remembered.lock().expect("key lock") = Some(key.clone());
+                return Ok(Some(key));
+            }
+            Reach::Empty => return Ok(None),
+            Reach::Unreachable(why) => {
+                tracing::debug!(%why, "no OS keyring; the cache key is in a key file")
+            }
+        }
+        Ok(None)
+    }
+
+    fn load_or_create(&self) -> Result<EncryptionKey, CacheFileError> {
+        if let Some(key) = self.load()? {
+            return Ok(key);
+        }
+        #[cfg(feature = "os-keyring")]
+        {
+            let key = EncryptionKey::generate()?;
+            match self.keyring.try_store(&key)? {
+                true => {
+                    *self.remembered.lock().expect("key lock") = Some(key.clone());
+                    return Ok(key);
+                }
+                false => tracing::debug!("no OS keyring; creating a key file"),
+            }
+        }
+        self.file.load_or_create()
+    }
+}
+
+/// What a keyring lookup found.
+#[cfg(feature = "os-keyring")]
+enum Reach {
+    Found(EncryptionKey),
+    Empty,
+    Unreachable(String),
+}
+
+/// The key in the OS keyring, in an entry of service `entrakit token cache` whose
+/// account is the cache file's absolute path.
+#[cfg(feature = "os-keyring")]
+pub struct OsKeyring {
+    cache: PathBuf,
+    account: String,
+}
+
+#[cfg(feature = "os-keyring")]
+impl OsKeyring {
+    /// The keyring service name of every entrakit cache key.
+    pub const SERVICE: &'static str = "entrakit token cache";
+
+    /// The entry for the cache file at `cache`.
+    pub fn for_cache(cache: &Path) -> Self {
+        let absolute = std::path::absolute(cache).unwrap_or_else(|_| cache.to_path_buf());
+        Self {
+            account: absolute.to_string_lossy().into_owned(),
+            cache: cache.to_path_buf(),
+        }
+    }
+
+    fn error(&self, reason: impl Into<String>) -> CacheFileError {
+        CacheFileError::Keyring {
+            cache: self.cache.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn entry(&self) -> Result<keyring::Entry, keyring::Error> {
+        keyring::Entry::new(Self::SERVICE, &self.account)
+    }
+
+    /// Looks the key up; "no keyring here" is an answer, not an error.
+    fn try_load(&self) -> Result<Reach, CacheFileError> {
+        let found = self.entry().and_then(|e| e.get_secret());
+        match found {
+            Ok(bytes) => {
+                let bytes = Zeroizing::new(bytes);
+                let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+                    self.error(format!(
+                        "holds {} bytes, not a {KEY_LEN}-byte key; delete the entry ({}, {}) and the cache to start over",
+                        bytes.len(),
+                        Self::SERVICE,
+                        self.account
+                    ))
+                })?;
+                Ok(Reach::Found(EncryptionKey::from_bytes(key)))
+            }
+            Err(keyring::Error::NoEntry) => Ok(Reach::Empty),
+            Err(e @ (keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_))) => {
+                Ok(Reach::Unreachable(e.to_string()))
+            }
+            Err(e) => Err(self.error(format!("cannot be read: {e}"))),
+        }
+    }
+
+    /// Stores a new key; `false` when there is no usable keyring.
+    fn try_store(&self, key: &EncryptionKey) -> Result<bool, CacheFileError> {
+        match self.entry().and_then(|e| e.set_secret(key.expose())) {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(self.error(format!("cannot be written: {e}"))),
+        }
+    }
+
+    /// Deletes the entry (when the cache is deleted for good); a missing one is fine.
+    pub fn delete(&self) -> Result<(), CacheFileError> {
+        match self.entry().and_then(|e| e.delete_credential()) {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(self.error(format!("cannot be deleted: {e}"))),
+        }
+    }
+}
+
+#[cfg(feature = "os-keyring")]
+impl KeySource for OsKeyring {
+    fn describe(&self) -> String {
+        format!("OS keyring entry ({}, {})", Self::SERVICE, self.account)
+    }
+
+    fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
+        match self.try_load()? {
+            Reach::Found(key) => Ok(Some(key)),
+            Reach::Empty => Ok(None),
+            Reach::Unreachable(why) => Err(self.error(format!("is out of reach: {why}"))),
+        }
+    }
+
+    fn load_or_create(&self) -> Result<EncryptionKey, CacheFileError> {
+        if let Some(key) = self.load()? {
+            return Ok(key);
+        }
+        let key = EncryptionKey::generate()?;
+        match self.try_store(&key)? {
+            true => Ok(key),
+            false => Err(self.error("cannot be created: no OS keyring is reachable")),
+        }
+    }
+}
+
+#[cfg(feature = "os-keyring")]
+impl std::fmt::Debug for OsKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 

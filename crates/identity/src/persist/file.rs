@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::crypto::{self, KeyFile, KeySource, OpenError};
+use super::crypto::{self, DefaultKey, KeySource, OpenError};
 use super::schema::CacheData;
 use super::{CacheFileError, Protection};
 
@@ -81,7 +81,7 @@ impl CacheFile {
     pub fn new(path: impl Into<PathBuf>, protection: Protection) -> Self {
         let path = path.into();
         let codec = match protection {
-            Protection::Encrypted => Codec::Sealed(Arc::new(KeyFile::beside(&path))),
+            Protection::Encrypted => Codec::Sealed(Arc::new(DefaultKey::for_cache(&path))),
             Protection::EncryptedWith(source) => Codec::Sealed(source),
             Protection::PlaintextForMsalInterop => Codec::Plaintext,
         };
