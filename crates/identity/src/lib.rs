@@ -31,8 +31,13 @@
 //! - [`TokenCache`]: single-flight per key, proactive refresh at `refresh_on`, a 5-minute
 //!   expiry buffer, claims challenges bypass it.
 //! - [`persist`]: a token cache file in the MSAL schema, shared with MSAL
-//!   Python/Node/.NET; AES-256-GCM at rest unless opted out by name, atomic writes under
-//!   a cross-process lock, damaged files refused and kept.
+//!   Python/Node/.NET; AES-256-GCM at rest unless opted out by name, the key in the OS
+//!   keyring where one is reachable (feature `os-keyring`, default) or a 0600 key file;
+//!   atomic writes under a cross-process lock, damaged files refused and kept; refresh
+//!   tokens redeemed by one process at a time.
+//! - [`authority`]: public, US Government, China and custom clouds; hosts that are not
+//!   well known are checked by instance discovery before any secret is sent to them
+//!   ([`InstanceDiscovery::Disabled`] opts out).
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
 //!   honouring `Retry-After` and `x-ms-retry-after-ms`; never follows a redirect to
 //!   another host.
