@@ -123,8 +123,11 @@ impl ClientCertificate {
     pub fn from_file(path: impl AsRef<Path>, password: Option<&str>) -> Result<Self, Error> {
         let path = path.as_ref();
         let shown = path.display();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Config(format!("certificate file {shown}: {e}")))?;
+        // The file holds the private key: zero our copy when done.
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(path)
+                .map_err(|e| Error::Config(format!("certificate file {shown}: {e}")))?,
+        );
         let pem = std::str::from_utf8(&bytes)
             .ok()
             .filter(|t| t.contains("-----BEGIN"));
