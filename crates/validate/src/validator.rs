@@ -243,7 +243,10 @@ impl Validator {
                     return Err(ValidationError::WrongIssuer);
                 }
             }
-            (_, Some(tid)) => {
+            (_, Some(_)) => {
+                // Compare with the tenant id as the token spells it (it was checked to be
+                // a GUID, and lower-cased only to match the allow-list).
+                let tid = c.tid.as_deref().unwrap_or_default();
                 let version = version.ok_or_else(wrong_version)?;
                 let authority = &config.authority;
                 if iss != authority.issuer(version, tid) {
