@@ -266,6 +266,17 @@ impl Validator {
             }
             (_, None) => return Err(ValidationError::BadTenantId),
         }
+        // An ID token (checked before the audience, which for an ID token is the client's
+        // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
+        // every Entra access token does (azp in v2, appid in v1).
+        let entra = !matches!(config.tenancy, Tenancy::Issuer(_));
+        if c.nonce.is_some()
+            || c.at_hash.is_some()
+            || c.c_hash.is_some()
+            || (entra && c.azp.is_none() && c.appid.is_none())
+        {
+            return Err(ValidationError::IdToken);
+        }
         // Audience.
         let aud_ok = c
             .aud
@@ -277,16 +288,6 @@ impl Validator {
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|a| GRAPH_AUDIENCES.contains(&a)));
             return Err(ValidationError::WrongAudience { for_graph });
-        }
-        // An ID token: it carries nonce/at_hash/c_hash, or (Entra) names no client, which
-        // every Entra access token does (azp in v2, appid in v1).
-        let entra = !matches!(config.tenancy, Tenancy::Issuer(_));
-        if c.nonce.is_some()
-            || c.at_hash.is_some()
-            || c.c_hash.is_some()
-            || (entra && c.azp.is_none() && c.appid.is_none())
-        {
-            return Err(ValidationError::IdToken);
         }
         // Version.
         match version {
