@@ -78,9 +78,11 @@ impl Requirement {
     /// [`ValidationError::InsufficientScope`].
     pub fn check(&self, principal: &Principal) -> Result<(), ValidationError> {
         for clause in &self.clauses {
-            let met = clause.scopes.iter().any(|s| principal.has_scope(s))
+            let empty = clause.scopes.is_empty() && clause.roles.is_empty();
+            let met = empty
+                || clause.scopes.iter().any(|s| principal.has_scope(s))
                 || clause.roles.iter().any(|r| principal.has_role(r));
-            if !met && !(clause.scopes.is_empty() && clause.roles.is_empty()) {
+            if !met {
                 let mut wanted: Vec<String> =
                     clause.scopes.iter().map(|s| format!("scope {s}")).collect();
                 wanted.extend(clause.roles.iter().map(|r| format!("role {r}")));
