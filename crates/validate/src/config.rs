@@ -61,6 +61,9 @@ pub enum ConfigError {
     /// The HTTP client could not be built (e.g. the extra CA file).
     #[error("HTTP client: {0}")]
     Http(String),
+    /// An authority issuer template without `{tenantid}`.
+    #[error("issuer template {0:?} has no {{tenantid}}")]
+    IssuerTemplate(String),
     /// The tenant header name is not a valid HTTP header name.
     #[error("{0:?} is not a valid header name")]
     BadHeaderName(String),
@@ -447,6 +450,11 @@ impl ValidatorConfigBuilder {
         };
         let authority = self.authority.unwrap_or_default();
         https(authority.base(), self.jwks.danger_allow_http)?;
+        for template in [&authority.v1_issuer, &authority.v2_issuer] {
+            if !template.contains("{tenantid}") {
+                return Err(ConfigError::IssuerTemplate(template.clone()));
+            }
+        }
         if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::NoAudience);
         }

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use entra_jose::{Algorithm, RsaPublicKey, VerifyingKey};
@@ -292,7 +292,7 @@ struct CacheInner {
     http: Option<reqwest::Client>,
     clock: Clock,
     settings: JwksSettings,
-    scopes: Mutex<HashMap<String, Arc<Scope>>>,
+    scopes: RwLock<HashMap<String, Arc<Scope>>>,
     fetches: AtomicU64,
 }
 
@@ -341,7 +341,7 @@ impl JwksCache {
                 http,
                 clock,
                 settings,
-                scopes: Mutex::new(HashMap::new()),
+                scopes: RwLock::new(HashMap::new()),
                 fetches: AtomicU64::new(0),
             }),
         }
@@ -387,7 +387,10 @@ impl JwksCache {
             KeySource::Discovery { .. } => name,
             _ => "",
         };
-        let mut scopes = self.inner.scopes.lock().expect("scopes lock");
+        if let Some(s) = self.inner.scopes.read().expect("scopes lock").get(name) {
+            return s.clone();
+        }
+        let mut scopes = self.inner.scopes.write().expect("scopes lock");
         if let Some(s) = scopes.get(name) {
             return s.clone();
         }

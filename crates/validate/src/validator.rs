@@ -139,7 +139,15 @@ impl Validator {
         // not accept before any key is fetched for them.
         let (scope, tid) = self.key_scope(&parsed.claims)?;
         let key = self.inner.jwks.key(&scope, &parsed.header.kid).await?;
-        key.verify(parsed.header.alg, parsed.signing_input, &parsed.signature)?;
+        if let Err(e) = key.verify(parsed.header.alg, parsed.signing_input, &parsed.signature) {
+            // Graph access tokens carry a header nonce that makes their signature
+            // unverifiable by anyone but Graph: name the real mistake instead.
+            return Err(if audience_is_graph(&parsed.claims) {
+                ValidationError::WrongAudience { for_graph: true }
+            } else {
+                e
+            });
+        }
         let exp = self.check_claims(&parsed, tid.as_deref(), &key, now)?;
         let ParsedToken {
             claims, payload, ..
@@ -283,11 +291,9 @@ impl Validator {
             .as_ref()
             .is_some_and(|a| a.iter().any(|a| config.audiences.iter().any(|x| x == a)));
         if !aud_ok {
-            let for_graph = c
-                .aud
-                .as_ref()
-                .is_some_and(|a| a.iter().any(|a| GRAPH_AUDIENCES.contains(&a)));
-            return Err(ValidationError::WrongAudience { for_graph });
+            return Err(ValidationError::WrongAudience {
+                for_graph: audience_is_graph(c),
+            });
         }
         // Version.
         match version {
@@ -315,6 +321,12 @@ impl Validator {
         }
         Ok(exp)
     }
+}
+
+fn audience_is_graph(c: &Claims) -> bool {
+    c.aud
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|a| GRAPH_AUDIENCES.contains(&a)))
 }
 
 fn time_claim(v: Option<f64>) -> Result<Option<i64>, ValidationError> {

@@ -388,6 +388,15 @@ fn audience_tenant_issuer_and_version() {
     assert_eq!(err, E::WrongAudience { for_graph: true });
     assert!(err.to_string().contains("Microsoft Graph"));
     at(json!({ "aud": [API_URI] })).unwrap();
+    // A real Graph token does not even verify outside Graph (its header carries a nonce):
+    // the answer still names the mistake.
+    let graph = forge.token(&with(v2_claims(), json!({ "aud": GRAPH })));
+    let (head, _) = graph.rsplit_once('.').unwrap();
+    let unverifiable = format!("{head}.{}", b64url([7u8; 256]));
+    assert_eq!(
+        check(&v, &unverifiable).unwrap_err(),
+        E::WrongAudience { for_graph: true }
+    );
     // Another tenant, consistently spelled: refused before any key lookup.
     assert_eq!(
         at(json!({ "tid": OTHER_TENANT, "iss": format!("{BASE}/{OTHER_TENANT}/v2.0") }))
@@ -638,4 +647,99 @@ fn random_mutations_never_panic_or_pass() {
             let _ = v.validate(&text).await;
         }
     });
+}
+
+#[test]
+fn invalid_setups_are_refused_at_build_time() {
+    use entra_validate::{Authority, ConfigError, ValidatorConfig};
+    let base = || ValidatorConfig::builder().tenant(TENANT).audience(API);
+    assert_eq!(
+        ValidatorConfig::builder()
+            .audience(API)
+            .build()
+            .unwrap_err(),
+        ConfigError::NoTenant
+    );
+    assert_eq!(
+        ValidatorConfig::builder()
+            .tenant(TENANT)
+            .build()
+            .unwrap_err(),
+        ConfigError::NoAudience
+    );
+    assert_eq!(
+        base().tenants([OTHER_TENANT]).build().unwrap_err(),
+        ConfigError::ConflictingTenancy
+    );
+    assert_eq!(
+        ValidatorConfig::builder()
+            .tenant("contoso.onmicrosoft.com")
+            .audience(API)
+            .build()
+            .unwrap_err(),
+        ConfigError::TenantNotGuid("contoso.onmicrosoft.com".into())
+    );
+    assert_eq!(
+        ValidatorConfig::builder()
+            .multi_tenant(Vec::<String>::new())
+            .audience(API)
+            .build()
+            .unwrap_err(),
+        ConfigError::EmptyList("allowed tenant")
+    );
+    assert_eq!(
+        base().algorithms([]).build().unwrap_err(),
+        ConfigError::NoAlgorithm
+    );
+    assert!(matches!(
+        base().max_token_size(0).build().unwrap_err(),
+        ConfigError::BadMaxTokenSize { .. }
+    ));
+    assert!(matches!(
+        base().max_token_size(1 << 20).build().unwrap_err(),
+        ConfigError::BadMaxTokenSize { .. }
+    ));
+    assert_eq!(
+        base()
+            .clock_skew(Duration::from_secs(7200))
+            .build()
+            .unwrap_err(),
+        ConfigError::SkewTooLarge
+    );
+    assert!(matches!(
+        base()
+            .authority(Authority::custom("http://login.test"))
+            .build()
+            .unwrap_err(),
+        ConfigError::NotHttps(_)
+    ));
+    assert!(matches!(
+        base()
+            .authority(Authority::custom(BASE).with_v1_issuer("https://sts.windows.net/"))
+            .build()
+            .unwrap_err(),
+        ConfigError::IssuerTemplate(_)
+    ));
+    assert!(matches!(
+        base().static_jwks(r#"{"keys":[]}"#).build().unwrap_err(),
+        ConfigError::Jwks(_)
+    ));
+    assert!(matches!(
+        base().tenant_header("X Tenant").build().unwrap_err(),
+        ConfigError::BadHeaderName(_)
+    ));
+    assert!(matches!(
+        base()
+            .extra_ca_file("/nonexistent/ca.pem")
+            .build()
+            .unwrap_err(),
+        ConfigError::Http(_)
+    ));
+    assert_eq!(
+        base()
+            .allowed_clients(Vec::<String>::new())
+            .build()
+            .unwrap_err(),
+        ConfigError::EmptyList("allowed client")
+    );
 }
