@@ -143,13 +143,31 @@ impl Authority {
         &self.base
     }
 
-    /// The issuer a `version` token of `tenant` must carry.
-    pub fn issuer(&self, version: TokenVersion, tenant: &str) -> String {
-        let template = match version {
+    /// The issuer template for `version` (with `{tenantid}`).
+    pub fn issuer_template(&self, version: TokenVersion) -> &str {
+        match version {
             TokenVersion::V1 => &self.v1_issuer,
             TokenVersion::V2 => &self.v2_issuer,
-        };
-        template.replace("{tenantid}", tenant)
+        }
+    }
+
+    /// The issuer a `version` token of `tenant` must carry.
+    pub fn issuer(&self, version: TokenVersion, tenant: &str) -> String {
+        self.issuer_template(version).replace("{tenantid}", tenant)
+    }
+}
+
+/// Whether `issuer` is `template` with `{tenantid}` (if present) replaced by `tenant`,
+/// without building the string.
+pub(crate) fn issuer_matches(template: &str, tenant: &str, issuer: &str) -> bool {
+    match template.split_once("{tenantid}") {
+        None => template == issuer,
+        Some((pre, post)) => {
+            issuer.len() == pre.len() + tenant.len() + post.len()
+                && issuer.starts_with(pre)
+                && issuer.ends_with(post)
+                && &issuer[pre.len()..pre.len() + tenant.len()] == tenant
+        }
     }
 }
 

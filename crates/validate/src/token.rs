@@ -53,13 +53,35 @@ pub struct Header {
 }
 
 /// One or several audiences.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Audience {
     /// `"aud": "x"` (what Entra sends).
     One(String),
     /// `"aud": ["x", "y"]`.
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Audience, E> {
+                Ok(Audience::One(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+                let mut all = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    all.push(a);
+                }
+                Ok(Audience::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Audience {
@@ -75,7 +97,7 @@ impl Audience {
 
 /// The claims the validator checks or hands to the [`Principal`](crate::Principal).
 /// Every other claim stays in the raw payload.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Claims {
     /// Issuer.
@@ -179,24 +201,26 @@ pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, Valid
     if token.is_empty() {
         return Err(ValidationError::Missing);
     }
-    if let Some(kind) = classify_non_jwt(token) {
+    // Every JWS header starts `{"` (base64url `eyJ`): anything else is classified (the
+    // slow path, which counts dots); a JWS is split once.
+    if !token.starts_with("eyJ")
+        && let Some(kind) = classify_non_jwt(token)
+    {
         return Err(ValidationError::NotAJwt(kind));
     }
-    let mut parts = token.split('.');
+    let mut parts = token.splitn(6, '.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(ValidationError::Malformed(
-            "a JWS has exactly three dot-separated parts",
-        ));
+        return Err(match token.splitn(6, '.').count() {
+            5 => ValidationError::NotAJwt(NotAJwt::Encrypted),
+            _ => ValidationError::Malformed("a JWS has exactly three dot-separated parts"),
+        });
     };
     let header_json = decode_part(h)?;
-    check_json(&header_json, "header")?;
     let header = parse_header(&header_json)?;
     let payload = decode_part(p)?;
-    check_json(&payload, "payload")?;
-    let claims: Claims = serde_json::from_slice(&payload)
-        .map_err(|_| ValidationError::Malformed("a claim has the wrong type"))?;
+    let claims: Claims = parse_object(&payload, "payload", ClaimsVisitor)?;
     let signature = decode_part(s)?;
     if signature.is_empty() {
         return Err(ValidationError::Malformed("the signature is empty"));
@@ -215,20 +239,43 @@ fn decode_part(part: &str) -> Result<Vec<u8>, ValidationError> {
         .map_err(|_| ValidationError::Malformed("not strict base64url (no padding, canonical)"))
 }
 
-#[derive(Deserialize)]
-struct RawHeader<'a> {
-    #[serde(borrow)]
-    alg: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    typ: Option<Cow<'a, str>>,
-    crit: Option<IgnoredAny>,
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: bool,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = RawHeader;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
+        let mut h = RawHeader::default();
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "alg" => h.alg = Some(map.next_value()?),
+                "kid" => h.kid = Some(map.next_value()?),
+                "typ" => h.typ = Some(map.next_value()?),
+                "crit" => {
+                    h.crit = true;
+                    map.next_value_seed(Strict { depth: 1 })?;
+                }
+                _ => map.next_value_seed(Strict { depth: 1 })?,
+            }
+            seen.insert(key)?;
+        }
+        Ok(h)
+    }
 }
 
 fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
-    let raw: RawHeader<'_> = serde_json::from_slice(json)
-        .map_err(|_| ValidationError::Malformed("a header member has the wrong type"))?;
+    let raw = parse_object(json, "header", HeaderVisitor)?;
     let alg = raw
         .alg
         .ok_or(ValidationError::Malformed("the header has no alg"))?;
@@ -239,7 +286,7 @@ fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
         return Err(ValidationError::AlgHmac);
     }
     let alg = Algorithm::from_name(&alg).ok_or(ValidationError::AlgNotAllowed)?;
-    if raw.crit.is_some() {
+    if raw.crit {
         return Err(ValidationError::CritUnsupported);
     }
     if let Some(typ) = raw.typ
@@ -253,10 +300,7 @@ fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
     if kid.is_empty() || kid.len() > MAX_KID_LEN {
         return Err(ValidationError::KidMissing);
     }
-    Ok(Header {
-        alg,
-        kid: kid.into_owned(),
-    })
+    Ok(Header { alg, kid })
 }
 
 const DUPLICATE: &str = "entra-validate: duplicate member";
@@ -264,29 +308,137 @@ const TOO_DEEP: &str = "entra-validate: too deep";
 
 /// Checks that `json` is one JSON object with no duplicate member and bounded depth.
 pub fn check_json(json: &[u8], part: &'static str) -> Result<(), ValidationError> {
+    parse_object(json, part, Strict { depth: 0 })
+}
+
+/// Deserializes one JSON object with `visitor` in a single pass, mapping errors:
+/// duplicate members, nesting, syntax, and members of the wrong type.
+fn parse_object<'de, V: Visitor<'de>>(
+    json: &'de [u8],
+    part: &'static str,
+    visitor: V,
+) -> Result<V::Value, ValidationError> {
+    let header = part == "header";
     if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ValidationError::Malformed(if part == "header" {
+        return Err(ValidationError::Malformed(if header {
             "the header is not a JSON object"
         } else {
             "the payload is not a JSON object"
         }));
     }
     let mut de = serde_json::Deserializer::from_slice(json);
-    let result = Strict { depth: 0 }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
+    let result =
+        serde::Deserializer::deserialize_map(&mut de, visitor).and_then(|v| de.end().map(|()| v));
     result.map_err(|e| {
         let text = e.to_string();
         if text.starts_with(DUPLICATE) {
             ValidationError::DuplicateMember(part)
         } else if text.starts_with(TOO_DEEP) || text.contains("recursion limit") {
             ValidationError::TooDeep(part)
-        } else if part == "header" {
+        } else if e.classify() == serde_json::error::Category::Data {
+            ValidationError::Malformed(if header {
+                "a header member has the wrong type"
+            } else {
+                "a claim has the wrong type"
+            })
+        } else if header {
             ValidationError::Malformed("the header is not valid JSON")
         } else {
             ValidationError::Malformed("the payload is not valid JSON")
         }
     })
+}
+
+/// The member names of one object so far: refuses the second of two equal names.
+#[derive(Default)]
+struct Seen<'de> {
+    /// (fingerprint, name): the fingerprint (length and first bytes) spares most
+    /// string comparisons.
+    few: Vec<(u64, Cow<'de, str>)>,
+    many: Option<HashSet<Cow<'de, str>>>,
+}
+
+fn fingerprint(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut head = [0u8; 4];
+    let n = b.len().min(4);
+    head[..n].copy_from_slice(&b[..n]);
+    ((b.len() as u64) << 32) | u64::from(u32::from_le_bytes(head))
+}
+
+impl<'de> Seen<'de> {
+    /// Small objects (all real ones) scan a vector; large ones switch to a set so a
+    /// payload of thousands of members stays linear.
+    fn insert<E: serde::de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
+        let fresh = match &mut self.many {
+            Some(set) => set.insert(key),
+            None if self.few.len() < 32 => {
+                let f = fingerprint(&key);
+                let fresh = !self.few.iter().any(|(g, k)| *g == f && *k == key);
+                self.few.push((f, key));
+                fresh
+            }
+            None => {
+                let mut set: HashSet<_> = self.few.drain(..).map(|(_, k)| k).collect();
+                let fresh = set.insert(key);
+                self.many = Some(set);
+                fresh
+            }
+        };
+        if fresh {
+            Ok(())
+        } else {
+            Err(E::custom(DUPLICATE))
+        }
+    }
+}
+
+/// Reads the claims the validator needs in the same pass that checks the whole payload.
+struct ClaimsVisitor;
+
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = Claims;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JWT claims")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+        let mut c = Claims::default();
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "iss" => c.iss = map.next_value()?,
+                "aud" => c.aud = Some(map.next_value()?),
+                "exp" => c.exp = map.next_value()?,
+                "nbf" => c.nbf = map.next_value()?,
+                "iat" => c.iat = map.next_value()?,
+                "tid" => c.tid = map.next_value()?,
+                "oid" => c.oid = map.next_value()?,
+                "sub" => c.sub = map.next_value()?,
+                "azp" => c.azp = map.next_value()?,
+                "appid" => c.appid = map.next_value()?,
+                "scp" => c.scp = map.next_value()?,
+                "roles" => c.roles = map.next_value()?,
+                "ver" => c.ver = map.next_value()?,
+                "name" => c.name = map.next_value()?,
+                "preferred_username" => c.preferred_username = map.next_value()?,
+                "upn" => c.upn = map.next_value()?,
+                "unique_name" => c.unique_name = map.next_value()?,
+                "idtyp" => c.idtyp = map.next_value()?,
+                "nonce" | "at_hash" | "c_hash" => {
+                    map.next_value_seed(Strict { depth: 1 })?;
+                    let slot = match &*key {
+                        "nonce" => &mut c.nonce,
+                        "at_hash" => &mut c.at_hash,
+                        _ => &mut c.c_hash,
+                    };
+                    *slot = Some(IgnoredAny);
+                }
+                _ => map.next_value_seed(Strict { depth: 1 })?,
+            }
+            seen.insert(key)?;
+        }
+        Ok(c)
+    }
 }
 
 /// Walks JSON without building it, refusing duplicate members and deep nesting.
@@ -367,28 +519,9 @@ impl<'de> Visitor<'de> for Strict {
         if self.depth >= MAX_JSON_DEPTH {
             return Err(serde::de::Error::custom(TOO_DEEP));
         }
-        // Small objects (all real ones) scan a vector; large ones switch to a set so a
-        // payload of thousands of members stays linear.
-        let mut few: Vec<Cow<'de, str>> = Vec::new();
-        let mut many: Option<HashSet<Cow<'de, str>>> = None;
+        let mut seen = Seen::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            let fresh = match &mut many {
-                Some(set) => set.insert(key),
-                None if few.len() < 32 => {
-                    let fresh = !few.contains(&key);
-                    few.push(key);
-                    fresh
-                }
-                None => {
-                    let mut set: HashSet<_> = few.drain(..).collect();
-                    let fresh = set.insert(key);
-                    many = Some(set);
-                    fresh
-                }
-            };
-            if !fresh {
-                return Err(serde::de::Error::custom(DUPLICATE));
-            }
+            seen.insert(key)?;
             map.next_value_seed(Strict {
                 depth: self.depth + 1,
             })?;

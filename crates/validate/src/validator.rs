@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::cache::TokenCache;
 use crate::clock::Clock;
-use crate::config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig};
+use crate::config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig, issuer_matches};
 use crate::error::ValidationError;
 use crate::jwks::{JwksCache, KeySource, TrustedKey};
 use crate::principal::Principal;
@@ -137,8 +137,8 @@ impl Validator {
         }
         // Decide the key scope from the (unverified) tenant, refusing tenants the API does
         // not accept before any key is fetched for them.
-        let (scope, tid) = self.key_scope(&parsed.claims)?;
-        let key = self.inner.jwks.key(&scope, &parsed.header.kid).await?;
+        let (scope, has_tid) = self.key_scope(&parsed.claims)?;
+        let key = self.inner.jwks.key(scope, &parsed.header.kid).await?;
         if let Err(e) = key.verify(parsed.header.alg, parsed.signing_input, &parsed.signature) {
             // Graph access tokens carry a header nonce that makes their signature
             // unverifiable by anyone but Graph: name the real mistake instead.
@@ -148,7 +148,7 @@ impl Validator {
                 e
             });
         }
-        let exp = self.check_claims(&parsed, tid.as_deref(), &key, now)?;
+        let exp = self.check_claims(&parsed, has_tid, &key, now)?;
         let ParsedToken {
             claims, payload, ..
         } = parsed;
@@ -201,30 +201,32 @@ impl Validator {
         }
     }
 
-    fn key_scope(&self, claims: &Claims) -> Result<(String, Option<String>), ValidationError> {
-        let tid = || -> Result<String, ValidationError> {
-            match claims.tid.as_deref() {
-                Some(t) if is_guid(t) => Ok(t.to_ascii_lowercase()),
-                _ => Err(ValidationError::BadTenantId),
-            }
+    /// The key scope for the token's tenant (a configured tenant, `common`, or the one
+    /// issuer's), and whether the token carries a tenant id that passed the checks.
+    /// Only configured tenants ever get a key scope: no attacker-chosen fetches.
+    fn key_scope(&self, claims: &Claims) -> Result<(&str, bool), ValidationError> {
+        let tid = || match claims.tid.as_deref() {
+            Some(t) if is_guid(t) => Ok(t),
+            _ => Err(ValidationError::BadTenantId),
         };
+        let listed = |list: &[String], t: &str| list.iter().any(|x| x.eq_ignore_ascii_case(t));
         match &self.inner.config.tenancy {
             Tenancy::Tenants(list) => {
                 let t = tid()?;
-                if !list.contains(&t) {
-                    return Err(ValidationError::TenantNotAllowed);
-                }
-                // Only configured tenants ever get a key scope: no attacker-chosen fetches.
-                Ok((t.clone(), Some(t)))
+                let scope = list
+                    .iter()
+                    .find(|x| x.eq_ignore_ascii_case(t))
+                    .ok_or(ValidationError::TenantNotAllowed)?;
+                Ok((scope, true))
             }
             Tenancy::MultiTenant(allow) => {
                 let t = tid()?;
-                if allow.as_ref().is_some_and(|l| !l.contains(&t)) {
+                if allow.as_ref().is_some_and(|l| !listed(l, t)) {
                     return Err(ValidationError::TenantNotAllowed);
                 }
-                Ok(("common".into(), Some(t)))
+                Ok(("common", true))
             }
-            Tenancy::Issuer(_) => Ok((String::new(), claims.tid.clone())),
+            Tenancy::Issuer(_) => Ok(("", claims.tid.is_some())),
         }
     }
 
@@ -232,7 +234,7 @@ impl Validator {
     fn check_claims(
         &self,
         parsed: &ParsedToken<'_>,
-        tid: Option<&str>,
+        has_tid: bool,
         key: &TrustedKey,
         now: i64,
     ) -> Result<i64, ValidationError> {
@@ -245,34 +247,34 @@ impl Validator {
             accepted: config.versions.label(),
         };
         // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
-        match (&config.tenancy, tid) {
+        match (&config.tenancy, has_tid) {
             (Tenancy::Issuer(expected), _) => {
                 if iss != expected || key.issuer().is_some_and(|k| k != iss) {
                     return Err(ValidationError::WrongIssuer);
                 }
             }
-            (_, Some(_)) => {
+            (_, true) => {
                 // Compare with the tenant id as the token spells it (it was checked to be
                 // a GUID, and lower-cased only to match the allow-list).
                 let tid = c.tid.as_deref().unwrap_or_default();
                 let version = version.ok_or_else(wrong_version)?;
                 let authority = &config.authority;
-                if iss != authority.issuer(version, tid) {
+                if !issuer_matches(authority.issuer_template(version), tid, iss) {
                     return Err(ValidationError::WrongIssuer);
                 }
                 if let Some(k) = key.issuer() {
                     // A key bound to an issuer signs only for it. Entra's v2 JWKS names the
                     // v2 issuer; a v1 token of the same tenant signed by that key is fine.
-                    let k = k.replace("{tenantid}", tid);
-                    if k != iss
-                        && k != authority.issuer(TokenVersion::V2, tid)
-                        && k != authority.issuer(TokenVersion::V1, tid)
+                    let v2 = authority.issuer(TokenVersion::V2, tid);
+                    if !issuer_matches(k, tid, iss)
+                        && !issuer_matches(k, tid, &v2)
+                        && !issuer_matches(k, tid, &authority.issuer(TokenVersion::V1, tid))
                     {
                         return Err(ValidationError::WrongIssuer);
                     }
                 }
             }
-            (_, None) => return Err(ValidationError::BadTenantId),
+            (_, false) => return Err(ValidationError::BadTenantId),
         }
         // An ID token (checked before the audience, which for an ID token is the client's
         // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
