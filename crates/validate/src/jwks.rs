@@ -235,7 +235,9 @@ pub struct JwksSettings {
     /// While no set was ever fetched, a failed fetch is retried at most this often
     /// (default 10 seconds); until then validations fail fast with `keys_unavailable`.
     pub cold_retry_interval: Duration,
-    /// Background refresh period (default 12 hours); `None` turns it off.
+    /// Background refresh period (default 12 hours); `None` turns it off. The task starts
+    /// after a scope's first successful fetch, on the tokio runtime that made it, and ends
+    /// when the cache is dropped.
     pub background_interval: Option<Duration>,
     /// Timeout of each HTTP request (default 10 seconds).
     pub request_timeout: Duration,

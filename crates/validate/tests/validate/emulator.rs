@@ -245,7 +245,7 @@ async fn v1_resource_tokens_and_version_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn multi_tenant_uses_common_keys_and_the_tenantid_template() {
+async fn multi_tenant_exact_issuer_and_direct_jwks_sources() {
     let h = Harness::start().await;
     let token = app_token(&h, "api://contoso-api/.default").await;
     let multi = |allowed: &str| {
@@ -283,6 +283,45 @@ async fn multi_tenant_uses_common_keys_and_the_tenantid_template() {
             .unwrap(),
     );
     any.validate(&token).await.unwrap();
+
+    // Any OIDC issuer, by its exact issuer string: discovery at
+    // `{issuer}/.well-known/openid-configuration`, no Entra templating.
+    let issuer = format!("{}/{TENANT}/v2.0", h.base());
+    let exact = Validator::new(
+        ValidatorConfig::builder()
+            .issuer(&issuer)
+            .audience(API)
+            .extra_ca_file(&h.ready().ca_file)
+            .jwks_settings(quiet())
+            .build()
+            .unwrap(),
+    );
+    let p = exact.validate(&token).await.unwrap();
+    assert_eq!(p.tenant_id(), TENANT);
+    let other_issuer = Validator::new(
+        ValidatorConfig::builder()
+            .issuer(format!("{}/{OTHER_TENANT}/v2.0", h.base()))
+            .audience(API)
+            .extra_ca_file(&h.ready().ca_file)
+            .jwks_settings(quiet())
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        other_issuer.validate(&token).await.unwrap_err(),
+        E::WrongIssuer
+    );
+
+    // A JWKS URL given directly: no discovery request.
+    let discovery = h.counter("endpoint:discovery").await;
+    let direct = Validator::new(
+        emu_builder(&h)
+            .jwks_uri(format!("{}/{TENANT}/discovery/v2.0/keys", h.base()))
+            .build()
+            .unwrap(),
+    );
+    direct.validate(&token).await.unwrap();
+    assert_eq!(h.counter("endpoint:discovery").await, discovery);
     h.stop().await;
 }
 
