@@ -155,21 +155,18 @@ async fn real_v2_app_and_user_tokens_validate() {
     let (writer, _) = user_tokens(&h, "api://contoso-api/Data.Write").await;
     needs_write.validate(&writer).await.unwrap();
     // Another tenant's API config refuses Contoso tokens before fetching anything.
+    assert_eq!(
+        emu_builder(&h).tenant(OTHER_TENANT).build().unwrap_err(),
+        entra_validate::ConfigError::ConflictingTenancy
+    );
     let fabrikam = Validator::new(
-        emu_builder(&h)
+        ValidatorConfig::builder()
+            .authority(Authority::custom(h.base()))
             .tenant(OTHER_TENANT)
+            .audience(API)
+            .extra_ca_file(&h.ready().ca_file)
             .build()
-            .map(|_| unreachable!("two tenant() calls are refused"))
-            .unwrap_or_else(|e| {
-                assert_eq!(e, entra_validate::ConfigError::ConflictingTenancy);
-                ValidatorConfig::builder()
-                    .authority(Authority::custom(h.base()))
-                    .tenant(OTHER_TENANT)
-                    .audience(API)
-                    .extra_ca_file(&h.ready().ca_file)
-                    .build()
-                    .unwrap()
-            }),
+            .unwrap(),
     );
     let before = h.counter("endpoint:jwks").await;
     assert_eq!(
