@@ -85,6 +85,15 @@ pub fn b64url_decode(text: &str) -> Result<Vec<u8>, JoseError> {
         .map_err(|_| JoseError::Malformed("invalid base64url"))
 }
 
+/// Decodes base64url strictly, as a validator must: no padding, no characters outside
+/// the URL-safe alphabet, and no non-zero trailing bits (so every byte string has exactly
+/// one accepted encoding and a token cannot be altered without changing its bytes).
+pub fn b64url_decode_strict(text: &str) -> Result<Vec<u8>, JoseError> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| JoseError::Malformed("invalid base64url"))
+}
+
 /// Standard base64 (with padding), as used by `x5c`.
 pub fn b64std(bytes: impl AsRef<[u8]>) -> String {
     STANDARD.encode(bytes)
@@ -258,6 +267,27 @@ impl RsaPublicKey {
         .map_err(|_| JoseError::BadSignature)
     }
 
+    /// Parses this key once for `alg`, for many fast verifications.
+    pub fn verifying_key(&self, alg: Algorithm) -> Result<VerifyingKey, JoseError> {
+        let params = match alg {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        };
+        let parsed = signature::RsaPublicKeyComponents {
+            n: &self.n,
+            e: &self.e,
+        }
+        .to_parsed_public_key(params)
+        .map_err(|_| JoseError::BadPublicKey)?;
+        Ok(VerifyingKey { alg, parsed })
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        let lead = self.n.first().map_or(8, |b| b.leading_zeros() as usize);
+        self.n.len() * 8 - lead
+    }
+
     /// Verifies a compact JWS already split by [`decode_unverified`].
     pub fn verify_token(&self, token: &DecodedToken) -> Result<(), JoseError> {
         let alg = Algorithm::from_name(&token.alg)
@@ -287,6 +317,33 @@ impl RsaPublicKey {
         jwk.insert("e".into(), b64url(&self.e).into());
         jwk.extend(extra);
         Value::Object(jwk)
+    }
+}
+
+/// An RSA public key parsed once for one algorithm: verification does not rebuild the
+/// key, which is most of the cost of [`RsaPublicKey::verify`] beyond the RSA operation.
+pub struct VerifyingKey {
+    alg: Algorithm,
+    parsed: signature::ParsedPublicKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifyingKey({})", self.alg.name())
+    }
+}
+
+impl VerifyingKey {
+    /// The algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Verifies `sig` over `message` (for a JWS: the `header.payload` bytes as sent).
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        self.parsed
+            .verify_sig(message, sig)
+            .map_err(|_| JoseError::BadSignature)
     }
 }
 
@@ -510,6 +567,29 @@ mod tests {
             }
             let _ = RsaPublicKey::from_pkcs1_der(text.as_bytes());
         }
+    }
+
+    #[test]
+    fn verifying_key_matches_verify() {
+        let key = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
+        assert_eq!(key.public_key().bits(), 2048);
+        for alg in [Algorithm::RS256, Algorithm::PS256] {
+            let sig = key.sign(alg, b"message").unwrap();
+            let vk = key.public_key().verifying_key(alg).unwrap();
+            assert_eq!(vk.algorithm(), alg);
+            vk.verify(b"message", &sig).unwrap();
+            assert_eq!(vk.verify(b"messagE", &sig), Err(JoseError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn strict_base64url_refuses_padding_and_trailing_bits() {
+        assert_eq!(b64url_decode_strict("YQ").unwrap(), b"a");
+        assert!(b64url_decode_strict("YQ==").is_err());
+        // "YR" decodes to "a" with non-zero trailing bits: a second spelling of the same byte.
+        assert!(b64url_decode_strict("YR").is_err());
+        assert!(b64url_decode_strict("Y+").is_err());
+        assert_eq!(b64url_decode("YQ==").unwrap(), b"a");
     }
 
     #[test]

@@ -1,0 +1,684 @@
+//! Signing keys: [`parse_jwks`] (bounded, strict about what it accepts) and
+//! [`JwksCache`], which finds an issuer's JWKS through OIDC discovery and keeps it fresh.
+//!
+//! The cache holds one key set per *key scope*: a tenant (`{authority}/{tenant}/v2.0/
+//! .well-known/openid-configuration`), `common` for multi-tenant APIs, or the one
+//! configured JWKS URL or static set. Per scope:
+//!
+//! - fetches are single-flight: while one task fetches, the others wait for its result
+//!   (1000 validations on a cold cache cost one discovery and one JWKS request);
+//! - an unknown `kid` triggers a refresh at most once per
+//!   [`unknown_kid_interval`](JwksSettings::unknown_kid_interval) (5 minutes), so a
+//!   stream of forged `kid`s cannot turn the API into a request amplifier;
+//! - a background task refreshes every [`background_interval`](JwksSettings::background_interval);
+//! - a failed fetch (network, HTTP error, unparsable or empty set) keeps the
+//!   last-known-good set;
+//! - a key that leaves the set is marked retired, which evicts every cached validation
+//!   made with it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use entra_jose::{Algorithm, RsaPublicKey, VerifyingKey};
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::error::ValidationError;
+
+/// The largest JWKS document read (Entra's is about 10 KiB).
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The most keys a JWKS may hold.
+pub const MAX_JWKS_KEYS: usize = 100;
+/// The largest discovery document read.
+const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
+
+/// Why a JWKS could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// Over [`MAX_JWKS_BYTES`] or [`MAX_JWKS_KEYS`].
+    #[error("the JWKS is too large")]
+    TooLarge,
+    /// Not `{"keys": [...]}` JSON.
+    #[error("the JWKS is not valid JSON of the form {{\"keys\": [...]}}")]
+    Malformed,
+    /// No RSA signing key with a `kid` in it.
+    #[error("the JWKS holds no usable RSA signing key")]
+    NoUsableKey,
+}
+
+/// A verification key from the issuer's JWKS.
+pub struct TrustedKey {
+    kid: String,
+    public: RsaPublicKey,
+    alg: Option<Algorithm>,
+    issuer: Option<String>,
+    rs256: VerifyingKey,
+    ps256: VerifyingKey,
+    retired: AtomicBool,
+}
+
+impl std::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedKey")
+            .field("kid", &self.kid)
+            .field("bits", &self.public.bits())
+            .field("issuer", &self.issuer)
+            .field("retired", &self.is_retired())
+            .finish()
+    }
+}
+
+impl TrustedKey {
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWK's own `issuer` (Entra publishes one, possibly with `{tenantid}`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// True once a refresh no longer lists this key.
+    #[inline]
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
+    }
+
+    /// Verifies a JWS signature with this key; the key's own `alg`, when it names one,
+    /// must be the token's.
+    pub fn verify(
+        &self,
+        alg: Algorithm,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), ValidationError> {
+        if self.alg.is_some_and(|a| a != alg) {
+            return Err(ValidationError::KeyMismatch);
+        }
+        let key = match alg {
+            Algorithm::RS256 => &self.rs256,
+            Algorithm::PS256 => &self.ps256,
+        };
+        key.verify(signing_input, signature)
+            .map_err(|_| ValidationError::BadSignature)
+    }
+}
+
+/// The keys of one scope, by `kid`.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: HashMap<String, Arc<TrustedKey>>,
+    /// How many keys the document had that were skipped (wrong type, use, size...).
+    skipped: usize,
+}
+
+impl KeySet {
+    /// The key with this `kid`.
+    #[inline]
+    pub fn get(&self, kid: &str) -> Option<&Arc<TrustedKey>> {
+        self.keys.get(kid)
+    }
+
+    /// The key ids.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// How many usable keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// No usable key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// How many entries of the document were not usable and skipped.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+}
+
+#[derive(Deserialize)]
+struct RawJwks {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    kid: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    issuer: Option<String>,
+    key_ops: Option<Vec<String>>,
+}
+
+/// Parses a JWKS document: the entry point fuzz targets call.
+///
+/// Bounded by [`MAX_JWKS_BYTES`] and [`MAX_JWKS_KEYS`]. Keeps RSA keys (at least 2048
+/// bits) with a `kid`, `use` `sig` or absent, an `alg` (when given) of RS256 or PS256,
+/// and `key_ops` (when given) including `verify`; skips every other entry (EC keys,
+/// encryption keys...). The first of two keys with the same `kid` wins. A document
+/// with no usable key is an error.
+pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
+    if bytes.len() > MAX_JWKS_BYTES {
+        return Err(JwksError::TooLarge);
+    }
+    crate::token::check_json(bytes, "payload").map_err(|_| JwksError::Malformed)?;
+    let raw: RawJwks = serde_json::from_slice(bytes).map_err(|_| JwksError::Malformed)?;
+    if raw.keys.len() > MAX_JWKS_KEYS {
+        return Err(JwksError::TooLarge);
+    }
+    let mut set = KeySet::default();
+    for value in raw.keys {
+        match usable_key(value) {
+            Some(key) if !set.keys.contains_key(&key.kid) => {
+                set.keys.insert(key.kid.clone(), Arc::new(key));
+            }
+            _ => set.skipped += 1,
+        }
+    }
+    if set.keys.is_empty() {
+        return Err(JwksError::NoUsableKey);
+    }
+    Ok(set)
+}
+
+fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
+    let jwk: RawJwk = serde_json::from_value(value).ok()?;
+    if jwk.kty.as_deref() != Some("RSA") || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if jwk
+        .key_ops
+        .as_ref()
+        .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+    {
+        return None;
+    }
+    let alg = match jwk.alg.as_deref() {
+        None => None,
+        Some(name) => Some(Algorithm::from_name(name)?),
+    };
+    let kid = jwk
+        .kid
+        .filter(|k| !k.is_empty() && k.len() <= crate::token::MAX_KID_LEN)?;
+    let public = RsaPublicKey::from_jwk_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?;
+    if public.bits() < 2048 {
+        return None;
+    }
+    Some(TrustedKey {
+        rs256: public.verifying_key(Algorithm::RS256).ok()?,
+        ps256: public.verifying_key(Algorithm::PS256).ok()?,
+        kid,
+        public,
+        alg,
+        issuer: jwk.issuer,
+        retired: AtomicBool::new(false),
+    })
+}
+
+/// How the cache fetches and refreshes.
+#[derive(Debug, Clone)]
+pub struct JwksSettings {
+    /// An unknown `kid` refreshes the set at most this often (default 5 minutes).
+    pub unknown_kid_interval: Duration,
+    /// While no set was ever fetched, a failed fetch is retried at most this often
+    /// (default 10 seconds); until then validations fail fast with `keys_unavailable`.
+    pub cold_retry_interval: Duration,
+    /// Background refresh period (default 12 hours); `None` turns it off. The task starts
+    /// after a scope's first successful fetch, on the tokio runtime that made it, and ends
+    /// when the cache is dropped.
+    pub background_interval: Option<Duration>,
+    /// Timeout of each HTTP request (default 10 seconds).
+    pub request_timeout: Duration,
+    /// Accept `http://` discovery and JWKS URLs. Only for tests against a plain-HTTP
+    /// issuer: over HTTP anyone on the path can substitute the keys.
+    pub danger_allow_http: bool,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            unknown_kid_interval: Duration::from_secs(300),
+            cold_retry_interval: Duration::from_secs(10),
+            background_interval: Some(Duration::from_secs(12 * 3600)),
+            request_timeout: Duration::from_secs(10),
+            danger_allow_http: false,
+        }
+    }
+}
+
+/// Where a cache's keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// OIDC discovery per scope: `{base}/{scope}/v2.0/.well-known/openid-configuration`.
+    Discovery {
+        /// The authority base, e.g. `https://login.microsoftonline.com`.
+        base: String,
+    },
+    /// OIDC discovery at `{issuer}/.well-known/openid-configuration` (any OIDC issuer).
+    Issuer(String),
+    /// A JWKS URL, fetched directly.
+    JwksUri(String),
+    /// A fixed set (from a file or JSON); never fetched.
+    Static,
+}
+
+/// Signing keys per scope, fetched on demand and kept fresh. Cheap to clone.
+#[derive(Clone)]
+pub struct JwksCache {
+    inner: Arc<CacheInner>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
+}
+
+struct CacheInner {
+    source: KeySource,
+    /// `None` for a static set, which never fetches.
+    http: Option<reqwest::Client>,
+    clock: Clock,
+    settings: JwksSettings,
+    scopes: RwLock<HashMap<String, Arc<Scope>>>,
+    fetches: AtomicU64,
+}
+
+struct Scope {
+    name: String,
+    keys: RwLock<Option<Arc<KeySet>>>,
+    /// Held while fetching: the single flight.
+    flight: tokio::sync::Mutex<FlightState>,
+    background: AtomicBool,
+}
+
+#[derive(Default)]
+struct FlightState {
+    /// When the last fetch was attempted (clock seconds).
+    last_attempt: Option<i64>,
+    last_error: Option<String>,
+    jwks_uri: Option<String>,
+}
+
+impl Scope {
+    fn current(&self) -> Option<Arc<KeySet>> {
+        self.keys.read().expect("keys lock").clone()
+    }
+}
+
+impl JwksCache {
+    /// A cache that fetches from `source` with `http`.
+    pub fn new(
+        source: KeySource,
+        http: reqwest::Client,
+        clock: Clock,
+        settings: JwksSettings,
+    ) -> Self {
+        Self::with_parts(source, Some(http), clock, settings)
+    }
+
+    fn with_parts(
+        source: KeySource,
+        http: Option<reqwest::Client>,
+        clock: Clock,
+        settings: JwksSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(CacheInner {
+                source,
+                http,
+                clock,
+                settings,
+                scopes: RwLock::new(HashMap::new()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A cache holding a fixed key set (e.g. for `entra validate --jwks FILE`).
+    pub fn from_static(keys: KeySet, clock: Clock) -> Self {
+        Self::from_shared(Arc::new(keys), clock)
+    }
+
+    /// A cache holding a fixed, shared key set.
+    pub fn from_shared(keys: Arc<KeySet>, clock: Clock) -> Self {
+        let cache = Self::with_parts(
+            KeySource::Static,
+            None,
+            clock,
+            JwksSettings {
+                background_interval: None,
+                ..JwksSettings::default()
+            },
+        );
+        *cache.scope("").keys.write().expect("keys lock") = Some(keys);
+        cache
+    }
+
+    /// A cache holding the keys of a JWKS document.
+    pub fn from_jwks_json(json: &[u8], clock: Clock) -> Result<Self, JwksError> {
+        Ok(Self::from_static(parse_jwks(json)?, clock))
+    }
+
+    /// Where the keys come from.
+    pub fn source(&self) -> &KeySource {
+        &self.inner.source
+    }
+
+    /// How many HTTP fetches of a key set were attempted (discovery not counted).
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    fn scope(&self, name: &str) -> Arc<Scope> {
+        let name = match self.inner.source {
+            KeySource::Discovery { .. } => name,
+            _ => "",
+        };
+        if let Some(s) = self.inner.scopes.read().expect("scopes lock").get(name) {
+            return s.clone();
+        }
+        let mut scopes = self.inner.scopes.write().expect("scopes lock");
+        if let Some(s) = scopes.get(name) {
+            return s.clone();
+        }
+        let s = Arc::new(Scope {
+            name: name.to_string(),
+            keys: RwLock::new(None),
+            flight: tokio::sync::Mutex::new(FlightState::default()),
+            background: AtomicBool::new(false),
+        });
+        scopes.insert(name.to_string(), s.clone());
+        s
+    }
+
+    /// The current key set of `scope`, if one was fetched.
+    pub fn keys(&self, scope: &str) -> Option<Arc<KeySet>> {
+        self.scope(scope).current()
+    }
+
+    /// The key `kid` of `scope`, fetching or refreshing the set when the rules allow.
+    pub async fn key(&self, scope: &str, kid: &str) -> Result<Arc<TrustedKey>, ValidationError> {
+        let st = self.scope(scope);
+        let before = st.current();
+        if let Some(k) = before.as_ref().and_then(|s| s.get(kid)) {
+            return Ok(k.clone());
+        }
+        if matches!(self.inner.source, KeySource::Static) {
+            return Err(ValidationError::UnknownKey);
+        }
+        let mut flight = st.flight.lock().await;
+        // Someone else may have fetched while this task waited.
+        let current = st.current();
+        if let Some(k) = current.as_ref().and_then(|s| s.get(kid)) {
+            return Ok(k.clone());
+        }
+        let now = self.inner.clock.now();
+        let since = flight.last_attempt.map(|t| now.saturating_sub(t));
+        match (&current, since) {
+            (Some(_), Some(s)) if s < self.inner.settings.unknown_kid_interval.as_secs() as i64 => {
+                return Err(ValidationError::UnknownKey);
+            }
+            (None, Some(s)) if s < self.inner.settings.cold_retry_interval.as_secs() as i64 => {
+                return Err(ValidationError::KeysUnavailable(
+                    flight
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "a fetch just failed".into()),
+                ));
+            }
+            _ => {}
+        }
+        let refreshed = self.refresh_locked(&st, &mut flight).await;
+        drop(flight);
+        match refreshed {
+            Ok(set) => set.get(kid).cloned().ok_or(ValidationError::UnknownKey),
+            Err(e) if current.is_some() => {
+                tracing::warn!(scope = %st.name, error = %e, "JWKS refresh failed; keeping the last known good keys");
+                Err(ValidationError::UnknownKey)
+            }
+            Err(e) => Err(ValidationError::KeysUnavailable(e)),
+        }
+    }
+
+    /// Fetches `scope`'s keys now (waiting for a fetch in flight), whatever the throttle.
+    /// On failure the last-known-good set stays.
+    pub async fn refresh(&self, scope: &str) -> Result<Arc<KeySet>, String> {
+        if matches!(self.inner.source, KeySource::Static) {
+            return self.keys(scope).ok_or_else(|| "no keys".to_string());
+        }
+        let st = self.scope(scope);
+        let mut flight = st.flight.lock().await;
+        self.refresh_locked(&st, &mut flight).await
+    }
+
+    async fn refresh_locked(
+        &self,
+        st: &Arc<Scope>,
+        flight: &mut FlightState,
+    ) -> Result<Arc<KeySet>, String> {
+        flight.last_attempt = Some(self.inner.clock.now());
+        let result = self.fetch(st, flight).await;
+        match result {
+            Ok(set) => {
+                flight.last_error = None;
+                let set = self.install(st, set);
+                self.start_background(st);
+                Ok(set)
+            }
+            Err(e) => {
+                // Discover again next time: the JWKS URL may have moved.
+                flight.jwks_uri = None;
+                flight.last_error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Swaps in `fresh`, reusing unchanged keys (so cached validations made with them
+    /// stay) and retiring keys that left.
+    fn install(&self, st: &Scope, mut fresh: KeySet) -> Arc<KeySet> {
+        let mut slot = st.keys.write().expect("keys lock");
+        if let Some(old) = slot.as_ref() {
+            for (kid, key) in &old.keys {
+                match fresh.keys.get_mut(kid) {
+                    Some(new)
+                        if new.public == key.public
+                            && new.alg == key.alg
+                            && new.issuer == key.issuer =>
+                    {
+                        *new = key.clone();
+                    }
+                    _ => key.retired.store(true, Ordering::Relaxed),
+                }
+            }
+        }
+        let fresh = Arc::new(fresh);
+        *slot = Some(fresh.clone());
+        fresh
+    }
+
+    async fn fetch(&self, st: &Scope, flight: &mut FlightState) -> Result<KeySet, String> {
+        let jwks_uri = match (&self.inner.source, &flight.jwks_uri) {
+            (_, Some(uri)) => uri.clone(),
+            (KeySource::JwksUri(uri), None) => uri.clone(),
+            (KeySource::Discovery { base }, None) => {
+                let url = format!("{base}/{}/v2.0/.well-known/openid-configuration", st.name);
+                self.discover(&url).await?
+            }
+            (KeySource::Issuer(issuer), None) => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.trim_end_matches('/')
+                );
+                self.discover(&url).await?
+            }
+            (KeySource::Static, None) => return Err("static key set".into()),
+        };
+        self.check_url(&jwks_uri)?;
+        flight.jwks_uri = Some(jwks_uri.clone());
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let body = self.get(&jwks_uri, MAX_JWKS_BYTES).await?;
+        let set = parse_jwks(&body).map_err(|e| format!("{jwks_uri}: {e}"))?;
+        tracing::debug!(scope = %st.name, keys = set.len(), skipped = set.skipped(), "fetched JWKS");
+        Ok(set)
+    }
+
+    async fn discover(&self, url: &str) -> Result<String, String> {
+        #[derive(Deserialize)]
+        struct Discovery {
+            jwks_uri: String,
+        }
+        self.check_url(url)?;
+        let body = self.get(url, MAX_DISCOVERY_BYTES).await?;
+        let doc: Discovery = serde_json::from_slice(&body)
+            .map_err(|_| format!("{url}: not an OpenID configuration with a jwks_uri"))?;
+        Ok(doc.jwks_uri)
+    }
+
+    fn check_url(&self, url: &str) -> Result<(), String> {
+        if url.starts_with("https://")
+            || (self.inner.settings.danger_allow_http && url.starts_with("http://"))
+        {
+            Ok(())
+        } else {
+            Err(format!("{url}: key URLs must be https"))
+        }
+    }
+
+    async fn get(&self, url: &str, max: usize) -> Result<Vec<u8>, String> {
+        let http = self
+            .inner
+            .http
+            .as_ref()
+            .ok_or("a static key set is never fetched")?;
+        let mut resp = http
+            .get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .timeout(self.inner.settings.request_timeout)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{url}: HTTP {}", resp.status()));
+        }
+        if resp.content_length().is_some_and(|l| l as usize > max) {
+            return Err(format!("{url}: response larger than {max} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+            if body.len() + chunk.len() > max {
+                return Err(format!("{url}: response larger than {max} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn start_background(&self, st: &Arc<Scope>) {
+        let Some(every) = self.inner.settings.background_interval else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if st.background.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let cache: Weak<CacheInner> = Arc::downgrade(&self.inner);
+        let scope = Arc::downgrade(st);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let (Some(inner), Some(st)) = (cache.upgrade(), scope.upgrade()) else {
+                    return;
+                };
+                let cache = JwksCache { inner };
+                let mut flight = st.flight.lock().await;
+                if let Err(e) = cache.refresh_locked(&st, &mut flight).await {
+                    tracing::warn!(scope = %st.name, error = %e, "background JWKS refresh failed; keeping the last known good keys");
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
+
+    fn jwk(extra: &str) -> String {
+        format!(r#"{{"kty":"RSA","n":"{N}","e":"AQAB"{extra}}}"#)
+    }
+
+    #[test]
+    fn keeps_only_rsa_signing_keys_with_a_kid() {
+        let doc = format!(
+            r#"{{"keys":[{},{},{},{},{},{},{{"kty":"EC","kid":"ec","crv":"P-256"}},{}]}}"#,
+            jwk(r#","kid":"good","use":"sig","issuer":"https://x/{tenantid}/v2.0""#),
+            jwk(r#","kid":"enc","use":"enc""#),
+            jwk(r#""#),
+            jwk(r#","kid":"oaep","alg":"RSA-OAEP""#),
+            jwk(r#","kid":"ps","alg":"PS256","key_ops":["verify"]"#),
+            jwk(r#","kid":"good","use":"sig""#),
+            jwk(r#","kid":"wrap","key_ops":["wrapKey"]"#),
+        );
+        let set = parse_jwks(doc.as_bytes()).unwrap();
+        let mut kids: Vec<_> = set.kids().collect();
+        kids.sort();
+        assert_eq!(kids, ["good", "ps"]);
+        assert_eq!(set.skipped(), 6);
+        assert_eq!(
+            set.get("good").unwrap().issuer(),
+            Some("https://x/{tenantid}/v2.0")
+        );
+    }
+
+    #[test]
+    fn bounded_and_strict() {
+        assert_eq!(parse_jwks(b"{}").unwrap_err(), JwksError::Malformed);
+        assert_eq!(
+            parse_jwks(br#"{"keys":[]}"#).unwrap_err(),
+            JwksError::NoUsableKey
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys":[],"keys":[]}"#).unwrap_err(),
+            JwksError::Malformed
+        );
+        let many = format!(
+            r#"{{"keys":[{}]}}"#,
+            vec![jwk(r#","kid":"k""#); MAX_JWKS_KEYS + 1].join(",")
+        );
+        assert_eq!(
+            parse_jwks(many.as_bytes()).unwrap_err(),
+            JwksError::TooLarge
+        );
+        let huge = vec![b' '; MAX_JWKS_BYTES + 1];
+        assert_eq!(parse_jwks(&huge).unwrap_err(), JwksError::TooLarge);
+        // A key under 2048 bits is skipped.
+        let small = format!(
+            r#"{{"keys":[{{"kty":"RSA","kid":"s","e":"AQAB","n":"{}"}}]}}"#,
+            &N[..172]
+        );
+        assert_eq!(
+            parse_jwks(small.as_bytes()).unwrap_err(),
+            JwksError::NoUsableKey
+        );
+    }
+}

@@ -1,0 +1,659 @@
+//! Strict, bounded parsing of a compact JWS before any key is looked up: [`parse_token`].
+//!
+//! Strict means: exactly three parts; base64url without padding and without non-zero
+//! trailing bits (one spelling per token); JSON objects with no duplicate member at any
+//! depth (serde_json would silently keep the last one, and a second parser could keep
+//! the first); nesting at most [`MAX_JSON_DEPTH`]; `alg` `none` (any casing) and HMAC
+//! refused here, before a key is ever touched; `kid` required and bounded; any `crit`
+//! refused (this validator implements no JWS extension). `jku`, `x5u`, `jwk` and `x5c`
+//! are ignored: keys only ever come from the configured issuer's JWKS.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use entra_jose::Algorithm;
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{NotAJwt, ValidationError};
+
+/// How deep JSON may nest in a token's header or payload (Entra claims nest two levels).
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// The longest `kid` accepted (Entra's are 27 to 43 characters).
+pub const MAX_KID_LEN: usize = 256;
+
+/// Access-token versions: the `ver` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenVersion {
+    /// `ver` `1.0`: issuer `https://sts.windows.net/{tid}/`, `appid`, `upn`.
+    V1,
+    /// `ver` `2.0`: issuer `https://login.microsoftonline.com/{tid}/v2.0`, `azp`.
+    V2,
+}
+
+impl TokenVersion {
+    /// `v1` or `v2`.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenVersion::V1 => "v1",
+            TokenVersion::V2 => "v2",
+        }
+    }
+}
+
+/// The JOSE header members the validator reads.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// The signature algorithm (only RS256 and PS256 get this far).
+    pub alg: Algorithm,
+    /// The key id.
+    pub kid: String,
+}
+
+/// One or several audiences.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    /// `"aud": "x"` (what Entra sends).
+    One(String),
+    /// `"aud": ["x", "y"]`.
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Audience, E> {
+                Ok(Audience::One(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+                let mut all = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    all.push(a);
+                }
+                Ok(Audience::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Audience {
+    /// Every audience named.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let slice: &[String] = match self {
+            Audience::One(a) => std::slice::from_ref(a),
+            Audience::Many(v) => v,
+        };
+        slice.iter().map(String::as_str)
+    }
+}
+
+/// The claims the validator checks or hands to the [`Principal`](crate::Principal).
+/// Every other claim stays in the raw payload.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Claims {
+    /// Issuer.
+    pub iss: Option<String>,
+    /// Audience.
+    pub aud: Option<Audience>,
+    /// Expiry (seconds since the epoch).
+    pub exp: Option<f64>,
+    /// Not before.
+    pub nbf: Option<f64>,
+    /// Issued at.
+    pub iat: Option<f64>,
+    /// Tenant id.
+    pub tid: Option<String>,
+    /// Object id of the user or service principal.
+    pub oid: Option<String>,
+    /// Subject.
+    pub sub: Option<String>,
+    /// v2 client id.
+    pub azp: Option<String>,
+    /// v1 client id.
+    pub appid: Option<String>,
+    /// Delegated scopes, space-separated.
+    pub scp: Option<String>,
+    /// App roles.
+    pub roles: Option<Vec<String>>,
+    /// `1.0` or `2.0`.
+    pub ver: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// v2 sign-in name.
+    pub preferred_username: Option<String>,
+    /// v1 user principal name.
+    pub upn: Option<String>,
+    /// v1 sign-in name.
+    pub unique_name: Option<String>,
+    /// `app` on app-only tokens (optional claim).
+    pub idtyp: Option<String>,
+    /// Only ID tokens carry these.
+    pub nonce: Option<IgnoredAny>,
+    /// See `nonce`.
+    pub at_hash: Option<IgnoredAny>,
+    /// See `nonce`.
+    pub c_hash: Option<IgnoredAny>,
+}
+
+impl Claims {
+    /// The token version from `ver`.
+    pub fn version(&self) -> Option<TokenVersion> {
+        match self.ver.as_deref() {
+            Some("1.0") => Some(TokenVersion::V1),
+            Some("2.0") => Some(TokenVersion::V2),
+            _ => None,
+        }
+    }
+}
+
+/// A token split, decoded and checked for shape; the signature is not verified yet.
+#[derive(Debug)]
+pub struct ParsedToken<'a> {
+    /// The header.
+    pub header: Header,
+    /// The claims the validator reads.
+    pub claims: Claims,
+    /// The decoded payload JSON (for the raw claims, parsed only when asked for).
+    pub payload: Vec<u8>,
+    /// `header.payload` as sent: what the signature covers.
+    pub signing_input: &'a [u8],
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// What a bearer that is not three dot-separated parts probably is.
+pub fn classify_non_jwt(token: &str) -> Option<NotAJwt> {
+    let dots = token.bytes().filter(|b| *b == b'.').count();
+    let jwt_like = token.starts_with("eyJ");
+    if !jwt_like
+        && (token.starts_with("0.A")
+            || token.starts_with("1.A")
+            || token.starts_with("OAQAB")
+            || dots == 0)
+    {
+        return Some(NotAJwt::AuthorizationCode);
+    }
+    match dots {
+        2 => None,
+        4 => Some(NotAJwt::Encrypted),
+        _ if jwt_like => None,
+        _ => Some(NotAJwt::Opaque),
+    }
+}
+
+/// Splits and checks a compact JWS: the entry point fuzz targets call.
+///
+/// `max_len` bounds the token (and so every allocation made for it). The returned
+/// token has `alg` RS256 or PS256 and a `kid`; nothing about it is trusted yet.
+pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, ValidationError> {
+    if token.len() > max_len.min(entra_jose::MAX_TOKEN_LEN) {
+        return Err(ValidationError::TooLarge { max: max_len });
+    }
+    if token.is_empty() {
+        return Err(ValidationError::Missing);
+    }
+    // Every JWS header starts `{"` (base64url `eyJ`): anything else is classified (the
+    // slow path, which counts dots); a JWS is split once.
+    if !token.starts_with("eyJ")
+        && let Some(kind) = classify_non_jwt(token)
+    {
+        return Err(ValidationError::NotAJwt(kind));
+    }
+    let mut parts = token.splitn(6, '.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(match token.splitn(6, '.').count() {
+            5 => ValidationError::NotAJwt(NotAJwt::Encrypted),
+            _ => ValidationError::Malformed("a JWS has exactly three dot-separated parts"),
+        });
+    };
+    let header_json = decode_part(h)?;
+    let header = parse_header(&header_json)?;
+    let payload = decode_part(p)?;
+    let claims: Claims = parse_object(&payload, "payload", ClaimsVisitor)?;
+    let signature = decode_part(s)?;
+    if signature.is_empty() {
+        return Err(ValidationError::Malformed("the signature is empty"));
+    }
+    Ok(ParsedToken {
+        header,
+        claims,
+        payload,
+        signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+        signature,
+    })
+}
+
+fn decode_part(part: &str) -> Result<Vec<u8>, ValidationError> {
+    entra_jose::b64url_decode_strict(part)
+        .map_err(|_| ValidationError::Malformed("not strict base64url (no padding, canonical)"))
+}
+
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: bool,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = RawHeader;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
+        let mut h = RawHeader::default();
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "alg" => h.alg = Some(map.next_value()?),
+                "kid" => h.kid = Some(map.next_value()?),
+                "typ" => h.typ = Some(map.next_value()?),
+                "crit" => {
+                    h.crit = true;
+                    map.next_value_seed(Strict { depth: 1 })?;
+                }
+                _ => map.next_value_seed(Strict { depth: 1 })?,
+            }
+            seen.insert(key)?;
+        }
+        Ok(h)
+    }
+}
+
+fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
+    let raw = parse_object(json, "header", HeaderVisitor)?;
+    let alg = raw
+        .alg
+        .ok_or(ValidationError::Malformed("the header has no alg"))?;
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(ValidationError::AlgNone);
+    }
+    if alg.len() >= 2 && alg[..2].eq_ignore_ascii_case("HS") {
+        return Err(ValidationError::AlgHmac);
+    }
+    let alg = Algorithm::from_name(&alg).ok_or(ValidationError::AlgNotAllowed)?;
+    if raw.crit {
+        return Err(ValidationError::CritUnsupported);
+    }
+    if let Some(typ) = raw.typ
+        && !["JWT", "at+jwt", "application/at+jwt"]
+            .iter()
+            .any(|t| typ.eq_ignore_ascii_case(t))
+    {
+        return Err(ValidationError::Malformed("the header's typ is not JWT"));
+    }
+    let kid = raw.kid.ok_or(ValidationError::KidMissing)?;
+    if kid.is_empty() || kid.len() > MAX_KID_LEN {
+        return Err(ValidationError::KidMissing);
+    }
+    Ok(Header { alg, kid })
+}
+
+const DUPLICATE: &str = "entra-validate: duplicate member";
+const TOO_DEEP: &str = "entra-validate: too deep";
+
+/// Checks that `json` is one JSON object with no duplicate member and bounded depth.
+pub fn check_json(json: &[u8], part: &'static str) -> Result<(), ValidationError> {
+    parse_object(json, part, Strict { depth: 0 })
+}
+
+/// Deserializes one JSON object with `visitor` in a single pass, mapping errors:
+/// duplicate members, nesting, syntax, and members of the wrong type.
+fn parse_object<'de, V: Visitor<'de>>(
+    json: &'de [u8],
+    part: &'static str,
+    visitor: V,
+) -> Result<V::Value, ValidationError> {
+    let header = part == "header";
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ValidationError::Malformed(if header {
+            "the header is not a JSON object"
+        } else {
+            "the payload is not a JSON object"
+        }));
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let result =
+        serde::Deserializer::deserialize_map(&mut de, visitor).and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(DUPLICATE) {
+            ValidationError::DuplicateMember(part)
+        } else if text.starts_with(TOO_DEEP) || text.contains("recursion limit") {
+            ValidationError::TooDeep(part)
+        } else if e.classify() == serde_json::error::Category::Data {
+            ValidationError::Malformed(if header {
+                "a header member has the wrong type"
+            } else {
+                "a claim has the wrong type"
+            })
+        } else if header {
+            ValidationError::Malformed("the header is not valid JSON")
+        } else {
+            ValidationError::Malformed("the payload is not valid JSON")
+        }
+    })
+}
+
+/// The member names of one object so far: refuses the second of two equal names.
+#[derive(Default)]
+struct Seen<'de> {
+    /// (fingerprint, name): the fingerprint (length and first bytes) spares most
+    /// string comparisons.
+    few: Vec<(u64, Cow<'de, str>)>,
+    many: Option<HashSet<Cow<'de, str>>>,
+}
+
+fn fingerprint(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut head = [0u8; 4];
+    let n = b.len().min(4);
+    head[..n].copy_from_slice(&b[..n]);
+    ((b.len() as u64) << 32) | u64::from(u32::from_le_bytes(head))
+}
+
+impl<'de> Seen<'de> {
+    /// Small objects (all real ones) scan a vector; large ones switch to a set so a
+    /// payload of thousands of members stays linear.
+    fn insert<E: serde::de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
+        let fresh = match &mut self.many {
+            Some(set) => set.insert(key),
+            None if self.few.len() < 32 => {
+                let f = fingerprint(&key);
+                let fresh = !self.few.iter().any(|(g, k)| *g == f && *k == key);
+                self.few.push((f, key));
+                fresh
+            }
+            None => {
+                let mut set: HashSet<_> = self.few.drain(..).map(|(_, k)| k).collect();
+                let fresh = set.insert(key);
+                self.many = Some(set);
+                fresh
+            }
+        };
+        if fresh {
+            Ok(())
+        } else {
+            Err(E::custom(DUPLICATE))
+        }
+    }
+}
+
+/// Reads the claims the validator needs in the same pass that checks the whole payload.
+struct ClaimsVisitor;
+
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = Claims;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JWT claims")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+        let mut c = Claims::default();
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "iss" => c.iss = map.next_value()?,
+                "aud" => c.aud = Some(map.next_value()?),
+                "exp" => c.exp = map.next_value()?,
+                "nbf" => c.nbf = map.next_value()?,
+                "iat" => c.iat = map.next_value()?,
+                "tid" => c.tid = map.next_value()?,
+                "oid" => c.oid = map.next_value()?,
+                "sub" => c.sub = map.next_value()?,
+                "azp" => c.azp = map.next_value()?,
+                "appid" => c.appid = map.next_value()?,
+                "scp" => c.scp = map.next_value()?,
+                "roles" => c.roles = map.next_value()?,
+                "ver" => c.ver = map.next_value()?,
+                "name" => c.name = map.next_value()?,
+                "preferred_username" => c.preferred_username = map.next_value()?,
+                "upn" => c.upn = map.next_value()?,
+                "unique_name" => c.unique_name = map.next_value()?,
+                "idtyp" => c.idtyp = map.next_value()?,
+                "nonce" | "at_hash" | "c_hash" => {
+                    map.next_value_seed(Strict { depth: 1 })?;
+                    let slot = match &*key {
+                        "nonce" => &mut c.nonce,
+                        "at_hash" => &mut c.at_hash,
+                        _ => &mut c.c_hash,
+                    };
+                    *slot = Some(IgnoredAny);
+                }
+                _ => map.next_value_seed(Strict { depth: 1 })?,
+            }
+            seen.insert(key)?;
+        }
+        Ok(c)
+    }
+}
+
+/// Walks JSON without building it, refusing duplicate members and deep nesting.
+struct Strict {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_JSON_DEPTH {
+            return Err(serde::de::Error::custom(TOO_DEEP));
+        }
+        while seq
+            .next_element_seed(Strict {
+                depth: self.depth + 1,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_JSON_DEPTH {
+            return Err(serde::de::Error::custom(TOO_DEEP));
+        }
+        let mut seen = Seen::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            seen.insert(key)?;
+            map.next_value_seed(Strict {
+                depth: self.depth + 1,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is a GUID in the 8-4-4-4-12 hex form (`tid`, `oid`).
+pub fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entra_jose::b64url;
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.c2ln", b64url(header), b64url(payload))
+    }
+
+    #[test]
+    fn classifies_codes_and_opaque_tokens() {
+        assert_eq!(
+            classify_non_jwt("0.AXkAbCdEf.ghij"),
+            Some(NotAJwt::AuthorizationCode)
+        );
+        assert_eq!(
+            classify_non_jwt("de6780bc506a0446309bd9362820ba8aed28aa506c71eedbe1c5c4f9dd350e54"),
+            Some(NotAJwt::AuthorizationCode)
+        );
+        assert_eq!(classify_non_jwt("eyJa.b.c.d.e"), Some(NotAJwt::Encrypted));
+        assert_eq!(classify_non_jwt("abc.def"), Some(NotAJwt::Opaque));
+        assert_eq!(classify_non_jwt("eyJa.b.c"), None);
+    }
+
+    #[test]
+    fn duplicate_members_are_found_at_any_depth() {
+        assert_eq!(
+            check_json(br#"{"a":1,"a":2}"#, "payload"),
+            Err(ValidationError::DuplicateMember("payload"))
+        );
+        assert_eq!(
+            check_json(br#"{"a":{"b":[{"c":1,"c":1}]}}"#, "payload"),
+            Err(ValidationError::DuplicateMember("payload"))
+        );
+        // An escaped spelling of the same name is the same member.
+        assert_eq!(
+            check_json(br#"{"aud":1,"\u0061ud":2}"#, "payload"),
+            Err(ValidationError::DuplicateMember("payload"))
+        );
+        let many: String = (0..200).map(|i| format!("\"k{i}\":{i},")).collect();
+        check_json(format!("{{{many}\"z\":0}}").as_bytes(), "payload").unwrap();
+        assert_eq!(
+            check_json(format!("{{{many}\"k7\":0}}").as_bytes(), "payload"),
+            Err(ValidationError::DuplicateMember("payload"))
+        );
+        check_json(br#"{"a":{"a":1}}"#, "payload").unwrap();
+    }
+
+    #[test]
+    fn depth_and_shape_are_bounded() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert_eq!(
+            check_json(deep.as_bytes(), "payload"),
+            Err(ValidationError::TooDeep("payload"))
+        );
+        let very_deep = format!("{{\"a\":{}1{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(
+            check_json(very_deep.as_bytes(), "payload"),
+            Err(ValidationError::TooDeep("payload"))
+        );
+        assert!(check_json(b"[]", "payload").is_err());
+        assert!(check_json(br#"{"a":1} x"#, "payload").is_err());
+    }
+
+    #[test]
+    fn header_rules() {
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let t = token(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#), "{}");
+            assert_eq!(
+                parse_token(&t, 16384).unwrap_err(),
+                ValidationError::AlgNone
+            );
+        }
+        for alg in ["HS256", "hs384", "Hs512"] {
+            let t = token(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#), "{}");
+            assert_eq!(
+                parse_token(&t, 16384).unwrap_err(),
+                ValidationError::AlgHmac
+            );
+        }
+        let t = token(r#"{"alg":"ES256","kid":"k"}"#, "{}");
+        assert_eq!(
+            parse_token(&t, 16384).unwrap_err(),
+            ValidationError::AlgNotAllowed
+        );
+        let t = token(r#"{"alg":"RS256"}"#, "{}");
+        assert_eq!(
+            parse_token(&t, 16384).unwrap_err(),
+            ValidationError::KidMissing
+        );
+        let t = token(r#"{"alg":"RS256","kid":"k","crit":["exp"],"exp":1}"#, "{}");
+        assert_eq!(
+            parse_token(&t, 16384).unwrap_err(),
+            ValidationError::CritUnsupported
+        );
+        let t = token(
+            r#"{"alg":"RS256","kid":"k","typ":"JWT"}"#,
+            r#"{"ver":"2.0"}"#,
+        );
+        let parsed = parse_token(&t, 16384).unwrap();
+        assert_eq!(parsed.header.kid, "k");
+        assert_eq!(parsed.claims.version(), Some(TokenVersion::V2));
+        assert_eq!(
+            parse_token(&t, 10).unwrap_err(),
+            ValidationError::TooLarge { max: 10 }
+        );
+    }
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("c0ffee00-0000-4000-8000-000000000001"));
+        assert!(is_guid("C0FFEE00-0000-4000-8000-000000000001"));
+        assert!(!is_guid("c0ffee00-0000-4000-8000-00000000000"));
+        assert!(!is_guid("c0ffee00x0000-4000-8000-000000000001"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+}

@@ -1,0 +1,367 @@
+//! [`Validator`]: the checks, in order, and the validated-token cache in front of them.
+
+use std::sync::Arc;
+
+use crate::cache::TokenCache;
+use crate::clock::Clock;
+use crate::config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig, issuer_matches};
+use crate::error::ValidationError;
+use crate::jwks::{JwksCache, KeySource, TrustedKey};
+use crate::principal::Principal;
+use crate::requirement::Requirement;
+use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token};
+
+/// Client id and App ID URIs of Microsoft Graph, to name the most common wrong audience.
+const GRAPH_AUDIENCES: [&str; 3] = [
+    "00000003-0000-0000-c000-000000000000",
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+];
+
+/// Validates Entra access tokens. Cheap to clone (one `Arc`); share one per API.
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ValidatorConfig,
+    jwks: JwksCache,
+    cache: TokenCache,
+    required: Option<Requirement>,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("tenancy", &self.inner.config.tenancy)
+            .field("audiences", &self.inner.config.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// A validator for `config`. Keys are fetched on first use (call
+    /// [`Validator::warm_up`] to fetch them at start-up).
+    pub fn new(config: ValidatorConfig) -> Self {
+        let clock = config.clock.clone();
+        let jwks = match &config.keys {
+            KeysFrom::Static(set) => JwksCache::from_shared(set.clone(), clock),
+            KeysFrom::JwksUri(uri) => JwksCache::new(
+                KeySource::JwksUri(uri.clone()),
+                config.http.clone().expect("built with the config"),
+                clock,
+                config.jwks.clone(),
+            ),
+            KeysFrom::Discovery => JwksCache::new(
+                match &config.tenancy {
+                    Tenancy::Issuer(iss) => KeySource::Issuer(iss.clone()),
+                    _ => KeySource::Discovery {
+                        base: config.authority.base().to_string(),
+                    },
+                },
+                config.http.clone().expect("built with the config"),
+                clock,
+                config.jwks.clone(),
+            ),
+        };
+        let required = (!config.required_scopes.is_empty() || !config.required_roles.is_empty())
+            .then(|| {
+                Requirement::any_of(
+                    config.required_scopes.iter().cloned(),
+                    config.required_roles.iter().cloned(),
+                )
+            });
+        Self {
+            inner: Arc::new(Inner {
+                cache: TokenCache::new(config.cache_capacity),
+                config,
+                jwks,
+                required,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.inner.config
+    }
+
+    /// The key cache.
+    pub fn jwks(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    /// The validated-token cache.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.inner.cache
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
+    /// Fetches the keys of every configured tenant now, so the first request does not wait.
+    pub async fn warm_up(&self) -> Result<(), String> {
+        for scope in self.scopes() {
+            self.inner.jwks.refresh(&scope).await?;
+        }
+        Ok(())
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        match &self.inner.config.tenancy {
+            Tenancy::Tenants(list) => list.clone(),
+            Tenancy::MultiTenant(_) => vec!["common".into()],
+            Tenancy::Issuer(_) => vec![String::new()],
+        }
+    }
+
+    /// The fast path: the principal of a token validated before and still valid, without
+    /// parsing or verifying anything. `None` means "not cached": call [`validate`](Self::validate).
+    #[inline]
+    pub fn validate_cached(&self, token: &str) -> Option<Principal> {
+        self.inner.cache.get(token, self.clock().now())
+    }
+
+    /// Validates `token` (the bearer, without `Bearer `), fetching keys as needed.
+    pub async fn validate(&self, token: &str) -> Result<Principal, ValidationError> {
+        let now = self.clock().now();
+        if let Some(p) = self.inner.cache.get(token, now) {
+            return Ok(p);
+        }
+        let config = &self.inner.config;
+        let parsed = parse_token(token, config.max_token_size)?;
+        if !config.algorithms.contains(&parsed.header.alg) {
+            return Err(ValidationError::AlgNotAllowed);
+        }
+        // Decide the key scope from the (unverified) tenant, refusing tenants the API does
+        // not accept before any key is fetched for them.
+        let (scope, has_tid) = self.key_scope(&parsed.claims)?;
+        let key = self.inner.jwks.key(scope, &parsed.header.kid).await?;
+        if let Err(e) = key.verify(parsed.header.alg, parsed.signing_input, &parsed.signature) {
+            // Graph access tokens carry a header nonce that makes their signature
+            // unverifiable by anyone but Graph: name the real mistake instead.
+            return Err(if audience_is_graph(&parsed.claims) {
+                ValidationError::WrongAudience { for_graph: true }
+            } else {
+                e
+            });
+        }
+        let exp = self.check_claims(&parsed, has_tid, &key, now)?;
+        let ParsedToken {
+            claims, payload, ..
+        } = parsed;
+        let principal = Principal::from_claims(claims, payload, exp);
+        if let Some(required) = &self.inner.required {
+            required.check(&principal)?;
+        }
+        self.inner.cache.insert(
+            token,
+            principal.clone(),
+            exp.saturating_add(config.skew),
+            key,
+            now,
+        );
+        Ok(principal)
+    }
+
+    /// Validates the bearer in `headers` (and the tenant header, when configured): what
+    /// the middleware calls.
+    pub async fn validate_request(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<Principal, ValidationError> {
+        let token = bearer(headers)?;
+        let principal = self.validate(token).await?;
+        self.check_tenant_header(&principal, headers)?;
+        Ok(principal)
+    }
+
+    /// Checks the configured tenant header against the principal's tenant.
+    pub fn check_tenant_header(
+        &self,
+        principal: &Principal,
+        headers: &http::HeaderMap,
+    ) -> Result<(), ValidationError> {
+        let Some(name) = &self.inner.config.tenant_header else {
+            return Ok(());
+        };
+        let mut values = headers.get_all(name).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(ValidationError::TenantHeaderMissing(name.to_string()));
+        };
+        let matches = value
+            .to_str()
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case(principal.tenant_id()));
+        if matches {
+            Ok(())
+        } else {
+            Err(ValidationError::TenantHeaderMismatch(name.to_string()))
+        }
+    }
+
+    /// The key scope for the token's tenant (a configured tenant, `common`, or the one
+    /// issuer's), and whether the token carries a tenant id that passed the checks.
+    /// Only configured tenants ever get a key scope: no attacker-chosen fetches.
+    fn key_scope(&self, claims: &Claims) -> Result<(&str, bool), ValidationError> {
+        let tid = || match claims.tid.as_deref() {
+            Some(t) if is_guid(t) => Ok(t),
+            _ => Err(ValidationError::BadTenantId),
+        };
+        let listed = |list: &[String], t: &str| list.iter().any(|x| x.eq_ignore_ascii_case(t));
+        match &self.inner.config.tenancy {
+            Tenancy::Tenants(list) => {
+                let t = tid()?;
+                let scope = list
+                    .iter()
+                    .find(|x| x.eq_ignore_ascii_case(t))
+                    .ok_or(ValidationError::TenantNotAllowed)?;
+                Ok((scope, true))
+            }
+            Tenancy::MultiTenant(allow) => {
+                let t = tid()?;
+                if allow.as_ref().is_some_and(|l| !listed(l, t)) {
+                    return Err(ValidationError::TenantNotAllowed);
+                }
+                Ok(("common", true))
+            }
+            Tenancy::Issuer(_) => Ok(("", claims.tid.is_some())),
+        }
+    }
+
+    /// Every claim check after the signature; returns `exp`.
+    fn check_claims(
+        &self,
+        parsed: &ParsedToken<'_>,
+        has_tid: bool,
+        key: &TrustedKey,
+        now: i64,
+    ) -> Result<i64, ValidationError> {
+        let config = &self.inner.config;
+        let c = &parsed.claims;
+        let version = c.version();
+        let iss = c.iss.as_deref().ok_or(ValidationError::WrongIssuer)?;
+        let wrong_version = || ValidationError::WrongVersion {
+            found: version,
+            accepted: config.versions.label(),
+        };
+        // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
+        match (&config.tenancy, has_tid) {
+            (Tenancy::Issuer(expected), _) => {
+                if iss != expected || key.issuer().is_some_and(|k| k != iss) {
+                    return Err(ValidationError::WrongIssuer);
+                }
+            }
+            (_, true) => {
+                // Compare with the tenant id as the token spells it (it was checked to be
+                // a GUID, and lower-cased only to match the allow-list).
+                let tid = c.tid.as_deref().unwrap_or_default();
+                let version = version.ok_or_else(wrong_version)?;
+                let authority = &config.authority;
+                if !issuer_matches(authority.issuer_template(version), tid, iss) {
+                    return Err(ValidationError::WrongIssuer);
+                }
+                if let Some(k) = key.issuer() {
+                    // A key bound to an issuer signs only for it. Entra's v2 JWKS names the
+                    // v2 issuer; a v1 token of the same tenant signed by that key is fine.
+                    let v2 = authority.issuer(TokenVersion::V2, tid);
+                    if !issuer_matches(k, tid, iss)
+                        && !issuer_matches(k, tid, &v2)
+                        && !issuer_matches(k, tid, &authority.issuer(TokenVersion::V1, tid))
+                    {
+                        return Err(ValidationError::WrongIssuer);
+                    }
+                }
+            }
+            (_, false) => return Err(ValidationError::BadTenantId),
+        }
+        // An ID token (checked before the audience, which for an ID token is the client's
+        // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
+        // every Entra access token does (azp in v2, appid in v1).
+        let entra = !matches!(config.tenancy, Tenancy::Issuer(_));
+        if c.nonce.is_some()
+            || c.at_hash.is_some()
+            || c.c_hash.is_some()
+            || (entra && c.azp.is_none() && c.appid.is_none())
+        {
+            return Err(ValidationError::IdToken);
+        }
+        // Audience.
+        let aud_ok = c
+            .aud
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|a| config.audiences.iter().any(|x| x == a)));
+        if !aud_ok {
+            return Err(ValidationError::WrongAudience {
+                for_graph: audience_is_graph(c),
+            });
+        }
+        // Version.
+        match version {
+            Some(v) if config.versions.accepts(v) => {}
+            None if !entra && config.versions == AcceptedVersions::Both => {}
+            _ => return Err(wrong_version()),
+        }
+        // Times.
+        let exp = time_claim(c.exp)?.ok_or(ValidationError::Malformed("the token has no exp"))?;
+        if now > exp.saturating_add(config.skew) {
+            return Err(ValidationError::Expired);
+        }
+        if time_claim(c.nbf)?.is_some_and(|nbf| nbf > now.saturating_add(config.skew)) {
+            return Err(ValidationError::NotYetValid);
+        }
+        if time_claim(c.iat)?.is_some_and(|iat| iat > now.saturating_add(config.skew)) {
+            return Err(ValidationError::IssuedInFuture);
+        }
+        // Calling application.
+        if let Some(allowed) = &config.allowed_clients {
+            let client = c.azp.as_deref().or(c.appid.as_deref());
+            if !client.is_some_and(|id| allowed.iter().any(|a| a.eq_ignore_ascii_case(id))) {
+                return Err(ValidationError::ClientNotAllowed);
+            }
+        }
+        Ok(exp)
+    }
+}
+
+fn audience_is_graph(c: &Claims) -> bool {
+    c.aud
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|a| GRAPH_AUDIENCES.contains(&a)))
+}
+
+fn time_claim(v: Option<f64>) -> Result<Option<i64>, ValidationError> {
+    match v {
+        None => Ok(None),
+        Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f as i64)),
+        Some(_) => Err(ValidationError::Malformed("a time claim is out of range")),
+    }
+}
+
+/// The bearer token of an `Authorization` header: exactly one header, scheme `Bearer`
+/// (any casing), a non-empty token. Another scheme counts as no token (RFC 6750 §3.1).
+pub fn bearer(headers: &http::HeaderMap) -> Result<&str, ValidationError> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(ValidationError::Missing),
+        (Some(v), None) => v,
+        (Some(_), Some(_)) => {
+            return Err(ValidationError::Malformed(
+                "more than one Authorization header",
+            ));
+        }
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ValidationError::Malformed("the Authorization header is not ASCII"))?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ValidationError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ValidationError::Missing);
+    }
+    Ok(token)
+}

@@ -1,0 +1,364 @@
+//! The tower layer and axum extractor through a real axum router, driven with
+//! `tower::ServiceExt::oneshot`: statuses, exact `WWW-Authenticate` values, JSON bodies.
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use entra_validate::{
+    EntraAuthLayer, Principal, RequireLayer, Requirement, Validator, ValidatorConfig,
+};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::common::*;
+
+async fn me(p: Principal) -> axum::Json<Value> {
+    axum::Json(json!({
+        "tenant": p.tenant_id(), "oid": p.object_id(), "app": p.app_id(),
+        "scopes": p.scopes(), "roles": p.roles(),
+    }))
+}
+
+fn app(validator: Validator) -> Router {
+    let protected = Router::new()
+        .route("/account/me", get(me))
+        .route(
+            "/data",
+            get(me).layer(
+                RequireLayer::new(Requirement::scope("Data.Write").or_role("Data.Write.All"))
+                    .realm("contoso-api"),
+            ),
+        )
+        .route(
+            "/admin",
+            get(me).layer(RequireLayer::new(
+                Requirement::scope("Data.Read").and(Requirement::role("Admin")),
+            )),
+        )
+        .layer(EntraAuthLayer::new(validator));
+    // A route someone forgot to protect: the extractor still refuses.
+    protected.route("/forgot", get(me))
+}
+
+fn validator(forge: &Forge) -> Validator {
+    Validator::new(
+        builder(forge)
+            .tenant_header("X-Tenant-ID")
+            .realm("contoso-api")
+            .build()
+            .unwrap(),
+    )
+}
+
+struct Answer {
+    status: StatusCode,
+    challenge: Option<String>,
+    retry_after: Option<String>,
+    body: Value,
+    raw: String,
+}
+
+async fn call(app: &Router, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = Request::get(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let header = |n| {
+        resp.headers()
+            .get(n)
+            .map(|v: &http::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let challenge = header(http::header::WWW_AUTHENTICATE);
+    let retry_after = header(http::header::RETRY_AFTER);
+    if status != StatusCode::OK {
+        assert_eq!(
+            resp.headers()[http::header::CONTENT_TYPE],
+            "application/json",
+            "{path}"
+        );
+    }
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let raw = String::from_utf8(bytes.to_vec()).unwrap();
+    Answer {
+        status,
+        challenge,
+        retry_after,
+        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+        raw,
+    }
+}
+
+#[tokio::test]
+async fn missing_and_other_schemes_get_a_bare_challenge() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    for headers in [
+        vec![],
+        vec![("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=")],
+        vec![("authorization", "Bearer")],
+        vec![("authorization", "Bearer    ")],
+    ] {
+        let a = call(&app, "/account/me", &headers).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        // RFC 6750 §3.1: no error code when the request has no credentials.
+        assert_eq!(a.challenge.as_deref(), Some("Bearer realm=\"contoso-api\""));
+        assert_eq!(a.body["error"], "unauthorized");
+        assert_eq!(a.body["code"], "token_missing");
+        assert!(
+            a.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization: Bearer")
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_tokens_get_invalid_token() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    let expired = forge.token(&with(v2_claims(), json!({ "exp": NOW - 3600 })));
+    let a = call(
+        &app,
+        "/account/me",
+        &[
+            ("authorization", &format!("Bearer {expired}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer realm=\"contoso-api\", error=\"invalid_token\", error_description=\"the token has expired\""
+        )
+    );
+    assert_eq!(
+        a.body,
+        json!({ "error": "invalid_token", "error_description": "the token has expired", "code": "expired" })
+    );
+    assert!(!a.raw.contains(&expired[expired.len() - 40..]));
+
+    let code = "0.AXkA3Qk7bNq2nk2K0zGk3qRZt1bHvQ.AgABAAEAAAD--DLA3VO7QrddgJg7Wevr";
+    let a = call(
+        &app,
+        "/account/me",
+        &[("authorization", &format!("bearer {code}"))],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer realm=\"contoso-api\", error=\"invalid_token\", error_description=\"this looks like an authorization code: exchange it at the token endpoint first\""
+        )
+    );
+    assert_eq!(a.body["code"], "authorization_code");
+    assert!(!a.raw.contains(code));
+
+    let good = forge.token(&v2_claims());
+    let twice = call(
+        &app,
+        "/account/me",
+        &[
+            ("authorization", &format!("Bearer {good}")),
+            ("authorization", &format!("Bearer {good}")),
+        ],
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(twice.body["code"], "malformed");
+}
+
+#[tokio::test]
+async fn tenant_header_must_match_the_token() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    let bearer = format!("Bearer {}", forge.token(&v2_claims()));
+    let a = call(
+        &app,
+        "/account/me",
+        &[("authorization", &bearer), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
+    assert_eq!(a.body["tenant"], TENANT);
+    assert_eq!(a.body["oid"], "a11ce000-0000-4000-8000-000000000001");
+    // The header is compared case-insensitively.
+    let upper = TENANT.to_ascii_uppercase();
+    let a = call(
+        &app,
+        "/account/me",
+        &[("authorization", &bearer), ("x-tenant-id", &upper)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+
+    let a = call(
+        &app,
+        "/account/me",
+        &[("authorization", &bearer), ("x-tenant-id", OTHER_TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer realm=\"contoso-api\", error=\"insufficient_scope\", error_description=\"the x-tenant-id header does not match the token's tenant\""
+        )
+    );
+    assert_eq!(a.body["code"], "tenant_header_mismatch");
+
+    let a = call(&app, "/account/me", &[("authorization", &bearer)]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer realm=\"contoso-api\", error=\"invalid_request\", error_description=\"the request has no x-tenant-id header\""
+        )
+    );
+}
+
+#[tokio::test]
+async fn per_route_scopes_and_roles() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    let reader = forge.token(&with(v2_claims(), json!({ "scp": "Data.Read" })));
+    let a = call(
+        &app,
+        "/data",
+        &[
+            ("authorization", &format!("Bearer {reader}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer realm=\"contoso-api\", error=\"insufficient_scope\", error_description=\"insufficient permissions: the token needs scope Data.Write or role Data.Write.All\", scope=\"Data.Write\""
+        )
+    );
+    assert_eq!(
+        a.body,
+        json!({
+            "error": "insufficient_scope",
+            "error_description": "insufficient permissions: the token needs scope Data.Write or role Data.Write.All",
+            "code": "insufficient_scope",
+            "scopes": ["Data.Write"],
+            "roles": ["Data.Write.All"],
+        })
+    );
+    // The user with the scope, and the daemon with the role, both pass.
+    let writer = forge.token(&with(v2_claims(), json!({ "scp": "Data.Write" })));
+    let a = call(
+        &app,
+        "/data",
+        &[
+            ("authorization", &format!("Bearer {writer}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let daemon = forge.token(&with(v1_claims(), json!({ "roles": ["Data.Write.All"] })));
+    let a = call(
+        &app,
+        "/data",
+        &[
+            ("authorization", &format!("Bearer {daemon}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["roles"], json!(["Data.Write.All"]));
+    // All clauses: the scope and the role.
+    let a = call(
+        &app,
+        "/admin",
+        &[
+            ("authorization", &format!("Bearer {reader}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.body["roles"], json!(["Admin"]));
+    assert_eq!(
+        a.challenge.as_deref(),
+        Some(
+            "Bearer error=\"insufficient_scope\", error_description=\"insufficient permissions: the token needs role Admin\""
+        )
+    );
+    let admin = forge.token(&with(
+        v2_claims(),
+        json!({ "scp": "Data.Read", "roles": ["Admin"] }),
+    ));
+    let a = call(
+        &app,
+        "/admin",
+        &[
+            ("authorization", &format!("Bearer {admin}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_extractor_refuses_when_the_layer_did_not_run() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    let bearer = format!("Bearer {}", forge.token(&v2_claims()));
+    let a = call(
+        &app,
+        "/forgot",
+        &[("authorization", &bearer), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.challenge.as_deref(), Some("Bearer"));
+    assert_eq!(a.body["code"], "token_missing");
+}
+
+#[tokio::test]
+async fn key_outages_are_503_without_a_challenge() {
+    // Nothing listens on port 1: the JWKS cannot be fetched.
+    let v = Validator::new(
+        ValidatorConfig::builder()
+            .tenant(TENANT)
+            .audience(API)
+            .authority(entra_validate::Authority::custom(BASE))
+            .jwks_uri("https://127.0.0.1:1/keys")
+            .build()
+            .unwrap(),
+    );
+    let app = app(v);
+    let token = Forge::test_key().token(&v2_claims());
+    let a = call(
+        &app,
+        "/account/me",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(a.challenge, None);
+    assert_eq!(a.retry_after.as_deref(), Some("10"));
+    assert_eq!(a.body["error"], "temporarily_unavailable");
+    assert_eq!(a.body["code"], "keys_unavailable");
+}
