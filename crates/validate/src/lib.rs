@@ -112,6 +112,7 @@ mod cache;
 mod clock;
 mod config;
 mod error;
+mod json;
 mod jwks;
 mod middleware;
 mod principal;

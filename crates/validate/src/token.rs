@@ -8,18 +8,16 @@
 //! refused (this validator implements no JWS extension). `jku`, `x5u`, `jwk` and `x5c`
 //! are ignored: keys only ever come from the configured issuer's JWKS.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 
 use entra_jose::Algorithm;
+use jiter::Peek;
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 
 use crate::error::{NotAJwt, ValidationError};
-
-/// How deep JSON may nest in a token's header or payload (Entra claims nest two levels).
-pub const MAX_JSON_DEPTH: usize = 16;
+pub use crate::json::MAX_JSON_DEPTH;
+use crate::json::{Fail, Walker};
 
 /// The longest `kid` accepted (Entra's are 27 to 43 characters).
 pub const MAX_KID_LEN: usize = 256;
@@ -220,7 +218,7 @@ pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, Valid
     let header_json = decode_part(h)?;
     let header = parse_header(&header_json)?;
     let payload = decode_part(p)?;
-    let claims: Claims = parse_object(&payload, "payload", ClaimsVisitor)?;
+    let claims = parse_claims(&payload)?;
     let signature = decode_part(s)?;
     if signature.is_empty() {
         return Err(ValidationError::Malformed("the signature is empty"));
@@ -234,9 +232,50 @@ pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, Valid
     })
 }
 
+/// Strict base64url: no padding, no characters outside the URL-safe alphabet, and no
+/// set bits in the unused tail of the last character (one spelling per value).
 fn decode_part(part: &str) -> Result<Vec<u8>, ValidationError> {
-    entra_jose::b64url_decode_strict(part)
-        .map_err(|_| ValidationError::Malformed("not strict base64url (no padding, canonical)"))
+    const BAD: ValidationError =
+        ValidationError::Malformed("not strict base64url (no padding, canonical)");
+    let b = part.as_bytes();
+    let tail_mask = match b.len() % 4 {
+        0 => 0,
+        1 => return Err(BAD),
+        2 => 0x0f,
+        _ => 0x03,
+    };
+    if tail_mask != 0 {
+        let last = b[b.len() - 1];
+        let value = match last {
+            b'A'..=b'Z' => last - b'A',
+            b'a'..=b'z' => last - b'a' + 26,
+            b'0'..=b'9' => last - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return Err(BAD),
+        };
+        if value & tail_mask != 0 {
+            return Err(BAD);
+        }
+    }
+    base64_simd::URL_SAFE_NO_PAD
+        .decode_to_vec(b)
+        .map_err(|_| BAD)
+}
+
+/// The error for a refused document in `part` (`header`, `payload`).
+fn json_error(fail: Fail, part: &'static str) -> ValidationError {
+    let header = part == "header";
+    match fail {
+        Fail::Duplicate => ValidationError::DuplicateMember(part),
+        Fail::TooDeep => ValidationError::TooDeep(part),
+        Fail::NotObject if header => ValidationError::Malformed("the header is not a JSON object"),
+        Fail::NotObject => ValidationError::Malformed("the payload is not a JSON object"),
+        Fail::Type if header => ValidationError::Malformed("a header member has the wrong type"),
+        Fail::Type => ValidationError::Malformed("a claim has the wrong type"),
+        Fail::Syntax if header => ValidationError::Malformed("the header is not valid JSON"),
+        Fail::Syntax => ValidationError::Malformed("the payload is not valid JSON"),
+    }
 }
 
 #[derive(Default)]
@@ -247,35 +286,23 @@ struct RawHeader {
     crit: bool,
 }
 
-struct HeaderVisitor;
-
-impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = RawHeader;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JOSE header")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
-        let mut h = RawHeader::default();
-        let mut seen = Seen::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            match &*key {
-                "alg" => h.alg = Some(map.next_value()?),
-                "kid" => h.kid = Some(map.next_value()?),
-                "typ" => h.typ = Some(map.next_value()?),
-                "crit" => {
-                    h.crit = true;
-                    map.next_value_seed(Strict { depth: 1 })?;
-                }
-                _ => map.next_value_seed(Strict { depth: 1 })?,
-            }
-            seen.insert(key)?;
-        }
-        Ok(h)
-    }
-}
-
 fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
-    let raw = parse_object(json, "header", HeaderVisitor)?;
+    let mut raw = RawHeader::default();
+    Walker::new(json)
+        .top_object(&mut |w, name, peek| {
+            match name {
+                b"alg" => raw.alg = w.string(peek)?,
+                b"kid" => raw.kid = w.string(peek)?,
+                b"typ" => raw.typ = w.string(peek)?,
+                b"crit" => {
+                    raw.crit = true;
+                    w.skip(peek, 1)?;
+                }
+                _ => w.skip(peek, 1)?,
+            }
+            Ok(())
+        })
+        .map_err(|f| json_error(f, "header"))?;
     let alg = raw
         .alg
         .ok_or(ValidationError::Malformed("the header has no alg"))?;
@@ -303,231 +330,56 @@ fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
     Ok(Header { alg, kid })
 }
 
-const DUPLICATE: &str = "entra-validate: duplicate member";
-const TOO_DEEP: &str = "entra-validate: too deep";
-
-/// Checks that `json` is one JSON object with no duplicate member and bounded depth.
-pub fn check_json(json: &[u8], part: &'static str) -> Result<(), ValidationError> {
-    parse_object(json, part, Strict { depth: 0 })
-}
-
-/// Deserializes one JSON object with `visitor` in a single pass, mapping errors:
-/// duplicate members, nesting, syntax, and members of the wrong type.
-fn parse_object<'de, V: Visitor<'de>>(
-    json: &'de [u8],
-    part: &'static str,
-    visitor: V,
-) -> Result<V::Value, ValidationError> {
-    let header = part == "header";
-    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ValidationError::Malformed(if header {
-            "the header is not a JSON object"
-        } else {
-            "the payload is not a JSON object"
-        }));
-    }
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let result =
-        serde::Deserializer::deserialize_map(&mut de, visitor).and_then(|v| de.end().map(|()| v));
-    result.map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with(DUPLICATE) {
-            ValidationError::DuplicateMember(part)
-        } else if text.starts_with(TOO_DEEP) || text.contains("recursion limit") {
-            ValidationError::TooDeep(part)
-        } else if e.classify() == serde_json::error::Category::Data {
-            ValidationError::Malformed(if header {
-                "a header member has the wrong type"
-            } else {
-                "a claim has the wrong type"
-            })
-        } else if header {
-            ValidationError::Malformed("the header is not valid JSON")
-        } else {
-            ValidationError::Malformed("the payload is not valid JSON")
-        }
-    })
-}
-
-/// The member names of one object so far: refuses the second of two equal names.
-#[derive(Default)]
-struct Seen<'de> {
-    /// (fingerprint, name): the fingerprint (length and first bytes) spares most
-    /// string comparisons.
-    few: Vec<(u64, Cow<'de, str>)>,
-    many: Option<HashSet<Cow<'de, str>>>,
-}
-
-fn fingerprint(name: &str) -> u64 {
-    let b = name.as_bytes();
-    let mut head = [0u8; 4];
-    let n = b.len().min(4);
-    head[..n].copy_from_slice(&b[..n]);
-    ((b.len() as u64) << 32) | u64::from(u32::from_le_bytes(head))
-}
-
-impl<'de> Seen<'de> {
-    /// Small objects (all real ones) scan a vector; large ones switch to a set so a
-    /// payload of thousands of members stays linear.
-    fn insert<E: serde::de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
-        let fresh = match &mut self.many {
-            Some(set) => set.insert(key),
-            None if self.few.len() < 32 => {
-                let f = fingerprint(&key);
-                let fresh = !self.few.iter().any(|(g, k)| *g == f && *k == key);
-                self.few.push((f, key));
-                fresh
-            }
-            None => {
-                let mut set: HashSet<_> = self.few.drain(..).map(|(_, k)| k).collect();
-                let fresh = set.insert(key);
-                self.many = Some(set);
-                fresh
-            }
-        };
-        if fresh {
-            Ok(())
-        } else {
-            Err(E::custom(DUPLICATE))
-        }
-    }
-}
-
 /// Reads the claims the validator needs in the same pass that checks the whole payload.
-struct ClaimsVisitor;
-
-impl<'de> Visitor<'de> for ClaimsVisitor {
-    type Value = Claims;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JWT claims")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
-        let mut c = Claims::default();
-        let mut seen = Seen::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            match &*key {
-                "iss" => c.iss = map.next_value()?,
-                "aud" => c.aud = Some(map.next_value()?),
-                "exp" => c.exp = map.next_value()?,
-                "nbf" => c.nbf = map.next_value()?,
-                "iat" => c.iat = map.next_value()?,
-                "tid" => c.tid = map.next_value()?,
-                "oid" => c.oid = map.next_value()?,
-                "sub" => c.sub = map.next_value()?,
-                "azp" => c.azp = map.next_value()?,
-                "appid" => c.appid = map.next_value()?,
-                "scp" => c.scp = map.next_value()?,
-                "roles" => c.roles = map.next_value()?,
-                "ver" => c.ver = map.next_value()?,
-                "name" => c.name = map.next_value()?,
-                "preferred_username" => c.preferred_username = map.next_value()?,
-                "upn" => c.upn = map.next_value()?,
-                "unique_name" => c.unique_name = map.next_value()?,
-                "idtyp" => c.idtyp = map.next_value()?,
-                "nonce" | "at_hash" | "c_hash" => {
-                    map.next_value_seed(Strict { depth: 1 })?;
-                    let slot = match &*key {
-                        "nonce" => &mut c.nonce,
-                        "at_hash" => &mut c.at_hash,
+fn parse_claims(json: &[u8]) -> Result<Claims, ValidationError> {
+    let mut c = Claims::default();
+    Walker::new(json)
+        .top_object(&mut |w, name, peek| {
+            match name {
+                b"iss" => c.iss = w.string(peek)?,
+                b"aud" => {
+                    c.aud = Some(match peek {
+                        Peek::String => Audience::One(w.string(peek)?.unwrap_or_default()),
+                        Peek::Array => Audience::Many(w.strings(peek)?.unwrap_or_default()),
+                        _ => return Err(Fail::Type),
+                    })
+                }
+                b"exp" => c.exp = w.number(peek)?,
+                b"nbf" => c.nbf = w.number(peek)?,
+                b"iat" => c.iat = w.number(peek)?,
+                b"tid" => c.tid = w.string(peek)?,
+                b"oid" => c.oid = w.string(peek)?,
+                b"sub" => c.sub = w.string(peek)?,
+                b"azp" => c.azp = w.string(peek)?,
+                b"appid" => c.appid = w.string(peek)?,
+                b"scp" => c.scp = w.string(peek)?,
+                b"roles" => c.roles = w.strings(peek)?,
+                b"ver" => c.ver = w.string(peek)?,
+                b"name" => c.name = w.string(peek)?,
+                b"preferred_username" => c.preferred_username = w.string(peek)?,
+                b"upn" => c.upn = w.string(peek)?,
+                b"unique_name" => c.unique_name = w.string(peek)?,
+                b"idtyp" => c.idtyp = w.string(peek)?,
+                b"nonce" | b"at_hash" | b"c_hash" => {
+                    w.skip(peek, 1)?;
+                    let slot = match name {
+                        b"nonce" => &mut c.nonce,
+                        b"at_hash" => &mut c.at_hash,
                         _ => &mut c.c_hash,
                     };
                     *slot = Some(IgnoredAny);
                 }
-                _ => map.next_value_seed(Strict { depth: 1 })?,
+                _ => w.skip(peek, 1)?,
             }
-            seen.insert(key)?;
-        }
-        Ok(c)
-    }
+            Ok(())
+        })
+        .map_err(|f| json_error(f, "payload"))?;
+    Ok(c)
 }
 
-/// Walks JSON without building it, refusing duplicate members and deep nesting.
-struct Strict {
-    depth: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Strict {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> Visitor<'de> for Strict {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if self.depth >= MAX_JSON_DEPTH {
-            return Err(serde::de::Error::custom(TOO_DEEP));
-        }
-        while seq
-            .next_element_seed(Strict {
-                depth: self.depth + 1,
-            })?
-            .is_some()
-        {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if self.depth >= MAX_JSON_DEPTH {
-            return Err(serde::de::Error::custom(TOO_DEEP));
-        }
-        let mut seen = Seen::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            seen.insert(key)?;
-            map.next_value_seed(Strict {
-                depth: self.depth + 1,
-            })?;
-        }
-        Ok(())
-    }
+/// Checks that `json` is one JSON object with no duplicate member and bounded depth.
+pub fn check_json(json: &[u8], part: &'static str) -> Result<(), ValidationError> {
+    crate::json::check(json).map_err(|f| json_error(f, part))
 }
 
 /// Whether `s` is a GUID in the 8-4-4-4-12 hex form (`tid`, `oid`).
