@@ -15,13 +15,14 @@
 //!   credentials it already knows are unavailable.)
 //!
 //! ## DefaultAzureCredential
-//! Environment → workload identity → managed identity → Azure CLI, narrowed by
-//! `AZURE_TOKEN_CREDENTIALS`:
+//! Environment → workload identity → managed identity → Azure CLI → the cached user
+//! account (`SharedTokenCacheCredential`: whoever signed in with `entra login`), narrowed
+//! by `AZURE_TOKEN_CREDENTIALS`:
 //!
 //! | value (any case) | credentials |
 //! |---|---|
-//! | unset or empty | all four |
-//! | `dev` | developer credentials: `AzureCliCredential` |
+//! | unset or empty | all five |
+//! | `dev` | developer credentials: `AzureCliCredential`, `SharedTokenCacheCredential` |
 //! | `prod` | `EnvironmentCredential`, `WorkloadIdentityCredential`, `ManagedIdentityCredential` |
 //! | a credential's name | that one only |
 //!
@@ -138,6 +139,9 @@ pub struct DefaultAzureCredentialOptions {
     pub workload_identity: Option<CredentialFactory>,
     /// Builds `ManagedIdentityCredential`; left out of the chain when `None`.
     pub managed_identity: Option<CredentialFactory>,
+    /// Builds `SharedTokenCacheCredential` (the cached user account); left out of the
+    /// chain when `None`.
+    pub shared_token_cache: Option<CredentialFactory>,
 }
 
 impl Default for DefaultAzureCredentialOptions {
@@ -148,6 +152,7 @@ impl Default for DefaultAzureCredentialOptions {
             azure_cli: AzureCliOptions::default(),
             workload_identity: default_workload_identity(),
             managed_identity: default_managed_identity(),
+            shared_token_cache: default_shared_token_cache(),
         }
     }
 }
@@ -160,6 +165,7 @@ impl std::fmt::Debug for DefaultAzureCredentialOptions {
             .field("azure_cli", &self.azure_cli)
             .field("workload_identity", &self.workload_identity.is_some())
             .field("managed_identity", &self.managed_identity.is_some())
+            .field("shared_token_cache", &self.shared_token_cache.is_some())
             .finish()
     }
 }
@@ -217,21 +223,47 @@ fn default_managed_identity() -> Option<CredentialFactory> {
     }))
 }
 
+/// The user signed in to the shared token cache (`entra login`): the file from
+/// `ENTRA_TOKEN_CACHE` or the default place, the account from `AZURE_USERNAME` when
+/// several are signed in, the tenant from `AZURE_TENANT_ID` (else each account's own).
+fn default_shared_token_cache() -> Option<CredentialFactory> {
+    Some(Arc::new(|env: &Env, client: &ClientOptions| {
+        let options = crate::shared_cache::SharedTokenCacheOptions {
+            client: client.clone(),
+            env: Some(env.clone()),
+            username: env.get("AZURE_USERNAME").map(str::to_string),
+            tenant: env.get("AZURE_TENANT_ID").map(str::to_string),
+            ..Default::default()
+        };
+        Ok(
+            Arc::new(crate::shared_cache::SharedTokenCacheCredential::new(
+                options,
+            )) as Arc<dyn TokenCredential>,
+        )
+    }))
+}
+
 /// The credentials `DefaultAzureCredential` knows, in chain order.
 const ENVIRONMENT: &str = "EnvironmentCredential";
 const WORKLOAD_IDENTITY: &str = "WorkloadIdentityCredential";
 const MANAGED_IDENTITY: &str = "ManagedIdentityCredential";
 const AZURE_CLI: &str = "AzureCliCredential";
-const ALL: [&str; 4] = [ENVIRONMENT, WORKLOAD_IDENTITY, MANAGED_IDENTITY, AZURE_CLI];
+const SHARED_TOKEN_CACHE: &str = "SharedTokenCacheCredential";
+const ALL: [&str; 5] = [
+    ENVIRONMENT,
+    WORKLOAD_IDENTITY,
+    MANAGED_IDENTITY,
+    AZURE_CLI,
+    SHARED_TOKEN_CACHE,
+];
 
 /// azure-identity credentials that `AZURE_TOKEN_CREDENTIALS` may name but this crate
 /// does not have, so the error can say so rather than "unknown value".
-const NOT_IMPLEMENTED: [&str; 6] = [
+const NOT_IMPLEMENTED: [&str; 5] = [
     "AzurePowerShellCredential",
     "AzureDeveloperCliCredential",
     "VisualStudioCodeCredential",
     "VisualStudioCredential",
-    "SharedTokenCacheCredential",
     "InteractiveBrowserCredential",
 ];
 
@@ -241,7 +273,7 @@ fn selection(value: Option<&str>) -> Result<(Vec<&'static str>, bool), Error> {
         return Ok((ALL.to_vec(), false));
     };
     match v.to_ascii_lowercase().as_str() {
-        "dev" => return Ok((vec![AZURE_CLI], false)),
+        "dev" => return Ok((vec![AZURE_CLI, SHARED_TOKEN_CACHE], false)),
         "prod" => {
             return Ok((
                 vec![ENVIRONMENT, WORKLOAD_IDENTITY, MANAGED_IDENTITY],
@@ -317,8 +349,8 @@ impl TokenCredential for NoAnswerIsUnavailable {
     }
 }
 
-/// Environment → workload identity → managed identity → Azure CLI, narrowed by
-/// `AZURE_TOKEN_CREDENTIALS` (see the [module docs](self)).
+/// Environment → workload identity → managed identity → Azure CLI → cached user account,
+/// narrowed by `AZURE_TOKEN_CREDENTIALS` (see the [module docs](self)).
 ///
 /// ```no_run
 /// use entra_identity::{DefaultAzureCredential, TokenCredential, TokenRequest};
@@ -373,6 +405,7 @@ impl DefaultAzureCredential {
                     continue;
                 }
                 WORKLOAD_IDENTITY => &options.workload_identity,
+                SHARED_TOKEN_CACHE => &options.shared_token_cache,
                 _ => &options.managed_identity,
             };
             let Some(factory) = factory else {
@@ -440,7 +473,10 @@ mod tests {
     #[test]
     fn token_credentials_values() {
         assert_eq!(selection(None).unwrap().0, ALL.to_vec());
-        assert_eq!(selection(Some("DEV")).unwrap().0, vec![AZURE_CLI]);
+        assert_eq!(
+            selection(Some("DEV")).unwrap().0,
+            vec![AZURE_CLI, SHARED_TOKEN_CACHE]
+        );
         assert_eq!(
             selection(Some("prod")).unwrap().0,
             vec![ENVIRONMENT, WORKLOAD_IDENTITY, MANAGED_IDENTITY]
@@ -452,7 +488,7 @@ mod tests {
         let e = selection(Some("staging")).unwrap_err().to_string();
         assert_eq!(
             e,
-            "configuration: AZURE_TOKEN_CREDENTIALS=\"staging\" is not a valid value; valid values (any case): dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential"
+            "configuration: AZURE_TOKEN_CREDENTIALS=\"staging\" is not a valid value; valid values (any case): dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential, SharedTokenCacheCredential"
         );
         let e = selection(Some("azurepowershellcredential"))
             .unwrap_err()

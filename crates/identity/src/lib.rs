@@ -22,8 +22,9 @@
 //! - [`EnvironmentCredential`] (the `AZURE_*` variables, read from an injectable [`Env`]),
 //!   [`AzureCliCredential`] (runs `az`, no shell, with a timeout).
 //! - [`ChainedTokenCredential`] and [`DefaultAzureCredential`] (environment → workload
-//!   identity → managed identity → Azure CLI, narrowed by `AZURE_TOKEN_CREDENTIALS`): when
-//!   every credential fails, one error lists each one and why.
+//!   identity → managed identity → Azure CLI → the cached user account, narrowed by
+//!   `AZURE_TOKEN_CREDENTIALS`): when every credential fails, one error lists each one
+//!   and why. [`SharedTokenCacheCredential`] is that cached user account.
 //! - [`ManagedIdentityCredential`] for all six managed-identity hosts (IMDS, App Service
 //!   2019 and 2017, Azure Arc, Cloud Shell, Service Fabric, Azure ML), detected from the
 //!   environment as azure-identity does; [`WorkloadIdentityCredential`] for AKS, re-reading
@@ -63,6 +64,7 @@ pub mod on_behalf_of;
 pub mod persist;
 pub mod public_client;
 pub mod secret;
+pub mod shared_cache;
 pub mod token;
 pub mod workload;
 
@@ -89,5 +91,9 @@ pub use public_client::{
     InteractiveBrowserCredential, InteractiveOptions, PublicClient, SignIn, UrlCallback,
 };
 pub use secret::Secret;
+pub use shared_cache::{
+    DEFAULT_PUBLIC_CLIENT_ID, SharedTokenCacheCredential, SharedTokenCacheOptions,
+    default_cache_path, default_cache_path_in,
+};
 pub use token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 pub use workload::{WorkloadIdentityCredential, WorkloadIdentityOptions};

@@ -573,7 +573,8 @@ async fn default_chain_all_failing_is_one_error_listing_every_credential() {
         env: Some(
             Env::new()
                 .with("AZURE_CLIENT_ID", DAEMON)
-                .with("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+                .with("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us")
+                .with("ENTRA_TOKEN_CACHE", "/nonexistent/entrakit/token-cache.bin"),
         ),
         azure_cli: az.options("az-logged-out"),
         workload_identity: Some(Arc::new(|_: &Env, client: &ClientOptions| {
@@ -599,21 +600,23 @@ async fn default_chain_all_failing_is_one_error_listing_every_credential() {
             "EnvironmentCredential",
             "WorkloadIdentityCredential",
             "ManagedIdentityCredential",
-            "AzureCliCredential"
+            "AzureCliCredential",
+            "SharedTokenCacheCredential"
         ]
     );
     let err = cred.get_token(&TokenRequest::new([ARM])).await.unwrap_err();
     let Error::Chain(failures) = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(failures.len(), 4);
+    assert_eq!(failures.len(), 5);
     assert_eq!(
         err.to_string(),
         "no credential in the chain could get a token:
   - EnvironmentCredential: EnvironmentCredential is unavailable: environment variables are not fully configured: missing AZURE_TENANT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)
   - WorkloadIdentityCredential: WorkloadIdentityCredential is unavailable: missing AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE
   - ManagedIdentityCredential: ManagedIdentityCredential is unavailable: no managed identity endpoint answered (managed identity token request: connection refused)
-  - AzureCliCredential: AzureCliCredential is unavailable: not logged in: run az login"
+  - AzureCliCredential: AzureCliCredential is unavailable: not logged in: run az login
+  - SharedTokenCacheCredential: SharedTokenCacheCredential is unavailable: no one has signed in: /nonexistent/entrakit/token-cache.bin does not exist (run `entra login`)"
     );
     assert_eq!(managed.calls(), 1);
 }
@@ -641,7 +644,8 @@ async fn default_chain_uses_the_environment_first_and_remembers_it() {
             "EnvironmentCredential",
             "WorkloadIdentityCredential",
             "ManagedIdentityCredential",
-            "AzureCliCredential"
+            "AzureCliCredential",
+            "SharedTokenCacheCredential"
         ]
     );
     let t = cred
@@ -654,7 +658,7 @@ async fn default_chain_uses_the_environment_first_and_remembers_it() {
     let shown = format!("{cred:?}");
     assert_eq!(
         shown,
-        r#"DefaultAzureCredential { credentials: ["EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential", "AzureCliCredential"], selected: Some("EnvironmentCredential") }"#
+        r#"DefaultAzureCredential { credentials: ["EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential", "AzureCliCredential", "SharedTokenCacheCredential"], selected: Some("EnvironmentCredential") }"#
     );
     assert!(!shown.contains(DAEMON_SECRET) && !format!("{options:?}").contains(DAEMON_SECRET));
 
@@ -718,10 +722,14 @@ async fn azure_token_credentials_selects_the_chain() {
             "EnvironmentCredential",
             "WorkloadIdentityCredential",
             "ManagedIdentityCredential",
-            "AzureCliCredential"
+            "AzureCliCredential",
+            "SharedTokenCacheCredential"
         ]
     );
-    assert_eq!(names("dev").unwrap(), ["AzureCliCredential"]);
+    assert_eq!(
+        names("dev").unwrap(),
+        ["AzureCliCredential", "SharedTokenCacheCredential"]
+    );
     assert_eq!(
         names("Prod").unwrap(),
         [
@@ -743,7 +751,7 @@ async fn azure_token_credentials_selects_the_chain() {
     let err = names("staging").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "configuration: AZURE_TOKEN_CREDENTIALS=\"staging\" is not a valid value; valid values (any case): dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential"
+        "configuration: AZURE_TOKEN_CREDENTIALS=\"staging\" is not a valid value; valid values (any case): dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential, SharedTokenCacheCredential"
     );
     let err = names("AzurePowerShellCredential").unwrap_err();
     assert!(

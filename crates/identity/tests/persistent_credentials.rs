@@ -80,6 +80,17 @@ impl Env {
 
 /// Alice signs in to `client` with a device code for `scope`.
 async fn device_sign_in(env: &Env, client: &PublicClient, scope: &str) -> SignIn {
+    device_sign_in_as(env, client, scope, ALICE, "alice-dev-password").await
+}
+
+/// `user` signs in to `client` with a device code for `scope` (accepting consent).
+async fn device_sign_in_as(
+    env: &Env,
+    client: &PublicClient,
+    scope: &str,
+    user: &'static str,
+    password: &'static str,
+) -> SignIn {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let on_code = move |i: &DeviceCodeInfo| {
         let _ = tx.send(i.clone());
@@ -91,8 +102,8 @@ async fn device_sign_in(env: &Env, client: &PublicClient, scope: &str) -> SignIn
         enter_device_code(
             &mut Browser::new(env),
             &info.user_code,
-            ALICE,
-            "alice-dev-password",
+            user,
+            password,
             "accept",
         )
         .await;
@@ -254,6 +265,99 @@ async fn clients_sharing_a_file_redeem_a_refresh_token_once_not_in_a_stampede() 
         .unwrap();
     assert_eq!(claims(&graph.token)["aud"], "https://graph.microsoft.com");
     assert_eq!(env.counter("grant:refresh_token").await, 2);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_signed_in_user_is_the_default_chains_cached_account() {
+    use entra_identity::{
+        DefaultAzureCredential, DefaultAzureCredentialOptions, Env as Vars,
+        SharedTokenCacheCredential, SharedTokenCacheOptions,
+    };
+    let env = Env::start().await;
+    let path = env.dir.join("shared").join("token-cache.bin");
+    let shared = |username: Option<&str>| {
+        SharedTokenCacheCredential::new(SharedTokenCacheOptions {
+            client: env.options(),
+            cache_path: Some(path.clone()),
+            client_id: Some(PUBLIC.into()),
+            tenant: Some(TENANT.into()),
+            username: username.map(str::to_string),
+            ..Default::default()
+        })
+    };
+    let write = TokenRequest::new(["api://contoso-api/Data.Write"]);
+
+    // Nobody signed in yet: unavailable, saying what to do.
+    let e = shared(None).get_token(&write).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Unavailable { .. }) && e.to_string().contains("entra login"),
+        "{e}"
+    );
+
+    // Alice signs in (another process, as far as the file can tell); the credential gets
+    // a token for another scope from her refresh token, without her.
+    let login =
+        PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
+    device_sign_in(&env, &login, "api://contoso-api/Data.Read").await;
+    let t = shared(None).get_token(&write).await.unwrap();
+    assert_eq!(claims(&t.token)["scp"], "Data.Write");
+    assert_eq!(claims(&t.token)["oid"], ALICE_OID);
+
+    // The default chain finds her there too, as its last resort.
+    let chain = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
+        client: env.options(),
+        env: Some(
+            Vars::new()
+                .with("ENTRA_TOKEN_CACHE", path.to_string_lossy())
+                .with("AZURE_TOKEN_CREDENTIALS", "SharedTokenCacheCredential")
+                .with("AZURE_TENANT_ID", TENANT),
+        ),
+        ..Default::default()
+    })
+    .unwrap();
+    // The chain's cached account uses the default public client id; alice signed in to
+    // PUBLIC, so it finds no one for that client and says so.
+    let e = chain.get_token(&write).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no account is signed in to client 04b07795"),
+        "{e}"
+    );
+
+    // Bob signs in too: now the credential must be told which account.
+    device_sign_in_as(
+        &env,
+        &login,
+        "api://contoso-api/Data.Read",
+        "bob@contoso.onmicrosoft.com",
+        "bob-dev-password",
+    )
+    .await;
+    let e = shared(None).get_token(&write).await.unwrap_err();
+    assert!(
+        e.to_string().contains("2 accounts are signed in")
+            && e.to_string().contains("AZURE_USERNAME"),
+        "{e}"
+    );
+    // (Bob consented to Data.Read only: that is what he can have.)
+    let bob = shared(Some("BOB@contoso.onmicrosoft.com"))
+        .get_token(&TokenRequest::new(["api://contoso-api/Data.Read"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(&bob.token)["oid"],
+        "b0b00000-0000-4000-8000-000000000002"
+    );
+    let e = shared(Some("carol@contoso.onmicrosoft.com"))
+        .get_token(&write)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("carol@contoso.onmicrosoft.com is not signed in"),
+        "{e}"
+    );
     env.stop().await;
 }
 

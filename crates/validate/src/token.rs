@@ -309,7 +309,13 @@ fn parse_header(json: &[u8]) -> Result<Header, ValidationError> {
     if alg.eq_ignore_ascii_case("none") {
         return Err(ValidationError::AlgNone);
     }
-    if alg.len() >= 2 && alg[..2].eq_ignore_ascii_case("HS") {
+    // Bytes, not `&alg[..2]`: a multi-byte character there must not panic (found by
+    // fuzz/fuzz_targets/token.rs).
+    if alg
+        .as_bytes()
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"HS"))
+    {
         return Err(ValidationError::AlgHmac);
     }
     let alg = Algorithm::from_name(&alg).ok_or(ValidationError::AlgNotAllowed)?;
@@ -498,6 +504,26 @@ mod tests {
             parse_token(&t, 10).unwrap_err(),
             ValidationError::TooLarge { max: 10 }
         );
+    }
+
+    #[test]
+    fn regression_multibyte_alg_does_not_panic() {
+        // Found by the token fuzz target: slicing `alg` at byte 2 split a character.
+        // Raw UTF-8 and JSON `\u` escapes of the same characters.
+        for alg in [
+            "R\u{303}uR",
+            "\u{e9}",
+            "H\u{e9}",
+            "\u{4e2d}\u{6587}",
+            r"R\u0303uR",
+        ] {
+            let t = token(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#), "{}");
+            assert_eq!(
+                parse_token(&t, 16384).unwrap_err(),
+                ValidationError::AlgNotAllowed,
+                "{alg}"
+            );
+        }
     }
 
     #[test]
