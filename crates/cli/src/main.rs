@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
+#[expect(
+    dead_code,
+    reason = "the token, login, call and doctor commands use it next"
+)]
+mod credential;
 mod emulator;
 
 /// Exit code for a usage or configuration error.
@@ -21,6 +27,8 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: config::GlobalArgs,
 }
 
 #[derive(Subcommand)]

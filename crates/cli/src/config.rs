@@ -1,0 +1,338 @@
+//! Layered configuration for every command: the embedded `default-config.toml`, then an
+//! `entra.toml`, then `ENTRA_*` (and the azure-identity) environment variables, then
+//! flags. Each value remembers which layer set it, for `entra doctor`. Unknown keys in a
+//! file are warned about, not fatal (a newer entra.toml still works with an older entra).
+#![cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the token, login, call and doctor commands use it next")
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The embedded lowest layer.
+pub(crate) const DEFAULTS: &str = include_str!("default-config.toml");
+
+/// Flags every command accepts (after the command name too).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct GlobalArgs {
+    /// Configuration file (default: ./entra.toml, else <config dir>/entrakit/entra.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Login host, e.g. https://login.microsoftonline.us or the emulator's https://localhost:8443.
+    #[arg(long, global = true, value_name = "URL")]
+    pub authority: Option<String>,
+    /// Tenant: a GUID, a domain, organizations, common or consumers.
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// Client (application) id to sign in with.
+    #[arg(long, global = true, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// An extra CA certificate (PEM) to trust, e.g. the emulator's ca.pem.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// The token cache file (default: ENTRA_TOKEN_CACHE, else the local data directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_cache: Option<PathBuf>,
+}
+
+/// What an `entra.toml` may hold (every key optional).
+#[derive(Debug, Default, Deserialize)]
+struct FileLayer {
+    authority: Option<String>,
+    tenant: Option<String>,
+    client_id: Option<String>,
+    ca_file: Option<PathBuf>,
+    token_cache: Option<PathBuf>,
+    #[serde(default)]
+    resources: BTreeMap<String, String>,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The embedded defaults.
+    Default,
+    /// A configuration file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("built-in default"),
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Env(v) => write!(f, "${v}"),
+            Source::Flag(n) => write!(f, "--{n}"),
+        }
+    }
+}
+
+/// A setting and the layer that set it.
+#[derive(Debug, Clone)]
+pub(crate) struct Setting<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub authority: Setting<String>,
+    pub tenant: Setting<String>,
+    pub client_id: Setting<String>,
+    pub ca_file: Option<Setting<PathBuf>>,
+    pub token_cache: Option<Setting<PathBuf>>,
+    /// `--resource` aliases, lower-case name to scope.
+    pub resources: BTreeMap<String, String>,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Problems worth a warning (unknown keys...).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads every layer, reading variables through `var` (the process's in `entra`).
+    pub(crate) fn load(
+        args: &GlobalArgs,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let defaults: FileLayer = toml::from_str(DEFAULTS).expect("embedded defaults parse");
+        let mut config = Config {
+            authority: default(defaults.authority),
+            tenant: default(defaults.tenant),
+            client_id: default(defaults.client_id),
+            ca_file: None,
+            token_cache: None,
+            resources: defaults.resources,
+            file: None,
+            warnings: Vec::new(),
+        };
+        // The file layer.
+        let explicit = args
+            .config
+            .clone()
+            .map(|p| (p, Source::Flag("config")))
+            .or_else(|| {
+                var("ENTRA_CONFIG").map(|p| (PathBuf::from(p), Source::Env("ENTRA_CONFIG")))
+            });
+        let file = match explicit {
+            Some((path, _)) => Some(path),
+            None => [
+                Some(PathBuf::from("entra.toml")),
+                dirs::config_dir().map(|d| d.join("entrakit").join("entra.toml")),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file()),
+        };
+        if let Some(path) = file {
+            let layer = read_file(&path, &mut config.warnings)?;
+            let src = || Source::File(path.clone());
+            set(&mut config.authority, layer.authority, src());
+            set(&mut config.tenant, layer.tenant, src());
+            set(&mut config.client_id, layer.client_id, src());
+            set_opt(&mut config.ca_file, layer.ca_file, src());
+            set_opt(&mut config.token_cache, layer.token_cache, src());
+            for (k, v) in layer.resources {
+                config.resources.insert(k.to_ascii_lowercase(), v);
+            }
+            config.file = Some(path);
+        }
+        // The environment layer: azure-identity's names first, ours on top.
+        for name in ["AZURE_AUTHORITY_HOST", "ENTRA_AUTHORITY"] {
+            set(&mut config.authority, var(name), Source::Env(name));
+        }
+        for name in ["AZURE_TENANT_ID", "ENTRA_TENANT"] {
+            set(&mut config.tenant, var(name), Source::Env(name));
+        }
+        set(
+            &mut config.client_id,
+            var("ENTRA_CLIENT_ID"),
+            Source::Env("ENTRA_CLIENT_ID"),
+        );
+        set_opt(
+            &mut config.ca_file,
+            var("ENTRA_CA_FILE").map(PathBuf::from),
+            Source::Env("ENTRA_CA_FILE"),
+        );
+        set_opt(
+            &mut config.token_cache,
+            var("ENTRA_TOKEN_CACHE").map(PathBuf::from),
+            Source::Env("ENTRA_TOKEN_CACHE"),
+        );
+        // Flags.
+        set(
+            &mut config.authority,
+            args.authority.clone(),
+            Source::Flag("authority"),
+        );
+        set(
+            &mut config.tenant,
+            args.tenant.clone(),
+            Source::Flag("tenant"),
+        );
+        set(
+            &mut config.client_id,
+            args.client_id.clone(),
+            Source::Flag("client-id"),
+        );
+        set_opt(
+            &mut config.ca_file,
+            args.ca_file.clone(),
+            Source::Flag("ca-file"),
+        );
+        set_opt(
+            &mut config.token_cache,
+            args.token_cache.clone(),
+            Source::Flag("token-cache"),
+        );
+        Ok(config)
+    }
+
+    /// The scope for `--resource NAME`: an alias, or a URL (which gets `/.default`).
+    pub(crate) fn resource_scope(&self, resource: &str) -> Result<String, String> {
+        if let Some(scope) = self.resources.get(&resource.to_ascii_lowercase()) {
+            return Ok(scope.clone());
+        }
+        if resource.contains("://") || resource.starts_with("api://") {
+            let base = resource.trim_end_matches('/');
+            return Ok(if base.ends_with("/.default") {
+                base.to_string()
+            } else {
+                format!("{base}/.default")
+            });
+        }
+        let known: Vec<&str> = self.resources.keys().map(String::as_str).collect();
+        Err(format!(
+            "unknown resource {resource:?}: use one of {} or a resource URL (https://... or api://...)",
+            known.join(", ")
+        ))
+    }
+}
+
+fn default<T>(value: Option<T>) -> Setting<T> {
+    Setting {
+        value: value.expect("the embedded defaults set every required key"),
+        source: Source::Default,
+    }
+}
+
+fn set(slot: &mut Setting<String>, value: Option<String>, source: Source) {
+    if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+        *slot = Setting {
+            value: v.trim().to_string(),
+            source,
+        };
+    }
+}
+
+fn set_opt(slot: &mut Option<Setting<PathBuf>>, value: Option<PathBuf>, source: Source) {
+    if let Some(v) = value.filter(|v| !v.as_os_str().is_empty()) {
+        *slot = Some(Setting { value: v, source });
+    }
+}
+
+fn read_file(path: &Path, warnings: &mut Vec<String>) -> Result<FileLayer, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read configuration {}: {e}", path.display()))?;
+    let de = toml::Deserializer::new(&text);
+    let mut unknown = Vec::new();
+    let layer: FileLayer = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    for key in unknown {
+        warnings.push(format!("{}: unknown key `{key}` ignored", path.display()));
+    }
+    Ok(layer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("entra-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("entra.toml");
+        std::fs::write(
+            &file,
+            "tenant = \"contoso.onmicrosoft.com\"\nclient_id = \"from-file\"\nsurprise = 1\n[resources]\nMyApi = \"api://my-api/.default\"\n",
+        )
+        .unwrap();
+        let args = GlobalArgs {
+            config: Some(file.clone()),
+            client_id: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let c = Config::load(
+            &args,
+            &vars(&[
+                ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+                ("ENTRA_CLIENT_ID", "from-env"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.authority.value, "https://login.microsoftonline.us");
+        assert_eq!(c.authority.source, Source::Env("AZURE_AUTHORITY_HOST"));
+        assert_eq!(c.tenant.value, "contoso.onmicrosoft.com");
+        assert_eq!(c.tenant.source, Source::File(file.clone()));
+        assert_eq!(c.client_id.value, "from-flag");
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("unknown key `surprise`"));
+        assert_eq!(c.resource_scope("myapi").unwrap(), "api://my-api/.default");
+        assert_eq!(
+            c.resource_scope("Fabric").unwrap(),
+            "https://api.fabric.microsoft.com/.default"
+        );
+        assert_eq!(
+            c.resource_scope("https://contoso.example/").unwrap(),
+            "https://contoso.example/.default"
+        );
+        assert!(c.resource_scope("nope").unwrap_err().contains("fabric"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn defaults_alone() {
+        let c = Config::load(
+            &GlobalArgs {
+                config: Some(PathBuf::from("/nonexistent/entra.toml")),
+                ..Default::default()
+            },
+            &vars(&[]),
+        );
+        assert!(c.unwrap_err().contains("cannot read configuration"));
+        let dir = std::env::temp_dir().join(format!("entra-config-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("entra.toml");
+        std::fs::write(&empty, "").unwrap();
+        let c = Config::load(
+            &GlobalArgs {
+                config: Some(empty),
+                ..Default::default()
+            },
+            &vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.authority.value, "https://login.microsoftonline.com");
+        assert_eq!(c.client_id.value, entra_identity::DEFAULT_PUBLIC_CLIENT_ID);
+        assert_eq!(c.tenant.value, "organizations");
+        assert_eq!(c.resources.len(), 6);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
