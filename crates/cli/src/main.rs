@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod emulator;
+mod validate;
 
 /// Exit code for a usage or configuration error.
 pub(crate) const EXIT_CONFIG: u8 = 2;
@@ -16,7 +17,8 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 #[command(
     name = "entra",
     version,
-    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come"
+    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come",
+    after_help = "Exit codes: 0 success; 1 failure (for `validate`: the token is invalid); 2 usage or configuration error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Check an access token as an API would; print a JSON verdict (exit 0 valid, 1 invalid).
+    Validate(validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }
