@@ -30,7 +30,7 @@ Examples:
   # From stdin (keeps the token out of the process list; `Bearer ` is accepted),
   # against the local emulator, needing a scope or an app role:
   printf '%s' \"$TOKEN\" | entra validate - --authority https://localhost:8443 \\
-      --ca-file ~/.local/share/entra/emulator/ca.pem \\
+      --ca-file ~/.local/share/entrakit/emulator/ca.pem \\
       --tenant c0ffee00-0000-4000-8000-000000000001 --audience api://contoso-api \\
       --scope Data.Read --role Data.Read.All
 
