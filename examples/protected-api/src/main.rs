@@ -50,6 +50,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "PROTECTED_API_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// How many validated tokens to remember (0: verify every request's signature).
+    #[arg(long, default_value_t = 10_000)]
+    token_cache_capacity: usize,
     /// DANGEROUS: serve the routes without any authentication. Only for the load-test
     /// baseline; never in front of real data.
     #[arg(long)]
@@ -95,9 +98,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             audiences: args.audiences,
             ca_file: args.ca_file,
         };
-        let validator = settings
-            .validator()
+        let config = settings
+            .validator_config()
+            .token_cache_capacity(args.token_cache_capacity)
+            .build()
             .context("invalid validator configuration")?;
+        let validator = entra_validate::Validator::new(config);
         // Fetch the tenant's keys now so the first request does not wait for them; an
         // outage here is not fatal (requests answer 503 until the keys can be fetched).
         if let Err(e) = validator.warm_up().await {
