@@ -16,12 +16,22 @@ const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
 /// Runs `entra validate ARGS` (with `stdin` piped in, if any) off the async runtime,
 /// without the caller's AZURE_*/SSL_CERT_FILE environment.
 async fn entra_validate(args: Vec<String>, stdin: Option<String>) -> Output {
+    entra_validate_with_env(args, stdin, vec![]).await
+}
+
+/// [`entra_validate`] with `env` set.
+async fn entra_validate_with_env(
+    args: Vec<String>,
+    stdin: Option<String>,
+    env: Vec<(&'static str, String)>,
+) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
             .arg("validate")
             .args(&args)
             .env_remove("AZURE_AUTHORITY_HOST")
             .env_remove("SSL_CERT_FILE")
+            .envs(env)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -244,6 +254,23 @@ async fn valid_and_invalid_tokens_against_the_emulator() {
     let out = entra_validate(
         flags(&h, &["-", "--audience", API_URI, "--audience", API]),
         Some(format!("Bearer {daemon}\n")),
+    )
+    .await;
+    assert_eq!(verdict(&out, 0, &daemon)["valid"], true);
+    // The authority and the CA from the environment the emulator prints.
+    let out = entra_validate_with_env(
+        vec![
+            "-".into(),
+            "--tenant".into(),
+            TENANT.into(),
+            "--audience".into(),
+            API.into(),
+        ],
+        Some(daemon.clone()),
+        vec![
+            ("AZURE_AUTHORITY_HOST", h.base().to_string()),
+            ("SSL_CERT_FILE", h.ready().ca_file.clone()),
+        ],
     )
     .await;
     assert_eq!(verdict(&out, 0, &daemon)["valid"], true);

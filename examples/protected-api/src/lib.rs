@@ -176,8 +176,8 @@ async fn me(p: Principal) -> Json<Value> {
     Json(principal_json(&p))
 }
 
-/// The JSON shape of a caller (also what `entra validate` prints).
-pub fn principal_json(p: &Principal) -> Value {
+/// The caller as JSON: who (tenant, oid, names), through which app, with what rights.
+fn principal_json(p: &Principal) -> Value {
     json!({
         "tenant": p.tenant_id(),
         "oid": p.object_id(),
