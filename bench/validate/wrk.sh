@@ -20,7 +20,7 @@
 #   WRK_CONNS     connection counts                 (default "1 16 64")
 #   WRK_ROUNDS    rounds; the table shows medians   (default 3)
 #   WRK_QUIET_MAX seconds to wait before each run for the rest of the machine to go
-#                 under 0.3 busy cores              (default 120; runs that started
+#                 under 0.3 busy cores              (default 30; runs that started
 #                 without it are counted in the "started busy" column)
 #   WRK_SERVERS   which servers                     (default "no-auth auth auth-nocache")
 #   WRK_PATH      the route                         (default /data)
@@ -36,7 +36,7 @@ DURATION=${WRK_DURATION:-10}
 WARMUP=${WRK_WARMUP:-2}
 CONNS=${WRK_CONNS:-"1 16 64"}
 ROUNDS=${WRK_ROUNDS:-3}
-QUIET_MAX=${WRK_QUIET_MAX:-120}
+QUIET_MAX=${WRK_QUIET_MAX:-30}
 SERVERS=${WRK_SERVERS:-"no-auth auth auth-nocache"}
 ROUTE=${WRK_PATH:-/data}
 OUT=${WRK_OUT:-$HERE/out}
