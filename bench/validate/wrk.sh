@@ -42,11 +42,15 @@ ROUTE=${WRK_PATH:-/data}
 OUT=${WRK_OUT:-$HERE/out}
 TENANT=c0ffee00-0000-4000-8000-000000000001
 
-for tool in wrk curl jq; do
-    command -v "$tool" >/dev/null || {
-        echo "missing $tool (apt-get install -y $tool)" >&2
-        exit 2
-    }
+for tool in wrk curl jq python3; do
+    if ! command -v "$tool" >/dev/null; then
+        if [[ $tool != python3 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            apt-get install -y "$tool" >&2
+        else
+            echo "missing $tool (apt-get install -y $tool)" >&2
+            exit 2
+        fi
+    fi
 done
 
 cd "$ROOT"
@@ -82,8 +86,9 @@ wait_for() {
 }
 
 # --- the emulator and a token --------------------------------------------------------
+# Its stdout (which shows the admin token) stays in the temporary directory.
 "$ENTRA" emulator --port 0 --state-dir "$TMP/emu" --token-lifetime 3600 \
-    >"$OUT/emulator.log" 2>&1 &
+    >"$TMP/emulator.out" 2>"$OUT/emulator.log" &
 PIDS+=($!)
 wait_for "$TMP/emu/ready.json"
 AUTHORITY=$(jq -r .authority "$TMP/emu/ready.json")
