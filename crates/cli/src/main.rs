@@ -12,6 +12,7 @@ mod config;
 )]
 mod credential;
 mod emulator;
+mod validate;
 
 /// Exit code for a usage or configuration error.
 pub(crate) const EXIT_CONFIG: u8 = 2;
@@ -22,7 +23,8 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 #[command(
     name = "entra",
     version,
-    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come"
+    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come",
+    after_help = "Exit codes: 0 success; 1 failure (for `validate`: the token is invalid); 2 usage or configuration error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +37,8 @@ struct Cli {
 enum Command {
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Check an access token as an API would; print a JSON verdict (exit 0 valid, 1 invalid).
+    Validate(validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +52,6 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }
