@@ -45,19 +45,30 @@ pub(crate) fn client_options_with_cache(config: &Config) -> Result<ClientOptions
 /// The default chain as `entra` runs it: the process environment, the configured
 /// authority and CA, app tokens kept in the cache file, and the signed-in user of that
 /// file (with the configured client id and tenant) as the cached account.
+#[allow(
+    dead_code,
+    reason = "for `entra call` and `entra doctor`; `entra token` uses chain_in to name the credential"
+)]
 pub(crate) fn default_chain(config: &Config) -> Result<Arc<dyn TokenCredential>, String> {
+    chain_in(config, Env::from_process()).map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
+}
+
+/// [`default_chain`] reading `env` rather than the process's environment (so that
+/// `entra token --credential KIND` can narrow it with `AZURE_TOKEN_CREDENTIALS`), as the
+/// concrete type, which knows which credential answered.
+pub(crate) fn chain_in(config: &Config, env: Env) -> Result<DefaultAzureCredential, String> {
     let client = client_options_with_cache(config)?;
     let shared = SharedTokenCacheOptions {
         client: client_options(config),
         cache_path: cache_path(config),
         client_id: Some(config.client_id.value.clone()),
         tenant: Some(config.tenant.value.clone()),
-        username: std::env::var("AZURE_USERNAME").ok(),
+        username: env.get("AZURE_USERNAME").map(str::to_string),
         ..Default::default()
     };
     let options = DefaultAzureCredentialOptions {
         client,
-        env: Some(Env::from_process()),
+        env: Some(env),
         shared_token_cache: Some(Arc::new(move |_: &Env, _: &ClientOptions| {
             Ok(Arc::new(entra_identity::SharedTokenCacheCredential::new(
                 shared.clone(),
@@ -65,7 +76,5 @@ pub(crate) fn default_chain(config: &Config) -> Result<Arc<dyn TokenCredential>,
         })),
         ..Default::default()
     };
-    DefaultAzureCredential::new(options)
-        .map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
-        .map_err(|e| e.to_string())
+    DefaultAzureCredential::new(options).map_err(|e| e.to_string())
 }
