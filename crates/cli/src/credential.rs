@@ -21,11 +21,15 @@ pub(crate) fn cache_path(config: &Config) -> Option<PathBuf> {
         .or_else(entra_identity::default_cache_path)
 }
 
-/// Client options for `config`: its authority and extra CA; no cache file.
+/// Client options for `config`: its authority and extra CA (over a transport built on
+/// first use: a run served from the cache file never loads the system roots); no cache
+/// file.
 pub(crate) fn client_options(config: &Config) -> ClientOptions {
+    let ca_file = config.ca_file.as_ref().map(|s| s.value.clone());
     ClientOptions {
         authority_host: Some(config.authority.value.clone()),
-        ca_file: config.ca_file.as_ref().map(|s| s.value.clone()),
+        pipeline: crate::transport::lazy_pipeline(ca_file.as_deref()),
+        ca_file,
         ..Default::default()
     }
 }

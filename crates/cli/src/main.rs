@@ -13,6 +13,7 @@ mod login;
 mod outcome;
 mod term;
 mod token;
+mod transport;
 mod up;
 mod validate;
 

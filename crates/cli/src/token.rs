@@ -130,12 +130,10 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
         }
     };
     let mut request = TokenRequest::new(scopes.clone());
-    // An explicit tenant (flag or ENTRA_TENANT) goes with the request; the built-in
-    // default (`organizations`) is for sign-ins and says nothing about app tokens.
-    if matches!(
-        config.tenant.source,
-        Source::Flag(_) | Source::Env("ENTRA_TENANT")
-    ) {
+    // `--tenant` goes with the request (a multi-tenant app or user asking for another
+    // tenant). Other layers set the tenant to sign in to (`organizations` by default),
+    // which says nothing about which tenant an app's token is for.
+    if matches!(config.tenant.source, Source::Flag(_)) {
         request = request.tenant(config.tenant.value.clone());
     }
     let runtime = match outcome::runtime() {

@@ -31,7 +31,6 @@ EXAMPLES:
   entra token --scope api://contoso-api/Data.Read --credential user";
 
 const TENANT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
-const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
 const DAEMON_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
 const PUBLIC_CLIENT_ID: &str = "c1000000-0000-4000-8000-0000000000c1";
 
@@ -104,7 +103,6 @@ fn exports(ready: &entra_emulator::Ready) -> String {
         &[
             ("ENTRA_AUTHORITY", ready.authority.clone()),
             ("ENTRA_CA_FILE", ready.ca_file.clone()),
-            ("ENTRA_TENANT", TENANT_DOMAIN.to_string()),
         ],
     );
     let env = ready.environment();

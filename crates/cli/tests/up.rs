@@ -1,0 +1,130 @@
+//! `entra up` as a user runs it: it prints shell `export` lines, a second shell that
+//! sources them gets tokens with no other setup (entra's own variables, and the
+//! managed-identity ones), and SIGTERM stops it cleanly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{DAEMON, TENANT, claims, run_bounded, stderr, stdout, wait_bounded};
+
+#[test]
+fn up_prints_exports_that_work_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("entra-cli-up-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
+        .args(["up", "--port", "0", "--state-dir"])
+        .arg(dir.join("state"))
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read the export block: it ends with the admin line.
+    let stdout_pipe = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { break };
+            let last = line.starts_with("# admin API");
+            text.push_str(&line);
+            text.push('\n');
+            if last {
+                let _ = tx.send(text.clone());
+            }
+        }
+    });
+    let text = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("entra up prints its exports");
+    let exports: BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect();
+    let names: Vec<&str> = exports.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "AZURE_AUTHORITY_HOST",
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            "ENTRA_AUTHORITY",
+            "ENTRA_CA_FILE",
+            "IDENTITY_ENDPOINT",
+            "IDENTITY_HEADER",
+            "NODE_EXTRA_CA_CERTS",
+            "REQUESTS_CA_BUNDLE",
+            "SSL_CERT_FILE",
+        ]
+    );
+    let authority = &exports["ENTRA_AUTHORITY"];
+    assert!(authority.starts_with("https://localhost:"), "{text}");
+    // The whole block, with what varies replaced.
+    let mut normal = text.replace(authority.as_str(), "https://EMULATOR");
+    normal = normal.replace(&dir.join("state").display().to_string(), "STATE");
+    normal = normal.replace(&exports["IDENTITY_HEADER"], "HEADER");
+    let admin = normal.lines().last().unwrap().to_string();
+    assert!(admin.starts_with("# admin API: Authorization: Bearer "));
+    let normal = normal.replace(&admin, "# admin API: Authorization: Bearer ADMIN");
+    assert_eq!(
+        normal,
+        format!(
+            "# entra (token, login, call): this authority and its CA
+export ENTRA_AUTHORITY=https://EMULATOR
+export ENTRA_CA_FILE=STATE/ca.pem
+
+# MSAL and azure-identity (Python, Node, .NET): authority and CA; disable instance discovery
+export AZURE_AUTHORITY_HOST=https://EMULATOR
+export SSL_CERT_FILE=STATE/ca.pem
+export REQUESTS_CA_BUNDLE=STATE/ca.pem
+export NODE_EXTRA_CA_CERTS=STATE/ca.pem
+
+# managed-identity clients (App Service protocol, and IMDS at this base)
+export IDENTITY_ENDPOINT=https://EMULATOR/msi/token
+export IDENTITY_HEADER=HEADER
+export AZURE_POD_IDENTITY_AUTHORITY_HOST=https://EMULATOR
+
+# a service principal for EnvironmentCredential (optional):
+# export AZURE_TENANT_ID={TENANT} AZURE_CLIENT_ID={DAEMON} AZURE_CLIENT_SECRET=daemon-dev-secret
+# a public client for your own MSAL app: c1000000-0000-4000-8000-0000000000c1 (users alice, bob, mfa; passwords <name>-dev-password)
+# admin API: Authorization: Bearer ADMIN
+"
+        )
+    );
+
+    // A shell with those exports: the default chain picks the managed identity.
+    let mut token = Command::new(env!("CARGO_BIN_EXE_entra"));
+    token
+        .args(["token", "--resource", "api://contoso-api", "-o", "json"])
+        .env_clear()
+        .env("PATH", dir.join("bin"))
+        .env("HOME", &dir)
+        .envs(&exports)
+        .current_dir(&dir);
+    let out = run_bounded(token);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["credential"], "ManagedIdentityCredential");
+    assert_eq!(
+        claims(json["access_token"].as_str().unwrap())["tid"],
+        TENANT
+    );
+
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "SIGTERM stops it cleanly: {status}");
+    assert!(!dir.join("state/ready.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
