@@ -11,18 +11,34 @@ mod config;
     reason = "the token, login, call and doctor commands use it next"
 )]
 mod credential;
+mod decode;
 mod emulator;
+mod resources;
+mod term;
 
 /// Exit code for a usage or configuration error.
 pub(crate) const EXIT_CONFIG: u8 = 2;
 /// Exit code for a runtime failure.
 pub(crate) const EXIT_FAILURE: u8 = 1;
+/// Exit code when a sign-in is needed: no account, or the authority wants interaction.
+pub(crate) const EXIT_SIGN_IN: u8 = 3;
+/// Exit code when the authority cannot be reached (network, DNS, TLS).
+pub(crate) const EXIT_UNREACHABLE: u8 = 4;
+
+const EXIT_CODES: &str = "\
+EXIT STATUS:
+  0  success
+  1  failure (the command ran and the answer was no)
+  2  usage or configuration error
+  3  sign-in required (no account, or the authority asks for interaction)
+  4  the authority is unreachable (network, DNS, TLS)";
 
 #[derive(Parser)]
 #[command(
     name = "entra",
     version,
-    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come"
+    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +51,8 @@ struct Cli {
 enum Command {
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Show what a token says (header, claims, times) and what is wrong with it.
+    Decode(decode::DecodeArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +66,6 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
+        Command::Decode(args) => decode::run(args),
     }
 }
