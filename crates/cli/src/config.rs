@@ -2,10 +2,6 @@
 //! `entra.toml`, then `ENTRA_*` (and the azure-identity) environment variables, then
 //! flags. Each value remembers which layer set it, for `entra doctor`. Unknown keys in a
 //! file are warned about, not fatal (a newer entra.toml still works with an older entra).
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the token, login, call and doctor commands use it next")
-)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

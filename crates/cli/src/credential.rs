@@ -46,6 +46,11 @@ pub(crate) fn client_options_with_cache(config: &Config) -> Result<ClientOptions
 /// authority and CA, app tokens kept in the cache file, and the signed-in user of that
 /// file (with the configured client id and tenant) as the cached account.
 pub(crate) fn default_chain(config: &Config) -> Result<Arc<dyn TokenCredential>, String> {
+    default_azure_credential(config).map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
+}
+
+/// [`default_chain`] as its concrete type, which can say which credential it picked.
+pub(crate) fn default_azure_credential(config: &Config) -> Result<DefaultAzureCredential, String> {
     let client = client_options_with_cache(config)?;
     let shared = SharedTokenCacheOptions {
         client: client_options(config),
@@ -65,7 +70,5 @@ pub(crate) fn default_chain(config: &Config) -> Result<Arc<dyn TokenCredential>,
         })),
         ..Default::default()
     };
-    DefaultAzureCredential::new(options)
-        .map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
-        .map_err(|e| e.to_string())
+    DefaultAzureCredential::new(options).map_err(|e| e.to_string())
 }

@@ -5,13 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aadsts;
 mod config;
-#[expect(
-    dead_code,
-    reason = "the token, login, call and doctor commands use it next"
-)]
 mod credential;
 mod decode;
+mod doctor;
 mod emulator;
 mod resources;
 mod term;
@@ -53,6 +51,8 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Show what a token says (header, claims, times) and what is wrong with it.
     Decode(decode::DecodeArgs),
+    /// Check the setup (credentials, authority, CA, clock, cache) or explain an error.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,5 +67,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::Doctor(args) => doctor::run(args, &cli.global),
     }
 }
