@@ -3,9 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod aadsts;
+mod call;
+mod completions;
 mod config;
 mod credential;
 mod decode;
@@ -51,8 +53,12 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Show what a token says (header, claims, times) and what is wrong with it.
     Decode(decode::DecodeArgs),
+    /// Call an API with a token attached, curl style (a claims challenge gets one retry).
+    Call(call::CallArgs),
     /// Check the setup (credentials, authority, CA, clock, cache) or explain an error.
     Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +73,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::Call(args) => call::run(args, &cli.global),
         Command::Doctor(args) => doctor::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args, Cli::command()),
     }
 }
