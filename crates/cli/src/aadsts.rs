@@ -176,7 +176,12 @@ const API_MESSAGES: &[(&[&str], ApiMessage)] = &[
         },
     ),
     (
-        &["signature validation failed", "idx10501", "idx10503", "invalidsignature"],
+        &[
+            "signature validation failed",
+            "idx10501",
+            "idx10503",
+            "invalidsignature",
+        ],
         ApiMessage {
             title: "signature not trusted",
             meaning: "The API could not verify the token's signature with its issuer's keys: a token from another tenant or cloud, from an emulator, or altered.",
@@ -266,6 +271,9 @@ mod tests {
             [7000215, 50076]
         );
         assert!(codes_in("Access token is invalid").is_empty());
-        assert_eq!(api_messages("{\"message\":\"Access token is invalid\"}").len(), 1);
+        assert_eq!(
+            api_messages("{\"message\":\"Access token is invalid\"}").len(),
+            1
+        );
     }
 }

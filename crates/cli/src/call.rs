@@ -149,13 +149,19 @@ pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> ExitCode {
     };
     if args.data.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
         // curl's default, unless the body is obviously JSON.
-        let json = matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+        let json = matches!(
+            body.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        );
         let ct = if json {
             "application/json"
         } else {
             "application/x-www-form-urlencoded"
         };
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(ct));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(ct),
+        );
     }
     let rt = match runtime() {
         Ok(r) => r,
@@ -200,8 +206,7 @@ impl Call {
             Ok(c) => c,
             Err(e) => return usage(e),
         };
-        let client = match ReqwestClient::new(config.ca_file.as_ref().map(|s| s.value.as_path()))
-        {
+        let client = match ReqwestClient::new(config.ca_file.as_ref().map(|s| s.value.as_path())) {
             Ok(c) => c,
             Err(e) => return usage(e),
         };
@@ -276,7 +281,12 @@ impl Call {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| {
-                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 ct == "application/json" || ct.ends_with("+json")
             });
         let body = response.body();
@@ -298,7 +308,9 @@ impl Call {
         } else {
             let p = Paint::stderr();
             let hint = match status.as_u16() {
-                401 => ": the token was refused (`entra doctor --error 'HTTP 401'` lists the usual causes)",
+                401 => {
+                    ": the token was refused (`entra doctor --error 'HTTP 401'` lists the usual causes)"
+                }
                 403 => ": the token is valid but lacks a permission (scope or app role) for this",
                 _ => "",
             };
@@ -329,7 +341,9 @@ fn token_error(e: &Error, scopes: &[String]) -> ExitCode {
     let all_unavailable = matches!(e, Error::Chain(list) if list.iter().all(|(_, e)| matches!(e, Error::Unavailable { .. })));
     let transport = match e {
         Error::Transport { .. } => true,
-        Error::Chain(list) => list.iter().any(|(_, e)| matches!(e, Error::Transport { .. })),
+        Error::Chain(list) => list
+            .iter()
+            .any(|(_, e)| matches!(e, Error::Transport { .. })),
         _ => false,
     };
     let interaction = match e {

@@ -112,7 +112,9 @@ pub(crate) fn decode(token: &str) -> Result<Decoded, NotAJwt> {
     let (Some(h), Some(p), Some(_sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(malformed("it does not have exactly three dot-separated parts"));
+        return Err(malformed(
+            "it does not have exactly three dot-separated parts",
+        ));
     };
     let object = |part: &str, name: &str| -> Result<Map<String, Value>, NotAJwt> {
         let bytes = entra_jose::b64url_decode(part)
@@ -244,9 +246,7 @@ impl Decoded {
                 let ask = match resources::host_of(url).and_then(|h| resources::for_host(&h)) {
                     Some(r) => format!(
                         "Ask for {}'s scope instead: `entra token --resource {}` ({}/.default)",
-                        r.name,
-                        r.alias,
-                        r.audiences[0]
+                        r.name, r.alias, r.audiences[0]
                     ),
                     None => format!(
                         "Ask for a scope of that API instead (its App ID URI + /.default, e.g. `entra token --scope {}/.default`)",
@@ -300,7 +300,11 @@ fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(a) => a
             .iter()
-            .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| x.to_string())
+            })
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
@@ -462,7 +466,10 @@ mod tests {
 
     #[test]
     fn non_jwts_are_named() {
-        assert_eq!(decode("0.AXkAbCdEf-code").unwrap_err().code, "authorization_code");
+        assert_eq!(
+            decode("0.AXkAbCdEf-code").unwrap_err().code,
+            "authorization_code"
+        );
         assert_eq!(decode("eyJa.b.c.d.e").unwrap_err().code, "encrypted");
         assert_eq!(decode("abc.def").unwrap_err().code, "opaque");
         assert_eq!(decode("eyJhbGciOi.%%%.x").unwrap_err().code, "malformed");
@@ -481,7 +488,11 @@ mod tests {
         let w = d.warnings(now, Some("https://api.fabric.microsoft.com/v1/workspaces"));
         let codes: Vec<_> = w.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["expired", "not_yet_valid", "wrong_audience"]);
-        assert!(w[0].message.starts_with("expired 3h ago"), "{}", w[0].message);
+        assert!(
+            w[0].message.starts_with("expired 3h ago"),
+            "{}",
+            w[0].message
+        );
         assert!(w[2].message.contains("Microsoft Graph"));
         assert!(w[2].message.contains("--resource fabric"));
         let id = decode(&token(

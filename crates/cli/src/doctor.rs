@@ -88,9 +88,8 @@ pub(crate) fn run(args: DoctorArgs, global: &GlobalArgs) -> ExitCode {
             print!("{}", c.render(paint));
         }
         println!();
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         println!(
             "{} checks: {}, {}",
             checks.len(),
@@ -212,7 +211,12 @@ fn configuration(config: &Config) -> Check {
         .detail(setting("tenant", &config.tenant))
         .detail(setting("client id", &config.client_id));
     if let Some(ca) = &config.ca_file {
-        c = c.detail(format!("{:<11}{} ({})", "CA file", ca.value.display(), ca.source));
+        c = c.detail(format!(
+            "{:<11}{} ({})",
+            "CA file",
+            ca.value.display(),
+            ca.source
+        ));
     }
     for w in &config.warnings {
         c = c.detail(format!("warning: {w}"));
@@ -414,7 +418,9 @@ async fn authority(config: &Config) -> Vec<Check> {
                             .iter()
                             .find_map(|code| aadsts::lookup(*code))
                             .map(|x| x.action.to_string())
-                            .unwrap_or_else(|| "check the tenant (--tenant) and the authority host".into());
+                            .unwrap_or_else(|| {
+                                "check the tenant (--tenant) and the authority host".into()
+                            });
                         c = c.advice(advice);
                     }
                     None => {
@@ -453,11 +459,18 @@ fn clock(headers: &http::HeaderMap) -> Check {
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
     let Ok(server) = time::PrimitiveDateTime::parse(date, &format) else {
-        return Check::new("clock", Status::Skip, format!("unreadable Date header {date:?}"));
+        return Check::new(
+            "clock",
+            Status::Skip,
+            format!("unreadable Date header {date:?}"),
+        );
     };
     let skew = entra_identity::token::now() - server.assume_utc().unix_timestamp();
     let ahead = if skew >= 0 { "ahead of" } else { "behind" };
-    let text = format!("{} s {ahead} the authority's clock (its Date header)", skew.abs());
+    let text = format!(
+        "{} s {ahead} the authority's clock (its Date header)",
+        skew.abs()
+    );
     match skew.abs() {
         0..=60 => Check::new("clock", Status::Ok, text),
         61..=300 => Check::new("clock", Status::Warn, text)
@@ -473,8 +486,12 @@ async fn credential_chain(config: &Config, scope: &str) -> Check {
     let chain = match credential::default_azure_credential(config) {
         Ok(c) => c,
         Err(e) => {
-            return Check::new("credential", Status::Fail, e)
-                .advice("fix AZURE_TOKEN_CREDENTIALS (or unset it)");
+            let advice = if e.starts_with("token cache") {
+                "the chain keeps tokens in the cache file: see the token cache check"
+            } else {
+                "fix AZURE_TOKEN_CREDENTIALS (or unset it)"
+            };
+            return Check::new("credential", Status::Fail, e).advice(advice);
         }
     };
     let names = chain.names();
@@ -641,12 +658,14 @@ fn token_cache(config: &Config) -> Check {
     let mut fail = None;
     let mut warn = None;
     match CacheFile::new(&path, protection).load() {
-        Ok(data) => c = c.detail(format!(
-            "parses: {} account(s), {} access token(s), {} refresh token(s)",
-            data.accounts.len(),
-            data.access_tokens.len(),
-            data.refresh_tokens.len()
-        )),
+        Ok(data) => {
+            c = c.detail(format!(
+                "parses: {} account(s), {} access token(s), {} refresh token(s)",
+                data.accounts.len(),
+                data.access_tokens.len(),
+                data.refresh_tokens.len()
+            ))
+        }
         Err(e) => {
             c = c.detail(format!("unreadable: {e}"));
             fail = Some("restore the key or delete the cache file (and sign in again)".to_string());
@@ -679,7 +698,10 @@ fn token_cache(config: &Config) -> Check {
             if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid())
                 && me != meta.uid()
             {
-                c = c.detail(format!("owned by uid {}, not by this user (uid {me})", meta.uid()));
+                c = c.detail(format!(
+                    "owned by uid {}, not by this user (uid {me})",
+                    meta.uid()
+                ));
                 fail.get_or_insert(format!(
                     "another user owns the cache: use your own (--token-cache), or chown it"
                 ));
@@ -741,7 +763,10 @@ fn explain(arg: &str, as_json: bool) -> ExitCode {
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
     } else {
-        print!("{}", render_explanation(entra.as_ref(), &codes, &api, Paint::stdout()));
+        print!(
+            "{}",
+            render_explanation(entra.as_ref(), &codes, &api, Paint::stdout())
+        );
     }
     if explained {
         ExitCode::SUCCESS
@@ -784,7 +809,10 @@ fn render_explanation(
                 } else {
                     format!(" ({})", x.error)
                 };
-                out.push_str(&format!("{}{error}\n", paint.bold(&format!("AADSTS{code}"))));
+                out.push_str(&format!(
+                    "{}{error}\n",
+                    paint.bold(&format!("AADSTS{code}"))
+                ));
                 out.push_str(&format!("  means  {}\n", x.meaning));
                 out.push_str(&format!("  do     {}\n", x.action));
                 out.push_str(&format!("  more   {}\n\n", more_url(*code)));

@@ -150,7 +150,10 @@ mod tests {
     fn hosts_and_audiences() {
         assert_eq!(for_host("graph.microsoft.com").unwrap().alias, "graph");
         assert_eq!(for_host("API.powerbi.com").unwrap().alias, "powerbi");
-        assert_eq!(for_host("myvault.vault.azure.net").unwrap().alias, "keyvault");
+        assert_eq!(
+            for_host("myvault.vault.azure.net").unwrap().alias,
+            "keyvault"
+        );
         assert_eq!(
             for_host("acct.blob.core.windows.net").unwrap().alias,
             "storage"
@@ -188,7 +191,10 @@ mod tests {
             Some(true)
         );
         assert_eq!(
-            audience_fits("https://api.contoso.example", "https://api.contoso.example/x"),
+            audience_fits(
+                "https://api.contoso.example",
+                "https://api.contoso.example/x"
+            ),
             Some(true)
         );
         assert_eq!(
