@@ -702,9 +702,10 @@ fn token_cache(config: &Config) -> Check {
                     "owned by uid {}, not by this user (uid {me})",
                     meta.uid()
                 ));
-                fail.get_or_insert(format!(
+                fail.get_or_insert(
                     "another user owns the cache: use your own (--token-cache), or chown it"
-                ));
+                        .to_string(),
+                );
             }
         }
     }
