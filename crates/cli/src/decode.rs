@@ -66,12 +66,17 @@ pub(crate) struct NotAJwt {
 
 /// `Bearer x`, `Authorization: Bearer x`, surrounding whitespace and quotes: the token.
 pub(crate) fn strip_bearer(input: &str) -> &str {
-    let mut t = input.trim().trim_matches('"').trim();
-    if t.len() >= 14 && t[..14].eq_ignore_ascii_case("authorization:") {
-        t = t[14..].trim_start();
+    fn strip_prefix_ignore_case<'a>(t: &'a str, prefix: &str) -> Option<&'a str> {
+        t.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .map(|_| &t[prefix.len()..])
     }
-    if t.len() >= 7 && t[..7].eq_ignore_ascii_case("bearer ") {
-        t = t[7..].trim_start();
+    let mut t = input.trim().trim_matches('"').trim();
+    if let Some(rest) = strip_prefix_ignore_case(t, "authorization:") {
+        t = rest.trim_start();
+    }
+    if let Some(rest) = strip_prefix_ignore_case(t, "bearer ") {
+        t = rest.trim_start();
     }
     t
 }
@@ -462,6 +467,9 @@ mod tests {
         assert_eq!(strip_bearer("Authorization: bearer abc"), "abc");
         assert_eq!(strip_bearer("\"abc\""), "abc");
         assert_eq!(strip_bearer("abc"), "abc");
+        // Regression: multi-byte text where a prefix would end must not panic.
+        assert_eq!(strip_bearer("ééééééééé"), "ééééééééé");
+        assert_eq!(strip_bearer("Bearé x"), "Bearé x");
     }
 
     #[test]

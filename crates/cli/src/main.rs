@@ -31,7 +31,7 @@ EXIT STATUS:
   1  failure (the command ran and the answer was no)
   2  usage or configuration error
   3  sign-in required (no account, or the authority asks for interaction)
-  4  the authority is unreachable (network, DNS, TLS)";
+  4  unreachable: the authority (for `call`, the API too) cannot be reached (network, DNS, TLS)";
 
 #[derive(Parser)]
 #[command(
