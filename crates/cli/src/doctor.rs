@@ -581,7 +581,7 @@ async fn credential_chain(config: &Config, scope: &str) -> Check {
                         .or_else(|| matches!(e, Error::Transport { .. }).then(|| {
                             format!("{name} could not reach its endpoint: see the authority and CA trust checks above")
                         }))
-                        .unwrap_or_else(|| format!("fix {name}'s setup (see the reason above), or unset its variables to let the chain go on"));
+                        .unwrap_or_else(|| setup_advice(&name));
                     c.advice(advice)
                 }
                 None => c.advice(
@@ -596,6 +596,18 @@ async fn credential_chain(config: &Config, scope: &str) -> Check {
             }
             c
         }
+    }
+}
+
+/// What to do about a credential that is set up but fails, by its name.
+fn setup_advice(name: &str) -> String {
+    match name {
+        "EnvironmentCredential" => "fix the AZURE_* variables named above, or unset them to let the chain go on".into(),
+        "WorkloadIdentityCredential" => "check AZURE_FEDERATED_TOKEN_FILE (readable, not expired) and the app's federated credential (issuer, subject, audience)".into(),
+        "ManagedIdentityCredential" => "something answers at the managed identity endpoint but refuses: on an Azure host, check an identity is assigned (and AZURE_CLIENT_ID names it); on a developer machine, set AZURE_TOKEN_CREDENTIALS=dev to leave managed identity out".into(),
+        "AzureCliCredential" => "run `az login` again (or `az account get-access-token` to see the Azure CLI's own error)".into(),
+        "SharedTokenCacheCredential" => "sign in again: `entra login`".into(),
+        other => format!("fix {other}'s setup (see the reason above)"),
     }
 }
 
