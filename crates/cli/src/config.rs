@@ -2,11 +2,6 @@
 //! `entra.toml`, then `ENTRA_*` (and the azure-identity) environment variables, then
 //! flags. Each value remembers which layer set it, for `entra doctor`. Unknown keys in a
 //! file are warned about, not fatal (a newer entra.toml still works with an older entra).
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the token, login, call and doctor commands use it next")
-)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -197,6 +192,10 @@ impl Config {
     }
 
     /// The scope for `--resource NAME`: an alias, or a URL (which gets `/.default`).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "`entra token` and `entra call` use it next")
+    )]
     pub(crate) fn resource_scope(&self, resource: &str) -> Result<String, String> {
         if let Some(scope) = self.resources.get(&resource.to_ascii_lowercase()) {
             return Ok(scope.clone());

@@ -41,6 +41,22 @@ enum Command {
     Validate(validate::ValidateArgs),
 }
 
+/// The layered configuration, or the exit code after reporting why it cannot be read.
+fn load_config(global: &config::GlobalArgs) -> Result<config::Config, ExitCode> {
+    match config::Config::load(global, &|name| std::env::var(name).ok()) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(c)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -52,6 +68,9 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => match load_config(&cli.global) {
+            Ok(config) => validate::run(args, &config),
+            Err(code) => code,
+        },
     }
 }

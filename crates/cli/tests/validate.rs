@@ -368,6 +368,17 @@ async fn usage_and_configuration_errors_exit_2() {
                 "--issuer",
                 "https://issuer.example",
             ],
+            "cannot be combined with --issuer",
+        ),
+        (
+            vec![
+                "x",
+                "--audience",
+                API,
+                "--issuer",
+                "https://issuer.example",
+                "--any-tenant",
+            ],
             "cannot be used with",
         ),
         (
