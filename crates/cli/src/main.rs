@@ -11,6 +11,7 @@ mod config;
     reason = "the token, login, call and doctor commands use it next"
 )]
 mod credential;
+mod demo;
 mod emulator;
 mod validate;
 
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Run the user scenarios end to end against an in-process emulator (no setup, no network).
+    Demo(demo::DemoArgs),
     /// Check an access token as an API would; print a JSON verdict (exit 0 valid, 1 invalid).
     Validate(validate::ValidateArgs),
 }
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Validate(args) => match load_config(&cli.global) {
             Ok(config) => validate::run(args, &config),
             Err(code) => code,
