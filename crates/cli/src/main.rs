@@ -11,10 +11,12 @@ mod completions;
 mod config;
 mod credential;
 mod decode;
+mod demo;
 mod doctor;
 mod emulator;
 mod resources;
 mod term;
+mod validate;
 
 /// Exit code for a usage or configuration error.
 pub(crate) const EXIT_CONFIG: u8 = 2;
@@ -28,7 +30,7 @@ pub(crate) const EXIT_UNREACHABLE: u8 = 4;
 const EXIT_CODES: &str = "\
 EXIT STATUS:
   0  success
-  1  failure (the command ran and the answer was no)
+  1  failure (the command ran and the answer was no; for `validate`: the token is invalid)
   2  usage or configuration error
   3  sign-in required (no account, or the authority asks for interaction)
   4  unreachable: the authority (for `call`, the API too) cannot be reached (network, DNS, TLS)";
@@ -51,6 +53,10 @@ struct Cli {
 enum Command {
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Run the user scenarios end to end against an in-process emulator (no setup, no network).
+    Demo(demo::DemoArgs),
+    /// Check an access token as an API would; print a JSON verdict (exit 0 valid, 1 invalid).
+    Validate(validate::ValidateArgs),
     /// Show what a token says (header, claims, times) and what is wrong with it.
     Decode(decode::DecodeArgs),
     /// Call an API with a token attached, curl style (a claims challenge gets one retry).
@@ -59,6 +65,22 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
+}
+
+/// The layered configuration, or the exit code after reporting why it cannot be read.
+fn load_config(global: &config::GlobalArgs) -> Result<config::Config, ExitCode> {
+    match config::Config::load(global, &|name| std::env::var(name).ok()) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(c)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -72,6 +94,11 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Emulator(args) => emulator::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Validate(args) => match load_config(&cli.global) {
+            Ok(config) => validate::run(args, &config),
+            Err(code) => code,
+        },
         Command::Decode(args) => decode::run(args),
         Command::Call(args) => call::run(args, &cli.global),
         Command::Doctor(args) => doctor::run(args, &cli.global),

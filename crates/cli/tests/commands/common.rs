@@ -125,25 +125,10 @@ pub async fn run(mut cmd: Command, stdin: Option<Vec<u8>>) -> Out {
     .unwrap()
 }
 
-/// A token response from the emulator's v2 token endpoint for `form`.
-pub async fn token_response(h: &Harness, form: &[(&str, &str)]) -> Value {
-    let resp = h
-        .http
-        .post(h.url(&format!("/{TENANT}/oauth2/v2.0/token")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
-    assert!(status.is_success(), "token request failed: {body}");
-    body
-}
-
 /// Alice's tokens through the public client (username/password, for tests only).
 pub async fn alice(h: &Harness, scope: &str) -> Value {
-    token_response(
-        h,
+    h.token_ok(
+        TENANT,
         &[
             ("grant_type", "password"),
             ("client_id", PUBLIC_CLIENT),
@@ -157,8 +142,8 @@ pub async fn alice(h: &Harness, scope: &str) -> Value {
 
 /// The daemon's app token for `scope`.
 pub async fn daemon(h: &Harness, scope: &str) -> String {
-    token_response(
-        h,
+    h.access_token(
+        TENANT,
         &[
             ("grant_type", "client_credentials"),
             ("client_id", DAEMON),
@@ -166,10 +151,7 @@ pub async fn daemon(h: &Harness, scope: &str) -> String {
             ("scope", scope),
         ],
     )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    .await
 }
 
 /// Replaces every `from` with `to`.

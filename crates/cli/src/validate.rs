@@ -1,0 +1,271 @@
+//! `entra validate`: check one access token as an API would (entra-validate) and print
+//! a JSON verdict. Exit 0 valid, 1 invalid, 2 for a usage or configuration error.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use entra_validate::{
+    AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Principal, ValidationError, Validator,
+    ValidatorConfig,
+};
+use serde_json::{Value, json};
+
+use crate::config::{Config, Source};
+use crate::{EXIT_CONFIG, EXIT_FAILURE};
+
+/// Flags of `entra validate`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+The verdict is JSON on stdout; the token itself is never printed:
+  {\"valid\":true,\"principal\":{...},\"expires_in\":3412}
+  {\"valid\":false,\"error\":\"invalid_token\",\"code\":\"expired\",\"reason\":\"the token has expired\"}
+
+Exit codes: 0 valid, 1 invalid (or the issuer's keys could not be fetched),
+2 usage or configuration error (bad flags, unreadable JWKS or CA file).
+
+Examples:
+  # A token for an API in one tenant of the public cloud:
+  entra validate \"$TOKEN\" --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 --audience api://my-api
+
+  # From stdin (keeps the token out of the process list; `Bearer ` is accepted),
+  # against the local emulator, needing a scope or an app role:
+  printf '%s' \"$TOKEN\" | entra validate - --authority https://localhost:8443 \\
+      --ca-file ~/.local/share/entrakit/emulator/ca.pem \\
+      --tenant c0ffee00-0000-4000-8000-000000000001 --audience api://contoso-api \\
+      --scope Data.Read --role Data.Read.All
+
+  # Offline, with a saved key set:
+  entra validate - --jwks keys.json --authority https://localhost:8443 \\
+      --tenant c0ffee00-0000-4000-8000-000000000001 --audience api://contoso-api < token.txt")]
+pub(crate) struct ValidateArgs {
+    /// The access token, `-` to read it from stdin (surrounding whitespace and a
+    /// `Bearer ` prefix are removed).
+    #[arg(value_name = "TOKEN|-")]
+    token: String,
+    /// Accepted audience (`aud`): the API's client id and/or App ID URI. Repeatable.
+    #[arg(long = "audience", required = true, value_name = "AUD")]
+    audiences: Vec<String>,
+    // Which tenant's tokens to accept: the shared --tenant flag (a GUID, or several
+    // separated by commas), or one of these.
+    /// The token's issuer, exactly (any OIDC issuer; keys from its discovery document).
+    #[arg(long, value_name = "URL", conflicts_with = "any_tenant")]
+    issuer: Option<String>,
+    /// Accept any Entra tenant (multi-tenant API; keys from `common`).
+    #[arg(long)]
+    any_tenant: bool,
+    /// The issuer's keys from a JWKS file (offline) or URL instead of OIDC discovery.
+    /// (The authority and an extra CA come from the shared --authority and --ca-file.)
+    #[arg(long, value_name = "FILE|URL")]
+    jwks: Option<String>,
+    /// A delegated scope that grants access. Repeatable; with --role, the token
+    /// needs any one of the listed scopes and roles.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// An app role that grants access. Repeatable (see --scope).
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    /// Accepted token versions.
+    #[arg(long, value_enum, default_value = "both")]
+    version: Version,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Version {
+    V1,
+    V2,
+    Both,
+}
+
+/// Which tokens to trust, from `--issuer`, `--any-tenant` or the (global) `--tenant`.
+enum Trust {
+    Tenants(Vec<String>),
+    Issuer(String),
+    AnyTenant,
+}
+
+fn trust(args: &ValidateArgs, config: &Config) -> Result<Trust, String> {
+    let from_flag = matches!(config.tenant.source, Source::Flag(_));
+    match (&args.issuer, args.any_tenant) {
+        (Some(_), _) | (_, true) if from_flag => {
+            Err("--tenant cannot be combined with --issuer or --any-tenant".into())
+        }
+        (Some(issuer), _) => Ok(Trust::Issuer(issuer.clone())),
+        (None, true) => Ok(Trust::AnyTenant),
+        // A tenant from entra.toml or AZURE_TENANT_ID counts too; the built-in default
+        // (`organizations`) does not say which tokens to trust.
+        (None, false) if config.tenant.source != Source::Default => Ok(Trust::Tenants(
+            config
+                .tenant
+                .value
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        )),
+        (None, false) => Err(
+            "say which tokens to trust: --tenant GUID[,GUID...], --issuer URL or --any-tenant"
+                .into(),
+        ),
+    }
+}
+
+pub(crate) fn run(args: ValidateArgs, config: &Config) -> ExitCode {
+    let trust = match trust(&args, config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let token = match read_token(&args.token) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read the token from stdin: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let validator = match validator(&args, config, trust) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let verdict = if token.is_empty() {
+        Err(ValidationError::Missing)
+    } else {
+        runtime.block_on(validator.validate(&token))
+    };
+    let now = validator.config().clock().now();
+    let (out, code) = match verdict {
+        Ok(p) => (
+            json!({
+                "valid": true,
+                "principal": principal_json(&p),
+                "expires_in": p.expires_at() - now,
+            }),
+            ExitCode::SUCCESS,
+        ),
+        Err(e) => (refusal_json(&e), ExitCode::from(EXIT_FAILURE)),
+    };
+    println!("{out}");
+    code
+}
+
+/// The token from the argument or stdin, without whitespace or a `Bearer ` prefix.
+fn read_token(arg: &str) -> std::io::Result<String> {
+    let raw = if arg == "-" {
+        let mut s = String::new();
+        std::io::stdin().take(1 << 20).read_to_string(&mut s)?;
+        s
+    } else {
+        arg.to_string()
+    };
+    let t = raw.trim();
+    let t = match t.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        None if t.eq_ignore_ascii_case("bearer") => "",
+        _ => t,
+    };
+    Ok(t.to_string())
+}
+
+fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Validator, String> {
+    let base = config.authority.value.trim_end_matches('/');
+    let authority = if base.eq_ignore_ascii_case(PUBLIC_CLOUD) {
+        // The public cloud's v1 issuer is sts.windows.net, not the login host.
+        Authority::public_cloud()
+    } else {
+        Authority::custom(base)
+    };
+    let mut b = ValidatorConfig::builder()
+        .authority(authority)
+        .versions(match args.version {
+            Version::V1 => AcceptedVersions::V1,
+            Version::V2 => AcceptedVersions::V2,
+            Version::Both => AcceptedVersions::Both,
+        })
+        .require_scopes(args.scopes.iter().cloned())
+        .require_roles(args.roles.iter().cloned())
+        // One token, one process: no background key refresh, no cache to speak of.
+        .jwks_settings(JwksSettings {
+            background_interval: None,
+            ..JwksSettings::default()
+        })
+        .token_cache_capacity(0);
+    b = match trust {
+        Trust::Tenants(list) if list.len() == 1 => b.tenant(&list[0]),
+        Trust::Tenants(list) => b.tenants(list),
+        Trust::Issuer(issuer) => b.issuer(issuer),
+        Trust::AnyTenant => b.any_tenant(),
+    };
+    for a in &args.audiences {
+        b = b.audience(a);
+    }
+    if let Some(jwks) = &args.jwks {
+        b = if jwks.starts_with("https://") || jwks.starts_with("http://") {
+            b.jwks_uri(jwks)
+        } else {
+            b.static_jwks_file(jwks)
+        };
+    }
+    // The configured CA (--ca-file, ENTRA_CA_FILE, entra.toml), else SSL_CERT_FILE.
+    let ca = config
+        .ca_file
+        .as_ref()
+        .map(|s| s.value.clone())
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
+    if let Some(ca) = ca {
+        b = b.extra_ca_file(ca);
+    }
+    b.build()
+        .map(Validator::new)
+        .map_err(|e| format!("invalid configuration: {e}"))
+}
+
+fn principal_json(p: &Principal) -> Value {
+    let claims = p.claims();
+    json!({
+        "tenant": p.tenant_id(),
+        "oid": p.object_id(),
+        "sub": p.subject(),
+        "name": p.name(),
+        "username": p.username(),
+        "app_id": p.app_id(),
+        "app_only": p.is_app_only(),
+        "scopes": p.scopes(),
+        "roles": p.roles(),
+        "version": p.version().map(|v| v.label()),
+        "issuer": claims.get("iss"),
+        "audience": claims.get("aud"),
+        "expires_at": p.expires_at(),
+    })
+}
+
+fn refusal_json(e: &ValidationError) -> Value {
+    let mut out = json!({
+        "valid": false,
+        "error": e.oauth_error().unwrap_or(match e {
+            ValidationError::KeysUnavailable(_) => "temporarily_unavailable",
+            _ => "invalid_token",
+        }),
+        "code": e.code(),
+        "reason": e.to_string(),
+    });
+    if let ValidationError::InsufficientScope { scopes, roles, .. } = e {
+        out["scopes"] = scopes.clone().into();
+        out["roles"] = roles.clone().into();
+    }
+    out
+}
