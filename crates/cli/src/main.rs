@@ -39,7 +39,7 @@ EXIT STATUS:
 #[command(
     name = "entra",
     version,
-    about = "Entra ID (Azure AD) tokens: a local emulator, and more to come",
+    about = "Entra ID (Azure AD) tokens from the command line: validate, decode, call, diagnose; a local emulator and a demo",
     after_help = EXIT_CODES
 )]
 struct Cli {
