@@ -49,17 +49,17 @@ pub(crate) fn client_options_with_cache(config: &Config) -> Result<ClientOptions
 /// The default chain as `entra` runs it: the process environment, the configured
 /// authority and CA, app tokens kept in the cache file, and the signed-in user of that
 /// file (with the configured client id and tenant) as the cached account.
-#[allow(
-    dead_code,
-    reason = "for `entra call` and `entra doctor`; `entra token` uses chain_in to name the credential"
-)]
 pub(crate) fn default_chain(config: &Config) -> Result<Arc<dyn TokenCredential>, String> {
-    chain_in(config, Env::from_process()).map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
+    default_azure_credential(config).map(|c| Arc::new(c) as Arc<dyn TokenCredential>)
 }
 
-/// [`default_chain`] reading `env` rather than the process's environment (so that
-/// `entra token --credential KIND` can narrow it with `AZURE_TOKEN_CREDENTIALS`), as the
-/// concrete type, which knows which credential answered.
+/// [`default_chain`] as its concrete type, which can say which credential it picked.
+pub(crate) fn default_azure_credential(config: &Config) -> Result<DefaultAzureCredential, String> {
+    chain_in(config, Env::from_process())
+}
+
+/// [`default_azure_credential`] reading `env` rather than the process's environment (so
+/// that `entra token --credential KIND` can narrow it with `AZURE_TOKEN_CREDENTIALS`).
 pub(crate) fn chain_in(config: &Config, env: Env) -> Result<DefaultAzureCredential, String> {
     let client = client_options_with_cache(config)?;
     let shared = SharedTokenCacheOptions {

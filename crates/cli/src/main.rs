@@ -3,14 +3,21 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
+mod aadsts;
 mod account;
+mod call;
+mod completions;
 mod config;
 mod credential;
+mod decode;
+mod demo;
+mod doctor;
 mod emulator;
 mod login;
 mod outcome;
+mod resources;
 mod term;
 mod token;
 mod transport;
@@ -32,19 +39,20 @@ EXIT STATUS:
   1  failure (the command ran and the answer was no; for `validate`: the token is invalid)
   2  usage or configuration error
   3  sign-in required (no account, or the authority asks for interaction): `entra login`
-  4  the authority is unreachable (network, DNS, TLS)
+  4  unreachable: the authority (for `call`, the API too) cannot be reached (network, DNS, TLS)
 
 EXAMPLES:
   entra up                        # a local Entra ID with the development identities
   entra login --device-code
   entra token --resource graph
-  entra account list";
+  entra account list
+  entra demo";
 
 #[derive(Parser)]
 #[command(
     name = "entra",
     version,
-    about = "Entra ID (Azure AD) tokens: get them, sign in, check them, and a local emulator",
+    about = "Entra ID (Azure AD) tokens from the command line: get, sign in, validate, decode, call, diagnose; a local emulator and a demo",
     after_help = EXIT_CODES
 )]
 struct Cli {
@@ -73,8 +81,34 @@ enum Command {
     Up(up::UpArgs),
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
+    /// Run the user scenarios end to end against an in-process emulator (no setup, no network).
+    Demo(demo::DemoArgs),
     /// Check an access token as an API would; print a JSON verdict (exit 0 valid, 1 invalid).
     Validate(validate::ValidateArgs),
+    /// Show what a token says (header, claims, times) and what is wrong with it.
+    Decode(decode::DecodeArgs),
+    /// Call an API with a token attached, curl style (a claims challenge gets one retry).
+    Call(call::CallArgs),
+    /// Check the setup (credentials, authority, CA, clock, cache) or explain an error.
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+}
+
+/// The layered configuration, or the exit code after reporting why it cannot be read.
+fn load_config(global: &config::GlobalArgs) -> Result<config::Config, ExitCode> {
+    match config::Config::load(global, &|name| std::env::var(name).ok()) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(c)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -86,7 +120,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = || outcome::load_config(&cli.global);
+    let config = || load_config(&cli.global);
     match cli.command {
         Command::Token(args) => config().map_or_else(|c| c, |c| token::run(args, &c)),
         Command::Login(args) => config().map_or_else(|c| c, |c| login::run(args, &c)),
@@ -96,6 +130,14 @@ fn main() -> ExitCode {
         }
         Command::Up(args) => up::run(args),
         Command::Emulator(args) => emulator::run(args),
-        Command::Validate(args) => validate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Validate(args) => match load_config(&cli.global) {
+            Ok(config) => validate::run(args, &config),
+            Err(code) => code,
+        },
+        Command::Decode(args) => decode::run(args),
+        Command::Call(args) => call::run(args, &cli.global),
+        Command::Doctor(args) => doctor::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args, Cli::command()),
     }
 }

@@ -1,40 +1,20 @@
-//! From library results to what the user sees: the configuration loaded (its warnings
-//! shown), an async runtime, and an `entra_identity::Error` reported on stderr with the
-//! exit code that says what kind of failure it was (see `EXIT_*` in main.rs).
+//! From library results to what the user sees: an `entra_identity::Error` reported on
+//! stderr with the exit code that says what kind of failure it was (see `EXIT_*` in
+//! main.rs) and a hint for what to do next.
 
 use std::process::ExitCode;
 
 use entra_identity::Error;
 
-use crate::config::{Config, GlobalArgs};
 use crate::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SIGN_IN, EXIT_UNREACHABLE, term};
 
-/// The effective configuration; warnings go to stderr, an unusable file is exit 2.
-pub(crate) fn load_config(global: &GlobalArgs) -> Result<Config, ExitCode> {
-    match Config::load(global, &|name| std::env::var(name).ok()) {
-        Ok(config) => {
-            for w in &config.warnings {
-                term::warning(w);
-            }
-            Ok(config)
-        }
-        Err(e) => {
-            term::error(e);
-            Err(ExitCode::from(EXIT_CONFIG))
-        }
-    }
-}
-
-/// A single-threaded runtime: every command here does a handful of requests, and a
-/// process served from the token cache should start and stop in a few milliseconds.
+/// The command's runtime (single-threaded: a few requests, and a run served from the
+/// token cache should start and stop in a few milliseconds); exit 1 if it cannot start.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            term::error(format!("cannot start the async runtime: {e}"));
-            ExitCode::from(EXIT_FAILURE)
-        })
+    term::runtime().map_err(|e| {
+        term::error(e);
+        ExitCode::from(EXIT_FAILURE)
+    })
 }
 
 /// The credential that signs users in from the token cache file (`entra login`).

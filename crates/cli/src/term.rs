@@ -1,5 +1,5 @@
 //! Terminal output shared by the commands: colour only on a terminal (and never with
-//! `NO_COLOR`), and the `error:` / `warning:` / `hint:` lines on stderr.
+//! `NO_COLOR`), times as UTC plus "in 54m" / "3h ago", and one async runtime per command.
 
 use std::io::IsTerminal;
 
@@ -54,17 +54,99 @@ fn no_color_unset() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Unix seconds as `2026-11-21 08:40:12 UTC`.
+pub(crate) fn utc(unix: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => {
+            let f = time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            );
+            t.format(&f).unwrap_or_else(|_| unix.to_string())
+        }
+        Err(_) => format!("{unix} (out of range)"),
+    }
+}
+
+/// `at` relative to `now`: "in 54m", "3h ago", "just now" (within 5 seconds).
+pub(crate) fn relative(at: i64, now: i64) -> String {
+    let delta = at - now;
+    if delta.abs() <= 5 {
+        return "just now".into();
+    }
+    let span = span(delta.unsigned_abs());
+    if delta > 0 {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+/// The largest one or two units of `secs`: `42s`, `54m`, `3h 5m`, `2d 4h`.
+fn span(secs: u64) -> String {
+    const MIN: u64 = 60;
+    const HOUR: u64 = 60 * MIN;
+    const DAY: u64 = 24 * HOUR;
+    match secs {
+        s if s < MIN => format!("{s}s"),
+        s if s < HOUR => format!("{}m", s / MIN),
+        s if s < DAY => match (s % HOUR) / MIN {
+            0 => format!("{}h", s / HOUR),
+            m => format!("{}h {m}m", s / HOUR),
+        },
+        s => match (s % DAY) / HOUR {
+            0 => format!("{}d", s / DAY),
+            h => format!("{}d {h}h", s / DAY),
+        },
+    }
+}
+
+/// A current-thread runtime for one command (they do a few requests, nothing parallel).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// A multi-threaded runtime, for commands that serve (the emulator, the demo).
+pub(crate) fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 /// `error: MESSAGE` on stderr.
 pub(crate) fn error(message: impl std::fmt::Display) {
     eprintln!("{}: {message}", Paint::stderr().red("error"));
 }
 
-/// `warning: MESSAGE` on stderr.
-pub(crate) fn warning(message: impl std::fmt::Display) {
-    eprintln!("{}: {message}", Paint::stderr().yellow("warning"));
-}
-
 /// `hint: MESSAGE` on stderr.
 pub(crate) fn hint(message: impl std::fmt::Display) {
     eprintln!("{}: {message}", Paint::stderr().bold("hint"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(1000, 1000), "just now");
+        assert_eq!(relative(1003, 1000), "just now");
+        assert_eq!(relative(1000 + 54 * 60 + 10, 1000), "in 54m");
+        assert_eq!(relative(1000 - 3 * 3600, 1000), "3h ago");
+        assert_eq!(relative(1000 - 3 * 3600 - 300, 1000), "3h 5m ago");
+        assert_eq!(relative(1000 + 42, 1000), "in 42s");
+        assert_eq!(relative(1000 + 2 * 86400 + 4 * 3600, 1000), "in 2d 4h");
+        assert_eq!(relative(1000 - 86400, 1000), "1d ago");
+    }
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1729281097), "2024-10-18 19:51:37 UTC");
+        assert!(utc(i64::MAX).contains("out of range"));
+    }
 }

@@ -52,13 +52,10 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
     let state_dir = args
         .state_dir
         .unwrap_or_else(entra_emulator::default_state_dir);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::term::multi_thread_runtime() {
         Ok(r) => r,
         Err(e) => {
-            term::error(format!("cannot start the async runtime: {e}"));
+            term::error(e);
             return ExitCode::from(EXIT_FAILURE);
         }
     };

@@ -11,6 +11,7 @@ use entra_validate::{
 };
 use serde_json::{Value, json};
 
+use crate::config::{Config, Source};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Flags of `entra validate`.
@@ -45,24 +46,18 @@ pub(crate) struct ValidateArgs {
     /// Accepted audience (`aud`): the API's client id and/or App ID URI. Repeatable.
     #[arg(long = "audience", required = true, value_name = "AUD")]
     audiences: Vec<String>,
-    /// The tenant id (GUID) whose tokens are accepted. Repeatable.
-    #[arg(long = "tenant", value_name = "GUID", group = "who")]
-    tenants: Vec<String>,
-    /// Any OIDC issuer, by its exact `iss` (not only Entra).
-    #[arg(long, value_name = "URL", group = "who")]
+    // Which tenant's tokens to accept: the shared --tenant flag (a GUID, or several
+    // separated by commas), or one of these.
+    /// The token's issuer, exactly (any OIDC issuer; keys from its discovery document).
+    #[arg(long, value_name = "URL", conflicts_with = "any_tenant")]
     issuer: Option<String>,
-    /// Accept a token of any Entra tenant (keys from `common`).
-    #[arg(long, group = "who")]
+    /// Accept any Entra tenant (multi-tenant API; keys from `common`).
+    #[arg(long)]
     any_tenant: bool,
-    /// The authority host that issues the tokens.
-    #[arg(long, env = "AZURE_AUTHORITY_HOST", default_value = PUBLIC_CLOUD, value_name = "URL")]
-    authority: String,
-    /// Keys from this JWKS file (offline) or https URL instead of OIDC discovery.
+    /// The issuer's keys from a JWKS file (offline) or URL instead of OIDC discovery.
+    /// (The authority and an extra CA come from the shared --authority and --ca-file.)
     #[arg(long, value_name = "FILE|URL")]
     jwks: Option<String>,
-    /// Also trust this CA certificate (PEM) when fetching keys, e.g. the emulator's.
-    #[arg(long, env = "SSL_CERT_FILE", value_name = "PEM")]
-    ca_file: Option<PathBuf>,
     /// A delegated scope that grants access. Repeatable; with --role, the token
     /// needs any one of the listed scopes and roles.
     #[arg(long = "scope", value_name = "SCOPE")]
@@ -82,11 +77,47 @@ enum Version {
     Both,
 }
 
-pub(crate) fn run(args: ValidateArgs) -> ExitCode {
-    if args.tenants.is_empty() && args.issuer.is_none() && !args.any_tenant {
-        eprintln!("error: say which tokens to trust: --tenant GUID, --issuer URL or --any-tenant");
-        return ExitCode::from(EXIT_CONFIG);
+/// Which tokens to trust, from `--issuer`, `--any-tenant` or the (global) `--tenant`.
+enum Trust {
+    Tenants(Vec<String>),
+    Issuer(String),
+    AnyTenant,
+}
+
+fn trust(args: &ValidateArgs, config: &Config) -> Result<Trust, String> {
+    let from_flag = matches!(config.tenant.source, Source::Flag(_));
+    match (&args.issuer, args.any_tenant) {
+        (Some(_), _) | (_, true) if from_flag => {
+            Err("--tenant cannot be combined with --issuer or --any-tenant".into())
+        }
+        (Some(issuer), _) => Ok(Trust::Issuer(issuer.clone())),
+        (None, true) => Ok(Trust::AnyTenant),
+        // A tenant from entra.toml or AZURE_TENANT_ID counts too; the built-in default
+        // (`organizations`) does not say which tokens to trust.
+        (None, false) if config.tenant.source != Source::Default => Ok(Trust::Tenants(
+            config
+                .tenant
+                .value
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        )),
+        (None, false) => Err(
+            "say which tokens to trust: --tenant GUID[,GUID...], --issuer URL or --any-tenant"
+                .into(),
+        ),
     }
+}
+
+pub(crate) fn run(args: ValidateArgs, config: &Config) -> ExitCode {
+    let trust = match trust(&args, config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let token = match read_token(&args.token) {
         Ok(t) => t,
         Err(e) => {
@@ -94,17 +125,14 @@ pub(crate) fn run(args: ValidateArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::term::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let validator = match validator(&args) {
+    let validator = match validator(&args, config, trust) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
@@ -150,8 +178,8 @@ fn read_token(arg: &str) -> std::io::Result<String> {
     Ok(t.to_string())
 }
 
-fn validator(args: &ValidateArgs) -> Result<Validator, String> {
-    let base = args.authority.trim_end_matches('/');
+fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Validator, String> {
+    let base = config.authority.value.trim_end_matches('/');
     let authority = if base.eq_ignore_ascii_case(PUBLIC_CLOUD) {
         // The public cloud's v1 issuer is sts.windows.net, not the login host.
         Authority::public_cloud()
@@ -173,11 +201,11 @@ fn validator(args: &ValidateArgs) -> Result<Validator, String> {
             ..JwksSettings::default()
         })
         .token_cache_capacity(0);
-    b = match (&args.tenants[..], &args.issuer) {
-        ([one], _) => b.tenant(one),
-        ([], Some(issuer)) => b.issuer(issuer),
-        ([], None) => b.any_tenant(),
-        (many, _) => b.tenants(many.iter().cloned()),
+    b = match trust {
+        Trust::Tenants(list) if list.len() == 1 => b.tenant(&list[0]),
+        Trust::Tenants(list) => b.tenants(list),
+        Trust::Issuer(issuer) => b.issuer(issuer),
+        Trust::AnyTenant => b.any_tenant(),
     };
     for a in &args.audiences {
         b = b.audience(a);
@@ -189,7 +217,13 @@ fn validator(args: &ValidateArgs) -> Result<Validator, String> {
             b.static_jwks_file(jwks)
         };
     }
-    if let Some(ca) = &args.ca_file {
+    // The configured CA (--ca-file, ENTRA_CA_FILE, entra.toml), else SSL_CERT_FILE.
+    let ca = config
+        .ca_file
+        .as_ref()
+        .map(|s| s.value.clone())
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
+    if let Some(ca) = ca {
         b = b.extra_ca_file(ca);
     }
     b.build()

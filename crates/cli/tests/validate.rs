@@ -94,20 +94,7 @@ fn with_token(token: &str, flags: Vec<String>) -> Vec<String> {
 }
 
 async fn token(h: &Harness, form: &[(&str, &str)]) -> String {
-    let body: Value = h
-        .http
-        .post(h.url(&format!("/{TENANT}/oauth2/v2.0/token")))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("token request failed: {body}"))
-        .to_string()
+    h.access_token(TENANT, form).await
 }
 
 async fn daemon_token(h: &Harness) -> String {
@@ -367,6 +354,17 @@ async fn usage_and_configuration_errors_exit_2() {
                 TENANT,
                 "--issuer",
                 "https://issuer.example",
+            ],
+            "cannot be combined with --issuer",
+        ),
+        (
+            vec![
+                "x",
+                "--audience",
+                API,
+                "--issuer",
+                "https://issuer.example",
+                "--any-tenant",
             ],
             "cannot be used with",
         ),

@@ -106,6 +106,37 @@ impl Harness {
         assert!(r.status().is_success(), "clock moved: {}", r.status());
     }
 
+    /// POSTs `form` to `tenant`'s v2 token endpoint: the status and the JSON answer.
+    pub async fn token_response(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    /// The whole answer of a token request that must succeed (panics with the body).
+    pub async fn token_ok(&self, tenant: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.token_response(tenant, form).await;
+        assert!(
+            status == 200 && body["access_token"].is_string(),
+            "token request failed ({status}): {body}"
+        );
+        body
+    }
+
+    /// The access token of a token request that must succeed.
+    pub async fn access_token(&self, tenant: &str, form: &[(&str, &str)]) -> String {
+        self.token_ok(tenant, form).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Shuts the emulator down and removes its state directory.
     pub async fn stop(mut self) {
         if let Some(e) = self.emu.take() {

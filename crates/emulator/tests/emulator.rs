@@ -38,15 +38,7 @@ impl Env {
     }
 
     async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap())
+        self.h.token_response(tenant, form).await
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> reqwest::Response {

@@ -33,20 +33,7 @@ fn settings(h: &Harness) -> ApiSettings {
 }
 
 async fn token(h: &Harness, form: &[(&str, &str)]) -> String {
-    let body: Value = h
-        .http
-        .post(h.url(&format!("/{TENANT}/oauth2/v2.0/token")))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("token request failed: {body}"))
-        .to_string()
+    h.access_token(TENANT, form).await
 }
 
 /// The daemon's app-only token (client credentials) for `scope`.

@@ -37,19 +37,7 @@ fn emu_builder(h: &Harness) -> ValidatorConfigBuilder {
 }
 
 async fn token_response(h: &Harness, form: &[(&str, &str)]) -> Value {
-    let resp = h
-        .http
-        .post(h.url(&format!("/{TENANT}/oauth2/v2.0/token")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let body: Value = resp.json().await.unwrap();
-    assert!(
-        body["access_token"].is_string(),
-        "token request failed: {body}"
-    );
-    body
+    h.token_ok(TENANT, form).await
 }
 
 /// A client-credentials (app-only) token of the daemon for `scope`.
