@@ -24,8 +24,8 @@ const SIGNED_IN_USER: &str = "SharedTokenCacheCredential";
 /// - the user must sign in (no account, an expired or revoked refresh token, MFA or
 ///   consent needed): [`EXIT_SIGN_IN`];
 /// - the authority never answered (DNS, connection, TLS, timeout): [`EXIT_UNREACHABLE`];
-/// - a setting is wrong (bad `AZURE_TOKEN_CREDENTIALS`, unreadable certificate):
-///   [`EXIT_CONFIG`];
+/// - a setting is wrong or missing (bad `AZURE_TOKEN_CREDENTIALS`, unreadable
+///   certificate, several accounts signed in and no `AZURE_USERNAME`): [`EXIT_CONFIG`];
 /// - anything else: [`EXIT_FAILURE`].
 ///
 /// For a chain, the credential that stopped it decides; when every credential was
@@ -50,6 +50,12 @@ pub(crate) fn exit_code(e: &Error) -> u8 {
             }
         }
         e if e.needs_interaction() => EXIT_SIGN_IN,
+        // Several accounts and none chosen: a setting (AZURE_USERNAME) is missing.
+        Error::Unavailable { credential, reason }
+            if *credential == SIGNED_IN_USER && reason.contains("AZURE_USERNAME") =>
+        {
+            EXIT_CONFIG
+        }
         Error::Unavailable { credential, .. } if *credential == SIGNED_IN_USER => EXIT_SIGN_IN,
         // A sign-in that timed out or was cancelled is the user's doing, not the network's.
         Error::Transport { context, .. } if !context.ends_with("sign-in") => EXIT_UNREACHABLE,
@@ -96,6 +102,11 @@ mod tests {
         assert_eq!(exit_code(&transport()), EXIT_UNREACHABLE);
         assert_eq!(exit_code(&unavailable(SIGNED_IN_USER)), EXIT_SIGN_IN);
         assert_eq!(exit_code(&Error::Config("x".into())), EXIT_CONFIG);
+        let several = Error::Unavailable {
+            credential: SIGNED_IN_USER,
+            reason: "2 accounts are signed in (a, b); set AZURE_USERNAME to choose one".into(),
+        };
+        assert_eq!(exit_code(&several), EXIT_CONFIG);
         let all_unavailable = Error::Chain(vec![
             (
                 "EnvironmentCredential".into(),

@@ -154,10 +154,9 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_login_with_pkce_and_logout_by_name() {
-    let h = Harness::start().await;
-    let e = Entra::new(&h, "browser");
+/// Signs `user` in with `entra login --no-browser`, playing the browser on the URL it
+/// prints; returns stdout and stderr.
+async fn browser_login(h: &Harness, e: &Entra, user: &str, password: &str) -> (String, String) {
     let mut cmd = e.command(&["login", "--no-browser", "--scope", DATA_READ]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -172,8 +171,8 @@ async fn browser_login_with_pkce_and_logout_by_name() {
         .unwrap_or_else(|_| panic!("no sign-in URL on stderr: {}", seen.lock().unwrap()));
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     assert!(url.contains(&format!("client_id={AZURE_CLI}")), "{url}");
-    let mut browser = Browser::new(&h);
-    let redirect = sign_in(&mut browser, &url, ALICE, "alice-dev-password", "accept").await;
+    let mut browser = Browser::new(h);
+    let redirect = sign_in(&mut browser, &url, user, password, "accept").await;
     assert!(redirect.starts_with("http://localhost:"), "{redirect}");
     // The browser follows the redirect to entra's one-shot listener.
     let page = browser.get(&redirect).await;
@@ -186,15 +185,35 @@ async fn browser_login_with_pkce_and_logout_by_name() {
     })
     .await
     .unwrap();
-    assert!(status.success(), "{}", seen.lock().unwrap());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = seen.lock().unwrap().clone();
+    assert!(status.success(), "{err}");
+    (out, err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_logins_of_two_users_and_logout_by_name_or_all() {
+    let h = Harness::start().await;
+    let e = Entra::new(&h, "browser");
+    let (out, err) = browser_login(&h, &e, ALICE, "alice-dev-password").await;
     assert_eq!(
         out,
         format!("Signed in as {ALICE} (tenant {TENANT}, client {AZURE_CLI})\n")
     );
-    assert_eq!(
-        e.normalise(&seen.lock().unwrap()).lines().next().unwrap(),
-        "To sign in, visit:"
+    let err = e.normalise(&err);
+    let mut lines = err.lines();
+    assert_eq!(lines.next(), Some("To sign in, visit:"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("  https://EMULATOR/organizations/oauth2/v2.0/authorize?")
     );
+    assert_eq!(
+        lines.next(),
+        Some("Account and tokens kept in TMP/token-cache.bin")
+    );
+    assert_eq!(lines.next(), None);
 
     // A name nobody signed in with: exit 1, naming who is.
     let out = e.run(&["logout", "bob@contoso.onmicrosoft.com"]).await;
@@ -203,13 +222,103 @@ async fn browser_login_with_pkce_and_logout_by_name() {
         stderr(&out),
         format!("error: bob@contoso.onmicrosoft.com is not signed in; signed in: {ALICE}\n")
     );
+
+    // Bob too (the Azure CLI app has admin consent: no consent page for him either).
+    let bob = "bob@contoso.onmicrosoft.com";
+    let (out, _) = browser_login(&h, &e, bob, "bob-dev-password").await;
+    assert_eq!(
+        out,
+        format!("Signed in as {bob} (tenant {TENANT}, client {AZURE_CLI})\n")
+    );
+    let out = e.run(&["account", "list", "--json"]).await;
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [ALICE, bob]);
+    // Two signed in: the silent credential and a bare logout both ask which one.
+    let out = e
+        .run(&["token", "--credential", "user", "--scope", DATA_READ])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "pick one: a setting, not a sign-in"
+    );
+    assert!(
+        stderr(&out).contains("2 accounts are signed in (alice@contoso.onmicrosoft.com, bob@contoso.onmicrosoft.com); set AZURE_USERNAME to choose one"),
+        "{}",
+        stderr(&out)
+    );
+    let mut as_bob = Entra::new(&h, "as-bob");
+    as_bob.cache = e.cache.clone();
+    as_bob.env("AZURE_USERNAME", bob);
+    let out = as_bob
+        .run(&["token", "--credential", "user", "--scope", DATA_READ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(claims(stdout(&out).trim_end())["preferred_username"], bob);
+    let out = e.run(&["logout"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: several accounts are signed in ({ALICE}, {bob}): name one, or pass --all\n"
+        )
+    );
+
     let out = e.run(&["logout", "ALICE@contoso.onmicrosoft.com"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("Signed out {ALICE} (localhost).\n"));
+    let out = e.run(&["logout", "--all"]).await;
+    assert_eq!(stdout(&out), format!("Signed out {bob} (localhost).\n"));
     let out = e.run(&["logout", "--all"]).await;
     assert_eq!(
         e.normalise(&stdout(&out)),
         "No one is signed in (token cache TMP/token-cache.bin).\n"
     );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_device_code_sign_in_exits_1_with_entras_answer() {
+    let h = Harness::start().await;
+    let e = Entra::new(&h, "declined");
+    let mut cmd = e.command(&["login", "--device-code"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (codes, seen) = common::watch_stderr(&mut child, |line| {
+        line.split_once("enter the code ")
+            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_string())
+    });
+    let code = tokio::task::spawn_blocking(move || codes.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    enter_device_code(
+        &mut Browser::new(&h),
+        &code,
+        ALICE,
+        "alice-dev-password",
+        "cancel",
+    )
+    .await;
+    let status = tokio::task::spawn_blocking(move || {
+        common::wait_bounded(&mut child, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = e.normalise(&seen.lock().unwrap());
+    assert_eq!(status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: authorization_declined (HTTP 400): AADSTS70000:"),
+        "{err}"
+    );
+    assert!(!e.cache.exists() || e.run(&["account", "list", "--json"]).await.stdout == b"[]\n");
     h.stop().await;
 }
