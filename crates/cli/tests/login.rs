@@ -154,10 +154,47 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
     h.stop().await;
 }
 
-/// Signs `user` in with `entra login --no-browser`, playing the browser on the URL it
-/// prints; returns stdout and stderr.
-async fn browser_login(h: &Harness, e: &Entra, user: &str, password: &str) -> (String, String) {
-    let mut cmd = e.command(&["login", "--no-browser", "--scope", DATA_READ]);
+/// How the test's browser learns the sign-in URL.
+#[derive(Clone, Copy, PartialEq)]
+enum Opener {
+    /// `--no-browser`: from the URL entra prints on stderr.
+    Printed,
+    /// `$BROWSER`: a stub on PATH that writes its argument to a file.
+    BrowserVariable,
+}
+
+/// Signs `user` in with `entra login`, playing the browser on the sign-in URL; returns
+/// stdout and stderr.
+async fn browser_login(
+    h: &Harness,
+    e: &Entra,
+    user: &str,
+    password: &str,
+    opener: Opener,
+) -> (String, String) {
+    let opened = e.dir.join("opened-url");
+    let mut cmd = match opener {
+        Opener::Printed => e.command(&["login", "--no-browser", "--scope", DATA_READ]),
+        Opener::BrowserVariable => {
+            let stub = e.dir.join("bin/test-browser");
+            std::fs::write(
+                &stub,
+                format!(
+                    "#!/bin/sh\nprintf '%s' \"$1\" > {}.tmp && /bin/mv {0}.tmp {0}\n",
+                    opened.display()
+                ),
+            )
+            .unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let mut cmd = e.command(&["login", "--scope", DATA_READ]);
+            cmd.env("BROWSER", "test-browser");
+            cmd
+        }
+    };
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let (urls, seen) = common::watch_stderr(&mut child, |line| {
@@ -165,10 +202,25 @@ async fn browser_login(h: &Harness, e: &Entra, user: &str, password: &str) -> (S
             .starts_with("https://")
             .then(|| line.trim().to_string())
     });
-    let url = tokio::task::spawn_blocking(move || urls.recv_timeout(Duration::from_secs(60)))
+    let printed = tokio::task::spawn_blocking(move || urls.recv_timeout(Duration::from_secs(60)))
         .await
         .unwrap()
         .unwrap_or_else(|_| panic!("no sign-in URL on stderr: {}", seen.lock().unwrap()));
+    let url = match opener {
+        Opener::Printed => printed,
+        Opener::BrowserVariable => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !opened.exists() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let url = std::fs::read_to_string(&opened).expect("$BROWSER was run with the URL");
+            assert_eq!(
+                url, printed,
+                "the printed fallback is the URL the browser got"
+            );
+            url
+        }
+    };
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     assert!(url.contains(&format!("client_id={AZURE_CLI}")), "{url}");
     let mut browser = Browser::new(h);
@@ -195,7 +247,7 @@ async fn browser_login(h: &Harness, e: &Entra, user: &str, password: &str) -> (S
 async fn browser_logins_of_two_users_and_logout_by_name_or_all() {
     let h = Harness::start().await;
     let e = Entra::new(&h, "browser");
-    let (out, err) = browser_login(&h, &e, ALICE, "alice-dev-password").await;
+    let (out, err) = browser_login(&h, &e, ALICE, "alice-dev-password", Opener::Printed).await;
     assert_eq!(
         out,
         format!("Signed in as {ALICE} (tenant {TENANT}, client {AZURE_CLI})\n")
@@ -225,10 +277,14 @@ async fn browser_logins_of_two_users_and_logout_by_name_or_all() {
 
     // Bob too (the Azure CLI app has admin consent: no consent page for him either).
     let bob = "bob@contoso.onmicrosoft.com";
-    let (out, _) = browser_login(&h, &e, bob, "bob-dev-password").await;
+    let (out, err) = browser_login(&h, &e, bob, "bob-dev-password", Opener::BrowserVariable).await;
     assert_eq!(
         out,
         format!("Signed in as {bob} (tenant {TENANT}, client {AZURE_CLI})\n")
+    );
+    assert_eq!(
+        err.lines().next(),
+        Some("Opening a browser to sign in. If none opens, visit:")
     );
     let out = e.run(&["account", "list", "--json"]).await;
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
