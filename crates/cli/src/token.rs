@@ -2,6 +2,7 @@
 //! credential `--credential` names), served from the token cache file when a fresh token
 //! is there. The only command that prints a token, and only to stdout.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
@@ -156,9 +157,17 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
         Output::Json => json_output(&token, &scopes, &chain),
         Output::Az => az_output(&token, local_offset.unwrap_or(time::UtcOffset::UTC)),
     };
-    // Only here does a token leave the process: stdout, as asked.
-    print!("{text}");
-    ExitCode::SUCCESS
+    // Only here does a token leave the process: stdout, as asked. A reader that goes
+    // away early (`| head -c 20`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            term::error(format!("cannot write the token to stdout: {e}"));
+            ExitCode::from(crate::EXIT_FAILURE)
+        }
+    }
 }
 
 /// The scopes asked for: `--scope`s, then `--resource`'s; at least one.
