@@ -147,7 +147,11 @@ impl<'j> Walker<'j> {
             return Err(Fail::TooDeep);
         }
         let data = self.data;
-        let mut seen = Seen::default();
+        // Sized for an Entra payload (about 20 claims): one allocation, no regrowth.
+        let mut seen = Seen {
+            few: Vec::with_capacity(if depth == 0 { 32 } else { 4 }),
+            many: None,
+        };
         let mut key = self.j.known_object()?.map(|k| name(data, k));
         while let Some(k) = key {
             // Names without escapes are read from the input after `seen` took them.

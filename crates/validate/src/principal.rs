@@ -15,13 +15,15 @@ struct Inner {
     object_id: Option<String>,
     subject: Option<String>,
     app_id: Option<String>,
-    scopes: Vec<String>,
+    /// `scp` as sent; split into `scopes` only when someone asks for the list.
+    scp: Option<String>,
+    scopes: OnceLock<Vec<String>>,
     roles: Vec<String>,
     version: Option<TokenVersion>,
     name: Option<String>,
     username: Option<String>,
     expires_at: i64,
-    payload: Box<[u8]>,
+    payload: Vec<u8>,
     raw: OnceLock<Arc<Map<String, Value>>>,
 }
 
@@ -31,7 +33,7 @@ impl std::fmt::Debug for Principal {
             .field("tenant_id", &self.0.tenant_id)
             .field("object_id", &self.0.object_id)
             .field("app_id", &self.0.app_id)
-            .field("scopes", &self.0.scopes)
+            .field("scopes", &self.scopes())
             .field("roles", &self.0.roles)
             .field("version", &self.0.version)
             .finish_non_exhaustive()
@@ -41,22 +43,13 @@ impl std::fmt::Debug for Principal {
 impl Principal {
     pub(crate) fn from_claims(claims: Claims, payload: Vec<u8>, expires_at: i64) -> Self {
         let version = claims.version();
-        let scopes = claims
-            .scp
-            .as_deref()
-            .map(|s| {
-                s.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
         Self(Arc::new(Inner {
             tenant_id: claims.tid.unwrap_or_default(),
             object_id: claims.oid,
             subject: claims.sub,
             app_id: claims.azp.or(claims.appid),
-            scopes,
+            scp: claims.scp,
+            scopes: OnceLock::new(),
             roles: claims.roles.unwrap_or_default(),
             version,
             name: claims.name,
@@ -65,7 +58,7 @@ impl Principal {
                 .or(claims.upn)
                 .or(claims.unique_name),
             expires_at,
-            payload: payload.into_boxed_slice(),
+            payload,
             raw: OnceLock::new(),
         }))
     }
@@ -92,7 +85,17 @@ impl Principal {
 
     /// Delegated scopes (`scp`), empty on app-only tokens.
     pub fn scopes(&self) -> &[String] {
-        &self.0.scopes
+        self.0.scopes.get_or_init(|| self.scp_iter().map(str::to_string).collect())
+    }
+
+    /// The `scp` claim's scopes, without building the list.
+    fn scp_iter(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .scp
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
     }
 
     /// App roles (`roles`).
@@ -102,7 +105,7 @@ impl Principal {
 
     /// Whether the token carries the delegated scope `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.iter().any(|s| s == scope)
+        self.scp_iter().any(|s| s == scope)
     }
 
     /// Whether the token carries the app role `role`.
@@ -112,7 +115,7 @@ impl Principal {
 
     /// An app-only token (no user: no `scp`).
     pub fn is_app_only(&self) -> bool {
-        self.0.scopes.is_empty()
+        self.scp_iter().next().is_none()
     }
 
     /// The token version (`ver`).
