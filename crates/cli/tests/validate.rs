@@ -93,41 +93,10 @@ fn with_token(token: &str, flags: Vec<String>) -> Vec<String> {
     v
 }
 
-async fn token(h: &Harness, form: &[(&str, &str)]) -> String {
-    h.access_token(TENANT, form).await
-}
-
-async fn daemon_token(h: &Harness) -> String {
-    token(
-        h,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", "daemon-dev-secret"),
-            ("scope", "api://contoso-api/.default"),
-        ],
-    )
-    .await
-}
-
-async fn alice_token(h: &Harness, scope: &str) -> String {
-    token(
-        h,
-        &[
-            ("grant_type", "password"),
-            ("client_id", PUBLIC),
-            ("username", "alice@contoso.onmicrosoft.com"),
-            ("password", "alice-dev-password"),
-            ("scope", scope),
-        ],
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_and_invalid_tokens_against_the_emulator() {
     let h = Harness::start().await;
-    let daemon = daemon_token(&h).await;
+    let daemon = h.daemon_token("api://contoso-api/.default").await;
 
     // A valid app token: exit 0 and the principal.
     let out = entra_validate(
@@ -177,7 +146,7 @@ async fn valid_and_invalid_tokens_against_the_emulator() {
     assert_eq!(v["reason"], "the token was issued for another audience");
 
     // A user token without the scope asked for.
-    let reader = alice_token(&h, "api://contoso-api/Data.Read").await;
+    let reader = h.alice_token("api://contoso-api/Data.Read").await;
     let out = entra_validate(
         with_token(
             &reader,
@@ -270,7 +239,7 @@ async fn valid_and_invalid_tokens_against_the_emulator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_jwks_file_validates_offline() {
     let h = Harness::start().await;
-    let daemon = daemon_token(&h).await;
+    let daemon = h.daemon_token("api://contoso-api/.default").await;
     let jwks = h
         .http
         .get(h.url(&format!("/{TENANT}/discovery/v2.0/keys")))

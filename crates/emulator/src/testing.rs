@@ -137,6 +137,37 @@ impl Harness {
             .to_string()
     }
 
+    /// The development daemon's app-only token (client credentials, its secret) for
+    /// `scope` in the Contoso tenant.
+    pub async fn daemon_token(&self, scope: &str) -> String {
+        self.access_token(
+            dev::TENANT,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", dev::DAEMON),
+                ("client_secret", dev::DAEMON_SECRET),
+                ("scope", scope),
+            ],
+        )
+        .await
+    }
+
+    /// Alice's delegated token for `scope` through the development public client
+    /// (password grant: no browser).
+    pub async fn alice_token(&self, scope: &str) -> String {
+        self.access_token(
+            dev::TENANT,
+            &[
+                ("grant_type", "password"),
+                ("client_id", dev::PUBLIC_CLIENT),
+                ("username", dev::ALICE),
+                ("password", dev::ALICE_PASSWORD),
+                ("scope", scope),
+            ],
+        )
+        .await
+    }
+
     /// Shuts the emulator down and removes its state directory.
     pub async fn stop(mut self) {
         if let Some(e) = self.emu.take() {
@@ -389,6 +420,27 @@ pub async fn enter_device_code(
     .text()
     .await
     .unwrap()
+}
+
+/// The well-known identities of the embedded development directory
+/// (`default-directory.toml`), for tests.
+pub mod dev {
+    /// The Contoso tenant's domain.
+    pub const TENANT: &str = "contoso.onmicrosoft.com";
+    /// The Contoso tenant's id.
+    pub const TENANT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
+    /// The daemon (confidential client with a secret and the Data.Read.All role).
+    pub const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
+    /// The daemon's secret.
+    pub const DAEMON_SECRET: &str = "daemon-dev-secret";
+    /// The public client users sign in to.
+    pub const PUBLIC_CLIENT: &str = "c1000000-0000-4000-8000-0000000000c1";
+    /// The API (`api://contoso-api`).
+    pub const API: &str = "a0000000-0000-4000-8000-0000000000a1";
+    /// Alice, who consented to the public client.
+    pub const ALICE: &str = "alice@contoso.onmicrosoft.com";
+    /// Alice's password.
+    pub const ALICE_PASSWORD: &str = "alice-dev-password";
 }
 
 // --- MSAL Python, for cache-file interop tests -------------------------------------

@@ -19,80 +19,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use entra_jose::{Algorithm, RsaSigningKey, b64url};
-use entra_validate::{Authority, Validator, ValidatorConfig};
-use serde_json::json;
+use entra_jose::Algorithm;
 
-const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-const AUDIENCE: &str = "api://contoso-api";
-const TOKENS: usize = 256;
+#[path = "fixture.rs"]
+mod fixture;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-struct Fixture {
-    key: RsaSigningKey,
-    jwks: String,
-    tokens: Vec<String>,
-}
-
-fn fixture() -> Fixture {
-    let pk8 = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../jose/testdata/rsa2048.pk8"
-    ))
-    .unwrap();
-    let key = RsaSigningKey::from_pkcs8_der(&pk8).unwrap();
-    let jwk = key.public_key().to_jwk(
-        json!({"kid": "bench-key", "use": "sig"})
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
-    let jwks = json!({ "keys": [jwk] }).to_string();
-    let header = b64url(r#"{"typ":"JWT","alg":"RS256","kid":"bench-key"}"#);
-    let t = now();
-    // A realistic Entra v2 user token (about 1.3 KB), each with its own `uti`.
-    let tokens = (0..TOKENS)
-        .map(|i| {
-            let claims = json!({
-                "aud": AUDIENCE,
-                "iss": format!("https://login.microsoftonline.com/{TENANT}/v2.0"),
-                "iat": t, "nbf": t, "exp": t + 3600,
-                "aio": "AWQAm/8TAAAAbench0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP",
-                "azp": "c1000000-0000-4000-8000-0000000000c1", "azpacr": "0",
-                "name": "Alice Example", "oid": "a11ce000-0000-4000-8000-000000000001",
-                "preferred_username": "alice@contoso.onmicrosoft.com",
-                "rh": "1.AXkAbench-rh-0123456789abcdefghijklmnopqrstuvwxyz.",
-                "roles": ["Data.Reader"], "scp": "Data.Read Data.Write",
-                "sid": "00a1b2c3-0000-4000-8000-000000000001",
-                "sub": "bench-subject-0123456789abcdefghijklmnopqrs",
-                "tid": TENANT, "uti": format!("bench-uti-{i:06}"), "ver": "2.0",
-                "xms_ftd": "bench-ftd-0123456789abcdefghijklmnopqrstuvwxyz",
-            });
-            key.sign_compact(Algorithm::RS256, &header, claims.to_string().as_bytes())
-                .unwrap()
-        })
-        .collect();
-    Fixture { key, jwks, tokens }
-}
-
-fn validator(jwks: &str) -> Validator {
-    Validator::new(
-        ValidatorConfig::builder()
-            .authority(Authority::public_cloud())
-            .tenant(TENANT)
-            .audience(AUDIENCE)
-            .require_scopes(["Data.Read"])
-            .static_jwks(jwks.to_string())
-            .build()
-            .unwrap(),
-    )
-}
+use fixture::{AUDIENCE, TENANT, TOKENS, fixture, validator};
 
 /// The claims an API using jsonwebtoken would read to make the same decisions.
 #[derive(serde::Deserialize)]
@@ -108,7 +40,7 @@ struct JwtClaims {
 }
 
 fn benches(c: &mut Criterion) {
-    let fx = fixture();
+    let fx = fixture(TOKENS);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -157,11 +89,7 @@ fn benches(c: &mut Criterion) {
 
     g.bench_function("jsonwebtoken", |b| {
         use jsonwebtoken::{DecodingKey, Validation, decode};
-        let jwk: serde_json::Value = serde_json::from_str(&fx.jwks).unwrap();
-        let (n, e) = (
-            jwk["keys"][0]["n"].as_str().unwrap(),
-            jwk["keys"][0]["e"].as_str().unwrap(),
-        );
+        let (n, e) = (fx.jwk["n"].as_str().unwrap(), fx.jwk["e"].as_str().unwrap());
         let key = DecodingKey::from_rsa_components(n, e).unwrap();
         let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&[AUDIENCE]);

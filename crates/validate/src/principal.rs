@@ -85,7 +85,9 @@ impl Principal {
 
     /// Delegated scopes (`scp`), empty on app-only tokens.
     pub fn scopes(&self) -> &[String] {
-        self.0.scopes.get_or_init(|| self.scp_iter().map(str::to_string).collect())
+        self.0
+            .scopes
+            .get_or_init(|| self.scp_iter().map(str::to_string).collect())
     }
 
     /// The `scp` claim's scopes, without building the list.

@@ -32,39 +32,6 @@ fn settings(h: &Harness) -> ApiSettings {
     }
 }
 
-async fn token(h: &Harness, form: &[(&str, &str)]) -> String {
-    h.access_token(TENANT, form).await
-}
-
-/// The daemon's app-only token (client credentials) for `scope`.
-async fn app_token(h: &Harness, scope: &str) -> String {
-    token(
-        h,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", "daemon-dev-secret"),
-            ("scope", scope),
-        ],
-    )
-    .await
-}
-
-/// Alice's delegated token (password grant, public client) for `scope`.
-async fn alice_token(h: &Harness, scope: &str) -> String {
-    token(
-        h,
-        &[
-            ("grant_type", "password"),
-            ("client_id", PUBLIC),
-            ("username", "alice@contoso.onmicrosoft.com"),
-            ("password", "alice-dev-password"),
-            ("scope", scope),
-        ],
-    )
-    .await
-}
-
 /// A real authorization code for Alice, from the emulator's sign-in pages (not redeemed).
 async fn alice_authorization_code(h: &Harness) -> String {
     let url = format!(
@@ -140,9 +107,9 @@ fn bearer(token: &str) -> String {
 async fn good_app_and_user_tokens_get_200() {
     let h = Harness::start().await;
     let app = protected_api::app(settings(&h).validator().unwrap());
-    let daemon = bearer(&app_token(&h, "api://contoso-api/.default").await);
-    let alice = bearer(&alice_token(&h, "api://contoso-api/Data.Read").await);
-    let writer = bearer(&alice_token(&h, "api://contoso-api/Data.Write").await);
+    let daemon = bearer(&h.daemon_token("api://contoso-api/.default").await);
+    let alice = bearer(&h.alice_token("api://contoso-api/Data.Read").await);
+    let writer = bearer(&h.alice_token("api://contoso-api/Data.Write").await);
 
     // Health needs nothing.
     let a = call(&app, "GET", "/healthz", &[]).await;
@@ -268,7 +235,7 @@ async fn bad_tokens_get_401_with_a_challenge() {
     );
 
     // A Graph token: signed by the same tenant, for another resource.
-    let graph = app_token(&h, "https://graph.microsoft.com/.default").await;
+    let graph = h.daemon_token("https://graph.microsoft.com/.default").await;
     let a = call(
         &app,
         "GET",
@@ -285,7 +252,7 @@ async fn bad_tokens_get_401_with_a_challenge() {
 
     // Expired: the same good token, seen by a validator whose clock is 2 hours ahead
     // (tokens live 1 hour here; the skew is 5 minutes).
-    let good = bearer(&app_token(&h, "api://contoso-api/.default").await);
+    let good = bearer(&h.daemon_token("api://contoso-api/.default").await);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -315,8 +282,8 @@ async fn bad_tokens_get_401_with_a_challenge() {
 async fn missing_permissions_and_tenant_header_mistakes() {
     let h = Harness::start().await;
     let app = protected_api::app(settings(&h).validator().unwrap());
-    let daemon = bearer(&app_token(&h, "api://contoso-api/.default").await);
-    let reader = bearer(&alice_token(&h, "api://contoso-api/Data.Read").await);
+    let daemon = bearer(&h.daemon_token("api://contoso-api/.default").await);
+    let reader = bearer(&h.alice_token("api://contoso-api/Data.Read").await);
     let tenant = ("x-tenant-id", TENANT);
 
     // The daemon has Data.Read.All but not write: 403 naming the scope (and role).
@@ -334,7 +301,7 @@ async fn missing_permissions_and_tenant_header_mistakes() {
         assert_eq!(a.body["roles"], json!(["Data.Write.All"]));
     }
     // A user token with only Data.Write cannot read.
-    let writer = bearer(&alice_token(&h, "api://contoso-api/Data.Write").await);
+    let writer = bearer(&h.alice_token("api://contoso-api/Data.Write").await);
     let a = call(&app, "GET", "/data", &[("authorization", &writer), tenant]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(a.challenge.unwrap().ends_with("scope=\"Data.Read\""));
@@ -452,7 +419,7 @@ async fn the_binary_serves_over_loopback() {
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 
-    let token = app_token(&h, "api://contoso-api/.default").await;
+    let token = h.daemon_token("api://contoso-api/.default").await;
     let resp = http
         .get(format!("{base}/data"))
         .bearer_auth(&token)

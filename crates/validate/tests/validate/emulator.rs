@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use crate::common::{API, API_URI, OTHER_TENANT, TENANT};
 
 const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const DAEMON_SECRET: &str = "daemon-dev-secret";
 const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
 const V1_API: &str = "f1000000-0000-4000-8000-0000000000f1";
 const V1_API_URI: &str = "api://contoso-v1";
@@ -38,23 +37,6 @@ fn emu_builder(h: &Harness) -> ValidatorConfigBuilder {
 
 async fn token_response(h: &Harness, form: &[(&str, &str)]) -> Value {
     h.token_ok(TENANT, form).await
-}
-
-/// A client-credentials (app-only) token of the daemon for `scope`.
-async fn app_token(h: &Harness, scope: &str) -> String {
-    token_response(
-        h,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            ("scope", scope),
-        ],
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Alice's tokens (password grant, public client) for `scope`: access and ID token.
@@ -96,7 +78,7 @@ async fn real_v2_app_and_user_tokens_validate() {
     let v = Validator::new(emu_builder(&h).build().unwrap());
 
     let app = v
-        .validate(&app_token(&h, "api://contoso-api/.default").await)
+        .validate(&h.daemon_token("api://contoso-api/.default").await)
         .await
         .unwrap();
     assert_eq!(app.tenant_id(), TENANT);
@@ -120,7 +102,7 @@ async fn real_v2_app_and_user_tokens_validate() {
     // The ID token is signed by the same keys, and still refused.
     assert_eq!(v.validate(&id_token).await.unwrap_err(), E::IdToken);
     // A Graph token: valid signature and issuer, wrong resource.
-    let graph = app_token(&h, "https://graph.microsoft.com/.default").await;
+    let graph = h.daemon_token("https://graph.microsoft.com/.default").await;
     assert_eq!(
         v.validate(&graph).await.unwrap_err(),
         E::WrongAudience { for_graph: true }
@@ -183,7 +165,7 @@ async fn v1_resource_tokens_and_version_policy() {
         )
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let token = app_token(&h, &format!("{V1_API_URI}/.default")).await;
+    let token = h.daemon_token(&format!("{V1_API_URI}/.default")).await;
     let v1_api = |versions| {
         ValidatorConfig::builder()
             .authority(Authority::custom(h.base()))
@@ -232,7 +214,7 @@ async fn v1_resource_tokens_and_version_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_tenant_exact_issuer_and_direct_jwks_sources() {
     let h = Harness::start().await;
-    let token = app_token(&h, "api://contoso-api/.default").await;
+    let token = h.daemon_token("api://contoso-api/.default").await;
     let multi = |allowed: &str| {
         Validator::new(
             ValidatorConfig::builder()
@@ -313,7 +295,7 @@ async fn multi_tenant_exact_issuer_and_direct_jwks_sources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_cold_validations_cost_one_discovery_and_one_jwks_fetch() {
     let h = Harness::start().await;
-    let token = app_token(&h, "api://contoso-api/.default").await;
+    let token = h.daemon_token("api://contoso-api/.default").await;
     // No validated-token cache: every one of the 1000 goes to the key cache.
     let v = Validator::new(emu_builder(&h).token_cache_capacity(0).build().unwrap());
     let (d0, j0) = (
@@ -341,13 +323,13 @@ async fn rotation_refreshes_once_throttles_and_evicts_retired_keys() {
     let v = Validator::new(emu_builder(&h).clock(clock.clone()).build().unwrap());
     let jwks = || h.counter("endpoint:jwks");
 
-    let t1 = app_token(&h, "api://contoso-api/.default").await;
+    let t1 = h.daemon_token("api://contoso-api/.default").await;
     v.validate(&t1).await.unwrap();
     assert_eq!(jwks().await, 1);
 
     // A new key right after the first fetch: the throttle holds (no fetch), and says so.
     rotate(&h).await;
-    let t2 = app_token(&h, "api://contoso-api/.default").await;
+    let t2 = h.daemon_token("api://contoso-api/.default").await;
     assert_eq!(v.validate(&t2).await.unwrap_err(), E::UnknownKey);
     assert_eq!(jwks().await, 1);
     // Five minutes later, the unknown kid triggers exactly one refresh.
@@ -358,7 +340,7 @@ async fn rotation_refreshes_once_throttles_and_evicts_retired_keys() {
     assert_eq!(jwks().await, 2);
     // A second unknown kid within 5 minutes does not refetch...
     rotate(&h).await;
-    let t3 = app_token(&h, "api://contoso-api/.default").await;
+    let t3 = h.daemon_token("api://contoso-api/.default").await;
     for _ in 0..5 {
         assert_eq!(v.validate(&t3).await.unwrap_err(), E::UnknownKey);
     }
@@ -393,7 +375,7 @@ async fn rotation_refreshes_once_throttles_and_evicts_retired_keys() {
 async fn last_known_good_keys_survive_jwks_outages() {
     let h = Harness::start().await;
     let clock = Clock::manual(system_now());
-    let token = app_token(&h, "api://contoso-api/.default").await;
+    let token = h.daemon_token("api://contoso-api/.default").await;
 
     // Cold cache and the JWKS endpoint failing: 503-worthy, and failing fast.
     h.fault(json!({ "endpoint": "jwks", "status": 503, "count": 3 }))
@@ -439,7 +421,7 @@ async fn last_known_good_keys_survive_jwks_outages() {
     v.validate(&token).await.unwrap();
     // An unknown kid during the outage: the refresh fails, the old set stays.
     rotate(&h).await;
-    let fresh = app_token(&h, "api://contoso-api/.default").await;
+    let fresh = h.daemon_token("api://contoso-api/.default").await;
     clock.advance(301);
     assert_eq!(v.validate(&fresh).await.unwrap_err(), E::UnknownKey);
     v.validate(&token).await.unwrap();
@@ -476,7 +458,7 @@ async fn background_refresh_picks_up_new_keys() {
     }
     // The new key validates without any request-time fetch.
     let before = h.counter("endpoint:jwks").await;
-    let token = app_token(&h, "api://contoso-api/.default").await;
+    let token = h.daemon_token("api://contoso-api/.default").await;
     let v_quiet_fetches = v.jwks().fetch_count();
     v.validate(&token).await.unwrap();
     assert!(v.jwks().fetch_count() <= v_quiet_fetches + 1);
