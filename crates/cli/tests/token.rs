@@ -178,7 +178,7 @@ async fn chain_failures_list_every_credential_and_exit_3_or_1_or_4() {
         "error: no credential in the chain could get a token:
   - EnvironmentCredential: EnvironmentCredential is unavailable: environment variables are not fully configured: missing AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)
   - WorkloadIdentityCredential: WorkloadIdentityCredential is unavailable: missing AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE
-  - ManagedIdentityCredential: ManagedIdentityCredential is unavailable: IMDS at http://127.0.0.1:9 did not answer: could not connect: Connection refused (os error 111) (after 1 attempt)
+  - ManagedIdentityCredential: ManagedIdentityCredential is unavailable: IMDS at http://127.0.0.1:9 did not answer (4 attempts): could not connect: Connection refused (os error 111)
   - AzureCliCredential: AzureCliCredential is unavailable: Azure CLI not found: install it (https://aka.ms/azure-cli) or put az on PATH, then run `az login`
   - SharedTokenCacheCredential: SharedTokenCacheCredential is unavailable: no one has signed in: TMP/token-cache.bin does not exist (run `entra login`)
 hint: sign in with `entra login` (or `entra login --device-code`)
