@@ -9,6 +9,24 @@ use clap::Subcommand;
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 #[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  # HTTPS on https://localhost:8443 with the built-in development tenant:
+  entra emulator
+
+  # A free port and a throw-away state directory (what tests do); read ready.json:
+  entra emulator --port 0 --state-dir /tmp/emu &
+  jq -r .authority /tmp/emu/ready.json
+
+  # Your own tenants, apps and users: start from the built-in directory:
+  entra emulator --print-config > directory.toml
+  entra emulator --config directory.toml --token-lifetime 300
+
+  # A federated (workload identity) token from its OIDC issuer:
+  entra emulator mint-federated --subject system:serviceaccount:default:workload --out token.jwt
+
+`entra up` starts it too and prints what to export for entra, MSAL, azure-identity and
+managed-identity clients; `entra demo` runs the user scenarios against a private one.")]
 pub(crate) struct EmulatorArgs {
     #[command(subcommand)]
     action: Option<EmulatorAction>,
