@@ -3,14 +3,16 @@
 //! secret, token or client assertion reaches a log line (captured at TRACE), an error's
 //! `Display` or `Debug`, or any credential's `Debug`.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entra_emulator::testing::{Browser, Harness, enter_device_code};
-use entra_identity::http::{HttpClient, Pipeline, Request, ReqwestClient, Response, RetryPolicy};
+use entra_identity::http::{HttpClient, Request, ReqwestClient, Response};
 use entra_identity::{
     AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
@@ -55,34 +57,20 @@ impl Emu {
 
     /// Options pointing at the emulator, with short retry delays.
     fn options(&self) -> ClientOptions {
-        let client = ReqwestClient::new(Some(Path::new(&self.ready().ca_file))).unwrap();
-        let retry = RetryPolicy {
-            max_retries: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(2),
-        };
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options(&self.h, common::retry(3, Duration::from_secs(2)))
     }
 
     /// Like [`Emu::options`], recording every secret that crosses the wire into `seen`.
     fn recording_options(&self, seen: &Arc<Mutex<Vec<String>>>) -> ClientOptions {
-        let inner = ReqwestClient::new(Some(Path::new(&self.ready().ca_file))).unwrap();
-        let retry = RetryPolicy {
-            max_retries: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(2),
-        };
         let recorder = Recorder {
-            inner,
+            inner: common::emulator_transport(&self.h),
             seen: seen.clone(),
         };
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(recorder), retry)),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options_via(
+            &self.h,
+            Arc::new(recorder),
+            common::retry(3, Duration::from_secs(2)),
+        )
     }
 
     /// `openssl pkcs12 -export` of the daemon's key and certificate into `name`, with

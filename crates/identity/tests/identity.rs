@@ -2,11 +2,12 @@
 //! cache (single-flight proven with the emulator's counters), retries under injected
 //! faults, and errors that carry Entra's codes but never a secret.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use entra_emulator::testing::Harness;
-use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
     ClientSecretCredential, Error, Secret, TokenCredential, TokenRequest,
@@ -39,16 +40,7 @@ impl Env {
 
     /// Options pointing at the emulator, with short retry delays.
     fn options(&self) -> ClientOptions {
-        let client = ReqwestClient::new(Some(std::path::Path::new(&self.ready().ca_file))).unwrap();
-        let retry = RetryPolicy {
-            max_retries: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(2),
-        };
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options(&self.h, common::retry(3, Duration::from_secs(2)))
     }
 
     async fn stop(self) {

@@ -6,6 +6,8 @@
 //! and answer like the real host, including every `expires_on` form seen in the wild.
 //! Workload identity survives a token file rotation across an emulator clock jump.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,11 +54,7 @@ impl Env {
 
     /// The emulator's CA, short retries.
     fn client(&self) -> ClientOptions {
-        let client = ReqwestClient::new(Some(std::path::Path::new(&self.ready().ca_file))).unwrap();
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(client), fast_retry())),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options(&self.h, fast_retry())
     }
 
     fn mi(&self, id: ManagedIdentityId, env: Vars) -> ManagedIdentityCredential {

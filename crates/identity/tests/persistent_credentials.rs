@@ -8,12 +8,13 @@
 //! the user's refresh token. The emulator's counters prove which requests were (not)
 //! sent.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use entra_emulator::testing::{Browser, Harness, enter_device_code};
-use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
 use entra_identity::{
     ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, Secret, SignIn,
@@ -53,16 +54,7 @@ impl Env {
     }
 
     fn options(&self) -> ClientOptions {
-        let client = ReqwestClient::new(Some(Path::new(&self.ready().ca_file))).unwrap();
-        let retry = RetryPolicy {
-            max_retries: 2,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(1),
-        };
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options(&self.h, common::retry(2, Duration::from_secs(1)))
     }
 
     /// Options with the cache file at `path`, opened afresh (a new object, as a new

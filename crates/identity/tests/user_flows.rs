@@ -4,11 +4,12 @@
 //! device code (approve, decline, expiry, polling interval) and on-behalf-of, with the
 //! emulator's counters proving which requests were (not) sent.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use entra_emulator::testing::{self, Browser, Harness, query_param, sign_in};
-use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     ClientOptions, DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient,
     Secret, SignIn, TokenCredential, TokenRequest,
@@ -44,16 +45,7 @@ impl Env {
     }
 
     fn options(&self) -> ClientOptions {
-        let client = ReqwestClient::new(Some(std::path::Path::new(&self.ready().ca_file))).unwrap();
-        let retry = RetryPolicy {
-            max_retries: 2,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_secs(1),
-        };
-        ClientOptions {
-            pipeline: Some(Pipeline::new(Arc::new(client), retry)),
-            ..ClientOptions::for_emulator(&self.ready().authority, &self.ready().ca_file)
-        }
+        common::emulator_options(&self.h, common::retry(2, Duration::from_secs(1)))
     }
 
     fn public_client(&self) -> PublicClient {
