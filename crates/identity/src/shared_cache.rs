@@ -5,7 +5,9 @@
 //! The file is [`default_cache_path`] unless the options name another; it is opened on
 //! the first request, so a process started before the sign-in still finds it. With no
 //! file, no account, or several accounts and no `AZURE_USERNAME` to choose, the
-//! credential is [`Error::Unavailable`] and says which.
+//! credential is [`Error::Unavailable`] and says which. The account is chosen on the
+//! first request and kept (listing accounts reads the whole file) until a silent request
+//! for it needs the user again, say after a sign-out.
 
 use std::path::PathBuf;
 
@@ -15,7 +17,7 @@ use crate::confidential::ClientOptions;
 use crate::environment::Env;
 use crate::error::Error;
 use crate::persist::{PersistentCache, Protection};
-use crate::public_client::PublicClient;
+use crate::public_client::{Account, PublicClient};
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 
 /// The public client `entra login` signs in with unless told otherwise: the Azure CLI's
@@ -77,6 +79,7 @@ pub struct SharedTokenCacheCredential {
     options: SharedTokenCacheOptions,
     path: Option<PathBuf>,
     client: OnceCell<PublicClient>,
+    account: std::sync::Mutex<Option<Account>>,
 }
 
 impl std::fmt::Debug for SharedTokenCacheCredential {
@@ -102,6 +105,7 @@ impl SharedTokenCacheCredential {
             options,
             path,
             client: OnceCell::new(),
+            account: std::sync::Mutex::new(None),
         }
     }
 
@@ -120,6 +124,9 @@ impl SharedTokenCacheCredential {
     }
 
     async fn public_client(&self) -> Result<&PublicClient, Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let Some(path) = &self.path else {
             return Err(Self::unavailable(
                 "no place for a token cache (no HOME or local data directory); set ENTRA_TOKEN_CACHE"
@@ -162,36 +169,54 @@ impl SharedTokenCacheCredential {
 
     async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
         let client = self.public_client().await?;
+        // The account found once is kept: listing accounts reads the whole cache file,
+        // which a request served from memory should not do.
+        let remembered = self.account.lock().expect("account lock").clone();
+        let account = match remembered {
+            Some(a) => a,
+            None => {
+                let a = self.find_account(client).await?;
+                *self.account.lock().expect("account lock") = Some(a.clone());
+                a
+            }
+        };
+        let result = client.get_token_silent(&account, request).await;
+        if result.as_ref().is_err_and(Error::needs_interaction) {
+            // Signed out (or expired) meanwhile: look again next time.
+            *self.account.lock().expect("account lock") = None;
+        }
+        result
+    }
+
+    /// The one signed-in account (the one `username` names, when set).
+    async fn find_account(&self, client: &PublicClient) -> Result<Account, Error> {
         let mut accounts = client.accounts().await?;
         if let Some(wanted) = &self.options.username {
             accounts.retain(|a| a.username.eq_ignore_ascii_case(wanted));
         }
         let path = self.path.as_ref().map(|p| p.display().to_string());
         let path = path.as_deref().unwrap_or("the token cache");
-        let account = match accounts.len() {
-            0 => {
-                return Err(Self::unavailable(match &self.options.username {
-                    Some(u) => format!(
-                        "{u} is not signed in to client {} in {path}",
-                        self.client_id()
-                    ),
-                    None => format!(
-                        "no account is signed in to client {} in {path} (run `entra login`)",
-                        self.client_id()
-                    ),
-                }));
-            }
-            1 => accounts.remove(0),
+        match accounts.len() {
+            0 => Err(Self::unavailable(match &self.options.username {
+                Some(u) => format!(
+                    "{u} is not signed in to client {} in {path}",
+                    self.client_id()
+                ),
+                None => format!(
+                    "no account is signed in to client {} in {path} (run `entra login`)",
+                    self.client_id()
+                ),
+            })),
+            1 => Ok(accounts.remove(0)),
             _ => {
                 let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
-                return Err(Self::unavailable(format!(
+                Err(Self::unavailable(format!(
                     "{} accounts are signed in ({}); set AZURE_USERNAME to choose one",
                     names.len(),
                     names.join(", ")
-                )));
+                )))
             }
-        };
-        client.get_token_silent(&account, request).await
+        }
     }
 }
 
