@@ -235,11 +235,17 @@ impl Pipeline {
                 _ => {
                     return outcome.map_err(|message| Error::Transport {
                         context: context.to_string(),
-                        message: format!(
-                            "{message} (after {} attempt{})",
-                            attempt + 1,
-                            if attempt == 0 { "" } else { "s" }
-                        ),
+                        // A pipeline without retries belongs to a caller with its own
+                        // retry loop, which counts its attempts itself.
+                        message: if self.retry.max_retries == 0 {
+                            message
+                        } else {
+                            format!(
+                                "{message} (after {} attempt{})",
+                                attempt + 1,
+                                if attempt == 0 { "" } else { "s" }
+                            )
+                        },
                     });
                 }
             }

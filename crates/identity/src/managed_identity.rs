@@ -836,8 +836,7 @@ impl ManagedIdentityCredential {
                             "IMDS at {base} did not answer ({} attempt{}): {}",
                             retries + 1,
                             if retries == 0 { "" } else { "s" },
-                            // The count is ours: each attempt above is one single try.
-                            without_attempt_count(&transport_reason(&e))
+                            transport_reason(&e)
                         ),
                     });
                 }
@@ -1025,14 +1024,6 @@ fn transport_reason(e: &Error) -> String {
     match e {
         Error::Transport { message, .. } => message.clone(),
         other => other.to_string(),
-    }
-}
-
-/// A transport message without the pipeline's " (after N attempts)" suffix.
-fn without_attempt_count(message: &str) -> &str {
-    match message.rfind(" (after ") {
-        Some(i) if message.ends_with(')') => &message[..i],
-        _ => message,
     }
 }
 
