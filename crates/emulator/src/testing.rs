@@ -107,7 +107,11 @@ impl Harness {
     }
 
     /// POSTs `form` to `tenant`'s v2 token endpoint: the status and the JSON answer.
-    pub async fn token_response(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn token_response<F: serde::Serialize + ?Sized>(
+        &self,
+        tenant: &str,
+        form: &F,
+    ) -> (u16, Value) {
         let resp = self
             .http
             .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
@@ -120,7 +124,7 @@ impl Harness {
     }
 
     /// The whole answer of a token request that must succeed (panics with the body).
-    pub async fn token_ok(&self, tenant: &str, form: &[(&str, &str)]) -> Value {
+    pub async fn token_ok<F: serde::Serialize + ?Sized>(&self, tenant: &str, form: &F) -> Value {
         let (status, body) = self.token_response(tenant, form).await;
         assert!(
             status == 200 && body["access_token"].is_string(),
@@ -130,7 +134,11 @@ impl Harness {
     }
 
     /// The access token of a token request that must succeed.
-    pub async fn access_token(&self, tenant: &str, form: &[(&str, &str)]) -> String {
+    pub async fn access_token<F: serde::Serialize + ?Sized>(
+        &self,
+        tenant: &str,
+        form: &F,
+    ) -> String {
         self.token_ok(tenant, form).await["access_token"]
             .as_str()
             .unwrap()

@@ -37,7 +37,7 @@ impl Env {
         Self { h, base, admin }
     }
 
-    async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    async fn token<F: serde::Serialize + ?Sized>(&self, tenant: &str, form: &F) -> (u16, Value) {
         self.h.token_response(tenant, form).await
     }
 
@@ -436,14 +436,7 @@ mod client_credentials {
                 ("scope", "api://contoso-api/.default".into()),
             ]
         };
-        let resp = env
-            .http
-            .post(env.url(&format!("/{CONTOSO}/oauth2/v2.0/token")))
-            .form(&form(&token))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+        assert_eq!(env.token(CONTOSO, &form(&token)).await.0, 200);
         let wrong = entra_emulator::discovery::mint_federated(
             &state_dir,
             &issuer,
@@ -452,16 +445,7 @@ mod client_credentials {
             600,
         )
         .unwrap();
-        let body: Value = env
-            .http
-            .post(env.url(&format!("/{CONTOSO}/oauth2/v2.0/token")))
-            .form(&form(&wrong))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = env.token(CONTOSO, &form(&wrong)).await.1;
         assert_eq!(code_of(&body), 70021, "{body}");
         let stale = entra_emulator::discovery::mint_federated(
             &state_dir,
@@ -471,16 +455,7 @@ mod client_credentials {
             -600,
         )
         .unwrap();
-        let body: Value = env
-            .http
-            .post(env.url(&format!("/{CONTOSO}/oauth2/v2.0/token")))
-            .form(&form(&stale))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = env.token(CONTOSO, &form(&stale)).await.1;
         assert_eq!(code_of(&body), 700024, "{body}");
         env.stop().await;
     }
