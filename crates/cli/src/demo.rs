@@ -18,14 +18,18 @@ use serde_json::{Value, json};
 
 use crate::{EXIT_FAILURE, emulator::wait_for_stop_signal};
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const TENANT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
+use entra_emulator::testing::dev::{
+    API, DAEMON, DAEMON_SECRET, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID,
+};
+
+/// The other tenant of the development directory.
 const FABRIKAM_ID: &str = "fab00000-0000-4000-8000-000000000002";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+/// The web API that calls contoso-api on the user's behalf.
 const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const ALICE: (&str, &str) = ("alice@contoso.onmicrosoft.com", "alice-dev-password");
+const ALICE: (&str, &str) = (
+    entra_emulator::testing::dev::ALICE,
+    entra_emulator::testing::dev::ALICE_PASSWORD,
+);
 
 /// Flags of `entra demo`.
 #[derive(clap::Args)]
@@ -263,8 +267,8 @@ fn err(e: impl std::fmt::Display) -> String {
 // --- The steps --------------------------------------------------------------------
 
 async fn service_principal(ctx: Arc<Ctx>) -> Result<String, String> {
-    let cred = ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", ctx.options())
-        .map_err(err)?;
+    let cred =
+        ClientSecretCredential::new(TENANT, DAEMON, DAEMON_SECRET, ctx.options()).map_err(err)?;
     let t = cred
         .get_token(&TokenRequest::new(["api://contoso-api/.default"]))
         .await
