@@ -442,7 +442,7 @@ impl ClientCredentials {
     /// [`ClientCredentials::get_token`], which handles everything else.
     #[inline]
     fn cached(&self, request: &TokenRequest) -> Option<AccessToken> {
-        if request.claims.is_some() || request.scopes.is_empty() {
+        if request.skips_cache() || request.scopes.is_empty() {
             return None;
         }
         if let Some(t) = &request.tenant
@@ -471,7 +471,7 @@ impl ClientCredentials {
                 TokenKind::App,
             )
         };
-        let bypass = request.claims.is_some();
+        let bypass = request.skips_cache();
         if tenant.eq_ignore_ascii_case(self.authority.tenant()) {
             // The common case: this credential's own tenant; no key is built on a hit.
             self.cache
@@ -489,7 +489,7 @@ impl ClientCredentials {
     async fn fetch(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
         let tenant = request.tenant.as_deref().unwrap_or(self.authority.tenant());
         if let Some(file) = &self.persistent
-            && request.claims.is_none()
+            && !request.skips_cache()
             && let Some(t) = store::find_app_token(
                 file,
                 &self.client_id,

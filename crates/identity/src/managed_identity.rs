@@ -694,7 +694,7 @@ impl ManagedIdentityCredential {
             TokenKind::App,
         );
         self.cache
-            .get_or_fetch(&key, request.claims.is_some(), || {
+            .get_or_fetch(&key, request.skips_cache(), || {
                 self.fetch(endpoint, &resource)
             })
             .await

@@ -152,7 +152,7 @@ impl OnBehalfOfCredential {
             TokenKind::OnBehalfOf,
         );
         i.cache
-            .get_or_fetch(&key, request.claims.is_some(), || {
+            .get_or_fetch(&key, request.skips_cache(), || {
                 self.exchange(assertion, &tenant, request)
             })
             .await

@@ -471,7 +471,7 @@ impl PublicClient {
             .authorities
             .tenant_for(request.tenant.as_deref(), Some(account))?;
         let key = self.key(&tenant, account, &request.scopes);
-        let bypass = request.claims.is_some();
+        let bypass = request.skips_cache();
         self.cache
             .get_or_fetch(&key, bypass, || async {
                 if !bypass && let Some(t) = self.stored_token(account, &tenant, request).await? {

@@ -22,6 +22,10 @@ pub struct TokenRequest {
     pub claims: Option<String>,
     /// Ask for a CAE-capable token (`xms_cc` client capability `cp1`).
     pub enable_cae: bool,
+    /// Ask the authority even when a cached token is still fresh (the new token replaces
+    /// the cached one). For callers that keep their own cache and refresh ahead of
+    /// expiry, such as a token broker.
+    pub force_refresh: bool,
 }
 
 impl TokenRequest {
@@ -41,6 +45,18 @@ impl TokenRequest {
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
         self
+    }
+
+    /// Skipping cached tokens ([`TokenRequest::force_refresh`]).
+    pub fn force_refresh(mut self) -> Self {
+        self.force_refresh = true;
+        self
+    }
+
+    /// Whether cached tokens must not answer this request: a claims challenge, or
+    /// [`TokenRequest::force_refresh`].
+    pub fn skips_cache(&self) -> bool {
+        self.claims.is_some() || self.force_refresh
     }
 
     /// With a claims challenge.
