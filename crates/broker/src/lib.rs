@@ -5,4 +5,5 @@
 
 #![warn(missing_docs)]
 
+pub mod redis_store;
 pub mod store;
