@@ -9,7 +9,8 @@
 //! | Cloud Shell | `POST /oauth2/token`, form `resource=R`, `Metadata: true` | as IMDS | as IMDS |
 //! | native | `POST /api/v1/token`, JSON `{"scopes":[..],"identity":..}`, `Authorization: Bearer` | the bearer | JSON with numbers |
 //!
-//! Errors are `{"error":"...","error_description":"..."}` in every protocol: 400 for a
+//! Errors are `{"error":"...","error_description":"..."}` (App Service adds its own
+//! `statusCode`, `message` and `correlationId`, which MSAL reads): 400 for a
 //! malformed request or an unknown identity, 401 for a missing or wrong secret, 403 when
 //! policy refuses (naming what was refused), 400 when Entra refuses, 503 with
 //! `Retry-After` when Entra cannot be reached and nothing valid is cached.
@@ -240,7 +241,19 @@ impl<'a> Ctx<'a> {
 
     fn refuse(&self, r: Refusal) -> Response {
         self.finish(r.status, r.outcome, None, None, Some(&r.description));
-        let body = serde_json::json!({ "error": r.error, "error_description": r.description });
+        let body = if matches!(self.protocol, APP_SERVICE | APP_SERVICE_2017) {
+            // App Service writes `statusCode` and `message` (what MSAL reads); the OAuth
+            // pair is kept for azure-identity and people.
+            serde_json::json!({
+                "statusCode": r.status.as_u16(),
+                "message": r.description,
+                "correlationId": uuid::Uuid::new_v4().to_string(),
+                "error": r.error,
+                "error_description": r.description,
+            })
+        } else {
+            serde_json::json!({ "error": r.error, "error_description": r.description })
+        };
         let mut resp = (r.status, axum::Json(body)).into_response();
         if r.retry_after {
             resp.headers_mut()

@@ -214,6 +214,11 @@ async fn every_protocol_answers_in_its_own_shape() {
     .await;
     assert_eq!(s, 401);
     assert_eq!(v["error"], "unauthorized");
+    assert_eq!(v["statusCode"], 401);
+    assert_eq!(
+        v["message"],
+        "the X-IDENTITY-HEADER header matches no caller"
+    );
     let (s, v) = app_service(
         &b,
         DEV_SECRET,

@@ -244,7 +244,10 @@ async fn callers_see_no_errors_when_redis_dies_mid_run() {
         a.shared().cache.purge_local("daemon");
         b.shared().cache.purge_local("daemon");
         let mut raw = redis.raw().await;
-        let _: () = ::redis::cmd("FLUSHALL").query_async(&mut raw).await.unwrap();
+        let _: () = ::redis::cmd("FLUSHALL")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(shared, "replicas share tokens again once Redis is back");
