@@ -268,7 +268,7 @@ impl<'a> Ctx<'a> {
         resp
     }
 
-    fn ok(&self, body: Vec<u8>, t: &Cached, source: Source) -> Response {
+    fn ok(&self, body: impl Into<Bytes>, t: &Cached, source: Source) -> Response {
         self.finish(StatusCode::OK, OK, Some(source), Some(&t.token_id), None);
         json_response(body)
     }
@@ -378,8 +378,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn json_response(body: Vec<u8>) -> Response {
-    let mut r = Response::new(axum::body::Body::from(body));
+fn json_response(body: impl Into<Bytes>) -> Response {
+    let mut r = Response::new(axum::body::Body::from(body.into()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -573,19 +573,28 @@ pub(crate) async fn app_service(
         .await
     {
         Ok((t, source, _)) => {
-            let body = serde_json::to_vec(&AppServiceBody {
-                access_token: t.token.expose(),
-                expires_on: if legacy {
-                    legacy_date(t.expires_on)
-                } else {
-                    t.expires_on.to_string()
-                },
-                not_before: t.fetched_at.to_string(),
-                resource,
-                token_type: "Bearer",
-                client_id: t.client_id.as_deref(),
-            })
-            .unwrap_or_default();
+            let render = || -> Bytes {
+                serde_json::to_vec(&AppServiceBody {
+                    access_token: t.token.expose(),
+                    expires_on: if legacy {
+                        legacy_date(t.expires_on)
+                    } else {
+                        t.expires_on.to_string()
+                    },
+                    not_before: t.fetched_at.to_string(),
+                    resource,
+                    token_type: "Bearer",
+                    client_id: t.client_id.as_deref(),
+                })
+                .unwrap_or_default()
+                .into()
+            };
+            let body = if legacy {
+                render()
+            } else {
+                // The common case: the same bytes for every caller of this token.
+                t.app_service_body.get_or_init(render).clone()
+            };
             ctx.ok(body, &t, source)
         }
         Err(r) => ctx.refuse(r),
