@@ -128,6 +128,8 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
         .replace("\"app\"", "\"ops\"")
         .replace("app.secret", "ops.secret");
     std::fs::write(&file, config(&h, &format!("{APP}{ops}"))).unwrap();
+    // As logrotate does: move the audit log away, then SIGHUP.
+    std::fs::rename(dir.join("audit.jsonl"), dir.join("audit.jsonl.1")).unwrap();
     hup();
     let deadline = Instant::now() + Duration::from_secs(20);
     while get(&url, "ops-caller-secret-0123456789").0 != 200 {
@@ -155,12 +157,18 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     let status = wait_bounded(&mut child, Duration::from_secs(30));
     assert!(status.success(), "SIGTERM stops it cleanly: {status}");
     assert!(!ready_file.exists(), "the ready file is removed");
+    let rotated = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
+    assert_eq!(
+        rotated.lines().count(),
+        2,
+        "the lines before the rotation: {rotated}"
+    );
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
         .collect();
-    assert!(lines.iter().any(|l| l["outcome"] == "unauthorized"));
+    assert!(rotated.contains("\"outcome\":\"unauthorized\""), "{rotated}");
     assert!(
         lines
             .iter()
