@@ -168,7 +168,10 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
         .collect();
-    assert!(rotated.contains("\"outcome\":\"unauthorized\""), "{rotated}");
+    assert!(
+        rotated.contains("\"outcome\":\"unauthorized\""),
+        "{rotated}"
+    );
     assert!(
         lines
             .iter()
