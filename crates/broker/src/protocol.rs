@@ -103,6 +103,8 @@ impl Conn {
 /// One request's audit and metrics context.
 struct Ctx<'a> {
     shared: &'a Shared,
+    /// The configuration generation this request sees from start to end.
+    generation: Arc<crate::server::Generation>,
     protocol: usize,
     started: Instant,
     conn: &'a Conn,
@@ -195,6 +197,7 @@ impl<'a> Ctx<'a> {
     fn new(shared: &'a Shared, protocol: usize, conn: &'a Conn) -> Self {
         Self {
             shared,
+            generation: shared.generation(),
             protocol,
             started: Instant::now(),
             conn,
@@ -282,7 +285,7 @@ impl<'a> Ctx<'a> {
         key: String,
         scopes: Vec<String>,
     ) -> Result<(Arc<Cached>, Source, Arc<Identity>), Refusal> {
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         let identity = match selector {
             Some(sel) => generation
                 .identities
@@ -336,7 +339,7 @@ impl<'a> Ctx<'a> {
                 "this endpoint answers processes on the broker's own machine only (it carries no secret); use the App Service protocol or the native API with a caller secret",
             ));
         }
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         if generation.callers.uses_uids() {
             self.uid = self.conn.uid();
         }
@@ -365,7 +368,7 @@ impl<'a> Ctx<'a> {
                 "the {header_name} header is missing"
             )));
         };
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         match generation.callers.by_secret(secret) {
             Some(c) => {
                 self.caller = Some(c.name.clone());
@@ -453,7 +456,7 @@ pub(crate) async fn imds(
     headers: HeaderMap,
 ) -> Response {
     let mut ctx = Ctx::new(&shared, IMDS, &conn);
-    if !shared.generation().imds_enabled {
+    if !ctx.generation.imds_enabled {
         return ctx.refuse(Refusal::new(
             StatusCode::NOT_FOUND,
             BAD_REQUEST,
@@ -609,7 +612,7 @@ pub(crate) async fn cloud_shell(
     body: Bytes,
 ) -> Response {
     let mut ctx = Ctx::new(&shared, CLOUD_SHELL, &conn);
-    if !shared.generation().imds_enabled {
+    if !ctx.generation.imds_enabled {
         return ctx.refuse(Refusal::new(
             StatusCode::NOT_FOUND,
             BAD_REQUEST,
