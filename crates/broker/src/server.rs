@@ -179,6 +179,12 @@ pub async fn start(
             .map_or(1, |n| n.get())
             .min(8)
     });
+    if listen.port() != 0 && threads > 1 {
+        // SO_REUSEPORT would let us share the port with another broker left running by
+        // the same user; make sure it is free first.
+        std::net::TcpListener::bind(listen)
+            .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
+    }
     let first = bind(listen, threads > 1)?;
     let addr = first
         .local_addr()
