@@ -44,9 +44,16 @@ pub struct Cached {
     pub token_id: String,
     /// The client id it was issued to, when known.
     pub client_id: Option<String>,
-    /// The App Service 2019-08-01 answer for this token, made once (it depends only on
-    /// the token and the resource, which is the slot's key).
-    pub app_service_body: std::sync::OnceLock<axum::body::Bytes>,
+    /// Whether the token can be written into JSON as is (base64url and dots, as every
+    /// JWT): then answers copy it without an escaping pass.
+    pub json_safe: bool,
+}
+
+/// Whether `token` needs no JSON escaping.
+pub fn json_safe(token: &str) -> bool {
+    token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 impl std::fmt::Debug for Cached {
@@ -79,7 +86,7 @@ impl Cached {
             fetched_at: s.fetched_at,
             token_id: s.token_id.clone(),
             client_id: s.client_id.clone(),
-            app_service_body: std::sync::OnceLock::new(),
+            json_safe: json_safe(&s.token),
         }
     }
 }
@@ -525,19 +532,22 @@ impl Cache {
             refresh_at = refresh_at.min(r);
         }
         let raw = token.token.expose();
+        let token_id = audit::token_id(raw);
+        let client_id = slot
+            .identity
+            .client_id
+            .clone()
+            .or_else(|| audit::claim(raw, "appid"))
+            .or_else(|| audit::claim(raw, "azp"));
+        let json_safe = json_safe(raw);
         Ok(Cached {
-            token_id: audit::token_id(raw),
-            client_id: slot
-                .identity
-                .client_id
-                .clone()
-                .or_else(|| audit::claim(raw, "appid"))
-                .or_else(|| audit::claim(raw, "azp")),
+            token_id,
+            client_id,
             token: token.token,
             expires_on: token.expires_on,
             refresh_at,
             fetched_at: now,
-            app_service_body: std::sync::OnceLock::new(),
+            json_safe,
         })
     }
 

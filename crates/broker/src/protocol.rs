@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::audit::Record;
 use crate::cache::{Cached, FetchError, Source, now, scope_key};
@@ -418,34 +418,72 @@ fn resource_scopes(resource: &str) -> Vec<String> {
     vec![format!("{resource}/.default")]
 }
 
-#[derive(Serialize)]
-struct ImdsBody<'a> {
-    access_token: &'a str,
-    refresh_token: &'a str,
-    expires_in: String,
-    expires_on: String,
-    ext_expires_in: String,
-    not_before: String,
-    resource: &'a str,
-    token_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
+/// A JSON object written field by field: the answers are small and fixed in shape, and
+/// the token (1-2 KB) is copied as is when it needs no escaping.
+struct Json(Vec<u8>);
+
+impl Json {
+    fn new(t: &Cached) -> Self {
+        let mut v = Vec::with_capacity(t.token.expose().len() + 384);
+        v.push(b'{');
+        Self(v)
+    }
+    fn key(&mut self, k: &str) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(k.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+    fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, v);
+        self
+    }
+    fn num(&mut self, k: &str, v: i64) -> &mut Self {
+        self.key(k);
+        self.0.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+    fn token(&mut self, t: &Cached) -> &mut Self {
+        if t.json_safe {
+            self.key("access_token");
+            self.0.push(b'"');
+            self.0.extend_from_slice(t.token.expose().as_bytes());
+            self.0.push(b'"');
+            self
+        } else {
+            self.str("access_token", t.token.expose())
+        }
+    }
+    fn opt(&mut self, k: &str, v: Option<&str>) -> &mut Self {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+        self
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        self.0.push(b'}');
+        std::mem::take(&mut self.0)
+    }
 }
 
+/// IMDS and Cloud Shell: every value a string.
 fn imds_body(t: &Cached, resource: &str) -> Vec<u8> {
     let remaining = (t.expires_on - now()).max(0).to_string();
-    serde_json::to_vec(&ImdsBody {
-        access_token: t.token.expose(),
-        refresh_token: "",
-        expires_in: remaining.clone(),
-        expires_on: t.expires_on.to_string(),
-        ext_expires_in: remaining,
-        not_before: t.fetched_at.to_string(),
-        resource,
-        token_type: "Bearer",
-        client_id: t.client_id.as_deref(),
-    })
-    .unwrap_or_default()
+    Json::new(t)
+        .token(t)
+        .str("refresh_token", "")
+        .str("expires_in", &remaining)
+        .str("expires_on", &t.expires_on.to_string())
+        .str("ext_expires_in", &remaining)
+        .str("not_before", &t.fetched_at.to_string())
+        .str("resource", resource)
+        .str("token_type", "Bearer")
+        .opt("client_id", t.client_id.as_deref())
+        .finish()
 }
 
 /// `GET /metadata/identity/oauth2/token`.
@@ -503,17 +541,6 @@ pub(crate) async fn imds(
         Ok((t, source, _)) => ctx.ok(imds_body(&t, resource), &t, source),
         Err(r) => ctx.refuse(r),
     }
-}
-
-#[derive(Serialize)]
-struct AppServiceBody<'a> {
-    access_token: &'a str,
-    expires_on: String,
-    not_before: String,
-    resource: &'a str,
-    token_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
 }
 
 /// `GET /msi/token` (App Service 2019-08-01 and 2017-09-01).
@@ -576,28 +603,19 @@ pub(crate) async fn app_service(
         .await
     {
         Ok((t, source, _)) => {
-            let render = || -> Bytes {
-                serde_json::to_vec(&AppServiceBody {
-                    access_token: t.token.expose(),
-                    expires_on: if legacy {
-                        legacy_date(t.expires_on)
-                    } else {
-                        t.expires_on.to_string()
-                    },
-                    not_before: t.fetched_at.to_string(),
-                    resource,
-                    token_type: "Bearer",
-                    client_id: t.client_id.as_deref(),
-                })
-                .unwrap_or_default()
-                .into()
-            };
-            let body = if legacy {
-                render()
+            let expires_on = if legacy {
+                legacy_date(t.expires_on)
             } else {
-                // The common case: the same bytes for every caller of this token.
-                t.app_service_body.get_or_init(render).clone()
+                t.expires_on.to_string()
             };
+            let body = Json::new(&t)
+                .token(&t)
+                .str("expires_on", &expires_on)
+                .str("not_before", &t.fetched_at.to_string())
+                .str("resource", resource)
+                .str("token_type", "Bearer")
+                .opt("client_id", t.client_id.as_deref())
+                .finish();
             ctx.ok(body, &t, source)
         }
         Err(r) => ctx.refuse(r),
@@ -658,19 +676,6 @@ struct NativeRequest {
     identity: Option<String>,
 }
 
-#[derive(Serialize)]
-struct NativeBody<'a> {
-    access_token: &'a str,
-    token_type: &'a str,
-    expires_on: i64,
-    expires_in: i64,
-    identity: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-    scopes: &'a [String],
-    token_id: &'a str,
-}
-
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = header(headers, "authorization")?;
     let (scheme, rest) = v.split_once(' ')?;
@@ -721,17 +726,16 @@ pub(crate) async fn native(
     let answer_scopes = scopes.clone();
     match ctx.token(&caller, selector, key, scopes).await {
         Ok((t, source, identity)) => {
-            let body = serde_json::to_vec(&NativeBody {
-                access_token: t.token.expose(),
-                token_type: "Bearer",
-                expires_on: t.expires_on,
-                expires_in: (t.expires_on - now()).max(0),
-                identity: &identity.name,
-                client_id: t.client_id.as_deref(),
-                scopes: &answer_scopes,
-                token_id: &t.token_id,
-            })
-            .unwrap_or_default();
+            let mut json = Json::new(&t);
+            json.token(&t)
+                .str("token_type", "Bearer")
+                .num("expires_on", t.expires_on)
+                .num("expires_in", (t.expires_on - now()).max(0))
+                .str("identity", &identity.name)
+                .opt("client_id", t.client_id.as_deref());
+            json.key("scopes");
+            let _ = serde_json::to_writer(&mut json.0, &answer_scopes);
+            let body = json.str("token_id", &t.token_id).finish();
             ctx.ok(body, &t, source)
         }
         Err(r) => ctx.refuse(r),
@@ -762,6 +766,41 @@ pub fn legacy_date(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn cached(token: &str) -> Cached {
+        Cached {
+            token: entra_identity::Secret::new(token),
+            expires_on: 2_000_000_000,
+            refresh_at: 1_999_999_000,
+            fetched_at: 1_999_996_400,
+            token_id: "uti:x".into(),
+            client_id: Some("c\"id".into()),
+            json_safe: crate::cache::json_safe(token),
+        }
+    }
+
+    #[test]
+    fn bodies_are_valid_json_whatever_the_values() {
+        for token in ["eyJhbGciOi.eyJhdWQi.c2ln-_", "we\"ird\\tok\nen"] {
+            let t = cached(token);
+            let v: serde_json::Value =
+                serde_json::from_slice(&imds_body(&t, "api://x\"y")).unwrap();
+            assert_eq!(v["access_token"], token);
+            assert_eq!(v["resource"], "api://x\"y");
+            assert_eq!(v["client_id"], "c\"id");
+            assert_eq!(v["expires_on"], "2000000000");
+            assert_eq!(v["not_before"], "1999996400");
+            assert_eq!(v["refresh_token"], "");
+        }
+        assert!(crate::cache::json_safe("a.b-c_D9"));
+        assert!(!crate::cache::json_safe("a\"b"));
+        let t = cached("abc");
+        let mut j = Json::new(&t);
+        let body = j.num("n", -5).str("s", "").finish();
+        assert_eq!(body, br#"{"n":-5,"s":""}"#);
+    }
+
     #[test]
     fn legacy_date_format() {
         assert_eq!(

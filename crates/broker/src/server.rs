@@ -286,6 +286,8 @@ fn tuning(c: &BrokerConfig) -> Tuning {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metadata/identity/oauth2/token", get(protocol::imds))
+        // msal-node (and so @azure/identity for Node) asks with a trailing slash.
+        .route("/metadata/identity/oauth2/token/", get(protocol::imds))
         .route("/msi/token", get(protocol::app_service))
         .route("/oauth2/token", post(protocol::cloud_shell))
         .route("/api/v1/token", post(protocol::native))

@@ -157,6 +157,19 @@ async fn every_protocol_answers_in_its_own_shape() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(app_of(v["access_token"].as_str().unwrap()), WEB);
 
+    // msal-node asks with a trailing slash.
+    let r = client()
+        .get(format!(
+            "{}/metadata/identity/oauth2/token/?api-version=2018-02-01&resource=api://contoso-api",
+            b.imds_endpoint()
+        ))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["access_token"], token.as_str());
+
     // Cloud Shell.
     let r = client()
         .post(format!("{}/oauth2/token", b.imds_endpoint()))
@@ -297,8 +310,8 @@ async fn every_protocol_answers_in_its_own_shape() {
         .unwrap();
     for needle in [
         "entra_broker_requests_total{protocol=\"app_service\",outcome=\"ok\"} 1",
-        "entra_broker_requests_total{protocol=\"imds\",outcome=\"ok\"} 2",
-        "entra_broker_cache_hits_total 4",
+        "entra_broker_requests_total{protocol=\"imds\",outcome=\"ok\"} 3",
+        "entra_broker_cache_hits_total 5",
         "entra_broker_upstream_requests_total{identity=\"daemon\",outcome=\"ok\"} 1",
         "entra_broker_request_duration_seconds_bucket",
         "entra_broker_cached_tokens 2",
@@ -319,7 +332,7 @@ async fn every_protocol_answers_in_its_own_shape() {
         "no caller secret in the audit log"
     );
     let lines = audit_lines(&audit);
-    assert_eq!(lines.len(), 12, "{text}");
+    assert_eq!(lines.len(), 13, "{text}");
     let first = &lines[0];
     assert_eq!(first["protocol"], "app_service");
     assert_eq!(first["caller"], "dev");

@@ -416,6 +416,11 @@ pub fn router(state: AppState) -> Router {
             "/metadata/identity/oauth2/token",
             get(managed_identity::imds),
         )
+        // msal-node (and so @azure/identity for Node) asks with a trailing slash.
+        .route(
+            "/metadata/identity/oauth2/token/",
+            get(managed_identity::imds),
+        )
         .route("/msi/token", get(managed_identity::app_service))
         .route(
             "/federation/.well-known/openid-configuration",
