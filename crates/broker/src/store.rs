@@ -91,8 +91,11 @@ pub trait SharedStore: Send + Sync {
     fn load<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>>;
 
     /// Stores `value` under `key` until it expires.
-    fn save<'a>(&'a self, key: &'a StoreKey, value: &'a Stored)
-    -> BoxFuture<'a, Result<(), StoreError>>;
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        value: &'a Stored,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes the fleet-wide lock for `key` for at most `ttl_ms`: `Ok(None)` when another
     /// replica holds it.

@@ -156,6 +156,7 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
             config: args.config,
             token_lifetime: args.token_lifetime,
             insecure_http: args.insecure_http,
+            ..Default::default()
         };
         let running = match entra_emulator::Emulator::start(opts).await {
             Ok(r) => r,

@@ -7,6 +7,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod aadsts;
 mod account;
+mod broker;
 mod call;
 mod completions;
 mod config;
@@ -76,9 +77,12 @@ enum Command {
     /// The accounts signed in with `entra login`.
     #[command(subcommand)]
     Account(account::AccountAction),
-    /// Start the local development stack (the emulator) and print what to export.
+    /// Start the local development stack (the emulator and a token broker) and print what to export.
     #[command(after_help = up::AFTER_HELP)]
     Up(up::UpArgs),
+    /// Run the token broker: managed-identity endpoints (IMDS, App Service, Cloud Shell) for any app, anywhere.
+    #[command(after_help = broker::AFTER_HELP)]
+    Broker(broker::BrokerArgs),
     /// Run the local Entra ID emulator (HTTPS on 127.0.0.1:8443 by default).
     Emulator(emulator::EmulatorArgs),
     /// Run the user scenarios end to end against an in-process emulator (no setup, no network).
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
             config().map_or_else(|c| c, |c| account::run_account(action, &c))
         }
         Command::Up(args) => up::run(args),
+        Command::Broker(args) => broker::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Validate(args) => match load_config(&cli.global) {

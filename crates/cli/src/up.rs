@@ -1,7 +1,7 @@
 //! `entra up`: the local development stack in one command: the emulator with the
-//! well-known development identities, and the variables that point `entra`, MSAL,
-//! azure-identity and managed-identity clients at it. (The token broker joins it once it
-//! exists.) Runs until Ctrl-C or SIGTERM.
+//! well-known development identities, a token broker wired to the emulator's daemon app,
+//! and the variables that point `entra`, MSAL, azure-identity and managed-identity
+//! clients at them. Runs until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +11,14 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE, term};
 
 pub(crate) const AFTER_HELP: &str = "\
 Starts the emulator (HTTPS on 127.0.0.1, a local CA in the state directory) with the
-development tenant contoso.onmicrosoft.com and its well-known apps and users, then prints
-`export` lines for entra, MSAL / azure-identity and managed-identity clients: paste them
-into another shell. The token broker (entra-broker) is not part of it yet: it does not
-exist so far. Stop with Ctrl-C (or SIGTERM); ready.json is removed on the way out.
+development tenant contoso.onmicrosoft.com and its well-known apps and users, and the
+token broker (plain HTTP on 127.0.0.1, as Azure's managed-identity endpoints are) holding
+the daemon app's credentials as identity \"daemon\", for a caller \"dev\" (this user, over
+IMDS; or its IDENTITY_HEADER). Then prints `export` lines for entra, MSAL /
+azure-identity and managed-identity clients: paste them into another shell. ready.json
+in the state directory has both (the broker under \"broker\"); the broker's audit log is
+broker-audit.jsonl there. Stop with Ctrl-C (or SIGTERM); ready.json is removed on the
+way out.
 
 Development identities (public: never use them for anything real):
   tenant             contoso.onmicrosoft.com  c0ffee00-0000-4000-8000-000000000001
@@ -46,6 +50,9 @@ pub(crate) struct UpArgs {
     /// Directory file (TOML); the embedded development directory otherwise.
     #[arg(long, value_name = "FILE", env = "ENTRA_EMULATOR_CONFIG")]
     directory: Option<PathBuf>,
+    /// The broker's port (default 8079; 0 when --port is 0, so tests get free ports).
+    #[arg(long, env = "ENTRA_BROKER_PORT")]
+    broker_port: Option<u16>,
 }
 
 pub(crate) fn run(args: UpArgs) -> ExitCode {
@@ -61,25 +68,53 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let options = entra_emulator::Options {
-            state_dir,
+            state_dir: state_dir.clone(),
             port: args.port,
             config: args.directory,
+            defer_ready_file: true,
             ..Default::default()
         };
-        let running = match entra_emulator::Emulator::start(options).await {
+        let mut running = match entra_emulator::Emulator::start(options).await {
             Ok(r) => r,
             Err(e) => {
                 term::error(e);
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
+        let broker_port = args
+            .broker_port
+            .unwrap_or(if args.port == 0 { 0 } else { 8079 });
+        let header = entra_broker::policy::generate_secret();
+        let config = broker_config(&running.ready, &state_dir, broker_port, &header);
+        let broker = match entra_broker::start(config, Default::default()).await {
+            Ok(b) => b,
+            Err(e) => {
+                term::error(format!("the broker did not start: {e}"));
+                running.shutdown().await;
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        running.ready.broker = Some(entra_emulator::BrokerReady {
+            identity_endpoint: broker.identity_endpoint(),
+            identity_header: header,
+            imds_endpoint: broker.imds_endpoint(),
+            metrics_url: broker.metrics_url(),
+        });
+        if let Err(e) = running.write_ready() {
+            term::error(e);
+            broker.shutdown().await;
+            running.shutdown().await;
+            return ExitCode::from(EXIT_FAILURE);
+        }
         print!("{}", exports(&running.ready));
         eprintln!(
-            "entra up: emulator on {}; Ctrl-C stops it",
-            running.ready.authority
+            "entra up: emulator on {}, broker on {}; Ctrl-C stops them",
+            running.ready.authority,
+            broker.imds_endpoint()
         );
         wait_for_stop_signal().await;
         eprintln!("shutting down");
+        broker.shutdown().await;
         running.shutdown().await;
         ExitCode::SUCCESS
     })
@@ -118,17 +153,89 @@ fn exports(ready: &entra_emulator::Ready) -> String {
             "NODE_EXTRA_CA_CERTS",
         ]),
     );
-    section(
-        "managed-identity clients (App Service protocol, and IMDS at this base)",
-        &pick(&[
-            "IDENTITY_ENDPOINT",
-            "IDENTITY_HEADER",
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-        ]),
-    );
+    match &ready.broker {
+        Some(b) => section(
+            "managed-identity clients, served by the broker as the daemon app (App Service protocol; IMDS at this base)",
+            &[
+                ("IDENTITY_ENDPOINT", b.identity_endpoint.clone()),
+                ("IDENTITY_HEADER", b.identity_header.clone()),
+                ("AZURE_POD_IDENTITY_AUTHORITY_HOST", b.imds_endpoint.clone()),
+            ],
+        ),
+        None => section(
+            "managed-identity clients (App Service protocol, and IMDS at this base)",
+            &pick(&[
+                "IDENTITY_ENDPOINT",
+                "IDENTITY_HEADER",
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            ]),
+        ),
+    }
     out.push_str(&format!(
         "# a service principal for EnvironmentCredential (optional):\n# export AZURE_TENANT_ID={TENANT_ID} AZURE_CLIENT_ID={DAEMON_ID} AZURE_CLIENT_SECRET=daemon-dev-secret\n# a public client for your own MSAL app: {PUBLIC_CLIENT_ID} (users alice, bob, mfa; passwords <name>-dev-password)\n# admin API: Authorization: Bearer {}\n",
         ready.admin_token
     ));
     out
+}
+
+/// The uid that owns `dir` (which this process just created or uses): this user.
+fn owner_uid(dir: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(dir).ok().map(|m| m.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// The development broker: the emulator's daemon app as identity "daemon", and one
+/// caller "dev" (this user over IMDS, or its secret) that may have any resource.
+fn broker_config(
+    ready: &entra_emulator::Ready,
+    state_dir: &std::path::Path,
+    port: u16,
+    header: &str,
+) -> entra_broker::BrokerConfig {
+    let mut config = entra_broker::BrokerConfig::default();
+    config.broker.listen = format!("127.0.0.1:{port}");
+    config.broker.audit_log = Some(state_dir.join("broker-audit.jsonl").display().to_string());
+    config.identities.push(entra_broker::IdentityConfig {
+        name: "daemon".into(),
+        kind: entra_broker::IdentityKind::EmulatorDev,
+        tenant: Some(TENANT_ID.into()),
+        client_id: Some(DAEMON_ID.into()),
+        object_id: None,
+        resource_id: None,
+        secret_env: None,
+        secret_file: None,
+        secret: None,
+        allow_secret_in_config: false,
+        certificate_file: None,
+        certificate_password_env: None,
+        send_certificate_chain: false,
+        token_file: None,
+        authority: Some(ready.authority.clone()),
+        ca_file: Some(ready.ca_file.clone().into()),
+    });
+    let uids = owner_uid(state_dir).into_iter().collect::<Vec<_>>();
+    config.callers.push(entra_broker::CallerConfig {
+        name: "dev".into(),
+        secret_env: None,
+        secret_file: None,
+        secret: Some(header.to_string()),
+        allow_secret_in_config: true,
+        uids: uids.clone(),
+        identities: vec!["*".into()],
+        resources: vec!["*".into()],
+        scopes: vec![],
+    });
+    if uids.is_empty() {
+        // No uid lookups on this platform: any local process is the dev caller.
+        config.imds.caller = Some("dev".into());
+    }
+    config
 }

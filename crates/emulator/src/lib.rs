@@ -74,6 +74,9 @@ pub struct Options {
     pub token_lifetime: Option<u64>,
     /// Serve plain HTTP instead of HTTPS. MSAL and azure-identity refuse it; for curl only.
     pub insecure_http: bool,
+    /// Do not write `ready.json` at start: the embedder adds to [`Emulator::ready`] (e.g.
+    /// the broker `entra up` starts beside it) and calls [`Emulator::write_ready`].
+    pub defer_ready_file: bool,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             config: None,
             token_lifetime: None,
             insecure_http: false,
+            defer_ready_file: false,
         }
     }
 }
@@ -115,6 +119,22 @@ pub struct Ready {
     pub daemon_certificate: String,
     /// Process id.
     pub pid: u32,
+    /// The token broker started beside the emulator (`entra up`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<BrokerReady>,
+}
+
+/// Where the broker `entra up` starts listens (the `broker` object of `ready.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BrokerReady {
+    /// App Service `IDENTITY_ENDPOINT` (`http://127.0.0.1:PORT/msi/token`).
+    pub identity_endpoint: String,
+    /// The development caller's `IDENTITY_HEADER`.
+    pub identity_header: String,
+    /// IMDS base (`AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+    pub imds_endpoint: String,
+    /// Prometheus metrics.
+    pub metrics_url: String,
 }
 
 impl Ready {
@@ -192,6 +212,7 @@ impl Emulator {
             daemon_certificate: state_dir.join("daemon.pem").display().to_string(),
             pid: std::process::id(),
             authority,
+            broker: None,
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
         let app = router(state.clone());
@@ -208,16 +229,24 @@ impl Emulator {
                 ))
             })
             .collect();
-        let json = serde_json::to_vec_pretty(&ready).map_err(|e| e.to_string())?;
-        keys::write_private(&state_dir.join("ready.json"), &json)
-            .map_err(|e| format!("ready.json: {e}"))?;
-        Ok(Self {
+        let me = Self {
             ready,
             addr,
             state,
             shutdown: tx,
             tasks,
-        })
+        };
+        if !opts.defer_ready_file {
+            me.write_ready()?;
+        }
+        Ok(me)
+    }
+
+    /// Writes [`Emulator::ready`] to `<state-dir>/ready.json` (atomically, 0600).
+    pub fn write_ready(&self) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(&self.ready).map_err(|e| e.to_string())?;
+        keys::write_private(&self.state.state_dir.join("ready.json"), &json)
+            .map_err(|e| format!("ready.json: {e}"))
     }
 
     /// Stops accepting, lets in-flight requests finish briefly, removes `ready.json`.

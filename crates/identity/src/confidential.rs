@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use entra_jose::{Algorithm, RsaSigningKey, b64std, b64url, x5t_sha1, x5t_sha256};
+/// The JWS algorithm of a certificate credential's client assertion.
+pub use entra_jose::Algorithm;
+use entra_jose::{RsaSigningKey, b64std, b64url, x5t_sha1, x5t_sha256};
 
 use crate::authority::{Authority, InstanceDiscovery};
 use crate::cache::{CacheKey, TokenCache, TokenKind};

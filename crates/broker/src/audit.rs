@@ -1,0 +1,226 @@
+//! The audit log: one JSON line per token request (granted, refused or failed), written
+//! by a dedicated thread so a slow disk never stalls a caller.
+//!
+//! ```json
+//! {"time":"2026-11-21T10:00:00.123456Z","protocol":"app_service","caller":"billing","peer":"127.0.0.1:50412","identity":"billing-sp","resource":"https://graph.microsoft.com","outcome":"ok","status":200,"cache":"hit","latency_us":41,"token_id":"uti:AbCd..."}
+//! ```
+//!
+//! `token_id` is the token's `uti` claim (Entra's unique token identifier, what its
+//! sign-in logs show) or, for tokens without one, `sha256:` and the first 16 hex digits
+//! of the token's SHA-256: enough to correlate, useless to replay. The token itself is
+//! never written. Lines are never dropped: when the writer falls behind, requests wait.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+
+use crate::error::BrokerError;
+
+/// One audit record.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    /// RFC 3339, UTC, microseconds.
+    pub time: String,
+    /// `imds`, `app_service`, `app_service_2017`, `cloud_shell`, `native`.
+    pub protocol: &'a str,
+    /// The caller's name, when it was recognised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<&'a str>,
+    /// The peer address (or `unix`).
+    pub peer: &'a str,
+    /// The local user id of the peer, when it was looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The upstream identity, when one was selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<&'a str>,
+    /// The resource (IMDS, App Service, Cloud Shell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<&'a str>,
+    /// The scopes (native API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<&'a [String]>,
+    /// `ok`, `bad_request`, `unauthorized`, `denied`, `upstream_error`, `unavailable`.
+    pub outcome: &'a str,
+    /// The HTTP status sent.
+    pub status: u16,
+    /// `hit`, `miss`, `fleet`, `stale`, or absent when no token was looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<&'a str>,
+    /// Microseconds from request to response.
+    pub latency_us: u64,
+    /// The token's identifier (never the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<&'a str>,
+    /// Why it was refused or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+}
+
+/// Where audit lines go.
+pub struct AuditLog {
+    tx: Mutex<Option<SyncSender<String>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    enabled: bool,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+const QUEUE: usize = 65_536;
+
+impl AuditLog {
+    /// From `[broker] audit_log`: a path (appended, created 0600), `-` stdout, `off`.
+    pub fn open(setting: Option<&str>) -> Result<Arc<Self>, BrokerError> {
+        let sink: Box<dyn Write + Send> = match setting.unwrap_or("-") {
+            "off" => {
+                return Ok(Arc::new(Self {
+                    tx: Mutex::new(None),
+                    writer: Mutex::new(None),
+                    enabled: false,
+                }));
+            }
+            "-" => Box::new(std::io::stdout()),
+            path => Box::new(open_append(Path::new(path))?),
+        };
+        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("entra-broker-audit".into())
+            .spawn(move || write_lines(rx, sink))
+            .map_err(|e| BrokerError::Io(format!("audit log writer thread: {e}")))?;
+        Ok(Arc::new(Self {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            enabled: true,
+        }))
+    }
+
+    /// Whether lines are written at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Queues a record.
+    pub fn write(&self, record: &Record<'_>) {
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut line) = serde_json::to_string(record) else {
+            return;
+        };
+        line.push('\n');
+        let tx = self.tx.lock().expect("audit lock").clone();
+        let Some(tx) = tx else { return };
+        match tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(line)) => {
+                // Back-pressure rather than loss.
+                let _ = tx.send(line);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Writes out everything queued and stops the writer (graceful shutdown).
+    pub fn close(&self) {
+        self.tx.lock().expect("audit lock").take();
+        if let Some(w) = self.writer.lock().expect("audit lock").take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn open_append(path: &Path) -> Result<std::fs::File, BrokerError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+        .map_err(|e| BrokerError::Io(format!("audit log {}: {e}", path.display())))
+}
+
+fn write_lines(rx: Receiver<String>, sink: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
+    while let Ok(line) = rx.recv() {
+        let mut ok = out.write_all(line.as_bytes()).is_ok();
+        // Batch whatever else is queued, then flush once.
+        while let Ok(more) = rx.try_recv() {
+            ok &= out.write_all(more.as_bytes()).is_ok();
+        }
+        ok &= out.flush().is_ok();
+        if !ok {
+            tracing::error!("audit log: write failed; lines are being lost");
+        }
+    }
+    let _ = out.flush();
+}
+
+/// Now as RFC 3339 UTC with microseconds.
+pub fn timestamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let (h, m, s) = now.to_hms();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        h,
+        m,
+        s,
+        now.microsecond()
+    )
+}
+
+/// The identifier audit lines use for a token: its `uti` claim, else a SHA-256 prefix.
+pub fn token_id(token: &str) -> String {
+    if let Some(uti) = claim(token, "uti") {
+        return format!("uti:{uti}");
+    }
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut hex = String::with_capacity(23);
+    hex.push_str("sha256:");
+    for b in &d.as_ref()[..8] {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// A string claim from a JWT's payload (no signature check: the broker only reads what
+/// it was given by its own upstream).
+pub fn claim(token: &str, name: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let s = v.get(name)?.as_str()?;
+    // Only identifier-like values (a hostile upstream cannot inject into the log).
+    (s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ids() {
+        use base64::Engine;
+        let p = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"uti":"AbC-123","appid":"x"}"#);
+        assert_eq!(token_id(&format!("h.{p}.s")), "uti:AbC-123");
+        let id = token_id("not-a-jwt");
+        assert!(id.starts_with("sha256:") && id.len() == 23, "{id}");
+        assert!(!id.contains("not-a-jwt"));
+        assert!(timestamp().ends_with('Z'));
+    }
+}

@@ -1,0 +1,768 @@
+//! The token cache every caller shares.
+//!
+//! - **Hit**: a read lock, two map lookups by `&str`, an `Arc` clone.
+//! - **Single-flight**: one upstream request per (identity, scopes) however many callers
+//!   arrive together; the others wait for it. In fleet mode the same holds across
+//!   replicas: look in the store, take its lock, look again, ask upstream, save, unlock;
+//!   a replica that loses the lock polls the store for the winner's token.
+//! - **Background refresh**: a token that had callers since it was fetched is renewed
+//!   ahead of expiry ([`crate::config::BrokerSection::refresh_before_secs`]), so callers
+//!   never wait on Entra; tokens nobody asks for are left to expire and dropped.
+//! - **Stale while failing**: when upstream fails, a cached token is still served until
+//!   it expires; failures back off (2 s doubling to 60 s) so an outage is not hammered.
+//! - **Store failures** never reach callers: the replica uses its memory and asks
+//!   upstream itself.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use entra_identity::{Error as IdentityError, Secret, TokenRequest};
+
+use crate::audit;
+use crate::metrics::Metrics;
+use crate::store::{SharedStore, StoreKey, Stored};
+use crate::upstream::Identity;
+
+/// How long a replica holds the fleet lock at most while it asks upstream.
+const LOCK_TTL_MS: u64 = 30_000;
+/// Longest an upstream request may take (the identity pipeline retries inside it).
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// A cached token.
+pub struct Cached {
+    /// The token.
+    pub token: Secret,
+    /// Expiry, unix seconds.
+    pub expires_on: i64,
+    /// When the background refresher renews it, unix seconds.
+    pub refresh_at: i64,
+    /// When it was obtained, unix seconds.
+    pub fetched_at: i64,
+    /// For audit lines.
+    pub token_id: String,
+    /// The client id it was issued to, when known.
+    pub client_id: Option<String>,
+}
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("expires_on", &self.expires_on)
+            .field("refresh_at", &self.refresh_at)
+            .field("token_id", &self.token_id)
+            .finish()
+    }
+}
+
+impl Cached {
+    fn to_stored(&self) -> Stored {
+        Stored {
+            token: self.token.expose().to_string(),
+            expires_on: self.expires_on,
+            refresh_at: self.refresh_at,
+            fetched_at: self.fetched_at,
+            token_id: self.token_id.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+
+    fn from_stored(s: &Stored) -> Self {
+        Self {
+            token: s.secret(),
+            expires_on: s.expires_on,
+            refresh_at: s.refresh_at,
+            fetched_at: s.fetched_at,
+            token_id: s.token_id.clone(),
+            client_id: s.client_id.clone(),
+        }
+    }
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Memory.
+    Hit,
+    /// Upstream, just now (this request waited for it, or shared a fetch in flight).
+    Miss,
+    /// Another replica's fetch, read from the shared store.
+    Fleet,
+    /// A still-valid token served because upstream failed.
+    Stale,
+}
+
+impl Source {
+    /// Its name in audit lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Hit => "hit",
+            Source::Miss => "miss",
+            Source::Fleet => "fleet",
+            Source::Stale => "stale",
+        }
+    }
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone)]
+pub enum FetchError {
+    /// The authority refused (wrong secret, unknown resource, no permission): a 4xx.
+    Rejected {
+        /// OAuth error code (`invalid_client`, `invalid_resource`, ...).
+        error: String,
+        /// Its description (AADSTS code and text).
+        description: String,
+    },
+    /// The authority could not be reached or failed (5xx, 429, timeout): retry later.
+    Unavailable(String),
+}
+
+impl FetchError {
+    fn from_identity(e: &IdentityError) -> Self {
+        match e {
+            IdentityError::Entra(r) if r.status < 500 && r.status != 429 => FetchError::Rejected {
+                error: r.error.clone(),
+                description: r.description.clone(),
+            },
+            IdentityError::Config(m) => FetchError::Rejected {
+                error: "invalid_request".into(),
+                description: m.clone(),
+            },
+            other => FetchError::Unavailable(other.to_string()),
+        }
+    }
+
+    /// One line for logs and audit.
+    pub fn summary(&self) -> String {
+        match self {
+            FetchError::Rejected { error, description } => {
+                let first = description.lines().next().unwrap_or("");
+                format!("{error}: {first}")
+            }
+            FetchError::Unavailable(m) => m.clone(),
+        }
+    }
+}
+
+struct Failure {
+    at: Instant,
+    until: Instant,
+    error: FetchError,
+}
+
+/// One (identity, scopes) slot.
+pub struct Slot {
+    identity: Arc<Identity>,
+    key: StoreKey,
+    scopes: Vec<String>,
+    token: RwLock<Option<Arc<Cached>>>,
+    flight: Arc<tokio::sync::Mutex<()>>,
+    last_used: AtomicI64,
+    failure: Mutex<Option<Failure>>,
+    failures: AtomicU32,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Cached>> {
+        self.token.read().expect("slot lock").clone()
+    }
+
+    fn touch(&self, now: i64) {
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Cache tuning (from `[broker]`; a reload updates it).
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// A token handed out has at least this long left.
+    pub min_remaining: i64,
+    /// Renew this long before expiry.
+    pub refresh_before: i64,
+    /// Most tokens held.
+    pub max_tokens: usize,
+}
+
+type Slots = HashMap<Arc<str>, HashMap<Box<str>, Arc<Slot>>>;
+
+/// The cache.
+pub struct Cache {
+    slots: RwLock<Slots>,
+    store: Option<Arc<dyn SharedStore>>,
+    min_remaining: AtomicI64,
+    refresh_before: AtomicI64,
+    max_tokens: AtomicI64,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("tokens", &self.len())
+            .field("fleet", &self.store.as_ref().map(|s| s.describe()))
+            .finish()
+    }
+}
+
+/// Now, unix seconds.
+pub fn now() -> i64 {
+    entra_identity::token::now()
+}
+
+/// A summary of one cached token (admin listing; never the token).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    /// Identity name.
+    pub identity: String,
+    /// Canonical scope key.
+    pub scopes: String,
+    /// Expiry, unix seconds.
+    pub expires_on: i64,
+    /// Planned renewal, unix seconds.
+    pub refresh_at: i64,
+    /// Last request for it, unix seconds.
+    pub last_used: i64,
+    /// Audit identifier.
+    pub token_id: String,
+}
+
+impl Cache {
+    /// A cache, with a fleet store or without.
+    pub fn new(tuning: Tuning, store: Option<Arc<dyn SharedStore>>, metrics: Arc<Metrics>) -> Self {
+        let c = Self {
+            slots: RwLock::new(HashMap::new()),
+            store,
+            min_remaining: AtomicI64::new(0),
+            refresh_before: AtomicI64::new(0),
+            max_tokens: AtomicI64::new(0),
+            metrics,
+        };
+        c.set_tuning(tuning);
+        c
+    }
+
+    /// Applies new tuning (reload).
+    pub fn set_tuning(&self, t: Tuning) {
+        self.min_remaining.store(t.min_remaining, Ordering::Relaxed);
+        self.refresh_before
+            .store(t.refresh_before, Ordering::Relaxed);
+        self.max_tokens.store(
+            i64::try_from(t.max_tokens).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The fleet store, if any.
+    pub fn store(&self) -> Option<&Arc<dyn SharedStore>> {
+        self.store.as_ref()
+    }
+
+    /// How many tokens are held.
+    pub fn len(&self) -> usize {
+        self.slots
+            .read()
+            .expect("cache lock")
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|s| s.current().is_some())
+            .count()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The token for `identity` and `key` (the canonical scope key; `scopes` builds the
+    /// scope list on a miss).
+    pub async fn get(
+        &self,
+        identity: &Arc<Identity>,
+        key: &str,
+        scopes: impl FnOnce() -> Vec<String>,
+    ) -> Result<(Arc<Cached>, Source), FetchError> {
+        let now = now();
+        let min_remaining = self.min_remaining.load(Ordering::Relaxed);
+        // The hot path.
+        let slot = {
+            let slots = self.slots.read().expect("cache lock");
+            slots.get(&*identity.name).and_then(|m| m.get(key)).cloned()
+        };
+        if let Some(slot) = &slot
+            && Arc::ptr_eq(&slot.identity, identity)
+            && let Some(t) = slot.token.read().expect("slot lock").as_ref()
+            && t.expires_on - now > min_remaining
+        {
+            slot.touch(now);
+            self.metrics.hits.inc();
+            return Ok((t.clone(), Source::Hit));
+        }
+        let slot = match slot {
+            Some(s) if Arc::ptr_eq(&s.identity, identity) => s,
+            _ => self.slot(identity, key, scopes()),
+        };
+        slot.touch(now);
+        let started = Instant::now();
+        let _flight = slot.flight.lock().await;
+        let now = crate::cache::now();
+        let current = slot.current();
+        if let Some(t) = &current
+            && t.expires_on - now > min_remaining
+        {
+            // Someone fetched it while we waited.
+            self.metrics.misses.inc();
+            return Ok((t.clone(), Source::Miss));
+        }
+        if let Some(f) = slot.failure.lock().expect("slot lock").as_ref()
+            && (f.at >= started || Instant::now() < f.until)
+        {
+            return self.stale_or(current, f.error.clone(), now);
+        }
+        match self
+            .obtain(&slot, current.as_ref().map_or(0, |c| c.fetched_at))
+            .await
+        {
+            Ok((t, source)) => {
+                *slot.failure.lock().expect("slot lock") = None;
+                slot.failures.store(0, Ordering::Relaxed);
+                self.metrics.misses.inc();
+                if source == Source::Fleet {
+                    self.metrics.fleet_tokens.inc();
+                }
+                Ok((t, source))
+            }
+            Err(e) => {
+                self.note_failure(&slot, &e);
+                self.stale_or(current, e, now)
+            }
+        }
+    }
+
+    fn stale_or(
+        &self,
+        current: Option<Arc<Cached>>,
+        e: FetchError,
+        now: i64,
+    ) -> Result<(Arc<Cached>, Source), FetchError> {
+        match current {
+            Some(t) if t.expires_on > now + 5 => {
+                self.metrics.stale.inc();
+                Ok((t, Source::Stale))
+            }
+            _ => Err(e),
+        }
+    }
+
+    fn note_failure(&self, slot: &Slot, e: &FetchError) {
+        let n = slot.failures.fetch_add(1, Ordering::Relaxed).min(5);
+        let backoff = Duration::from_secs(2u64 << n).min(Duration::from_secs(60));
+        let at = Instant::now();
+        *slot.failure.lock().expect("slot lock") = Some(Failure {
+            at,
+            until: at + backoff,
+            error: e.clone(),
+        });
+    }
+
+    fn slot(&self, identity: &Arc<Identity>, key: &str, scopes: Vec<String>) -> Arc<Slot> {
+        let mut slots = self.slots.write().expect("cache lock");
+        let m = slots.entry(identity.name.clone()).or_default();
+        if let Some(s) = m.get(key)
+            && Arc::ptr_eq(&s.identity, identity)
+        {
+            return s.clone();
+        }
+        let s = Arc::new(Slot {
+            identity: identity.clone(),
+            key: StoreKey {
+                identity: identity.name.to_string(),
+                scopes: key.to_string(),
+            },
+            scopes,
+            token: RwLock::new(None),
+            flight: Arc::new(tokio::sync::Mutex::new(())),
+            last_used: AtomicI64::new(now()),
+            failure: Mutex::new(None),
+            failures: AtomicU32::new(0),
+        });
+        m.insert(key.into(), s.clone());
+        s
+    }
+
+    /// A new token for `slot` (whose current one, if any, was fetched at `ours`): from
+    /// the fleet when another replica has a newer one, else upstream. The caller holds
+    /// the slot's flight lock. Stores the result in the slot.
+    async fn obtain(&self, slot: &Slot, ours: i64) -> Result<(Arc<Cached>, Source), FetchError> {
+        let Some(store) = &self.store else {
+            let t = self.upstream(slot).await?;
+            return Ok((self.put(slot, t), Source::Miss));
+        };
+        let usable = |s: &Stored, now: i64| {
+            s.fetched_at > ours
+                && s.expires_on - now > self.min_remaining.load(Ordering::Relaxed)
+                && now < s.refresh_at
+        };
+        match self.store_call(store.load(&slot.key)).await {
+            Some(Some(s)) if usable(&s, now()) => {
+                return Ok((self.put(slot, Cached::from_stored(&s)), Source::Fleet));
+            }
+            Some(_) => {}
+            None => return self.upstream_local(slot).await,
+        }
+        let deadline = Instant::now() + Duration::from_millis(LOCK_TTL_MS) + Duration::from_secs(5);
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.store_call(store.lock(&slot.key, LOCK_TTL_MS)).await {
+                None => return self.upstream_local(slot).await,
+                Some(Some(lock)) => {
+                    // Look again: the previous holder may have just saved one.
+                    if let Some(Some(s)) = self.store_call(store.load(&slot.key)).await
+                        && usable(&s, now())
+                    {
+                        let _ = self.store_call(store.unlock(&slot.key, &lock)).await;
+                        return Ok((self.put(slot, Cached::from_stored(&s)), Source::Fleet));
+                    }
+                    let result = self.upstream(slot).await;
+                    let out = match result {
+                        Ok(t) => {
+                            let _ = self.store_call(store.save(&slot.key, &t.to_stored())).await;
+                            Ok((self.put(slot, t), Source::Miss))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let _ = self.store_call(store.unlock(&slot.key, &lock)).await;
+                    return out;
+                }
+                Some(None) => {
+                    // Another replica is fetching: wait for its token.
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                    match self.store_call(store.load(&slot.key)).await {
+                        Some(Some(s)) if usable(&s, now()) => {
+                            return Ok((self.put(slot, Cached::from_stored(&s)), Source::Fleet));
+                        }
+                        Some(_) => {}
+                        None => return self.upstream_local(slot).await,
+                    }
+                    if Instant::now() > deadline {
+                        tracing::warn!(identity = %slot.key.identity, "fleet lock held too long; asking upstream directly");
+                        return self.upstream_local(slot).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn upstream_local(&self, slot: &Slot) -> Result<(Arc<Cached>, Source), FetchError> {
+        let t = self.upstream(slot).await?;
+        Ok((self.put(slot, t), Source::Miss))
+    }
+
+    /// Runs a store operation: `None` when it failed (counted and logged; the caller
+    /// falls back to local behaviour).
+    async fn store_call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, crate::store::StoreError>>,
+    ) -> Option<T> {
+        match fut.await {
+            Ok(v) => {
+                self.metrics.store_connected.set(1);
+                Some(v)
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                self.metrics.store_connected.set(0);
+                tracing::warn!(error = %e, "shared store unavailable; using this replica's own cache");
+                None
+            }
+        }
+    }
+
+    async fn upstream(&self, slot: &Slot) -> Result<Cached, FetchError> {
+        let request = TokenRequest::new(slot.scopes.iter().cloned()).force_refresh();
+        let name = &slot.identity.name;
+        let result = tokio::time::timeout(
+            UPSTREAM_TIMEOUT,
+            slot.identity.credential.get_token(&request),
+        )
+        .await;
+        let token = match result {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                self.metrics.upstream(name, false);
+                tracing::warn!(identity = %name, scopes = %slot.key.scopes, error = %e, "upstream token request failed");
+                return Err(FetchError::from_identity(&e));
+            }
+            Err(_) => {
+                self.metrics.upstream(name, false);
+                tracing::warn!(identity = %name, scopes = %slot.key.scopes, "upstream token request timed out");
+                return Err(FetchError::Unavailable(format!(
+                    "the upstream token request for identity {name:?} timed out after {} s",
+                    UPSTREAM_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        self.metrics.upstream(name, true);
+        let now = now();
+        let lifetime = (token.expires_on - now).max(0);
+        let before = self.refresh_before.load(Ordering::Relaxed);
+        let mut refresh_at = if lifetime > 2 * before {
+            token.expires_on - before
+        } else {
+            now + lifetime / 2
+        };
+        if let Some(r) = token.refresh_on
+            && r > now
+        {
+            refresh_at = refresh_at.min(r);
+        }
+        let raw = token.token.expose();
+        Ok(Cached {
+            token_id: audit::token_id(raw),
+            client_id: slot
+                .identity
+                .client_id
+                .clone()
+                .or_else(|| audit::claim(raw, "appid"))
+                .or_else(|| audit::claim(raw, "azp")),
+            token: token.token,
+            expires_on: token.expires_on,
+            refresh_at,
+            fetched_at: now,
+        })
+    }
+
+    fn put(&self, slot: &Slot, t: Cached) -> Arc<Cached> {
+        let t = Arc::new(t);
+        *slot.token.write().expect("slot lock") = Some(t.clone());
+        t
+    }
+
+    /// Drops every token of `identity` here and, in fleet mode, in the store (other
+    /// replicas drop their copies when the store tells them). Returns how many went.
+    pub async fn purge(&self, identity: &str) -> (usize, Option<Result<u64, String>>) {
+        let local = self.purge_local(identity);
+        let fleet = match &self.store {
+            Some(s) => Some(s.purge(identity).await.map_err(|e| e.to_string())),
+            None => None,
+        };
+        (local, fleet)
+    }
+
+    /// Drops every token of `identity` from this replica's memory.
+    pub fn purge_local(&self, identity: &str) -> usize {
+        let removed = self.slots.write().expect("cache lock").remove(identity);
+        let n = removed.map_or(0, |m| m.values().filter(|s| s.current().is_some()).count());
+        if n > 0 {
+            tracing::info!(identity, tokens = n, "purged cached tokens");
+        }
+        n
+    }
+
+    /// A listing for the admin API.
+    pub fn entries(&self) -> Vec<Entry> {
+        let slots = self.slots.read().expect("cache lock");
+        let mut out: Vec<Entry> = slots
+            .values()
+            .flat_map(|m| m.values())
+            .filter_map(|s| {
+                let t = s.current()?;
+                Some(Entry {
+                    identity: s.key.identity.clone(),
+                    scopes: s.key.scopes.clone(),
+                    expires_on: t.expires_on,
+                    refresh_at: t.refresh_at,
+                    last_used: s.last_used.load(Ordering::Relaxed),
+                    token_id: t.token_id.clone(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.identity, &a.scopes).cmp(&(&b.identity, &b.scopes)));
+        out
+    }
+
+    /// One pass of housekeeping: starts background refreshes of tokens that are due and
+    /// had callers, drops expired and unused slots, enforces `max_tokens`, updates the
+    /// gauges. Called every second by [`Cache::spawn_maintenance`].
+    pub fn maintain(self: &Arc<Self>) {
+        let now = now();
+        let all: Vec<Arc<Slot>> = self
+            .slots
+            .read()
+            .expect("cache lock")
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect();
+        let mut soonest = i64::MAX;
+        let mut held = 0i64;
+        let mut dead = Vec::new();
+        for s in &all {
+            let Some(t) = s.current() else {
+                let idle = now - s.last_used.load(Ordering::Relaxed) > 120;
+                if idle && s.flight.try_lock().is_ok() {
+                    dead.push(s.clone());
+                }
+                continue;
+            };
+            if t.expires_on <= now {
+                if s.flight.try_lock().is_ok() {
+                    dead.push(s.clone());
+                }
+                continue;
+            }
+            held += 1;
+            soonest = soonest.min(t.expires_on);
+            let used_since = s.last_used.load(Ordering::Relaxed) > t.fetched_at
+                || s.last_used.load(Ordering::Relaxed) >= t.refresh_at - 1;
+            let backing_off = s
+                .failure
+                .lock()
+                .expect("slot lock")
+                .as_ref()
+                .is_some_and(|f| Instant::now() < f.until);
+            if now >= t.refresh_at
+                && used_since
+                && !backing_off
+                && let Ok(guard) = s.flight.clone().try_lock_owned()
+            {
+                let me = self.clone();
+                let slot = s.clone();
+                tokio::spawn(async move {
+                    let _guard = guard;
+                    let ours = slot.current().map_or(0, |c| c.fetched_at);
+                    match me.obtain(&slot, ours).await {
+                        Ok((_, source)) => {
+                            *slot.failure.lock().expect("slot lock") = None;
+                            slot.failures.store(0, Ordering::Relaxed);
+                            if source == Source::Fleet {
+                                me.metrics.fleet_tokens.inc();
+                            }
+                            tracing::debug!(identity = %slot.key.identity, scopes = %slot.key.scopes, source = source.as_str(), "refreshed ahead of expiry");
+                        }
+                        Err(e) => {
+                            me.note_failure(&slot, &e);
+                            tracing::warn!(identity = %slot.key.identity, scopes = %slot.key.scopes, error = %e.summary(), "background refresh failed; the cached token is served until it expires");
+                        }
+                    }
+                });
+            }
+        }
+        let max = usize::try_from(self.max_tokens.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        let mut evict: Vec<Arc<Slot>> = Vec::new();
+        if all.len() - dead.len() > max {
+            let mut live: Vec<&Arc<Slot>> = all
+                .iter()
+                .filter(|s| !dead.iter().any(|d| Arc::ptr_eq(d, s)))
+                .collect();
+            live.sort_by_key(|s| s.last_used.load(Ordering::Relaxed));
+            let excess = live.len() - max;
+            evict.extend(live.into_iter().take(excess).cloned());
+            held -= i64::try_from(evict.len()).unwrap_or(0);
+        }
+        if !dead.is_empty() || !evict.is_empty() {
+            let mut slots = self.slots.write().expect("cache lock");
+            for s in dead.iter().chain(evict.iter()) {
+                if let Some(m) = slots.get_mut(s.key.identity.as_str()) {
+                    if m.get(s.key.scopes.as_str())
+                        .is_some_and(|x| Arc::ptr_eq(x, s))
+                    {
+                        m.remove(s.key.scopes.as_str());
+                    }
+                    if m.is_empty() {
+                        slots.remove(s.key.identity.as_str());
+                    }
+                }
+            }
+        }
+        self.metrics.cached_tokens.set(held);
+        self.metrics.soonest_expiry.set(if soonest == i64::MAX {
+            -1
+        } else {
+            soonest - now
+        });
+    }
+
+    /// Updates the `cached_tokens` and `soonest_expiry_seconds` gauges (at scrape time).
+    pub fn maintain_gauges(&self) {
+        let now = now();
+        let slots = self.slots.read().expect("cache lock");
+        let mut held = 0i64;
+        let mut soonest = i64::MAX;
+        for t in slots
+            .values()
+            .flat_map(|m| m.values())
+            .filter_map(|s| s.current())
+        {
+            if t.expires_on > now {
+                held += 1;
+                soonest = soonest.min(t.expires_on);
+            }
+        }
+        self.metrics.cached_tokens.set(held);
+        self.metrics.soonest_expiry.set(if soonest == i64::MAX {
+            -1
+        } else {
+            soonest - now
+        });
+    }
+
+    /// Runs [`Cache::maintain`] every second until the cache is dropped; in fleet mode
+    /// also applies other replicas' purges.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(me) = weak.upgrade() else { break };
+                me.maintain();
+            }
+        });
+        if let Some(store) = &self.store {
+            let mut rx = store.purges();
+            let weak: Weak<Self> = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(identity) => {
+                            let Some(me) = weak.upgrade() else { break };
+                            me.purge_local(&identity);
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+    }
+
+    /// Keeps only the slots of identities in `keep` that are still the same object
+    /// (a reload replaced or removed the others).
+    pub fn retain_identities(&self, keep: &HashMap<String, Arc<Identity>>) {
+        let mut slots = self.slots.write().expect("cache lock");
+        slots.retain(|name, m| {
+            keep.get(&**name)
+                .is_some_and(|i| m.values().all(|s| Arc::ptr_eq(&s.identity, i)))
+        });
+    }
+}
+
+/// The canonical scope key: the resource for a single `/.default` scope (so IMDS's
+/// `resource=R` and the native API's `R/.default` share a token), else the scopes
+/// sorted and space-joined.
+pub fn scope_key(scopes: &[String]) -> String {
+    if let [one] = scopes
+        && let Some(r) = one.strip_suffix("/.default")
+    {
+        return r.to_string();
+    }
+    let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    s.sort_unstable();
+    s.dedup();
+    s.join(" ")
+}

@@ -1,0 +1,609 @@
+//! The broker's configuration: a TOML file (or the same structure built in code, as
+//! `entra up` does).
+//!
+//! ```toml
+//! [broker]
+//! listen = "127.0.0.1:8079"          # HTTP: IMDS, App Service, Cloud Shell, native API
+//! unix_socket = "/run/entra-broker.sock"   # optional: IMDS with the peer's uid
+//! audit_log = "/var/log/entra-broker/audit.jsonl"   # "-" stdout (default), "off"
+//! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/*
+//!
+//! [imds]
+//! caller = "vm-apps"   # loopback processes no caller claims by uid are this caller
+//!
+//! [redis]              # fleet mode
+//! url = "redis://127.0.0.1:6379"
+//! key_env = "ENTRA_BROKER_REDIS_KEY"   # base64 of 32 random bytes, the same on every replica
+//!
+//! [[identity]]
+//! name = "billing-sp"
+//! kind = "client-secret"
+//! tenant = "contoso.onmicrosoft.com"
+//! client_id = "d0000000-0000-4000-8000-0000000000d1"
+//! secret_env = "BILLING_SP_SECRET"
+//!
+//! [[caller]]
+//! name = "billing"
+//! secret_file = "/etc/entra-broker/billing.secret"   # its X-IDENTITY-HEADER / bearer
+//! uids = [1001]                                       # IMDS from this local user
+//! identities = ["billing-sp"]
+//! resources = ["https://graph.microsoft.com", "api://contoso-api"]
+//! ```
+//!
+//! Secrets (client secrets, caller secrets, the admin token, the Redis key) come from an
+//! environment variable (`*_env`) or a file (`*_file`). Writing one into the file itself
+//! (`secret = "..."`) is refused unless the same table says
+//! `allow_secret_in_config = true`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use entra_identity::Secret;
+
+use crate::error::BrokerError;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Listener, audit log, admin API, cache tuning.
+    #[serde(default)]
+    pub broker: BrokerSection,
+    /// Who IMDS and Cloud Shell requests (which carry no secret) are.
+    #[serde(default)]
+    pub imds: ImdsSection,
+    /// Fleet mode.
+    #[serde(default)]
+    pub redis: Option<RedisSection>,
+    /// Upstream identities: the real credentials the broker holds.
+    #[serde(default, rename = "identity")]
+    pub identities: Vec<IdentityConfig>,
+    /// Callers and what each may have.
+    #[serde(default, rename = "caller")]
+    pub callers: Vec<CallerConfig>,
+}
+
+/// `[broker]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSection {
+    /// HTTP listener (default `127.0.0.1:8079`).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// An optional Unix socket (IMDS protocol; the caller is known by its uid).
+    #[serde(default)]
+    pub unix_socket: Option<PathBuf>,
+    /// Audit log: a file path (appended), `-` for stdout (default), `off`.
+    #[serde(default)]
+    pub audit_log: Option<String>,
+    /// The admin API's bearer token, from this variable.
+    #[serde(default)]
+    pub admin_token_env: Option<String>,
+    /// ... or from this file.
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+    /// A token handed to a caller has at least this many seconds left (default 300, as
+    /// azure-identity and MSAL refresh 5 minutes before expiry); an older one is renewed
+    /// first.
+    #[serde(default = "default_min_remaining")]
+    pub min_remaining_secs: i64,
+    /// Tokens with callers are renewed in the background this many seconds before
+    /// expiry (default 900), or at half their lifetime for tokens shorter than twice that.
+    #[serde(default = "default_refresh_before")]
+    pub refresh_before_secs: i64,
+    /// At most this many cached tokens (default 100,000); beyond it the least recently
+    /// used go.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: usize,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8079".into()
+}
+fn default_min_remaining() -> i64 {
+    300
+}
+fn default_refresh_before() -> i64 {
+    900
+}
+fn default_max_tokens() -> usize {
+    100_000
+}
+
+impl Default for BrokerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            unix_socket: None,
+            audit_log: None,
+            admin_token_env: None,
+            admin_token_file: None,
+            min_remaining_secs: default_min_remaining(),
+            refresh_before_secs: default_refresh_before(),
+            max_tokens: default_max_tokens(),
+        }
+    }
+}
+
+/// `[imds]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImdsSection {
+    /// Serve the IMDS and Cloud Shell protocols (default true).
+    #[serde(default)]
+    pub disabled: bool,
+    /// The caller a loopback process is when no caller lists its uid. Unset: only
+    /// processes whose uid a caller lists may use IMDS.
+    #[serde(default)]
+    pub caller: Option<String>,
+}
+
+/// `[redis]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://host:port/db` (a password belongs in `password_env`, not here).
+    pub url: String,
+    /// The token encryption key (base64 of 32 bytes), from this variable ...
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// ... or this file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Key prefix (default `entra-broker`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Per-operation timeout in milliseconds (default 250).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// What kind of credential an identity is.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityKind {
+    /// A service principal with a client secret.
+    ClientSecret,
+    /// A service principal with a certificate (PEM with the key, or PKCS#12).
+    ClientCertificate,
+    /// Workload identity federation: a projected token file (AKS, or any OIDC issuer).
+    WorkloadIdentity,
+    /// This host's own managed identity (the broker running in Azure, fanning out).
+    ManagedIdentity,
+    /// The local emulator's development daemon app (its public secret): only against a
+    /// loopback authority.
+    EmulatorDev,
+}
+
+/// `[[identity]]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// How callers and policy name it.
+    pub name: String,
+    /// The credential.
+    pub kind: IdentityKind,
+    /// Tenant (GUID or domain); not for `managed-identity`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Application (client) id. For `managed-identity`: the user-assigned identity to use.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Callers may also select it by this object (principal) id ...
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// ... or by this ARM resource id (`msi_res_id` / `mi_res_id`).
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    /// Client secret from this variable ...
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// ... or this file ...
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// ... or written here (needs `allow_secret_in_config`).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Accept `secret` in this file.
+    #[serde(default)]
+    pub allow_secret_in_config: bool,
+    /// Certificate (PEM with its key, or `.pfx`/`.p12`).
+    #[serde(default)]
+    pub certificate_file: Option<PathBuf>,
+    /// The PKCS#12 password from this variable.
+    #[serde(default)]
+    pub certificate_password_env: Option<String>,
+    /// Send the certificate chain (`x5c`) for subject-name/issuer authentication.
+    #[serde(default)]
+    pub send_certificate_chain: bool,
+    /// Workload identity: the federated token file (default `AZURE_FEDERATED_TOKEN_FILE`).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Authority host (default: `AZURE_AUTHORITY_HOST` or the public cloud).
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// An extra CA file to trust for the authority (an emulator's).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[[caller]]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CallerConfig {
+    /// Its name in audit lines and metrics.
+    pub name: String,
+    /// Its secret (`X-IDENTITY-HEADER`, the legacy `secret` header, or the native API's
+    /// bearer) from this variable ...
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// ... or this file ...
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// ... or written here (needs `allow_secret_in_config`).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Accept `secret` in this file.
+    #[serde(default)]
+    pub allow_secret_in_config: bool,
+    /// Local user ids that are this caller on the IMDS and Cloud Shell protocols
+    /// (loopback TCP on Linux, or the Unix socket).
+    #[serde(default)]
+    pub uids: Vec<u32>,
+    /// Identities it may use (`*`: all). The first is its default.
+    #[serde(default)]
+    pub identities: Vec<String>,
+    /// Resources it may have tokens for (`*`: any), e.g. `https://graph.microsoft.com`;
+    /// a scope under one of them (`https://graph.microsoft.com/User.Read`) is allowed too.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Individual scopes it may have besides `resources` (native API).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl BrokerConfig {
+    /// Parses TOML; relative paths are relative to `base_dir`.
+    pub fn from_toml(text: &str, base_dir: &Path) -> Result<Self, BrokerError> {
+        let mut c: BrokerConfig =
+            toml::from_str(text).map_err(|e| BrokerError::Config(e.to_string()))?;
+        c.resolve_paths(base_dir);
+        Ok(c)
+    }
+
+    /// Reads and parses a file.
+    pub fn from_file(path: &Path) -> Result<Self, BrokerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, base)
+            .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut Option<PathBuf>| {
+            if let Some(x) = p
+                && x.is_relative()
+            {
+                *x = base.join(&*x);
+            }
+        };
+        fix(&mut self.broker.unix_socket);
+        fix(&mut self.broker.admin_token_file);
+        if let Some(a) = &mut self.broker.audit_log
+            && a != "-"
+            && a != "off"
+            && Path::new(a.as_str()).is_relative()
+        {
+            *a = base.join(a.as_str()).to_string_lossy().into_owned();
+        }
+        if let Some(r) = &mut self.redis {
+            fix(&mut r.key_file);
+        }
+        for i in &mut self.identities {
+            fix(&mut i.secret_file);
+            fix(&mut i.certificate_file);
+            fix(&mut i.token_file);
+            fix(&mut i.ca_file);
+        }
+        for c in &mut self.callers {
+            fix(&mut c.secret_file);
+        }
+    }
+
+    /// The listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, BrokerError> {
+        self.broker.listen.parse().map_err(|_| {
+            BrokerError::Config(format!(
+                "[broker] listen = {:?} is not an address:port (e.g. 127.0.0.1:8079)",
+                self.broker.listen
+            ))
+        })
+    }
+
+    /// Structural checks that need no secrets: unique names, references that resolve,
+    /// sane numbers. Secrets are read (and checked) when the broker starts.
+    pub fn check(&self) -> Result<(), BrokerError> {
+        let bad = |m: String| Err(BrokerError::Config(m));
+        self.listen_addr()?;
+        if self.broker.min_remaining_secs < 0 || self.broker.min_remaining_secs > 3000 {
+            return bad("[broker] min_remaining_secs must be between 0 and 3000".into());
+        }
+        if self.broker.refresh_before_secs < 60 || self.broker.refresh_before_secs > 43_200 {
+            return bad("[broker] refresh_before_secs must be between 60 and 43200".into());
+        }
+        if self.broker.max_tokens == 0 {
+            return bad("[broker] max_tokens must be at least 1".into());
+        }
+        if self.identities.is_empty() {
+            return bad("no [[identity]]: the broker needs at least one upstream identity".into());
+        }
+        let mut names = HashSet::new();
+        let mut selectors: HashMap<String, &str> = HashMap::new();
+        for i in &self.identities {
+            if i.name.is_empty() || i.name == "*" || i.name.chars().any(char::is_whitespace) {
+                return bad(format!(
+                    "identity name {:?}: use a non-empty name without spaces (not \"*\")",
+                    i.name
+                ));
+            }
+            if !names.insert(i.name.as_str()) {
+                return bad(format!("identity {:?} is defined twice", i.name));
+            }
+            for sel in [&i.client_id, &i.object_id, &i.resource_id]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(other) = selectors.insert(sel.to_ascii_lowercase(), &i.name)
+                    && other != i.name
+                {
+                    return bad(format!(
+                        "identities {other:?} and {:?} share the id {sel:?}: callers could not tell them apart",
+                        i.name
+                    ));
+                }
+            }
+            check_secret_source(
+                &format!("identity {:?}", i.name),
+                &i.secret_env,
+                &i.secret_file,
+                &i.secret,
+                i.allow_secret_in_config,
+                false,
+            )?;
+            match i.kind {
+                IdentityKind::ClientSecret => {
+                    need(&i.tenant, &i.name, "tenant")?;
+                    need(&i.client_id, &i.name, "client_id")?;
+                    if i.secret_env.is_none() && i.secret_file.is_none() && i.secret.is_none() {
+                        return bad(format!(
+                            "identity {:?} (client-secret) needs secret_env or secret_file",
+                            i.name
+                        ));
+                    }
+                }
+                IdentityKind::ClientCertificate => {
+                    need(&i.tenant, &i.name, "tenant")?;
+                    need(&i.client_id, &i.name, "client_id")?;
+                    if i.certificate_file.is_none() {
+                        return bad(format!(
+                            "identity {:?} (client-certificate) needs certificate_file",
+                            i.name
+                        ));
+                    }
+                }
+                IdentityKind::WorkloadIdentity => {
+                    need(&i.tenant, &i.name, "tenant")?;
+                    need(&i.client_id, &i.name, "client_id")?;
+                }
+                IdentityKind::ManagedIdentity | IdentityKind::EmulatorDev => {}
+            }
+        }
+        let mut caller_names = HashSet::new();
+        let mut uids = HashMap::new();
+        for c in &self.callers {
+            if c.name.is_empty() || c.name.chars().any(char::is_whitespace) {
+                return bad(format!(
+                    "caller name {:?}: use a non-empty name without spaces",
+                    c.name
+                ));
+            }
+            if !caller_names.insert(c.name.as_str()) {
+                return bad(format!("caller {:?} is defined twice", c.name));
+            }
+            check_secret_source(
+                &format!("caller {:?}", c.name),
+                &c.secret_env,
+                &c.secret_file,
+                &c.secret,
+                c.allow_secret_in_config,
+                false,
+            )?;
+            for u in &c.uids {
+                if let Some(other) = uids.insert(*u, &c.name) {
+                    return bad(format!(
+                        "uid {u} belongs to two callers ({other:?} and {:?})",
+                        c.name
+                    ));
+                }
+            }
+            if c.identities.is_empty() {
+                return bad(format!(
+                    "caller {:?} may use no identity: list some in identities (or \"*\")",
+                    c.name
+                ));
+            }
+            for n in &c.identities {
+                if n != "*" && !names.contains(n.as_str()) {
+                    return bad(format!(
+                        "caller {:?} names identity {n:?}, which is not defined",
+                        c.name
+                    ));
+                }
+            }
+            if c.resources.is_empty() && c.scopes.is_empty() {
+                return bad(format!(
+                    "caller {:?} may have no token: list resources (or \"*\") or scopes",
+                    c.name
+                ));
+            }
+        }
+        if let Some(n) = &self.imds.caller
+            && !caller_names.contains(n.as_str())
+        {
+            return bad(format!("[imds] caller = {n:?} is not a defined caller"));
+        }
+        if let Some(r) = &self.redis {
+            if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+                return bad("[redis] url must start with redis:// or rediss://".into());
+            }
+            if r.key_env.is_none() && r.key_file.is_none() {
+                return bad(
+                    "[redis] needs key_env or key_file: tokens in Redis are encrypted with that key"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn need(v: &Option<String>, name: &str, field: &str) -> Result<(), BrokerError> {
+    match v {
+        Some(s) if !s.trim().is_empty() => Ok(()),
+        _ => Err(BrokerError::Config(format!(
+            "identity {name:?} needs {field}"
+        ))),
+    }
+}
+
+fn check_secret_source(
+    what: &str,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    inline: &Option<String>,
+    allow_inline: bool,
+    _required: bool,
+) -> Result<(), BrokerError> {
+    let n =
+        usize::from(env.is_some()) + usize::from(file.is_some()) + usize::from(inline.is_some());
+    if n > 1 {
+        return Err(BrokerError::Config(format!(
+            "{what}: give one of secret_env, secret_file, secret"
+        )));
+    }
+    if inline.is_some() && !allow_inline {
+        return Err(BrokerError::Config(format!(
+            "{what} has its secret written in the configuration file; move it to secret_env or secret_file, or set allow_secret_in_config = true in the same table"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a secret from its source: `Ok(None)` when no source is configured.
+pub(crate) fn read_secret(
+    what: &str,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    inline: &Option<String>,
+) -> Result<Option<Secret>, BrokerError> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim().to_string()))),
+            Ok(_) => Err(BrokerError::Config(format!(
+                "{what}: environment variable {var} is empty"
+            ))),
+            Err(_) => Err(BrokerError::Config(format!(
+                "{what}: environment variable {var} is not set"
+            ))),
+        };
+    }
+    if let Some(path) = file {
+        let mut text = std::fs::read_to_string(path)
+            .map_err(|e| BrokerError::Config(format!("{what}: {}: {e}", path.display())))?;
+        let trimmed = text.trim().to_string();
+        zeroize::Zeroize::zeroize(&mut text);
+        if trimmed.is_empty() {
+            return Err(BrokerError::Config(format!(
+                "{what}: {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(Secret::new(trimmed)));
+    }
+    Ok(inline.as_ref().map(|s| Secret::new(s.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<BrokerConfig, BrokerError> {
+        let c = BrokerConfig::from_toml(s, Path::new("/etc/b"))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    const ID: &str = r#"
+[[identity]]
+name = "sp"
+kind = "client-secret"
+tenant = "contoso.onmicrosoft.com"
+client_id = "d0000000-0000-4000-8000-0000000000d1"
+secret_env = "SP_SECRET"
+"#;
+
+    #[test]
+    fn minimal_and_paths() {
+        let c = parse(&format!(
+            "{ID}\n[[caller]]\nname = \"a\"\nsecret_file = \"a.secret\"\nidentities = [\"sp\"]\nresources = [\"*\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.broker.listen, "127.0.0.1:8079");
+        assert_eq!(
+            c.callers[0].secret_file.as_deref(),
+            Some(Path::new("/etc/b/a.secret"))
+        );
+    }
+
+    #[test]
+    fn refusals_are_specific() {
+        let e = parse(&format!(
+            "{ID}\n[[caller]]\nname = \"a\"\nsecret = \"x\"\nidentities = [\"sp\"]\nresources = [\"*\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("allow_secret_in_config"), "{e}");
+        let e = parse(&format!(
+            "{ID}\n[[caller]]\nname = \"a\"\nsecret_env = \"X\"\nidentities = [\"nope\"]\nresources = [\"*\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("\"nope\", which is not defined"), "{e}");
+        let e = parse(&format!("{ID}\n[broker]\nlisten = \"localhost\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an address:port"), "{e}");
+        let e = parse(&format!("{ID}\n[broker]\nlistne = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field"), "{e}");
+        let e = parse("[broker]\n").unwrap_err().to_string();
+        assert!(e.contains("at least one upstream identity"), "{e}");
+        let e = parse(&format!("{ID}{ID}")).unwrap_err().to_string();
+        assert!(e.contains("defined twice"), "{e}");
+        let e = parse(&format!("{ID}\n[redis]\nurl = \"redis://127.0.0.1\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key_env or key_file"), "{e}");
+        let e = parse(&format!(
+            "{ID}\n[[caller]]\nname = \"a\"\nuids = [5]\nidentities = [\"*\"]\nresources = [\"*\"]\n[[caller]]\nname = \"b\"\nuids = [5]\nidentities = [\"*\"]\nresources = [\"*\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("uid 5 belongs to two callers"), "{e}");
+    }
+}

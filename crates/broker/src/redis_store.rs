@@ -1,0 +1,733 @@
+//! Fleet mode over a real Redis: [`RedisStore`] implements [`SharedStore`].
+//!
+//! What it keeps in Redis:
+//!
+//! - tokens under `{prefix}:token:{identity}:{h}`, where `h` is the first 32 hex digits
+//!   of SHA-256 of the canonical scope key. The value is the JSON of [`Stored`] sealed
+//!   with AES-256-GCM (`nonce || ciphertext || tag`, a random 96-bit nonce per write,
+//!   the Redis key name as associated data, so a value copied under another key does
+//!   not open). The Redis TTL is the token's remaining lifetime.
+//! - single-flight locks under `{prefix}:lock:{identity}:{h}`: `SET NX PX` with a random
+//!   UUID as the value, released by a compare-and-delete script.
+//! - purge notices on the pub/sub channel `{prefix}:purge` (the identity's name).
+//!
+//! Every command is bounded by [`RedisOptions::op_timeout`]; the connection is made
+//! lazily, retried without waiting (a dead server fails a call at once rather than
+//! stalling it), and remade by itself when the server comes back.
+//!
+//! Single-node Redis (or a primary behind a proxy) only: the keys carry no hash tag and
+//! [`SharedStore::purge`] uses `SCAN`, which sees one node; Redis Cluster is not
+//! supported. TLS (`rediss://`) needs a TLS feature of the `redis` crate, which this
+//! build does not enable, so such a URL is refused by [`RedisStore::new`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, RedisResult, Script};
+use tokio::sync::{broadcast, oneshot};
+use zeroize::Zeroize;
+
+use crate::store::{BoxFuture, LockToken, SharedStore, StoreError, StoreKey, Stored};
+
+/// The AES-256-GCM key that seals tokens at rest in Redis. Every replica of a fleet must
+/// have the same one. Its `Debug` shows nothing of it and it is wiped when dropped.
+#[derive(Clone)]
+pub struct EncryptionKey([u8; 32]);
+
+impl EncryptionKey {
+    /// A key from its 32 bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random key (for tests and single-replica setups: replicas that must
+    /// read each other's tokens need the same configured key).
+    pub fn generate() -> Result<Self, StoreError> {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| StoreError("redis: no random bytes for an encryption key".into()))?;
+        Ok(Self(bytes))
+    }
+}
+
+impl From<[u8; 32]> for EncryptionKey {
+    fn from(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey([redacted])")
+    }
+}
+
+impl Drop for EncryptionKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// How to reach Redis and how to use it.
+#[derive(Clone)]
+pub struct RedisOptions {
+    /// `redis://[user:password@]host[:port][/db]` or `unix:///path?db=N`.
+    pub url: String,
+    /// Seals the tokens stored in Redis.
+    pub key: EncryptionKey,
+    /// Prepended to every key and channel name (default `entra-broker`), so several
+    /// fleets can share one Redis.
+    pub prefix: String,
+    /// The most any one command may take, connecting included (default 250 ms).
+    pub op_timeout: Duration,
+}
+
+impl RedisOptions {
+    /// The default prefix.
+    pub const DEFAULT_PREFIX: &'static str = "entra-broker";
+    /// The default per-command time limit.
+    pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_millis(250);
+
+    /// Options with the default prefix and time limit.
+    pub fn new(url: impl Into<String>, key: EncryptionKey) -> Self {
+        Self {
+            url: url.into(),
+            key,
+            prefix: Self::DEFAULT_PREFIX.to_owned(),
+            op_timeout: Self::DEFAULT_OP_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact_url(&self.url))
+            .field("key", &self.key)
+            .field("prefix", &self.prefix)
+            .field("op_timeout", &self.op_timeout)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced.
+fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:[redacted]@{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at + 1..]
+        ),
+        // A user name alone.
+        None => url.to_owned(),
+    }
+}
+
+/// Compare-and-delete: releases a lock only if it still holds our value.
+const UNLOCK_SCRIPT: &str = r#"
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("DEL", KEYS[1])
+end
+return 0
+"#;
+
+/// How many keys one `SCAN` step asks for during a purge.
+const PURGE_SCAN_COUNT: usize = 500;
+/// A purge walks the whole keyspace; it may take this many `op_timeout`s in all.
+const PURGE_BUDGET_OPS: u32 = 40;
+/// Reconnect delays of the purge listener.
+const PUBSUB_MIN_BACKOFF: Duration = Duration::from_millis(100);
+const PUBSUB_MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often the purge listener checks that its connection is alive (a connection that
+/// silently died, say behind a dropped NAT entry, would otherwise wait forever).
+const PUBSUB_PING_EVERY: Duration = Duration::from_secs(15);
+/// Pending purge notices a slow receiver may fall behind by before it sees `Lagged`.
+const PURGES_CAPACITY: usize = 256;
+
+/// A [`SharedStore`] over one Redis server. See the module documentation.
+///
+/// Dropping it stops its background purge listener.
+pub struct RedisStore {
+    manager: ConnectionManager,
+    cipher: RandomizedNonceKey,
+    unlock: Script,
+    prefix: String,
+    op_timeout: Duration,
+    /// `host:port` (or the socket path), for errors.
+    addr: String,
+    db: i64,
+    connected: Arc<AtomicBool>,
+    purges: broadcast::Sender<String>,
+    /// Dropped with the store, which ends the purge listener.
+    _stop: oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("redis", &self.describe())
+            .field("prefix", &self.prefix)
+            .field("op_timeout", &self.op_timeout)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Sets up the store. It does not wait for Redis: an unreachable server is not an
+    /// error here (calls fail until it is reachable, and the connection is made in the
+    /// background); only an unusable URL is. Must be called within a Tokio runtime (it
+    /// starts the purge listener).
+    pub fn new(options: RedisOptions) -> Result<RedisStore, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError(
+                "redis: the store must be created inside a Tokio runtime".into(),
+            ));
+        }
+        let client = redis::Client::open(options.url.as_str())
+            .map_err(|e| StoreError(format!("redis url is not usable: {e}")))?;
+        let info = client.get_connection_info();
+        let addr = info.addr().to_string();
+        let db = info.redis_settings().db();
+
+        let op_timeout = options.op_timeout.max(Duration::from_millis(1));
+        // No connection retries inside a call: a refused connection fails the call at
+        // once (the next call tries again) instead of sleeping through a backoff that
+        // would outlast `op_timeout`. Both library timeouts match ours.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(0)
+            .set_connection_timeout(Some(op_timeout))
+            .set_response_timeout(Some(op_timeout));
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| StoreError(format!("redis at {addr}: {}", error_text(&e))))?;
+        let cipher = RandomizedNonceKey::new(&AES_256_GCM, &options.key.0)
+            .map_err(|_| StoreError("redis: the encryption key is not usable".into()))?;
+
+        let connected = Arc::new(AtomicBool::new(false));
+        let (purges, _) = broadcast::channel(PURGES_CAPACITY);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        tokio::spawn(purge_listener(
+            client,
+            format!("{}:purge", options.prefix),
+            purges.clone(),
+            stop_rx,
+            op_timeout,
+            addr.clone(),
+        ));
+        // Connect now, in the background, so the first real call finds a connection
+        // (and `connected()` is meaningful early).
+        let mut warm = manager.clone();
+        let warm_flag = connected.clone();
+        tokio::spawn(async move {
+            let ping = redis::cmd("PING");
+            let pong = tokio::time::timeout(op_timeout, ping.query_async::<()>(&mut warm)).await;
+            let ok = matches!(pong, Ok(Ok(())));
+            warm_flag.store(ok, Ordering::Relaxed);
+        });
+
+        Ok(RedisStore {
+            manager,
+            cipher,
+            unlock: Script::new(UNLOCK_SCRIPT),
+            prefix: options.prefix.clone(),
+            op_timeout,
+            addr,
+            db,
+            connected,
+            purges,
+            _stop: stop_tx,
+        })
+    }
+
+    /// The Redis key of `key`'s token.
+    pub fn token_key(&self, key: &StoreKey) -> String {
+        format!(
+            "{}:token:{}:{}",
+            self.prefix,
+            key.identity,
+            scope_hash(&key.scopes)
+        )
+    }
+
+    /// The Redis key of `key`'s single-flight lock.
+    pub fn lock_key(&self, key: &StoreKey) -> String {
+        format!(
+            "{}:lock:{}:{}",
+            self.prefix,
+            key.identity,
+            scope_hash(&key.scopes)
+        )
+    }
+
+    /// Runs one command (made by `op` on a handle to the connection) within
+    /// `op_timeout`, and records whether it reached Redis.
+    ///
+    /// A call that finds the connection gone is tried once more on the fresh connection
+    /// the manager has just started: a refusal (the command was never sent) may be the
+    /// stale outcome of an attempt made while the server was down, and a dropped
+    /// connection may be one that died while this replica was idle. A command that is
+    /// not `idempotent` is tried again only after a refusal, since a dropped connection
+    /// may have carried it out.
+    async fn run<T, F, Fut>(&self, idempotent: bool, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let attempt = async {
+            match op(self.manager.clone()).await {
+                Err(e)
+                    if e.is_connection_refusal() || (idempotent && e.is_connection_dropped()) =>
+                {
+                    op(self.manager.clone()).await
+                }
+                other => other,
+            }
+        };
+        let result = match tokio::time::timeout(self.op_timeout, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(StoreError(format!(
+                "redis at {}: {}",
+                self.addr,
+                error_text(&e)
+            ))),
+            Err(_) => Err(self.timed_out()),
+        };
+        self.connected.store(result.is_ok(), Ordering::Relaxed);
+        result
+    }
+
+    fn timed_out(&self) -> StoreError {
+        StoreError(format!(
+            "redis at {}: timed out after {} ms",
+            self.addr,
+            self.op_timeout.as_millis()
+        ))
+    }
+
+    /// `nonce || ciphertext || tag` of the JSON of `value`, bound to `redis_key`.
+    fn seal(&self, redis_key: &str, value: &Stored) -> Result<Vec<u8>, StoreError> {
+        let mut json = serde_json::to_vec(value)
+            .map_err(|e| StoreError(format!("redis: cannot encode a token record: {e}")))?;
+        // Sized up front so the plaintext is never left behind in a reallocated buffer.
+        let mut sealed = Vec::with_capacity(NONCE_LEN + json.len() + AES_256_GCM.tag_len());
+        sealed.extend_from_slice(&[0u8; NONCE_LEN]);
+        sealed.extend_from_slice(&json);
+        json.zeroize();
+        let outcome = self
+            .cipher
+            .seal_in_place_separate_tag(Aad::from(redis_key.as_bytes()), &mut sealed[NONCE_LEN..]);
+        match outcome {
+            Ok((nonce, tag)) => {
+                sealed[..NONCE_LEN].copy_from_slice(nonce.as_ref());
+                sealed.extend_from_slice(tag.as_ref());
+                Ok(sealed)
+            }
+            Err(_) => {
+                sealed.zeroize();
+                Err(StoreError("redis: sealing a token record failed".into()))
+            }
+        }
+    }
+
+    /// The record sealed by [`RedisStore::seal`], or `None` (logged) when it does not
+    /// open or parse.
+    fn open(&self, redis_key: &str, mut sealed: Vec<u8>) -> Option<Stored> {
+        let parsed = if sealed.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+            Err("too short")
+        } else {
+            let (nonce, body) = sealed.split_at_mut(NONCE_LEN);
+            match Nonce::try_assume_unique_for_key(nonce) {
+                Err(_) => Err("bad nonce"),
+                Ok(nonce) => {
+                    match self
+                        .cipher
+                        .open_in_place(nonce, Aad::from(redis_key.as_bytes()), body)
+                    {
+                        Err(_) => Err("does not decrypt (another encryption key, or altered)"),
+                        Ok(plain) => serde_json::from_slice::<Stored>(plain)
+                            .map_err(|_| "decrypts but is not a token record"),
+                    }
+                }
+            }
+        };
+        sealed.zeroize();
+        match parsed {
+            Ok(stored) => Some(stored),
+            Err(why) => {
+                tracing::warn!(
+                    redis_key,
+                    "ignoring a token stored in redis: the value {why}"
+                );
+                None
+            }
+        }
+    }
+
+    async fn purge_keys(&self, identity: &str) -> Result<u64, StoreError> {
+        let pattern = format!(
+            "{}:token:{}:{}",
+            glob_escape(&self.prefix),
+            glob_escape(identity),
+            "[0-9a-f]".repeat(32)
+        );
+        let mut cursor: u64 = 0;
+        let mut removed = 0u64;
+        loop {
+            let (next, keys) = self
+                .run(true, |mut c| {
+                    let pattern = &pattern;
+                    async move {
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(pattern)
+                            .arg("COUNT")
+                            .arg(PURGE_SCAN_COUNT)
+                            .query_async::<(u64, Vec<Vec<u8>>)>(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            if !keys.is_empty() {
+                removed += self
+                    .run(true, |mut c| {
+                        let keys = &keys;
+                        async move { redis::cmd("DEL").arg(keys).query_async::<u64>(&mut c).await }
+                    })
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl SharedStore for RedisStore {
+    fn load<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
+        Box::pin(async move {
+            let redis_key = self.token_key(key);
+            let raw = self
+                .run(true, |mut c| {
+                    let redis_key = &redis_key;
+                    async move {
+                        redis::cmd("GET")
+                            .arg(redis_key)
+                            .query_async::<Option<Vec<u8>>>(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            Ok(raw.and_then(|sealed| self.open(&redis_key, sealed)))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        value: &'a Stored,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let ttl = value.expires_on.saturating_sub(unix_now());
+            if ttl <= 0 {
+                tracing::debug!(
+                    identity = %key.identity,
+                    "not storing an expired token in redis"
+                );
+                return Ok(());
+            }
+            let redis_key = self.token_key(key);
+            let sealed = self.seal(&redis_key, value)?;
+            self.run(true, |mut c| {
+                let (redis_key, sealed) = (&redis_key, &sealed);
+                async move {
+                    redis::cmd("SET")
+                        .arg(redis_key)
+                        .arg(sealed)
+                        .arg("EX")
+                        .arg(ttl)
+                        .query_async::<()>(&mut c)
+                        .await
+                }
+            })
+            .await
+        })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Result<Option<LockToken>, StoreError>> {
+        Box::pin(async move {
+            let lock_key = self.lock_key(key);
+            let value = uuid::Uuid::new_v4().to_string();
+            let taken = self
+                .run(true, |mut c| {
+                    let (lock_key, value) = (&lock_key, &value);
+                    async move {
+                        redis::cmd("SET")
+                            .arg(lock_key)
+                            .arg(value)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(ttl_ms.max(1))
+                            .query_async::<Option<String>>(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            Ok(taken.map(|_| LockToken(value)))
+        })
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        key: &'a StoreKey,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let lock_key = self.lock_key(key);
+            self.run(true, |mut c| {
+                let mut invocation = self.unlock.key(&lock_key);
+                invocation.arg(&lock.0);
+                async move { invocation.invoke_async::<i64>(&mut c).await }
+            })
+            .await
+            .map(drop)
+        })
+    }
+
+    fn purge<'a>(&'a self, identity: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let budget = self.op_timeout * PURGE_BUDGET_OPS;
+            let removed = match tokio::time::timeout(budget, self.purge_keys(identity)).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(StoreError(format!(
+                        "redis at {}: purge timed out after {} ms",
+                        self.addr,
+                        budget.as_millis()
+                    )));
+                }
+            };
+            let channel = format!("{}:purge", self.prefix);
+            self.run(true, |mut c| {
+                let channel = &channel;
+                async move {
+                    redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(identity)
+                        .query_async::<u64>(&mut c)
+                        .await
+                }
+            })
+            .await?;
+            Ok(removed)
+        })
+    }
+
+    fn purges(&self) -> broadcast::Receiver<String> {
+        self.purges.subscribe()
+    }
+
+    fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn describe(&self) -> String {
+        format!("{}/{}", self.addr, self.db)
+    }
+}
+
+/// Listens on `channel` with a connection of its own and forwards each identity name to
+/// `purges`, reconnecting (with a bounded backoff) whenever the connection is lost, until
+/// `stop` fires or its sender is dropped.
+async fn purge_listener(
+    client: redis::Client,
+    channel: String,
+    purges: broadcast::Sender<String>,
+    mut stop: oneshot::Receiver<()>,
+    op_timeout: Duration,
+    addr: String,
+) {
+    let connect_timeout = op_timeout.max(Duration::from_secs(1));
+    let mut backoff = PUBSUB_MIN_BACKOFF;
+    let mut lost = false;
+    loop {
+        let subscribe = async {
+            let mut pubsub = tokio::time::timeout(connect_timeout, client.get_async_pubsub())
+                .await
+                .map_err(|_| "timed out".to_owned())?
+                .map_err(|e| error_text(&e))?;
+            tokio::time::timeout(connect_timeout, pubsub.subscribe(&channel))
+                .await
+                .map_err(|_| "timed out".to_owned())?
+                .map_err(|e| error_text(&e))?;
+            Ok::<_, String>(pubsub)
+        };
+        let subscribed = tokio::select! {
+            _ = &mut stop => return,
+            subscribed = subscribe => subscribed,
+        };
+        match subscribed {
+            Ok(pubsub) => {
+                if lost {
+                    tracing::info!(redis = %addr, "redis purge notices: subscribed again");
+                }
+                backoff = PUBSUB_MIN_BACKOFF;
+                let (mut sink, mut messages) = pubsub.split();
+                let mut ping = tokio::time::interval_at(
+                    tokio::time::Instant::now() + PUBSUB_PING_EVERY,
+                    PUBSUB_PING_EVERY,
+                );
+                loop {
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        message = messages.next() => match message {
+                            Some(message) => match message.get_payload::<String>() {
+                                // No receivers is fine: nobody is listening yet.
+                                Ok(identity) => drop(purges.send(identity)),
+                                Err(_) => tracing::debug!("redis purge notice that is not text"),
+                            },
+                            None => break,
+                        },
+                        _ = ping.tick() => {
+                            let pong = tokio::time::timeout(
+                                connect_timeout,
+                                sink.ping::<redis::Value>(),
+                            )
+                            .await;
+                            if !matches!(pong, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                tracing::warn!(
+                    redis = %addr,
+                    "redis purge notices: connection lost, resubscribing"
+                );
+                lost = true;
+            }
+            Err(why) => {
+                if !lost {
+                    tracing::warn!(
+                        redis = %addr,
+                        "redis purge notices: cannot subscribe ({why}); retrying"
+                    );
+                } else {
+                    tracing::debug!(redis = %addr, "redis purge notices: cannot subscribe ({why})");
+                }
+                lost = true;
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(PUBSUB_MAX_BACKOFF);
+    }
+}
+
+/// What went wrong, without anything from the command (so never a token or password).
+fn error_text(e: &RedisError) -> String {
+    if e.is_connection_refusal() {
+        "connection refused".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else if matches!(e.kind(), ErrorKind::Parse | ErrorKind::UnexpectedReturnType) {
+        // Conversion errors may quote the reply.
+        format!("unexpected reply ({})", e.category())
+    } else {
+        e.to_string()
+    }
+}
+
+/// The first 32 hex digits of SHA-256 of `scopes`.
+fn scope_hash(scopes: &str) -> String {
+    use std::fmt::Write;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, scopes.as_bytes());
+    let mut hex = String::with_capacity(32);
+    for byte in &digest.as_ref()[..16] {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// `text` with Redis glob's special characters escaped, for a `MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("redis://user:hunter2@cache:6379/1"),
+            "redis://user:[redacted]@cache:6379/1"
+        );
+        assert_eq!(
+            redact_url("redis://:hunter2@cache"),
+            "redis://:[redacted]@cache"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(redact_url("redis://cache/0?x=a@b"), "redis://cache/0?x=a@b");
+    }
+
+    #[test]
+    fn debug_shows_no_key_or_password() {
+        let options = RedisOptions::new("redis://u:hunter2@h", EncryptionKey::new([7; 32]));
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("7, 7"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape(r"a*b?c[d]e\f"), r"a\*b\?c\[d\]e\\f");
+    }
+
+    #[test]
+    fn scope_hash_is_32_hex_digits() {
+        let h = scope_hash("https://vault.azure.net");
+        assert_eq!(h.len(), 32);
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(h, scope_hash("https://storage.azure.com"));
+    }
+}

@@ -1,0 +1,570 @@
+//! Starting, reloading and stopping the broker; the HTTP routes besides the token
+//! protocols (`/healthz`, `/readyz`, `/metrics`, `/admin/*`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde_json::json;
+use tokio::sync::watch;
+use tower::Service;
+
+use crate::audit::AuditLog;
+use crate::cache::{Cache, Tuning};
+use crate::config::{BrokerConfig, read_secret};
+use crate::error::BrokerError;
+use crate::metrics::Metrics;
+use crate::policy::Callers;
+use crate::protocol::{self, Conn};
+use crate::store::SharedStore;
+use crate::upstream::Identity;
+
+/// What a reload swaps at once: identities, callers, switches.
+#[derive(Debug)]
+pub struct Generation {
+    /// Identities, in configuration order.
+    pub identities: Vec<Arc<Identity>>,
+    /// By name.
+    pub by_name: HashMap<String, Arc<Identity>>,
+    /// Callers.
+    pub callers: Callers,
+    /// IMDS and Cloud Shell served.
+    pub imds_enabled: bool,
+    admin_token: Option<[u8; 32]>,
+}
+
+/// State every request sees.
+#[derive(Debug)]
+pub struct Shared {
+    generation: RwLock<Arc<Generation>>,
+    /// The token cache.
+    pub cache: Arc<Cache>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Audit log.
+    pub audit: Arc<AuditLog>,
+    config: RwLock<BrokerConfig>,
+    reload_from: Option<PathBuf>,
+}
+
+impl Shared {
+    /// The current generation.
+    #[inline]
+    pub fn generation(&self) -> Arc<Generation> {
+        self.generation.read().expect("generation lock").clone()
+    }
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn build_generation(
+    config: &BrokerConfig,
+    previous: Option<&Generation>,
+) -> Result<Generation, BrokerError> {
+    config.check()?;
+    let mut identities = Vec::new();
+    let mut by_name = HashMap::new();
+    for c in &config.identities {
+        let reuse = previous
+            .and_then(|p| p.by_name.get(&c.name))
+            .filter(|old| old.config == *c)
+            .cloned();
+        let identity = match reuse {
+            Some(i) => i,
+            None => Arc::new(Identity::build(c)?),
+        };
+        by_name.insert(c.name.clone(), identity.clone());
+        identities.push(identity);
+    }
+    let callers = Callers::build(config)?;
+    let admin_token = read_secret(
+        "[broker] admin token",
+        &config.broker.admin_token_env,
+        &config.broker.admin_token_file,
+        &None,
+    )?
+    .map(|s| digest(s.expose()));
+    Ok(Generation {
+        identities,
+        by_name,
+        callers,
+        imds_enabled: !config.imds.disabled,
+        admin_token,
+    })
+}
+
+/// Checks a configuration completely (structure, every secret and certificate it
+/// names) without listening: `(identities, callers)`.
+pub fn check(config: &BrokerConfig) -> Result<(usize, usize), BrokerError> {
+    let g = build_generation(config, None)?;
+    Ok((g.identities.len(), g.callers.all.len()))
+}
+
+/// How to start.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Listen here instead of `[broker] listen` (e.g. `127.0.0.1:0` in tests).
+    pub listen: Option<SocketAddr>,
+    /// The file the configuration came from: `POST /admin/reload` and
+    /// [`RunningBroker::reload_from_file`] re-read it.
+    pub config_path: Option<PathBuf>,
+    /// The fleet store to use instead of the one `[redis]` describes (tests, embedders).
+    pub store: Option<Arc<dyn SharedStore>>,
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("listen", &self.listen)
+            .field("config_path", &self.config_path)
+            .field("store", &self.store.as_ref().map(|s| s.describe()))
+            .finish()
+    }
+}
+
+/// A running broker.
+#[derive(Debug)]
+pub struct RunningBroker {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    unix_socket: Option<PathBuf>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts a broker.
+pub async fn start(
+    config: BrokerConfig,
+    options: StartOptions,
+) -> Result<RunningBroker, BrokerError> {
+    let generation = build_generation(&config, None)?;
+    let metrics = Arc::new(Metrics::new());
+    let store: Option<Arc<dyn SharedStore>> = match (options.store, &config.redis) {
+        (Some(s), _) => Some(s),
+        (None, Some(r)) => Some(crate::fleet::connect(r)?),
+        (None, None) => None,
+    };
+    let cache = Arc::new(Cache::new(tuning(&config), store, metrics.clone()));
+    cache.spawn_maintenance();
+    let audit = AuditLog::open(config.broker.audit_log.as_deref())?;
+    let listen = match options.listen {
+        Some(a) => a,
+        None => config.listen_addr()?,
+    };
+    if !listen.ip().is_loopback() {
+        tracing::warn!(%listen, "listening beyond loopback: caller secrets travel in plain HTTP; put TLS in front, and IMDS/Cloud Shell answer loopback peers only");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| BrokerError::Io(e.to_string()))?;
+    let unix_socket = config.broker.unix_socket.clone();
+    let shared = Arc::new(Shared {
+        generation: RwLock::new(Arc::new(generation)),
+        cache,
+        metrics,
+        audit,
+        config: RwLock::new(config),
+        reload_from: options.config_path,
+    });
+    let router = router(shared.clone());
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(serve_tcp(
+        listener,
+        router.clone(),
+        stop_rx.clone(),
+    ))];
+    #[cfg(unix)]
+    if let Some(path) = &unix_socket {
+        let _ = std::fs::remove_file(path);
+        let l = tokio::net::UnixListener::bind(path)
+            .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))?;
+        tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
+    }
+    tracing::info!(%addr, "entra-broker listening");
+    Ok(RunningBroker {
+        shared,
+        addr,
+        unix_socket,
+        stop,
+        tasks,
+    })
+}
+
+fn tuning(c: &BrokerConfig) -> Tuning {
+    Tuning {
+        min_remaining: c.broker.min_remaining_secs,
+        refresh_before: c.broker.refresh_before_secs,
+        max_tokens: c.broker.max_tokens,
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metadata/identity/oauth2/token", get(protocol::imds))
+        .route("/msi/token", get(protocol::app_service))
+        .route("/oauth2/token", post(protocol::cloud_shell))
+        .route("/api/v1/token", post(protocol::native))
+        .route("/api/v1/identities", get(identities))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/admin/purge", post(purge))
+        .route("/admin/tokens", get(admin_tokens))
+        .route("/admin/reload", post(admin_reload))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn serve_tcp(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else {
+                    // Out of file descriptors and the like: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().unwrap_or(peer);
+                let conn = Arc::new(Conn::tcp(peer, local));
+                serve_connection(&graceful, TokioIo::new(stream), conn, router.clone());
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+}
+
+#[cfg(unix)]
+async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let uid = stream.peer_cred().ok().map(|c| c.uid());
+                let conn = Arc::new(Conn::unix(uid));
+                serve_connection(&graceful, TokioIo::new(stream), conn, router.clone());
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+fn serve_connection<I>(graceful: &GracefulShutdown, io: I, conn: Arc<Conn>, router: Router)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(conn.clone());
+        let mut router = router.clone();
+        async move { router.call(req).await }
+    });
+    let c = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(io, svc);
+    let c = graceful.watch(c);
+    tokio::spawn(async move {
+        let _ = c.await;
+    });
+}
+
+impl RunningBroker {
+    /// The HTTP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr/msi/token`: `IDENTITY_ENDPOINT` / `MSI_ENDPOINT` for callers.
+    pub fn identity_endpoint(&self) -> String {
+        format!("http://{}/msi/token", self.addr)
+    }
+
+    /// `http://addr`: the IMDS base (`AZURE_POD_IDENTITY_AUTHORITY_HOST`).
+    pub fn imds_endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://addr/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// The Unix socket, if one is configured.
+    pub fn unix_socket(&self) -> Option<&std::path::Path> {
+        self.unix_socket.as_deref()
+    }
+
+    /// The shared state (metrics, cache), for embedders and tests.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Applies a new configuration without dropping cached tokens of identities whose
+    /// definition is unchanged. On error nothing changes.
+    pub fn reload(&self, config: BrokerConfig) -> Result<(), BrokerError> {
+        reload(&self.shared, config)
+    }
+
+    /// Re-reads the file the broker was started from (SIGHUP).
+    pub fn reload_from_file(&self) -> Result<(), BrokerError> {
+        reload_from_file(&self.shared)
+    }
+
+    /// Stops accepting, lets requests in flight finish (10 s at most), writes out the
+    /// audit log.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        #[cfg(unix)]
+        if let Some(p) = &self.unix_socket {
+            let _ = std::fs::remove_file(p);
+        }
+        self.shared.audit.close();
+    }
+}
+
+fn reload_from_file(shared: &Shared) -> Result<(), BrokerError> {
+    let Some(path) = &shared.reload_from else {
+        return Err(BrokerError::Config(
+            "this broker was not started from a file; nothing to reload".into(),
+        ));
+    };
+    let result = BrokerConfig::from_file(path).and_then(|c| reload(shared, c));
+    if result.is_err() {
+        shared.metrics.reload(false);
+    }
+    result
+}
+
+fn reload(shared: &Shared, config: BrokerConfig) -> Result<(), BrokerError> {
+    let old = shared.generation();
+    let generation = match build_generation(&config, Some(&old)) {
+        Ok(g) => g,
+        Err(e) => {
+            shared.metrics.reload(false);
+            return Err(e);
+        }
+    };
+    {
+        let current = shared.config.read().expect("config lock");
+        if current.broker.listen != config.broker.listen
+            || current.broker.unix_socket != config.broker.unix_socket
+            || current.broker.audit_log != config.broker.audit_log
+            || current.redis != config.redis
+        {
+            tracing::warn!(
+                "listen, unix_socket, audit_log and [redis] changes take effect at the next restart"
+            );
+        }
+    }
+    shared.cache.retain_identities(&generation.by_name);
+    shared.cache.set_tuning(tuning(&config));
+    *shared.generation.write().expect("generation lock") = Arc::new(generation);
+    *shared.config.write().expect("config lock") = config;
+    shared.metrics.reload(true);
+    tracing::info!("configuration reloaded");
+    Ok(())
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "error": "not_found",
+            "error_description": "unknown path; token endpoints: /metadata/identity/oauth2/token (IMDS), /msi/token (App Service), /oauth2/token (Cloud Shell), /api/v1/token (native)"
+        })),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let g = shared.generation();
+    let store = shared.cache.store().map(|s| {
+        json!({
+            "store": s.describe(),
+            "connected": s.connected(),
+        })
+    });
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "status": "ready",
+            "identities": g.identities.len(),
+            "callers": g.callers.all.len(),
+            "cached_tokens": shared.cache.len(),
+            "fleet": store,
+        })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    shared.cache.maintain_gauges();
+    let mut r = shared.metrics.encode().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// The admin API needs `Authorization: Bearer <admin token>`; without a configured
+/// token it is off.
+#[expect(clippy::result_large_err, reason = "the error is the response to send")]
+fn admin_check(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    let g = shared.generation();
+    let Some(expected) = g.admin_token else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "not_found", "error_description": "the admin API is off: set [broker] admin_token_env or admin_token_file"})),
+        )
+            .into_response());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(digest);
+    if presented != Some(expected) {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "unauthorized", "error_description": "the admin API needs Authorization: Bearer <admin token>"})),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"entra-broker-admin\""),
+        );
+        return Err(r);
+    }
+    Ok(())
+}
+
+/// `POST /admin/purge` with `{"identity": "name"}`.
+async fn purge(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = admin_check(&shared, &headers) {
+        return r;
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        identity: String,
+    }
+    let b: Body = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "invalid_request", "error_description": format!("give {{\"identity\": \"name\"}}: {e}")})),
+            )
+                .into_response();
+        }
+    };
+    if !shared.generation().by_name.contains_key(&b.identity) {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "not_found", "error_description": format!("no identity named {:?}", b.identity)})),
+        )
+            .into_response();
+    }
+    let (local, fleet) = shared.cache.purge(&b.identity).await;
+    let fleet = match fleet {
+        None => json!(null),
+        Some(Ok(n)) => json!({"purged": n}),
+        Some(Err(e)) => json!({"error": e}),
+    };
+    tracing::info!(identity = %b.identity, local, "admin purge");
+    axum::Json(json!({"identity": b.identity, "purged": local, "fleet": fleet})).into_response()
+}
+
+async fn admin_tokens(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(r) = admin_check(&shared, &headers) {
+        return r;
+    }
+    axum::Json(json!({ "tokens": shared.cache.entries() })).into_response()
+}
+
+async fn admin_reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(r) = admin_check(&shared, &headers) {
+        return r;
+    }
+    match reload_from_file(&shared) {
+        Ok(()) => axum::Json(json!({"reloaded": true})).into_response(),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(
+                json!({"error": "invalid_configuration", "error_description": e.to_string()}),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/v1/identities`: what the bearer's caller may use.
+async fn identities(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let g = shared.generation();
+    let caller = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|s| g.callers.by_secret(s.trim()));
+    let Some(caller) = caller else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "unauthorized", "error_description": "the Authorization: Bearer header matches no caller"})),
+        )
+            .into_response();
+    };
+    let list: Vec<_> = g
+        .identities
+        .iter()
+        .filter(|i| caller.may_use(&i.name))
+        .map(|i| json!({"name": &*i.name, "client_id": i.client_id}))
+        .collect();
+    axum::Json(json!({"caller": &*caller.name, "identities": list})).into_response()
+}

@@ -1,0 +1,154 @@
+//! `entra broker`: runs the token broker (entra-broker) from a TOML file until Ctrl-C or
+//! SIGTERM; SIGHUP reloads the file without dropping cached tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::emulator::shell_quote;
+use crate::{EXIT_CONFIG, EXIT_FAILURE, term};
+
+pub(crate) const AFTER_HELP: &str = "\
+The broker holds the real credentials ([[identity]]) and hands tokens to callers
+([[caller]]) over the managed-identity protocols their SDKs already speak:
+  App Service   IDENTITY_ENDPOINT=http://ADDR/msi/token IDENTITY_HEADER=<caller secret>
+  (legacy)      MSI_ENDPOINT=http://ADDR/msi/token MSI_SECRET=<caller secret>
+  IMDS          AZURE_POD_IDENTITY_AUTHORITY_HOST=http://ADDR   (callers known by local uid)
+  Cloud Shell   MSI_ENDPOINT=http://ADDR/oauth2/token           (as IMDS)
+  native        POST http://ADDR/api/v1/token {\"scopes\":[...]} with Authorization: Bearer <caller secret>
+Also /metrics (Prometheus), /healthz, /readyz and, with an admin token, /admin/purge,
+/admin/tokens, /admin/reload. Audit lines (JSON, never a token) go to [broker] audit_log.
+
+Signals: SIGHUP reloads the file (identities whose table is unchanged keep their
+tokens; a bad file is refused and the running configuration kept); SIGTERM or Ctrl-C
+stops gracefully.
+
+EXAMPLES:
+  entra broker --config broker.toml
+  entra broker --config broker.toml --check
+  entra broker --config broker.toml --listen 127.0.0.1:0 --ready-file /tmp/broker.json";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct BrokerArgs {
+    /// The configuration file (TOML: [broker], [imds], [redis], [[identity]], [[caller]]).
+    #[arg(long, value_name = "FILE", env = "ENTRA_BROKER_CONFIG")]
+    config: PathBuf,
+    /// Listen here instead of [broker] listen (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Write {identity_endpoint, imds_endpoint, metrics_url, pid} here once listening
+    /// (removed on the way out).
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+    /// Check the file (and read every secret and certificate it names), then exit.
+    #[arg(long)]
+    check: bool,
+}
+
+pub(crate) fn run(args: BrokerArgs) -> ExitCode {
+    let config = match entra_broker::BrokerConfig::from_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            term::error(e);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if args.check {
+        return match entra_broker::server::check(&config) {
+            Ok((identities, callers)) => {
+                println!(
+                    "{}: OK ({identities} identities, {callers} callers)",
+                    args.config.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                term::error(e);
+                ExitCode::from(EXIT_CONFIG)
+            }
+        };
+    }
+    let runtime = match term::multi_thread_runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            term::error(e);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async move {
+        let options = entra_broker::StartOptions {
+            listen: args.listen,
+            config_path: Some(args.config.clone()),
+            store: None,
+        };
+        let broker = match entra_broker::start(config, options).await {
+            Ok(b) => b,
+            Err(e) => {
+                term::error(e);
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        eprintln!(
+            "entra broker: listening on http://{}\n  App Service: export IDENTITY_ENDPOINT={} IDENTITY_HEADER=<a caller's secret>\n  IMDS:        export AZURE_POD_IDENTITY_AUTHORITY_HOST={}\n  metrics:     {}",
+            broker.addr(),
+            shell_quote(&broker.identity_endpoint()),
+            shell_quote(&broker.imds_endpoint()),
+            broker.metrics_url()
+        );
+        if let Some(path) = &args.ready_file {
+            let ready = serde_json::json!({
+                "identity_endpoint": broker.identity_endpoint(),
+                "imds_endpoint": broker.imds_endpoint(),
+                "metrics_url": broker.metrics_url(),
+                "pid": std::process::id(),
+            });
+            if let Err(e) = write_atomic(path, &serde_json::to_vec_pretty(&ready).unwrap_or_default()) {
+                term::error(format!("ready file {}: {e}", path.display()));
+                broker.shutdown().await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+        run_until_stopped(&broker).await;
+        eprintln!("shutting down");
+        broker.shutdown().await;
+        if let Some(path) = &args.ready_file {
+            let _ = std::fs::remove_file(path);
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Serves until Ctrl-C or SIGTERM; SIGHUP reloads the configuration file.
+async fn run_until_stopped(broker: &entra_broker::RunningBroker) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => match broker.reload_from_file() {
+                    Ok(()) => eprintln!("entra broker: configuration reloaded"),
+                    Err(e) => eprintln!("entra broker: reload refused, keeping the running configuration: {e}"),
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = broker;
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
