@@ -148,6 +148,16 @@ def test_wrong_identity_header_is_a_clear_error(stack, client):
     assert got["error_type"] == expected, got
 
 
+@pytest.mark.parametrize("client", ["azure-identity", "msal"])
+def test_wrong_identity_header_message_says_why(stack, client):
+    # MSAL Python reads App Service errors as App Service writes them, `statusCode` and
+    # `message` (`_obtain_token_on_app_service`); without them the app sees only
+    # "(invalid_scope) None, None".
+    env = dict(stack.app_service_env(), IDENTITY_HEADER="not-the-identity-header")
+    got = bs.run_client(CHILD, {**env, "BROKER_TEST_CLIENT": client, "BROKER_TEST_RESOURCE": es.API_URI})
+    assert "None, None" not in got.get("message", ""), f"{client} cannot tell the app why: {got.get('message')!r}"
+
+
 def test_wrong_identity_header_on_the_wire(stack):
     r = stack.broker_get(
         stack.broker["identity_endpoint"],
