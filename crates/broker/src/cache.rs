@@ -733,7 +733,11 @@ impl Cache {
                             let Some(me) = weak.upgrade() else { break };
                             me.purge_local(&identity);
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            // Purges were missed: drop everything (the safe choice).
+                            let Some(me) = weak.upgrade() else { break };
+                            me.slots.write().expect("cache lock").clear();
+                        }
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                     }
                 }

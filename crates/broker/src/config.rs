@@ -332,8 +332,8 @@ impl BrokerConfig {
         if self.broker.min_remaining_secs < 0 || self.broker.min_remaining_secs > 3000 {
             return bad("[broker] min_remaining_secs must be between 0 and 3000".into());
         }
-        if self.broker.refresh_before_secs < 60 || self.broker.refresh_before_secs > 43_200 {
-            return bad("[broker] refresh_before_secs must be between 60 and 43200".into());
+        if self.broker.refresh_before_secs < 1 || self.broker.refresh_before_secs > 43_200 {
+            return bad("[broker] refresh_before_secs must be between 1 and 43200".into());
         }
         if self.broker.max_tokens == 0 {
             return bad("[broker] max_tokens must be at least 1".into());
@@ -457,8 +457,13 @@ impl BrokerConfig {
             return bad(format!("[imds] caller = {n:?} is not a defined caller"));
         }
         if let Some(r) = &self.redis {
-            if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
-                return bad("[redis] url must start with redis:// or rediss://".into());
+            if r.url.starts_with("rediss://") {
+                return bad("[redis] url: TLS to Redis (rediss://) is not supported yet; use redis:// on a trusted network or a local TLS tunnel (tokens are encrypted either way)".into());
+            }
+            if !(r.url.starts_with("redis://") || r.url.starts_with("unix://")) {
+                return bad(
+                    "[redis] url must start with redis:// (or unix:// for a local socket)".into(),
+                );
             }
             if r.key_env.is_none() && r.key_file.is_none() {
                 return bad(

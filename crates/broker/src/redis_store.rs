@@ -7,8 +7,9 @@
 //!   with AES-256-GCM (`nonce || ciphertext || tag`, a random 96-bit nonce per write,
 //!   the Redis key name as associated data, so a value copied under another key does
 //!   not open). The Redis TTL is the token's remaining lifetime.
-//! - single-flight locks under `{prefix}:lock:{identity}:{h}`: `SET NX PX` with a random
-//!   UUID as the value, released by a compare-and-delete script.
+//! - single-flight locks under `{prefix}:lock:{identity}:{h}`: `SET NX PX` (in a script
+//!   that makes a retry idempotent) with a random UUID as the value, released by a
+//!   compare-and-delete script.
 //! - purge notices on the pub/sub channel `{prefix}:purge` (the identity's name).
 //!
 //! Every command is bounded by [`RedisOptions::op_timeout`]; the connection is made
@@ -137,6 +138,18 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// `SET NX PX`, except that a lock already holding our value counts as taken: a retry
+/// after a lost reply then finds the lock it took rather than "held by someone else".
+const LOCK_SCRIPT: &str = r#"
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return 1
+end
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+    return 1
+end
+return 0
+"#;
+
 /// Compare-and-delete: releases a lock only if it still holds our value.
 const UNLOCK_SCRIPT: &str = r#"
 if redis.call("GET", KEYS[1]) == ARGV[1] then
@@ -164,6 +177,7 @@ const PURGES_CAPACITY: usize = 256;
 pub struct RedisStore {
     manager: ConnectionManager,
     cipher: RandomizedNonceKey,
+    lock: Script,
     unlock: Script,
     prefix: String,
     op_timeout: Duration,
@@ -235,13 +249,16 @@ impl RedisStore {
         tokio::spawn(async move {
             let ping = redis::cmd("PING");
             let pong = tokio::time::timeout(op_timeout, ping.query_async::<()>(&mut warm)).await;
-            let ok = matches!(pong, Ok(Ok(())));
-            warm_flag.store(ok, Ordering::Relaxed);
+            // Only good news: a late failure must not hide a later call's success.
+            if matches!(pong, Ok(Ok(()))) {
+                warm_flag.store(true, Ordering::Relaxed);
+            }
         });
 
         Ok(RedisStore {
             manager,
             cipher,
+            lock: Script::new(LOCK_SCRIPT),
             unlock: Script::new(UNLOCK_SCRIPT),
             prefix: options.prefix.clone(),
             op_timeout,
@@ -276,29 +293,26 @@ impl RedisStore {
     /// Runs one command (made by `op` on a handle to the connection) within
     /// `op_timeout`, and records whether it reached Redis.
     ///
-    /// A call that finds the connection gone is tried once more on the fresh connection
-    /// the manager has just started: a refusal (the command was never sent) may be the
-    /// stale outcome of an attempt made while the server was down, and a dropped
-    /// connection may be one that died while this replica was idle. A command that is
-    /// not `idempotent` is tried again only after a refusal, since a dropped connection
-    /// may have carried it out.
-    async fn run<T, F, Fut>(&self, idempotent: bool, op: F) -> Result<T, StoreError>
+    /// A call that finds the connection gone is tried once more, on the fresh connection
+    /// the manager has just started: the failure may be the stale outcome of an attempt
+    /// made while the server was down, or a connection that died while this replica was
+    /// idle. Every command here is idempotent (the lock too: see [`LOCK_SCRIPT`]), so a
+    /// second try is safe even if the first one was carried out.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let attempt = async {
             match op(self.manager.clone()).await {
-                Err(e)
-                    if e.is_connection_refusal() || (idempotent && e.is_connection_dropped()) =>
-                {
-                    op(self.manager.clone()).await
-                }
+                Err(e) if e.is_connection_dropped() => op(self.manager.clone()).await,
                 other => other,
             }
         };
         let result = match tokio::time::timeout(self.op_timeout, attempt).await {
             Ok(Ok(value)) => Ok(value),
+            // The library's own limits are ours too.
+            Ok(Err(e)) if e.is_timeout() => Err(self.timed_out()),
             Ok(Err(e)) => Err(StoreError(format!(
                 "redis at {}: {}",
                 self.addr,
@@ -308,6 +322,29 @@ impl RedisStore {
         };
         self.connected.store(result.is_ok(), Ordering::Relaxed);
         result
+    }
+
+    /// [`RedisStore::run`] for a plain command.
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
+        self.run(|mut c| async move { command.query_async::<T>(&mut c).await })
+            .await
+    }
+
+    /// [`RedisStore::run`] for a script on one key.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        key: &str,
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        self.run(|mut c| {
+            let mut invocation = script.key(key);
+            for arg in args {
+                invocation.arg(*arg);
+            }
+            async move { invocation.invoke_async::<T>(&mut c).await }
+        })
+        .await
     }
 
     fn timed_out(&self) -> StoreError {
@@ -320,13 +357,20 @@ impl RedisStore {
 
     /// `nonce || ciphertext || tag` of the JSON of `value`, bound to `redis_key`.
     fn seal(&self, redis_key: &str, value: &Stored) -> Result<Vec<u8>, StoreError> {
-        let mut json = serde_json::to_vec(value)
-            .map_err(|e| StoreError(format!("redis: cannot encode a token record: {e}")))?;
-        // Sized up front so the plaintext is never left behind in a reallocated buffer.
-        let mut sealed = Vec::with_capacity(NONCE_LEN + json.len() + AES_256_GCM.tag_len());
+        // One buffer, sized up front (the field names and numbers take well under 256
+        // bytes), so no copy of the plaintext is left behind by a reallocation.
+        let room = value.token.len()
+            + value.token_id.len()
+            + value.client_id.as_ref().map_or(0, String::len)
+            + 256;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + room + AES_256_GCM.tag_len());
         sealed.extend_from_slice(&[0u8; NONCE_LEN]);
-        sealed.extend_from_slice(&json);
-        json.zeroize();
+        if let Err(e) = serde_json::to_writer(&mut sealed, value) {
+            sealed.zeroize();
+            return Err(StoreError(format!(
+                "redis: cannot encode a token record: {e}"
+            )));
+        }
         let outcome = self
             .cipher
             .seal_in_place_separate_tag(Aad::from(redis_key.as_bytes()), &mut sealed[NONCE_LEN..]);
@@ -387,28 +431,16 @@ impl RedisStore {
         let mut cursor: u64 = 0;
         let mut removed = 0u64;
         loop {
-            let (next, keys) = self
-                .run(true, |mut c| {
-                    let pattern = &pattern;
-                    async move {
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(pattern)
-                            .arg("COUNT")
-                            .arg(PURGE_SCAN_COUNT)
-                            .query_async::<(u64, Vec<Vec<u8>>)>(&mut c)
-                            .await
-                    }
-                })
-                .await?;
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(PURGE_SCAN_COUNT);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.query(&scan).await?;
             if !keys.is_empty() {
-                removed += self
-                    .run(true, |mut c| {
-                        let keys = &keys;
-                        async move { redis::cmd("DEL").arg(keys).query_async::<u64>(&mut c).await }
-                    })
-                    .await?;
+                let removed_now: u64 = self.query(redis::cmd("DEL").arg(keys)).await?;
+                removed += removed_now;
             }
             if next == 0 {
                 return Ok(removed);
@@ -422,17 +454,7 @@ impl SharedStore for RedisStore {
     fn load<'a>(&'a self, key: &'a StoreKey) -> BoxFuture<'a, Result<Option<Stored>, StoreError>> {
         Box::pin(async move {
             let redis_key = self.token_key(key);
-            let raw = self
-                .run(true, |mut c| {
-                    let redis_key = &redis_key;
-                    async move {
-                        redis::cmd("GET")
-                            .arg(redis_key)
-                            .query_async::<Option<Vec<u8>>>(&mut c)
-                            .await
-                    }
-                })
-                .await?;
+            let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(&redis_key)).await?;
             Ok(raw.and_then(|sealed| self.open(&redis_key, sealed)))
         })
     }
@@ -453,19 +475,9 @@ impl SharedStore for RedisStore {
             }
             let redis_key = self.token_key(key);
             let sealed = self.seal(&redis_key, value)?;
-            self.run(true, |mut c| {
-                let (redis_key, sealed) = (&redis_key, &sealed);
-                async move {
-                    redis::cmd("SET")
-                        .arg(redis_key)
-                        .arg(sealed)
-                        .arg("EX")
-                        .arg(ttl)
-                        .query_async::<()>(&mut c)
-                        .await
-                }
-            })
-            .await
+            let mut set = redis::cmd("SET");
+            set.arg(&redis_key).arg(sealed).arg("EX").arg(ttl);
+            self.query(&set).await
         })
     }
 
@@ -477,22 +489,11 @@ impl SharedStore for RedisStore {
         Box::pin(async move {
             let lock_key = self.lock_key(key);
             let value = uuid::Uuid::new_v4().to_string();
-            let taken = self
-                .run(true, |mut c| {
-                    let (lock_key, value) = (&lock_key, &value);
-                    async move {
-                        redis::cmd("SET")
-                            .arg(lock_key)
-                            .arg(value)
-                            .arg("NX")
-                            .arg("PX")
-                            .arg(ttl_ms.max(1))
-                            .query_async::<Option<String>>(&mut c)
-                            .await
-                    }
-                })
+            let ttl_ms = ttl_ms.max(1).to_string();
+            let taken: i64 = self
+                .invoke(&self.lock, &lock_key, &[&value, &ttl_ms])
                 .await?;
-            Ok(taken.map(|_| LockToken(value)))
+            Ok((taken == 1).then_some(LockToken(value)))
         })
     }
 
@@ -503,13 +504,8 @@ impl SharedStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let lock_key = self.lock_key(key);
-            self.run(true, |mut c| {
-                let mut invocation = self.unlock.key(&lock_key);
-                invocation.arg(&lock.0);
-                async move { invocation.invoke_async::<i64>(&mut c).await }
-            })
-            .await
-            .map(drop)
+            let _released: i64 = self.invoke(&self.unlock, &lock_key, &[&lock.0]).await?;
+            Ok(())
         })
     }
 
@@ -527,17 +523,9 @@ impl SharedStore for RedisStore {
                 }
             };
             let channel = format!("{}:purge", self.prefix);
-            self.run(true, |mut c| {
-                let channel = &channel;
-                async move {
-                    redis::cmd("PUBLISH")
-                        .arg(channel)
-                        .arg(identity)
-                        .query_async::<u64>(&mut c)
-                        .await
-                }
-            })
-            .await?;
+            let _listeners: u64 = self
+                .query(redis::cmd("PUBLISH").arg(&channel).arg(identity))
+                .await?;
             Ok(removed)
         })
     }

@@ -1,0 +1,118 @@
+//! Shared setup for the broker's tests: an emulator, and broker configurations wired to
+//! its development apps.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};
+use entra_emulator::testing::{Harness, dev};
+
+/// The development caller's secret in these tests.
+pub const DEV_SECRET: &str = "dev-caller-secret-0123456789abcdef";
+/// A second caller, limited to `api://contoso-api` with the daemon identity.
+pub const LIMITED_SECRET: &str = "limited-caller-secret-0123456789ab";
+/// The web app's client id (a second identity).
+pub const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
+
+/// Our own uid: the owner of a file we create.
+pub fn my_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let p = std::env::temp_dir().join(format!("entra-broker-uid-{}", uuid_like()));
+    std::fs::write(&p, b"").unwrap();
+    let uid = std::fs::metadata(&p).unwrap().uid();
+    let _ = std::fs::remove_file(&p);
+    uid
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+pub fn identity(h: &Harness, name: &str, client_id: &str, secret: &str) -> IdentityConfig {
+    IdentityConfig {
+        name: name.into(),
+        kind: IdentityKind::ClientSecret,
+        tenant: Some(dev::TENANT_ID.into()),
+        client_id: Some(client_id.into()),
+        object_id: None,
+        resource_id: None,
+        secret_env: None,
+        secret_file: None,
+        secret: Some(secret.into()),
+        allow_secret_in_config: true,
+        certificate_file: None,
+        certificate_password_env: None,
+        send_certificate_chain: false,
+        token_file: None,
+        authority: Some(h.base().to_string()),
+        ca_file: Some(PathBuf::from(&h.ready().ca_file)),
+    }
+}
+
+pub fn caller(name: &str, secret: &str, identities: &[&str], resources: &[&str]) -> CallerConfig {
+    CallerConfig {
+        name: name.into(),
+        secret_env: None,
+        secret_file: None,
+        secret: Some(secret.into()),
+        allow_secret_in_config: true,
+        uids: vec![],
+        identities: identities.iter().map(|s| s.to_string()).collect(),
+        resources: resources.iter().map(|s| s.to_string()).collect(),
+        scopes: vec![],
+    }
+}
+
+/// Identities "daemon" (default) and "web"; callers "dev" (everything; also this uid on
+/// IMDS) and "limited" (daemon, `api://contoso-api` only); audit to `audit`.
+pub fn config(h: &Harness, audit: &Path) -> BrokerConfig {
+    let mut c = BrokerConfig::default();
+    c.broker.listen = "127.0.0.1:0".into();
+    c.broker.audit_log = Some(audit.display().to_string());
+    c.identities
+        .push(identity(h, "daemon", dev::DAEMON, dev::DAEMON_SECRET));
+    c.identities.push(identity(h, "web", WEB, "web-dev-secret"));
+    let mut dev_caller = caller("dev", DEV_SECRET, &["*"], &["*"]);
+    dev_caller.uids = vec![my_uid()];
+    c.callers.push(dev_caller);
+    c.callers.push(caller(
+        "limited",
+        LIMITED_SECRET,
+        &["daemon"],
+        &["api://contoso-api"],
+    ));
+    c
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("entra-broker-{tag}-{}", uuid_like()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The audit lines written so far, parsed.
+pub fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+        .collect()
+}
+
+/// A plain HTTP client for the broker (no proxy, short timeouts).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
