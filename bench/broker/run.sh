@@ -249,7 +249,7 @@ EOF
     [[ $(jq -r .distinct_tokens <<<"$fill1") == "${BENCH_TOKENS}" ]] || die "the first pass did not get ${BENCH_TOKENS} distinct tokens"
     MEM=$(awk -v b="$rss_before" -v a="$rss_after" -v n="${BENCH_TOKENS}" -v g="$((grants1 - grants0))" \
         -v f1="$(jq -r .seconds <<<"$fill1")" -v f2="$(jq -r .seconds <<<"$fill2")" 'BEGIN {
-        printf "| broker VmRSS before the fill | %.1f MiB |\n", b / 1024
+        printf "| broker VmRSS after its first token | %.1f MiB |\n", b / 1024
         printf "| broker VmRSS holding %d cached tokens | %.1f MiB |\n", n, a / 1024
         printf "| difference, per cached token | %.1f MiB, %.2f KiB |\n", (a - b) / 1024, (a - b) / n
         printf "| first pass (%d misses, %d emulator grants) | %.1f s |\n", n, g, f1
