@@ -11,7 +11,7 @@
 //! never written. Lines are never dropped: when the writer falls behind, requests wait.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -61,9 +61,15 @@ pub struct Record<'a> {
     pub reason: Option<&'a str>,
 }
 
+enum Msg {
+    Line(String),
+    /// Close and reopen the file (after logrotate moved it).
+    Reopen,
+}
+
 /// Where audit lines go.
 pub struct AuditLog {
-    tx: Mutex<Option<SyncSender<String>>>,
+    tx: Mutex<Option<SyncSender<Msg>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     enabled: bool,
 }
@@ -81,7 +87,7 @@ const QUEUE: usize = 65_536;
 impl AuditLog {
     /// From `[broker] audit_log`: a path (appended, created 0600), `-` stdout, `off`.
     pub fn open(setting: Option<&str>) -> Result<Arc<Self>, BrokerError> {
-        let sink: Box<dyn Write + Send> = match setting.unwrap_or("-") {
+        let (sink, path): (Box<dyn Write + Send>, Option<PathBuf>) = match setting.unwrap_or("-") {
             "off" => {
                 return Ok(Arc::new(Self {
                     tx: Mutex::new(None),
@@ -89,13 +95,16 @@ impl AuditLog {
                     enabled: false,
                 }));
             }
-            "-" => Box::new(std::io::stdout()),
-            path => Box::new(open_append(Path::new(path))?),
+            "-" => (Box::new(std::io::stdout()), None),
+            path => (
+                Box::new(open_append(Path::new(path))?),
+                Some(PathBuf::from(path)),
+            ),
         };
-        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let (tx, rx) = sync_channel::<Msg>(QUEUE);
         let writer = std::thread::Builder::new()
             .name("entra-broker-audit".into())
-            .spawn(move || write_lines(rx, sink))
+            .spawn(move || write_lines(rx, sink, path))
             .map_err(|e| BrokerError::Io(format!("audit log writer thread: {e}")))?;
         Ok(Arc::new(Self {
             tx: Mutex::new(Some(tx)),
@@ -120,13 +129,21 @@ impl AuditLog {
         line.push('\n');
         let tx = self.tx.lock().expect("audit lock").clone();
         let Some(tx) = tx else { return };
-        match tx.try_send(line) {
+        match tx.try_send(Msg::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(line)) => {
                 // Back-pressure rather than loss.
                 let _ = tx.send(line);
             }
             Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// Reopens the file (SIGHUP after logrotate moved it); lines queued before go to the
+    /// old file.
+    pub fn reopen(&self) {
+        if let Some(tx) = self.tx.lock().expect("audit lock").clone() {
+            let _ = tx.send(Msg::Reopen);
         }
     }
 
@@ -148,18 +165,38 @@ fn open_append(path: &Path) -> Result<std::fs::File, BrokerError> {
         .map_err(|e| BrokerError::Io(format!("audit log {}: {e}", path.display())))
 }
 
-fn write_lines(rx: Receiver<String>, sink: Box<dyn Write + Send>) {
+fn write_lines(rx: Receiver<Msg>, sink: Box<dyn Write + Send>, path: Option<PathBuf>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, sink);
-    while let Ok(line) = rx.recv() {
-        let mut ok = out.write_all(line.as_bytes()).is_ok();
+    let mut failed = false;
+    let handle = |msg: Msg, out: &mut std::io::BufWriter<Box<dyn Write + Send>>| -> bool {
+        match msg {
+            Msg::Line(line) => out.write_all(line.as_bytes()).is_ok(),
+            Msg::Reopen => {
+                let mut ok = out.flush().is_ok();
+                if let Some(p) = &path {
+                    match open_append(p) {
+                        Ok(f) => *out = std::io::BufWriter::with_capacity(64 * 1024, Box::new(f)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "audit log: reopen failed; writing to the old file");
+                            ok = false;
+                        }
+                    }
+                }
+                ok
+            }
+        }
+    };
+    while let Ok(msg) = rx.recv() {
+        let mut ok = handle(msg, &mut out);
         // Batch whatever else is queued, then flush once.
         while let Ok(more) = rx.try_recv() {
-            ok &= out.write_all(more.as_bytes()).is_ok();
+            ok &= handle(more, &mut out);
         }
         ok &= out.flush().is_ok();
-        if !ok {
+        if !ok && !failed {
             tracing::error!("audit log: write failed; lines are being lost");
         }
+        failed = !ok;
     }
     let _ = out.flush();
 }

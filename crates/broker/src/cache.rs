@@ -44,6 +44,9 @@ pub struct Cached {
     pub token_id: String,
     /// The client id it was issued to, when known.
     pub client_id: Option<String>,
+    /// The App Service 2019-08-01 answer for this token, made once (it depends only on
+    /// the token and the resource, which is the slot's key).
+    pub app_service_body: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 impl std::fmt::Debug for Cached {
@@ -76,6 +79,7 @@ impl Cached {
             fetched_at: s.fetched_at,
             token_id: s.token_id.clone(),
             client_id: s.client_id.clone(),
+            app_service_body: std::sync::OnceLock::new(),
         }
     }
 }
@@ -533,6 +537,7 @@ impl Cache {
             expires_on: token.expires_on,
             refresh_at,
             fetched_at: now,
+            app_service_body: std::sync::OnceLock::new(),
         })
     }
 

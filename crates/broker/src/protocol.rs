@@ -9,7 +9,8 @@
 //! | Cloud Shell | `POST /oauth2/token`, form `resource=R`, `Metadata: true` | as IMDS | as IMDS |
 //! | native | `POST /api/v1/token`, JSON `{"scopes":[..],"identity":..}`, `Authorization: Bearer` | the bearer | JSON with numbers |
 //!
-//! Errors are `{"error":"...","error_description":"..."}` in every protocol: 400 for a
+//! Errors are `{"error":"...","error_description":"..."}` (App Service adds its own
+//! `statusCode`, `message` and `correlationId`, which MSAL reads): 400 for a
 //! malformed request or an unknown identity, 401 for a missing or wrong secret, 403 when
 //! policy refuses (naming what was refused), 400 when Entra refuses, 503 with
 //! `Retry-After` when Entra cannot be reached and nothing valid is cached.
@@ -102,6 +103,8 @@ impl Conn {
 /// One request's audit and metrics context.
 struct Ctx<'a> {
     shared: &'a Shared,
+    /// The configuration generation this request sees from start to end.
+    generation: Arc<crate::server::Generation>,
     protocol: usize,
     started: Instant,
     conn: &'a Conn,
@@ -194,6 +197,7 @@ impl<'a> Ctx<'a> {
     fn new(shared: &'a Shared, protocol: usize, conn: &'a Conn) -> Self {
         Self {
             shared,
+            generation: shared.generation(),
             protocol,
             started: Instant::now(),
             conn,
@@ -240,7 +244,19 @@ impl<'a> Ctx<'a> {
 
     fn refuse(&self, r: Refusal) -> Response {
         self.finish(r.status, r.outcome, None, None, Some(&r.description));
-        let body = serde_json::json!({ "error": r.error, "error_description": r.description });
+        let body = if matches!(self.protocol, APP_SERVICE | APP_SERVICE_2017) {
+            // App Service writes `statusCode` and `message` (what MSAL reads); the OAuth
+            // pair is kept for azure-identity and people.
+            serde_json::json!({
+                "statusCode": r.status.as_u16(),
+                "message": r.description,
+                "correlationId": uuid::Uuid::new_v4().to_string(),
+                "error": r.error,
+                "error_description": r.description,
+            })
+        } else {
+            serde_json::json!({ "error": r.error, "error_description": r.description })
+        };
         let mut resp = (r.status, axum::Json(body)).into_response();
         if r.retry_after {
             resp.headers_mut()
@@ -255,7 +271,7 @@ impl<'a> Ctx<'a> {
         resp
     }
 
-    fn ok(&self, body: Vec<u8>, t: &Cached, source: Source) -> Response {
+    fn ok(&self, body: impl Into<Bytes>, t: &Cached, source: Source) -> Response {
         self.finish(StatusCode::OK, OK, Some(source), Some(&t.token_id), None);
         json_response(body)
     }
@@ -269,7 +285,7 @@ impl<'a> Ctx<'a> {
         key: String,
         scopes: Vec<String>,
     ) -> Result<(Arc<Cached>, Source, Arc<Identity>), Refusal> {
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         let identity = match selector {
             Some(sel) => generation
                 .identities
@@ -323,7 +339,7 @@ impl<'a> Ctx<'a> {
                 "this endpoint answers processes on the broker's own machine only (it carries no secret); use the App Service protocol or the native API with a caller secret",
             ));
         }
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         if generation.callers.uses_uids() {
             self.uid = self.conn.uid();
         }
@@ -352,7 +368,7 @@ impl<'a> Ctx<'a> {
                 "the {header_name} header is missing"
             )));
         };
-        let generation = self.shared.generation();
+        let generation = self.generation.clone();
         match generation.callers.by_secret(secret) {
             Some(c) => {
                 self.caller = Some(c.name.clone());
@@ -365,8 +381,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn json_response(body: Vec<u8>) -> Response {
-    let mut r = Response::new(axum::body::Body::from(body));
+fn json_response(body: impl Into<Bytes>) -> Response {
+    let mut r = Response::new(axum::body::Body::from(body.into()));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -440,7 +456,7 @@ pub(crate) async fn imds(
     headers: HeaderMap,
 ) -> Response {
     let mut ctx = Ctx::new(&shared, IMDS, &conn);
-    if !shared.generation().imds_enabled {
+    if !ctx.generation.imds_enabled {
         return ctx.refuse(Refusal::new(
             StatusCode::NOT_FOUND,
             BAD_REQUEST,
@@ -560,19 +576,28 @@ pub(crate) async fn app_service(
         .await
     {
         Ok((t, source, _)) => {
-            let body = serde_json::to_vec(&AppServiceBody {
-                access_token: t.token.expose(),
-                expires_on: if legacy {
-                    legacy_date(t.expires_on)
-                } else {
-                    t.expires_on.to_string()
-                },
-                not_before: t.fetched_at.to_string(),
-                resource,
-                token_type: "Bearer",
-                client_id: t.client_id.as_deref(),
-            })
-            .unwrap_or_default();
+            let render = || -> Bytes {
+                serde_json::to_vec(&AppServiceBody {
+                    access_token: t.token.expose(),
+                    expires_on: if legacy {
+                        legacy_date(t.expires_on)
+                    } else {
+                        t.expires_on.to_string()
+                    },
+                    not_before: t.fetched_at.to_string(),
+                    resource,
+                    token_type: "Bearer",
+                    client_id: t.client_id.as_deref(),
+                })
+                .unwrap_or_default()
+                .into()
+            };
+            let body = if legacy {
+                render()
+            } else {
+                // The common case: the same bytes for every caller of this token.
+                t.app_service_body.get_or_init(render).clone()
+            };
             ctx.ok(body, &t, source)
         }
         Err(r) => ctx.refuse(r),
@@ -587,7 +612,7 @@ pub(crate) async fn cloud_shell(
     body: Bytes,
 ) -> Response {
     let mut ctx = Ctx::new(&shared, CLOUD_SHELL, &conn);
-    if !shared.generation().imds_enabled {
+    if !ctx.generation.imds_enabled {
         return ctx.refuse(Refusal::new(
             StatusCode::NOT_FOUND,
             BAD_REQUEST,

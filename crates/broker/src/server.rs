@@ -344,7 +344,8 @@ impl RunningBroker {
         reload(&self.shared, config)
     }
 
-    /// Re-reads the file the broker was started from (SIGHUP).
+    /// Re-reads the file the broker was started from, and reopens a file audit log
+    /// (SIGHUP).
     pub fn reload_from_file(&self) -> Result<(), BrokerError> {
         reload_from_file(&self.shared)
     }
@@ -370,6 +371,9 @@ fn reload_from_file(shared: &Shared) -> Result<(), BrokerError> {
             "this broker was not started from a file; nothing to reload".into(),
         ));
     };
+    // A file-based audit log is reopened on every SIGHUP, even when the new
+    // configuration is refused (logrotate's postrotate sends one).
+    shared.audit.reopen();
     let result = BrokerConfig::from_file(path).and_then(|c| reload(shared, c));
     if result.is_err() {
         shared.metrics.reload(false);

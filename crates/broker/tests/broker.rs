@@ -45,7 +45,10 @@ async fn imds(b: &RunningBroker, query: &str) -> (u16, Value) {
 /// The client a token was issued to (`appid` in v1 tokens, `azp` in v2).
 fn app_of(token: &str) -> Value {
     let c = claims(token);
-    c.get("appid").or(c.get("azp")).cloned().unwrap_or(Value::Null)
+    c.get("appid")
+        .or(c.get("azp"))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -211,6 +214,11 @@ async fn every_protocol_answers_in_its_own_shape() {
     .await;
     assert_eq!(s, 401);
     assert_eq!(v["error"], "unauthorized");
+    assert_eq!(v["statusCode"], 401);
+    assert_eq!(
+        v["message"],
+        "the X-IDENTITY-HEADER header matches no caller"
+    );
     let (s, v) = app_service(
         &b,
         DEV_SECRET,

@@ -67,7 +67,10 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
     let authority = &exports["ENTRA_AUTHORITY"];
     assert!(authority.starts_with("https://localhost:"), "{text}");
     // The whole block, with what varies replaced.
+    let broker = exports["AZURE_POD_IDENTITY_AUTHORITY_HOST"].clone();
+    assert!(broker.starts_with("http://127.0.0.1:"), "{text}");
     let mut normal = text.replace(authority.as_str(), "https://EMULATOR");
+    normal = normal.replace(broker.as_str(), "http://BROKER");
     normal = normal.replace(&dir.join("state").display().to_string(), "STATE");
     normal = normal.replace(&exports["IDENTITY_HEADER"], "HEADER");
     let admin = normal.lines().last().unwrap().to_string();
@@ -86,10 +89,10 @@ export SSL_CERT_FILE=STATE/ca.pem
 export REQUESTS_CA_BUNDLE=STATE/ca.pem
 export NODE_EXTRA_CA_CERTS=STATE/ca.pem
 
-# managed-identity clients (App Service protocol, and IMDS at this base)
-export IDENTITY_ENDPOINT=https://EMULATOR/msi/token
+# managed-identity clients, served by the broker as the daemon app (App Service protocol; IMDS at this base)
+export IDENTITY_ENDPOINT=http://BROKER/msi/token
 export IDENTITY_HEADER=HEADER
-export AZURE_POD_IDENTITY_AUTHORITY_HOST=https://EMULATOR
+export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
 
 # a service principal for EnvironmentCredential (optional):
 # export AZURE_TENANT_ID={TENANT} AZURE_CLIENT_ID={DAEMON} AZURE_CLIENT_SECRET=daemon-dev-secret
@@ -99,7 +102,18 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=https://EMULATOR
         )
     );
 
-    // A shell with those exports: the default chain picks the managed identity.
+    // ready.json names the broker too.
+    let ready: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state/ready.json")).unwrap()).unwrap();
+    assert_eq!(ready["broker"]["imds_endpoint"], broker.as_str());
+    assert_eq!(
+        ready["broker"]["identity_header"],
+        exports["IDENTITY_HEADER"].as_str()
+    );
+    assert_eq!(ready["broker"]["metrics_url"], format!("{broker}/metrics"));
+
+    // A shell with those exports: the default chain picks the managed identity, which
+    // the broker serves as the daemon app.
     let mut token = Command::new(env!("CARGO_BIN_EXE_entra"));
     token
         .args(["token", "--resource", "api://contoso-api", "-o", "json"])
@@ -112,10 +126,11 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=https://EMULATOR
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["credential"], "ManagedIdentityCredential");
-    assert_eq!(
-        claims(json["access_token"].as_str().unwrap())["tid"],
-        TENANT
-    );
+    let c = claims(json["access_token"].as_str().unwrap());
+    assert_eq!(c["tid"], TENANT);
+    assert_eq!(c.get("azp").or(c.get("appid")).unwrap(), DAEMON);
+    let audit = std::fs::read_to_string(dir.join("state/broker-audit.jsonl")).unwrap();
+    assert!(audit.contains("\"outcome\":\"ok\""), "{audit}");
 
     let killed = Command::new("kill")
         .arg("-TERM")

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::path::{Path, PathBuf};
 
 use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};

@@ -1,0 +1,183 @@
+//! `entra broker` as an operator runs it: `--check`, a ready file, SIGHUP reloads the
+//! file (a bad one is refused and the running configuration kept), SIGTERM stops it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run_bounded, stderr, stdout, wait_bounded};
+use entra_emulator::testing::{Harness, dev};
+
+fn config(h: &Harness, callers: &str) -> String {
+    format!(
+        r#"
+[broker]
+listen = "127.0.0.1:0"
+audit_log = "audit.jsonl"
+
+[[identity]]
+name = "daemon"
+kind = "client-secret"
+tenant = "{}"
+client_id = "{}"
+secret_file = "daemon.secret"
+authority = "{}"
+ca_file = "{}"
+{callers}"#,
+        dev::TENANT_ID,
+        dev::DAEMON,
+        h.base(),
+        h.ready().ca_file
+    )
+}
+
+const APP: &str = r#"
+[[caller]]
+name = "app"
+secret_file = "app.secret"
+identities = ["daemon"]
+resources = ["api://contoso-api"]
+"#;
+
+fn get(url: &str, secret: &str) -> (u16, String) {
+    let out = run_bounded({
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "20", "-w", "\n%{http_code}", "-H"])
+            .arg(format!("X-IDENTITY-HEADER: {secret}"))
+            .arg(url);
+        c
+    });
+    let text = stdout(&out);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
+    let h = Harness::start().await;
+    let dir = std::env::temp_dir().join(format!("entra-cli-broker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("daemon.secret"), dev::DAEMON_SECRET).unwrap();
+    std::fs::write(dir.join("app.secret"), "app-caller-secret-0123456789\n").unwrap();
+    std::fs::write(dir.join("ops.secret"), "ops-caller-secret-0123456789\n").unwrap();
+    let file = dir.join("broker.toml");
+
+    // --check reads the secrets and names what is wrong.
+    std::fs::write(
+        &file,
+        config(&h, &APP.replace("app.secret", "missing.secret")),
+    )
+    .unwrap();
+    let out = run_bounded({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_entra"));
+        c.args(["broker", "--check", "--config"]).arg(&file);
+        c
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing.secret"), "{}", stderr(&out));
+    std::fs::write(&file, config(&h, APP)).unwrap();
+    let out = run_bounded({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_entra"));
+        c.args(["broker", "--check", "--config"]).arg(&file);
+        c
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("OK (1 identities, 1 callers)"));
+
+    let ready_file = dir.join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
+        .args(["broker", "--config"])
+        .arg(&file)
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready: serde_json::Value = loop {
+        if let Ok(b) = std::fs::read(&ready_file)
+            && let Ok(v) = serde_json::from_slice(&b)
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker writes its ready file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let endpoint = ready["identity_endpoint"].as_str().unwrap().to_string();
+    let url = format!("{endpoint}?resource=api://contoso-api&api-version=2019-08-01");
+    assert_eq!(get(&url, "app-caller-secret-0123456789").0, 200);
+    assert_eq!(get(&url, "ops-caller-secret-0123456789").0, 401);
+
+    let hup = || {
+        let s = Command::new("kill")
+            .arg("-HUP")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(s.success());
+    };
+    // A new caller, by SIGHUP.
+    let ops = APP
+        .replace("\"app\"", "\"ops\"")
+        .replace("app.secret", "ops.secret");
+    std::fs::write(&file, config(&h, &format!("{APP}{ops}"))).unwrap();
+    // As logrotate does: move the audit log away, then SIGHUP.
+    std::fs::rename(dir.join("audit.jsonl"), dir.join("audit.jsonl.1")).unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(&url, "ops-caller-secret-0123456789").0 != 200 {
+        assert!(Instant::now() < deadline, "SIGHUP added the ops caller");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A broken file is refused; both callers keep working.
+    std::fs::write(&file, "this is not toml [").unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(get(&url, "app-caller-secret-0123456789").0, 200);
+    assert_eq!(get(&url, "ops-caller-secret-0123456789").0, 200);
+    assert_eq!(
+        h.counter("grant:client_credentials").await,
+        1,
+        "one token for everyone, kept across reloads"
+    );
+
+    let s = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(s.success());
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "SIGTERM stops it cleanly: {status}");
+    assert!(!ready_file.exists(), "the ready file is removed");
+    let rotated = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
+    assert_eq!(
+        rotated.lines().count(),
+        2,
+        "the lines before the rotation: {rotated}"
+    );
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert!(
+        rotated.contains("\"outcome\":\"unauthorized\""),
+        "{rotated}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["caller"] == "ops" && l["outcome"] == "ok")
+    );
+    assert!(!audit.contains("eyJ"), "no token in the audit log");
+    let _ = std::fs::remove_dir_all(&dir);
+    h.stop().await;
+}
