@@ -98,6 +98,11 @@ pub struct BrokerSection {
     /// used go.
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// Server threads, each with its own listener on the port (SO_REUSEPORT) and its own
+    /// single-threaded runtime (default: one per CPU, at most 8; 0: serve on the runtime
+    /// that started the broker, for embedders).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 fn default_listen() -> String {
@@ -124,6 +129,7 @@ impl Default for BrokerSection {
             min_remaining_secs: default_min_remaining(),
             refresh_before_secs: default_refresh_before(),
             max_tokens: default_max_tokens(),
+            threads: None,
         }
     }
 }
@@ -334,6 +340,9 @@ impl BrokerConfig {
         }
         if self.broker.refresh_before_secs < 1 || self.broker.refresh_before_secs > 43_200 {
             return bad("[broker] refresh_before_secs must be between 1 and 43200".into());
+        }
+        if self.broker.threads.is_some_and(|t| t > 64) {
+            return bad("[broker] threads must be at most 64".into());
         }
         if self.broker.max_tokens == 0 {
             return bad("[broker] max_tokens must be at least 1".into());

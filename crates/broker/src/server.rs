@@ -145,6 +145,7 @@ pub struct RunningBroker {
     unix_socket: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    server_threads: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// Starts a broker.
@@ -169,12 +170,29 @@ pub async fn start(
     if !listen.ip().is_loopback() {
         tracing::warn!(%listen, "listening beyond loopback: caller secrets travel in plain HTTP; put TLS in front, and IMDS/Cloud Shell answer loopback peers only");
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
-    let addr = listener
+    // One listener per server thread on the same port (SO_REUSEPORT): the kernel spreads
+    // connections over them, and each thread runs its own single-threaded runtime, as
+    // nginx runs its workers, so a request never hops threads. `threads = 0` serves on
+    // the caller's runtime instead.
+    let threads = config.broker.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    });
+    if listen.port() != 0 && threads > 1 {
+        // SO_REUSEPORT would let us share the port with another broker left running by
+        // the same user; make sure it is free first.
+        std::net::TcpListener::bind(listen)
+            .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
+    }
+    let first = bind(listen, threads > 1)?;
+    let addr = first
         .local_addr()
         .map_err(|e| BrokerError::Io(e.to_string()))?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(bind(addr, true)?);
+    }
     let unix_socket = config.broker.unix_socket.clone();
     let shared = Arc::new(Shared {
         generation: RwLock::new(Arc::new(generation)),
@@ -186,11 +204,37 @@ pub async fn start(
     });
     let router = router(shared.clone());
     let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(serve_tcp(
-        listener,
-        router.clone(),
-        stop_rx.clone(),
-    ))];
+    let mut tasks = Vec::new();
+    let mut server_threads = Vec::new();
+    if threads == 0 {
+        let l = tokio::net::TcpListener::from_std(listeners.remove(0))
+            .map_err(|e| BrokerError::Io(format!("cannot listen on {addr}: {e}")))?;
+        tasks.push(tokio::spawn(serve_tcp(l, router.clone(), stop_rx.clone())));
+    }
+    for (i, l) in listeners.into_iter().enumerate() {
+        let router = router.clone();
+        let stop_rx = stop_rx.clone();
+        let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("entra-broker-{i}"))
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(async move {
+                        match tokio::net::TcpListener::from_std(l) {
+                            Ok(l) => serve_tcp(l, router, stop_rx).await,
+                            Err(e) => tracing::error!(error = %e, "server thread cannot listen"),
+                        }
+                    }),
+                    Err(e) => tracing::error!(error = %e, "server thread cannot start its runtime"),
+                }
+                let _ = done.send(());
+            })
+            .map_err(|e| BrokerError::Io(format!("cannot start a server thread: {e}")))?;
+        server_threads.push(done_rx);
+    }
     #[cfg(unix)]
     if let Some(path) = &unix_socket {
         let _ = std::fs::remove_file(path);
@@ -205,7 +249,30 @@ pub async fn start(
         unix_socket,
         stop,
         tasks,
+        server_threads,
     })
+}
+
+/// A listening socket for `addr`, shareable by several listeners when `shared`.
+fn bind(addr: SocketAddr, shared: bool) -> Result<std::net::TcpListener, BrokerError> {
+    let err = |e: std::io::Error| BrokerError::Io(format!("cannot listen on {addr}: {e}"));
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    #[cfg(unix)]
+    {
+        socket.set_reuseaddr(true).map_err(err)?;
+        if shared {
+            socket.set_reuseport(true).map_err(err)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = shared;
+    socket.bind(addr).map_err(err)?;
+    socket.listen(1024).map_err(err)?.into_std().map_err(err)
 }
 
 fn tuning(c: &BrokerConfig) -> Tuning {
@@ -355,6 +422,9 @@ impl RunningBroker {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
+            let _ = t.await;
+        }
+        for t in self.server_threads {
             let _ = t.await;
         }
         #[cfg(unix)]

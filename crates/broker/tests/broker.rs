@@ -819,3 +819,33 @@ ca_file = "{}"
     b.shutdown().await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_is_refused_even_with_several_server_threads() {
+    let h = Harness::start().await;
+    let dir = temp_dir("port");
+    let mut c = config(&h, &dir.join("audit.jsonl"));
+    c.broker.threads = Some(2);
+    let first = start(c.clone()).await;
+    c.broker.listen = first.addr().to_string();
+    let e = entra_broker::start(c, StartOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("cannot listen on {}", first.addr())),
+        "{e}"
+    );
+    // Both server threads answer.
+    for _ in 0..8 {
+        let (s, _) = app_service(
+            &first,
+            DEV_SECRET,
+            "resource=api://contoso-api&api-version=2019-08-01",
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    first.shutdown().await;
+    h.stop().await;
+}
