@@ -52,7 +52,7 @@ describe('token broker (Node managed-identity clients)', () => {
   });
 
   test('msal-node ManagedIdentityApplication through the IMDS override', () => {
-    assert.equal(tokenFrom('msal-node', 'imds', GRAPH).source, 'Imds');
+    assert.equal(tokenFrom('msal-node', 'imds', GRAPH).source, 'DefaultToImds'); // msal-node's name for IMDS when no other host's variables are set
   });
 
   test('a wrong IDENTITY_HEADER is a clear error, not a hang', () => {
