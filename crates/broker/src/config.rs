@@ -45,6 +45,30 @@ use entra_identity::Secret;
 
 use crate::error::BrokerError;
 
+/// A secret written into the configuration itself (`secret = "..."`): `Debug` never
+/// shows it.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct InlineSecret(pub String);
+
+impl std::fmt::Debug for InlineSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for InlineSecret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for InlineSecret {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -148,10 +172,10 @@ pub struct ImdsSection {
 }
 
 /// `[redis]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSection {
-    /// `redis://host:port/db` (a password belongs in `password_env`, not here).
+    /// `redis://host:port/db`, `rediss://` for TLS, or `unix:///path`.
     pub url: String,
     /// The token encryption key (base64 of 32 bytes), from this variable ...
     #[serde(default)]
@@ -165,6 +189,42 @@ pub struct RedisSection {
     /// Per-operation timeout in milliseconds (default 250).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// For `rediss://`: a PEM CA to trust instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The Redis password (AUTH) from this variable ...
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// ... or this file (a password written into `url` is refused unless
+    /// `allow_secret_in_config = true`).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Accept a password written into `url`.
+    #[serde(default)]
+    pub allow_secret_in_config: bool,
+}
+
+impl std::fmt::Debug for RedisSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A password in the URL's userinfo is not shown.
+        let url = match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((_, host)) => format!("{scheme}://[redacted]@{host}"),
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        };
+        f.debug_struct("RedisSection")
+            .field("url", &url)
+            .field("key_env", &self.key_env)
+            .field("key_file", &self.key_file)
+            .field("prefix", &self.prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("ca_file", &self.ca_file)
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .finish()
+    }
 }
 
 /// What kind of credential an identity is.
@@ -212,7 +272,7 @@ pub struct IdentityConfig {
     pub secret_file: Option<PathBuf>,
     /// ... or written here (needs `allow_secret_in_config`).
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<InlineSecret>,
     /// Accept `secret` in this file.
     #[serde(default)]
     pub allow_secret_in_config: bool,
@@ -251,7 +311,7 @@ pub struct CallerConfig {
     pub secret_file: Option<PathBuf>,
     /// ... or written here (needs `allow_secret_in_config`).
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<InlineSecret>,
     /// Accept `secret` in this file.
     #[serde(default)]
     pub allow_secret_in_config: bool,
@@ -308,6 +368,8 @@ impl BrokerConfig {
         }
         if let Some(r) = &mut self.redis {
             fix(&mut r.key_file);
+            fix(&mut r.ca_file);
+            fix(&mut r.password_file);
         }
         for i in &mut self.identities {
             fix(&mut i.secret_file);
@@ -466,13 +528,28 @@ impl BrokerConfig {
             return bad(format!("[imds] caller = {n:?} is not a defined caller"));
         }
         if let Some(r) = &self.redis {
-            if r.url.starts_with("rediss://") {
-                return bad("[redis] url: TLS to Redis (rediss://) is not supported yet; use redis:// on a trusted network or a local TLS tunnel (tokens are encrypted either way)".into());
-            }
-            if !(r.url.starts_with("redis://") || r.url.starts_with("unix://")) {
+            if !(r.url.starts_with("redis://")
+                || r.url.starts_with("rediss://")
+                || r.url.starts_with("unix://"))
+            {
                 return bad(
-                    "[redis] url must start with redis:// (or unix:// for a local socket)".into(),
+                    "[redis] url must start with redis://, rediss:// (TLS) or unix://".into(),
                 );
+            }
+            let userinfo = r
+                .url
+                .split_once("://")
+                .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+                .and_then(|authority| authority.rsplit_once('@'))
+                .map(|(info, _)| info);
+            if userinfo.is_some_and(|i| i.contains(':')) && !r.allow_secret_in_config {
+                return bad("[redis] url has a password written in it; move it to password_env or password_file, or set allow_secret_in_config = true".into());
+            }
+            if userinfo.is_some() && (r.password_env.is_some() || r.password_file.is_some()) {
+                return bad("[redis] give the password either in url or in password_env/password_file, not both".into());
+            }
+            if r.ca_file.is_some() && !r.url.starts_with("rediss://") {
+                return bad("[redis] ca_file is for rediss:// (TLS) URLs only".into());
             }
             if r.key_env.is_none() && r.key_file.is_none() {
                 return bad(
@@ -498,7 +575,7 @@ fn check_secret_source(
     what: &str,
     env: &Option<String>,
     file: &Option<PathBuf>,
-    inline: &Option<String>,
+    inline: &Option<InlineSecret>,
     allow_inline: bool,
     _required: bool,
 ) -> Result<(), BrokerError> {
@@ -522,7 +599,7 @@ pub(crate) fn read_secret(
     what: &str,
     env: &Option<String>,
     file: &Option<PathBuf>,
-    inline: &Option<String>,
+    inline: &Option<InlineSecret>,
 ) -> Result<Option<Secret>, BrokerError> {
     if let Some(var) = env {
         return match std::env::var(var) {
@@ -548,7 +625,7 @@ pub(crate) fn read_secret(
         }
         return Ok(Some(Secret::new(trimmed)));
     }
-    Ok(inline.as_ref().map(|s| Secret::new(s.clone())))
+    Ok(inline.as_ref().map(|s| Secret::new(s.0.clone())))
 }
 
 #[cfg(test)]
@@ -613,6 +690,23 @@ secret_env = "SP_SECRET"
             .unwrap_err()
             .to_string();
         assert!(e.contains("key_env or key_file"), "{e}");
+        let e = parse(&format!(
+            "{ID}\n[redis]\nurl = \"redis://:hunter2@127.0.0.1\"\nkey_env = \"K\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("password_env or password_file"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let c = BrokerConfig::from_toml(
+            &format!("{ID}\n[redis]\nurl = \"redis://:hunter2@127.0.0.1\"\nkey_env = \"K\"\n[[caller]]\nname = \"a\"\nsecret = \"inline-caller-secret\"\n"),
+            Path::new("/"),
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("inline-caller-secret"),
+            "{debug}"
+        );
         let e = parse(&format!(
             "{ID}\n[[caller]]\nname = \"a\"\nuids = [5]\nidentities = [\"*\"]\nresources = [\"*\"]\n[[caller]]\nname = \"b\"\nuids = [5]\nidentities = [\"*\"]\nresources = [\"*\"]\n"
         ))

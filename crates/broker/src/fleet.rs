@@ -29,11 +29,45 @@ pub fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
         ))
     })?;
     zeroize::Zeroize::zeroize(&mut raw);
+    let mut url = r.url.clone();
+    if let Some(password) =
+        read_secret("[redis] password", &r.password_env, &r.password_file, &None)?
+    {
+        url = with_password(&url, password.expose());
+    }
     let store = RedisStore::new(RedisOptions {
-        url: r.url.clone(),
+        url,
         key: key.into(),
         prefix: r.prefix.clone().unwrap_or_else(|| "entra-broker".into()),
         op_timeout: Duration::from_millis(r.timeout_ms.unwrap_or(250)),
+        ca_file: r.ca_file.clone(),
     })?;
     Ok(Arc::new(store))
+}
+
+/// `scheme://host...` with `:password@` (percent-encoded) inserted before the host.
+fn with_password(url: &str, password: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let mut encoded = String::with_capacity(password.len() * 3);
+    for b in password.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{scheme}://:{encoded}@{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_encoded_into_the_url() {
+        assert_eq!(
+            super::with_password("redis://10.0.0.5:6379/0", "p@ss:w/rd"),
+            "redis://:p%40ss%3Aw%2Frd@10.0.0.5:6379/0"
+        );
+    }
 }

@@ -18,8 +18,8 @@
 //!
 //! Single-node Redis (or a primary behind a proxy) only: the keys carry no hash tag and
 //! [`SharedStore::purge`] uses `SCAN`, which sees one node; Redis Cluster is not
-//! supported. TLS (`rediss://`) needs a TLS feature of the `redis` crate, which this
-//! build does not enable, so such a URL is refused by [`RedisStore::new`].
+//! supported. TLS (`rediss://`) goes over rustls, trusting the system's roots or
+//! [`RedisOptions::ca_file`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,6 +86,8 @@ pub struct RedisOptions {
     pub prefix: String,
     /// The most any one command may take, connecting included (default 250 ms).
     pub op_timeout: Duration,
+    /// For `rediss://`: a PEM CA to trust instead of the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl RedisOptions {
@@ -101,6 +103,7 @@ impl RedisOptions {
             key,
             prefix: Self::DEFAULT_PREFIX.to_owned(),
             op_timeout: Self::DEFAULT_OP_TIMEOUT,
+            ca_file: None,
         }
     }
 }
@@ -212,8 +215,30 @@ impl RedisStore {
                 "redis: the store must be created inside a Tokio runtime".into(),
             ));
         }
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|e| StoreError(format!("redis url is not usable: {e}")))?;
+        if options.url.starts_with("rediss://") {
+            // rustls needs a process-wide provider when more than one is compiled in.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        let client = match &options.ca_file {
+            Some(path) => {
+                if !options.url.starts_with("rediss://") {
+                    return Err(StoreError(
+                        "redis: a CA file is for rediss:// (TLS) URLs only".into(),
+                    ));
+                }
+                let pem = std::fs::read(path)
+                    .map_err(|e| StoreError(format!("redis CA file {}: {e}", path.display())))?;
+                redis::Client::build_with_tls(
+                    options.url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+            }
+            None => redis::Client::open(options.url.as_str()),
+        }
+        .map_err(|e| StoreError(format!("redis url is not usable: {e}")))?;
         let info = client.get_connection_info();
         let addr = info.addr().to_string();
         let db = info.redis_settings().db();

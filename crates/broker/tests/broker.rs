@@ -168,7 +168,10 @@ async fn every_protocol_answers_in_its_own_shape() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["access_token"], token.as_str());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["access_token"],
+        token.as_str()
+    );
 
     // Cloud Shell.
     let r = client()

@@ -23,6 +23,10 @@ async fn replica(h: &Harness, redis: &RedisServer, dir: &std::path::Path, n: u32
         key_file: Some(key_file),
         prefix: Some("fleet-test".into()),
         timeout_ms: Some(250),
+        ca_file: None,
+        password_env: None,
+        password_file: None,
+        allow_secret_in_config: false,
     });
     c.broker.admin_token_file = Some({
         let p = dir.join("admin.token");

@@ -226,7 +226,7 @@ fn broker_config(
         name: "dev".into(),
         secret_env: None,
         secret_file: None,
-        secret: Some(header.to_string()),
+        secret: Some(header.to_string().into()),
         allow_secret_in_config: true,
         uids: uids.clone(),
         identities: vec!["*".into()],

@@ -12,6 +12,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     password: Option<String>,
+    /// TLS only (`--tls-port`): the CA that signed its certificate.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -32,15 +34,56 @@ impl RedisServer {
             port,
             dir,
             password: password.map(str::to_owned),
+            tls_ca: None,
         };
+        server.spawn();
+        server
+    }
+
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1 from a CA of its
+    /// own (`tls_ca`).
+    pub fn start_tls() -> Self {
+        let mut server = Self::start_with(None);
+        server.kill();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(std::net::IpAddr::from([
+                127, 0, 0, 1,
+            ])));
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        std::fs::write(server.dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(server.dir.join("server.pem"), cert.pem()).unwrap();
+        std::fs::write(server.dir.join("server.key"), key.serialize_pem()).unwrap();
+        server.tls_ca = Some(server.dir.join("ca.pem"));
         server.spawn();
         server
     }
 
     pub fn spawn(&mut self) {
         let mut command = Command::new("redis-server");
+        match &self.tls_ca {
+            None => {
+                command.args(["--port", &self.port.to_string()]);
+            }
+            Some(ca) => {
+                command
+                    .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(self.dir.join("server.pem"))
+                    .arg("--tls-key-file")
+                    .arg(self.dir.join("server.key"))
+                    .arg("--tls-ca-cert-file")
+                    .arg(ca)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
         command
-            .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
@@ -91,6 +134,10 @@ impl RedisServer {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls_ca.is_some() {
+            // Listening is enough (a plain PING would not be understood).
+            return true;
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         if stream.write_all(b"PING\r\n").is_err() {
             return false;
@@ -125,6 +172,9 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
+        if self.tls_ca.is_some() {
+            return format!("rediss://127.0.0.1:{}/0", self.port);
+        }
         match &self.password {
             Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
             None => format!("redis://127.0.0.1:{}/0", self.port),
