@@ -13,6 +13,16 @@ use entra_emulator::testing::Harness;
 use serde_json::{Value, json};
 
 async fn replica(h: &Harness, redis: &RedisServer, dir: &std::path::Path, n: u32) -> RunningBroker {
+    replica_with(h, redis, dir, n, |c| c).await
+}
+
+async fn replica_with(
+    h: &Harness,
+    redis: &RedisServer,
+    dir: &std::path::Path,
+    n: u32,
+    tune: impl FnOnce(entra_broker::BrokerConfig) -> entra_broker::BrokerConfig,
+) -> RunningBroker {
     let key_file = dir.join("redis.key");
     // The same key on every replica (base64 of 32 bytes).
     std::fs::write(&key_file, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=\n").unwrap();
@@ -33,7 +43,7 @@ async fn replica(h: &Harness, redis: &RedisServer, dir: &std::path::Path, n: u32
         std::fs::write(&p, "fleet-admin-token-0123456789").unwrap();
         p
     });
-    entra_broker::start(c, StartOptions::default())
+    entra_broker::start(tune(c), StartOptions::default())
         .await
         .expect("replica starts")
 }
@@ -255,6 +265,48 @@ async fn callers_see_no_errors_when_redis_dies_mid_run() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(shared, "replicas share tokens again once Redis is back");
+    a.shutdown().await;
+    b.shutdown().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_renews_a_token_once_not_once_per_replica() {
+    // 12-second tokens renewed at half-life: both replicas have callers, both
+    // background refreshers come due together, one upstream request renews it for both.
+    let redis = RedisServer::start();
+    let h = Harness::start_with(entra_emulator::Options {
+        token_lifetime: Some(12),
+        ..Default::default()
+    })
+    .await;
+    let dir = temp_dir("fleet-renew");
+    let tuned = |mut c: entra_broker::BrokerConfig| {
+        c.broker.min_remaining_secs = 1;
+        c.broker.refresh_before_secs = 6;
+        c
+    };
+    let a = replica_with(&h, &redis, &dir, 1, tuned).await;
+    let b = replica_with(&h, &redis, &dir, 2, tuned).await;
+    let first = burst(&[&a, &b], "api://contoso-api", 20).await;
+    assert!(first.iter().all(|(s, _)| *s == 200));
+    assert_eq!(h.counter("grant:client_credentials").await, 1);
+    // Callers on both replicas after the fetch, until well past the renewal time.
+    let deadline = Instant::now() + Duration::from_secs(9);
+    let mut renewed = HashSet::new();
+    while Instant::now() < deadline {
+        for (s, t) in burst(&[&a, &b], "api://contoso-api", 2).await {
+            assert_eq!(s, 200);
+            renewed.insert(t);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(renewed.len(), 2, "the first token, then its renewal");
+    assert_eq!(
+        h.counter("grant:client_credentials").await,
+        2,
+        "one renewal for the fleet"
+    );
     a.shutdown().await;
     b.shutdown().await;
     h.stop().await;
