@@ -47,6 +47,12 @@ impl Principal {
         }))
     }
 
+    /// The token this principal came from, when the validator kept it for its cache.
+    #[inline]
+    pub(crate) fn kept_token(&self) -> Option<&str> {
+        self.0.claims.kept_token()
+    }
+
     /// The tenant (`tid`); empty for a non-Entra issuer that sends none.
     pub fn tenant_id(&self) -> &str {
         self.0.claims.tid().unwrap_or_default()

@@ -163,11 +163,13 @@ impl Spans {
 /// One buffer holds the decoded payload, then the few strings that had JSON escapes
 /// (decoded), then the header's `kid`; each claim is a place in it: parsing a token
 /// allocates this buffer and nothing per claim.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Claims {
     buf: String,
     json_len: usize,
     kid: Span,
+    /// The whole token, when the validator keeps it for its cache's full compare.
+    token: Option<Span>,
     iss: Option<Span>,
     aud: Option<Spans>,
     exp: Option<f64>,
@@ -190,7 +192,33 @@ pub struct Claims {
     id_token_member: bool,
 }
 
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The payload only: never the kept token (a bearer credential).
+        f.debug_struct("Claims")
+            .field("payload", &String::from_utf8_lossy(self.payload()))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Claims {
+    /// Appends `token` to the buffer (room for it was reserved when parsing): what the
+    /// validated-token cache compares a later bearer with.
+    pub(crate) fn keep_token(&mut self, token: &str) {
+        let start = self.buf.len() as u32;
+        self.buf.push_str(token);
+        self.token = Some(Span {
+            start,
+            len: token.len() as u32,
+        });
+    }
+
+    /// The token kept by [`Claims::keep_token`].
+    #[inline]
+    pub(crate) fn kept_token(&self) -> Option<&str> {
+        self.opt(self.token)
+    }
+
     #[inline]
     fn str(&self, s: Span) -> &str {
         // Every span is a whole JSON string or a decoded copy of one: char boundaries.
@@ -377,6 +405,16 @@ pub fn classify_non_jwt(token: &str) -> Option<NotAJwt> {
 /// `max_len` bounds the token (and so every allocation made for it). The returned
 /// token has `alg` RS256 or PS256 and a `kid`; nothing about it is trusted yet.
 pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, ValidationError> {
+    parse_token_reserving(token, max_len, 0)
+}
+
+/// [`parse_token`], with room for `reserve` more bytes in the claims' buffer (the
+/// validator keeps the token there for its cache: one allocation for both).
+pub(crate) fn parse_token_reserving(
+    token: &str,
+    max_len: usize,
+    reserve: usize,
+) -> Result<ParsedToken<'_>, ValidationError> {
     if token.len() > max_len.min(entra_jose::MAX_TOKEN_LEN) {
         return Err(ValidationError::TooLarge { max: max_len });
     }
@@ -412,7 +450,7 @@ pub fn parse_token(token: &str, max_len: usize) -> Result<ParsedToken<'_>, Valid
         parse_header(&json, &mut kid)?
     };
     let (header, kid_len) = header;
-    let mut buf = Vec::with_capacity(decoded_len(p)? + kid_len);
+    let mut buf = Vec::with_capacity(decoded_len(p)? + kid_len + reserve);
     decode_append(p, &mut buf)?;
     let mut claims = parse_claims(buf)?;
     let kid_at = claims.buf.len() as u32;

@@ -9,7 +9,7 @@ use crate::error::ValidationError;
 use crate::jwks::{JwksCache, KeySource, TrustedKey};
 use crate::principal::Principal;
 use crate::requirement::Requirement;
-use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token};
+use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token_reserving};
 
 /// Client id and App ID URIs of Microsoft Graph, to name the most common wrong audience.
 const GRAPH_AUDIENCES: [&str; 3] = [
@@ -131,7 +131,14 @@ impl Validator {
             return Ok(p);
         }
         let config = &self.inner.config;
-        let parsed = parse_token(token, config.max_token_size)?;
+        // With a cache, the claims' buffer gets room for the token, which the cache
+        // entry compares a later bearer with (one allocation for both).
+        let keep = self.inner.cache.enabled();
+        let mut parsed = parse_token_reserving(
+            token,
+            config.max_token_size,
+            if keep { token.len() } else { 0 },
+        )?;
         if !config.algorithms.contains(&parsed.header.alg) {
             return Err(ValidationError::AlgNotAllowed);
         }
@@ -149,17 +156,16 @@ impl Validator {
             });
         }
         let exp = self.check_claims(&parsed, has_tid, &key, now)?;
+        if keep {
+            parsed.claims.keep_token(token);
+        }
         let principal = Principal::from_claims(parsed.claims, exp);
         if let Some(required) = &self.inner.required {
             required.check(&principal)?;
         }
-        self.inner.cache.insert(
-            token,
-            principal.clone(),
-            exp.saturating_add(config.skew),
-            key,
-            now,
-        );
+        self.inner
+            .cache
+            .insert(token, &principal, exp.saturating_add(config.skew), key, now);
         Ok(principal)
     }
 
