@@ -2,7 +2,8 @@
 //! SECONDS on one thread, with the setup (256 tokens signed, the validator built) a
 //! negligible share of the profile: `fresh` (entra-validate on tokens it has not seen: a
 //! new validator every 256 tokens), `floor` (aws-lc RSA-2048 verify, key parsed once) or
-//! `parse` (`parse_token` alone). Prints the time per operation it measured.
+//! `parse` (`parse_token` alone), or `fresh-one-validator` (one validator, its cache
+//! emptied between batches). Prints the time per operation it measured.
 //!
 //! `perf record -g target/release/examples/profile_fresh fresh 10 && perf report`
 
@@ -28,11 +29,24 @@ fn main() {
     let start = Instant::now();
     let mut timed = Duration::ZERO;
     let mut ops = 0u64;
+    let mut one = None;
     while start.elapsed() < deadline {
         match mode.as_str() {
-            "fresh" => {
-                let v = fixture::validator(&fx.jwks);
-                rt.block_on(v.warm_up()).unwrap();
+            "fresh" | "fresh-one-validator" => {
+                // `fresh`: a new validator per batch (as benches/validate.rs does).
+                // `fresh-one-validator`: one for the whole run (keys parsed once), its
+                // cache emptied between batches (not timed).
+                let new = || {
+                    let v = fixture::validator(&fx.jwks);
+                    rt.block_on(v.warm_up()).unwrap();
+                    v
+                };
+                let v = if mode == "fresh" {
+                    one.insert(new())
+                } else {
+                    one.get_or_insert_with(new)
+                };
+                v.token_cache().clear();
                 timed += rt.block_on(async {
                     let t = Instant::now();
                     for token in &fx.tokens {

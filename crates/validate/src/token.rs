@@ -192,6 +192,18 @@ pub struct Claims {
     id_token_member: bool,
 }
 
+/// `pub fn NAME(&self) -> Option<&str>` for each string claim kept as a place.
+macro_rules! string_claims {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> Option<&str> {
+                self.opt(self.$name)
+            }
+        )*
+    };
+}
+
 impl std::fmt::Debug for Claims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The payload only: never the kept token (a bearer credential).
@@ -237,10 +249,6 @@ impl Claims {
         &self.buf.as_bytes()[..self.json_len]
     }
 
-    /// Issuer.
-    pub fn iss(&self) -> Option<&str> {
-        self.opt(self.iss)
-    }
     /// Audiences (`aud` as a string or an array of strings); `None` without `aud`.
     pub fn aud(&self) -> Option<impl Iterator<Item = &str> + '_> {
         self.aud
@@ -259,60 +267,41 @@ impl Claims {
     pub fn iat(&self) -> Option<f64> {
         self.iat
     }
-    /// Tenant id.
-    pub fn tid(&self) -> Option<&str> {
-        self.opt(self.tid)
-    }
-    /// Object id of the user or service principal.
-    pub fn oid(&self) -> Option<&str> {
-        self.opt(self.oid)
-    }
-    /// Subject.
-    pub fn sub(&self) -> Option<&str> {
-        self.opt(self.sub)
-    }
-    /// v2 client id.
-    pub fn azp(&self) -> Option<&str> {
-        self.opt(self.azp)
-    }
-    /// v1 client id.
-    pub fn appid(&self) -> Option<&str> {
-        self.opt(self.appid)
-    }
-    /// Delegated scopes, space-separated.
-    pub fn scp(&self) -> Option<&str> {
-        self.opt(self.scp)
-    }
     /// App roles; `None` without `roles`.
     pub fn roles(&self) -> Option<impl Iterator<Item = &str> + '_> {
         self.roles
             .as_ref()
             .map(|a| a.as_slice().iter().map(|s| self.str(*s)))
     }
-    /// `ver`: `1.0` or `2.0`.
-    pub fn ver(&self) -> Option<&str> {
-        self.opt(self.ver)
+    string_claims! {
+        /// Issuer.
+        iss,
+        /// Tenant id.
+        tid,
+        /// Object id of the user or service principal.
+        oid,
+        /// Subject.
+        sub,
+        /// v2 client id.
+        azp,
+        /// v1 client id.
+        appid,
+        /// Delegated scopes, space-separated.
+        scp,
+        /// `ver`: `1.0` or `2.0`.
+        ver,
+        /// Display name.
+        name,
+        /// v2 sign-in name.
+        preferred_username,
+        /// v1 user principal name.
+        upn,
+        /// v1 sign-in name.
+        unique_name,
+        /// `app` on app-only tokens (optional claim).
+        idtyp,
     }
-    /// Display name.
-    pub fn name(&self) -> Option<&str> {
-        self.opt(self.name)
-    }
-    /// v2 sign-in name.
-    pub fn preferred_username(&self) -> Option<&str> {
-        self.opt(self.preferred_username)
-    }
-    /// v1 user principal name.
-    pub fn upn(&self) -> Option<&str> {
-        self.opt(self.upn)
-    }
-    /// v1 sign-in name.
-    pub fn unique_name(&self) -> Option<&str> {
-        self.opt(self.unique_name)
-    }
-    /// `app` on app-only tokens (optional claim).
-    pub fn idtyp(&self) -> Option<&str> {
-        self.opt(self.idtyp)
-    }
+
     /// Whether `nonce`, `at_hash` or `c_hash` is present (any value): only ID tokens
     /// carry these.
     pub fn has_id_token_member(&self) -> bool {
