@@ -67,7 +67,7 @@ struct Seen<'j> {
     many: Option<HashSet<Box<[u8]>>>,
 }
 
-fn fingerprint(name: &[u8]) -> u64 {
+pub(crate) fn fingerprint(name: &[u8]) -> u64 {
     // The first four bytes as one load (a byte copy into a stack array stalled on the
     // store-to-load forward: measurable per member).
     let head = match name {
