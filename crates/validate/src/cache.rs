@@ -4,7 +4,8 @@
 //! Bounded and sharded. The key is a keyed hash (SipHash with a per-process random key)
 //! of the token's last 64 bytes, which lie in the signature and so differ between
 //! tokens; a hit then compares the *whole* token, so a collision can never return
-//! another token's principal. An entry answers while `now <= exp + skew` (exactly what a
+//! another token's principal. The token is kept in the principal's own buffer, after
+//! its decoded payload (one allocation per validation for both). An entry answers while `now <= exp + skew` (exactly what a
 //! fresh validation would accept) and while its signing key is still in the issuer's
 //! JWKS (a retired key flag is one atomic load). When a shard is full, expired entries
 //! go first, then an arbitrary one: eviction is O(shard) and only when full.
@@ -23,7 +24,7 @@ const SHARDS: usize = 64;
 const HASHED_SUFFIX: usize = 64;
 
 struct Entry {
-    token: Box<str>,
+    /// Holds the token itself (in the buffer of its claims), for the full compare.
     principal: Principal,
     /// Last second the entry answers (exp + skew).
     valid_until: i64,
@@ -73,20 +74,31 @@ impl TokenCache {
         }
         let hash = self.hash(token);
         let shard = self.shards[(hash as usize) % SHARDS].read().ok()?;
-        let entry = shard.get(&hash).filter(|e| &*e.token == token)?;
+        let entry = shard
+            .get(&hash)
+            .filter(|e| e.principal.kept_token() == Some(token))?;
         (now <= entry.valid_until && !entry.key.is_retired()).then(|| entry.principal.clone())
     }
 
-    /// Remembers a validated token.
+    /// Whether the cache keeps anything (capacity above 0).
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        !self.shards.is_empty()
+    }
+
+    /// Remembers a validated token. Only a principal that kept its token answers
+    /// later (the hit compares the whole token with the kept one).
     pub fn insert(
         &self,
         token: &str,
-        principal: Principal,
+        principal: &Principal,
         valid_until: i64,
         key: Arc<TrustedKey>,
         now: i64,
     ) {
-        if self.shards.is_empty() {
+        // A principal that kept no token could never answer (and one that kept another
+        // token would only ever miss: the hit compares whole tokens).
+        if self.shards.is_empty() || principal.kept_token().is_none() {
             return;
         }
         let hash = self.hash(token);
@@ -106,8 +118,7 @@ impl TokenCache {
         shard.insert(
             hash,
             Entry {
-                token: token.into(),
-                principal,
+                principal: principal.clone(),
                 valid_until,
                 key,
             },

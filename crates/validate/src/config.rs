@@ -160,7 +160,12 @@ impl Authority {
 /// Whether `issuer` is `template` with `{tenantid}` (if present) replaced by `tenant`,
 /// without building the string.
 pub(crate) fn issuer_matches(template: &str, tenant: &str, issuer: &str) -> bool {
-    match template.split_once("{tenantid}") {
+    // The first `{tenantid}`, found from its `{` (memchr) rather than with a substring
+    // searcher built for every token.
+    const TENANT: &str = "{tenantid}";
+    let at = memchr::memchr_iter(b'{', template.as_bytes())
+        .find(|&i| template.as_bytes()[i..].starts_with(TENANT.as_bytes()));
+    match at.map(|i| (&template[..i], &template[i + TENANT.len()..])) {
         None => template == issuer,
         Some((pre, post)) => {
             issuer.len() == pre.len() + tenant.len() + post.len()
@@ -592,4 +597,46 @@ fn default_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, ConfigErro
         .user_agent(concat!("entrakit-validate/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ConfigError::Http(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_matches;
+
+    #[test]
+    fn issuer_templates() {
+        let t = "c0ffee00-0000-4000-8000-000000000001";
+        let v2 = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(issuer_matches(v2, t, &v2.replace("{tenantid}", t)));
+        assert!(!issuer_matches(v2, t, &v2.replace("{tenantid}", "other")));
+        assert!(!issuer_matches(v2, t, v2));
+        assert!(!issuer_matches(
+            v2,
+            t,
+            &format!("{}/", v2.replace("{tenantid}", t))
+        ));
+        // No template: exact match. A `{` that does not start `{tenantid}` is literal,
+        // and only the first `{tenantid}` is replaced.
+        assert!(issuer_matches(
+            "https://sts.example/",
+            t,
+            "https://sts.example/"
+        ));
+        assert!(!issuer_matches(
+            "https://sts.example/",
+            t,
+            "https://sts.example"
+        ));
+        assert!(issuer_matches(
+            "https://x/{a}/{tenantid}/",
+            t,
+            &format!("https://x/{{a}}/{t}/")
+        ));
+        assert!(issuer_matches(
+            "{tenantid}{tenantid}",
+            t,
+            &format!("{t}{{tenantid}}")
+        ));
+        assert!(!issuer_matches("{tenantid", t, t));
+    }
 }

@@ -37,72 +37,139 @@ impl From<jiter::JiterError> for Fail {
     }
 }
 
-/// A member name: borrowed from the input when it had no escapes (the usual case),
-/// decoded into its own buffer otherwise.
-#[derive(PartialEq, Eq, Hash)]
-enum Name<'j> {
-    Raw(&'j [u8]),
-    Decoded(Box<[u8]>),
+/// Where a member name is: in the input (no escapes, the usual case), or decoded into
+/// [`Seen::decoded`] (index).
+#[derive(Clone, Copy)]
+enum NameAt {
+    Raw(u32, u32),
+    Decoded(u32),
 }
 
-impl Name<'_> {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Name::Raw(b) => b,
-            Name::Decoded(b) => b,
+/// How many names an object keeps in [`Seen`]'s inline arrays before it switches to a
+/// set (an Entra payload has about 20 claims).
+const FEW: usize = 32;
+
+/// The names of one object so far: refuses the second of two equal names. Lives on the
+/// stack: no allocation unless a name has escapes or the object has more than [`FEW`]
+/// members.
+struct Seen<'j> {
+    data: &'j [u8],
+    len: usize,
+    /// The fingerprint (length and first bytes) of each name, which spares most
+    /// comparisons...
+    fingerprints: [u64; FEW],
+    /// ...and where the name is.
+    names: [NameAt; FEW],
+    /// Names that had escapes, decoded.
+    decoded: Vec<Box<[u8]>>,
+    /// Objects with many members switch to a set, so that a payload of thousands of
+    /// members stays linear.
+    many: Option<HashSet<Box<[u8]>>>,
+}
+
+pub(crate) fn fingerprint(name: &[u8]) -> u64 {
+    // The first four bytes as one load (a byte copy into a stack array stalled on the
+    // store-to-load forward: measurable per member).
+    let head = match name {
+        [a, b, c, d, ..] => u32::from_le_bytes([*a, *b, *c, *d]),
+        short => short.iter().rev().fold(0, |h, b| (h << 8) | u32::from(*b)),
+    };
+    ((name.len() as u64) << 32) | u64::from(head)
+}
+
+impl<'j> Seen<'j> {
+    fn new(data: &'j [u8]) -> Self {
+        Self {
+            data,
+            len: 0,
+            fingerprints: [0; FEW],
+            names: [NameAt::Raw(0, 0); FEW],
+            decoded: Vec::new(),
+            many: None,
+        }
+    }
+
+    fn bytes(&self, at: NameAt) -> &[u8] {
+        match at {
+            NameAt::Raw(start, len) => &self.data[start as usize..(start + len) as usize],
+            NameAt::Decoded(i) => &self.decoded[i as usize],
+        }
+    }
+
+    /// Records `key` (as jiter handed it out), refusing a name seen before.
+    fn insert(&mut self, key: &str) -> Result<(), Fail> {
+        let key_bytes = key.as_bytes();
+        if let Some(set) = &mut self.many {
+            return if set.insert(key_bytes.into()) {
+                Ok(())
+            } else {
+                Err(Fail::Duplicate)
+            };
+        }
+        let f = fingerprint(key_bytes);
+        // All fingerprints compared without an early exit (vectorised); names only
+        // compared on a fingerprint match (a duplicate, or the same length and head).
+        let fingerprints = &self.fingerprints[..self.len];
+        if fingerprints.iter().fold(false, |hit, g| hit | (*g == f)) {
+            for (g, at) in fingerprints.iter().zip(&self.names) {
+                if *g == f && self.bytes(*at) == key_bytes {
+                    return Err(Fail::Duplicate);
+                }
+            }
+        }
+        if self.len == FEW {
+            let mut set: HashSet<Box<[u8]>> =
+                (0..FEW).map(|i| self.bytes(self.names[i]).into()).collect();
+            set.insert(key_bytes.into());
+            self.many = Some(set);
+            return Ok(());
+        }
+        // jiter hands out names without escapes as slices of the input and decoded ones
+        // from its scratch buffer: keep the first kind as a place in the input.
+        let at = match raw_at(self.data, key) {
+            Some((start, len)) => NameAt::Raw(start as u32, len as u32),
+            None => {
+                self.decoded.push(key_bytes.into());
+                NameAt::Decoded((self.decoded.len() - 1) as u32)
+            }
+        };
+        self.fingerprints[self.len] = f;
+        self.names[self.len] = at;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+/// Where a string value is: `At(start, len)` in the input when it had no escapes (the
+/// usual case), or decoded (in jiter's scratch buffer, valid until the next read).
+pub(crate) enum StrAt<'s> {
+    At(u32, u32),
+    Decoded(&'s str),
+}
+
+impl<'s> StrAt<'s> {
+    /// The string, given the document it was read from.
+    pub(crate) fn str<'d: 's>(&self, data: &'d [u8]) -> &'s str {
+        match *self {
+            // A whole JSON string of a document checked to be UTF-8.
+            StrAt::At(start, len) => {
+                std::str::from_utf8(&data[start as usize..(start + len) as usize])
+                    .unwrap_or_default()
+            }
+            StrAt::Decoded(s) => s,
         }
     }
 }
 
-/// jiter hands out names without escapes as slices of the input and decoded ones from
-/// its scratch buffer: keep the first kind borrowed for the whole walk.
-fn name<'j>(data: &'j [u8], key: &str) -> Name<'j> {
-    let start = (key.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
-    match data.get(start..start.wrapping_add(key.len())) {
-        Some(raw) if raw.as_ptr() == key.as_ptr() => Name::Raw(raw),
-        _ => Name::Decoded(key.as_bytes().into()),
-    }
-}
-
-/// The names of one object so far: refuses the second of two equal names.
-#[derive(Default)]
-struct Seen<'j> {
-    /// (fingerprint, name): the fingerprint (length and first bytes) spares most
-    /// comparisons. Small objects (all real ones) scan this vector...
-    few: Vec<(u64, Name<'j>)>,
-    /// ...and objects with many members switch to a set, so that a payload of
-    /// thousands of members stays linear.
-    many: Option<HashSet<Name<'j>>>,
-}
-
-fn fingerprint(name: &[u8]) -> u64 {
-    let mut head = [0u8; 4];
-    let n = name.len().min(4);
-    head[..n].copy_from_slice(&name[..n]);
-    ((name.len() as u64) << 32) | u64::from(u32::from_le_bytes(head))
-}
-
-impl<'j> Seen<'j> {
-    fn insert(&mut self, key: Name<'j>) -> Result<(), Fail> {
-        let fresh = match &mut self.many {
-            Some(set) => set.insert(key),
-            None if self.few.len() < 32 => {
-                let f = fingerprint(key.bytes());
-                let fresh = !self
-                    .few
-                    .iter()
-                    .any(|(g, k)| *g == f && k.bytes() == key.bytes());
-                self.few.push((f, key));
-                fresh
-            }
-            None => {
-                let mut set: HashSet<_> = self.few.drain(..).map(|(_, k)| k).collect();
-                let fresh = set.insert(key);
-                self.many = Some(set);
-                fresh
-            }
-        };
-        if fresh { Ok(()) } else { Err(Fail::Duplicate) }
+/// Where `s` (handed out by jiter) lies in `data`, if it is a slice of it (jiter hands
+/// out strings without escapes as slices of the input, decoded ones from its scratch
+/// buffer).
+#[inline]
+fn raw_at(data: &[u8], s: &str) -> Option<(usize, usize)> {
+    let start = (s.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
+    match data.get(start..start.wrapping_add(s.len())) {
+        Some(raw) if raw.as_ptr() == s.as_ptr() => Some((start, s.len())),
+        _ => None,
     }
 }
 
@@ -114,6 +181,8 @@ pub(crate) type OnMember<'a, 'j> = dyn FnMut(&mut Walker<'j>, &[u8], Peek) -> Re
 pub(crate) struct Walker<'j> {
     j: Jiter<'j>,
     data: &'j [u8],
+    /// The document is known to be UTF-8 (it came as a `str`).
+    utf8: bool,
 }
 
 impl<'j> Walker<'j> {
@@ -121,6 +190,16 @@ impl<'j> Walker<'j> {
         Self {
             j: Jiter::new(data),
             data,
+            utf8: false,
+        }
+    }
+
+    /// A walker over a document already known to be UTF-8.
+    pub(crate) fn new_str(data: &'j str) -> Self {
+        Self {
+            j: Jiter::new(data.as_bytes()),
+            data: data.as_bytes(),
+            utf8: true,
         }
     }
 
@@ -130,7 +209,11 @@ impl<'j> Walker<'j> {
     pub(crate) fn top_object(&mut self, member: &mut OnMember<'_, 'j>) -> Result<(), Fail> {
         // JSON text is UTF-8; jiter checks the strings it decodes but not the ones it
         // skips. One pass over the whole document (fast on ASCII) covers both.
-        if std::str::from_utf8(self.data).is_err() {
+        if !self.utf8 && std::str::from_utf8(self.data).is_err() {
+            return Err(Fail::Syntax);
+        }
+        // Places in the document are kept as `u32`s (tokens and JWKS are far smaller).
+        if u32::try_from(self.data.len()).is_err() {
             return Err(Fail::Syntax);
         }
         if self.j.peek()? != Peek::Object {
@@ -147,26 +230,24 @@ impl<'j> Walker<'j> {
             return Err(Fail::TooDeep);
         }
         let data = self.data;
-        // Sized for an Entra payload (about 20 claims): one allocation, no regrowth.
-        let mut seen = Seen {
-            few: Vec::with_capacity(if depth == 0 { 32 } else { 4 }),
-            many: None,
-        };
-        let mut key = self.j.known_object()?.map(|k| name(data, k));
+        let mut seen = Seen::new(data);
+        let mut key = self.j.known_object()?;
+        // A name with escapes lives in jiter's scratch buffer, which the member's value
+        // may overwrite: the callback gets a copy of it.
+        let mut copy: Vec<u8> = Vec::new();
         while let Some(k) = key {
-            // Names without escapes are read from the input after `seen` took them.
-            let bytes: Box<[u8]>;
-            let current: &[u8] = match &k {
-                Name::Raw(b) => b,
-                Name::Decoded(b) => {
-                    bytes = b.clone();
-                    &bytes
+            seen.insert(k)?;
+            let current: &[u8] = match raw_at(data, k) {
+                Some((start, len)) => &data[start..start + len],
+                None => {
+                    copy.clear();
+                    copy.extend_from_slice(k.as_bytes());
+                    &copy
                 }
             };
-            seen.insert(k)?;
             let peek = self.j.peek()?;
             member(self, current, peek)?;
-            key = self.j.next_key()?.map(|k| name(data, k));
+            key = self.j.next_key()?;
         }
         Ok(())
     }
@@ -191,10 +272,18 @@ impl<'j> Walker<'j> {
         }
     }
 
-    /// A string member (`null` counts as absent).
-    pub(crate) fn string(&mut self, peek: Peek) -> Result<Option<String>, Fail> {
+    /// A string member (`null` counts as absent), where it is.
+    #[inline(always)]
+    pub(crate) fn string(&mut self, peek: Peek) -> Result<Option<StrAt<'_>>, Fail> {
         match peek {
-            Peek::String => Ok(Some(self.j.known_str()?.to_owned())),
+            Peek::String => {
+                let data = self.data;
+                let s = self.j.known_str()?;
+                Ok(Some(match raw_at(data, s) {
+                    Some((start, len)) => StrAt::At(start as u32, len as u32),
+                    None => StrAt::Decoded(s),
+                }))
+            }
             Peek::Null => {
                 self.j.known_null()?;
                 Ok(None)
@@ -203,24 +292,34 @@ impl<'j> Walker<'j> {
         }
     }
 
-    /// An array of strings (`null` counts as absent).
-    pub(crate) fn strings(&mut self, peek: Peek) -> Result<Option<Vec<String>>, Fail> {
+    /// An array of strings (`null` counts as absent): `each` gets every element, and
+    /// the result says whether there was an array.
+    #[inline]
+    pub(crate) fn strings(
+        &mut self,
+        peek: Peek,
+        each: &mut dyn FnMut(StrAt<'_>),
+    ) -> Result<bool, Fail> {
         match peek {
             Peek::Array => {
-                let mut all = Vec::new();
+                let data = self.data;
                 let mut next = self.j.known_array()?;
                 while let Some(p) = next {
                     if p != Peek::String {
                         return Err(Fail::Type);
                     }
-                    all.push(self.j.known_str()?.to_owned());
+                    let s = self.j.known_str()?;
+                    each(match raw_at(data, s) {
+                        Some((start, len)) => StrAt::At(start as u32, len as u32),
+                        None => StrAt::Decoded(s),
+                    });
                     next = self.j.array_step()?;
                 }
-                Ok(Some(all))
+                Ok(true)
             }
             Peek::Null => {
                 self.j.known_null()?;
-                Ok(None)
+                Ok(false)
             }
             _ => Err(Fail::Type),
         }
@@ -274,6 +373,32 @@ mod tests {
         assert_eq!(check(b"[]"), Err(Fail::NotObject));
         assert_eq!(check(b"1"), Err(Fail::NotObject));
         check(br#" { "a" : [1, -2.5e3, true, false, null, "x\n\u00e9", {}] } "#).unwrap();
+    }
+
+    #[test]
+    fn duplicates_past_the_inline_names_and_short_names() {
+        // Past the 32 names kept on the stack the set takes over, with escaped names.
+        let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        check(format!("{{{many}\"z\":0}}").as_bytes()).unwrap();
+        for dup in ["k7", "k39", "\\u006b7", "k3\\u0039"] {
+            assert_eq!(
+                check(format!("{{{many}\"{dup}\":0}}").as_bytes()),
+                Err(Fail::Duplicate),
+                "{dup}"
+            );
+        }
+        // An escaped name among the first 32, repeated after them.
+        let t = format!("{{\"\\u0071\":1,{many}\"q\":0}}");
+        assert_eq!(check(t.as_bytes()), Err(Fail::Duplicate));
+        // Names shorter than the four-byte fingerprint head, and ones sharing it.
+        check(br#"{"a":1,"b":2,"ab":3,"ba":4,"":5,"abcd":6,"abce":7,"abcd1":8}"#).unwrap();
+        for bad in [
+            &br#"{"ab":1,"a\u0062":2}"#[..],
+            br#"{"abcd":1,"abce":2,"abcd":3}"#,
+            br#"{"x":{"p":1,"q":{"r":[{"s":1,"s":2}]}}}"#,
+        ] {
+            assert_eq!(check(bad), Err(Fail::Duplicate));
+        }
     }
 
     #[test]

@@ -384,6 +384,19 @@ impl JwksCache {
         self.inner.fetches.load(Ordering::Relaxed)
     }
 
+    /// The key `kid` of `scope` if its current set has it: the every-token path, which
+    /// reads under the two locks without cloning the scope or the set.
+    #[inline]
+    fn known_key(&self, scope: &str, kid: &str) -> Option<Arc<TrustedKey>> {
+        let name = match self.inner.source {
+            KeySource::Discovery { .. } => scope,
+            _ => "",
+        };
+        let scopes = self.inner.scopes.read().ok()?;
+        let keys = scopes.get(name)?.keys.read().ok()?;
+        keys.as_ref()?.get(kid).cloned()
+    }
+
     fn scope(&self, name: &str) -> Arc<Scope> {
         let name = match self.inner.source {
             KeySource::Discovery { .. } => name,
@@ -413,6 +426,9 @@ impl JwksCache {
 
     /// The key `kid` of `scope`, fetching or refreshing the set when the rules allow.
     pub async fn key(&self, scope: &str, kid: &str) -> Result<Arc<TrustedKey>, ValidationError> {
+        if let Some(k) = self.known_key(scope, kid) {
+            return Ok(k);
+        }
         let st = self.scope(scope);
         let before = st.current();
         if let Some(k) = before.as_ref().and_then(|s| s.get(kid)) {

@@ -11,76 +11,66 @@ use crate::token::{Claims, TokenVersion};
 pub struct Principal(Arc<Inner>);
 
 struct Inner {
-    tenant_id: String,
-    object_id: Option<String>,
-    subject: Option<String>,
-    app_id: Option<String>,
-    /// `scp` as sent; split into `scopes` only when someone asks for the list.
-    scp: Option<String>,
-    scopes: OnceLock<Vec<String>>,
-    roles: Vec<String>,
+    /// The claims read at validation, and the payload they are places in.
+    claims: Claims,
     version: Option<TokenVersion>,
-    name: Option<String>,
-    username: Option<String>,
+    /// `scp` split into a list only when someone asks for it.
+    scopes: OnceLock<Vec<String>>,
+    /// `roles` as owned strings, likewise.
+    roles: OnceLock<Vec<String>>,
     expires_at: i64,
-    payload: Vec<u8>,
     raw: OnceLock<Arc<Map<String, Value>>>,
 }
 
 impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Principal")
-            .field("tenant_id", &self.0.tenant_id)
-            .field("object_id", &self.0.object_id)
-            .field("app_id", &self.0.app_id)
+            .field("tenant_id", &self.tenant_id())
+            .field("object_id", &self.object_id())
+            .field("app_id", &self.app_id())
             .field("scopes", &self.scopes())
-            .field("roles", &self.0.roles)
+            .field("roles", &self.roles())
             .field("version", &self.0.version)
             .finish_non_exhaustive()
     }
 }
 
 impl Principal {
-    pub(crate) fn from_claims(claims: Claims, payload: Vec<u8>, expires_at: i64) -> Self {
-        let version = claims.version();
+    pub(crate) fn from_claims(claims: Claims, expires_at: i64) -> Self {
         Self(Arc::new(Inner {
-            tenant_id: claims.tid.unwrap_or_default(),
-            object_id: claims.oid,
-            subject: claims.sub,
-            app_id: claims.azp.or(claims.appid),
-            scp: claims.scp,
+            version: claims.version(),
+            claims,
             scopes: OnceLock::new(),
-            roles: claims.roles.unwrap_or_default(),
-            version,
-            name: claims.name,
-            username: claims
-                .preferred_username
-                .or(claims.upn)
-                .or(claims.unique_name),
+            roles: OnceLock::new(),
             expires_at,
-            payload,
             raw: OnceLock::new(),
         }))
     }
 
+    /// The token this principal came from, when the validator kept it for its cache.
+    #[inline]
+    pub(crate) fn kept_token(&self) -> Option<&str> {
+        self.0.claims.kept_token()
+    }
+
     /// The tenant (`tid`); empty for a non-Entra issuer that sends none.
     pub fn tenant_id(&self) -> &str {
-        &self.0.tenant_id
+        self.0.claims.tid().unwrap_or_default()
     }
 
     /// The user's or service principal's object id (`oid`).
     pub fn object_id(&self) -> Option<&str> {
-        self.0.object_id.as_deref()
+        self.0.claims.oid()
     }
 
     /// The subject (`sub`): pairwise per application for users.
     pub fn subject(&self) -> Option<&str> {
-        self.0.subject.as_deref()
+        self.0.claims.sub()
     }
 
     /// The calling application's client id (`azp` in v2, `appid` in v1).
     pub fn app_id(&self) -> Option<&str> {
-        self.0.app_id.as_deref()
+        self.0.claims.azp().or_else(|| self.0.claims.appid())
     }
 
     /// Delegated scopes (`scp`), empty on app-only tokens.
@@ -93,8 +83,8 @@ impl Principal {
     /// The `scp` claim's scopes, without building the list.
     fn scp_iter(&self) -> impl Iterator<Item = &str> {
         self.0
-            .scp
-            .as_deref()
+            .claims
+            .scp()
             .unwrap_or("")
             .split(' ')
             .filter(|s| !s.is_empty())
@@ -102,7 +92,13 @@ impl Principal {
 
     /// App roles (`roles`).
     pub fn roles(&self) -> &[String] {
-        &self.0.roles
+        self.0.roles.get_or_init(|| {
+            self.0
+                .claims
+                .roles()
+                .map(|r| r.map(str::to_string).collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Whether the token carries the delegated scope `scope`.
@@ -112,7 +108,10 @@ impl Principal {
 
     /// Whether the token carries the app role `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.roles.iter().any(|r| r == role)
+        self.0
+            .claims
+            .roles()
+            .is_some_and(|mut all| all.any(|r| r == role))
     }
 
     /// An app-only token (no user: no `scp`).
@@ -127,12 +126,15 @@ impl Principal {
 
     /// The user's display name (`name`), when present.
     pub fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+        self.0.claims.name()
     }
 
     /// The sign-in name: `preferred_username` (v2), else `upn` or `unique_name` (v1).
     pub fn username(&self) -> Option<&str> {
-        self.0.username.as_deref()
+        let c = &self.0.claims;
+        c.preferred_username()
+            .or_else(|| c.upn())
+            .or_else(|| c.unique_name())
     }
 
     /// When the token expires (seconds since the epoch).
@@ -142,9 +144,9 @@ impl Principal {
 
     /// Every claim, parsed on first use (validation itself never builds this map).
     pub fn claims(&self) -> &Map<String, Value> {
-        self.0
-            .raw
-            .get_or_init(|| Arc::new(serde_json::from_slice(&self.0.payload).unwrap_or_default()))
+        self.0.raw.get_or_init(|| {
+            Arc::new(serde_json::from_slice(self.0.claims.payload()).unwrap_or_default())
+        })
     }
 
     /// Every claim, shared.

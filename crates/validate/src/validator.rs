@@ -9,7 +9,7 @@ use crate::error::ValidationError;
 use crate::jwks::{JwksCache, KeySource, TrustedKey};
 use crate::principal::Principal;
 use crate::requirement::Requirement;
-use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token};
+use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token_reserving};
 
 /// Client id and App ID URIs of Microsoft Graph, to name the most common wrong audience.
 const GRAPH_AUDIENCES: [&str; 3] = [
@@ -131,15 +131,22 @@ impl Validator {
             return Ok(p);
         }
         let config = &self.inner.config;
-        let parsed = parse_token(token, config.max_token_size)?;
+        // With a cache, the claims' buffer gets room for the token, which the cache
+        // entry compares a later bearer with (one allocation for both).
+        let keep = self.inner.cache.enabled();
+        let mut parsed = parse_token_reserving(
+            token,
+            config.max_token_size,
+            if keep { token.len() } else { 0 },
+        )?;
         if !config.algorithms.contains(&parsed.header.alg) {
             return Err(ValidationError::AlgNotAllowed);
         }
         // Decide the key scope from the (unverified) tenant, refusing tenants the API does
         // not accept before any key is fetched for them.
         let (scope, has_tid) = self.key_scope(&parsed.claims)?;
-        let key = self.inner.jwks.key(scope, &parsed.header.kid).await?;
-        if let Err(e) = key.verify(parsed.header.alg, parsed.signing_input, &parsed.signature) {
+        let key = self.inner.jwks.key(scope, parsed.kid()).await?;
+        if let Err(e) = key.verify(parsed.header.alg, parsed.signing_input, parsed.signature()) {
             // Graph access tokens carry a header nonce that makes their signature
             // unverifiable by anyone but Graph: name the real mistake instead.
             return Err(if audience_is_graph(&parsed.claims) {
@@ -149,20 +156,16 @@ impl Validator {
             });
         }
         let exp = self.check_claims(&parsed, has_tid, &key, now)?;
-        let ParsedToken {
-            claims, payload, ..
-        } = parsed;
-        let principal = Principal::from_claims(claims, payload, exp);
+        if keep {
+            parsed.claims.keep_token(token);
+        }
+        let principal = Principal::from_claims(parsed.claims, exp);
         if let Some(required) = &self.inner.required {
             required.check(&principal)?;
         }
-        self.inner.cache.insert(
-            token,
-            principal.clone(),
-            exp.saturating_add(config.skew),
-            key,
-            now,
-        );
+        self.inner
+            .cache
+            .insert(token, &principal, exp.saturating_add(config.skew), key, now);
         Ok(principal)
     }
 
@@ -205,7 +208,7 @@ impl Validator {
     /// issuer's), and whether the token carries a tenant id that passed the checks.
     /// Only configured tenants ever get a key scope: no attacker-chosen fetches.
     fn key_scope(&self, claims: &Claims) -> Result<(&str, bool), ValidationError> {
-        let tid = || match claims.tid.as_deref() {
+        let tid = || match claims.tid() {
             Some(t) if is_guid(t) => Ok(t),
             _ => Err(ValidationError::BadTenantId),
         };
@@ -226,7 +229,7 @@ impl Validator {
                 }
                 Ok(("common", true))
             }
-            Tenancy::Issuer(_) => Ok(("", claims.tid.is_some())),
+            Tenancy::Issuer(_) => Ok(("", claims.tid().is_some())),
         }
     }
 
@@ -241,7 +244,7 @@ impl Validator {
         let config = &self.inner.config;
         let c = &parsed.claims;
         let version = c.version();
-        let iss = c.iss.as_deref().ok_or(ValidationError::WrongIssuer)?;
+        let iss = c.iss().ok_or(ValidationError::WrongIssuer)?;
         let wrong_version = || ValidationError::WrongVersion {
             found: version,
             accepted: config.versions.label(),
@@ -256,7 +259,7 @@ impl Validator {
             (_, true) => {
                 // Compare with the tenant id as the token spells it (it was checked to be
                 // a GUID, and lower-cased only to match the allow-list).
-                let tid = c.tid.as_deref().unwrap_or_default();
+                let tid = c.tid().unwrap_or_default();
                 let version = version.ok_or_else(wrong_version)?;
                 let authority = &config.authority;
                 if !issuer_matches(authority.issuer_template(version), tid, iss) {
@@ -280,18 +283,13 @@ impl Validator {
         // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
         // every Entra access token does (azp in v2, appid in v1).
         let entra = !matches!(config.tenancy, Tenancy::Issuer(_));
-        if c.nonce.is_some()
-            || c.at_hash.is_some()
-            || c.c_hash.is_some()
-            || (entra && c.azp.is_none() && c.appid.is_none())
-        {
+        if c.has_id_token_member() || (entra && c.azp().is_none() && c.appid().is_none()) {
             return Err(ValidationError::IdToken);
         }
         // Audience.
         let aud_ok = c
-            .aud
-            .as_ref()
-            .is_some_and(|a| a.iter().any(|a| config.audiences.iter().any(|x| x == a)));
+            .aud()
+            .is_some_and(|mut a| a.any(|a| config.audiences.iter().any(|x| x == a)));
         if !aud_ok {
             return Err(ValidationError::WrongAudience {
                 for_graph: audience_is_graph(c),
@@ -304,19 +302,19 @@ impl Validator {
             _ => return Err(wrong_version()),
         }
         // Times.
-        let exp = time_claim(c.exp)?.ok_or(ValidationError::Malformed("the token has no exp"))?;
+        let exp = time_claim(c.exp())?.ok_or(ValidationError::Malformed("the token has no exp"))?;
         if now > exp.saturating_add(config.skew) {
             return Err(ValidationError::Expired);
         }
-        if time_claim(c.nbf)?.is_some_and(|nbf| nbf > now.saturating_add(config.skew)) {
+        if time_claim(c.nbf())?.is_some_and(|nbf| nbf > now.saturating_add(config.skew)) {
             return Err(ValidationError::NotYetValid);
         }
-        if time_claim(c.iat)?.is_some_and(|iat| iat > now.saturating_add(config.skew)) {
+        if time_claim(c.iat())?.is_some_and(|iat| iat > now.saturating_add(config.skew)) {
             return Err(ValidationError::IssuedInFuture);
         }
         // Calling application.
         if let Some(allowed) = &config.allowed_clients {
-            let client = c.azp.as_deref().or(c.appid.as_deref());
+            let client = c.azp().or_else(|| c.appid());
             if !client.is_some_and(|id| allowed.iter().any(|a| a.eq_ignore_ascii_case(id))) {
                 return Err(ValidationError::ClientNotAllowed);
             }
@@ -326,9 +324,8 @@ impl Validator {
 }
 
 fn audience_is_graph(c: &Claims) -> bool {
-    c.aud
-        .as_ref()
-        .is_some_and(|a| a.iter().any(|a| GRAPH_AUDIENCES.contains(&a)))
+    c.aud()
+        .is_some_and(|mut a| a.any(|a| GRAPH_AUDIENCES.contains(&a)))
 }
 
 fn time_claim(v: Option<f64>) -> Result<Option<i64>, ValidationError> {

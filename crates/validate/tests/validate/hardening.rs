@@ -584,6 +584,14 @@ fn cached_validations_answer_until_exp_plus_skew() {
         v.validate_cached(std::str::from_utf8(&other).unwrap())
             .is_none()
     );
+    // Same length and same last 64 bytes (so the same keyed hash and cache slot), a
+    // byte changed early: the whole-token compare refuses it.
+    let mut early = token.clone().into_bytes();
+    early[5] = if early[5] == b'A' { b'B' } else { b'A' };
+    assert!(
+        v.validate_cached(std::str::from_utf8(&early).unwrap())
+            .is_none()
+    );
     clock.set(NOW + 3600 + 300);
     assert!(v.validate_cached(&token).is_some());
     clock.set(NOW + 3600 + 301);
