@@ -10,6 +10,7 @@
 //! | `entra_broker_request_duration_seconds` | histogram, every token request |
 //! | `entra_broker_cached_tokens` | tokens held |
 //! | `entra_broker_soonest_expiry_seconds` | seconds until the soonest cached token expires (-1: none) |
+//! | `entra_broker_caller_requests_total{caller,outcome}` | token requests of each recognised caller |
 //! | `entra_broker_config_reloads_total{outcome}` | SIGHUP / admin reloads |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -50,6 +51,12 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallerLabels {
+    caller: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
 }
@@ -79,6 +86,7 @@ pub struct Metrics {
     /// Seconds to the soonest expiry.
     pub soonest_expiry: Gauge,
     reloads: Family<OutcomeLabel, Counter>,
+    callers: Family<CallerLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -177,6 +185,12 @@ impl Metrics {
         );
         let reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register("config_reloads", "Configuration reloads", reloads.clone());
+        let callers = Family::<CallerLabels, Counter>::default();
+        registry.register(
+            "caller_requests",
+            "Token requests by recognised caller and outcome",
+            callers.clone(),
+        );
         Self {
             registry,
             requests,
@@ -191,6 +205,7 @@ impl Metrics {
             cached_tokens,
             soonest_expiry,
             reloads,
+            callers,
         }
     }
 
@@ -208,6 +223,22 @@ impl Metrics {
                 outcome: if ok { "ok" } else { "error" },
             })
             .inc();
+    }
+
+    /// One counter per outcome ([`OUTCOMES`] order) for `caller`, resolved once per
+    /// configuration so counting is one atomic add.
+    pub fn caller_counters(&self, caller: &str) -> Vec<Counter> {
+        OUTCOMES
+            .iter()
+            .map(|o| {
+                self.callers
+                    .get_or_create(&CallerLabels {
+                        caller: caller.to_string(),
+                        outcome: o,
+                    })
+                    .clone()
+            })
+            .collect()
     }
 
     /// Counts a reload.

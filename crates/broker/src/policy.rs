@@ -23,11 +23,14 @@ pub struct Caller {
     any_resource: bool,
     resources: Vec<String>,
     scopes: HashSet<String>,
+    /// Its request counters, one per outcome.
+    pub counters: Vec<prometheus_client::metrics::counter::Counter>,
 }
 
 impl Caller {
     fn new(c: &CallerConfig) -> Self {
         Self {
+            counters: Vec::new(),
             name: Arc::from(c.name.as_str()),
             any_identity: c.identities.iter().any(|i| i == "*"),
             identities: c.identities.iter().filter(|i| *i != "*").cloned().collect(),
@@ -112,11 +115,16 @@ fn fingerprint(secret: &[u8]) -> [u8; 32] {
 
 impl Callers {
     /// Reads every caller's secret and indexes them.
-    pub fn build(config: &BrokerConfig) -> Result<Self, BrokerError> {
+    pub fn build(
+        config: &BrokerConfig,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Self, BrokerError> {
         let mut me = Callers::default();
         let mut names = HashMap::new();
         for c in &config.callers {
-            let caller = Arc::new(Caller::new(c));
+            let mut caller = Caller::new(c);
+            caller.counters = metrics.caller_counters(&c.name);
+            let caller = Arc::new(caller);
             let what = format!("caller {:?}", c.name);
             if let Some(secret) = read_secret(&what, &c.secret_env, &c.secret_file, &c.secret)? {
                 if secret.expose().len() < 16 {

@@ -110,6 +110,7 @@ struct Ctx<'a> {
     conn: &'a Conn,
     uid: Option<u32>,
     caller: Option<Arc<str>>,
+    caller_counters: Option<Arc<Caller>>,
     identity: Option<Arc<str>>,
     resource: Option<String>,
     scopes: Option<Vec<String>>,
@@ -203,6 +204,7 @@ impl<'a> Ctx<'a> {
             conn,
             uid: None,
             caller: None,
+            caller_counters: None,
             identity: None,
             resource: None,
             scopes: None,
@@ -220,6 +222,9 @@ impl<'a> Ctx<'a> {
         let elapsed = self.started.elapsed();
         let m = &self.shared.metrics;
         m.request(self.protocol, outcome);
+        if let Some(c) = &self.caller_counters {
+            c.counters[outcome].inc();
+        }
         m.duration.observe(elapsed.as_secs_f64());
         let audit = &self.shared.audit;
         if audit.enabled() {
@@ -347,6 +352,7 @@ impl<'a> Ctx<'a> {
         match caller {
             Some(c) => {
                 self.caller = Some(c.name.clone());
+                self.caller_counters = Some(c.clone());
                 Ok(c)
             }
             None => Err(Refusal::denied(match self.uid {
@@ -372,6 +378,7 @@ impl<'a> Ctx<'a> {
         match generation.callers.by_secret(secret) {
             Some(c) => {
                 self.caller = Some(c.name.clone());
+                self.caller_counters = Some(c.clone());
                 Ok(c.clone())
             }
             None => Err(Refusal::unauthorized(format!(

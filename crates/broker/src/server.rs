@@ -75,6 +75,7 @@ fn digest(s: &str) -> [u8; 32] {
 fn build_generation(
     config: &BrokerConfig,
     previous: Option<&Generation>,
+    metrics: &Metrics,
 ) -> Result<Generation, BrokerError> {
     config.check()?;
     let mut identities = Vec::new();
@@ -91,7 +92,7 @@ fn build_generation(
         by_name.insert(c.name.clone(), identity.clone());
         identities.push(identity);
     }
-    let callers = Callers::build(config)?;
+    let callers = Callers::build(config, metrics)?;
     let admin_token = read_secret(
         "[broker] admin token",
         &config.broker.admin_token_env,
@@ -111,7 +112,7 @@ fn build_generation(
 /// Checks a configuration completely (structure, every secret and certificate it
 /// names) without listening: `(identities, callers)`.
 pub fn check(config: &BrokerConfig) -> Result<(usize, usize), BrokerError> {
-    let g = build_generation(config, None)?;
+    let g = build_generation(config, None, &Metrics::new())?;
     Ok((g.identities.len(), g.callers.all.len()))
 }
 
@@ -153,8 +154,8 @@ pub async fn start(
     config: BrokerConfig,
     options: StartOptions,
 ) -> Result<RunningBroker, BrokerError> {
-    let generation = build_generation(&config, None)?;
     let metrics = Arc::new(Metrics::new());
+    let generation = build_generation(&config, None, &metrics)?;
     let store: Option<Arc<dyn SharedStore>> = match (options.store, &config.redis) {
         (Some(s), _) => Some(s),
         (None, Some(r)) => Some(crate::fleet::connect(r)?),
@@ -455,7 +456,7 @@ fn reload_from_file(shared: &Shared) -> Result<(), BrokerError> {
 
 fn reload(shared: &Shared, config: BrokerConfig) -> Result<(), BrokerError> {
     let old = shared.generation();
-    let generation = match build_generation(&config, Some(&old)) {
+    let generation = match build_generation(&config, Some(&old), &shared.metrics) {
         Ok(g) => g,
         Err(e) => {
             shared.metrics.reload(false);

@@ -408,6 +408,24 @@ async fn policy_refusals_are_403_and_audited() {
     );
     // Nothing refused reached the emulator.
     assert_eq!(h.counter("grant:client_credentials").await, 1);
+    let metrics = client()
+        .get(b.metrics_url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "entra_broker_caller_requests_total{caller=\"limited\",outcome=\"denied\"} 3",
+        "entra_broker_caller_requests_total{caller=\"limited\",outcome=\"ok\"} 1",
+        "entra_broker_requests_total{protocol=\"native\",outcome=\"denied\"} 1",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
 
     b.shutdown().await;
     let lines = audit_lines(&audit);
