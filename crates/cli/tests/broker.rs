@@ -181,3 +181,81 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_fans_out_its_hosts_managed_identity() {
+    // The broker's own host has a managed identity (here: the emulator's App Service
+    // endpoint, found through IDENTITY_ENDPOINT/IDENTITY_HEADER as on Azure); callers get
+    // its tokens through the broker.
+    let h = Harness::start().await;
+    let dir = std::env::temp_dir().join(format!("entra-cli-broker-mi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.secret"), "app-caller-secret-0123456789\n").unwrap();
+    let file = dir.join("broker.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[broker]
+listen = "127.0.0.1:0"
+audit_log = "off"
+
+[[identity]]
+name = "host"
+kind = "managed-identity"
+ca_file = "{}"
+{APP}"#,
+            h.ready().ca_file
+        )
+        .replace("identities = [\"daemon\"]", "identities = [\"host\"]"),
+    )
+    .unwrap();
+    let ready_file = dir.join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
+        .args(["broker", "--config"])
+        .arg(&file)
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .env("IDENTITY_ENDPOINT", &h.ready().identity_endpoint)
+        .env("IDENTITY_HEADER", &h.ready().identity_header)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready: serde_json::Value = loop {
+        if let Ok(b) = std::fs::read(&ready_file)
+            && let Ok(v) = serde_json::from_slice(&b)
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker writes its ready file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let url = format!(
+        "{}?resource=api://contoso-api&api-version=2019-08-01",
+        ready["identity_endpoint"].as_str().unwrap()
+    );
+    let (status, body) = get(&url, "app-caller-secret-0123456789");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let c = common::claims(v["access_token"].as_str().unwrap());
+    assert_eq!(
+        c.get("azp").or(c.get("appid")).unwrap(),
+        "b0000000-0000-4000-8000-0000000000b1",
+        "the emulator's system-assigned identity"
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = wait_bounded(&mut child, Duration::from_secs(30));
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    h.stop().await;
+}
