@@ -883,3 +883,46 @@ async fn a_port_in_use_is_refused_even_with_several_server_threads() {
     first.shutdown().await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_and_workload_identity_upstreams() {
+    // The daemon app with its certificate, then through workload identity federation.
+    let h = Harness::start().await;
+    let dir = temp_dir("kinds");
+    let federated = entra_emulator::discovery::mint_federated(
+        h.dir(),
+        &format!("{}/federation", h.base()),
+        "system:serviceaccount:default:workload",
+        "api://AzureADTokenExchange",
+        3600,
+    )
+    .unwrap();
+    let token_file = dir.join("federated-token");
+    std::fs::write(&token_file, federated).unwrap();
+    let mut cert = identity(&h, "daemon", dev::DAEMON, "unused");
+    cert.kind = entra_broker::IdentityKind::ClientCertificate;
+    cert.secret = None;
+    cert.allow_secret_in_config = false;
+    cert.certificate_file = Some(h.ready().daemon_certificate.clone().into());
+    let mut workload = cert.clone();
+    workload.kind = entra_broker::IdentityKind::WorkloadIdentity;
+    workload.certificate_file = None;
+    workload.token_file = Some(token_file);
+    for (n, upstream) in [cert, workload].into_iter().enumerate() {
+        let mut c = config(&h, &dir.join("audit.jsonl"));
+        c.identities = vec![upstream];
+        c.callers.truncate(1);
+        let b = start(c).await;
+        let (s, v) = app_service(
+            &b,
+            DEV_SECRET,
+            "resource=api://contoso-api&api-version=2019-08-01",
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(app_of(v["access_token"].as_str().unwrap()), dev::DAEMON);
+        assert_eq!(h.counter("grant:client_credentials").await, n as u64 + 1);
+        b.shutdown().await;
+    }
+    h.stop().await;
+}
