@@ -338,7 +338,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// The caller of a secret-less protocol (IMDS, Cloud Shell).
-    fn local_caller(&mut self) -> Result<Arc<Caller>, Refusal> {
+    fn local_caller(&mut self, headers: &HeaderMap) -> Result<Arc<Caller>, Refusal> {
+        // As Azure's IMDS: a request that came through a proxy is refused, so a local
+        // web app tricked into fetching a URL (SSRF) through a reverse proxy on this
+        // machine cannot pass for a local process.
+        if headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded") {
+            return Err(Refusal::bad(
+                "requests through a proxy (X-Forwarded-For / Forwarded) are not accepted on this endpoint",
+            ));
+        }
         if !self.conn.local() {
             return Err(Refusal::denied(
                 "this endpoint answers processes on the broker's own machine only (it carries no secret); use the App Service protocol or the native API with a caller secret",
@@ -523,7 +531,7 @@ pub(crate) async fn imds(
         return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
     };
     ctx.resource = Some(resource.to_string());
-    let caller = match ctx.local_caller() {
+    let caller = match ctx.local_caller(&headers) {
         Ok(c) => c,
         Err(r) => return ctx.refuse(r),
     };
@@ -653,7 +661,7 @@ pub(crate) async fn cloud_shell(
         return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
     };
     ctx.resource = Some(resource.to_string());
-    let caller = match ctx.local_caller() {
+    let caller = match ctx.local_caller(&headers) {
         Ok(c) => c,
         Err(r) => return ctx.refuse(r),
     };

@@ -173,6 +173,20 @@ async fn every_protocol_answers_in_its_own_shape() {
         token.as_str()
     );
 
+    // Through a proxy (SSRF): refused, as Azure's IMDS does.
+    let r = client()
+        .get(format!(
+            "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://contoso-api",
+            b.imds_endpoint()
+        ))
+        .header("Metadata", "true")
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("through a proxy"));
+
     // Cloud Shell.
     let r = client()
         .post(format!("{}/oauth2/token", b.imds_endpoint()))
@@ -314,6 +328,7 @@ async fn every_protocol_answers_in_its_own_shape() {
     for needle in [
         "entra_broker_requests_total{protocol=\"app_service\",outcome=\"ok\"} 1",
         "entra_broker_requests_total{protocol=\"imds\",outcome=\"ok\"} 3",
+        "entra_broker_requests_total{protocol=\"imds\",outcome=\"bad_request\"} 3",
         "entra_broker_cache_hits_total 5",
         "entra_broker_upstream_requests_total{identity=\"daemon\",outcome=\"ok\"} 1",
         "entra_broker_request_duration_seconds_bucket",
@@ -335,7 +350,7 @@ async fn every_protocol_answers_in_its_own_shape() {
         "no caller secret in the audit log"
     );
     let lines = audit_lines(&audit);
-    assert_eq!(lines.len(), 13, "{text}");
+    assert_eq!(lines.len(), 14, "{text}");
     let first = &lines[0];
     assert_eq!(first["protocol"], "app_service");
     assert_eq!(first["caller"], "dev");
