@@ -41,9 +41,11 @@ Runs, against an emulator started inside this process (nothing to install, no ne
   4. a silent refresh, with refresh-token rotation
   5. on-behalf-of: a web API exchanges the user's token for one to a downstream API
   6. managed identity (the App Service protocol)
-  7. a protected API validating tokens: 200, the 403 for a missing scope, the 403 for an
+  7. the token broker: three managed-identity clients share one upstream token through
+     it, and a caller asking beyond its policy gets a 403
+  8. a protected API validating tokens: 200, the 403 for a missing scope, the 403 for an
      X-Tenant-ID that is not the token's tenant
-  8. the classic mistake: an authorization code sent as a bearer token, caught and explained
+  9. the classic mistake: an authorization code sent as a bearer token, caught and explained
 
 Exit code: 0 when every step did what it should, 1 otherwise.
 
@@ -84,7 +86,7 @@ type StepFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
 type StepFn = fn(Arc<Ctx>) -> StepFuture;
 
-const STEPS: [(&str, StepFn); 8] = [
+const STEPS: [(&str, StepFn); 9] = [
     ("Service principal token", |c| {
         Box::pin(service_principal(c))
     }),
@@ -95,6 +97,7 @@ const STEPS: [(&str, StepFn); 8] = [
     ("Silent refresh, rotation", |c| Box::pin(silent_refresh(c))),
     ("On-behalf-of", |c| Box::pin(on_behalf_of(c))),
     ("Managed identity", |c| Box::pin(managed_identity(c))),
+    ("Token broker", |c| Box::pin(token_broker(c))),
     ("Protected API", |c| Box::pin(protected_api(c))),
     ("Code sent as a bearer", |c| Box::pin(code_as_bearer(c))),
 ];
@@ -451,6 +454,102 @@ async fn managed_identity(ctx: Arc<Ctx>) -> Result<String, String> {
         c.get("aud").and_then(Value::as_str).unwrap_or("?"),
         c.get("oid").and_then(Value::as_str).unwrap_or("?")
     ))
+}
+
+/// A broker holding the daemon app's credentials: three unmodified managed-identity
+/// clients (App Service protocol) share one upstream token; a caller allowed only
+/// `api://contoso-api` is refused Graph.
+async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
+    use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};
+    let ready = ctx.h.ready();
+    let secret = entra_broker::policy::generate_secret();
+    let mut config = BrokerConfig::default();
+    config.broker.listen = "127.0.0.1:0".into();
+    config.broker.audit_log = Some("off".into());
+    config.broker.threads = Some(0);
+    config.identities.push(IdentityConfig {
+        name: "daemon".into(),
+        kind: IdentityKind::EmulatorDev,
+        tenant: Some(TENANT_ID.into()),
+        client_id: None,
+        object_id: None,
+        resource_id: None,
+        secret_env: None,
+        secret_file: None,
+        secret: None,
+        allow_secret_in_config: false,
+        certificate_file: None,
+        certificate_password_env: None,
+        send_certificate_chain: false,
+        token_file: None,
+        authority: Some(ready.authority.clone()),
+        ca_file: Some(ready.ca_file.clone().into()),
+    });
+    config.callers.push(CallerConfig {
+        name: "billing".into(),
+        secret_env: None,
+        secret_file: None,
+        secret: Some(secret.clone().into()),
+        allow_secret_in_config: true,
+        uids: vec![],
+        identities: vec!["daemon".into()],
+        resources: vec!["api://contoso-api".into()],
+        scopes: vec![],
+    });
+    let broker = entra_broker::start(config, Default::default())
+        .await
+        .map_err(err)?;
+    let env = Env::new()
+        .with("IDENTITY_ENDPOINT", broker.identity_endpoint())
+        .with("IDENTITY_HEADER", secret.clone());
+    let client = || {
+        ManagedIdentityCredential::new(
+            ManagedIdentityId::System,
+            ManagedIdentityOptions {
+                env: Some(env.clone()),
+                ..Default::default()
+            },
+        )
+    };
+    let result = async {
+        let mut audiences = Vec::new();
+        for _ in 0..3 {
+            let t = client()
+                .map_err(err)?
+                .get_token(&TokenRequest::new(["api://contoso-api/.default"]))
+                .await
+                .map_err(err)?;
+            let c = claims(&t.token);
+            audiences.push(c.get("azp").or(c.get("appid")).and_then(Value::as_str).map(str::to_string));
+        }
+        if audiences.iter().any(|a| a.as_deref() != Some(DAEMON)) {
+            return Err(format!("the broker's tokens are not the daemon app's: {audiences:?}"));
+        }
+        let refused = client()
+            .map_err(err)?
+            .get_token(&TokenRequest::new(["https://graph.microsoft.com/.default"]))
+            .await;
+        let why = match refused {
+            Ok(_) => return Err("the broker gave a Graph token to a caller limited to api://contoso-api".into()),
+            Err(e) => e.to_string(),
+        };
+        if !why.contains("may not have tokens for resource") {
+            return Err(format!("the refusal does not say why: {why}"));
+        }
+        let metrics = broker.shared().metrics.encode();
+        let upstream = metrics
+            .lines()
+            .find(|l| l.starts_with("entra_broker_upstream_requests_total{identity=\"daemon\",outcome=\"ok\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap_or("?")
+            .to_string();
+        Ok(format!(
+            "3 managed-identity clients (App Service protocol) shared the daemon app's token through the broker ({upstream} upstream request); a caller limited to api://contoso-api asking for Graph got 403"
+        ))
+    }
+    .await;
+    broker.shutdown().await;
+    result
 }
 
 /// The API of the seed scenario: `GET /account/me` needs a token of the tenant named in

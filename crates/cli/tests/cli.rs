@@ -200,6 +200,7 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
             "Silent refresh, rotation",
             "On-behalf-of",
             "Managed identity",
+            "Token broker",
             "Protected API",
             "Code sent as a bearer"
         ]
@@ -207,7 +208,13 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
     assert!(steps.iter().all(|s| s["ok"] == true), "{text}");
     assert_eq!(v["failed"], 0);
     assert!(
-        steps[7]["detail"]
+        steps[6]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(1 upstream request)")
+    );
+    assert!(
+        steps[8]["detail"]
             .as_str()
             .unwrap()
             .contains("this looks like an authorization code")
@@ -244,9 +251,10 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
             "4 Silent refresh, rotation ok",
             "5 On-behalf-of ok",
             "6 Managed identity ok",
-            "7 Protected API ok",
-            "8 Code sent as a bearer ok"
+            "7 Token broker ok",
+            "8 Protected API ok",
+            "9 Code sent as a bearer ok"
         ]
     );
-    assert!(text.contains("8 of 8 steps ok"), "{text}");
+    assert!(text.contains("9 of 9 steps ok"), "{text}");
 }
