@@ -233,32 +233,44 @@ pub fn timestamp() -> String {
     )
 }
 
-/// The identifier audit lines use for a token: its `uti` claim, else a SHA-256 prefix.
-pub fn token_id(token: &str) -> String {
-    if let Some(uti) = claim(token, "uti") {
-        return format!("uti:{uti}");
-    }
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut hex = String::with_capacity(23);
-    hex.push_str("sha256:");
-    for b in &d.as_ref()[..8] {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
-}
+/// A JWT's payload, read once (no signature check: the broker only reads what its own
+/// upstream gave it). `None` for a token that is not a JWT.
+pub struct Payload(Option<serde_json::Value>);
 
-/// A string claim from a JWT's payload (no signature check: the broker only reads what
-/// it was given by its own upstream).
-pub fn claim(token: &str, name: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let s = v.get(name)?.as_str()?;
-    // Only identifier-like values (a hostile upstream cannot inject into the log).
-    (s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
+impl Payload {
+    /// Decodes `token`'s payload.
+    pub fn of(token: &str) -> Self {
+        use base64::Engine;
+        let value = token.split('.').nth(1).and_then(|p| {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p.trim_end_matches('='))
+                .ok()?;
+            serde_json::from_slice(&bytes).ok()
+        });
+        Self(value)
+    }
+
+    /// A string claim, only when identifier-like (a hostile upstream cannot inject into
+    /// the log).
+    pub fn claim(&self, name: &str) -> Option<String> {
+        let s = self.0.as_ref()?.get(name)?.as_str()?;
+        (s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
+    }
+
+    /// The identifier audit lines use for `token` (whose payload this is): its `uti`
+    /// claim, else a SHA-256 prefix.
+    pub fn token_id(&self, token: &str) -> String {
+        if let Some(uti) = self.claim("uti") {
+            return format!("uti:{uti}");
+        }
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut hex = String::with_capacity(23);
+        hex.push_str("sha256:");
+        for b in &d.as_ref()[..8] {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex
+    }
 }
 
 #[cfg(test)]
@@ -270,8 +282,11 @@ mod tests {
         use base64::Engine;
         let p = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"uti":"AbC-123","appid":"x"}"#);
-        assert_eq!(token_id(&format!("h.{p}.s")), "uti:AbC-123");
-        let id = token_id("not-a-jwt");
+        let jwt = format!("h.{p}.s");
+        let payload = Payload::of(&jwt);
+        assert_eq!(payload.token_id(&jwt), "uti:AbC-123");
+        assert_eq!(payload.claim("appid").as_deref(), Some("x"));
+        let id = Payload::of("not-a-jwt").token_id("not-a-jwt");
         assert!(id.starts_with("sha256:") && id.len() == 23, "{id}");
         assert!(!id.contains("not-a-jwt"));
         assert!(timestamp().ends_with('Z'));

@@ -338,12 +338,8 @@ impl Cache {
             .await
         {
             Ok((t, source)) => {
-                *slot.failure.lock().expect("slot lock") = None;
-                slot.failures.store(0, Ordering::Relaxed);
+                self.note_success(&slot, source);
                 self.metrics.misses.inc();
-                if source == Source::Fleet {
-                    self.metrics.fleet_tokens.inc();
-                }
                 Ok((t, source))
             }
             Err(e) => {
@@ -365,6 +361,15 @@ impl Cache {
                 Ok((t, Source::Stale))
             }
             _ => Err(e),
+        }
+    }
+
+    /// A fetch succeeded: the back-off ends.
+    fn note_success(&self, slot: &Slot, source: Source) {
+        *slot.failure.lock().expect("slot lock") = None;
+        slot.failures.store(0, Ordering::Relaxed);
+        if source == Source::Fleet {
+            self.metrics.fleet_tokens.inc();
         }
     }
 
@@ -532,13 +537,14 @@ impl Cache {
             refresh_at = refresh_at.min(r);
         }
         let raw = token.token.expose();
-        let token_id = audit::token_id(raw);
+        let payload = audit::Payload::of(raw);
+        let token_id = payload.token_id(raw);
         let client_id = slot
             .identity
             .client_id
             .clone()
-            .or_else(|| audit::claim(raw, "appid"))
-            .or_else(|| audit::claim(raw, "azp"));
+            .or_else(|| payload.claim("appid"))
+            .or_else(|| payload.claim("azp"));
         let json_safe = json_safe(raw);
         Ok(Cached {
             token_id,
@@ -612,8 +618,6 @@ impl Cache {
             .values()
             .flat_map(|m| m.values().cloned())
             .collect();
-        let mut soonest = i64::MAX;
-        let mut held = 0i64;
         let mut dead = Vec::new();
         for s in &all {
             let Some(t) = s.current() else {
@@ -629,10 +633,8 @@ impl Cache {
                 }
                 continue;
             }
-            held += 1;
-            soonest = soonest.min(t.expires_on);
-            let used_since = s.last_used.load(Ordering::Relaxed) > t.fetched_at
-                || s.last_used.load(Ordering::Relaxed) >= t.refresh_at - 1;
+            let last_used = s.last_used.load(Ordering::Relaxed);
+            let used_since = last_used > t.fetched_at || last_used >= t.refresh_at - 1;
             let backing_off = s
                 .failure
                 .lock()
@@ -651,11 +653,7 @@ impl Cache {
                     let ours = slot.current().map_or(0, |c| c.fetched_at);
                     match me.obtain(&slot, ours).await {
                         Ok((_, source)) => {
-                            *slot.failure.lock().expect("slot lock") = None;
-                            slot.failures.store(0, Ordering::Relaxed);
-                            if source == Source::Fleet {
-                                me.metrics.fleet_tokens.inc();
-                            }
+                            me.note_success(&slot, source);
                             tracing::debug!(identity = %slot.key.identity, scopes = %slot.key.scopes, source = source.as_str(), "refreshed ahead of expiry");
                         }
                         Err(e) => {
@@ -676,7 +674,6 @@ impl Cache {
             live.sort_by_key(|s| s.last_used.load(Ordering::Relaxed));
             let excess = live.len() - max;
             evict.extend(live.into_iter().take(excess).cloned());
-            held -= i64::try_from(evict.len()).unwrap_or(0);
         }
         if !dead.is_empty() || !evict.is_empty() {
             let mut slots = self.slots.write().expect("cache lock");
@@ -693,12 +690,7 @@ impl Cache {
                 }
             }
         }
-        self.metrics.cached_tokens.set(held);
-        self.metrics.soonest_expiry.set(if soonest == i64::MAX {
-            -1
-        } else {
-            soonest - now
-        });
+        self.maintain_gauges();
     }
 
     /// Updates the `cached_tokens` and `soonest_expiry_seconds` gauges (at scrape time).

@@ -106,7 +106,8 @@ pub fn generate_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn fingerprint(secret: &[u8]) -> [u8; 32] {
+/// The SHA-256 of a secret: what the broker keeps and compares instead of the secret.
+pub(crate) fn fingerprint(secret: &[u8]) -> [u8; 32] {
     let d = digest::digest(&digest::SHA256, secret);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());

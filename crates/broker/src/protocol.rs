@@ -508,33 +508,8 @@ pub(crate) async fn imds(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let mut ctx = Ctx::new(&shared, IMDS, &conn);
-    if !ctx.generation.imds_enabled {
-        return ctx.refuse(Refusal::new(
-            StatusCode::NOT_FOUND,
-            BAD_REQUEST,
-            "not_found",
-            "the IMDS protocol is disabled on this broker ([imds] disabled = true)",
-        ));
-    }
-    if !metadata_true(&headers) {
-        return ctx.refuse(Refusal::bad("Required metadata header not specified"));
-    }
     let q = q.unwrap_or_default();
     let p = Params::parse(q.as_bytes());
-    if p.get("api-version").is_none() {
-        return ctx.refuse(Refusal::bad(
-            "Required query variable 'api-version' is missing",
-        ));
-    }
-    let Some(resource) = p.get("resource") else {
-        return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
-    };
-    ctx.resource = Some(resource.to_string());
-    let caller = match ctx.local_caller(&headers) {
-        Ok(c) => c,
-        Err(r) => return ctx.refuse(r),
-    };
     let selector = p
         .get("client_id")
         .map(Selector::ClientId)
@@ -544,6 +519,64 @@ pub(crate) async fn imds(
                 .or(p.get("mi_res_id"))
                 .map(Selector::ResourceId)
         });
+    secretless(Ctx::new(&shared, IMDS, &conn), &headers, &p, selector).await
+}
+
+/// `POST /oauth2/token` (Cloud Shell).
+pub(crate) async fn cloud_shell(
+    State(shared): State<Arc<Shared>>,
+    Extension(conn): Extension<Arc<Conn>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = Params::parse(&body);
+    let selector = p.get("client_id").map(Selector::ClientId);
+    secretless(
+        Ctx::new(&shared, CLOUD_SHELL, &conn),
+        &headers,
+        &p,
+        selector,
+    )
+    .await
+}
+
+/// IMDS and Cloud Shell, which differ only in where their parameters come from (and
+/// IMDS's required `api-version`): no secret, `Metadata: true`, a local caller, and
+/// every value of the answer a string.
+async fn secretless(
+    mut ctx: Ctx<'_>,
+    headers: &HeaderMap,
+    p: &Params<'_>,
+    selector: Option<Selector<'_>>,
+) -> Response {
+    let imds = ctx.protocol == IMDS;
+    if !ctx.generation.imds_enabled {
+        return ctx.refuse(Refusal::new(
+            StatusCode::NOT_FOUND,
+            BAD_REQUEST,
+            "not_found",
+            format!(
+                "the {} protocol is disabled on this broker ([imds] disabled = true)",
+                if imds { "IMDS" } else { "Cloud Shell" }
+            ),
+        ));
+    }
+    if !metadata_true(headers) {
+        return ctx.refuse(Refusal::bad("Required metadata header not specified"));
+    }
+    if imds && p.get("api-version").is_none() {
+        return ctx.refuse(Refusal::bad(
+            "Required query variable 'api-version' is missing",
+        ));
+    }
+    let Some(resource) = p.get("resource") else {
+        return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
+    };
+    ctx.resource = Some(resource.to_string());
+    let caller = match ctx.local_caller(headers) {
+        Ok(c) => c,
+        Err(r) => return ctx.refuse(r),
+    };
     match ctx
         .token(
             &caller,
@@ -637,49 +670,6 @@ pub(crate) async fn app_service(
     }
 }
 
-/// `POST /oauth2/token` (Cloud Shell).
-pub(crate) async fn cloud_shell(
-    State(shared): State<Arc<Shared>>,
-    Extension(conn): Extension<Arc<Conn>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut ctx = Ctx::new(&shared, CLOUD_SHELL, &conn);
-    if !ctx.generation.imds_enabled {
-        return ctx.refuse(Refusal::new(
-            StatusCode::NOT_FOUND,
-            BAD_REQUEST,
-            "not_found",
-            "the Cloud Shell protocol is disabled on this broker ([imds] disabled = true)",
-        ));
-    }
-    if !metadata_true(&headers) {
-        return ctx.refuse(Refusal::bad("Required metadata header not specified"));
-    }
-    let p = Params::parse(&body);
-    let Some(resource) = p.get("resource") else {
-        return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
-    };
-    ctx.resource = Some(resource.to_string());
-    let caller = match ctx.local_caller(&headers) {
-        Ok(c) => c,
-        Err(r) => return ctx.refuse(r),
-    };
-    let selector = p.get("client_id").map(Selector::ClientId);
-    match ctx
-        .token(
-            &caller,
-            selector,
-            resource.to_string(),
-            resource_scopes(resource),
-        )
-        .await
-    {
-        Ok((t, source, _)) => ctx.ok(imds_body(&t, resource), &t, source),
-        Err(r) => ctx.refuse(r),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NativeRequest {
@@ -691,7 +681,8 @@ struct NativeRequest {
     identity: Option<String>,
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The credentials of `Authorization: Bearer ...` (scheme in any case).
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = header(headers, "authorization")?;
     let (scheme, rest) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())

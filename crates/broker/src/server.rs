@@ -24,7 +24,7 @@ use crate::cache::{Cache, Tuning};
 use crate::config::{BrokerConfig, read_secret};
 use crate::error::BrokerError;
 use crate::metrics::Metrics;
-use crate::policy::Callers;
+use crate::policy::{Callers, fingerprint};
 use crate::protocol::{self, Conn};
 use crate::store::SharedStore;
 use crate::upstream::Identity;
@@ -65,13 +65,6 @@ impl Shared {
     }
 }
 
-fn digest(s: &str) -> [u8; 32] {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
 fn build_generation(
     config: &BrokerConfig,
     previous: Option<&Generation>,
@@ -99,7 +92,7 @@ fn build_generation(
         &config.broker.admin_token_file,
         &None,
     )?
-    .map(|s| digest(s.expose()));
+    .map(|s| fingerprint(s.expose().as_bytes()));
     Ok(Generation {
         identities,
         by_name,
@@ -542,11 +535,7 @@ fn admin_check(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         )
             .into_response());
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(digest);
+    let presented = protocol::bearer(headers).map(|b| fingerprint(b.as_bytes()));
     if presented != Some(expected) {
         let mut r = (
             StatusCode::UNAUTHORIZED,
@@ -625,11 +614,7 @@ async fn admin_reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> 
 /// `GET /api/v1/identities`: what the bearer's caller may use.
 async fn identities(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let g = shared.generation();
-    let caller = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|s| g.callers.by_secret(s.trim()));
+    let caller = protocol::bearer(&headers).and_then(|s| g.callers.by_secret(s));
     let Some(caller) = caller else {
         return (
             StatusCode::UNAUTHORIZED,

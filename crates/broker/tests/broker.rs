@@ -17,17 +17,6 @@ async fn start(config: entra_broker::BrokerConfig) -> RunningBroker {
         .expect("broker starts")
 }
 
-async fn app_service(b: &RunningBroker, secret: &str, query: &str) -> (u16, Value) {
-    let r = client()
-        .get(format!("{}?{query}", b.identity_endpoint()))
-        .header("X-IDENTITY-HEADER", secret)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn imds(b: &RunningBroker, query: &str) -> (u16, Value) {
     let r = client()
         .get(format!(
@@ -317,14 +306,7 @@ async fn every_protocol_answers_in_its_own_shape() {
         .unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["identities"], 2);
-    let metrics = client()
-        .get(b.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&b).await;
     for needle in [
         "entra_broker_requests_total{protocol=\"app_service\",outcome=\"ok\"} 1",
         "entra_broker_requests_total{protocol=\"imds\",outcome=\"ok\"} 3",
@@ -423,14 +405,7 @@ async fn policy_refusals_are_403_and_audited() {
     );
     // Nothing refused reached the emulator.
     assert_eq!(h.counter("grant:client_credentials").await, 1);
-    let metrics = client()
-        .get(b.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&b).await;
     for needle in [
         "entra_broker_caller_requests_total{caller=\"limited\",outcome=\"denied\"} 3",
         "entra_broker_caller_requests_total{caller=\"limited\",outcome=\"ok\"} 1",
@@ -630,14 +605,7 @@ async fn cached_tokens_are_served_while_the_authority_fails() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(fresh.is_some(), "a new token after recovery");
-    let metrics = client()
-        .get(b.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&b).await;
     assert!(
         metrics.contains("entra_broker_cache_stale_total"),
         "{metrics}"

@@ -49,13 +49,7 @@ async fn replica_with(
 }
 
 async fn get(url: &str) -> (u16, Value) {
-    let r = client()
-        .get(url)
-        .header("X-IDENTITY-HEADER", DEV_SECRET)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    get_with_header(url, DEV_SECRET).await
 }
 
 fn url(b: &RunningBroker, resource: &str) -> String {
@@ -66,14 +60,7 @@ fn url(b: &RunningBroker, resource: &str) -> String {
 }
 
 async fn metric(b: &RunningBroker, name: &str) -> f64 {
-    let text = client()
-        .get(b.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(b).await;
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use entra_broker::StartOptions;
 use entra_emulator::testing::{Harness, dev};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -56,18 +56,8 @@ async fn nothing_secret_reaches_a_log_line() {
             b.identity_endpoint()
         )
     };
-    let get = |url: String, secret: &'static str| async move {
-        let r = client()
-            .get(url)
-            .header("X-IDENTITY-HEADER", secret)
-            .send()
-            .await
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.json::<Value>().await.unwrap_or(Value::Null),
-        )
-    };
+    let get =
+        |url: String, secret: &'static str| async move { get_with_header(&url, secret).await };
     let mut tokens = Vec::new();
     let (s, v) = get(q("api://contoso-api"), DEV_SECRET).await;
     assert_eq!(s, 200);

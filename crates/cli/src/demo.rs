@@ -511,6 +511,7 @@ async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
             },
         )
     };
+    let before = ctx.h.counter("grant:client_credentials").await;
     let result = async {
         let mut audiences = Vec::new();
         for _ in 0..3 {
@@ -536,13 +537,8 @@ async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
         if !why.contains("may not have tokens for resource") {
             return Err(format!("the refusal does not say why: {why}"));
         }
-        let metrics = broker.shared().metrics.encode();
-        let upstream = metrics
-            .lines()
-            .find(|l| l.starts_with("entra_broker_upstream_requests_total{identity=\"daemon\",outcome=\"ok\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .unwrap_or("?")
-            .to_string();
+        // What reached the authority, by its own count.
+        let upstream = ctx.h.counter("grant:client_credentials").await - before;
         Ok(format!(
             "3 managed-identity clients (App Service protocol) shared the daemon app's token through the broker ({upstream} upstream request); a caller limited to api://contoso-api asking for Graph got 403"
         ))

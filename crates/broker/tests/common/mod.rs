@@ -17,14 +17,10 @@ pub const LIMITED_SECRET: &str = "limited-caller-secret-0123456789ab";
 /// The web app's client id (a second identity).
 pub const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
 
-/// Our own uid: the owner of a file we create.
+/// Our own uid: the owner of `/proc/self`.
 pub fn my_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
-    let p = std::env::temp_dir().join(format!("entra-broker-uid-{}", uuid_like()));
-    std::fs::write(&p, b"").unwrap();
-    let uid = std::fs::metadata(&p).unwrap().uid();
-    let _ = std::fs::remove_file(&p);
-    uid
+    std::fs::metadata("/proc/self").unwrap().uid()
 }
 
 fn uuid_like() -> String {
@@ -116,5 +112,38 @@ pub fn client() -> reqwest::Client {
         .no_proxy()
         .timeout(std::time::Duration::from_secs(30))
         .build()
+        .unwrap()
+}
+
+/// An App Service request (`X-IDENTITY-HEADER: secret`) to `url`: status and JSON.
+pub async fn get_with_header(url: &str, secret: &str) -> (u16, serde_json::Value) {
+    let r = client()
+        .get(url)
+        .header("X-IDENTITY-HEADER", secret)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// `GET <broker>/msi/token?{query}` as the caller with `secret`.
+pub async fn app_service(
+    b: &entra_broker::RunningBroker,
+    secret: &str,
+    query: &str,
+) -> (u16, serde_json::Value) {
+    get_with_header(&format!("{}?{query}", b.identity_endpoint()), secret).await
+}
+
+/// The broker's `/metrics` text.
+pub async fn metrics_text(b: &entra_broker::RunningBroker) -> String {
+    client()
+        .get(b.metrics_url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
         .unwrap()
 }
