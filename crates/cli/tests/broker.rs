@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_bounded, stderr, stdout, wait_bounded};
+use common::{Reaped, run_bounded, stderr, stdout, wait_bounded};
 use entra_emulator::testing::{Harness, dev};
 
 fn config(h: &Harness, callers: &str) -> String {
@@ -87,16 +87,18 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     assert!(stdout(&out).contains("OK (1 identities, 1 callers)"));
 
     let ready_file = dir.join("ready.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
-        .args(["broker", "--config"])
-        .arg(&file)
-        .arg("--ready-file")
-        .arg(&ready_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_entra"))
+            .args(["broker", "--config"])
+            .arg(&file)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready: serde_json::Value = loop {
         if let Ok(b) = std::fs::read(&ready_file)
@@ -212,18 +214,20 @@ ca_file = "{}"
     )
     .unwrap();
     let ready_file = dir.join("ready.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
-        .args(["broker", "--config"])
-        .arg(&file)
-        .arg("--ready-file")
-        .arg(&ready_file)
-        .env("IDENTITY_ENDPOINT", &h.ready().identity_endpoint)
-        .env("IDENTITY_HEADER", &h.ready().identity_header)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_entra"))
+            .args(["broker", "--config"])
+            .arg(&file)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .env("IDENTITY_ENDPOINT", &h.ready().identity_endpoint)
+            .env("IDENTITY_HEADER", &h.ready().identity_header)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready: serde_json::Value = loop {
         if let Ok(b) = std::fs::read(&ready_file)

@@ -9,22 +9,24 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{DAEMON, TENANT, claims, run_bounded, stderr, stdout, wait_bounded};
+use common::{DAEMON, Reaped, TENANT, claims, run_bounded, stderr, stdout, wait_bounded};
 
 #[test]
 fn up_prints_exports_that_work_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("entra-cli-up-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("bin")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
-        .args(["up", "--port", "0", "--state-dir"])
-        .arg(dir.join("state"))
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_entra"))
+            .args(["up", "--port", "0", "--state-dir"])
+            .arg(dir.join("state"))
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Read the export block: it ends with the admin line.
     let stdout_pipe = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
