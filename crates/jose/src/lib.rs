@@ -267,19 +267,38 @@ impl RsaPublicKey {
         .map_err(|_| JoseError::BadSignature)
     }
 
-    /// Parses this key once for `alg`, for many fast verifications.
+    /// Parses this key once for `alg`, for many fast verifications, with the RSA
+    /// implementation [`RsaBackend::from_env`] chooses.
     pub fn verifying_key(&self, alg: Algorithm) -> Result<VerifyingKey, JoseError> {
+        self.verifying_key_with(alg, RsaBackend::from_env())
+    }
+
+    /// As [`Self::verifying_key`], with the RSA implementation named.
+    pub fn verifying_key_with(
+        &self,
+        alg: Algorithm,
+        backend: RsaBackend,
+    ) -> Result<VerifyingKey, JoseError> {
         let params = match alg {
             Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
         };
+        // aws-lc checks the key first, so both paths accept exactly the same keys.
         let parsed = signature::RsaPublicKeyComponents {
             n: &self.n,
             e: &self.e,
         }
         .to_parsed_public_key(params)
         .map_err(|_| JoseError::BadPublicKey)?;
-        Ok(VerifyingKey { alg, parsed })
+        // entra-rsa does PKCS#1 v1.5 (RS256); PSS stays with aws-lc. A key it does not
+        // take (a CPU without IFMA, over 4096 bits) stays with aws-lc too.
+        let fast = match (backend, alg) {
+            (RsaBackend::Auto, Algorithm::RS256) => {
+                entra_rsa::PublicKey::new(&self.n, &self.e).ok()
+            }
+            _ => None,
+        };
+        Ok(VerifyingKey { alg, parsed, fast })
     }
 
     /// The modulus size in bits.
@@ -320,16 +339,41 @@ impl RsaPublicKey {
     }
 }
 
+/// Which RSA implementation a [`VerifyingKey`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaBackend {
+    /// entra-rsa (AVX-512 IFMA, about twice aws-lc's speed) for RS256 where the CPU
+    /// has IFMA and the key is 2048 to 4096 bits; aws-lc otherwise.
+    Auto,
+    /// aws-lc for everything.
+    AwsLc,
+}
+
+impl RsaBackend {
+    /// `AwsLc` when the environment variable `ENTRA_RSA_BACKEND` is `aws-lc` (read once
+    /// per process), `Auto` otherwise: a switch for comparing the two, or for a machine
+    /// where the accelerated path is suspected of anything.
+    pub fn from_env() -> Self {
+        static CHOSEN: std::sync::OnceLock<RsaBackend> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| match std::env::var("ENTRA_RSA_BACKEND").as_deref() {
+            Ok("aws-lc") => RsaBackend::AwsLc,
+            _ => RsaBackend::Auto,
+        })
+    }
+}
+
 /// An RSA public key parsed once for one algorithm: verification does not rebuild the
 /// key, which is most of the cost of [`RsaPublicKey::verify`] beyond the RSA operation.
 pub struct VerifyingKey {
     alg: Algorithm,
     parsed: signature::ParsedPublicKey,
+    /// The same key prepared for entra-rsa, when [`RsaBackend::Auto`] could use it.
+    fast: Option<entra_rsa::PublicKey>,
 }
 
 impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VerifyingKey({})", self.alg.name())
+        write!(f, "VerifyingKey({}, {:?})", self.alg.name(), self.backend())
     }
 }
 
@@ -339,11 +383,28 @@ impl VerifyingKey {
         self.alg
     }
 
+    /// The implementation verifications use: `Auto` when entra-rsa does them.
+    pub fn backend(&self) -> RsaBackend {
+        if self.fast.is_some() {
+            RsaBackend::Auto
+        } else {
+            RsaBackend::AwsLc
+        }
+    }
+
     /// Verifies `sig` over `message` (for a JWS: the `header.payload` bytes as sent).
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        self.parsed
-            .verify_sig(message, sig)
-            .map_err(|_| JoseError::BadSignature)
+        match &self.fast {
+            Some(fast) => {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+                fast.verify_pkcs1v15(entra_rsa::Hash::Sha256, digest.as_ref(), sig)
+                    .map_err(|_| JoseError::BadSignature)
+            }
+            None => self
+                .parsed
+                .verify_sig(message, sig)
+                .map_err(|_| JoseError::BadSignature),
+        }
     }
 }
 
@@ -580,6 +641,67 @@ mod tests {
             vk.verify(b"message", &sig).unwrap();
             assert_eq!(vk.verify(b"messagE", &sig), Err(JoseError::BadSignature));
         }
+    }
+
+    #[test]
+    fn both_rsa_backends_give_the_same_verdicts() {
+        let key = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
+        let public = key.public_key();
+        let auto = public
+            .verifying_key_with(Algorithm::RS256, RsaBackend::Auto)
+            .unwrap();
+        let aws = public
+            .verifying_key_with(Algorithm::RS256, RsaBackend::AwsLc)
+            .unwrap();
+        let expected = if entra_rsa::available() {
+            RsaBackend::Auto
+        } else {
+            RsaBackend::AwsLc
+        };
+        assert_eq!(auto.backend(), expected);
+        assert_eq!(aws.backend(), RsaBackend::AwsLc);
+        // PSS is always aws-lc's.
+        let pss = public
+            .verifying_key_with(Algorithm::PS256, RsaBackend::Auto)
+            .unwrap();
+        assert_eq!(pss.backend(), RsaBackend::AwsLc);
+        let message = vec![b'm'; 1500];
+        let sig = key.sign(Algorithm::RS256, &message).unwrap();
+        let pss_sig = key.sign(Algorithm::PS256, &message).unwrap();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut cases: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (message.clone(), sig.clone()),
+            (message.clone(), pss_sig),
+            (message.clone(), sig[1..].to_vec()),
+            (message.clone(), [&[0u8][..], &sig].concat()),
+            (message.clone(), vec![0xff; 256]),
+            (message.clone(), vec![0; 256]),
+            (message[1..].to_vec(), sig.clone()),
+            (Vec::new(), sig.clone()),
+        ];
+        for _ in 0..200 {
+            let mut m = message.clone();
+            let mut s = sig.clone();
+            let bit = next() as usize;
+            if bit.is_multiple_of(2) {
+                s[(bit >> 8) % 256] ^= 1 << ((bit >> 4) % 8);
+            } else {
+                let i = (bit >> 8) % m.len();
+                m[i] ^= 1 << ((bit >> 4) % 8);
+            }
+            cases.push((m, s));
+        }
+        for (i, (m, s)) in cases.iter().enumerate() {
+            assert_eq!(auto.verify(m, s), aws.verify(m, s), "case {i}");
+        }
+        assert!(auto.verify(&message, &sig).is_ok());
+        assert!(format!("{auto:?}").starts_with("VerifyingKey(RS256"));
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! RSA-2048 PKCS#1 v1.5 SHA-256 verification of a token-sized message: entra-rsa (IFMA)
+//! beside aws-lc with the key parsed once, in one run.
+//! `cargo bench -p entra-rsa --bench rsa`
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair as _};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn benches(c: &mut Criterion) {
+    let pair = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let msg = vec![b'e'; 1400];
+    let mut sig = vec![0u8; 256];
+    pair.sign(
+        &signature::RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        &msg,
+        &mut sig,
+    )
+    .unwrap();
+    let public = pair.public_key();
+    let (n, e) = (
+        public.modulus().big_endian_without_leading_zero(),
+        public.exponent().big_endian_without_leading_zero(),
+    );
+    let parsed = signature::RsaPublicKeyComponents { n, e }
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap();
+    let mut g = c.benchmark_group("rsa2048");
+    g.bench_function("aws_lc_verify", |b| {
+        b.iter(|| parsed.verify_sig(black_box(&msg), black_box(&sig)).unwrap())
+    });
+    if entra_rsa::available() {
+        let key = entra_rsa::PublicKey::new(n, e).unwrap();
+        g.bench_function("entra_rsa_verify", |b| {
+            b.iter(|| {
+                let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(&msg));
+                key.verify_pkcs1v15(entra_rsa::Hash::Sha256, d.as_ref(), black_box(&sig))
+                    .unwrap()
+            })
+        });
+        let mut out = [0u8; 256];
+        g.bench_function("entra_rsa_public_op", |b| {
+            b.iter(|| key.public_op(black_box(&sig), &mut out).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(rsa, benches);
+criterion_main!(rsa);

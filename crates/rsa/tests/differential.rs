@@ -1,0 +1,357 @@
+//! entra-rsa against two independent peers: a slow, obviously-correct modular
+//! exponentiation written here (shift-and-add, no Montgomery), for the raw operation on
+//! random and edge-case moduli and bases; and aws-lc, which signs (and verifies) real
+//! RS256/RS384/RS512 signatures for 2048, 3072 and 4096-bit keys.
+//!
+//! On a CPU without AVX-512 IFMA the crate refuses every key with `Unsupported`; these
+//! tests then check exactly that, so they still fail if the refusal goes wrong.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair as _};
+use entra_rsa::{Error, Hash, PublicKey};
+
+/// SplitMix64: reproducible inputs, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A random odd modulus of exactly `bits` bits, big-endian.
+fn modulus(rng: &mut Rng, bits: usize) -> Vec<u8> {
+    let mut n = rng.bytes(bits.div_ceil(8));
+    let top = (bits - 1) % 8;
+    n[0] &= ((1u16 << (top + 1)) - 1) as u8;
+    n[0] |= 1 << top;
+    *n.last_mut().unwrap() |= 1;
+    n
+}
+
+/// A random number below `n`, as long as `n`.
+fn below(rng: &mut Rng, n: &[u8]) -> Vec<u8> {
+    let mut s = rng.bytes(n.len());
+    s[0] = rng.next() as u8 % n[0].max(1);
+    s
+}
+
+// ---- the reference: little-endian u64 limbs, shift-and-add modular arithmetic ----
+
+fn to_words(be: &[u8], words: usize) -> Vec<u64> {
+    let mut w = vec![0u64; words];
+    for (i, b) in be.iter().rev().enumerate() {
+        w[i / 8] |= u64::from(*b) << (8 * (i % 8));
+    }
+    w
+}
+
+fn to_be(w: &[u64], len: usize) -> Vec<u8> {
+    (0..len)
+        .rev()
+        .map(|i| (w[i / 8] >> (8 * (i % 8))) as u8)
+        .collect()
+}
+
+fn geq(a: &[u64], b: &[u64]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    true
+}
+
+fn sub_in(a: &mut [u64], b: &[u64]) {
+    let mut borrow = false;
+    for (x, y) in a.iter_mut().zip(b) {
+        let (d1, b1) = x.overflowing_sub(*y);
+        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
+        *x = d2;
+        borrow = b1 | b2;
+    }
+}
+
+/// `(x + y) mod n` for `x, y < n`; one spare word absorbs the carry.
+fn add_mod(x: &mut [u64], y: &[u64], n: &[u64]) {
+    let mut carry = false;
+    for (a, b) in x.iter_mut().zip(y) {
+        let (s1, c1) = a.overflowing_add(*b);
+        let (s2, c2) = s1.overflowing_add(u64::from(carry));
+        *a = s2;
+        carry = c1 | c2;
+    }
+    if carry || geq(x, n) {
+        sub_in(x, n);
+    }
+}
+
+fn mul_mod(a: &[u64], b: &[u64], n: &[u64]) -> Vec<u64> {
+    let mut acc = vec![0u64; n.len()];
+    for i in (0..b.len() * 64).rev() {
+        let acc2 = acc.clone();
+        add_mod(&mut acc, &acc2, n);
+        if b[i / 64] >> (i % 64) & 1 == 1 {
+            add_mod(&mut acc, a, n);
+        }
+    }
+    acc
+}
+
+fn reference_pow(s: &[u8], e: u64, n: &[u8]) -> Vec<u8> {
+    let words = n.len().div_ceil(8);
+    let (s, n64) = (to_words(s, words), to_words(n, words));
+    let mut x = vec![0u64; words];
+    x[0] = 1;
+    for bit in (0..64 - e.leading_zeros()).rev() {
+        x = mul_mod(&x, &x, &n64);
+        if e >> bit & 1 == 1 {
+            x = mul_mod(&x, &s, &n64);
+        }
+    }
+    to_be(&x, n.len())
+}
+
+fn e_bytes(e: u64) -> Vec<u8> {
+    e.to_be_bytes().to_vec()
+}
+
+fn ours(n: &[u8], e: u64, s: &[u8]) -> Result<Vec<u8>, Error> {
+    let key = PublicKey::new(n, &e_bytes(e))?;
+    let mut out = vec![0u8; n.len()];
+    key.public_op(s, &mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn without_ifma_every_key_is_refused_as_unsupported() {
+    let mut rng = Rng(1);
+    let n = modulus(&mut rng, 2048);
+    let got = PublicKey::new(&n, &e_bytes(65537));
+    if entra_rsa::available() {
+        assert!(got.is_ok());
+    } else {
+        assert_eq!(got.unwrap_err(), Error::Unsupported);
+    }
+}
+
+#[test]
+fn raw_operation_matches_the_reference_on_random_inputs() {
+    if !entra_rsa::available() {
+        return; // covered by the test above
+    }
+    let mut rng = Rng(0x5eed);
+    // Sizes around each register-count boundary: 40 limbs hold up to 2078 bits, 64 up
+    // to 3326, 80 up to 4158 (4096 is the crate's limit).
+    let sizes = [
+        (2048, 12),
+        (2050, 2),
+        (2078, 2),
+        (2079, 2),
+        (3072, 3),
+        (3326, 1),
+        (3327, 1),
+        (4096, 2),
+    ];
+    for (bits, cases) in sizes {
+        for case in 0..cases {
+            let n = modulus(&mut rng, bits);
+            for e in [3u64, 65537, (1 << 33) - 1] {
+                let s = below(&mut rng, &n);
+                assert_eq!(
+                    ours(&n, e, &s).unwrap(),
+                    reference_pow(&s, e, &n),
+                    "bits {bits} case {case} e {e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn raw_operation_edge_values() {
+    if !entra_rsa::available() {
+        return;
+    }
+    let mut rng = Rng(7);
+    // All-ones moduli make every limb of n - 1 all ones: the longest carry chains.
+    let all_ones = vec![0xffu8; 256];
+    let mut n_minus_1 = all_ones.clone();
+    n_minus_1[255] = 0xfe;
+    let mut small = vec![0u8; 256];
+    small[255] = 2;
+    for n in [all_ones.clone(), modulus(&mut rng, 2048), {
+        // 2^2047 + 1: the smallest 2048-bit odd modulus
+        let mut v = vec![0u8; 256];
+        v[0] = 0x80;
+        v[255] = 1;
+        v
+    }] {
+        let mut n1 = n.clone();
+        *n1.last_mut().unwrap() -= 1; // n - 1 (n is odd)
+        let mut one = vec![0u8; 256];
+        one[255] = 1;
+        for s in [vec![0u8; 256], one, small.clone(), n1] {
+            assert_eq!(
+                ours(&n, 65537, &s).unwrap(),
+                reference_pow(&s, 65537, &n),
+                "n {:02x?}.. s {:02x?}..",
+                &n[..4],
+                &s[..4]
+            );
+        }
+    }
+    assert_eq!(
+        ours(&all_ones, 65537, &n_minus_1).unwrap(),
+        n_minus_1,
+        "(-1)^odd = -1"
+    );
+}
+
+#[test]
+fn keys_and_signatures_out_of_range_are_refused() {
+    if !entra_rsa::available() {
+        return;
+    }
+    let mut rng = Rng(11);
+    let n = modulus(&mut rng, 2048);
+    let e = e_bytes(65537);
+    // Modulus checks.
+    let mut even = n.clone();
+    *even.last_mut().unwrap() &= 0xfe;
+    assert_eq!(PublicKey::new(&even, &e).unwrap_err(), Error::BadModulus);
+    assert_eq!(
+        PublicKey::new(&modulus(&mut rng, 2047), &e).unwrap_err(),
+        Error::BadModulus
+    );
+    assert_eq!(PublicKey::new(&[], &e).unwrap_err(), Error::BadModulus);
+    assert_eq!(
+        PublicKey::new(&modulus(&mut rng, 4104), &e).unwrap_err(),
+        Error::Unsupported
+    );
+    // Leading zeros are fine.
+    let mut padded = vec![0, 0];
+    padded.extend_from_slice(&n);
+    let key = PublicKey::new(&padded, &e).unwrap();
+    assert_eq!((key.bits(), key.modulus_len()), (2048, 256));
+    // Exponent checks.
+    for bad in [0u64, 1, 2, 65536, 1 << 33, u64::MAX] {
+        assert_eq!(
+            PublicKey::new(&n, &e_bytes(bad)).unwrap_err(),
+            Error::BadExponent,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        PublicKey::new(&n, &[1, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap_err(),
+        Error::BadExponent
+    );
+    // Signature checks: length, then range (s = n, s > n).
+    let key = PublicKey::new(&n, &e).unwrap();
+    let mut out = vec![0u8; 256];
+    assert_eq!(
+        key.public_op(&n[1..], &mut out).unwrap_err(),
+        Error::SignatureLength {
+            expected: 256,
+            got: 255
+        }
+    );
+    assert_eq!(
+        key.public_op(&n, &mut out).unwrap_err(),
+        Error::SignatureOutOfRange
+    );
+    assert_eq!(
+        key.public_op(&[0xff; 256], &mut out).unwrap_err(),
+        Error::SignatureOutOfRange
+    );
+    assert!(format!("{key:?}").contains("2048 bits"));
+}
+
+#[test]
+fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses() {
+    if !entra_rsa::available() {
+        return;
+    }
+    let rng = SystemRandom::new();
+    let mut prng = Rng(99);
+    let algs: [(
+        &dyn signature::RsaEncoding,
+        &signature::RsaParameters,
+        Hash,
+        _,
+    ); 3] = [
+        (
+            &signature::RSA_PKCS1_SHA256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            Hash::Sha256,
+            &aws_lc_rs::digest::SHA256,
+        ),
+        (
+            &signature::RSA_PKCS1_SHA384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+            Hash::Sha384,
+            &aws_lc_rs::digest::SHA384,
+        ),
+        (
+            &signature::RSA_PKCS1_SHA512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+            Hash::Sha512,
+            &aws_lc_rs::digest::SHA512,
+        ),
+    ];
+    for size in [
+        aws_lc_rs::rsa::KeySize::Rsa2048,
+        aws_lc_rs::rsa::KeySize::Rsa3072,
+        aws_lc_rs::rsa::KeySize::Rsa4096,
+    ] {
+        let pair = signature::RsaKeyPair::generate(size).unwrap();
+        let public = pair.public_key();
+        let (n, e) = (
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        );
+        let key = PublicKey::new(n, e).unwrap();
+        let peer = signature::RsaPublicKeyComponents { n, e };
+        for (encoding, params, hash, digest_alg) in algs {
+            for round in 0..4 {
+                let msg = prng.bytes(1 + round * 700);
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(encoding, &rng, &msg, &mut sig).unwrap();
+                let digest = aws_lc_rs::digest::digest(digest_alg, &msg);
+                key.verify_pkcs1v15(hash, digest.as_ref(), &sig).unwrap();
+                // Another message's digest, another hash's encoding, one flipped bit:
+                // both sides refuse.
+                let other = aws_lc_rs::digest::digest(digest_alg, b"another message");
+                assert_eq!(
+                    key.verify_pkcs1v15(hash, other.as_ref(), &sig),
+                    Err(Error::BadSignature)
+                );
+                let wrong_hash = if hash == Hash::Sha256 {
+                    Hash::Sha384
+                } else {
+                    Hash::Sha256
+                };
+                assert!(
+                    key.verify_pkcs1v15(wrong_hash, digest.as_ref(), &sig)
+                        .is_err()
+                );
+                for _ in 0..8 {
+                    let mut bad = sig.clone();
+                    let bit = prng.next() as usize % (bad.len() * 8);
+                    bad[bit / 8] ^= 1 << (bit % 8);
+                    let theirs = peer.verify(params, &msg, &bad).is_ok();
+                    let mine = key.verify_pkcs1v15(hash, digest.as_ref(), &bad).is_ok();
+                    assert!(!theirs && !mine, "bit {bit}: aws-lc {theirs}, ours {mine}");
+                }
+            }
+        }
+    }
+}
