@@ -27,6 +27,16 @@ fn benches(c: &mut Criterion) {
         .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
         .unwrap();
     let mut g = c.benchmark_group("rsa2048");
+    g.bench_function("aws_lc_prepare_key", |b| {
+        b.iter(|| {
+            signature::RsaPublicKeyComponents {
+                n: black_box(n),
+                e: black_box(e),
+            }
+            .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+            .unwrap()
+        })
+    });
     g.bench_function("aws_lc_verify", |b| {
         b.iter(|| parsed.verify_sig(black_box(&msg), black_box(&sig)).unwrap())
     });
@@ -38,6 +48,9 @@ fn benches(c: &mut Criterion) {
                 key.verify_pkcs1v15(entra_rsa::Hash::Sha256, d.as_ref(), black_box(&sig))
                     .unwrap()
             })
+        });
+        g.bench_function("entra_rsa_prepare_key", |b| {
+            b.iter(|| entra_rsa::PublicKey::new(black_box(n), black_box(e)).unwrap())
         });
         let mut out = [0u8; 256];
         g.bench_function("entra_rsa_public_op", |b| {

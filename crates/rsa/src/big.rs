@@ -101,17 +101,19 @@ pub(crate) fn mont_k0(n0: u64) -> u64 {
     inv.wrapping_neg() & MASK
 }
 
-/// `2^exp mod n` for a big-endian odd `n`, as big-endian bytes of `n`'s length, by
-/// modular doubling: slow (a few thousand limb passes) but simple, and run once per key.
+/// `2^exp mod n` for a big-endian odd `n` of `bit_len(n) >= 2` bits, as big-endian
+/// bytes of `n`'s length, by modular doubling from `2^(bits-1)` (already below `n`):
+/// `exp - bits + 1` limb passes, run once per key.
 pub(crate) fn pow2_mod(exp: usize, n: &[u8]) -> Vec<u8> {
     let words = n.len().div_ceil(8);
     let mut n64 = vec![0u64; words];
     for (i, b) in n.iter().rev().enumerate() {
         n64[i / 8] |= u64::from(*b) << (8 * (i % 8));
     }
+    let start = exp.min(bit_len(n) - 1);
     let mut x = vec![0u64; words];
-    x[0] = 1; // n > 1
-    for _ in 0..exp {
+    x[start / 64] = 1 << (start % 64);
+    for _ in start..exp {
         let mut carry = 0u64;
         for w in x.iter_mut() {
             let next = *w >> 63;
@@ -171,11 +173,12 @@ mod tests {
 
     #[test]
     fn pow2_mod_small() {
-        // 2^10 mod 1000003 = 1024; 2^40 mod 1000003 by hand arithmetic.
         let n = 1_000_003u64.to_be_bytes();
         let n = strip_zeros(&n);
-        let r = pow2_mod(40, n);
-        let v = r.iter().fold(0u64, |a, b| a << 8 | u64::from(*b));
-        assert_eq!(v, (1u128 << 40) as u64 % 1_000_003);
+        for exp in [0, 5, 19, 20, 40, 63] {
+            let r = pow2_mod(exp, n);
+            let v = r.iter().fold(0u64, |a, b| a << 8 | u64::from(*b));
+            assert_eq!(u128::from(v), (1u128 << exp) % 1_000_003, "2^{exp}");
+        }
     }
 }

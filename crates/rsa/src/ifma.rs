@@ -91,13 +91,27 @@ impl<const R: usize> Mont<R> {
     fn new(n: &[u8]) -> Self {
         let mut limbs = Limbs::ZERO;
         big::to_limbs52(n, limbs.flat_mut());
-        let mut rr = Limbs::ZERO;
-        big::to_limbs52(
-            &big::pow2_mod(2 * LIMB_BITS as usize * 8 * R, n),
-            rr.flat_mut(),
-        );
         let k0 = big::mont_k0(limbs.0[0][0]);
-        Mont { n: limbs, rr, k0 }
+        let mut m = Mont {
+            n: limbs,
+            rr: Limbs::ZERO,
+            k0,
+        };
+        // R^2 mod n, with R = 2^w and w = 52 * 8R = 32 * 13R: start from
+        // 2^(w + 13R) mod n, which is 2^(13R) in the Montgomery domain, and square it
+        // five times there (2^(13R * 32) = 2^w = R, whose Montgomery form is R^2).
+        let w = LIMB_BITS as usize * 8 * R;
+        let mut x = Limbs::ZERO;
+        big::to_limbs52(&big::pow2_mod(w + 13 * R, n), x.flat_mut());
+        for _ in 0..5 {
+            // SAFETY: as in `pow`: a `Mont` is only built once `detected()` said yes.
+            x = unsafe { amm(&x, &x, &m) };
+        }
+        if big::ge(x.flat(), m.n.flat()) {
+            big::sub52(x.flat_mut(), m.n.flat());
+        }
+        m.rr = x;
+        m
     }
 
     fn pow(&self, sig: &[u8], e: u64, out: &mut [u8]) {

@@ -148,7 +148,19 @@ fn raw_operation_matches_the_reference_on_random_inputs() {
     if !entra_rsa::available() {
         return; // covered by the test above
     }
-    let mut rng = Rng(0x5eed);
+    // `ENTRA_RSA_DIFF_ROUNDS=N cargo test --release -p entra-rsa` repeats this with new
+    // inputs N times (a longer soak than CI's one round).
+    let rounds: u64 = std::env::var("ENTRA_RSA_DIFF_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for round in 0..rounds {
+        random_round(0x5eed + round);
+    }
+}
+
+fn random_round(seed: u64) {
+    let mut rng = Rng(seed);
     // Sizes around each register-count boundary: 40 limbs hold up to 2078 bits, 64 up
     // to 3326, 80 up to 4158 (4096 is the crate's limit).
     let sizes = [
@@ -169,7 +181,7 @@ fn raw_operation_matches_the_reference_on_random_inputs() {
                 assert_eq!(
                     ours(&n, e, &s).unwrap(),
                     reference_pow(&s, e, &n),
-                    "bits {bits} case {case} e {e}"
+                    "seed {seed} bits {bits} case {case} e {e}"
                 );
             }
         }
