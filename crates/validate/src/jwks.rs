@@ -10,7 +10,8 @@
 //! - an unknown `kid` triggers a refresh at most once per
 //!   [`unknown_kid_interval`](JwksSettings::unknown_kid_interval) (5 minutes), so a
 //!   stream of forged `kid`s cannot turn the API into a request amplifier;
-//! - a background task refreshes every [`background_interval`](JwksSettings::background_interval);
+//! - a background task refreshes every [`background_interval`](JwksSettings::background_interval)
+//!   (plus or minus up to 10%, so that replicas started together spread out);
 //! - a failed fetch (network, HTTP error, unparsable or empty set) keeps the
 //!   last-known-good set;
 //! - a key that leaves the set is marked retired, which evicts every cached validation
@@ -235,7 +236,8 @@ pub struct JwksSettings {
     /// While no set was ever fetched, a failed fetch is retried at most this often
     /// (default 10 seconds); until then validations fail fast with `keys_unavailable`.
     pub cold_retry_interval: Duration,
-    /// Background refresh period (default 12 hours); `None` turns it off. The task starts
+    /// Background refresh period (default 12 hours, each wait drawn within 10% of it);
+    /// `None` turns it off. The task starts
     /// after a scope's first successful fetch, on the tokio runtime that made it, and ends
     /// when the cache is dropped.
     pub background_interval: Option<Duration>,
@@ -533,15 +535,18 @@ impl JwksCache {
             (_, Some(uri)) => uri.clone(),
             (KeySource::JwksUri(uri), None) => uri.clone(),
             (KeySource::Discovery { base }, None) => {
+                // Entra's documents are not held to OIDC's issuer rule here: for `common`
+                // the issuer is a `{tenantid}` template, and the China cloud's issuer
+                // host differs from its login host. The tokens' `iss` is checked anyway.
                 let url = format!("{base}/{}/v2.0/.well-known/openid-configuration", st.name);
-                self.discover(&url).await?
+                self.discover(&url, None).await?
             }
             (KeySource::Issuer(issuer), None) => {
                 let url = format!(
                     "{}/.well-known/openid-configuration",
                     issuer.trim_end_matches('/')
                 );
-                self.discover(&url).await?
+                self.discover(&url, Some(issuer)).await?
             }
             (KeySource::Static, None) => return Err("static key set".into()),
         };
@@ -554,15 +559,34 @@ impl JwksCache {
         Ok(set)
     }
 
-    async fn discover(&self, url: &str) -> Result<String, String> {
+    /// The `jwks_uri` of the OpenID configuration at `url`. With `issuer`, the document's
+    /// own `issuer` must be that one (OpenID Connect Discovery 1.0 §4.3: a document whose
+    /// issuer differs must not be used), up to a trailing slash.
+    async fn discover(&self, url: &str, issuer: Option<&str>) -> Result<String, String> {
         #[derive(Deserialize)]
         struct Discovery {
             jwks_uri: String,
+            issuer: Option<String>,
         }
         self.check_url(url)?;
         let body = self.get(url, MAX_DISCOVERY_BYTES).await?;
         let doc: Discovery = serde_json::from_slice(&body)
             .map_err(|_| format!("{url}: not an OpenID configuration with a jwks_uri"))?;
+        if let Some(expected) = issuer {
+            let same = doc
+                .issuer
+                .as_deref()
+                .is_some_and(|got| got.trim_end_matches('/') == expected.trim_end_matches('/'));
+            if !same {
+                return Err(format!(
+                    "{url}: the document's issuer is {}, not the configured {expected:?} \
+                     (OpenID Connect Discovery 1.0 section 4.3); its keys are not used",
+                    doc.issuer
+                        .as_deref()
+                        .map_or_else(|| "missing".to_string(), |i| format!("{i:?}"))
+                ));
+            }
+        }
         Ok(doc.jwks_uri)
     }
 
@@ -619,7 +643,7 @@ impl JwksCache {
         let scope = Arc::downgrade(st);
         runtime.spawn(async move {
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(jittered(every)).await;
                 let (Some(inner), Some(st)) = (cache.upgrade(), scope.upgrade()) else {
                     return;
                 };
@@ -633,9 +657,36 @@ impl JwksCache {
     }
 }
 
+/// `every` plus or minus up to 10%, so that replicas of an API started together do not
+/// refresh their keys in the same second.
+fn jittered(every: Duration) -> Duration {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    let frac = (r % 2001) as f64 / 10_000.0 - 0.1;
+    every.mul_f64(1.0 + frac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn background_refresh_is_jittered_within_ten_percent() {
+        let every = Duration::from_secs(12 * 3600);
+        let draws: Vec<Duration> = (0..200).map(|_| jittered(every)).collect();
+        for d in &draws {
+            assert!(
+                *d >= every.mul_f64(0.9) && *d <= every.mul_f64(1.1),
+                "{d:?}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(
+            distinct.len() > 100,
+            "only {} distinct delays",
+            distinct.len()
+        );
+    }
 
     const N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
 

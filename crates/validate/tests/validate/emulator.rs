@@ -278,6 +278,34 @@ async fn multi_tenant_exact_issuer_and_direct_jwks_sources() {
         other_issuer.validate(&token).await.unwrap_err(),
         E::WrongIssuer
     );
+    // A discovery document whose own issuer is not the configured one is not used
+    // (OIDC Discovery §4.3): the emulator's `common` document says `{tenantid}`.
+    let mixed_up = Validator::new(
+        ValidatorConfig::builder()
+            .issuer(format!("{}/common/v2.0", h.base()))
+            .audience(API)
+            .extra_ca_file(&h.ready().ca_file)
+            .jwks_settings(quiet())
+            .build()
+            .unwrap(),
+    );
+    let jwks_fetches = h.counter("endpoint:jwks").await;
+    match mixed_up.validate(&token).await.unwrap_err() {
+        E::KeysUnavailable(why) => {
+            assert!(
+                why.contains("issuer is \"")
+                    && why.contains("{tenantid}")
+                    && why.contains("section 4.3"),
+                "{why}"
+            );
+        }
+        other => panic!("expected KeysUnavailable, got {other:?}"),
+    }
+    assert_eq!(
+        h.counter("endpoint:jwks").await,
+        jwks_fetches,
+        "no key fetch after a refused document"
+    );
 
     // A JWKS URL given directly: no discovery request.
     let discovery = h.counter("endpoint:discovery").await;
