@@ -237,9 +237,8 @@ pub struct JwksSettings {
     /// (default 10 seconds); until then validations fail fast with `keys_unavailable`.
     pub cold_retry_interval: Duration,
     /// Background refresh period (default 12 hours, each wait drawn within 10% of it);
-    /// `None` turns it off. The task starts
-    /// after a scope's first successful fetch, on the tokio runtime that made it, and ends
-    /// when the cache is dropped.
+    /// `None` turns it off. The task starts after a scope's first successful fetch, on
+    /// the tokio runtime that made it, and ends when the cache is dropped.
     pub background_interval: Option<Duration>,
     /// Timeout of each HTTP request (default 10 seconds).
     pub request_timeout: Duration,
