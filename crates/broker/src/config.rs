@@ -14,6 +14,7 @@
 //! [redis]              # fleet mode
 //! url = "redis://127.0.0.1:6379"
 //! key_env = "ENTRA_BROKER_REDIS_KEY"   # base64 of 32 random bytes, the same on every replica
+//! # previous_key_env = "ENTRA_BROKER_REDIS_OLD_KEY"  # while rotating: still read, never written
 //!
 //! [[identity]]
 //! name = "billing-sp"
@@ -183,6 +184,13 @@ pub struct RedisSection {
     /// ... or this file.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// During a key rotation, the key being replaced (base64 of 32 bytes), from this
+    /// variable ...: values it sealed are still read; every write uses `key_*`.
+    #[serde(default)]
+    pub previous_key_env: Option<String>,
+    /// ... or this file.
+    #[serde(default)]
+    pub previous_key_file: Option<PathBuf>,
     /// Key prefix (default `entra-broker`).
     #[serde(default)]
     pub prefix: Option<String>,
@@ -218,6 +226,8 @@ impl std::fmt::Debug for RedisSection {
             .field("url", &url)
             .field("key_env", &self.key_env)
             .field("key_file", &self.key_file)
+            .field("previous_key_env", &self.previous_key_env)
+            .field("previous_key_file", &self.previous_key_file)
             .field("prefix", &self.prefix)
             .field("timeout_ms", &self.timeout_ms)
             .field("ca_file", &self.ca_file)
@@ -368,6 +378,7 @@ impl BrokerConfig {
         }
         if let Some(r) = &mut self.redis {
             fix(&mut r.key_file);
+            fix(&mut r.previous_key_file);
             fix(&mut r.ca_file);
             fix(&mut r.password_file);
         }

@@ -7,28 +7,21 @@ use base64::Engine;
 
 use crate::config::{RedisSection, read_secret};
 use crate::error::BrokerError;
-use crate::redis_store::{RedisOptions, RedisStore};
+use crate::redis_store::{EncryptionKey, RedisOptions, RedisStore};
 use crate::store::SharedStore;
 
 /// The store `[redis]` describes. Redis being down is not an error here (the broker
 /// starts and serves from memory; the store reconnects by itself); a bad URL or key is.
 pub fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
-    let secret = read_secret("[redis] key", &r.key_env, &r.key_file, &None)?
+    let key = read_key("[redis] key", &r.key_env, &r.key_file)?
         .ok_or_else(|| BrokerError::Config("[redis] needs key_env or key_file".into()))?;
-    let mut raw = base64::engine::general_purpose::STANDARD
-        .decode(secret.expose().trim())
-        .map_err(|_| {
-            BrokerError::Config(
-                "[redis] key is not base64 (make one with `openssl rand -base64 32`)".into(),
-            )
-        })?;
-    let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
-        BrokerError::Config(format!(
-            "[redis] key is {} bytes; it must be 32 (`openssl rand -base64 32`)",
-            raw.len()
-        ))
-    })?;
-    zeroize::Zeroize::zeroize(&mut raw);
+    let previous_keys = read_key(
+        "[redis] previous key",
+        &r.previous_key_env,
+        &r.previous_key_file,
+    )?
+    .into_iter()
+    .collect();
     let mut url = r.url.clone();
     if let Some(password) =
         read_secret("[redis] password", &r.password_env, &r.password_file, &None)?
@@ -37,12 +30,40 @@ pub fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
     }
     let store = RedisStore::new(RedisOptions {
         url,
-        key: key.into(),
+        key,
         prefix: r.prefix.clone().unwrap_or_else(|| "entra-broker".into()),
         op_timeout: Duration::from_millis(r.timeout_ms.unwrap_or(250)),
         ca_file: r.ca_file.clone(),
+        previous_keys,
     })?;
     Ok(Arc::new(store))
+}
+
+/// A 32-byte encryption key, base64, from a variable or a file (`None` if neither is set).
+fn read_key(
+    what: &str,
+    env: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+) -> Result<Option<EncryptionKey>, BrokerError> {
+    let Some(secret) = read_secret(what, env, file, &None)? else {
+        return Ok(None);
+    };
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(secret.expose().trim())
+        .map_err(|_| {
+            BrokerError::Config(format!(
+                "{what} is not base64 (make one with `openssl rand -base64 32`)"
+            ))
+        })?;
+    let key: Result<[u8; 32], _> = raw.as_slice().try_into();
+    let len = raw.len();
+    zeroize::Zeroize::zeroize(&mut raw);
+    let key = key.map_err(|_| {
+        BrokerError::Config(format!(
+            "{what} is {len} bytes; it must be 32 (`openssl rand -base64 32`)"
+        ))
+    })?;
+    Ok(Some(EncryptionKey::new(key)))
 }
 
 /// `scheme://host...` with `:password@` (percent-encoded) inserted before the host.
@@ -63,6 +84,35 @@ fn with_password(url: &str, password: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_are_read_from_files_and_bad_ones_named() {
+        let dir = std::env::temp_dir().join(format!("entra-fleet-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.key");
+        std::fs::write(&good, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=\n").unwrap();
+        let short = dir.join("short.key");
+        std::fs::write(&short, "QUJD").unwrap();
+        let junk = dir.join("junk.key");
+        std::fs::write(&junk, "not base64!").unwrap();
+        let read = |path: &std::path::Path| {
+            super::read_key("[redis] previous key", &None, &Some(path.to_path_buf()))
+        };
+        assert!(read(&good).unwrap().is_some());
+        let e = read(&short).unwrap_err().to_string();
+        assert!(
+            e.contains("[redis] previous key is 3 bytes; it must be 32"),
+            "{e}"
+        );
+        let e = read(&junk).unwrap_err().to_string();
+        assert!(e.contains("[redis] previous key is not base64"), "{e}");
+        assert!(
+            super::read_key("[redis] previous key", &None, &None)
+                .unwrap()
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn passwords_are_encoded_into_the_url() {
         assert_eq!(

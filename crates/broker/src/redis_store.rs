@@ -3,10 +3,16 @@
 //! What it keeps in Redis:
 //!
 //! - tokens under `{prefix}:token:{identity}:{h}`, where `h` is the first 32 hex digits
-//!   of SHA-256 of the canonical scope key. The value is the JSON of [`Stored`] sealed
-//!   with AES-256-GCM (`nonce || ciphertext || tag`, a random 96-bit nonce per write,
-//!   the Redis key name as associated data, so a value copied under another key does
-//!   not open). The Redis TTL is the token's remaining lifetime.
+//!   of SHA-256 of the canonical scope key. The value is `stamp || nonce || ciphertext ||
+//!   tag`: `stamp` is the token's `fetched_at` as 20 ASCII digits, then the JSON of
+//!   [`Stored`] sealed with AES-256-GCM (a random 96-bit nonce per write; the Redis key
+//!   name and the stamp as associated data, so a value copied under another key, or
+//!   given another stamp, does not open). The Redis TTL is the token's remaining
+//!   lifetime. A save is a script that keeps a stored token fetched later than the one
+//!   being saved (newer wins), so a replica that fetched slowly cannot replace a
+//!   fresher token with an older one.
+//! - the encryption key can be rotated: [`RedisOptions::previous_keys`] still open
+//!   values sealed before the change; every write uses the current key.
 //! - single-flight locks under `{prefix}:lock:{identity}:{h}`: `SET NX PX` (in a script
 //!   that makes a retry idempotent) with a random UUID as the value, released by a
 //!   compare-and-delete script.
@@ -23,7 +29,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
@@ -88,6 +94,10 @@ pub struct RedisOptions {
     pub op_timeout: Duration,
     /// For `rediss://`: a PEM CA to trust instead of the system's roots.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Keys that sealed values before a key rotation: values they open are still read
+    /// (and rewritten with [`RedisOptions::key`] when next saved). Drop them once the
+    /// tokens they sealed have expired (an hour or so).
+    pub previous_keys: Vec<EncryptionKey>,
 }
 
 impl RedisOptions {
@@ -104,6 +114,7 @@ impl RedisOptions {
             prefix: Self::DEFAULT_PREFIX.to_owned(),
             op_timeout: Self::DEFAULT_OP_TIMEOUT,
             ca_file: None,
+            previous_keys: Vec::new(),
         }
     }
 }
@@ -115,6 +126,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("key", &self.key)
             .field("prefix", &self.prefix)
             .field("op_timeout", &self.op_timeout)
+            .field("previous_keys", &self.previous_keys.len())
             .finish()
     }
 }
@@ -153,6 +165,28 @@ end
 return 0
 "#;
 
+/// Newer wins: `SET key value EX ttl` unless the value there carries a later stamp
+/// (`fetched_at`, the first 20 bytes as digits). A value without a stamp is replaced.
+/// Idempotent, so a retry after a lost reply is safe.
+const SAVE_SCRIPT: &str = r#"
+local current = redis.call("GET", KEYS[1])
+if current then
+    local stamp = tonumber(string.sub(current, 1, 20))
+    if stamp and stamp > tonumber(ARGV[1]) then
+        return 0
+    end
+end
+redis.call("SET", KEYS[1], ARGV[2], "EX", ARGV[3])
+return 1
+"#;
+
+/// The length of a stored value's stamp: `fetched_at` in ASCII digits.
+const STAMP_LEN: usize = 20;
+
+/// How often, at most, a value that does not open is logged (a replica with the wrong
+/// key would otherwise warn on every load).
+const UNOPENED_WARN_EVERY_SECS: i64 = 60;
+
 /// Compare-and-delete: releases a lock only if it still holds our value.
 const UNLOCK_SCRIPT: &str = r#"
 if redis.call("GET", KEYS[1]) == ARGV[1] then
@@ -180,8 +214,14 @@ const PURGES_CAPACITY: usize = 256;
 pub struct RedisStore {
     manager: ConnectionManager,
     cipher: RandomizedNonceKey,
+    /// The keys of [`RedisOptions::previous_keys`], tried when `cipher` does not open.
+    previous: Vec<RandomizedNonceKey>,
     lock: Script,
     unlock: Script,
+    save: Script,
+    /// When a value that did not open was last logged, and how many were not since.
+    unopened_logged_at: AtomicI64,
+    unopened_unlogged: AtomicU64,
     prefix: String,
     op_timeout: Duration,
     /// `host:port` (or the socket path), for errors.
@@ -255,6 +295,12 @@ impl RedisStore {
             .map_err(|e| StoreError(format!("redis at {addr}: {}", error_text(&e))))?;
         let cipher = RandomizedNonceKey::new(&AES_256_GCM, &options.key.0)
             .map_err(|_| StoreError("redis: the encryption key is not usable".into()))?;
+        let previous = options
+            .previous_keys
+            .iter()
+            .map(|k| RandomizedNonceKey::new(&AES_256_GCM, &k.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError("redis: a previous encryption key is not usable".into()))?;
 
         let connected = Arc::new(AtomicBool::new(false));
         let (purges, _) = broadcast::channel(PURGES_CAPACITY);
@@ -283,8 +329,12 @@ impl RedisStore {
         Ok(RedisStore {
             manager,
             cipher,
+            previous,
             lock: Script::new(LOCK_SCRIPT),
             unlock: Script::new(UNLOCK_SCRIPT),
+            save: Script::new(SAVE_SCRIPT),
+            unopened_logged_at: AtomicI64::new(i64::MIN),
+            unopened_unlogged: AtomicU64::new(0),
             prefix: options.prefix.clone(),
             op_timeout,
             addr,
@@ -360,7 +410,7 @@ impl RedisStore {
         &self,
         script: &Script,
         key: &str,
-        args: &[&str],
+        args: &[&[u8]],
     ) -> Result<T, StoreError> {
         self.run(|mut c| {
             let mut invocation = script.key(key);
@@ -380,15 +430,18 @@ impl RedisStore {
         ))
     }
 
-    /// `nonce || ciphertext || tag` of the JSON of `value`, bound to `redis_key`.
+    /// `stamp || nonce || ciphertext || tag` of the JSON of `value`, bound to
+    /// `redis_key` and the stamp.
     fn seal(&self, redis_key: &str, value: &Stored) -> Result<Vec<u8>, StoreError> {
+        let stamp = stamp(value.fetched_at);
         // One buffer, sized up front (the field names and numbers take well under 256
         // bytes), so no copy of the plaintext is left behind by a reallocation.
         let room = value.token.len()
             + value.token_id.len()
             + value.client_id.as_ref().map_or(0, String::len)
             + 256;
-        let mut sealed = Vec::with_capacity(NONCE_LEN + room + AES_256_GCM.tag_len());
+        let mut sealed = Vec::with_capacity(STAMP_LEN + NONCE_LEN + room + AES_256_GCM.tag_len());
+        sealed.extend_from_slice(stamp.as_bytes());
         sealed.extend_from_slice(&[0u8; NONCE_LEN]);
         if let Err(e) = serde_json::to_writer(&mut sealed, value) {
             sealed.zeroize();
@@ -396,12 +449,14 @@ impl RedisStore {
                 "redis: cannot encode a token record: {e}"
             )));
         }
-        let outcome = self
-            .cipher
-            .seal_in_place_separate_tag(Aad::from(redis_key.as_bytes()), &mut sealed[NONCE_LEN..]);
+        let aad = aad(redis_key, &stamp);
+        let outcome = self.cipher.seal_in_place_separate_tag(
+            Aad::from(aad.as_bytes()),
+            &mut sealed[STAMP_LEN + NONCE_LEN..],
+        );
         match outcome {
             Ok((nonce, tag)) => {
-                sealed[..NONCE_LEN].copy_from_slice(nonce.as_ref());
+                sealed[STAMP_LEN..STAMP_LEN + NONCE_LEN].copy_from_slice(nonce.as_ref());
                 sealed.extend_from_slice(tag.as_ref());
                 Ok(sealed)
             }
@@ -412,23 +467,44 @@ impl RedisStore {
         }
     }
 
-    /// The record sealed by [`RedisStore::seal`], or `None` (logged) when it does not
-    /// open or parse.
+    /// The record sealed by [`RedisStore::seal`] (with the current key or a previous
+    /// one), or `None` when it does not open or parse (logged, at most once a minute).
     fn open(&self, redis_key: &str, mut sealed: Vec<u8>) -> Option<Stored> {
-        let parsed = if sealed.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+        let parsed = if sealed.len() < STAMP_LEN + NONCE_LEN + AES_256_GCM.tag_len() {
             Err("too short")
         } else {
-            let (nonce, body) = sealed.split_at_mut(NONCE_LEN);
-            match Nonce::try_assume_unique_for_key(nonce) {
-                Err(_) => Err("bad nonce"),
-                Ok(nonce) => {
-                    match self
-                        .cipher
-                        .open_in_place(nonce, Aad::from(redis_key.as_bytes()), body)
-                    {
-                        Err(_) => Err("does not decrypt (another encryption key, or altered)"),
-                        Ok(plain) => serde_json::from_slice::<Stored>(plain)
-                            .map_err(|_| "decrypts but is not a token record"),
+            let (stamp, rest) = sealed.split_at_mut(STAMP_LEN);
+            let (nonce, body) = rest.split_at_mut(NONCE_LEN);
+            match (
+                std::str::from_utf8(stamp)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| b.is_ascii_digit())),
+                <[u8; NONCE_LEN]>::try_from(&*nonce),
+            ) {
+                (None, _) => Err("has no stamp (written by an older broker?)"),
+                (_, Err(_)) => Err("bad nonce"),
+                (Some(stamp), Ok(nonce)) => {
+                    let aad = aad(redis_key, stamp);
+                    // A failed open leaves the buffer as it was, so the next key can try.
+                    let opened = std::iter::once(&self.cipher)
+                        .chain(&self.previous)
+                        .find_map(|cipher| {
+                            let mut body = body.to_vec();
+                            let plain = cipher
+                                .open_in_place(
+                                    Nonce::assume_unique_for_key(nonce),
+                                    Aad::from(aad.as_bytes()),
+                                    &mut body,
+                                )
+                                .ok()
+                                .map(|plain| serde_json::from_slice::<Stored>(plain));
+                            body.zeroize();
+                            plain
+                        });
+                    match opened {
+                        None => Err("does not decrypt (another encryption key, or altered)"),
+                        Some(Err(_)) => Err("decrypts but is not a token record"),
+                        Some(Ok(stored)) => Ok(stored),
                     }
                 }
             }
@@ -437,12 +513,32 @@ impl RedisStore {
         match parsed {
             Ok(stored) => Some(stored),
             Err(why) => {
-                tracing::warn!(
-                    redis_key,
-                    "ignoring a token stored in redis: the value {why}"
-                );
+                self.log_unopened(redis_key, why);
                 None
             }
+        }
+    }
+
+    /// Warns about a value that does not open, at most once per
+    /// [`UNOPENED_WARN_EVERY_SECS`], with the count of those not logged since.
+    fn log_unopened(&self, redis_key: &str, why: &str) {
+        let now = unix_now();
+        let last = self.unopened_logged_at.load(Ordering::Relaxed);
+        let due = now.saturating_sub(last) >= UNOPENED_WARN_EVERY_SECS
+            && self
+                .unopened_logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        if due {
+            let unlogged = self.unopened_unlogged.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                redis_key,
+                not_logged_since = unlogged,
+                "ignoring a token stored in redis: the value {why}; each replica reads it \
+                 as missing and asks Entra itself (is every replica given the same key?)"
+            );
+        } else {
+            self.unopened_unlogged.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -499,10 +595,24 @@ impl SharedStore for RedisStore {
                 return Ok(());
             }
             let redis_key = self.token_key(key);
-            let sealed = self.seal(&redis_key, value)?;
-            let mut set = redis::cmd("SET");
-            set.arg(&redis_key).arg(sealed).arg("EX").arg(ttl);
-            self.query(&set).await
+            let mut sealed = self.seal(&redis_key, value)?;
+            let fetched_at = value.fetched_at.max(0).to_string();
+            let ttl = ttl.to_string();
+            let written = self
+                .invoke::<i64>(
+                    &self.save,
+                    &redis_key,
+                    &[fetched_at.as_bytes(), &sealed, ttl.as_bytes()],
+                )
+                .await;
+            sealed.zeroize();
+            if written? == 0 {
+                tracing::debug!(
+                    identity = %key.identity,
+                    "redis already holds a token fetched later; kept it"
+                );
+            }
+            Ok(())
         })
     }
 
@@ -516,7 +626,11 @@ impl SharedStore for RedisStore {
             let value = uuid::Uuid::new_v4().to_string();
             let ttl_ms = ttl_ms.max(1).to_string();
             let taken: i64 = self
-                .invoke(&self.lock, &lock_key, &[&value, &ttl_ms])
+                .invoke(
+                    &self.lock,
+                    &lock_key,
+                    &[value.as_bytes(), ttl_ms.as_bytes()],
+                )
                 .await?;
             Ok((taken == 1).then_some(LockToken(value)))
         })
@@ -529,7 +643,9 @@ impl SharedStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let lock_key = self.lock_key(key);
-            let _released: i64 = self.invoke(&self.unlock, &lock_key, &[&lock.0]).await?;
+            let _released: i64 = self
+                .invoke(&self.unlock, &lock_key, &[lock.0.as_bytes()])
+                .await?;
             Ok(())
         })
     }
@@ -693,6 +809,16 @@ fn glob_escape(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// `fetched_at` as the 20 digits a stored value starts with (negative clamps to 0).
+fn stamp(fetched_at: i64) -> String {
+    format!("{:020}", fetched_at.max(0))
+}
+
+/// The associated data of a sealed value: its Redis key and its stamp.
+fn aad(redis_key: &str, stamp: &str) -> String {
+    format!("{redis_key}\n{stamp}")
 }
 
 fn unix_now() -> i64 {

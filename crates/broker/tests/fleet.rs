@@ -31,6 +31,8 @@ async fn replica_with(
         url: redis.url(),
         key_env: None,
         key_file: Some(key_file),
+        previous_key_env: None,
+        previous_key_file: None,
         prefix: Some("fleet-test".into()),
         timeout_ms: Some(250),
         ca_file: None,

@@ -507,3 +507,128 @@ async fn tls_redis_with_a_ca_file_and_refused_without_it() {
     let e = RedisStore::new(plain).unwrap_err();
     assert!(e.0.contains("rediss://"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_never_replaces_a_token_fetched_later() {
+    let server = RedisServer::start();
+    let store = store(&server);
+    let k = key("app1", "https://vault.azure.net");
+    let fresh = token("eyJ.fresh.sig");
+    store.save(&k, &fresh).await.unwrap();
+
+    // A replica that fetched earlier but saves later (a slow upstream, a lock that
+    // expired under it) does not replace the fresher token.
+    let mut stale = token("eyJ.stale.sig");
+    stale.fetched_at = fresh.fetched_at - 120;
+    stale.expires_on = fresh.expires_on - 120;
+    store.save(&k, &stale).await.unwrap();
+    assert_eq!(
+        store.load(&k).await.unwrap().unwrap().token,
+        "eyJ.fresh.sig"
+    );
+
+    // One fetched later does.
+    let mut newer = token("eyJ.newer.sig");
+    newer.fetched_at = fresh.fetched_at + 60;
+    store.save(&k, &newer).await.unwrap();
+    assert_eq!(
+        store.load(&k).await.unwrap().unwrap().token,
+        "eyJ.newer.sig"
+    );
+
+    // A value with no stamp (garbage, or an older broker's format) is replaced.
+    raw_set(&server, &store.token_key(&k), b"not a sealed value at all").await;
+    store.save(&k, &stale).await.unwrap();
+    assert_eq!(
+        store.load(&k).await.unwrap().unwrap().token,
+        "eyJ.stale.sig"
+    );
+
+    // The stamp is bound into the ciphertext: a value whose stamp was raised (to make
+    // it win) no longer opens.
+    let name = store.token_key(&k);
+    let mut raw = raw_get(&server, &name).await.unwrap();
+    assert!(
+        raw[..20].iter().all(u8::is_ascii_digit),
+        "a 20-digit stamp first"
+    );
+    raw[0] = b'9';
+    raw_set(&server, &name, &raw).await;
+    assert_eq!(store.load(&k).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_still_reads_what_the_previous_key_sealed() {
+    const NEW_KEY: [u8; 32] = [0x24; 32];
+    let server = RedisServer::start();
+    let k = key("app1", "https://vault.azure.net");
+    let old = store(&server);
+    old.save(&k, &token("eyJ.sealed-with-the-old-key.sig"))
+        .await
+        .unwrap();
+
+    // A replica on the new key with the old one as previous reads it ...
+    let mut options = RedisOptions::new(server.url(), EncryptionKey::new(NEW_KEY));
+    options.previous_keys = vec![EncryptionKey::new(KEY)];
+    assert!(format!("{options:?}").contains("previous_keys: 1"));
+    let rotating = RedisStore::new(options).unwrap();
+    assert_eq!(
+        rotating.load(&k).await.unwrap().unwrap().token,
+        "eyJ.sealed-with-the-old-key.sig"
+    );
+    // ... and one on the new key alone does not.
+    let new_only = store_with_key(&server, NEW_KEY);
+    assert_eq!(new_only.load(&k).await.unwrap(), None);
+
+    // What the rotating replica writes is sealed with the new key only.
+    let mut renewed = token("eyJ.sealed-with-the-new-key.sig");
+    renewed.fetched_at += 1;
+    rotating.save(&k, &renewed).await.unwrap();
+    assert_eq!(
+        new_only.load(&k).await.unwrap().unwrap().token,
+        "eyJ.sealed-with-the-new-key.sig"
+    );
+    assert_eq!(old.load(&k).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_replica_with_the_wrong_key_warns_once_a_minute_not_on_every_load() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let sink = captured.clone();
+    // This test's runtime is single-threaded, so the thread's default subscriber sees
+    // every event.
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let server = RedisServer::start();
+    let k = key("app1", "https://vault.azure.net");
+    store(&server).save(&k, &token("eyJ.a.sig")).await.unwrap();
+    let stranger = store_with_key(&server, [0x17; 32]);
+    for _ in 0..50 {
+        assert_eq!(stranger.load(&k).await.unwrap(), None);
+    }
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warnings = text.matches("ignoring a token stored in redis").count();
+    assert_eq!(warnings, 1, "{text}");
+    assert!(
+        text.contains("does not decrypt") && text.contains("same key"),
+        "{text}"
+    );
+    assert!(!text.contains("eyJ.a.sig"));
+}
