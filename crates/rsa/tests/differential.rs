@@ -1,6 +1,7 @@
 //! entra-rsa against two independent peers (Project Wycheproof's vectors are in
-//! wycheproof.rs): a slow, obviously-correct modular exponentiation written here (shift-and-add, no Montgomery), for the raw operation on
-//! random and edge-case moduli and bases; and aws-lc, which signs (and verifies) real
+//! wycheproof.rs): a slow, obviously-correct modular exponentiation written here
+//! (shift-and-add, no Montgomery), for the raw operation on random and edge-case moduli
+//! and bases; and aws-lc, which signs (and verifies) real
 //! RS256/RS384/RS512 signatures for 2048, 3072 and 4096-bit keys.
 //!
 //! On a CPU without AVX-512 IFMA the crate refuses every key with `Unsupported`; these
