@@ -1,6 +1,6 @@
-//! entra-rsa (AVX-512 IFMA) against aws-lc on RS256 signatures near a valid one: the
-//! input picks a message and edits a real signature of it (byte writes, truncation,
-//! extension), and both backends must give the same verdict. Where the CPU has no
+//! entra-rsa (AVX-512 IFMA) against aws-lc on RS256 and PS256 signatures near a valid
+//! one: the input picks the algorithm and a message and edits a real signature of it
+//! (byte writes, truncation, extension), and both backends must give the same verdict. Where the CPU has no
 //! IFMA both keys are aws-lc's and the target checks nothing but the plumbing.
 #![no_main]
 
@@ -11,8 +11,9 @@ use libfuzzer_sys::fuzz_target;
 
 struct Keys {
     signer: RsaSigningKey,
-    fast: VerifyingKey,
-    aws: VerifyingKey,
+    /// (entra-rsa, aws-lc) for RS256, then for PS256.
+    rs256: (VerifyingKey, VerifyingKey),
+    ps256: (VerifyingKey, VerifyingKey),
 }
 
 fn keys() -> &'static Keys {
@@ -21,24 +22,34 @@ fn keys() -> &'static Keys {
         let pk8 = include_bytes!("../../crates/jose/testdata/rsa2048.pk8");
         let signer = RsaSigningKey::from_pkcs8_der(pk8).unwrap();
         let public = signer.public_key();
-        let fast = public
-            .verifying_key_with(Algorithm::RS256, RsaBackend::Auto)
-            .unwrap();
-        let aws = public
-            .verifying_key_with(Algorithm::RS256, RsaBackend::AwsLc)
-            .unwrap();
-        Keys { signer, fast, aws }
+        let pair = |alg| {
+            (
+                public.verifying_key_with(alg, RsaBackend::Auto).unwrap(),
+                public.verifying_key_with(alg, RsaBackend::AwsLc).unwrap(),
+            )
+        };
+        let (rs256, ps256) = (pair(Algorithm::RS256), pair(Algorithm::PS256));
+        Keys {
+            signer,
+            rs256,
+            ps256,
+        }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let k = keys();
-    // [message length][message][edits: (position hi, position lo, value)...]
+    // [message length; its low bit picks PS256][message][edits: (hi, lo, value)...]
     let Some((&len, rest)) = data.split_first() else {
         return;
     };
+    let (alg, (fast, aws)) = if len & 1 == 1 {
+        (Algorithm::PS256, &k.ps256)
+    } else {
+        (Algorithm::RS256, &k.rs256)
+    };
     let (message, edits) = rest.split_at((len as usize).min(rest.len()));
-    let mut sig = k.signer.sign(Algorithm::RS256, message).unwrap();
+    let mut sig = k.signer.sign(alg, message).unwrap();
     for e in edits.chunks(3) {
         match *e {
             [0xff, 0xff, n] => sig.truncate(n as usize),
@@ -52,7 +63,9 @@ fuzz_target!(|data: &[u8]| {
             _ => {}
         }
     }
-    let fast = k.fast.verify(message, &sig);
-    let aws = k.aws.verify(message, &sig);
-    assert_eq!(fast, aws, "the backends disagree");
+    assert_eq!(
+        fast.verify(message, &sig),
+        aws.verify(message, &sig),
+        "the backends disagree on {alg:?}"
+    );
 });

@@ -52,6 +52,31 @@ fn benches(c: &mut Criterion) {
         g.bench_function("entra_rsa_prepare_key", |b| {
             b.iter(|| entra_rsa::PublicKey::new(black_box(n), black_box(e)).unwrap())
         });
+        let mut pss = vec![0u8; 256];
+        pair.sign(
+            &signature::RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            &msg,
+            &mut pss,
+        )
+        .unwrap();
+        let parsed_pss = signature::RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(&signature::RSA_PSS_2048_8192_SHA256)
+            .unwrap();
+        g.bench_function("aws_lc_verify_pss", |b| {
+            b.iter(|| {
+                parsed_pss
+                    .verify_sig(black_box(&msg), black_box(&pss))
+                    .unwrap()
+            })
+        });
+        g.bench_function("entra_rsa_verify_pss", |b| {
+            b.iter(|| {
+                let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, black_box(&msg));
+                key.verify_pss(entra_rsa::Hash::Sha256, d.as_ref(), black_box(&pss))
+                    .unwrap()
+            })
+        });
         let mut out = [0u8; 256];
         g.bench_function("entra_rsa_public_op", |b| {
             b.iter(|| key.public_op(black_box(&sig), &mut out).unwrap())

@@ -1,4 +1,4 @@
-//! RSA signature verification for entrakit, built for one job: checking the RS256
+//! RSA signature verification for entrakit, built for one job: checking the RS256 (or PS256)
 //! signature of every fresh Entra token an API receives, faster than a general-purpose
 //! RSA library can.
 //!
@@ -14,13 +14,16 @@
 //! those. Everything here handles public data only (the modulus, the exponent, the
 //! signature and the expected encoding), so no step needs to be constant-time.
 //!
-//! Verification is [RFC 8017 §8.2.2]: the signature must be exactly as long as the
-//! modulus and smaller than it, and `s^e mod n` must equal, byte for byte, the
+//! PKCS#1 v1.5 verification is [RFC 8017 §8.2.2]: the signature must be exactly as long
+//! as the modulus and smaller than it, and `s^e mod n` must equal, byte for byte, the
 //! EMSA-PKCS1-v1_5 encoding of the expected digest (with the `NULL` parameters that
 //! every JOSE implementation writes). There is no parsing of the decrypted block, so
-//! there is no parser to fool.
+//! there is no parser to fool. PSS is [RFC 8017 §8.1.2] with MGF1 over the same hash and
+//! a salt as long as the digest, as JOSE's PS256/PS384/PS512 (RFC 7518 §3.5) and aws-lc
+//! require.
 //!
 //! [RFC 8017 §8.2.2]: https://www.rfc-editor.org/rfc/rfc8017#section-8.2.2
+//! [RFC 8017 §8.1.2]: https://www.rfc-editor.org/rfc/rfc8017#section-8.1.2
 
 mod big;
 #[cfg(target_arch = "x86_64")]
@@ -82,6 +85,14 @@ impl Hash {
                 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
                 0x03, 0x05, 0x00, 0x04, 0x40,
             ],
+        }
+    }
+
+    fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
+        match self {
+            Hash::Sha256 => &aws_lc_rs::digest::SHA256,
+            Hash::Sha384 => &aws_lc_rs::digest::SHA384,
+            Hash::Sha512 => &aws_lc_rs::digest::SHA512,
         }
     }
 
@@ -218,6 +229,76 @@ impl PublicKey {
         } else {
             Err(Error::BadSignature)
         }
+    }
+}
+
+impl PublicKey {
+    /// Verifies an RSASSA-PSS signature (MGF1 with `hash`, a salt of the digest's
+    /// length) over a message whose `hash` digest is `digest` (RFC 8017 §8.1.2).
+    pub fn verify_pss(&self, hash: Hash, digest: &[u8], sig: &[u8]) -> Result<(), Error> {
+        if digest.len() != hash.digest_len() {
+            return Err(Error::BadSignature);
+        }
+        let k = self.n.len();
+        let mut m = [0u8; MAX_BITS / 8];
+        let m = &mut m[..k];
+        self.public_op(sig, m)?;
+        // EM is emLen = ceil((modBits - 1) / 8) bytes: one less than the modulus when
+        // modBits = 8j + 1, and then the extra leading byte must be zero (I2OSP).
+        let em_bits = self.bits() - 1;
+        let (lead, em) = m.split_at(k - em_bits.div_ceil(8));
+        if lead.iter().all(|b| *b == 0) && pss_matches(em, em_bits, hash, digest) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
+}
+
+/// EMSA-PSS-VERIFY (RFC 8017 §9.1.2) with MGF1 over `hash` and `sLen = hLen`.
+fn pss_matches(em: &[u8], em_bits: usize, hash: Hash, m_hash: &[u8]) -> bool {
+    let h_len = hash.digest_len();
+    let s_len = h_len;
+    let em_len = em.len();
+    if em_len < h_len + s_len + 2 || em[em_len - 1] != 0xbc {
+        return false;
+    }
+    let (masked_db, rest) = em.split_at(em_len - h_len - 1);
+    let h = &rest[..h_len];
+    // The bits of EM above emBits must be zero.
+    let top = 0xffu8 >> (8 * em_len - em_bits);
+    if masked_db[0] & !top != 0 {
+        return false;
+    }
+    let mut db = [0u8; MAX_BITS / 8];
+    let db = &mut db[..masked_db.len()];
+    mgf1(hash, h, db);
+    for (d, m) in db.iter_mut().zip(masked_db) {
+        *d ^= m;
+    }
+    db[0] &= top;
+    // DB = PS (zeros) || 0x01 || salt.
+    let ps_len = em_len - h_len - s_len - 2;
+    if db[..ps_len].iter().any(|b| *b != 0) || db[ps_len] != 0x01 {
+        return false;
+    }
+    let salt = &db[ps_len + 1..];
+    let mut ctx = aws_lc_rs::digest::Context::new(hash.algorithm());
+    ctx.update(&[0u8; 8]);
+    ctx.update(m_hash);
+    ctx.update(salt);
+    ctx.finish().as_ref() == h
+}
+
+/// MGF1 (RFC 8017 B.2.1): `out` = the first `out.len()` bytes of
+/// `Hash(seed || 0) || Hash(seed || 1) || ...` (counters as 4 big-endian bytes).
+fn mgf1(hash: Hash, seed: &[u8], out: &mut [u8]) {
+    for (counter, chunk) in out.chunks_mut(hash.digest_len()).enumerate() {
+        let mut ctx = aws_lc_rs::digest::Context::new(hash.algorithm());
+        ctx.update(seed);
+        ctx.update(&(counter as u32).to_be_bytes());
+        let block = ctx.finish();
+        chunk.copy_from_slice(&block.as_ref()[..chunk.len()]);
     }
 }
 

@@ -289,7 +289,7 @@ fn keys_and_signatures_out_of_range_are_refused() {
 }
 
 #[test]
-fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses() {
+fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
     if !entra_rsa::available() {
         return;
     }
@@ -333,6 +333,46 @@ fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses() {
         );
         let key = PublicKey::new(n, e).unwrap();
         let peer = signature::RsaPublicKeyComponents { n, e };
+        // PSS (a random salt per signature): aws-lc signs, entra-rsa verifies, and an
+        // edited signature is refused by both.
+        for (encoding, params, hash, digest_alg) in [
+            (
+                &signature::RSA_PSS_SHA256,
+                &signature::RSA_PSS_2048_8192_SHA256,
+                Hash::Sha256,
+                &aws_lc_rs::digest::SHA256,
+            ),
+            (
+                &signature::RSA_PSS_SHA384,
+                &signature::RSA_PSS_2048_8192_SHA384,
+                Hash::Sha384,
+                &aws_lc_rs::digest::SHA384,
+            ),
+            (
+                &signature::RSA_PSS_SHA512,
+                &signature::RSA_PSS_2048_8192_SHA512,
+                Hash::Sha512,
+                &aws_lc_rs::digest::SHA512,
+            ),
+        ] {
+            let msg = prng.bytes(900);
+            let mut sig = vec![0u8; pair.public_modulus_len()];
+            pair.sign(encoding, &rng, &msg, &mut sig).unwrap();
+            let digest = aws_lc_rs::digest::digest(digest_alg, &msg);
+            key.verify_pss(hash, digest.as_ref(), &sig).unwrap();
+            assert!(key.verify_pkcs1v15(hash, digest.as_ref(), &sig).is_err());
+            for _ in 0..8 {
+                let mut bad = sig.clone();
+                let bit = prng.next() as usize % (bad.len() * 8);
+                bad[bit / 8] ^= 1 << (bit % 8);
+                let theirs = peer.verify(params, &msg, &bad).is_ok();
+                let mine = key.verify_pss(hash, digest.as_ref(), &bad).is_ok();
+                assert!(
+                    !theirs && !mine,
+                    "PSS bit {bit}: aws-lc {theirs}, ours {mine}"
+                );
+            }
+        }
         for (encoding, params, hash, digest_alg) in algs {
             for round in 0..4 {
                 let msg = prng.bytes(1 + round * 700);

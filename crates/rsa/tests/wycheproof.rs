@@ -1,7 +1,8 @@
-//! Project Wycheproof's RSASSA-PKCS1-v1_5 vectors for 2048, 3072 and 4096-bit keys with
-//! SHA-256, SHA-384 and SHA-512: every "valid" one verifies, every "invalid" one (BER
-//! padding, missing NULL, short or modified padding, signatures out of range, wrong
-//! hashes...) is refused, and on every vector entra-rsa gives aws-lc's verdict.
+//! Project Wycheproof's RSASSA-PKCS1-v1_5 and RSASSA-PSS vectors for 2048, 3072 and
+//! 4096-bit keys with SHA-256, SHA-384 and SHA-512: every "valid" one verifies, every
+//! "invalid" one (BER padding, missing NULL, short or modified padding, signatures out
+//! of range, wrong hashes, bad PSS encodings...) is refused, and on every vector
+//! entra-rsa gives aws-lc's verdict.
 
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, RsaParameters};
@@ -93,4 +94,67 @@ fn wycheproof_pkcs1v15_vectors() {
         "valid {valid}, invalid {invalid}"
     );
     eprintln!("wycheproof: {valid} valid, {invalid} invalid, {acceptable} acceptable");
+}
+
+#[test]
+fn wycheproof_pss_vectors_with_the_salt_as_long_as_the_hash() {
+    use wycheproof::rsa_pss_verify::{TestName, TestSet};
+    if !entra_rsa::available() {
+        return;
+    }
+    // The sets JOSE's PS256/PS384/PS512 use: MGF1 over the message hash, sLen = hLen.
+    let sets = [
+        TestName::RsaPss2048Sha256Mgf1SaltLen32,
+        TestName::RsaPss3072Sha256Mgf1SaltLen32,
+        TestName::RsaPss4096Sha256Mgf1SaltLen32,
+        TestName::RsaPss2048Sha384Mgf1SaltLen48,
+        TestName::RsaPss4096Sha384Mgf1SaltLen48,
+        TestName::RsaPss4096Sha512Mgf1SaltLen64,
+    ];
+    let (mut valid, mut invalid, mut acceptable) = (0, 0, 0);
+    for name in sets {
+        let set = TestSet::load(name).unwrap();
+        for group in &set.test_groups {
+            assert_eq!(group.mgf_hash, Some(group.hash), "{name:?}");
+            let (hash, digest_alg, _) = hash_of(group.hash);
+            assert_eq!(group.salt_size, hash.digest_len(), "{name:?}");
+            let params: &RsaParameters = match hash {
+                Hash::Sha256 => &signature::RSA_PSS_2048_8192_SHA256,
+                Hash::Sha384 => &signature::RSA_PSS_2048_8192_SHA384,
+                Hash::Sha512 => &signature::RSA_PSS_2048_8192_SHA512,
+            };
+            let strip = |v: &[u8]| v[v.iter().take_while(|b| **b == 0).count()..].to_vec();
+            let (n, e) = (strip(&group.key.n), strip(&group.key.e));
+            let (n, e) = (n.as_slice(), e.as_slice());
+            let key =
+                PublicKey::new(n, e).unwrap_or_else(|err| panic!("{name:?}: key refused: {err}"));
+            let peer = signature::RsaPublicKeyComponents { n, e };
+            for test in &group.tests {
+                let digest = digest::digest(digest_alg, &test.msg);
+                let ours = key.verify_pss(hash, digest.as_ref(), &test.sig).is_ok();
+                let theirs = peer.verify(params, &test.msg, &test.sig).is_ok();
+                let what = format!(
+                    "{name:?} tcId {} ({}; {:?})",
+                    test.tc_id, test.comment, test.flags
+                );
+                assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
+                match test.result {
+                    TestResult::Valid => {
+                        assert!(ours, "{what}: a valid signature was refused");
+                        valid += 1;
+                    }
+                    TestResult::Invalid => {
+                        assert!(!ours, "{what}: an invalid signature was accepted");
+                        invalid += 1;
+                    }
+                    TestResult::Acceptable => acceptable += 1,
+                }
+            }
+        }
+    }
+    assert!(
+        valid > 20 && invalid > 20,
+        "valid {valid}, invalid {invalid}"
+    );
+    eprintln!("wycheproof PSS: {valid} valid, {invalid} invalid, {acceptable} acceptable");
 }
