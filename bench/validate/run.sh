@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fresh-token and repeat-token validation speed of entra-validate, one core, beside the
 # raw RSA-2048 verify rate `openssl speed rsa2048` reports, the jsonwebtoken crate on the
-# same crypto (aws-lc-rs) and PyJWT, all in one run on one machine.
+# same crypto (aws-lc-rs), PyJWT and node jose, all in one run on one machine.
 # Usage: bench/validate/run.sh   (from anywhere). Prints a markdown table.
 # Needs: cargo, openssl, the Python venv at $VENV (default <repo>/.venv, made by
 # scripts/setup-test-deps; PyJWT and cryptography come with msal).
@@ -34,10 +34,19 @@ echo "== openssl speed rsa2048 (after)" >&2
 OSSL_AFTER="$(openssl_verify)"
 echo "== PyJWT" >&2
 "$PY" bench/validate/pyjwt_verify.py 5000 >"$TMP/pyjwt.json"
+# node jose, where `npm ci --prefix bench` has installed it.
+if command -v node >/dev/null && [ -f bench/node_modules/jose/package.json ]; then
+  echo "== node jose" >&2
+  node bench/validate/node_jose_verify.mjs 5000 >"$TMP/nodejose.json"
+  JOSE_VERSION="$(node -p 'require("./bench/node_modules/jose/package.json").version')"
+else
+  echo '{}' >"$TMP/nodejose.json"
+  JOSE_VERSION=""
+fi
 
-"$PY" - "$TARGET" "$OSSL_BEFORE" "$OSSL_AFTER" "$TMP/pyjwt.json" "$(openssl version)" <<'PYEOF'
+"$PY" - "$TARGET" "$OSSL_BEFORE" "$OSSL_AFTER" "$TMP/pyjwt.json" "$(openssl version)" "$TMP/nodejose.json" "$JOSE_VERSION" "$(node --version 2>/dev/null || true)" <<'PYEOF'
 import json, os, sys
-target, before, after, pyjwt, version = sys.argv[1:6]
+target, before, after, pyjwt, version, nodejose, jose_version, node_version = sys.argv[1:9]
 ossl = (float(before) + float(after)) / 2
 def median_ns(name, baseline="new"):
     path = os.path.join(target, "criterion", "validate", name, baseline, "estimates.json")
@@ -45,6 +54,7 @@ def median_ns(name, baseline="new"):
         return None
     return json.load(open(path))["median"]["point_estimate"]
 py = json.load(open(pyjwt))
+nj = json.load(open(nodejose))
 rows = [
     ("`openssl speed rsa2048` verify (" + version.split()[0] + " " + version.split()[1] + f"; {float(before):,.0f} before, {float(after):,.0f} after the criterion run)", 1e9 / ossl),
     ("aws-lc RSA-2048 PKCS#1 SHA-256 verify of the token's signing input, key parsed once (`rsa2048_verify_floor`)", median_ns("rsa2048_verify_floor")),
@@ -53,6 +63,7 @@ rows = [
     ("entra-validate `fresh_token` with `ENTRA_RSA_BACKEND=aws-lc`", median_ns("fresh_token", "awslc")),
     ("jsonwebtoken 11 (aws_lc_rs), same checks (`jsonwebtoken`)", median_ns("jsonwebtoken")),
     ("PyJWT " + "(cryptography), same checks", py["median_ns"]),
+    (f"node jose {jose_version} (Node {node_version}), same checks", nj.get("median_ns")),
     ("entra-validate `parse_token` alone: base64url, strict JSON, claims (`parse_strict`)", median_ns("parse_strict")),
     ("**entra-validate `validate_cached`, a token seen before** (`repeat_token`)", median_ns("repeat_token")),
 ]
@@ -60,7 +71,7 @@ print("| what | per validation | per second, one core | vs `openssl speed` verif
 print("|---|---:|---:|---:|")
 for label, ns in rows:
     if ns is None:
-        print(f"| {label} | not run (no AVX-512 IFMA here) | | |")
+        print(f"| {label} | not run here (no AVX-512 IFMA, or no bench/node_modules) | | |")
         continue
     per_s = 1e9 / ns
     t = f"{ns/1000:.2f} µs" if ns >= 1000 else f"{ns:.1f} ns"
