@@ -189,7 +189,13 @@ async fn run_checks(config: &Config, scope: &str) -> Vec<Check> {
     checks.extend(authority(config).await);
     checks.push(credential_chain(config, scope).await);
     checks.push(token_cache(config));
+    checks.push(validation());
     checks
+}
+
+/// How this machine checks token signatures (`entra validate`, entra-validate).
+fn validation() -> Check {
+    Check::new("validation", Status::Ok, entra_jose::RsaBackend::describe())
 }
 
 fn setting(name: &str, s: &Setting<String>) -> String {

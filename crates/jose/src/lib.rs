@@ -358,6 +358,31 @@ impl RsaBackend {
             _ => RsaBackend::Auto,
         })
     }
+
+    /// What [`RsaPublicKey::verifying_key`] gives a 2048 to 4096-bit key in this
+    /// process: `Auto` when [`Self::from_env`] allows it and the CPU has AVX-512 IFMA.
+    pub fn effective() -> Self {
+        match Self::from_env() {
+            RsaBackend::Auto if entra_rsa::available() => RsaBackend::Auto,
+            _ => RsaBackend::AwsLc,
+        }
+    }
+
+    /// One line for diagnostics (`entra doctor`): who checks RS256/PS256 signatures
+    /// here, and why.
+    pub fn describe() -> &'static str {
+        match (Self::from_env(), Self::effective()) {
+            (_, RsaBackend::Auto) => {
+                "entra-rsa checks RS256/PS256 signatures (AVX-512 IFMA, about twice aws-lc's speed)"
+            }
+            (RsaBackend::AwsLc, _) => {
+                "aws-lc checks RS256/PS256 signatures (ENTRA_RSA_BACKEND=aws-lc)"
+            }
+            _ => {
+                "aws-lc checks RS256/PS256 signatures (this CPU has no AVX-512 IFMA for entra-rsa)"
+            }
+        }
+    }
 }
 
 /// An RSA public key parsed once for one algorithm: verification does not rebuild the

@@ -29,6 +29,8 @@ fn normalise(h: &Harness, dir: &std::path::Path, text: &str) -> String {
             (dir.to_str().unwrap(), "<dir>"),
         ],
     );
+    // The validation line depends on the CPU: it must be the one this machine calls for.
+    let text = text.replace(entra_jose::RsaBackend::describe(), "<rsa>");
     let text = mask_numbers_before(&text, " ms");
     let text = mask_line(&text, "ok    clock         ");
     let text = mask_line(&text, "                    mode 0600, owner uid ");
@@ -81,8 +83,9 @@ ok    token cache   <dir>/cache.bin (--token-cache)
                     parses: 0 account(s), 1 access token(s), 0 refresh token(s)
                     encrypted (AES-256-GCM), key: key file <dir>/cache.bin.key
                     mode 0600, owner uid <masked>
+ok    validation    <rsa>
 
-7 checks: 0 failed, 0 warnings
+8 checks: 0 failed, 0 warnings
 ",
     );
     assert!(!out.stdout.contains(DAEMON_SECRET));
@@ -122,8 +125,26 @@ ok    token cache   <dir>/cache.bin (--token-cache)
             "CA trust ok",
             "clock ok",
             "credential ok",
-            "token cache ok"
+            "token cache ok",
+            "validation ok"
         ]
+    );
+    // Forced onto aws-lc, it says so.
+    let mut cmd = entra_at(&h, &dir);
+    as_daemon(&mut cmd)
+        .env("ENTRA_RSA_BACKEND", "aws-lc")
+        .args(["doctor", "--tenant", TENANT, "--json"]);
+    let out = run(cmd, None).await;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let validation = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "validation")
+        .expect("a validation check");
+    assert_eq!(
+        validation["summary"],
+        "aws-lc checks RS256/PS256 signatures (ENTRA_RSA_BACKEND=aws-lc)"
     );
     h.stop().await;
     std::fs::remove_dir_all(dir).ok();
@@ -219,8 +240,9 @@ fail  token cache   <dir>/plain.json (--token-cache)
                     plaintext MSAL JSON: anyone who can read the file can use its tokens
                     mode 0644, owner uid <masked>
                     -> chmod 600 <dir>/plain.json
+ok    validation    <rsa>
 
-7 checks: 3 failed, 0 warnings
+8 checks: 3 failed, 0 warnings
 ",
     );
     h.stop().await;
