@@ -16,7 +16,12 @@
 //! - single-flight locks under `{prefix}:lock:{identity}:{h}`: `SET NX PX` (in a script
 //!   that makes a retry idempotent) with a random UUID as the value, released by a
 //!   compare-and-delete script.
-//! - purge notices on the pub/sub channel `{prefix}:purge` (the identity's name).
+//! - purge notices on the pub/sub channel `{prefix}:purge` (the identity's name, then a
+//!   newline and its purge generation), and the generations in the hash
+//!   `{prefix}:purge-generations` (identity → count of purges). A replica that was
+//!   unsubscribed (Redis restarted, a network cut) compares the hash with what it saw
+//!   before when it subscribes again, and drops the tokens of every identity purged
+//!   meanwhile, so a purge is not lost to a replica that was away.
 //!
 //! Every command is bounded by [`RedisOptions::op_timeout`]; the connection is made
 //! lazily, retried without waiting (a dead server fails a call at once rather than
@@ -27,6 +32,7 @@
 //! supported. TLS (`rediss://`) goes over rustls, trusting the system's roots or
 //! [`RedisOptions::ca_file`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -307,7 +313,7 @@ impl RedisStore {
         let (stop_tx, stop_rx) = oneshot::channel();
         tokio::spawn(purge_listener(
             client,
-            format!("{}:purge", options.prefix),
+            options.prefix.clone(),
             purges.clone(),
             stop_rx,
             op_timeout,
@@ -663,9 +669,21 @@ impl SharedStore for RedisStore {
                     )));
                 }
             };
+            let generation: i64 = self
+                .query(
+                    redis::cmd("HINCRBY")
+                        .arg(generations_key(&self.prefix))
+                        .arg(identity)
+                        .arg(1),
+                )
+                .await?;
             let channel = format!("{}:purge", self.prefix);
             let _listeners: u64 = self
-                .query(redis::cmd("PUBLISH").arg(&channel).arg(identity))
+                .query(
+                    redis::cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(format!("{identity}\n{generation}")),
+                )
                 .await?;
             Ok(removed)
         })
@@ -689,15 +707,19 @@ impl SharedStore for RedisStore {
 /// `stop` fires or its sender is dropped.
 async fn purge_listener(
     client: redis::Client,
-    channel: String,
+    prefix: String,
     purges: broadcast::Sender<String>,
     mut stop: oneshot::Receiver<()>,
     op_timeout: Duration,
     addr: String,
 ) {
+    let channel = format!("{prefix}:purge");
     let connect_timeout = op_timeout.max(Duration::from_secs(1));
     let mut backoff = PUBSUB_MIN_BACKOFF;
     let mut lost = false;
+    // The purge generations as of the last subscription, kept up to date by the notices:
+    // what a new subscription's snapshot is compared with.
+    let mut known: Option<HashMap<String, i64>> = None;
     loop {
         let subscribe = async {
             let mut pubsub = tokio::time::timeout(connect_timeout, client.get_async_pubsub())
@@ -708,17 +730,41 @@ async fn purge_listener(
                 .await
                 .map_err(|_| "timed out".to_owned())?
                 .map_err(|e| error_text(&e))?;
-            Ok::<_, String>(pubsub)
+            // Read after subscribing: a purge from now on is also a notice.
+            let generations = tokio::time::timeout(connect_timeout, async {
+                let mut c = client.get_multiplexed_async_connection().await?;
+                redis::cmd("HGETALL")
+                    .arg(generations_key(&prefix))
+                    .query_async::<HashMap<String, i64>>(&mut c)
+                    .await
+            })
+            .await
+            .map_err(|_| "timed out".to_owned())?
+            .map_err(|e| error_text(&e))?;
+            Ok::<_, String>((pubsub, generations))
         };
         let subscribed = tokio::select! {
             _ = &mut stop => return,
             subscribed = subscribe => subscribed,
         };
         match subscribed {
-            Ok(pubsub) => {
+            Ok((pubsub, generations)) => {
                 if lost {
                     tracing::info!(redis = %addr, "redis purge notices: subscribed again");
                 }
+                if let Some(before) = &known {
+                    for (identity, generation) in &generations {
+                        if before.get(identity) != Some(generation) {
+                            tracing::info!(
+                                redis = %addr,
+                                identity = %identity,
+                                "purged while this replica was not subscribed; dropping its tokens"
+                            );
+                            drop(purges.send(identity.clone()));
+                        }
+                    }
+                }
+                known = Some(generations);
                 backoff = PUBSUB_MIN_BACKOFF;
                 let (mut sink, mut messages) = pubsub.split();
                 let mut ping = tokio::time::interval_at(
@@ -730,8 +776,19 @@ async fn purge_listener(
                         _ = &mut stop => return,
                         message = messages.next() => match message {
                             Some(message) => match message.get_payload::<String>() {
-                                // No receivers is fine: nobody is listening yet.
-                                Ok(identity) => drop(purges.send(identity)),
+                                Ok(payload) => {
+                                    // `identity\ngeneration`; a bare identity from an
+                                    // older broker is a purge too.
+                                    let (identity, generation) = match payload.rsplit_once('\n') {
+                                        Some((i, g)) => (i.to_owned(), g.parse::<i64>().ok()),
+                                        None => (payload, None),
+                                    };
+                                    if let (Some(known), Some(g)) = (known.as_mut(), generation) {
+                                        known.insert(identity.clone(), g);
+                                    }
+                                    // No receivers is fine: nobody is listening yet.
+                                    drop(purges.send(identity));
+                                }
                                 Err(_) => tracing::debug!("redis purge notice that is not text"),
                             },
                             None => break,
@@ -772,6 +829,11 @@ async fn purge_listener(
         }
         backoff = (backoff * 2).min(PUBSUB_MAX_BACKOFF);
     }
+}
+
+/// The hash of purge generations (identity → number of purges so far).
+fn generations_key(prefix: &str) -> String {
+    format!("{prefix}:purge-generations")
 }
 
 /// What went wrong, without anything from the command (so never a token or password).

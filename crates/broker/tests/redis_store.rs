@@ -632,3 +632,65 @@ async fn a_replica_with_the_wrong_key_warns_once_a_minute_not_on_every_load() {
     );
     assert!(!text.contains("eyJ.a.sig"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_missed_while_unsubscribed_is_caught_up_on_resubscribing() {
+    let server = RedisServer::start();
+    let (one, two) = (store(&server), store(&server));
+    let mut heard = two.purges();
+    purge_until_heard(&one, &mut heard, "warm-up").await;
+    let channel = "entra-broker:purge";
+    let subscribers = || async {
+        let (_, n): (String, u64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async::<(String, u64)>(&mut server.raw().await)
+            .await
+            .unwrap();
+        n
+    };
+    // Cut every subscriber off, then purge before they are back (they wait 100 ms
+    // before resubscribing): the notice reaches nobody. Tried a few times in case a
+    // listener was quicker than this test.
+    let mut missed = false;
+    for _ in 0..5 {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut server.raw().await)
+            .await
+            .unwrap();
+        if subscribers().await == 0 {
+            one.purge("billing-sp").await.unwrap();
+            missed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(missed, "the subscribers were never all gone");
+    // The replica learns of it when it subscribes again, from the generations.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, heard.recv()).await {
+            Ok(Ok(name)) if name == "billing-sp" => break,
+            Ok(Ok(_)) => {}
+            other => panic!("the missed purge never arrived: {other:?}"),
+        }
+    }
+    // Nothing is repeated for purges it has seen: a live purge arrives once.
+    one.purge("other-sp").await.unwrap();
+    let mut seen = Vec::new();
+    let quiet = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(name)) = tokio::time::timeout_at(quiet, heard.recv()).await {
+        seen.push(name);
+    }
+    assert_eq!(seen, ["other-sp"]);
+    let generations: std::collections::HashMap<String, i64> = redis::cmd("HGETALL")
+        .arg("entra-broker:purge-generations")
+        .query_async(&mut server.raw().await)
+        .await
+        .unwrap();
+    assert_eq!(generations.get("billing-sp"), Some(&1));
+    assert_eq!(generations.get("other-sp"), Some(&1));
+}
