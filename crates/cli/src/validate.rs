@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use entra_validate::{
-    AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Principal, ValidationError, Validator,
-    ValidatorConfig,
+    AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Principal, Requirement,
+    ValidationError, Validator, ValidatorConfig,
 };
 use serde_json::{Value, json};
 
@@ -59,12 +59,15 @@ pub(crate) struct ValidateArgs {
     #[arg(long, value_name = "FILE|URL")]
     jwks: Option<String>,
     /// A delegated scope that grants access. Repeatable; with --role, the token
-    /// needs any one of the listed scopes and roles.
+    /// needs any one of the listed scopes and roles (all of them with --require-all).
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// An app role that grants access. Repeatable (see --scope).
     #[arg(long = "role", value_name = "ROLE")]
     roles: Vec<String>,
+    /// Require every --scope and every --role, not any one of them.
+    #[arg(long)]
+    require_all: bool,
     /// Accepted token versions.
     #[arg(long, value_enum, default_value = "both")]
     version: Version,
@@ -193,14 +196,26 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
             Version::V2 => AcceptedVersions::V2,
             Version::Both => AcceptedVersions::Both,
         })
-        .require_scopes(args.scopes.iter().cloned())
-        .require_roles(args.roles.iter().cloned())
         // One token, one process: no background key refresh, no cache to speak of.
         .jwks_settings(JwksSettings {
             background_interval: None,
             ..JwksSettings::default()
         })
         .token_cache_capacity(0);
+    b = if args.require_all {
+        let each = args
+            .scopes
+            .iter()
+            .map(|s| Requirement::scope(s.clone()))
+            .chain(args.roles.iter().map(|r| Requirement::role(r.clone())));
+        match each.reduce(Requirement::and) {
+            Some(all) => b.require(all),
+            None => b,
+        }
+    } else {
+        b.require_scopes(args.scopes.iter().cloned())
+            .require_roles(args.roles.iter().cloned())
+    };
     b = match trust {
         Trust::Tenants(list) if list.len() == 1 => b.tenant(&list[0]),
         Trust::Tenants(list) => b.tenants(list),

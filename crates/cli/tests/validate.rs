@@ -173,6 +173,53 @@ async fn valid_and_invalid_tokens_against_the_emulator() {
     assert_eq!(v["principal"]["username"], "alice@contoso.onmicrosoft.com");
     assert_eq!(v["principal"]["scopes"][0], "Data.Read");
 
+    // Several scopes and roles: any one of them by default, every one with --require-all.
+    let either = ["--scope", "Data.Read", "--scope", "Data.Write"];
+    let out = entra_validate(
+        with_token(
+            &reader,
+            flags(&h, &[&["--audience", API][..], &either].concat()),
+        ),
+        None,
+    )
+    .await;
+    verdict(&out, 0, &reader);
+    let out = entra_validate(
+        with_token(
+            &reader,
+            flags(
+                &h,
+                &[&["--audience", API, "--require-all"][..], &either].concat(),
+            ),
+        ),
+        None,
+    )
+    .await;
+    let v = verdict(&out, 1, &reader);
+    assert_eq!(v["code"], "insufficient_scope");
+    assert_eq!(v["scopes"], serde_json::json!(["Data.Write"]));
+    // The daemon has the role but no scope: enough for any-of, not for all-of.
+    let role_and_scope = [
+        "--audience",
+        API,
+        "--role",
+        "Data.Read.All",
+        "--scope",
+        "Data.Read",
+    ];
+    let out = entra_validate(with_token(&daemon, flags(&h, &role_and_scope)), None).await;
+    verdict(&out, 0, &daemon);
+    let out = entra_validate(
+        with_token(
+            &daemon,
+            flags(&h, &[&role_and_scope[..], &["--require-all"]].concat()),
+        ),
+        None,
+    )
+    .await;
+    let v = verdict(&out, 1, &daemon);
+    assert_eq!(v["scopes"], serde_json::json!(["Data.Read"]));
+
     // Garbage.
     let out = entra_validate(
         with_token("eyJhbGciOi.not-a.token", flags(&h, &["--audience", API])),

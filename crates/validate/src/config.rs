@@ -12,6 +12,7 @@ use entra_jose::Algorithm;
 
 use crate::clock::Clock;
 use crate::jwks::{JwksSettings, KeySet, parse_jwks};
+use crate::requirement::Requirement;
 use crate::token::{TokenVersion, is_guid};
 
 /// The Entra public cloud.
@@ -210,6 +211,7 @@ pub struct ValidatorConfig {
     pub(crate) versions: AcceptedVersions,
     pub(crate) required_scopes: Vec<String>,
     pub(crate) required_roles: Vec<String>,
+    pub(crate) requirement: Option<Requirement>,
     pub(crate) skew: i64,
     pub(crate) max_token_size: usize,
     pub(crate) algorithms: Vec<Algorithm>,
@@ -260,6 +262,7 @@ pub struct ValidatorConfigBuilder {
     versions: AcceptedVersions,
     required_scopes: Vec<String>,
     required_roles: Vec<String>,
+    requirement: Option<Requirement>,
     skew: Option<Duration>,
     max_token_size: Option<usize>,
     algorithms: Option<Vec<Algorithm>>,
@@ -343,6 +346,18 @@ impl ValidatorConfigBuilder {
     pub fn require_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
         self.required_roles
             .extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// A whole [`Requirement`] every token must meet, all its clauses (for example a
+    /// scope *and* a role: `Requirement::scope("Data.Read").and(Requirement::role("Admin"))`),
+    /// on top of [`require_scopes`](Self::require_scopes)/[`require_roles`](Self::require_roles).
+    /// Repeated calls add clauses.
+    pub fn require(mut self, requirement: Requirement) -> Self {
+        self.requirement = Some(match self.requirement.take() {
+            Some(r) => r.and(requirement),
+            None => requirement,
+        });
         self
     }
 
@@ -535,6 +550,7 @@ impl ValidatorConfigBuilder {
             versions: self.versions,
             required_scopes: self.required_scopes,
             required_roles: self.required_roles,
+            requirement: self.requirement,
             skew: skew.as_secs() as i64,
             max_token_size,
             algorithms,

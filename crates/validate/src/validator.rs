@@ -65,13 +65,17 @@ impl Validator {
                 config.jwks.clone(),
             ),
         };
-        let required = (!config.required_scopes.is_empty() || !config.required_roles.is_empty())
+        let any_of = (!config.required_scopes.is_empty() || !config.required_roles.is_empty())
             .then(|| {
                 Requirement::any_of(
                     config.required_scopes.iter().cloned(),
                     config.required_roles.iter().cloned(),
                 )
             });
+        let required = match (any_of, config.requirement.clone()) {
+            (Some(a), Some(r)) => Some(a.and(r)),
+            (a, r) => a.or(r),
+        };
         Self {
             inner: Arc::new(Inner {
                 cache: TokenCache::new(config.cache_capacity),
