@@ -536,6 +536,25 @@ fn clients_scopes_and_roles_from_the_config() {
         &forge.token(&with(v2_claims(), json!({ "scp": "Data.Admin" }))),
     )
     .unwrap();
+    // A whole requirement (all clauses) on top of the any-of lists: the token must meet
+    // both the any-of clause and the added role.
+    let v = Validator::new(
+        builder(&forge)
+            .require_scopes(["Data.Admin"])
+            .require_roles(["Data.Read.All"])
+            .require(entra_validate::Requirement::role("Auditor"))
+            .build()
+            .unwrap(),
+    );
+    let admin = forge.token(&with(v2_claims(), json!({ "scp": "Data.Admin" })));
+    let err = check(&v, &admin).unwrap_err();
+    assert_eq!(err.code(), "insufficient_scope");
+    assert!(err.to_string().contains("Auditor"), "{err}");
+    let auditor = forge.token(&with(
+        v2_claims(),
+        json!({ "scp": "Data.Admin", "roles": ["Auditor"] }),
+    ));
+    check(&v, &auditor).unwrap();
 }
 
 #[test]
