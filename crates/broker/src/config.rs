@@ -341,6 +341,49 @@ pub struct CallerConfig {
     pub scopes: Vec<String>,
 }
 
+impl IdentityConfig {
+    /// An identity with only its name and kind set: the base for one configured in code
+    /// (`IdentityConfig { tenant: ..., ..IdentityConfig::new("daemon", kind) }`).
+    pub fn new(name: impl Into<String>, kind: IdentityKind) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            tenant: None,
+            client_id: None,
+            object_id: None,
+            resource_id: None,
+            secret_env: None,
+            secret_file: None,
+            secret: None,
+            allow_secret_in_config: false,
+            certificate_file: None,
+            certificate_password_env: None,
+            send_certificate_chain: false,
+            token_file: None,
+            authority: None,
+            ca_file: None,
+        }
+    }
+}
+
+impl CallerConfig {
+    /// A caller with only its name set (no secret, no uids, allowed nothing): the base
+    /// for one configured in code.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            secret_env: None,
+            secret_file: None,
+            secret: None,
+            allow_secret_in_config: false,
+            uids: Vec::new(),
+            identities: Vec::new(),
+            resources: Vec::new(),
+            scopes: Vec::new(),
+        }
+    }
+}
+
 impl BrokerConfig {
     /// Parses TOML; relative paths are relative to `base_dir`.
     pub fn from_toml(text: &str, base_dir: &Path) -> Result<Self, BrokerError> {

@@ -191,15 +191,10 @@ mod tests {
         assert_eq!(resource_of_scope("User.Read"), None);
         assert_eq!(resource_of_scope("api://x"), None);
         let c = Caller::new(&CallerConfig {
-            name: "a".into(),
-            secret_env: None,
-            secret_file: None,
-            secret: None,
-            allow_secret_in_config: false,
-            uids: vec![],
             identities: vec!["sp".into()],
             resources: vec!["https://graph.microsoft.com/".into()],
             scopes: vec!["api://x/Data.Read".into()],
+            ..CallerConfig::new("a")
         });
         assert!(c.may_use("sp") && !c.may_use("other"));
         assert!(c.may_have_resource("https://graph.microsoft.com"));

@@ -65,12 +65,7 @@ async fn every_protocol_answers_in_its_own_shape() {
     let b = start(config(&h, &audit)).await;
 
     // App Service 2019-08-01.
-    let (s, v) = app_service(
-        &b,
-        DEV_SECRET,
-        "resource=api://contoso-api&api-version=2019-08-01",
-    )
-    .await;
+    let (s, v) = app_service(&b, DEV_SECRET, CONTOSO_2019).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(
         keys(&v),
@@ -225,12 +220,7 @@ async fn every_protocol_answers_in_its_own_shape() {
         r.text().await.unwrap(),
         r#"{"error":"invalid_request","error_description":"Required metadata header not specified"}"#
     );
-    let (s, v) = app_service(
-        &b,
-        "not-a-caller-secret",
-        "resource=api://contoso-api&api-version=2019-08-01",
-    )
-    .await;
+    let (s, v) = app_service(&b, "not-a-caller-secret", CONTOSO_2019).await;
     assert_eq!(s, 401);
     assert_eq!(v["error"], "unauthorized");
     assert_eq!(v["statusCode"], 401);
@@ -358,12 +348,7 @@ async fn policy_refusals_are_403_and_audited() {
     let audit = dir.join("audit.jsonl");
     let b = start(config(&h, &audit)).await;
 
-    let (s, _) = app_service(
-        &b,
-        LIMITED_SECRET,
-        "resource=api://contoso-api&api-version=2019-08-01",
-    )
-    .await;
+    let (s, _) = app_service(&b, LIMITED_SECRET, CONTOSO_2019).await;
     assert_eq!(s, 200);
     let (s, v) = app_service(
         &b,
@@ -549,7 +534,7 @@ async fn cached_tokens_are_served_while_the_authority_fails() {
     let mut c = config(&h, &audit);
     c.broker.min_remaining_secs = 398;
     let b = start(c).await;
-    let q = "resource=api://contoso-api&api-version=2019-08-01";
+    let q = CONTOSO_2019;
     let (s, v) = app_service(&b, DEV_SECRET, q).await;
     assert_eq!(s, 200);
     let token = v["access_token"].as_str().unwrap().to_string();
@@ -635,7 +620,7 @@ async fn tokens_with_callers_are_renewed_in_the_background() {
     c.broker.min_remaining_secs = 1;
     c.broker.refresh_before_secs = 5;
     let b = start(c).await;
-    let q = "resource=api://contoso-api&api-version=2019-08-01";
+    let q = CONTOSO_2019;
     let (_, v) = app_service(&b, DEV_SECRET, q).await;
     let first = v["access_token"].as_str().unwrap().to_string();
     // Used again after it was fetched: it has callers.
@@ -675,7 +660,7 @@ async fn admin_purge_and_reload_keep_what_they_should() {
     std::fs::write(&admin_file, "admin-token-0123456789\n").unwrap();
     c.broker.admin_token_file = Some(admin_file);
     let b = start(c.clone()).await;
-    let q = "resource=api://contoso-api&api-version=2019-08-01";
+    let q = CONTOSO_2019;
     app_service(&b, DEV_SECRET, q).await;
     app_service(&b, DEV_SECRET, &format!("{q}&client_id={WEB}")).await;
     assert_eq!(h.counter("grant:client_credentials").await, 2);
@@ -820,12 +805,7 @@ ca_file = "{}"
     );
     let c = entra_broker::BrokerConfig::from_toml(&text, &dir).unwrap();
     let b = start(c).await;
-    let (s, v) = app_service(
-        &b,
-        dev::DAEMON_SECRET,
-        "resource=api://contoso-api&api-version=2019-08-01",
-    )
-    .await;
+    let (s, v) = app_service(&b, dev::DAEMON_SECRET, CONTOSO_2019).await;
     assert_eq!(s, 200, "{v}");
     let debug = format!("{:?}", b.shared());
     assert!(!debug.contains(dev::DAEMON_SECRET), "{debug}");
@@ -855,12 +835,7 @@ async fn a_port_in_use_is_refused_even_with_several_server_threads() {
     );
     // Both server threads answer.
     for _ in 0..8 {
-        let (s, _) = app_service(
-            &first,
-            DEV_SECRET,
-            "resource=api://contoso-api&api-version=2019-08-01",
-        )
-        .await;
+        let (s, _) = app_service(&first, DEV_SECRET, CONTOSO_2019).await;
         assert_eq!(s, 200);
     }
     first.shutdown().await;
@@ -872,14 +847,7 @@ async fn certificate_and_workload_identity_upstreams() {
     // The daemon app with its certificate, then through workload identity federation.
     let h = Harness::start().await;
     let dir = temp_dir("kinds");
-    let federated = entra_emulator::discovery::mint_federated(
-        h.dir(),
-        &format!("{}/federation", h.base()),
-        "system:serviceaccount:default:workload",
-        "api://AzureADTokenExchange",
-        3600,
-    )
-    .unwrap();
+    let federated = h.workload_token(3600);
     let token_file = dir.join("federated-token");
     std::fs::write(&token_file, federated).unwrap();
     let mut cert = identity(&h, "daemon", dev::DAEMON, "unused");
@@ -896,12 +864,7 @@ async fn certificate_and_workload_identity_upstreams() {
         c.identities = vec![upstream];
         c.callers.truncate(1);
         let b = start(c).await;
-        let (s, v) = app_service(
-            &b,
-            DEV_SECRET,
-            "resource=api://contoso-api&api-version=2019-08-01",
-        )
-        .await;
+        let (s, v) = app_service(&b, DEV_SECRET, CONTOSO_2019).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(app_of(v["access_token"].as_str().unwrap()), dev::DAEMON);
         assert_eq!(h.counter("grant:client_credentials").await, n as u64 + 1);

@@ -593,20 +593,7 @@ async fn a_rotated_key_still_reads_what_the_previous_key_sealed() {
 
 #[tokio::test]
 async fn a_replica_with_the_wrong_key_warns_once_a_minute_not_on_every_load() {
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
+    let captured = common::Captured::default();
     let sink = captured.clone();
     // This test's runtime is single-threaded, so the thread's default subscriber sees
     // every event.
@@ -623,7 +610,7 @@ async fn a_replica_with_the_wrong_key_warns_once_a_minute_not_on_every_load() {
     for _ in 0..50 {
         assert_eq!(stranger.load(&k).await.unwrap(), None);
     }
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     let warnings = text.matches("ignoring a token stored in redis").count();
     assert_eq!(warnings, 1, "{text}");
     assert!(

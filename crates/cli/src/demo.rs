@@ -468,33 +468,17 @@ async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
     config.broker.audit_log = Some("off".into());
     config.broker.threads = Some(0);
     config.identities.push(IdentityConfig {
-        name: "daemon".into(),
-        kind: IdentityKind::EmulatorDev,
         tenant: Some(TENANT_ID.into()),
-        client_id: None,
-        object_id: None,
-        resource_id: None,
-        secret_env: None,
-        secret_file: None,
-        secret: None,
-        allow_secret_in_config: false,
-        certificate_file: None,
-        certificate_password_env: None,
-        send_certificate_chain: false,
-        token_file: None,
         authority: Some(ready.authority.clone()),
         ca_file: Some(ready.ca_file.clone().into()),
+        ..IdentityConfig::new("daemon", IdentityKind::EmulatorDev)
     });
     config.callers.push(CallerConfig {
-        name: "billing".into(),
-        secret_env: None,
-        secret_file: None,
         secret: Some(secret.clone().into()),
         allow_secret_in_config: true,
-        uids: vec![],
         identities: vec!["daemon".into()],
         resources: vec!["api://contoso-api".into()],
-        scopes: vec![],
+        ..CallerConfig::new("billing")
     });
     let broker = entra_broker::start(config, Default::default())
         .await

@@ -204,34 +204,20 @@ fn broker_config(
     config.broker.listen = format!("127.0.0.1:{port}");
     config.broker.audit_log = Some(state_dir.join("broker-audit.jsonl").display().to_string());
     config.identities.push(entra_broker::IdentityConfig {
-        name: "daemon".into(),
-        kind: entra_broker::IdentityKind::EmulatorDev,
         tenant: Some(TENANT_ID.into()),
         client_id: Some(DAEMON_ID.into()),
-        object_id: None,
-        resource_id: None,
-        secret_env: None,
-        secret_file: None,
-        secret: None,
-        allow_secret_in_config: false,
-        certificate_file: None,
-        certificate_password_env: None,
-        send_certificate_chain: false,
-        token_file: None,
         authority: Some(ready.authority.clone()),
         ca_file: Some(ready.ca_file.clone().into()),
+        ..entra_broker::IdentityConfig::new("daemon", entra_broker::IdentityKind::EmulatorDev)
     });
     let uids = owner_uid(state_dir).into_iter().collect::<Vec<_>>();
     config.callers.push(entra_broker::CallerConfig {
-        name: "dev".into(),
-        secret_env: None,
-        secret_file: None,
         secret: Some(header.to_string().into()),
         allow_secret_in_config: true,
         uids: uids.clone(),
         identities: vec!["*".into()],
         resources: vec!["*".into()],
-        scopes: vec![],
+        ..entra_broker::CallerConfig::new("dev")
     });
     if uids.is_empty() {
         // No uid lookups on this platform: any local process is the dev caller.

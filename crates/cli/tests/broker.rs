@@ -3,11 +3,45 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Reaped, run_bounded, stderr, stdout, wait_bounded};
 use entra_emulator::testing::{Harness, dev};
+
+/// `entra broker --config FILE --ready-file READY` with `env` added, once its ready
+/// file is written (at most 30 s): the process (killed when dropped) and the file.
+fn start_broker(
+    file: &Path,
+    ready_file: &Path,
+    env: &[(&str, &str)],
+) -> (Reaped, serde_json::Value) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_entra"));
+    cmd.args(["broker", "--config"])
+        .arg(file)
+        .arg("--ready-file")
+        .arg(ready_file)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = Reaped(cmd.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Ok(b) = std::fs::read(ready_file)
+            && let Ok(v) = serde_json::from_slice(&b)
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker writes its ready file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (child, ready)
+}
 
 fn config(h: &Harness, callers: &str) -> String {
     format!(
@@ -87,31 +121,7 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     assert!(stdout(&out).contains("OK (1 identities, 1 callers)"));
 
     let ready_file = dir.join("ready.json");
-    let mut child = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_entra"))
-            .args(["broker", "--config"])
-            .arg(&file)
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ready: serde_json::Value = loop {
-        if let Ok(b) = std::fs::read(&ready_file)
-            && let Ok(v) = serde_json::from_slice(&b)
-        {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the broker writes its ready file"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut child, ready) = start_broker(&file, &ready_file, &[]);
     let endpoint = ready["identity_endpoint"].as_str().unwrap().to_string();
     let url = format!("{endpoint}?resource=api://contoso-api&api-version=2019-08-01");
     assert_eq!(get(&url, "app-caller-secret-0123456789").0, 200);
@@ -214,33 +224,14 @@ ca_file = "{}"
     )
     .unwrap();
     let ready_file = dir.join("ready.json");
-    let mut child = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_entra"))
-            .args(["broker", "--config"])
-            .arg(&file)
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .env("IDENTITY_ENDPOINT", &h.ready().identity_endpoint)
-            .env("IDENTITY_HEADER", &h.ready().identity_header)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (mut child, ready) = start_broker(
+        &file,
+        &ready_file,
+        &[
+            ("IDENTITY_ENDPOINT", &h.ready().identity_endpoint),
+            ("IDENTITY_HEADER", &h.ready().identity_header),
+        ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ready: serde_json::Value = loop {
-        if let Ok(b) = std::fs::read(&ready_file)
-            && let Ok(v) = serde_json::from_slice(&b)
-        {
-            break v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the broker writes its ready file"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
     let url = format!(
         "{}?resource=api://contoso-api&api-version=2019-08-01",
         ready["identity_endpoint"].as_str().unwrap()

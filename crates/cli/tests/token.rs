@@ -253,14 +253,7 @@ async fn managed_identity_and_workload_identity_kinds() {
         serde_json::json!(["Data.Read.All"])
     );
 
-    let federated = entra_emulator::discovery::mint_federated(
-        h.dir(),
-        &format!("{}/federation", h.base()),
-        "system:serviceaccount:default:workload",
-        "api://AzureADTokenExchange",
-        3600,
-    )
-    .unwrap();
+    let federated = h.workload_token(3600);
     let mut w = Entra::new(&h, "workload");
     let file = w.dir.join("federated-token");
     std::fs::write(&file, federated).unwrap();

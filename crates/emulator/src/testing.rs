@@ -176,6 +176,20 @@ impl Harness {
         .await
     }
 
+    /// A Kubernetes-style service-account token (`system:serviceaccount:default:workload`,
+    /// audience `api://AzureADTokenExchange`) from the emulator's federation issuer,
+    /// valid for `lifetime` seconds: what a workload identity's token file holds.
+    pub fn workload_token(&self, lifetime: i64) -> String {
+        crate::discovery::mint_federated(
+            self.dir(),
+            &format!("{}/federation", self.base()),
+            "system:serviceaccount:default:workload",
+            "api://AzureADTokenExchange",
+            lifetime,
+        )
+        .expect("the emulator's federation key signs")
+    }
+
     /// Shuts the emulator down and removes its state directory.
     pub async fn stop(mut self) {
         if let Some(e) = self.emu.take() {

