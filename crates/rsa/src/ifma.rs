@@ -161,6 +161,12 @@ fn pow_ifma<const R: usize>(m: &Mont<R>, s: &Limbs<R>, e: u64) -> Limbs<R> {
     amm(&x, &one, m)
 }
 
+/// `(x * y) >> 52` for `x` and `y` below 2^52, given `x_12 = x << 12`.
+#[inline(always)]
+fn hi52(x_12: u64, y: u64) -> u64 {
+    ((u128::from(x_12) * u128::from(y)) >> 64) as u64
+}
+
 /// Almost Montgomery multiplication: `a * b / 2^(52*8R) mod n`, below `2n` when `a`
 /// and `b` are, with every limb normalized below 2^52.
 // Indexing keeps the three register arrays (acc, a, n) visibly in step.
@@ -174,7 +180,10 @@ fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> Limbs<R> {
         av[r] = load(&a.0[r]);
         mv[r] = load(&m.n.0[r]);
     }
-    let (a0, a1, m0, m1, k0) = (a.0[0][0], a.0[0][1], m.n.0[0][0], m.n.0[0][1], m.k0);
+    let (a0, a1, m1, k0) = (a.0[0][0], a.0[0][1], m.n.0[0][1], m.k0);
+    // The lowest limbs shifted up 12 bits: the high 64 bits of their product with a limb
+    // are then the high 52 bits of the 104-bit product, with no double-width shift.
+    let (a0_12, m0_12) = (a0 << 12, m.n.0[0][0] << 12);
     let mut acc = [zero; R];
     // The lowest limb, kept in a general register one step ahead of the vector code: y
     // depends on it, and waiting for it to come out of the vector adds would put
@@ -183,13 +192,13 @@ fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> Limbs<R> {
     for &bi in b.flat() {
         let lane1 = _mm_extract_epi64::<1>(_mm512_castsi512_si128(acc[0])) as u64;
         let biv = _mm512_set1_epi64(bi as i64);
-        let ab = u128::from(a0) * u128::from(bi);
-        let t = low + (ab as u64 & MASK);
+        let t = low + (a0.wrapping_mul(bi) & MASK);
         let y = t.wrapping_mul(k0) & MASK;
         let yv = _mm512_set1_epi64(y as i64);
-        let my = u128::from(m0) * u128::from(y);
-        // t + lo(m0 * y) is a multiple of 2^52 by the choice of y.
-        let carry = (t + (my as u64 & MASK)) >> LIMB_BITS;
+        // t + lo(m0 * y) is a multiple of 2^52 by the choice of y, so the carry out of
+        // this limb is known without the product.
+        let carry = (t >> LIMB_BITS) + u64::from(t & MASK != 0);
+        let early = lane1 + (a1.wrapping_mul(bi) & MASK) + hi52(a0_12, bi) + carry;
         for r in 0..R {
             acc[r] = _mm512_madd52lo_epu64(acc[r], av[r], biv);
             acc[r] = _mm512_madd52lo_epu64(acc[r], mv[r], yv);
@@ -205,12 +214,8 @@ fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> Limbs<R> {
             acc[r] = _mm512_madd52hi_epu64(acc[r], mv[r], yv);
         }
         // What the vector code just made of limb 1, now limb 0, plus the carry it lacks.
-        low = lane1
-            + (a1.wrapping_mul(bi) & MASK)
-            + (m1.wrapping_mul(y) & MASK)
-            + (ab >> LIMB_BITS) as u64
-            + (my >> LIMB_BITS) as u64
-            + carry;
+        // The terms in y last: they are on the loop's critical path.
+        low = early + ((m1.wrapping_mul(y) & MASK) + hi52(m0_12, y));
     }
     let mut out = Limbs::ZERO;
     let mut c = 0;
