@@ -71,6 +71,24 @@ pub(crate) struct ValidateArgs {
     /// Accepted token versions.
     #[arg(long, value_enum, default_value = "both")]
     version: Version,
+    /// An accepted signature algorithm (default RS256, what Entra signs with).
+    /// Repeatable: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA; the
+    /// key must be of the algorithm's type.
+    #[arg(long = "alg", value_name = "ALG", value_parser = parse_alg)]
+    algorithms: Vec<entra_jose::Algorithm>,
+}
+
+fn parse_alg(name: &str) -> Result<entra_jose::Algorithm, String> {
+    entra_jose::Algorithm::from_name(name).ok_or_else(|| {
+        let all: Vec<&str> = entra_jose::Algorithm::ALL
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        format!(
+            "not a JWS algorithm entrakit verifies (one of {})",
+            all.join(", ")
+        )
+    })
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -202,6 +220,9 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
             ..JwksSettings::default()
         })
         .token_cache_capacity(0);
+    if !args.algorithms.is_empty() {
+        b = b.algorithms(args.algorithms.iter().copied());
+    }
     b = if args.require_all {
         let each = args
             .scopes

@@ -78,7 +78,9 @@ pub async fn verify_client_assertion(
             format!("JWT token is invalid or malformed. ({e})"),
         )
     })?;
+    // Entra takes RS256 and PS256 client assertions, nothing else.
     let alg = Algorithm::from_name(&token.alg)
+        .filter(|a| matches!(a, Algorithm::RS256 | Algorithm::PS256))
         .ok_or_else(|| bad_assertion(700027, format!("Client assertion failed signature validation. [Reason - The algorithm {:?} is not supported; use RS256 or PS256.]", sanitize(&token.alg))))?;
     let iss = token.claim_str("iss").unwrap_or_default().to_string();
     if iss.eq_ignore_ascii_case(&app.client_id) {

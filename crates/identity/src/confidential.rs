@@ -179,6 +179,11 @@ impl ClientCertificate {
         match alg {
             Algorithm::RS256 => header["x5t"] = self.x5t.clone().into(),
             Algorithm::PS256 => header["x5t#S256"] = self.x5t_s256.clone().into(),
+            other => {
+                return Err(Error::Config(format!(
+                    "client assertions are signed with RS256 or PS256, not {other}"
+                )));
+            }
         }
         if send_chain {
             header["x5c"] = self.chain.clone().into();
@@ -686,6 +691,11 @@ impl ClientCertificateCredential {
         send_chain: bool,
         options: ClientOptions,
     ) -> Result<Self, Error> {
+        if !matches!(alg, Algorithm::RS256 | Algorithm::PS256) {
+            return Err(Error::Config(format!(
+                "client assertions are signed with RS256 or PS256, not {alg}"
+            )));
+        }
         Ok(Self(ClientCredentials::new(
             tenant,
             client_id,

@@ -150,6 +150,15 @@ async fn certificate_rs256_ps256_and_chain() {
         ClientCertificate::from_pem("no pem here"),
         Err(Error::Config(_))
     ));
+    // Entra takes RS256 and PS256 assertions only: another algorithm is a configuration
+    // error at once, not a failure at the first token request.
+    for alg in [entra_jose::Algorithm::RS512, entra_jose::Algorithm::ES256] {
+        let cert = ClientCertificate::from_pem(&pem).unwrap();
+        match ClientCertificateCredential::new(TENANT, DAEMON, cert, alg, false, env.options()) {
+            Err(Error::Config(m)) => assert!(m.contains("RS256 or PS256"), "{m}"),
+            other => panic!("{alg}: {:?}", other.map(|_| ())),
+        }
+    }
     env.stop().await;
 }
 

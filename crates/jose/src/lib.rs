@@ -1,9 +1,11 @@
 //! JOSE helpers shared by the entrakit emulator (which signs) and validator (which verifies).
 //!
-//! Only what Entra ID uses: compact JWS with RS256 and PS256, RSA JWKs, and SHA-1 /
-//! SHA-256 certificate thumbprints (`x5t`, `x5t#S256`). Keys are parsed once into
-//! [`RsaSigningKey`] / [`RsaPublicKey`]; signing never re-parses DER, which is what makes
-//! token issuance cheap.
+//! Signing is what Entra ID uses: compact JWS with RS256 and PS256 (and RS/PS 384/512),
+//! plus SHA-1 / SHA-256 certificate thumbprints (`x5t`, `x5t#S256`). Verification also
+//! takes ES256/384/512 and EdDSA (Ed25519), with keys from JWKs ([`PublicKey::from_jwk`]),
+//! for tokens of other OIDC issuers. Keys are parsed once into [`RsaSigningKey`] /
+//! [`VerifyingKey`]; signing never re-parses DER, which is what makes token issuance
+//! cheap.
 //!
 //! Parsing is bounded: [`decode_unverified`] refuses tokens larger than
 //! [`MAX_TOKEN_LEN`] and anything that is not three base64url segments of JSON.
@@ -14,6 +16,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+mod public;
+pub use public::{EcPublicKey, Ed25519PublicKey, JwkFields, PublicKey};
 
 /// The largest compact token this crate will look at (Entra tokens are a few KiB).
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -43,32 +48,197 @@ pub enum JoseError {
     /// The signing operation failed (should not happen with a valid key).
     #[error("signing failed")]
     SigningFailed,
+    /// The algorithm needs another type of key (ES256 with an RSA key, say).
+    #[error("{alg} needs an {needs} key, not {key}")]
+    WrongKeyType {
+        /// The algorithm.
+        alg: Algorithm,
+        /// What it needs.
+        needs: KeyType,
+        /// What the key is.
+        key: KeyType,
+    },
 }
 
-/// The signature algorithms Entra uses for tokens and client assertions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The JWS signature algorithms (RFC 7518 §3, and RFC 8037's `EdDSA` with Ed25519).
+///
+/// Entra signs tokens with RS256 and takes RS256 or PS256 client assertions; the others
+/// are for verifying tokens of other OIDC issuers (a Kubernetes cluster with EC keys,
+/// Keycloak, ...). Validators accept only what they are configured for (RS256 by
+/// default), and the key must be of the algorithm's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
-    /// RSASSA-PSS with SHA-256.
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256 (MGF1 with SHA-256, salt as long as the hash).
     PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256, signature `r || s` (64 bytes).
+    ES256,
+    /// ECDSA on P-384 with SHA-384 (96 bytes).
+    ES384,
+    /// ECDSA on P-521 with SHA-512 (132 bytes).
+    ES512,
+    /// EdDSA with an Ed25519 key (RFC 8037; Ed448 is not supported).
+    EdDSA,
 }
 
 impl Algorithm {
+    /// Every algorithm, in a fixed order ([`Self::index`]).
+    pub const ALL: [Algorithm; 10] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::ES512,
+        Algorithm::EdDSA,
+    ];
+
     /// The JOSE `alg` name.
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
             Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
+            Algorithm::EdDSA => "EdDSA",
         }
     }
 
-    /// Parses a JOSE `alg` name; anything else (including `none` and HMAC) is `None`.
+    /// Parses a JOSE `alg` name (exact, case-sensitive as RFC 7515 says); anything else
+    /// (including `none` and HMAC) is `None`.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "RS256" => Some(Algorithm::RS256),
-            "PS256" => Some(Algorithm::PS256),
-            _ => None,
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The position in [`Self::ALL`] (for tables indexed by algorithm).
+    pub fn index(self) -> usize {
+        // ALL lists the variants in declaration order (a test checks it).
+        self as usize
+    }
+
+    /// The type of key this algorithm needs.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => KeyType::Rsa,
+            Algorithm::ES256 => KeyType::Ec(Curve::P256),
+            Algorithm::ES384 => KeyType::Ec(Curve::P384),
+            Algorithm::ES512 => KeyType::Ec(Curve::P521),
+            Algorithm::EdDSA => KeyType::Ed25519,
+        }
+    }
+
+    /// aws-lc's verification parameters for the RSA algorithms (2048 to 8192 bits).
+    fn rsa_params(self) -> Option<&'static signature::RsaParameters> {
+        Some(match self {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+
+    /// For the RSA algorithms: the hash, and whether the padding is PSS.
+    fn rsa_scheme(self) -> Option<(entra_rsa::Hash, bool)> {
+        use entra_rsa::Hash::{Sha256, Sha384, Sha512};
+        Some(match self {
+            Algorithm::RS256 => (Sha256, false),
+            Algorithm::RS384 => (Sha384, false),
+            Algorithm::RS512 => (Sha512, false),
+            Algorithm::PS256 => (Sha256, true),
+            Algorithm::PS384 => (Sha384, true),
+            Algorithm::PS512 => (Sha512, true),
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The NIST curves of JWK `EC` keys (RFC 7518 §6.2.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Curve {
+    /// P-256 (ES256).
+    P256,
+    /// P-384 (ES384).
+    P384,
+    /// P-521 (ES512).
+    P521,
+}
+
+impl Curve {
+    /// The JWK `crv` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+        }
+    }
+
+    /// Parses a JWK `crv` name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Curve::P256, Curve::P384, Curve::P521]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// Bytes in one coordinate (JWK `x`/`y` are exactly this long, RFC 7518 §6.2.1.2).
+    pub fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+}
+
+/// What kind of key an algorithm needs, or a key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// JWK `kty` `RSA`.
+    Rsa,
+    /// JWK `kty` `EC` on this curve.
+    Ec(Curve),
+    /// JWK `kty` `OKP` with `crv` `Ed25519`.
+    Ed25519,
+}
+
+impl std::fmt::Display for KeyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyType::Rsa => f.write_str("RSA"),
+            KeyType::Ec(c) => write!(f, "EC {}", c.name()),
+            KeyType::Ed25519 => f.write_str("OKP Ed25519"),
         }
     }
 }
@@ -187,7 +357,12 @@ impl RsaSigningKey {
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
         let padding: &dyn signature::RsaEncoding = match alg {
             Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
             Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+            other => return Err(wrong_key(other, KeyType::Rsa)),
         };
         self.pair
             .sign(padding, &self.rng, message, &mut sig)
@@ -255,10 +430,9 @@ impl RsaPublicKey {
 
     /// Verifies a raw signature.
     pub fn verify(&self, alg: Algorithm, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        let params = match alg {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        };
+        let params = alg
+            .rsa_params()
+            .ok_or_else(|| wrong_key(alg, KeyType::Rsa))?;
         signature::RsaPublicKeyComponents {
             n: &self.n,
             e: &self.e,
@@ -279,10 +453,9 @@ impl RsaPublicKey {
         alg: Algorithm,
         backend: RsaBackend,
     ) -> Result<VerifyingKey, JoseError> {
-        let params = match alg {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        };
+        let params = alg
+            .rsa_params()
+            .ok_or_else(|| wrong_key(alg, KeyType::Rsa))?;
         // aws-lc checks the key first, so both paths accept exactly the same keys.
         let parsed = signature::RsaPublicKeyComponents {
             n: &self.n,
@@ -368,29 +541,28 @@ impl RsaBackend {
         }
     }
 
-    /// One line for diagnostics (`entra doctor`): who checks RS256/PS256 signatures
+    /// One line for diagnostics (`entra doctor`): who checks RSA signatures (RS256... PS512)
     /// here, and why.
     pub fn describe() -> &'static str {
         match (Self::from_env(), Self::effective()) {
             (_, RsaBackend::Auto) => {
-                "entra-rsa checks RS256/PS256 signatures (AVX-512 IFMA, about twice aws-lc's speed)"
+                "entra-rsa checks RSA signatures (AVX-512 IFMA, about twice aws-lc's speed)"
             }
-            (RsaBackend::AwsLc, _) => {
-                "aws-lc checks RS256/PS256 signatures (ENTRA_RSA_BACKEND=aws-lc)"
-            }
-            _ => {
-                "aws-lc checks RS256/PS256 signatures (this CPU has no AVX-512 IFMA for entra-rsa)"
-            }
+            (RsaBackend::AwsLc, _) => "aws-lc checks RSA signatures (ENTRA_RSA_BACKEND=aws-lc)",
+            _ => "aws-lc checks RSA signatures (this CPU has no AVX-512 IFMA for entra-rsa)",
         }
     }
 }
 
-/// An RSA public key parsed once for one algorithm: verification does not rebuild the
-/// key, which is most of the cost of [`RsaPublicKey::verify`] beyond the RSA operation.
+/// A public key parsed once for one algorithm: verification does not rebuild the key,
+/// which is most of the cost of [`RsaPublicKey::verify`] beyond the RSA operation. RSA
+/// keys come from [`RsaPublicKey::verifying_key`], any key from
+/// [`PublicKey::verifying_key`].
 pub struct VerifyingKey {
     alg: Algorithm,
     parsed: signature::ParsedPublicKey,
-    /// The same key prepared for entra-rsa, when [`RsaBackend::Auto`] could use it.
+    /// The same key prepared for entra-rsa, when [`RsaBackend::Auto`] could use it (RSA
+    /// keys only).
     fast: Option<entra_rsa::PublicKey>,
 }
 
@@ -417,21 +589,30 @@ impl VerifyingKey {
 
     /// Verifies `sig` over `message` (for a JWS: the `header.payload` bytes as sent).
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        match &self.fast {
-            Some(fast) => {
-                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+        match (&self.fast, self.alg.rsa_scheme()) {
+            (Some(fast), Some((hash, pss))) => {
+                let digest = aws_lc_rs::digest::digest(hash.algorithm(), message);
                 let digest = digest.as_ref();
-                match self.alg {
-                    Algorithm::RS256 => fast.verify_pkcs1v15(entra_rsa::Hash::Sha256, digest, sig),
-                    Algorithm::PS256 => fast.verify_pss(entra_rsa::Hash::Sha256, digest, sig),
+                if pss {
+                    fast.verify_pss(hash, digest, sig)
+                } else {
+                    fast.verify_pkcs1v15(hash, digest, sig)
                 }
                 .map_err(|_| JoseError::BadSignature)
             }
-            None => self
+            _ => self
                 .parsed
                 .verify_sig(message, sig)
                 .map_err(|_| JoseError::BadSignature),
         }
+    }
+}
+
+fn wrong_key(alg: Algorithm, key: KeyType) -> JoseError {
+    JoseError::WrongKeyType {
+        alg,
+        needs: alg.key_type(),
+        key,
     }
 }
 
@@ -671,6 +852,150 @@ mod tests {
     }
 
     #[test]
+    fn algorithm_names_indexes_and_key_types() {
+        for (i, alg) in Algorithm::ALL.into_iter().enumerate() {
+            assert_eq!(alg.index(), i);
+            assert_eq!(Algorithm::from_name(alg.name()), Some(alg));
+            assert_eq!(alg.to_string(), alg.name());
+        }
+        // RFC 7515: names are case-sensitive; and no `none`, HMAC or Ed448 spelling.
+        for name in [
+            "es256", "Rs256", "EDDSA", "Ed25519", "ES256K", "none", "HS256", "",
+        ] {
+            assert_eq!(Algorithm::from_name(name), None, "{name}");
+        }
+        assert_eq!(Algorithm::ES384.key_type(), KeyType::Ec(Curve::P384));
+        assert_eq!(Algorithm::PS512.key_type(), KeyType::Rsa);
+        assert_eq!(KeyType::Ec(Curve::P521).to_string(), "EC P-521");
+    }
+
+    #[test]
+    fn each_algorithm_needs_its_type_of_key() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let rsa = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
+        // An RSA key signs and verifies no EC or EdDSA algorithm.
+        for alg in [Algorithm::ES256, Algorithm::ES512, Algorithm::EdDSA] {
+            assert_eq!(
+                rsa.sign(alg, b"m").unwrap_err(),
+                JoseError::WrongKeyType {
+                    alg,
+                    needs: alg.key_type(),
+                    key: KeyType::Rsa
+                }
+            );
+            assert!(rsa.public_key().verifying_key(alg).is_err());
+            assert!(matches!(
+                PublicKey::Rsa(rsa.public_key().clone()).verifying_key(alg),
+                Err(JoseError::WrongKeyType { .. })
+            ));
+        }
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let (x, y) = (b64url(&point[1..33]), b64url(&point[33..]));
+        let ec = PublicKey::from_jwk(&JwkFields {
+            kty: "EC",
+            crv: Some("P-256"),
+            x: Some(&x),
+            y: Some(&y),
+            ..JwkFields::default()
+        })
+        .unwrap();
+        assert_eq!(ec.default_algorithm(), Algorithm::ES256);
+        let err = ec.verifying_key(Algorithm::RS256).unwrap_err();
+        assert_eq!(err.to_string(), "RS256 needs an RSA key, not EC P-256");
+        let sig = pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), b"message")
+            .unwrap();
+        ec.verify(Algorithm::ES256, b"message", sig.as_ref())
+            .unwrap();
+        assert_eq!(
+            ec.verify(Algorithm::ES256, b"messagE", sig.as_ref()),
+            Err(JoseError::BadSignature)
+        );
+        // Debug names the type, never the key material.
+        let debug = format!("{ec:?}");
+        assert!(
+            debug.contains("P-256") && !debug.contains(&x[..16]),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn jwk_members_are_checked() {
+        let x32 = b64url([9u8; 32]);
+        for (what, jwk) in [
+            ("no kty", JwkFields::default()),
+            (
+                "oct",
+                JwkFields {
+                    kty: "oct",
+                    x: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "RSA without e",
+                JwkFields {
+                    kty: "RSA",
+                    n: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "EC without crv",
+                JwkFields {
+                    kty: "EC",
+                    x: Some(&x32),
+                    y: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "EC off the curve",
+                JwkFields {
+                    kty: "EC",
+                    crv: Some("P-256"),
+                    x: Some(&x32),
+                    y: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "OKP X25519",
+                JwkFields {
+                    kty: "OKP",
+                    crv: Some("X25519"),
+                    x: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "OKP without crv",
+                JwkFields {
+                    kty: "OKP",
+                    x: Some(&x32),
+                    ..JwkFields::default()
+                },
+            ),
+            (
+                "Ed25519 short",
+                JwkFields {
+                    kty: "OKP",
+                    crv: Some("Ed25519"),
+                    x: Some(&x32[1..]),
+                    ..JwkFields::default()
+                },
+            ),
+        ] {
+            assert_eq!(
+                PublicKey::from_jwk(&jwk),
+                Err(JoseError::BadPublicKey),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
     fn both_rsa_backends_give_the_same_verdicts() {
         let key = RsaSigningKey::from_pkcs8_der(TEST_KEY).unwrap();
         let public = key.public_key();
@@ -689,6 +1014,10 @@ mod tests {
         for (alg, other) in [
             (Algorithm::RS256, Algorithm::PS256),
             (Algorithm::PS256, Algorithm::RS256),
+            (Algorithm::RS384, Algorithm::RS256),
+            (Algorithm::RS512, Algorithm::PS512),
+            (Algorithm::PS384, Algorithm::RS384),
+            (Algorithm::PS512, Algorithm::PS384),
         ] {
             let auto = public.verifying_key_with(alg, RsaBackend::Auto).unwrap();
             let aws = public.verifying_key_with(alg, RsaBackend::AwsLc).unwrap();

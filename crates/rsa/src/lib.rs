@@ -88,7 +88,8 @@ impl Hash {
         }
     }
 
-    fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
+    /// aws-lc's digest algorithm for this hash (what the digest passed in must be).
+    pub fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
             Hash::Sha256 => &aws_lc_rs::digest::SHA256,
             Hash::Sha384 => &aws_lc_rs::digest::SHA384,

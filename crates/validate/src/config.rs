@@ -374,6 +374,8 @@ impl ValidatorConfigBuilder {
     }
 
     /// The signature algorithms accepted (default RS256 only; Entra signs with RS256).
+    /// Other OIDC issuers may sign with RS384/512, PS256/384/512, ES256/384/512 or
+    /// EdDSA (Ed25519); each is checked only with a JWKS key of its type.
     pub fn algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algs: I) -> Self {
         self.algorithms = Some(algs.into_iter().collect());
         self

@@ -19,10 +19,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use entra_jose::{Algorithm, RsaPublicKey, VerifyingKey};
+use entra_jose::{Algorithm, JwkFields, PublicKey, VerifyingKey};
 use serde::Deserialize;
 
 use crate::clock::Clock;
@@ -45,19 +45,20 @@ pub enum JwksError {
     /// Not `{"keys": [...]}` JSON.
     #[error("the JWKS is not valid JSON of the form {{\"keys\": [...]}}")]
     Malformed,
-    /// No RSA signing key with a `kid` in it.
-    #[error("the JWKS holds no usable RSA signing key")]
+    /// No signing key with a `kid` in it.
+    #[error("the JWKS holds no usable signing key")]
     NoUsableKey,
 }
 
 /// A verification key from the issuer's JWKS.
 pub struct TrustedKey {
     kid: String,
-    public: RsaPublicKey,
+    public: PublicKey,
     alg: Option<Algorithm>,
     issuer: Option<String>,
-    rs256: VerifyingKey,
-    ps256: VerifyingKey,
+    /// The key parsed for each algorithm, on first use; the JWK's `alg` (or the key
+    /// type's usual one: RS256, ES256...) is parsed when the key is loaded.
+    verifiers: [OnceLock<Option<VerifyingKey>>; Algorithm::ALL.len()],
     retired: AtomicBool,
 }
 
@@ -65,6 +66,7 @@ impl std::fmt::Debug for TrustedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustedKey")
             .field("kid", &self.kid)
+            .field("type", &self.public.key_type())
             .field("bits", &self.public.bits())
             .field("issuer", &self.issuer)
             .field("retired", &self.is_retired())
@@ -83,29 +85,39 @@ impl TrustedKey {
         self.issuer.as_deref()
     }
 
+    /// The public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
     /// True once a refresh no longer lists this key.
     #[inline]
     pub fn is_retired(&self) -> bool {
         self.retired.load(Ordering::Relaxed)
     }
 
-    /// Verifies a JWS signature with this key; the key's own `alg`, when it names one,
-    /// must be the token's.
+    /// Verifies a JWS signature with this key. The algorithm must be for this type of
+    /// key (no ES256 with an RSA key), and the key's own `alg`, when it names one, must
+    /// be the token's.
     pub fn verify(
         &self,
         alg: Algorithm,
         signing_input: &[u8],
         signature: &[u8],
     ) -> Result<(), ValidationError> {
-        if self.alg.is_some_and(|a| a != alg) {
+        if !self.public.fits(alg) || self.alg.is_some_and(|a| a != alg) {
             return Err(ValidationError::KeyMismatch);
         }
-        let key = match alg {
-            Algorithm::RS256 => &self.rs256,
-            Algorithm::PS256 => &self.ps256,
-        };
-        key.verify(signing_input, signature)
+        self.verifier(alg)
+            .ok_or(ValidationError::KeyMismatch)?
+            .verify(signing_input, signature)
             .map_err(|_| ValidationError::BadSignature)
+    }
+
+    fn verifier(&self, alg: Algorithm) -> Option<&VerifyingKey> {
+        self.verifiers[alg.index()]
+            .get_or_init(|| self.public.verifying_key(alg).ok())
+            .as_ref()
     }
 }
 
@@ -159,17 +171,21 @@ struct RawJwk {
     alg: Option<String>,
     n: Option<String>,
     e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
     issuer: Option<String>,
     key_ops: Option<Vec<String>>,
 }
 
 /// Parses a JWKS document: the entry point fuzz targets call.
 ///
-/// Bounded by [`MAX_JWKS_BYTES`] and [`MAX_JWKS_KEYS`]. Keeps RSA keys (at least 2048
-/// bits) with a `kid`, `use` `sig` or absent, an `alg` (when given) of RS256 or PS256,
-/// and `key_ops` (when given) including `verify`; skips every other entry (EC keys,
-/// encryption keys...). The first of two keys with the same `kid` wins. A document
-/// with no usable key is an error.
+/// Bounded by [`MAX_JWKS_BYTES`] and [`MAX_JWKS_KEYS`]. Keeps signing keys with a `kid`:
+/// RSA (at least 2048 bits), EC on P-256/384/521 (the point on its curve) and OKP
+/// Ed25519, with `use` `sig` or absent, an `alg` (when given) that is a JWS algorithm
+/// for that type of key, and `key_ops` (when given) including `verify`; skips every
+/// other entry (encryption keys, Ed448, symmetric keys...). The first of two keys with
+/// the same `kid` wins. A document with no usable key is an error.
 pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if bytes.len() > MAX_JWKS_BYTES {
         return Err(JwksError::TooLarge);
@@ -196,7 +212,7 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
 
 fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
     let jwk: RawJwk = serde_json::from_value(value).ok()?;
-    if jwk.kty.as_deref() != Some("RSA") || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
     }
     if jwk
@@ -206,26 +222,38 @@ fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
     {
         return None;
     }
-    let alg = match jwk.alg.as_deref() {
-        None => None,
-        Some(name) => Some(Algorithm::from_name(name)?),
-    };
     let kid = jwk
         .kid
         .filter(|k| !k.is_empty() && k.len() <= crate::token::MAX_KID_LEN)?;
-    let public = RsaPublicKey::from_jwk_components(jwk.n.as_deref()?, jwk.e.as_deref()?).ok()?;
-    if public.bits() < 2048 {
+    let public = PublicKey::from_jwk(&JwkFields {
+        kty: jwk.kty.as_deref()?,
+        crv: jwk.crv.as_deref(),
+        n: jwk.n.as_deref(),
+        e: jwk.e.as_deref(),
+        x: jwk.x.as_deref(),
+        y: jwk.y.as_deref(),
+    })
+    .ok()?;
+    if matches!(public, PublicKey::Rsa(_)) && public.bits() < 2048 {
         return None;
     }
-    Some(TrustedKey {
-        rs256: public.verifying_key(Algorithm::RS256).ok()?,
-        ps256: public.verifying_key(Algorithm::PS256).ok()?,
+    // A named `alg` must be one we know, for this type of key.
+    let alg = match jwk.alg.as_deref() {
+        None => None,
+        Some(name) => Some(Algorithm::from_name(name).filter(|a| public.fits(*a))?),
+    };
+    let key = TrustedKey {
         kid,
-        public,
         alg,
         issuer: jwk.issuer,
+        verifiers: Default::default(),
         retired: AtomicBool::new(false),
-    })
+        public,
+    };
+    // Parse it now for its usual algorithm: the first token should not pay for it, and
+    // a key aws-lc refuses is skipped here.
+    key.verifier(alg.unwrap_or_else(|| key.public.default_algorithm()))?;
+    Some(key)
 }
 
 /// How the cache fetches and refreshes.

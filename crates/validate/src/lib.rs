@@ -81,10 +81,13 @@
 //!
 //! # Security notes
 //!
-//! - **Algorithms.** RS256 only by default ([`ValidatorConfigBuilder::algorithms`] adds
-//!   PS256). `none` in any casing and every `HS*` are refused before any key lookup, so a
-//!   public key is never used as an HMAC secret. The key's type (RSA) and its own `alg`
-//!   must fit the header's.
+//! - **Algorithms.** RS256 only by default, what Entra signs with;
+//!   [`ValidatorConfigBuilder::algorithms`] adds others for other issuers (RS384/512,
+//!   PS256/384/512, ES256/384/512, EdDSA with Ed25519). `none` in any casing and every
+//!   `HS*` are refused before any key lookup, so a public key is never used as an HMAC
+//!   secret. The key's type (RSA, EC on the algorithm's curve, OKP Ed25519) and its own
+//!   `alg` must fit the header's: no ES256 checked with an RSA key, no ES384 with a P-256
+//!   key. EC keys are checked to be on their curve when the JWKS is read.
 //! - **Keys only from the issuer.** `jku`, `x5u`, `jwk` and `x5c` in a token header are
 //!   ignored, never fetched. `kid` is a map key and nothing else (bounded length, never a
 //!   path or URL). An unknown `kid` refreshes the JWKS at most once per 5 minutes. A

@@ -1136,11 +1136,15 @@ mod tests {
                 ValidationError::AlgHmac
             );
         }
-        let t = token(r#"{"alg":"ES256","kid":"k"}"#, "{}");
-        assert_eq!(
-            parse_token(&t, 16384).unwrap_err(),
-            ValidationError::AlgNotAllowed
-        );
+        // Names no JWS algorithm (or not in RFC 7515's exact spelling).
+        for alg in ["ES256K", "RS1", "es256", "Ed25519", "RSA-OAEP"] {
+            let t = token(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#), "{}");
+            assert_eq!(
+                parse_token(&t, 16384).unwrap_err(),
+                ValidationError::AlgNotAllowed,
+                "{alg}"
+            );
+        }
         let t = token(r#"{"alg":"RS256"}"#, "{}");
         assert_eq!(
             parse_token(&t, 16384).unwrap_err(),

@@ -144,7 +144,7 @@ ok    validation    <rsa>
         .expect("a validation check");
     assert_eq!(
         validation["summary"],
-        "aws-lc checks RS256/PS256 signatures (ENTRA_RSA_BACKEND=aws-lc)"
+        "aws-lc checks RSA signatures (ENTRA_RSA_BACKEND=aws-lc)"
     );
     h.stop().await;
     std::fs::remove_dir_all(dir).ok();

@@ -1,5 +1,6 @@
 //! entra-validate integration tests, grouped by area.
 
+mod algorithms;
 mod common;
 mod emulator;
 mod hardening;

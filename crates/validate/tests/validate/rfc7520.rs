@@ -1,7 +1,8 @@
 //! RFC 7520 ("Examples of Protecting Content Using JOSE") known-answer vectors: the RSA
-//! key of §3.3/§3.4 (public half), §4.1 (RS256) and §4.2 (which is PS384, not PS256).
+//! key of §3.3/§3.4 (public half), §4.1 (RS256), §4.2 (PS384), and the P-521 key of §3.1
+//! with §4.3 (ES512).
 
-use entra_jose::{Algorithm, RsaPublicKey};
+use entra_jose::{Algorithm, JwkFields, PublicKey, RsaBackend, RsaPublicKey};
 use entra_validate::{ValidationError, parse_token};
 
 /// §3.3 `n`, split for reading.
@@ -101,9 +102,9 @@ fn rs256_vector_passes_the_strict_parser_up_to_its_non_json_payload() {
 }
 
 #[test]
-fn section_4_2_is_ps384_which_the_validator_refuses() {
+fn section_4_2_ps384_verifies_on_both_rsa_paths() {
     // RFC 7520 §4.2 is RSASSA-PSS with SHA-384 (PSS signatures are randomized, so the
-    // cookbook has no PS256 known answer). The vector itself verifies with PS384...
+    // cookbook has no PS256 known answer; this is the one PSS vector).
     let token = compact(HEADER_4_2, &SIGNATURE_4_2);
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(
@@ -113,20 +114,84 @@ fn section_4_2_is_ps384_which_the_validator_refuses() {
     let signature = entra_jose::b64url_decode_strict(parts[2]).unwrap();
     let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
     let key = key();
-    aws_lc_rs::signature::RsaPublicKeyComponents {
-        n: &key.n,
-        e: &key.e,
+    for backend in [RsaBackend::Auto, RsaBackend::AwsLc] {
+        let vk = key.verifying_key_with(Algorithm::PS384, backend).unwrap();
+        vk.verify(message, &signature).unwrap();
+        let mut bad = signature.clone();
+        bad[7] ^= 0x80;
+        assert!(vk.verify(message, &bad).is_err(), "{backend:?}");
+        // Not a PS256 or PS512 signature, nor PKCS#1 v1.5 with SHA-384.
+        for other in [Algorithm::PS256, Algorithm::PS512, Algorithm::RS384] {
+            let vk = key.verifying_key_with(other, backend).unwrap();
+            assert!(vk.verify(message, &signature).is_err(), "{other}");
+        }
     }
-    .verify(
-        &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA384,
-        message,
-        &signature,
-    )
-    .unwrap();
-    // ...and is not a PS256 signature, and the validator's parser refuses its alg.
-    assert!(key.verify(Algorithm::PS256, message, &signature).is_err());
+    // The parser knows PS384 now and stops at the prose payload, as for §4.1.
     assert_eq!(
         parse_token(&token, 16 * 1024).unwrap_err(),
-        ValidationError::AlgNotAllowed
+        ValidationError::Malformed("the payload is not a JSON object")
+    );
+}
+
+/// §3.1 (Figure 1): the P-521 public key.
+const EC_X: &str =
+    "AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-7ytDyRXYgCF5cj0Kt";
+const EC_Y: &str =
+    "AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-HqHZR1";
+/// §4.3.2 protected header: `{"alg":"ES512","kid":"bilbo.baggins@hobbiton.example"}`.
+const HEADER_4_3: &str = "eyJhbGciOiJFUzUxMiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9";
+/// §4.3.3: ECDSA is randomized, so this is one signature the key made.
+const SIGNATURE_4_3: [&str; 3] = [
+    "AE_R_YZCChjn4791jSQCrdPZCNYqHXCTZH0-JZGYNlaAjP2kqaluUIIUnC9qvbu9P",
+    "lon7KRTzoNEuT4Va2cmL1eJAQy3mtPBu_u_sDDyYjnAMDxXPn7XrT0lw-kvAD890j",
+    "l8e2puQens_IEKBpHABlsbEPX6sFY8OcGDqoRuBomu9xQ2",
+];
+
+#[test]
+fn section_4_3_es512_verifies_with_the_p521_jwk() {
+    let token = compact(HEADER_4_3, &SIGNATURE_4_3);
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(
+        entra_jose::b64url_decode_strict(parts[0]).unwrap(),
+        br#"{"alg":"ES512","kid":"bilbo.baggins@hobbiton.example"}"#
+    );
+    let signature = entra_jose::b64url_decode_strict(parts[2]).unwrap();
+    assert_eq!(signature.len(), 132, "r || s, 66 bytes each");
+    let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
+    let key = PublicKey::from_jwk(&JwkFields {
+        kty: "EC",
+        crv: Some("P-521"),
+        x: Some(EC_X),
+        y: Some(EC_Y),
+        ..JwkFields::default()
+    })
+    .unwrap();
+    assert_eq!(key.bits(), 521);
+    assert_eq!(key.default_algorithm(), Algorithm::ES512);
+    let vk = key.verifying_key(Algorithm::ES512).unwrap();
+    vk.verify(message, &signature).unwrap();
+    for at in [0, 65, 66, 131] {
+        let mut bad = signature.clone();
+        bad[at] ^= 1;
+        assert!(vk.verify(message, &bad).is_err(), "byte {at}");
+    }
+    let mut bad_message = message.to_vec();
+    bad_message[20] ^= 1;
+    assert!(vk.verify(&bad_message, &signature).is_err());
+    // Only ES512 for a P-521 key.
+    for other in [
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::RS512,
+        Algorithm::EdDSA,
+    ] {
+        assert!(matches!(
+            key.verifying_key(other),
+            Err(entra_jose::JoseError::WrongKeyType { .. })
+        ));
+    }
+    assert_eq!(
+        parse_token(&token, 16 * 1024).unwrap_err(),
+        ValidationError::Malformed("the payload is not a JSON object")
     );
 }
