@@ -16,12 +16,21 @@ fn validator() -> &'static (Validator, tokio::runtime::Runtime) {
         let key = entra_jose::RsaSigningKey::from_pkcs8_der(pk8).unwrap();
         let mut extra = serde_json::Map::new();
         extra.insert("kid".into(), "k1".into());
-        let jwks = format!(r#"{{"keys":[{}]}}"#, key.public_key().to_jwk(extra));
+        // Beside the RSA key, an EC P-256 key (RFC 7515 A.3) and an Ed25519 key (RFC 8037
+        // A.2), with every algorithm allowed: the type checks and the EC and EdDSA paths
+        // get random input too.
+        let jwks = format!(
+            r#"{{"keys":[{},{},{}]}}"#,
+            key.public_key().to_jwk(extra),
+            r#"{"kty":"EC","kid":"e1","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#,
+            r#"{"kty":"OKP","kid":"d1","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+        );
         let config = ValidatorConfig::builder()
             .authority(Authority::public_cloud())
             .tenant(TENANT)
             .audience("api://contoso-api")
             .static_jwks(jwks)
+            .algorithms(entra_jose::Algorithm::ALL)
             .clock(Clock::manual(1_800_000_000))
             .build()
             .unwrap();
