@@ -49,26 +49,31 @@ fn compact(header: &str, signature: &[&str]) -> String {
     format!("{header}.{PAYLOAD}.{}", signature.concat())
 }
 
+/// A compact JWS split and decoded (strictly: every part of the RFC's output is
+/// canonical, unpadded base64url): header JSON, payload, signature, and the signing
+/// input as sent.
+fn split(token: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>, &[u8]) {
+    let parts: Vec<&str> = token.split('.').collect();
+    let decode = |i: usize| entra_jose::b64url_decode_strict(parts[i]).unwrap();
+    let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
+    (decode(0), decode(1), decode(2), message)
+}
+
 #[test]
 fn rs256_vector_verifies_with_the_rfc_key() {
     let key = key();
     assert_eq!(key.bits(), 2048);
     let token = compact(HEADER_4_1, &SIGNATURE_4_1);
-    // Every part of the RFC's output is canonical, unpadded base64url.
-    let parts: Vec<&str> = token.split('.').collect();
-    let header = entra_jose::b64url_decode_strict(parts[0]).unwrap();
+    let (header, payload, signature, message) = split(&token);
     assert_eq!(
         header,
         br#"{"alg":"RS256","kid":"bilbo.baggins@hobbiton.example"}"#
     );
-    let payload = entra_jose::b64url_decode_strict(parts[1]).unwrap();
     assert!(
         String::from_utf8(payload)
             .unwrap()
             .starts_with("It\u{2019}s a dangerous business")
     );
-    let signature = entra_jose::b64url_decode_strict(parts[2]).unwrap();
-    let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
 
     let vk = key.verifying_key(Algorithm::RS256).unwrap();
     vk.verify(message, &signature).unwrap();
@@ -106,13 +111,11 @@ fn section_4_2_ps384_verifies_on_both_rsa_paths() {
     // RFC 7520 §4.2 is RSASSA-PSS with SHA-384 (PSS signatures are randomized, so the
     // cookbook has no PS256 known answer; this is the one PSS vector).
     let token = compact(HEADER_4_2, &SIGNATURE_4_2);
-    let parts: Vec<&str> = token.split('.').collect();
+    let (header, _, signature, message) = split(&token);
     assert_eq!(
-        entra_jose::b64url_decode_strict(parts[0]).unwrap(),
+        header,
         br#"{"alg":"PS384","kid":"bilbo.baggins@hobbiton.example"}"#
     );
-    let signature = entra_jose::b64url_decode_strict(parts[2]).unwrap();
-    let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
     let key = key();
     for backend in [RsaBackend::Auto, RsaBackend::AwsLc] {
         let vk = key.verifying_key_with(Algorithm::PS384, backend).unwrap();
@@ -150,14 +153,12 @@ const SIGNATURE_4_3: [&str; 3] = [
 #[test]
 fn section_4_3_es512_verifies_with_the_p521_jwk() {
     let token = compact(HEADER_4_3, &SIGNATURE_4_3);
-    let parts: Vec<&str> = token.split('.').collect();
+    let (header, _, signature, message) = split(&token);
     assert_eq!(
-        entra_jose::b64url_decode_strict(parts[0]).unwrap(),
+        header,
         br#"{"alg":"ES512","kid":"bilbo.baggins@hobbiton.example"}"#
     );
-    let signature = entra_jose::b64url_decode_strict(parts[2]).unwrap();
     assert_eq!(signature.len(), 132, "r || s, 66 bytes each");
-    let message = &token.as_bytes()[..parts[0].len() + 1 + parts[1].len()];
     let key = PublicKey::from_jwk(&JwkFields {
         kty: "EC",
         crv: Some("P-521"),
