@@ -33,12 +33,29 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 #[derive(Clone, Debug)]
 pub struct EntraAuthLayer {
     validator: Validator,
+    optional: bool,
 }
 
 impl EntraAuthLayer {
-    /// A layer that validates with `validator`.
+    /// A layer that validates with `validator`: a request without a valid bearer is
+    /// refused.
     pub fn new(validator: Validator) -> Self {
-        Self { validator }
+        Self {
+            validator,
+            optional: false,
+        }
+    }
+
+    /// A layer for routes that also serve anonymous callers: a request with no
+    /// `Authorization` header at all goes through without a [`Principal`] (handlers take
+    /// `Option<Principal>`; [`RequireLayer`] still answers 401 for it). A request that
+    /// sends one is validated exactly as by [`Self::new`]: a bad, expired or non-Bearer
+    /// credential is refused, never quietly treated as anonymous.
+    pub fn optional(validator: Validator) -> Self {
+        Self {
+            validator,
+            optional: true,
+        }
     }
 }
 
@@ -48,6 +65,7 @@ impl<S> Layer<S> for EntraAuthLayer {
         EntraAuth {
             inner,
             validator: self.validator.clone(),
+            optional: self.optional,
         }
     }
 }
@@ -57,6 +75,7 @@ impl<S> Layer<S> for EntraAuthLayer {
 pub struct EntraAuth<S> {
     inner: S,
     validator: Validator,
+    optional: bool,
 }
 
 impl<S, B, RB> Service<Request<B>> for EntraAuth<S>
@@ -79,7 +98,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let validator = self.validator.clone();
+        let anonymous = self.optional && !req.headers().contains_key(header::AUTHORIZATION);
         Box::pin(async move {
+            if anonymous {
+                return inner.call(req).await;
+            }
             match validator.validate_request(req.headers()).await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
@@ -254,7 +277,7 @@ fn sanitize(text: &str) -> String {
 
 #[cfg(feature = "axum")]
 mod axum_support {
-    use axum::extract::FromRequestParts;
+    use axum::extract::{FromRequestParts, OptionalFromRequestParts};
     use axum::response::{IntoResponse, Response};
     use http::request::Parts;
 
@@ -275,6 +298,19 @@ mod axum_support {
     impl IntoResponse for ValidationError {
         fn into_response(self) -> Response {
             super::error_response(&self, None)
+        }
+    }
+
+    /// `Option<Principal>`: `None` for an anonymous request let through by
+    /// [`EntraAuthLayer::optional`](super::EntraAuthLayer::optional).
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Option<Self>, Self::Rejection> {
+            Ok(parts.extensions.get::<Principal>().cloned())
         }
     }
 

@@ -362,3 +362,82 @@ async fn key_outages_are_503_without_a_challenge() {
     assert_eq!(a.body["error"], "temporarily_unavailable");
     assert_eq!(a.body["code"], "keys_unavailable");
 }
+
+#[tokio::test]
+async fn optional_auth_lets_anonymous_callers_through_but_never_a_bad_credential() {
+    let forge = Forge::test_key();
+    async fn hello(p: Option<Principal>) -> axum::Json<Value> {
+        axum::Json(json!({ "caller": p.as_ref().and_then(|p| p.object_id().map(str::to_string)) }))
+    }
+    let app = Router::new()
+        .route("/hello", get(hello))
+        .route(
+            "/mine",
+            get(me).layer(RequireLayer::new(Requirement::scope("Data.Read"))),
+        )
+        .layer(EntraAuthLayer::optional(validator(&forge)));
+    let bearer = format!("Bearer {}", forge.token(&v2_claims()));
+
+    // No Authorization header: through, without a principal.
+    let a = call(&app, "/hello", &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
+    assert_eq!(a.body["caller"], Value::Null);
+    // A good bearer (and tenant header): the principal.
+    let a = call(
+        &app,
+        "/hello",
+        &[("authorization", &bearer), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
+    assert_eq!(a.body["caller"], "a11ce000-0000-4000-8000-000000000001");
+
+    // A credential that is sent is judged as ever: expired, another scheme, a tenant
+    // header for another tenant, an empty bearer.
+    let expired = format!(
+        "Bearer {}",
+        forge.token(&with(v2_claims(), json!({ "exp": NOW - 3600 })))
+    );
+    for (auth, tenant, status, code) in [
+        (
+            expired.as_str(),
+            TENANT,
+            StatusCode::UNAUTHORIZED,
+            "expired",
+        ),
+        (
+            "Basic dXNlcjpwYXNz",
+            TENANT,
+            StatusCode::UNAUTHORIZED,
+            "token_missing",
+        ),
+        ("Bearer", TENANT, StatusCode::UNAUTHORIZED, "token_missing"),
+        (
+            bearer.as_str(),
+            OTHER_TENANT,
+            StatusCode::FORBIDDEN,
+            "tenant_header_mismatch",
+        ),
+    ] {
+        let a = call(
+            &app,
+            "/hello",
+            &[("authorization", auth), ("x-tenant-id", tenant)],
+        )
+        .await;
+        assert_eq!(a.status, status, "{auth:.20}: {}", a.raw);
+        assert_eq!(a.body["code"], code, "{auth:.20}");
+    }
+
+    // A route with a requirement still needs a caller.
+    let a = call(&app, "/mine", &[]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.challenge.as_deref(), Some("Bearer"));
+    let a = call(
+        &app,
+        "/mine",
+        &[("authorization", &bearer), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
+}
