@@ -921,6 +921,42 @@ mod tests {
     }
 
     #[test]
+    fn ec_coordinates_without_their_leading_zeros_are_padded_back() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        // One P-256 key in 256 has an x starting with a zero byte: find one (bounded;
+        // the chance of missing in 4,000 tries is about 1e-7).
+        let pair = (0..4000)
+            .map(|_| EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
+            .find(|p| p.public_key().as_ref()[1] == 0)
+            .expect("no key with a leading zero in x in 4,000 tries");
+        let point = pair.public_key().as_ref();
+        let y = b64url(&point[33..]);
+        let jwk = |x: &str| {
+            PublicKey::from_jwk(&JwkFields {
+                kty: "EC",
+                crv: Some("P-256"),
+                x: Some(x),
+                y: Some(&y),
+                ..JwkFields::default()
+            })
+        };
+        let full = jwk(&b64url(&point[1..33])).unwrap();
+        // Written by a library that strips leading zeros: the same key.
+        let stripped = jwk(&b64url(&point[2..33])).unwrap();
+        assert_eq!(full, stripped);
+        let sig = pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), b"m")
+            .unwrap();
+        stripped
+            .verify(Algorithm::ES256, b"m", sig.as_ref())
+            .unwrap();
+        // Longer than the curve's coordinate, even by a zero byte: refused.
+        let long = b64url([&[0u8][..], &point[1..33]].concat());
+        assert_eq!(jwk(&long), Err(JoseError::BadPublicKey));
+        assert_eq!(jwk(""), Err(JoseError::BadPublicKey));
+    }
+
+    #[test]
     fn jwk_members_are_checked() {
         let x32 = b64url([9u8; 32]);
         for (what, jwk) in [

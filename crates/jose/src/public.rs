@@ -41,19 +41,23 @@ impl std::fmt::Debug for EcPublicKey {
 }
 
 impl EcPublicKey {
-    /// From the JWK's `x` and `y`: base64url of exactly the coordinate length, and a
-    /// point on `curve` (aws-lc checks it).
+    /// From the JWK's `x` and `y` (base64url) and a point on `curve` (aws-lc checks it).
+    ///
+    /// RFC 7518 §6.2.1.2 wants each coordinate at the curve's full length; some
+    /// libraries drop leading zero bytes, which would make one key in 128 unreadable at
+    /// random after a rotation, so a shorter coordinate is padded back (the point is
+    /// still checked). A longer one is refused.
     pub fn from_coordinates(curve: Curve, x: &str, y: &str) -> Result<Self, JoseError> {
-        let x = b64url_decode_strict(x).map_err(|_| JoseError::BadPublicKey)?;
-        let y = b64url_decode_strict(y).map_err(|_| JoseError::BadPublicKey)?;
         let len = curve.coordinate_len();
-        if x.len() != len || y.len() != len {
-            return Err(JoseError::BadPublicKey);
+        let mut point = vec![0u8; 1 + 2 * len];
+        point[0] = 4;
+        for (value, at) in [(x, 1), (y, 1 + len)] {
+            let bytes = b64url_decode_strict(value).map_err(|_| JoseError::BadPublicKey)?;
+            if bytes.is_empty() || bytes.len() > len {
+                return Err(JoseError::BadPublicKey);
+            }
+            point[at + len - bytes.len()..at + len].copy_from_slice(&bytes);
         }
-        let mut point = Vec::with_capacity(1 + 2 * len);
-        point.push(4);
-        point.extend_from_slice(&x);
-        point.extend_from_slice(&y);
         ParsedPublicKey::new(ec_algorithm(curve), &point).map_err(|_| JoseError::BadPublicKey)?;
         Ok(Self { curve, point })
     }
