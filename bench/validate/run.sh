@@ -66,6 +66,8 @@ rows = [
     (f"node jose {jose_version} (Node {node_version}), same checks", nj.get("median_ns")),
     ("entra-validate `parse_token` alone: base64url, strict JSON, claims (`parse_strict`)", median_ns("parse_strict")),
     ("**entra-validate `validate_cached`, a token seen before** (`repeat_token`)", median_ns("repeat_token")),
+    ("entra-validate, the same claims signed ES256 (P-256, aws-lc's ECDSA), never seen (`fresh_token_es256`)", median_ns("fresh_token_es256")),
+    ("jsonwebtoken 11, the same ES256 tokens and checks (`jsonwebtoken_es256`)", median_ns("jsonwebtoken_es256")),
 ]
 print("| what | per validation | per second, one core | vs `openssl speed` verify |")
 print("|---|---:|---:|---:|")
@@ -79,5 +81,6 @@ for label, ns in rows:
 fresh, jwt, slow = median_ns("fresh_token"), median_ns("jsonwebtoken"), median_ns("fresh_token", "awslc")
 print(f"\nentra-validate fresh / jsonwebtoken: {jwt/fresh:.2f}x; fresh / openssl verify: {(1e9/fresh)/ossl:.2f}x; "
       f"with aws-lc RSA: {jwt/slow:.2f}x and {(1e9/slow)/ossl:.2f}x; "
-      f"repeat-token: {1e9/median_ns('repeat_token')/1e6:.1f} million per second on one core.")
+      f"repeat-token: {1e9/median_ns('repeat_token')/1e6:.1f} million per second on one core; "
+      f"ES256 fresh / jsonwebtoken ES256: {median_ns('jsonwebtoken_es256')/median_ns('fresh_token_es256'):.2f}x.")
 PYEOF

@@ -14,6 +14,8 @@
 //! - `repeat_token`: [`Validator::validate_cached`] of a token validated before.
 //! - `parse_strict`: [`entra_validate::parse_token`] alone (base64url, strict JSON,
 //!   the claims read): most of what `fresh_token` adds to the floor.
+//! - `fresh_token_es256` and `jsonwebtoken_es256`: the same claims signed with ES256
+//!   (P-256), for issuers with EC keys; both verify with aws-lc's ECDSA.
 //!
 //! `bash bench/validate/run.sh` runs this beside `openssl speed rsa2048` and writes
 //! the table in BENCHMARKS.md.
@@ -82,27 +84,7 @@ fn benches(c: &mut Criterion) {
     }
 
     g.bench_function("fresh_token", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut done = 0u64;
-            while done < iters {
-                // A new validator: none of these tokens is in its cache.
-                let v = validator(&fx.jwks);
-                rt.block_on(v.warm_up()).unwrap();
-                let n = (iters - done).min(TOKENS as u64) as usize;
-                // One `block_on` for the batch, as a server's task polls `validate` inside
-                // its runtime (a `block_on` per call would time tokio, not validation).
-                total += rt.block_on(async {
-                    let start = Instant::now();
-                    for t in &fx.tokens[..n] {
-                        black_box(v.validate(black_box(t)).await.unwrap());
-                    }
-                    start.elapsed()
-                });
-                done += n as u64;
-            }
-            total
-        })
+        b.iter_custom(|iters| fresh(&rt, iters, || validator(&fx.jwks), &fx.tokens))
     });
 
     g.bench_function("jsonwebtoken", |b| {
@@ -147,5 +129,103 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(validate, benches);
+/// `iters` validations of tokens the validator has never seen: a new validator from
+/// `make` for every batch of [`TOKENS`].
+fn fresh(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    make: impl Fn() -> entra_validate::Validator,
+    tokens: &[String],
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0u64;
+    while done < iters {
+        // A new validator: none of these tokens is in its cache.
+        let v = make();
+        rt.block_on(v.warm_up()).unwrap();
+        let n = (iters - done).min(tokens.len() as u64) as usize;
+        // One `block_on` for the batch, as a server's task polls `validate` inside its
+        // runtime (a `block_on` per call would time tokio, not validation).
+        total += rt.block_on(async {
+            let start = Instant::now();
+            for t in &tokens[..n] {
+                black_box(v.validate(black_box(t)).await.unwrap());
+            }
+            start.elapsed()
+        });
+        done += n as u64;
+    }
+    total
+}
+
+/// The same claims signed with ES256 (a P-256 key, aws-lc's ECDSA): entra-validate beside
+/// jsonwebtoken, for issuers that sign with EC keys.
+fn es256(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    use entra_jose::b64url;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let point = pair.public_key().as_ref();
+    let (x, y) = (b64url(&point[1..33]), b64url(&point[33..]));
+    let jwks = serde_json::json!({ "keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "bench-ec", "use": "sig", "x": x, "y": y,
+    }]})
+    .to_string();
+    let header = b64url(r#"{"typ":"JWT","alg":"ES256","kid":"bench-ec"}"#);
+    let t = fixture::now();
+    let tokens: Vec<String> = (0..TOKENS)
+        .map(|i| {
+            let input = format!("{header}.{}", b64url(fixture::claims(i, t).to_string()));
+            let sig = pair.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+            format!("{input}.{}", b64url(sig.as_ref()))
+        })
+        .collect();
+    let make = || {
+        entra_validate::Validator::new(
+            fixture::builder(&jwks)
+                .algorithms([Algorithm::ES256])
+                .build()
+                .unwrap(),
+        )
+    };
+
+    let mut g = c.benchmark_group("validate");
+    g.throughput(Throughput::Elements(1));
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("fresh_token_es256", |b| {
+        b.iter_custom(|iters| fresh(&rt, iters, make, &tokens))
+    });
+    g.bench_function("jsonwebtoken_es256", |b| {
+        use jsonwebtoken::{DecodingKey, Validation, decode};
+        let key = DecodingKey::from_ec_components(&x, &y).unwrap();
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[format!("https://login.microsoftonline.com/{TENANT}/v2.0")]);
+        validation.leeway = 300;
+        validation.validate_nbf = true;
+        let mut i = 0;
+        b.iter(|| {
+            let t = &tokens[i % TOKENS];
+            i += 1;
+            let c = decode::<JwtClaims>(black_box(t), &key, &validation)
+                .unwrap()
+                .claims;
+            assert!(c.tid == TENANT && c.ver == "2.0");
+            assert!(
+                c.scp
+                    .as_deref()
+                    .is_some_and(|s| s.split(' ').any(|s| s == "Data.Read"))
+                    || c.roles.iter().any(|r| r == "Data.Read.All")
+            );
+            black_box(c)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(validate, benches, es256);
 criterion_main!(validate);
