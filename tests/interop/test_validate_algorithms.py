@@ -74,6 +74,8 @@ def test_accepted_only_when_allowed(jwks_file, alg, kid):
     tok = token(alg, kid)
     rc, verdict = validate(jwks_file, tok)
     assert (rc, verdict.get("code")) == (1, "alg_not_allowed"), verdict
+    # The verdict says how to accept it.
+    assert f"add --alg {alg}" in verdict["hint"] and "accepted now: RS256" in verdict["hint"], verdict
     rc, verdict = validate(jwks_file, tok, "--alg", alg, "--scope", "Data.Read")
     assert rc == 0 and verdict["valid"] is True, verdict
     assert verdict["principal"]["sub"] == "user-1"

@@ -20,6 +20,8 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE};
 The verdict is JSON on stdout; the token itself is never printed:
   {\"valid\":true,\"principal\":{...},\"expires_in\":3412}
   {\"valid\":false,\"error\":\"invalid_token\",\"code\":\"expired\",\"reason\":\"the token has expired\"}
+A refusal the flags can fix adds a \"hint\" (a token signed with an algorithm
+not allowed by --alg names it).
 
 Exit codes: 0 valid, 1 invalid (or the issuer's keys could not be fetched),
 2 usage or configuration error (bad flags, unreadable JWKS or CA file).
@@ -175,7 +177,13 @@ pub(crate) fn run(args: ValidateArgs, config: &Config) -> ExitCode {
             }),
             ExitCode::SUCCESS,
         ),
-        Err(e) => (refusal_json(&e), ExitCode::from(EXIT_FAILURE)),
+        Err(e) => {
+            let mut out = refusal_json(&e);
+            if let Some(hint) = hint(&e, &token, &args) {
+                out["hint"] = hint.into();
+            }
+            (out, ExitCode::from(EXIT_FAILURE))
+        }
     };
     println!("{out}");
     code
@@ -284,6 +292,34 @@ fn principal_json(p: &Principal) -> Value {
         "audience": claims.get("aud"),
         "expires_at": p.expires_at(),
     })
+}
+
+/// What to do about a refusal the command line can fix: a token signed with a JWS
+/// algorithm that was not allowed (only RS256 is, by default) names it.
+fn hint(e: &ValidationError, token: &str, args: &ValidateArgs) -> Option<String> {
+    if *e != ValidationError::AlgNotAllowed {
+        return None;
+    }
+    // The header alone, unverified: only to name the algorithm.
+    let header = token.split('.').next()?;
+    let header: Value = serde_json::from_slice(&entra_jose::b64url_decode(header).ok()?).ok()?;
+    let alg = entra_jose::Algorithm::from_name(header.get("alg")?.as_str()?)?;
+    if args.algorithms.contains(&alg) {
+        return None;
+    }
+    Some(format!(
+        "the token is signed with {alg}; if its issuer signs with {alg}, add --alg {alg} \
+         (accepted now: {})",
+        if args.algorithms.is_empty() {
+            "RS256".to_string()
+        } else {
+            args.algorithms
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ))
 }
 
 fn refusal_json(e: &ValidationError) -> Value {
