@@ -176,6 +176,11 @@ struct RawJwk {
     y: Option<String>,
     issuer: Option<String>,
     key_ops: Option<Vec<String>>,
+    // Private members (RFC 7518 §6.2.2, §6.3.2, §6.4): present in a published key set,
+    // the key is compromised.
+    d: Option<serde::de::IgnoredAny>,
+    p: Option<serde::de::IgnoredAny>,
+    k: Option<serde::de::IgnoredAny>,
 }
 
 /// Parses a JWKS document: the entry point fuzz targets call.
@@ -184,7 +189,8 @@ struct RawJwk {
 /// RSA (at least 2048 bits), EC on P-256/384/521 (the point on its curve) and OKP
 /// Ed25519, with `use` `sig` or absent, an `alg` (when given) that is a JWS algorithm
 /// for that type of key, and `key_ops` (when given) including `verify`; skips every
-/// other entry (encryption keys, Ed448, symmetric keys...). The first of two keys with
+/// other entry (encryption keys, Ed448, symmetric keys, and any key that publishes its
+/// private part, `d`, `p` or `k`, with a warning: anyone could sign with it). The first of two keys with
 /// the same `kid` wins. A document with no usable key is an error.
 pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if bytes.len() > MAX_JWKS_BYTES {
@@ -213,6 +219,14 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
 fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
     let jwk: RawJwk = serde_json::from_value(value).ok()?;
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if jwk.d.is_some() || jwk.p.is_some() || jwk.k.is_some() {
+        // Whoever can read the key set can sign with this key: never trust it.
+        tracing::warn!(
+            kid = jwk.kid.as_deref().unwrap_or(""),
+            "a JWKS key publishes its private part (d, p or k); the key is refused"
+        );
         return None;
     }
     if jwk

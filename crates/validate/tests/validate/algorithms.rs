@@ -286,6 +286,8 @@ fn broken_ec_and_okp_keys_are_skipped_and_named_algorithms_are_exact() {
         json!({ "kty": "OKP", "kid": "bad", "crv": "X25519", "x": b64url([7u8; 32]) }),
         json!({ "kty": "oct", "kid": "bad", "k": b64url([7u8; 32]) }),
         with(good.clone(), json!({ "use": "enc" })),
+        // A published private part: anyone could sign with the key.
+        with(good.clone(), json!({ "d": b64url([5u8; 32]) })),
         with(good.clone(), json!({ "alg": "es256" })),
         with(good.clone(), json!({ "alg": "ES384" })),
     ];
@@ -312,4 +314,33 @@ fn published_example_keys_of_each_type_are_read() {
         .map(|kid| set.get(kid).unwrap().public_key().key_type().to_string())
         .collect();
     assert_eq!(kinds, ["EC P-256", "EC P-521", "OKP Ed25519"]);
+}
+
+#[test]
+fn a_key_set_that_publishes_private_keys_is_not_trusted() {
+    let forge = Forge::test_key();
+    let ed = Signer::generate(Algorithm::EdDSA).jwk("ed");
+    for (what, key) in [
+        ("RSA d", forge.jwk(json!({ "d": b64url([1u8; 256]) }))),
+        ("RSA p", forge.jwk(json!({ "p": b64url([1u8; 128]) }))),
+        ("OKP d", with(ed.clone(), json!({ "d": b64url([1u8; 32]) }))),
+        (
+            "oct k",
+            json!({ "kty": "oct", "kid": "s", "k": b64url([1u8; 32]) }),
+        ),
+    ] {
+        assert_eq!(
+            parse_jwks(json!({ "keys": [key] }).to_string().as_bytes()).unwrap_err(),
+            entra_validate::JwksError::NoUsableKey,
+            "{what}"
+        );
+    }
+    // Without them, the same keys are used.
+    let set = parse_jwks(
+        json!({ "keys": [forge.jwk(json!({})), ed] })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(set.len(), 2);
 }
