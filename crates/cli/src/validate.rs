@@ -70,6 +70,11 @@ pub(crate) struct ValidateArgs {
     /// Require every --scope and every --role, not any one of them.
     #[arg(long)]
     require_all: bool,
+    /// A Conditional Access authentication context (`c1`...`c99`) the token must
+    /// carry in `acrs`. Repeatable (all required). A token without it is refused with
+    /// code `insufficient_claims` and the claims challenge an API would send.
+    #[arg(long = "auth-context", value_name = "ID")]
+    auth_contexts: Vec<String>,
     /// Accepted token versions.
     #[arg(long, value_enum, default_value = "both")]
     version: Version,
@@ -231,6 +236,9 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
     if !args.algorithms.is_empty() {
         b = b.algorithms(args.algorithms.iter().copied());
     }
+    for id in &args.auth_contexts {
+        b = b.require(Requirement::auth_context(id.clone()));
+    }
     b = if args.require_all {
         let each = args
             .scopes
@@ -335,6 +343,12 @@ fn refusal_json(e: &ValidationError) -> Value {
     if let ValidationError::InsufficientScope { scopes, roles, .. } = e {
         out["scopes"] = scopes.clone().into();
         out["roles"] = roles.clone().into();
+    }
+    if let ValidationError::InsufficientClaims { claims, .. } = e {
+        // What to pass as the claims of the next token request (MSAL's
+        // `claims_challenge`), and the header value an API would answer with.
+        out["claims"] = claims.clone().into();
+        out["www_authenticate"] = entra_validate::challenge(e, None).into();
     }
     out
 }

@@ -626,6 +626,7 @@ impl Request<'_> {
                 amr: &[],
                 now: self.now,
                 lifetime,
+                requested: tokens::RequestedClaims::parse(self.form.get("claims")),
             },
         )
         .map_err(|_| {
@@ -1094,6 +1095,7 @@ impl Request<'_> {
                 amr,
                 now: self.now,
                 lifetime,
+                requested: tokens::RequestedClaims::parse(self.form.get("claims")),
             },
         )
         .map_err(|_| {

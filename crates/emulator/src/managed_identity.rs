@@ -97,6 +97,7 @@ fn issue(
             amr: &[],
             now,
             lifetime,
+            requested: Default::default(),
         },
     )
     .map_err(|_| {

@@ -73,6 +73,59 @@ pub struct AccessTokenRequest<'a> {
     pub now: i64,
     /// Lifetime in seconds.
     pub lifetime: i64,
+    /// What the `claims` request parameter asked for (user tokens only).
+    pub requested: RequestedClaims,
+}
+
+/// What a token request's `claims` parameter asks to put in the access token: the
+/// client's capabilities (`xms_cc`, e.g. `cp1` for "handles claims challenges") and
+/// Conditional Access authentication contexts (`acrs`, `c1`...`c99`), which the
+/// emulator grants as a tenant whose policy for them the user satisfied would.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestedClaims {
+    /// `xms_cc` values.
+    pub capabilities: Vec<String>,
+    /// `acrs` values.
+    pub auth_contexts: Vec<String>,
+}
+
+impl RequestedClaims {
+    /// From the `claims` parameter (JSON, OIDC Core §5.5); anything unreadable asks
+    /// for nothing.
+    pub fn parse(param: Option<&str>) -> Self {
+        let Some(json) = param.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        else {
+            return Self::default();
+        };
+        let access = &json["access_token"];
+        let values = |claim: &serde_json::Value| -> Vec<String> {
+            let mut out: Vec<String> = claim["values"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(one) = claim["value"].as_str() {
+                out.push(one.to_string());
+            }
+            out.dedup();
+            out
+        };
+        let is_context = |c: &String| {
+            c.strip_prefix('c')
+                .and_then(|n| n.parse::<u8>().ok())
+                .is_some_and(|n| (1..=99).contains(&n) && !c.starts_with("c0"))
+        };
+        Self {
+            capabilities: values(&access["xms_cc"]),
+            auth_contexts: values(&access["acrs"])
+                .into_iter()
+                .filter(is_context)
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -84,6 +137,8 @@ struct AccessClaims<'a> {
     exp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    acrs: &'a [String],
     aio: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<&'a [&'a str]>,
@@ -127,6 +182,8 @@ struct AccessClaims<'a> {
     xms_mirid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     xms_tcdt: Option<i64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    xms_cc: &'a [String],
 }
 
 /// v2 issuer for a tenant at `base`.
@@ -202,6 +259,11 @@ pub fn mint_access_token(
         nbf: req.now,
         exp: req.now + req.lifetime,
         acr: (user.is_some() && !v2).then_some("1"),
+        acrs: if user.is_some() {
+            &req.requested.auth_contexts
+        } else {
+            &[]
+        },
         aio: random_token(48),
         amr: user.and((!v2).then_some(req.amr)),
         azp: v2.then_some(req.client_id),
@@ -228,6 +290,7 @@ pub fn mint_access_token(
         wids: user.map(|u| u.roles.as_slice()).filter(|w| !w.is_empty()),
         xms_mirid: mirid,
         xms_tcdt: None,
+        xms_cc: &req.requested.capabilities,
     };
     let payload = serde_json::to_vec(&claims).expect("claims serialise");
     let header = if v2 { &key.header_v2 } else { &key.header_v1 };

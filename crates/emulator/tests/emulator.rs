@@ -868,6 +868,67 @@ mod user_flows {
     }
 
     #[tokio::test]
+    async fn the_claims_parameter_adds_auth_contexts_and_client_capabilities() {
+        let env = Env::start().await;
+        let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"},"xms_cc":{"values":["cp1"]}}}"#;
+        let user = |claims: Option<&'static str>| {
+            let mut form = vec![
+                ("grant_type", "password"),
+                ("client_id", PUBLIC),
+                ("username", "alice@contoso.onmicrosoft.com"),
+                ("password", "alice-dev-password"),
+                ("scope", "api://contoso-api/Data.Read"),
+            ];
+            form.extend(claims.map(|c| ("claims", c)));
+            form
+        };
+        let at = |body: &Value| body["access_token"].as_str().unwrap().to_string();
+        // Without: neither claim.
+        let (status, body) = env.token(CONTOSO, &user(None)).await;
+        assert_eq!(status, 200, "{body}");
+        let c = env.verify(&at(&body)).await;
+        assert!(
+            c.get("acrs").is_none() && c.get("xms_cc").is_none(),
+            "{c:?}"
+        );
+        // With: the context the API challenged for, and the client's capability.
+        let (status, body) = env.token(CONTOSO, &user(Some(claims))).await;
+        assert_eq!(status, 200, "{body}");
+        let c = env.verify(&at(&body)).await;
+        assert_eq!(c["acrs"], serde_json::json!(["c1"]));
+        assert_eq!(c["xms_cc"], serde_json::json!(["cp1"]));
+        // `values`, and ids outside c1..c99 are not contexts.
+        let (_, body) = env
+            .token(
+                CONTOSO,
+                &user(Some(
+                    r#"{"access_token":{"acrs":{"values":["c2","c100","c0","x1","c07","c99"]}}}"#,
+                )),
+            )
+            .await;
+        let c = env.verify(&at(&body)).await;
+        assert_eq!(c["acrs"], serde_json::json!(["c2", "c99"]));
+        // App-only tokens carry capabilities, never an authentication context.
+        let (status, body) = env
+            .token(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", DAEMON),
+                    ("client_secret", "daemon-dev-secret"),
+                    ("scope", "api://contoso-api/.default"),
+                    ("claims", claims),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let c = env.verify(&at(&body)).await;
+        assert!(c.get("acrs").is_none(), "{c:?}");
+        assert_eq!(c["xms_cc"], serde_json::json!(["cp1"]));
+        env.stop().await;
+    }
+
+    #[tokio::test]
     async fn password_grant_errors_mfa_and_revocation() {
         let env = Env::start().await;
         let ropc = |user: &'static str, pw: &'static str| {

@@ -128,6 +128,18 @@ pub enum ValidationError {
         /// What is missing, in words.
         description: String,
     },
+    /// The token lacks a Conditional Access authentication context (`acrs`) the API
+    /// requires: answered with a claims challenge (401 `insufficient_claims`) that MSAL
+    /// and entrakit clients turn into a new token (the user steps up, e.g. with MFA).
+    #[error(
+        "the token lacks the authentication context {context}: get a new token with the claims in this challenge"
+    )]
+    InsufficientClaims {
+        /// The authentication context id (`c1`...`c99`).
+        context: String,
+        /// The claims request, as JSON: `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`.
+        claims: String,
+    },
     /// The API requires a tenant header and the request has none.
     #[error("the request has no {0} header")]
     TenantHeaderMissing(String),
@@ -191,6 +203,7 @@ impl ValidationError {
             E::IdToken => "id_token",
             E::ClientNotAllowed => "client_not_allowed",
             E::InsufficientScope { .. } => "insufficient_scope",
+            E::InsufficientClaims { .. } => "insufficient_claims",
             E::TenantHeaderMissing(_) => "tenant_header_missing",
             E::TenantHeaderMismatch(_) => "tenant_header_mismatch",
         }
@@ -222,6 +235,7 @@ impl ValidationError {
         match self {
             E::Missing | E::KeysUnavailable(_) => None,
             E::TenantHeaderMissing(_) => Some("invalid_request"),
+            E::InsufficientClaims { .. } => Some("insufficient_claims"),
             E::InsufficientScope { .. } | E::ClientNotAllowed | E::TenantHeaderMismatch(_) => {
                 Some("insufficient_scope")
             }

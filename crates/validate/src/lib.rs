@@ -13,7 +13,9 @@
 //! - [`Validator`]: [`validate`](Validator::validate) (async, fetches keys as needed) and
 //!   [`validate_cached`](Validator::validate_cached) (sync, the validated-token cache).
 //! - [`EntraAuthLayer`] (tower) and the [`Principal`] axum extractor; [`RequireLayer`]
-//!   for per-route scopes and roles. [`EntraAuthLayer::optional`] lets requests without
+//!   for per-route scopes, roles and Conditional Access authentication contexts
+//!   ([`Requirement::auth_context`]: a token without the context gets a 401 claims
+//!   challenge, `error="insufficient_claims"`). [`EntraAuthLayer::optional`] lets requests without
 //!   any `Authorization` header through (handlers take `Option<Principal>`) and judges
 //!   every credential that is sent. Browsers send CORS preflights without credentials:
 //!   answer them outside the layer (a CORS layer wrapped around it).

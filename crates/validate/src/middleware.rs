@@ -7,11 +7,12 @@
 //! | no token (or another scheme) | 401 | `Bearer` (plus `realm`), no error code: RFC 6750 §3.1 |
 //! | malformed, expired, untrusted... | 401 | `Bearer error="invalid_token", error_description="..."` |
 //! | missing scope or role, client not allowed, tenant header naming another tenant | 403 | `Bearer error="insufficient_scope", error_description="...", scope="..."` |
+//! | a required authentication context missing from `acrs` | 401 | `Bearer error="insufficient_claims", error_description="...", claims="<base64 claims request>"` |
 //! | tenant header missing | 400 | `Bearer error="invalid_request", ...` |
 //! | issuer keys unavailable | 503 | none (`Retry-After: 10`) |
 //!
 //! The body is JSON: `{"error", "error_description", "code"}` (plus `"scopes"`/`"roles"`
-//! for a 403 on permissions). Nothing in it or in the header repeats the token.
+//! for a 403 on permissions, `"claims"` for a claims challenge). Nothing in it or in the header repeats the token.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -217,6 +218,9 @@ pub fn error_response<RB: From<String>>(
         body["scopes"] = scopes.clone().into();
         body["roles"] = roles.clone().into();
     }
+    if let ValidationError::InsufficientClaims { claims, .. } = error {
+        body["claims"] = claims.clone().into();
+    }
     let mut resp = Response::new(RB::from(body.to_string()));
     *resp.status_mut() = error.status();
     resp.headers_mut().insert(
@@ -255,6 +259,11 @@ pub fn challenge(error: &ValidationError, realm: Option<&str>) -> Option<String>
         && !scopes.is_empty()
     {
         params.push(format!("scope=\"{}\"", sanitize(&scopes.join(" "))));
+    }
+    // The claims challenge: the claims request in standard base64, as Entra's resources
+    // send it and MSAL reads it.
+    if let ValidationError::InsufficientClaims { claims, .. } = error {
+        params.push(format!("claims=\"{}\"", entra_jose::b64std(claims)));
     }
     Some(if params.is_empty() {
         "Bearer".to_string()

@@ -142,6 +142,26 @@ impl Principal {
         self.0.expires_at
     }
 
+    /// The Conditional Access authentication contexts the token satisfies (`acrs`,
+    /// e.g. `["c1"]`); empty when the claim is absent.
+    pub fn auth_contexts(&self) -> Vec<&str> {
+        self.string_list("acrs")
+    }
+
+    /// The client capabilities the calling app declared (`xms_cc`, e.g. `["cp1"]`: it
+    /// handles claims challenges); empty when the claim is absent.
+    pub fn client_capabilities(&self) -> Vec<&str> {
+        self.string_list("xms_cc")
+    }
+
+    fn string_list(&self, name: &str) -> Vec<&str> {
+        match self.claims().get(name) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(one)) => vec![one.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
     /// Every claim, parsed on first use (validation itself never builds this map).
     pub fn claims(&self) -> &Map<String, Value> {
         self.0.raw.get_or_init(|| {

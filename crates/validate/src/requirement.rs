@@ -5,6 +5,10 @@
 //! `Requirement::scope("Data.Read").or_role("Data.Read.All")` admits a user token with
 //! the delegated scope and a daemon token with the app role, and
 //! `.and(Requirement::role("Admin"))` additionally needs the `Admin` role.
+//!
+//! [`Requirement::auth_context`] adds a Conditional Access authentication context the
+//! token must carry in `acrs`; a token without it is refused with a claims challenge
+//! (401 `insufficient_claims`), after the scope and role clauses.
 
 use crate::error::ValidationError;
 use crate::principal::Principal;
@@ -13,6 +17,8 @@ use crate::principal::Principal;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Requirement {
     clauses: Vec<Clause>,
+    /// Authentication contexts (`acrs`) the token must all carry.
+    contexts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +49,18 @@ impl Requirement {
                 scopes: scopes.into_iter().collect(),
                 roles: roles.into_iter().collect(),
             }],
+            contexts: Vec::new(),
+        }
+    }
+
+    /// Needs the Conditional Access authentication context `id` (`c1` to `c99`) in the
+    /// token's `acrs`: sensitive operations can demand a step-up (MFA, a compliant
+    /// device...) that the tenant's policy for that context enforces. Combine with
+    /// [`and`](Self::and): `Requirement::scope("Data.Write").and(Requirement::auth_context("c1"))`.
+    pub fn auth_context(id: impl Into<String>) -> Self {
+        Self {
+            clauses: Vec::new(),
+            contexts: vec![id.into()],
         }
     }
 
@@ -64,6 +82,7 @@ impl Requirement {
     #[must_use]
     pub fn and(mut self, other: Requirement) -> Self {
         self.clauses.extend(other.clauses);
+        self.contexts.extend(other.contexts);
         self
     }
 
@@ -74,8 +93,10 @@ impl Requirement {
         self.clauses.last_mut().expect("one clause")
     }
 
-    /// Ok when `principal` meets every clause; otherwise the first unmet clause as
-    /// [`ValidationError::InsufficientScope`].
+    /// Ok when `principal` meets every clause and carries every authentication
+    /// context; otherwise the first unmet clause as
+    /// [`ValidationError::InsufficientScope`], or the first missing context as
+    /// [`ValidationError::InsufficientClaims`] with the claims to ask for.
     pub fn check(&self, principal: &Principal) -> Result<(), ValidationError> {
         for clause in &self.clauses {
             let empty = clause.scopes.is_empty() && clause.roles.is_empty();
@@ -92,6 +113,20 @@ impl Requirement {
                     description: format!("the token needs {}", wanted.join(" or ")),
                 });
             }
+        }
+        if let Some(missing) = self.contexts.iter().find(|c| {
+            !principal
+                .auth_contexts()
+                .iter()
+                .any(|have| have == &c.as_str())
+        }) {
+            let claims = serde_json::json!({
+                "access_token": { "acrs": { "essential": true, "value": missing } }
+            });
+            return Err(ValidationError::InsufficientClaims {
+                context: missing.clone(),
+                claims: claims.to_string(),
+            });
         }
         Ok(())
     }

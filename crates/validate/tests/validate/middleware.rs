@@ -441,3 +441,60 @@ async fn optional_auth_lets_anonymous_callers_through_but_never_a_bad_credential
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
 }
+
+#[tokio::test]
+async fn an_auth_context_is_demanded_with_a_claims_challenge() {
+    let forge = Forge::test_key();
+    let app = Router::new()
+        .route(
+            "/transfer",
+            get(me).layer(RequireLayer::new(
+                Requirement::scope("Data.Write").and(Requirement::auth_context("c1")),
+            )),
+        )
+        .layer(EntraAuthLayer::new(validator(&forge)));
+    let call_with = |claims: Value| {
+        let bearer = format!("Bearer {}", forge.token(&claims));
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                "/transfer",
+                &[("authorization", &bearer), ("x-tenant-id", TENANT)],
+            )
+            .await
+        }
+    };
+
+    // Without `acrs`: 401 with the claims challenge Entra's resources send.
+    let a = call_with(v2_claims()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.raw);
+    let challenge = a.challenge.unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_claims\", error_description=\"the token lacks the authentication context c1"),
+        "{challenge}"
+    );
+    let b64 = challenge
+        .split("claims=\"")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&entra_jose::b64std_decode(b64).unwrap()).unwrap();
+    assert_eq!(
+        claims,
+        json!({ "access_token": { "acrs": { "essential": true, "value": "c1" } } })
+    );
+    assert_eq!(a.body["code"], "insufficient_claims");
+    assert_eq!(a.body["claims"], claims.to_string());
+
+    // Another context does not count; with c1 (among others) the route answers.
+    let a = call_with(with(v2_claims(), json!({ "acrs": ["c2"] }))).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = call_with(with(v2_claims(), json!({ "acrs": ["c2", "c1"] }))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.raw);
+
+    // Permissions are judged first: no scope is a 403, not a step-up.
+    let a = call_with(with(v2_claims(), json!({ "scp": "Data.Read" }))).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.body["code"], "insufficient_scope");
+}
