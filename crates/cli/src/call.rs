@@ -470,6 +470,26 @@ mod tests {
     }
 
     #[test]
+    fn entra_validates_own_claims_challenge_is_understood() {
+        // What an API behind entra-validate answers for a missing authentication
+        // context is what `entra call` retries with.
+        let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
+        let e = entra_validate::ValidationError::InsufficientClaims {
+            context: "c1".into(),
+            claims: claims.into(),
+        };
+        let mut h = http::HeaderMap::new();
+        h.append(
+            "www-authenticate",
+            entra_validate::challenge(&e, Some("contoso-api"))
+                .unwrap()
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(claims_challenge(&h).as_deref(), Some(claims));
+    }
+
+    #[test]
     fn loopback_hosts() {
         assert!(is_loopback("localhost"));
         assert!(is_loopback("127.0.0.1"));
