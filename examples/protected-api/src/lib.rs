@@ -9,9 +9,12 @@
 //! | `GET /account/me` | a valid token | the caller, as JSON |
 //! | `GET /data` | scope `Data.Read` (a user) or app role `Data.Read.All` (a daemon) | the items |
 //! | `POST /data` | scope `Data.Write` or app role `Data.Write.All` | 201 and the new item |
+//! | `DELETE /data/{id}` | scope `Data.Write` and authentication context `c1` (a step-up, e.g. MFA, that the tenant's Conditional Access policy for `c1` demands) | 204 |
 //!
 //! Refusals come from the middleware: 401 with a `WWW-Authenticate` challenge for a
-//! missing or bad token, 403 `insufficient_scope` naming what is missing, 400 without
+//! missing or bad token, 403 `insufficient_scope` naming what is missing, 401
+//! `insufficient_claims` with a claims challenge for a token without the `c1` context
+//! (MSAL and `entra call` fetch a new token with those claims and retry), 400 without
 //! `X-Tenant-ID`, 403 when it names another tenant. The binary (`main.rs`) only reads
 //! flags, builds the [`Validator`] with [`ApiSettings::validator_config`] and serves
 //! [`app`]; tests and the load test use the same two functions.
@@ -122,6 +125,13 @@ impl Store {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    fn remove(&self, id: u64) -> bool {
+        let mut items = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let before = items.len();
+        items.retain(|i| i.id != id);
+        items.len() != before
+    }
+
     fn add(&self, name: String, created_by: Option<String>) -> Item {
         let mut items = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let item = Item {
@@ -156,14 +166,22 @@ fn routes(store: Store, protected: bool) -> Router {
         RequireLayer::new(Requirement::scope("Data.Read").or_role("Data.Read.All")).realm(REALM);
     let write =
         RequireLayer::new(Requirement::scope("Data.Write").or_role("Data.Write.All")).realm(REALM);
-    let data = if protected {
-        get(list.layer(read)).post(create.layer(write))
+    // Deleting is sensitive: a delegated Data.Write and the step-up of context c1.
+    let delete_one =
+        RequireLayer::new(Requirement::scope("Data.Write").and(Requirement::auth_context("c1")))
+            .realm(REALM);
+    let (data, one) = if protected {
+        (
+            get(list.layer(read)).post(create.layer(write)),
+            axum::routing::delete(remove.layer(delete_one)),
+        )
     } else {
-        get(list).post(create)
+        (get(list).post(create), axum::routing::delete(remove))
     };
     Router::new()
         .route("/account/me", get(me))
         .route("/data", data)
+        .route("/data/{id}", one)
         .with_state(store)
 }
 
@@ -194,6 +212,18 @@ fn principal_json(p: &Principal) -> Value {
 
 async fn list(State(store): State<Store>) -> Json<Value> {
     Json(json!({ "items": store.items() }))
+}
+
+async fn remove(
+    State(store): State<Store>,
+    _caller: Principal,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> StatusCode {
+    if store.remove(id) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }
 
 async fn create(

@@ -448,3 +448,72 @@ async fn the_binary_serves_over_loopback() {
     drop(server);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_needs_the_c1_step_up_through_a_claims_challenge() {
+    let h = Harness::start().await;
+    let app = protected_api::app(settings(&h).validator().unwrap());
+    let alice_form = |claims: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "password".to_string()),
+            ("client_id", PUBLIC.to_string()),
+            ("username", "alice@contoso.onmicrosoft.com".to_string()),
+            ("password", "alice-dev-password".to_string()),
+            ("scope", "api://contoso-api/Data.Write".to_string()),
+        ];
+        form.extend(claims.map(|c| ("claims", c.to_string())));
+        form
+    };
+    let writer = bearer(&h.access_token(TENANT, &alice_form(None)).await);
+
+    // Data.Write alone: 401 with the claims challenge for c1.
+    let a = call(
+        &app,
+        "DELETE",
+        "/data/1",
+        &[("authorization", &writer), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+    assert_eq!(a.body["code"], "insufficient_claims");
+    let challenge = a.challenge.unwrap();
+    assert!(
+        challenge.starts_with("Bearer realm=\"protected-api\", error=\"insufficient_claims\""),
+        "{challenge}"
+    );
+    let claims = a.body["claims"].as_str().unwrap().to_string();
+
+    // The client asks the emulator again with those claims (as MSAL does with the
+    // challenge): the new token carries acrs c1, and the delete goes through.
+    let stepped_up = bearer(&h.access_token(TENANT, &alice_form(Some(&claims))).await);
+    let a = call(
+        &app,
+        "DELETE",
+        "/data/1",
+        &[("authorization", &stepped_up), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
+    let a = call(
+        &app,
+        "DELETE",
+        "/data/1",
+        &[("authorization", &stepped_up), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    // A daemon with the Data.Write.All role has no delegated Data.Write: 403, no
+    // step-up to offer (app tokens never carry an authentication context).
+    let daemon = bearer(&h.daemon_token("api://contoso-api/.default").await);
+    let a = call(
+        &app,
+        "DELETE",
+        "/data/2",
+        &[("authorization", &daemon), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    assert_eq!(a.body["code"], "insufficient_scope");
+    h.stop().await;
+}
