@@ -224,6 +224,7 @@ pub struct ValidatorConfig {
     pub(crate) http: Option<reqwest::Client>,
     pub(crate) clock: Clock,
     pub(crate) cache_capacity: usize,
+    pub(crate) stats: bool,
 }
 
 impl ValidatorConfig {
@@ -277,6 +278,7 @@ pub struct ValidatorConfigBuilder {
     extra_ca: Option<PathBuf>,
     clock: Option<Clock>,
     cache_capacity: Option<usize>,
+    stats: bool,
 }
 
 impl ValidatorConfigBuilder {
@@ -445,6 +447,14 @@ impl ValidatorConfigBuilder {
         self
     }
 
+    /// Count validations for [`Validator::stats`](crate::Validator::stats). Off by
+    /// default: counting is an atomic increment on every request, on a cache line all
+    /// cores share, next to a cache hit that takes about 70 ns.
+    pub fn collect_stats(mut self, on: bool) -> Self {
+        self.stats = on;
+        self
+    }
+
     /// How many validated tokens to remember (default 10,000; 0 turns the cache off).
     pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
         self.cache_capacity = Some(tokens);
@@ -564,6 +574,7 @@ impl ValidatorConfigBuilder {
             http,
             clock: self.clock.unwrap_or_default(),
             cache_capacity: self.cache_capacity.unwrap_or(10_000),
+            stats: self.stats,
         })
     }
 }

@@ -152,4 +152,4 @@ pub use token::{
     Audience, Claims, Header, MAX_JSON_DEPTH, MAX_KID_LEN, ParsedToken, TokenVersion,
     classify_non_jwt, is_guid, parse_token,
 };
-pub use validator::{Validator, bearer};
+pub use validator::{ValidationStats, Validator, bearer};

@@ -1,6 +1,8 @@
 //! [`Validator`]: the checks, in order, and the validated-token cache in front of them.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::cache::TokenCache;
 use crate::clock::Clock;
@@ -29,6 +31,50 @@ struct Inner {
     jwks: JwksCache,
     cache: TokenCache,
     required: Option<Requirement>,
+    counters: Counters,
+}
+
+/// What [`Validator::stats`] reads: relaxed atomics on the paths that succeed, a map
+/// behind a lock for refusals (by code).
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    cache_hits: AtomicU64,
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counters {
+    fn refuse(&self, e: &ValidationError) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        *refused.entry(e.code()).or_default() += 1;
+    }
+}
+
+/// Counts since a [`Validator`] was made (a snapshot; its clones share them), for an
+/// API's metrics: how many bearers were accepted, how many answered from the
+/// validated-token cache, and the refusals by [`ValidationError::code`] (an operator
+/// seeing `expired` or `wrong_audience` climb knows which clients to call). Refusals
+/// made after validation by a route's [`RequireLayer`](crate::RequireLayer) are not
+/// counted here; a request whose token was accepted but whose tenant header is wrong
+/// counts in both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidationStats {
+    /// Tokens validated in full and accepted (each one signature check).
+    pub accepted: u64,
+    /// Tokens accepted from the validated-token cache, with no check repeated.
+    pub cache_hits: u64,
+    /// Refusals by code, codes with none left out.
+    pub refused: BTreeMap<&'static str, u64>,
+    /// Key set documents fetched (successfully or not).
+    pub jwks_fetches: u64,
+}
+
+impl ValidationStats {
+    /// All refusals.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().sum()
+    }
 }
 
 impl std::fmt::Debug for Validator {
@@ -82,7 +128,21 @@ impl Validator {
                 config,
                 jwks,
                 required,
+                counters: Counters::default(),
             }),
+        }
+    }
+
+    /// The counts since this validator was made (see [`ValidationStats`]); all zero
+    /// unless the configuration turned them on
+    /// ([`collect_stats`](crate::ValidatorConfigBuilder::collect_stats)).
+    pub fn stats(&self) -> ValidationStats {
+        let c = &self.inner.counters;
+        ValidationStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
+            refused: c.refused.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            jwks_fetches: self.inner.jwks.fetch_count(),
         }
     }
 
@@ -125,15 +185,42 @@ impl Validator {
     /// parsing or verifying anything. `None` means "not cached": call [`validate`](Self::validate).
     #[inline]
     pub fn validate_cached(&self, token: &str) -> Option<Principal> {
-        self.inner.cache.get(token, self.clock().now())
+        let hit = self.inner.cache.get(token, self.clock().now());
+        if hit.is_some() && self.inner.config.stats {
+            self.inner
+                .counters
+                .cache_hits
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        hit
     }
 
     /// Validates `token` (the bearer, without `Bearer `), fetching keys as needed.
     pub async fn validate(&self, token: &str) -> Result<Principal, ValidationError> {
         let now = self.clock().now();
         if let Some(p) = self.inner.cache.get(token, now) {
+            if self.inner.config.stats {
+                self.inner
+                    .counters
+                    .cache_hits
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             return Ok(p);
         }
+        let verdict = self.validate_fresh(token, now).await;
+        if self.inner.config.stats {
+            match &verdict {
+                Ok(_) => {
+                    self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => self.inner.counters.refuse(e),
+            }
+        }
+        verdict
+    }
+
+    /// Every check of a token that is not in the cache.
+    async fn validate_fresh(&self, token: &str, now: i64) -> Result<Principal, ValidationError> {
         let config = &self.inner.config;
         // With a cache, the claims' buffer gets room for the token, which the cache
         // entry compares a later bearer with (one allocation for both).
@@ -179,9 +266,15 @@ impl Validator {
         &self,
         headers: &http::HeaderMap,
     ) -> Result<Principal, ValidationError> {
-        let token = bearer(headers)?;
+        let count = |e: &ValidationError| {
+            if self.inner.config.stats {
+                self.inner.counters.refuse(e);
+            }
+        };
+        let token = bearer(headers).inspect_err(count)?;
         let principal = self.validate(token).await?;
-        self.check_tenant_header(&principal, headers)?;
+        self.check_tenant_header(&principal, headers)
+            .inspect_err(count)?;
         Ok(principal)
     }
 

@@ -498,3 +498,68 @@ async fn an_auth_context_is_demanded_with_a_claims_challenge() {
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(a.body["code"], "insufficient_scope");
 }
+
+#[tokio::test]
+async fn the_validator_counts_what_it_accepted_and_refused() {
+    let forge = Forge::test_key();
+    let v = Validator::new(
+        builder(&forge)
+            .tenant_header("X-Tenant-ID")
+            .collect_stats(true)
+            .build()
+            .unwrap(),
+    );
+    let off = validator(&forge);
+    let app = app(v.clone());
+    assert_eq!(v.stats(), entra_validate::ValidationStats::default());
+    let good = format!("Bearer {}", forge.token(&v2_claims()));
+    let expired = format!(
+        "Bearer {}",
+        forge.token(&with(v2_claims(), json!({ "exp": NOW - 3600 })))
+    );
+    for _ in 0..3 {
+        call(
+            &app,
+            "/account/me",
+            &[("authorization", &good), ("x-tenant-id", TENANT)],
+        )
+        .await;
+    }
+    call(
+        &app,
+        "/account/me",
+        &[("authorization", &expired), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    call(
+        &app,
+        "/account/me",
+        &[("authorization", &expired), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    call(&app, "/account/me", &[]).await;
+    call(&app, "/account/me", &[("authorization", &good)]).await;
+    let stats = v.stats();
+    // One full validation; the other three uses of the same token came from the cache.
+    assert_eq!((stats.accepted, stats.cache_hits), (1, 3), "{stats:?}");
+    assert_eq!(
+        stats.refused.into_iter().collect::<Vec<_>>(),
+        [
+            ("expired", 2),
+            ("tenant_header_missing", 1),
+            ("token_missing", 1)
+        ]
+    );
+    assert_eq!(v.stats().refused_total(), 4);
+    assert_eq!(v.stats().jwks_fetches, 0, "static keys are never fetched");
+    // Off by default: nothing counted.
+    let app = crate::middleware::app(off.clone());
+    call(
+        &app,
+        "/account/me",
+        &[("authorization", &good), ("x-tenant-id", TENANT)],
+    )
+    .await;
+    call(&app, "/account/me", &[]).await;
+    assert_eq!(off.stats(), entra_validate::ValidationStats::default());
+}
