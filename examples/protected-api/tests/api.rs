@@ -103,6 +103,17 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// A call with `authorization` and the right `X-Tenant-ID`.
+async fn call_as(app: &Router, method: &str, path: &str, authorization: &str) -> Answer {
+    call(
+        app,
+        method,
+        path,
+        &[("authorization", authorization), ("x-tenant-id", TENANT)],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_app_and_user_tokens_get_200() {
     let h = Harness::start().await;
@@ -116,26 +127,14 @@ async fn good_app_and_user_tokens_get_200() {
     assert_eq!((a.status, a.body), (StatusCode::OK, json!("ok")));
 
     // The daemon: app role Data.Read.All.
-    let a = call(
-        &app,
-        "GET",
-        "/account/me",
-        &[("authorization", &daemon), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "GET", "/account/me", &daemon).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["tenant"], TENANT);
     assert_eq!(a.body["app_id"], DAEMON);
     assert_eq!(a.body["app_only"], true);
     assert_eq!(a.body["roles"], json!(["Data.Read.All"]));
     assert_eq!(a.body["version"], "v2");
-    let a = call(
-        &app,
-        "GET",
-        "/data",
-        &[("authorization", &daemon), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "GET", "/data", &daemon).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["items"].as_array().unwrap().len(), 2);
 
@@ -156,23 +155,11 @@ async fn good_app_and_user_tokens_get_200() {
     assert_eq!(a.body["username"], "alice@contoso.onmicrosoft.com");
     assert_eq!(a.body["app_id"], PUBLIC);
     assert_eq!(a.body["scopes"], json!(["Data.Read"]));
-    let a = call(
-        &app,
-        "GET",
-        "/data",
-        &[("authorization", &alice), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "GET", "/data", &alice).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
     // Alice with Data.Write creates an item, recorded as hers.
-    let a = call(
-        &app,
-        "POST",
-        "/data",
-        &[("authorization", &writer), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "POST", "/data", &writer).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["created_by"], ALICE_OID);
     assert_eq!(a.body["id"], 3);
@@ -467,13 +454,7 @@ async fn deleting_needs_the_c1_step_up_through_a_claims_challenge() {
     let writer = bearer(&h.access_token(TENANT, &alice_form(None)).await);
 
     // Data.Write alone: 401 with the claims challenge for c1.
-    let a = call(
-        &app,
-        "DELETE",
-        "/data/1",
-        &[("authorization", &writer), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "DELETE", "/data/1", &writer).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
     assert_eq!(a.body["code"], "insufficient_claims");
     let challenge = a.challenge.unwrap();
@@ -486,33 +467,15 @@ async fn deleting_needs_the_c1_step_up_through_a_claims_challenge() {
     // The client asks the emulator again with those claims (as MSAL does with the
     // challenge): the new token carries acrs c1, and the delete goes through.
     let stepped_up = bearer(&h.access_token(TENANT, &alice_form(Some(&claims))).await);
-    let a = call(
-        &app,
-        "DELETE",
-        "/data/1",
-        &[("authorization", &stepped_up), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "DELETE", "/data/1", &stepped_up).await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.body);
-    let a = call(
-        &app,
-        "DELETE",
-        "/data/1",
-        &[("authorization", &stepped_up), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "DELETE", "/data/1", &stepped_up).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 
     // A daemon with the Data.Write.All role has no delegated Data.Write: 403, no
     // step-up to offer (app tokens never carry an authentication context).
     let daemon = bearer(&h.daemon_token("api://contoso-api/.default").await);
-    let a = call(
-        &app,
-        "DELETE",
-        "/data/2",
-        &[("authorization", &daemon), ("x-tenant-id", TENANT)],
-    )
-    .await;
+    let a = call_as(&app, "DELETE", "/data/2", &daemon).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     assert_eq!(a.body["code"], "insufficient_scope");
     h.stop().await;
