@@ -475,7 +475,7 @@ mod tests {
         // context is what `entra call` retries with.
         let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
         let e = entra_validate::ValidationError::InsufficientClaims {
-            context: "c1".into(),
+            description: "the token lacks the authentication context c1".into(),
             claims: claims.into(),
         };
         let mut h = http::HeaderMap::new();

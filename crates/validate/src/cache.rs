@@ -138,6 +138,30 @@ impl TokenCache {
         self.len() == 0
     }
 
+    /// Drops `token`'s entry, if any.
+    pub fn remove(&self, token: &str) {
+        if self.shards.is_empty() {
+            return;
+        }
+        let hash = self.hash(token);
+        if let Ok(mut shard) = self.shards[(hash as usize) % SHARDS].write()
+            && shard
+                .get(&hash)
+                .is_some_and(|e| e.principal.kept_token() == Some(token))
+        {
+            shard.remove(&hash);
+        }
+    }
+
+    /// Drops every entry whose principal matches `drop`.
+    pub fn remove_where(&self, drop: impl Fn(&Principal) -> bool) {
+        for s in self.shards.iter() {
+            if let Ok(mut s) = s.write() {
+                s.retain(|_, e| !drop(&e.principal));
+            }
+        }
+    }
+
     /// Drops every entry.
     pub fn clear(&self) {
         for s in self.shards.iter() {

@@ -128,16 +128,16 @@ pub enum ValidationError {
         /// What is missing, in words.
         description: String,
     },
-    /// The token lacks a Conditional Access authentication context (`acrs`) the API
-    /// requires: answered with a claims challenge (401 `insufficient_claims`) that MSAL
-    /// and entrakit clients turn into a new token (the user steps up, e.g. with MFA).
-    #[error(
-        "the token lacks the authentication context {context}: get a new token with the claims in this challenge"
-    )]
+    /// The token lacks claims the API requires: a Conditional Access authentication
+    /// context (`acrs`), or it was issued before the API revoked its subject's tokens.
+    /// Answered with a claims challenge (401 `insufficient_claims`) that MSAL and
+    /// entrakit clients turn into a new token (the user steps up, or signs in again).
+    #[error("{description}: get a new token with the claims in this challenge")]
     InsufficientClaims {
-        /// The authentication context id (`c1`...`c99`).
-        context: String,
-        /// The claims request, as JSON: `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`.
+        /// What is missing, in words.
+        description: String,
+        /// The claims request, as JSON, e.g.
+        /// `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`.
         claims: String,
     },
     /// The API requires a tenant header and the request has none.

@@ -11,7 +11,10 @@
 //! - [`JwksCache`]: OIDC discovery and JWKS per tenant, single-flight, throttled refresh
 //!   on an unknown `kid`, background refresh, last-known-good on failure.
 //! - [`Validator`]: [`validate`](Validator::validate) (async, fetches keys as needed) and
-//!   [`validate_cached`](Validator::validate_cached) (sync, the validated-token cache).
+//!   [`validate_cached`](Validator::validate_cached) (sync, the validated-token cache);
+//!   [`revoke_tokens_issued_before`](Validator::revoke_tokens_issued_before) refuses an
+//!   account's older tokens with a claims challenge for a newer one, and
+//!   [`stats`](Validator::stats) counts outcomes (opt-in).
 //! - [`EntraAuthLayer`] (tower) and the [`Principal`] axum extractor; [`RequireLayer`]
 //!   for per-route scopes, roles and Conditional Access authentication contexts
 //!   ([`Requirement::auth_context`]: a token without the context gets a 401 claims

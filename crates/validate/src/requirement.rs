@@ -124,7 +124,7 @@ impl Requirement {
                 "access_token": { "acrs": { "essential": true, "value": missing } }
             });
             return Err(ValidationError::InsufficientClaims {
-                context: missing.clone(),
+                description: format!("the token lacks the authentication context {missing}"),
                 claims: claims.to_string(),
             });
         }

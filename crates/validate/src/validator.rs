@@ -1,8 +1,8 @@
 //! [`Validator`]: the checks, in order, and the validated-token cache in front of them.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::cache::TokenCache;
 use crate::clock::Clock;
@@ -32,6 +32,21 @@ struct Inner {
     cache: TokenCache,
     required: Option<Requirement>,
     counters: Counters,
+    /// `oid` (lower case) -> tokens issued before this second are refused.
+    revoked: RwLock<HashMap<String, i64>>,
+    /// Whether `revoked` has anything (one load on the path of every new token).
+    any_revoked: AtomicBool,
+}
+
+/// The claims challenge for a token issued before its subject's revocation.
+fn revoked(cutoff: i64) -> ValidationError {
+    let claims = serde_json::json!({
+        "access_token": { "nbf": { "essential": true, "value": cutoff.to_string() } }
+    });
+    ValidationError::InsufficientClaims {
+        description: "the token was issued before its account's tokens were revoked".into(),
+        claims: claims.to_string(),
+    }
 }
 
 /// What [`Validator::stats`] reads: relaxed atomics on the paths that succeed, a map
@@ -129,6 +144,8 @@ impl Validator {
                 jwks,
                 required,
                 counters: Counters::default(),
+                revoked: RwLock::default(),
+                any_revoked: AtomicBool::new(false),
             }),
         }
     }
@@ -247,6 +264,7 @@ impl Validator {
             });
         }
         let exp = self.check_claims(&parsed, has_tid, &key, now)?;
+        let iat = time_claim(parsed.claims.iat())?;
         if keep {
             parsed.claims.keep_token(token);
         }
@@ -257,7 +275,53 @@ impl Validator {
         self.inner
             .cache
             .insert(token, &principal, exp.saturating_add(config.skew), key, now);
+        // After the insert: a revocation made meanwhile either is seen here or finds the
+        // entry when it clears the cache (it records the cut-off first, then clears).
+        if let Some(cutoff) = self.revoked_before(&principal)
+            && iat.is_none_or(|iat| iat < cutoff)
+        {
+            self.inner.cache.remove(token);
+            return Err(revoked(cutoff));
+        }
         Ok(principal)
+    }
+
+    /// Refuses every token of the user or service principal `object_id` (its `oid`)
+    /// issued before `issued_before` (seconds since the epoch), and drops its tokens from
+    /// the validated-token cache: for an account the API knows to be compromised, or a
+    /// user who signed out everywhere, without waiting up to an hour for their tokens to
+    /// expire. A refused token gets a claims challenge asking for a token issued since
+    /// (`{"access_token":{"nbf":{"essential":true,"value":"<time>"}}}`), as resources
+    /// with continuous access evaluation answer, which MSAL and `entra call` act on. A
+    /// later call for the same object replaces its cut-off. Revocations live in this
+    /// validator (and its clones) only.
+    pub fn revoke_tokens_issued_before(&self, object_id: &str, issued_before: i64) {
+        let mut revoked = self
+            .inner
+            .revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        revoked.insert(object_id.to_ascii_lowercase(), issued_before);
+        drop(revoked);
+        self.inner.any_revoked.store(true, Ordering::Release);
+        self.inner.cache.remove_where(|p| {
+            p.object_id()
+                .is_some_and(|oid| oid.eq_ignore_ascii_case(object_id))
+        });
+    }
+
+    /// The revocation cut-off for `principal`'s object, if any.
+    fn revoked_before(&self, principal: &Principal) -> Option<i64> {
+        if !self.inner.any_revoked.load(Ordering::Acquire) {
+            return None;
+        }
+        let oid = principal.object_id()?.to_ascii_lowercase();
+        self.inner
+            .revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&oid)
+            .copied()
     }
 
     /// Validates the bearer in `headers` (and the tenant header, when configured): what

@@ -563,3 +563,73 @@ async fn the_validator_counts_what_it_accepted_and_refused() {
     call(&app, "/account/me", &[]).await;
     assert_eq!(off.stats(), entra_validate::ValidationStats::default());
 }
+
+#[tokio::test]
+async fn revoked_accounts_get_a_claims_challenge_for_a_newer_token() {
+    let forge = Forge::test_key();
+    let v = validator(&forge);
+    let app = app(v.clone());
+    let alice = "a11ce000-0000-4000-8000-000000000001";
+    let issued = |iat: i64| {
+        format!(
+            "Bearer {}",
+            forge.token(&with(v2_claims(), json!({ "iat": iat, "nbf": iat })))
+        )
+    };
+    let old = issued(NOW - 600);
+    let me = |auth: String| {
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                "/account/me",
+                &[("authorization", &auth), ("x-tenant-id", TENANT)],
+            )
+            .await
+        }
+    };
+    // Accepted, and now in the validated-token cache.
+    assert_eq!(me(old.clone()).await.status, StatusCode::OK);
+    assert_eq!(v.token_cache().len(), 1);
+
+    // The API revokes alice's tokens issued before NOW - 300 (the id in any case).
+    v.revoke_tokens_issued_before(&alice.to_ascii_uppercase(), NOW - 300);
+    assert_eq!(v.token_cache().len(), 0, "her cached tokens are dropped");
+    let a = me(old.clone()).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.raw);
+    assert_eq!(a.body["code"], "insufficient_claims");
+    let expected = json!({ "access_token": { "nbf": { "essential": true, "value": (NOW - 300).to_string() } } });
+    assert_eq!(a.body["claims"], expected.to_string());
+    let challenge = a.challenge.unwrap();
+    assert!(
+        challenge.contains(&format!(
+            "claims=\"{}\"",
+            entra_jose::b64std(expected.to_string())
+        )),
+        "{challenge}"
+    );
+    // Refused every time, never from the cache.
+    assert_eq!(me(old).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(issued(NOW - 301)).await.status, StatusCode::UNAUTHORIZED);
+
+    // A token issued since passes; other accounts are untouched.
+    assert_eq!(me(issued(NOW - 300)).await.status, StatusCode::OK);
+    let bob = format!(
+        "Bearer {}",
+        forge.token(&with(
+            v2_claims(),
+            json!({ "oid": "b0b00000-0000-4000-8000-000000000002", "iat": NOW - 600 })
+        ))
+    );
+    assert_eq!(me(bob).await.status, StatusCode::OK);
+    // A token without iat cannot show it is newer.
+    let no_iat = format!(
+        "Bearer {}",
+        forge.token(&with(v2_claims(), json!({ "iat": null })))
+    );
+    let a = me(no_iat).await;
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("insufficient_claims"))
+    );
+}
