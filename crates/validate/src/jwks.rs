@@ -188,10 +188,11 @@ struct RawJwk {
 /// Bounded by [`MAX_JWKS_BYTES`] and [`MAX_JWKS_KEYS`]. Keeps signing keys with a `kid`:
 /// RSA (at least 2048 bits), EC on P-256/384/521 (the point on its curve) and OKP
 /// Ed25519, with `use` `sig` or absent, an `alg` (when given) that is a JWS algorithm
-/// for that type of key, and `key_ops` (when given) including `verify`; skips every
-/// other entry (encryption keys, Ed448, symmetric keys, and any key that publishes its
-/// private part, `d`, `p` or `k`, with a warning: anyone could sign with it). The first of two keys with
-/// the same `kid` wins. A document with no usable key is an error.
+/// for that type of key, and `key_ops` (when given) including `verify`. Skips every
+/// other entry: encryption keys, Ed448, symmetric keys, and any key that publishes its
+/// private part (`d`, `p` or `k`), with a warning, since anyone could sign with it. The
+/// first of two keys with the same `kid` wins. A document with no usable key is an
+/// error.
 pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if bytes.len() > MAX_JWKS_BYTES {
         return Err(JwksError::TooLarge);
