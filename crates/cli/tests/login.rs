@@ -378,3 +378,58 @@ async fn a_declined_device_code_sign_in_exits_1_with_entras_answer() {
     assert!(!e.cache.exists() || e.run(&["account", "list", "--json"]).await.stdout == b"[]\n");
     h.stop().await;
 }
+
+/// The signed-in user calls an API route that demands authentication context `c1`:
+/// `entra call` gets the API's claims challenge, asks the emulator for a new token with
+/// those claims (its refresh token, no new sign-in), and the retry carries `acrs` and
+/// passes. The API is entra-validate's middleware, in process, over loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_call_steps_up_through_an_auth_context_challenge() {
+    use entra_validate::{
+        Authority, EntraAuthLayer, Principal, RequireLayer, Requirement, Validator, ValidatorConfig,
+    };
+    let h = Harness::start().await;
+    let e = Entra::new(&h, "stepup");
+    device_code_login(&h, &e, &["--scope", DATA_WRITE]).await;
+
+    let validator = Validator::new(
+        ValidatorConfig::builder()
+            .authority(Authority::custom(h.base()))
+            .tenant(TENANT)
+            .audience(common::API)
+            .audience("api://contoso-api")
+            .extra_ca_file(&e.ca_file)
+            .build()
+            .unwrap(),
+    );
+    let app = axum::Router::new()
+        .route(
+            "/transfer",
+            axum::routing::get(|p: Principal| async move {
+                format!("done for {}", p.username().unwrap_or("?"))
+            })
+            .layer(RequireLayer::new(
+                Requirement::scope("Data.Write").and(Requirement::auth_context("c1")),
+            )),
+        )
+        .layer(EntraAuthLayer::new(validator));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/transfer", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let before = counters(&h).await;
+    let out = e.run(&["call", &url, "--scope", DATA_WRITE]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("done for {ALICE}"));
+    assert_eq!(
+        stderr(&out),
+        "note: the API asked for more claims (a claims challenge); getting a new token with them and retrying once\n"
+    );
+    let after = counters(&h).await;
+    assert!(
+        after["endpoint:token"].as_u64() > before["endpoint:token"].as_u64(),
+        "a new token was requested for the claims ({before} -> {after})"
+    );
+    server.abort();
+    h.stop().await;
+}
