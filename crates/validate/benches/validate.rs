@@ -11,7 +11,8 @@
 //! - `jsonwebtoken`: the jsonwebtoken crate (aws-lc-rs backend) with the same checks:
 //!   signature, `iss`, `aud`, `exp`/`nbf` with 5 minutes of leeway, then `tid`, `ver` and
 //!   `scp`/`roles` on the typed claims, as an API would have to add by hand.
-//! - `repeat_token`: [`Validator::validate_cached`] of a token validated before.
+//! - `repeat_token`: [`Validator::validate_cached`] of a token validated before;
+//!   `repeat_token_stats` the same with `collect_stats(true)`.
 //! - `parse_strict`: [`entra_validate::parse_token`] alone (base64url, strict JSON,
 //!   the claims read): most of what `fresh_token` adds to the floor.
 //! - `fresh_token_es256` and `jsonwebtoken_es256`: the same claims signed with ES256
@@ -113,6 +114,17 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("repeat_token", |b| {
         let v = validator(&fx.jwks);
+        rt.block_on(v.validate(token)).unwrap();
+        b.iter(|| black_box(v.validate_cached(black_box(token)).unwrap()))
+    });
+    // The same with `collect_stats(true)`: what counting costs a cache hit.
+    g.bench_function("repeat_token_stats", |b| {
+        let v = entra_validate::Validator::new(
+            fixture::builder(&fx.jwks)
+                .collect_stats(true)
+                .build()
+                .unwrap(),
+        );
         rt.block_on(v.validate(token)).unwrap();
         b.iter(|| black_box(v.validate_cached(black_box(token)).unwrap()))
     });

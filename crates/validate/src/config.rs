@@ -449,7 +449,8 @@ impl ValidatorConfigBuilder {
 
     /// Count validations for [`Validator::stats`](crate::Validator::stats). Off by
     /// default: counting is an atomic increment on every request, on a cache line all
-    /// cores share, next to a cache hit that takes about 70 ns.
+    /// cores share; on one core it took a cache hit from 77.6 to 81.5 ns
+    /// (`repeat_token_stats` in the validate bench).
     pub fn collect_stats(mut self, on: bool) -> Self {
         self.stats = on;
         self
