@@ -62,6 +62,18 @@ describe('client credentials (Node clients)', () => {
     checkAppToken(runClient(emu, 'identity-cert-chain'), '2');
   });
 
+  test('msal-node asks with a claims challenge and gets the authentication context', () => {
+    // Not client credentials, but the same client library and emulator: alice's token
+    // carries the capability msal-node declared, and the one asked for with the claims
+    // of an API's challenge (acrs c1) carries the context too.
+    const out = runClient(emu, 'msal-claims');
+    assert.deepEqual(out.first_claims.xms_cc, ['cp1'], JSON.stringify(out.first_claims));
+    assert.equal(out.first_claims.acrs, undefined);
+    assert.deepEqual(out.claims.acrs, ['c1'], JSON.stringify(out.claims));
+    assert.deepEqual(out.claims.xms_cc, ['cp1']);
+    assert.equal(out.claims.preferred_username, 'alice@contoso.onmicrosoft.com');
+  });
+
   test('msal-node sees invalid_client for a wrong secret', () => {
     const out = runClient(emu, 'msal-wrong-secret');
     assert.equal(out.error, 'invalid_client', JSON.stringify(out));

@@ -5,7 +5,7 @@
 //
 // Usage: ENTRA_AUTHORITY=https://localhost:PORT ENTRA_STATE_DIR=... node clients.mjs <scenario>
 
-import { ConfidentialClientApplication } from '@azure/msal-node';
+import { ConfidentialClientApplication, PublicClientApplication } from '@azure/msal-node';
 import { ClientCertificateCredential, ClientSecretCredential } from '@azure/identity';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -17,6 +17,9 @@ const API_APP = 'a0000000-0000-4000-8000-0000000000a1';
 const SCOPE = 'api://contoso-api/.default';
 const DAEMON = 'd0000000-0000-4000-8000-0000000000d1';
 const DAEMON_SECRET = 'daemon-dev-secret';
+const PUBLIC_CLIENT = 'c1000000-0000-4000-8000-0000000000c1';
+const ALICE = 'alice@contoso.onmicrosoft.com';
+const ALICE_PASSWORD = 'alice-dev-password';
 
 const authority = process.env.ENTRA_AUTHORITY.replace(/\/+$/, '');
 const stateDir = process.env.ENTRA_STATE_DIR;
@@ -104,6 +107,24 @@ const scenarios = {
       { authorityHost: authority, disableInstanceDiscovery: true, sendCertificateChain: true });
     const t = await cred.getToken(SCOPE);
     return { token: t.token, expiresOnTimestamp: t.expiresOnTimestamp };
+  },
+  // A Conditional Access authentication context: alice's token, then one asked for with
+  // the claims an API's challenge carries; msal-node merges its client capabilities in.
+  async 'msal-claims'() {
+    const app = new PublicClientApplication({
+      auth: {
+        clientId: PUBLIC_CLIENT,
+        authority: `${authority}/${TENANT}`,
+        knownAuthorities: [host],
+        clientCapabilities: ['cp1'],
+      },
+    });
+    const request = { scopes: ['api://contoso-api/Data.Read'], username: ALICE, password: ALICE_PASSWORD };
+    const first = await app.acquireTokenByUsernamePassword(request);
+    const claims = JSON.stringify({ access_token: { acrs: { essential: true, value: 'c1' } } });
+    const second = await app.acquireTokenByUsernamePassword({ ...request, claims });
+    const payload = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString());
+    return { token: second.accessToken, first_claims: payload(first.accessToken) };
   },
   async 'msal-wrong-secret'() {
     const app = msalApp({ clientSecret: 'not-the-secret' });
