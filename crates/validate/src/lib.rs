@@ -87,6 +87,29 @@
 //! # }
 //! ```
 //!
+//! A sensitive route that demands a step-up (Conditional Access authentication context
+//! `c1`), an account revoked at once, and the counts for a metrics endpoint:
+//!
+//! ```no_run
+//! # use entra_validate::*;
+//! # fn app(validator: Validator, compromised_oid: &str, now: i64) -> axum::Router {
+//! use axum::{Router, routing::delete};
+//! async fn remove(_p: Principal) -> &'static str { "removed" }
+//! // A token without `acrs` c1 gets 401 error="insufficient_claims" with the claims to
+//! // ask for; MSAL (claims_challenge) and `entra call` get a new token and retry.
+//! let router = Router::new()
+//!     .route("/items/{id}", delete(remove).layer(RequireLayer::new(
+//!         Requirement::scope("Data.Write").and(Requirement::auth_context("c1")))))
+//!     .layer(EntraAuthLayer::new(validator.clone()));
+//! // Tokens of this account issued until now are refused from the next request on.
+//! validator.revoke_tokens_issued_before(compromised_oid, now);
+//! // With `.collect_stats(true)` in the configuration:
+//! let stats = validator.stats();
+//! println!("accepted {}, cache hits {}, refused {:?}", stats.accepted, stats.cache_hits, stats.refused);
+//! # router
+//! # }
+//! ```
+//!
 //! # Security notes
 //!
 //! - **Algorithms.** RS256 only by default, what Entra signs with;
