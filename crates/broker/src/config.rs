@@ -7,6 +7,9 @@
 //! unix_socket = "/run/entra-broker.sock"   # optional: IMDS with the peer's uid
 //! audit_log = "/var/log/entra-broker/audit.jsonl"   # "-" stdout (default), "off"
 //! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/*
+//! allowed_hosts = ["entra-broker"]   # extra Host names it answers to (a container's service name)
+//! metrics_listen = "127.0.0.1:9464"  # optional: /metrics only there, not on `listen`
+//! metrics_token_file = "/etc/entra-broker/metrics.token"  # optional: /metrics needs this bearer
 //!
 //! [imds]
 //! caller = "vm-apps"   # loopback processes no caller claims by uid are this caller
@@ -110,6 +113,22 @@ pub struct BrokerSection {
     /// ... or from this file.
     #[serde(default)]
     pub admin_token_file: Option<PathBuf>,
+    /// Host names (or IP addresses) the broker answers to besides `127.0.0.1`,
+    /// `localhost`, `[::1]`, `169.254.169.254` and its listen address, with any port:
+    /// e.g. a container's service name. Every other `Host` is refused on every route, so a
+    /// web page that rebinds its own name to this machine gets nothing
+    /// ([`crate::browser_guard`]).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9464`), not on `listen`.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// `/metrics` needs `Authorization: Bearer <token>`, the token from this variable ...
+    #[serde(default)]
+    pub metrics_token_env: Option<String>,
+    /// ... or from this file.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
     /// A token handed to a caller has at least this many seconds left (default 300, as
     /// azure-identity and MSAL refresh 5 minutes before expiry); an older one is renewed
     /// first.
@@ -151,6 +170,10 @@ impl Default for BrokerSection {
             audit_log: None,
             admin_token_env: None,
             admin_token_file: None,
+            allowed_hosts: Vec::new(),
+            metrics_listen: None,
+            metrics_token_env: None,
+            metrics_token_file: None,
             min_remaining_secs: default_min_remaining(),
             refresh_before_secs: default_refresh_before(),
             max_tokens: default_max_tokens(),
@@ -412,6 +435,7 @@ impl BrokerConfig {
         };
         fix(&mut self.broker.unix_socket);
         fix(&mut self.broker.admin_token_file);
+        fix(&mut self.broker.metrics_token_file);
         if let Some(a) = &mut self.broker.audit_log
             && a != "-"
             && a != "off"
@@ -446,11 +470,36 @@ impl BrokerConfig {
         })
     }
 
+    /// The metrics listener's address, when `/metrics` has one of its own.
+    pub fn metrics_listen_addr(&self) -> Result<Option<SocketAddr>, BrokerError> {
+        let Some(m) = &self.broker.metrics_listen else {
+            return Ok(None);
+        };
+        let addr: SocketAddr = m.parse().map_err(|_| {
+            BrokerError::Config(format!(
+                "[broker] metrics_listen = {m:?} is not an address:port (e.g. 127.0.0.1:9464)"
+            ))
+        })?;
+        if addr.port() != 0 && Some(addr) == self.listen_addr().ok() {
+            return Err(BrokerError::Config(format!(
+                "[broker] metrics_listen = {m:?} is the listen address: give another port, or leave it out to serve /metrics on listen"
+            )));
+        }
+        Ok(Some(addr))
+    }
+
     /// Structural checks that need no secrets: unique names, references that resolve,
     /// sane numbers. Secrets are read (and checked) when the broker starts.
     pub fn check(&self) -> Result<(), BrokerError> {
         let bad = |m: String| Err(BrokerError::Config(m));
         self.listen_addr()?;
+        self.metrics_listen_addr()?;
+        crate::browser_guard::parse_allowed_hosts(&self.broker.allowed_hosts)?;
+        if self.broker.metrics_token_env.is_some() && self.broker.metrics_token_file.is_some() {
+            return bad(
+                "[broker] give one of metrics_token_env and metrics_token_file, not both".into(),
+            );
+        }
         if self.broker.min_remaining_secs < 0 || self.broker.min_remaining_secs > 3000 {
             return bad("[broker] min_remaining_secs must be between 0 and 3000".into());
         }

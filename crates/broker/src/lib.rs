@@ -18,6 +18,9 @@
 //!   Redis each replica carries on alone.
 //! - **Observability**: an audit log of JSON lines ([`audit`]), Prometheus `/metrics`
 //!   ([`metrics`]), `/healthz`, `/readyz`.
+//! - **Browsers** ([`browser_guard`]): a `Host` that does not name the broker is refused
+//!   on every route, and `Origin`/`Sec-Fetch-*` on IMDS and Cloud Shell, so a web page
+//!   (DNS rebinding) never gets a token.
 //! - **Lifecycle** ([`server`]): graceful shutdown, reload without dropping the cache.
 //!
 //! ```no_run
@@ -31,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod browser_guard;
 pub mod cache;
 pub mod config;
 pub mod error;

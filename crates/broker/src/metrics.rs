@@ -12,6 +12,7 @@
 //! | `entra_broker_soonest_expiry_seconds` | seconds until the soonest cached token expires (-1: none) |
 //! | `entra_broker_caller_requests_total{caller,outcome}` | token requests of each recognised caller |
 //! | `entra_broker_config_reloads_total{outcome}` | SIGHUP / admin reloads |
+//! | `entra_broker_guard_refusals_total{route,reason}` | requests refused before their route ([`crate::browser_guard`]): `reason` `host` (a `Host` that does not name the broker) or `browser` (`Origin`/`Sec-Fetch-*` on IMDS or Cloud Shell) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -57,6 +58,12 @@ struct CallerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GuardLabels {
+    route: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
 }
@@ -87,6 +94,7 @@ pub struct Metrics {
     pub soonest_expiry: Gauge,
     reloads: Family<OutcomeLabel, Counter>,
     callers: Family<CallerLabels, Counter>,
+    guard: Family<GuardLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -191,6 +199,12 @@ impl Metrics {
             "Token requests by recognised caller and outcome",
             callers.clone(),
         );
+        let guard = Family::<GuardLabels, Counter>::default();
+        registry.register(
+            "guard_refusals",
+            "Requests refused before their route: a Host that does not name the broker, or a browser's Origin/Sec-Fetch-* on a secretless route",
+            guard.clone(),
+        );
         Self {
             registry,
             requests,
@@ -206,6 +220,7 @@ impl Metrics {
             soonest_expiry,
             reloads,
             callers,
+            guard,
         }
     }
 
@@ -239,6 +254,13 @@ impl Metrics {
                     .clone()
             })
             .collect()
+    }
+
+    /// Counts a request the browser guard refused.
+    pub fn guard_refusal(&self, route: &'static str, reason: &'static str) {
+        self.guard
+            .get_or_create(&GuardLabels { route, reason })
+            .inc();
     }
 
     /// Counts a reload.

@@ -40,7 +40,7 @@ pub(crate) const NATIVE: usize = 4;
 const OK: usize = 0;
 const BAD_REQUEST: usize = 1;
 const UNAUTHORIZED: usize = 2;
-const DENIED: usize = 3;
+pub(crate) const DENIED: usize = 3;
 const UPSTREAM_ERROR: usize = 4;
 const UNAVAILABLE: usize = 5;
 

@@ -1,5 +1,9 @@
 //! Starting, reloading and stopping the broker; the HTTP routes besides the token
 //! protocols (`/healthz`, `/readyz`, `/metrics`, `/admin/*`).
+//!
+//! Every route sits behind [`crate::browser_guard`]. `/metrics` is served on `listen`
+//! unless `[broker] metrics_listen` gives it a listener of its own (then only there), and
+//! needs a bearer when `metrics_token_env`/`metrics_token_file` is set.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +24,7 @@ use tokio::sync::watch;
 use tower::Service;
 
 use crate::audit::AuditLog;
+use crate::browser_guard::{HostName, HostPolicy};
 use crate::cache::{Cache, Tuning};
 use crate::config::{BrokerConfig, read_secret};
 use crate::error::BrokerError;
@@ -41,6 +46,9 @@ pub struct Generation {
     /// IMDS and Cloud Shell served.
     pub imds_enabled: bool,
     admin_token: Option<[u8; 32]>,
+    metrics_token: Option<[u8; 32]>,
+    /// `[broker] allowed_hosts`, parsed.
+    pub(crate) allowed_hosts: Vec<HostName>,
 }
 
 /// State every request sees.
@@ -55,6 +63,8 @@ pub struct Shared {
     pub audit: Arc<AuditLog>,
     config: RwLock<BrokerConfig>,
     reload_from: Option<PathBuf>,
+    /// The addresses the `Host` check accepts besides the fixed ones.
+    pub(crate) host_policy: HostPolicy,
 }
 
 impl Shared {
@@ -93,12 +103,21 @@ fn build_generation(
         &None,
     )?
     .map(|s| fingerprint(s.expose().as_bytes()));
+    let metrics_token = read_secret(
+        "[broker] metrics token",
+        &config.broker.metrics_token_env,
+        &config.broker.metrics_token_file,
+        &None,
+    )?
+    .map(|s| fingerprint(s.expose().as_bytes()));
     Ok(Generation {
         identities,
         by_name,
         callers,
         imds_enabled: !config.imds.disabled,
         admin_token,
+        metrics_token,
+        allowed_hosts: crate::browser_guard::parse_allowed_hosts(&config.broker.allowed_hosts)?,
     })
 }
 
@@ -136,6 +155,7 @@ impl std::fmt::Debug for StartOptions {
 pub struct RunningBroker {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     unix_socket: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -187,7 +207,21 @@ pub async fn start(
     for _ in 1..threads {
         listeners.push(bind(addr, true)?);
     }
+    let metrics_listener = match config.metrics_listen_addr()? {
+        Some(a) => Some(bind(a, false)?),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr().map_err(|e| BrokerError::Io(e.to_string()))?),
+        None => None,
+    };
     let unix_socket = config.broker.unix_socket.clone();
+    let host_policy = HostPolicy::new(
+        &[Some(addr), metrics_addr]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+    );
     let shared = Arc::new(Shared {
         generation: RwLock::new(Arc::new(generation)),
         cache,
@@ -195,11 +229,21 @@ pub async fn start(
         audit,
         config: RwLock::new(config),
         reload_from: options.config_path,
+        host_policy,
     });
-    let router = router(shared.clone());
+    let router = router(shared.clone(), metrics_addr.is_none());
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut server_threads = Vec::new();
+    if let Some(l) = metrics_listener {
+        let l = tokio::net::TcpListener::from_std(l)
+            .map_err(|e| BrokerError::Io(format!("cannot listen for metrics: {e}")))?;
+        tasks.push(tokio::spawn(serve_tcp(
+            l,
+            metrics_router(shared.clone()),
+            stop_rx.clone(),
+        )));
+    }
     if threads == 0 {
         let l = tokio::net::TcpListener::from_std(listeners.remove(0))
             .map_err(|e| BrokerError::Io(format!("cannot listen on {addr}: {e}")))?;
@@ -236,10 +280,11 @@ pub async fn start(
             .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))?;
         tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
     }
-    tracing::info!(%addr, "entra-broker listening");
+    tracing::info!(%addr, metrics = ?metrics_addr, "entra-broker listening");
     Ok(RunningBroker {
         shared,
         addr,
+        metrics_addr,
         unix_socket,
         stop,
         tasks,
@@ -277,8 +322,9 @@ fn tuning(c: &BrokerConfig) -> Tuning {
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// Every route, behind the browser guard; `/metrics` unless it has a listener of its own.
+fn router(shared: Arc<Shared>, with_metrics: bool) -> Router {
+    let routes = Router::new()
         .route("/metadata/identity/oauth2/token", get(protocol::imds))
         // msal-node (and so @azure/identity for Node) asks with a trailing slash.
         .route("/metadata/identity/oauth2/token/", get(protocol::imds))
@@ -288,11 +334,29 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/identities", get(identities))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/admin/purge", post(purge))
         .route("/admin/tokens", get(admin_tokens))
-        .route("/admin/reload", post(admin_reload))
+        .route("/admin/reload", post(admin_reload));
+    let routes = if with_metrics {
+        routes.route("/metrics", get(metrics))
+    } else {
+        routes.route("/metrics", get(metrics_elsewhere))
+    };
+    guarded(routes, shared)
+}
+
+/// `[broker] metrics_listen`'s listener: `/metrics` only.
+fn metrics_router(shared: Arc<Shared>) -> Router {
+    guarded(Router::new().route("/metrics", get(metrics)), shared)
+}
+
+fn guarded(routes: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    routes
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::browser_guard::guard,
+        ))
         .with_state(shared)
 }
 
@@ -386,9 +450,14 @@ impl RunningBroker {
         format!("http://{}", self.addr)
     }
 
-    /// `http://addr/metrics`.
+    /// `http://addr/metrics`, on the metrics listener when there is one.
     pub fn metrics_url(&self) -> String {
-        format!("http://{}/metrics", self.addr)
+        format!("http://{}/metrics", self.metrics_addr.unwrap_or(self.addr))
+    }
+
+    /// The metrics listener's address (`[broker] metrics_listen`), when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The Unix socket, if one is configured.
@@ -459,12 +528,13 @@ fn reload(shared: &Shared, config: BrokerConfig) -> Result<(), BrokerError> {
     {
         let current = shared.config.read().expect("config lock");
         if current.broker.listen != config.broker.listen
+            || current.broker.metrics_listen != config.broker.metrics_listen
             || current.broker.unix_socket != config.broker.unix_socket
             || current.broker.audit_log != config.broker.audit_log
             || current.redis != config.redis
         {
             tracing::warn!(
-                "listen, unix_socket, audit_log and [redis] changes take effect at the next restart"
+                "listen, metrics_listen, unix_socket, audit_log and [redis] changes take effect at the next restart"
             );
         }
     }
@@ -513,7 +583,22 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(expected) = shared.generation().metrics_token {
+        let presented = protocol::bearer(&headers).map(|b| fingerprint(b.as_bytes()));
+        if presented != Some(expected) {
+            let mut r = (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": "unauthorized", "error_description": "/metrics needs Authorization: Bearer <metrics token> ([broker] metrics_token_env / metrics_token_file)"})),
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"entra-broker-metrics\""),
+            );
+            return r;
+        }
+    }
     shared.cache.maintain_gauges();
     let mut r = shared.metrics.encode().into_response();
     r.headers_mut().insert(
@@ -521,6 +606,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
+}
+
+async fn metrics_elsewhere() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": "not_found", "error_description": "/metrics is served on [broker] metrics_listen, not here"})),
+    )
+        .into_response()
 }
 
 /// The admin API needs `Authorization: Bearer <admin token>`; without a configured

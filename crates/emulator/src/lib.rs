@@ -25,12 +25,15 @@
 //!   only in development (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`).
 //! - It binds loopback by default. Its well-known identities and passwords are public.
 //! - Plain HTTP exists only behind [`Options::insecure_http`].
+//! - Its managed-identity endpoints and admin API refuse requests a web page could make
+//!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`): see [`browser_guard`].
 
 #![warn(missing_docs)]
 
 pub mod admin;
 pub mod assertions;
 pub mod authorize;
+pub mod browser_guard;
 pub mod directory;
 pub mod discovery;
 pub mod errors;
@@ -297,6 +300,7 @@ fn build_state(
         identity_header,
         scheme: if opts.insecure_http { "http" } else { "https" },
         default_host: OnceLock::new(),
+        bind: opts.bind,
         state_dir: state_dir.to_path_buf(),
         http: http.build().map_err(|e| e.to_string())?,
         external_jwks: Mutex::new(Default::default()),
@@ -366,10 +370,31 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    let admin = admin::router().route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        admin::guard,
-    ));
+    // The browser guard runs first (the last `route_layer` is the outermost).
+    let admin = admin::router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::guard,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            browser_guard::admin,
+        ));
+    let managed_identity = Router::new()
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(managed_identity::imds),
+        )
+        // msal-node (and so @azure/identity for Node) asks with a trailing slash.
+        .route(
+            "/metadata/identity/oauth2/token/",
+            get(managed_identity::imds),
+        )
+        .route("/msi/token", get(managed_identity::app_service))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            browser_guard::managed_identity,
+        ));
     Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -412,16 +437,7 @@ pub fn router(state: AppState) -> Router {
             get(authorize::devicelogin_page).post(authorize::devicelogin_submit),
         )
         .route("/device/confirm", post(authorize::device_confirm))
-        .route(
-            "/metadata/identity/oauth2/token",
-            get(managed_identity::imds),
-        )
-        // msal-node (and so @azure/identity for Node) asks with a trailing slash.
-        .route(
-            "/metadata/identity/oauth2/token/",
-            get(managed_identity::imds),
-        )
-        .route("/msi/token", get(managed_identity::app_service))
+        .merge(managed_identity)
         .route(
             "/federation/.well-known/openid-configuration",
             get(discovery::federation_configuration),

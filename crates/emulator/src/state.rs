@@ -301,6 +301,9 @@ pub struct Inner {
     pub scheme: &'static str,
     /// `localhost:PORT`, once bound.
     pub default_host: OnceLock<String>,
+    /// The address it is bound to: the `Host` check of the managed-identity endpoints and
+    /// the admin API accepts it besides localhost ([`crate::browser_guard`]).
+    pub bind: std::net::IpAddr,
     /// The state directory.
     pub state_dir: PathBuf,
     /// For fetching external federated issuers' keys.

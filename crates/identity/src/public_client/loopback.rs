@@ -4,7 +4,10 @@
 //! - `state` and `nonce` are random; a redirect with another `state` ends the sign-in
 //!   with an error and no token request; the ID token must carry the `nonce`.
 //! - The listener answers only `GET /` with `code` or `error`; anything else (favicon,
-//!   stray requests) gets a 404 and is ignored. Reads are bounded in size and time.
+//!   stray requests) gets a 404 and is ignored. A redirect whose `Host` is not
+//!   `127.0.0.1`, `localhost` or `[::1]` (with this port or none) gets a 421 and is
+//!   ignored too: a web page that rebinds its own name to 127.0.0.1 sends its own name.
+//!   Reads are bounded in size and time.
 //! - It stops at the first redirect or at the timeout, whichever comes first; the
 //!   browser is then shown a small page: success, or the error with its AADSTS code.
 
@@ -220,7 +223,7 @@ impl Loopback {
                 }
                 accepted = self.listener.accept() => {
                     if let Ok((stream, peer)) = accepted && peer.ip().is_loopback() {
-                        readers.spawn(read_redirect(stream));
+                        readers.spawn(read_redirect(stream, self.port));
                     }
                 }
                 Some(done) = readers.join_next(), if !readers.is_empty() => {
@@ -235,7 +238,7 @@ impl Loopback {
 
 /// Reads one request. Returns the redirect if this is it; otherwise answers the request
 /// itself (404, 405, 431) and returns `None`.
-async fn read_redirect(mut stream: TcpStream) -> Option<(TcpStream, Answer)> {
+async fn read_redirect(mut stream: TcpStream, port: u16) -> Option<(TcpStream, Answer)> {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(h)) => h,
         Ok(Err(status)) => {
@@ -283,7 +286,39 @@ async fn read_redirect(mut stream: TcpStream) -> Option<(TcpStream, Answer)> {
         .await;
         return None;
     }
+    if !names_listener(&head, port) {
+        respond(
+            &mut stream,
+            "421 Misdirected Request",
+            "text/plain",
+            "this listener answers only http://127.0.0.1:PORT and http://localhost:PORT",
+        )
+        .await;
+        return None;
+    }
     Some((stream, answer))
+}
+
+/// Whether the request head has exactly one `Host`, naming this listener on loopback.
+fn names_listener(head: &str, port: u16) -> bool {
+    let mut hosts = head.lines().skip(1).filter_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("host")
+            .then(|| value.trim())
+    });
+    match (hosts.next(), hosts.next()) {
+        (Some(h), None) => {
+            let name = match h.rsplit_once(':') {
+                Some((name, p)) if !name.ends_with(':') && p == port.to_string() => name,
+                _ => h,
+            };
+            ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+        }
+        _ => false,
+    }
 }
 
 /// The request head, up to [`MAX_HEAD`] bytes (`Err` holds the status to answer).
@@ -497,6 +532,34 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("<script>") && !page.contains("the-code"));
+    }
+
+    #[tokio::test]
+    async fn login_loopback_refuses_foreign_host() {
+        let l = Loopback::bind().await.unwrap();
+        let port = l.port;
+        let waiter = tokio::spawn(l.wait(Duration::from_secs(20)));
+        // A page that rebound attacker.example to 127.0.0.1 sends its own name; a
+        // request without Host, with two, or with another port is no redirect either.
+        for host in [
+            format!("Host: attacker.example:{port}\r\n"),
+            format!("Host: localhost:{}\r\n", port.wrapping_add(1)),
+            String::new(),
+            format!("Host: localhost:{port}\r\nHost: attacker.example\r\n"),
+        ] {
+            let raw = format!("GET /?code=stolen&state=s HTTP/1.1\r\n{host}\r\n");
+            let answer = tokio::time::timeout(Duration::from_secs(5), send(port, raw.as_bytes()))
+                .await
+                .unwrap_or_else(|_| panic!("{host:?}: taken as the redirect"));
+            assert!(answer.starts_with("HTTP/1.1 421"), "{host:?}: {answer}");
+        }
+        assert!(!waiter.is_finished(), "still waiting for the real redirect");
+        let raw = format!("GET /?code=real&state=s HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n");
+        let browser = tokio::spawn(async move { send(port, raw.as_bytes()).await });
+        let (pending, answer) = waiter.await.unwrap().unwrap();
+        assert_eq!(answer.code.as_ref().unwrap().expose(), "real");
+        pending.finish(&Ok::<(), Error>(())).await;
+        assert!(browser.await.unwrap().starts_with("HTTP/1.1 200"));
     }
 
     #[tokio::test]

@@ -1,0 +1,461 @@
+//! The broker against web browsers (DNS rebinding), as one layer over every route.
+//!
+//! A web page the user visits can make its own hostname resolve to 127.0.0.1 (DNS
+//! rebinding). Its `fetch` then reaches the broker from the user's browser, which runs
+//! as the user, and is *same-origin* for the page: it may add `Metadata: true` without a
+//! CORS preflight and read the answer. On IMDS and Cloud Shell, which carry no secret,
+//! that would hand the page the user's tokens. Azure's own IMDS is reachable only from
+//! the VM's network stack at 169.254.169.254; the broker listens where browsers can
+//! reach it, so it refuses what only a browser sends:
+//!
+//! - **`Host`, on every route** (token protocols, native API, admin API, `/metrics`,
+//!   `/readyz`, `/healthz`): it must name this broker: `127.0.0.1`, `localhost`,
+//!   `[::1]`, `169.254.169.254`, the listen address (any IP address when listening on
+//!   `0.0.0.0`/`[::]`: a browser sends an IP literal only to that IP's own origin, which
+//!   no rebinding page has), or a name in `[broker] allowed_hosts`; with any port or none.
+//!   A rebinding page's requests carry the page's own name (`attacker.example:8079`). An
+//!   HTTP/1.1 request without `Host`, or with two, is refused too. Requests on the Unix
+//!   socket are exempt: no browser reaches it, and HTTP-over-Unix clients put the socket
+//!   path there.
+//! - **`Origin` or any `Sec-Fetch-*` header, on the secretless routes** (everything under
+//!   `/metadata/`, and Cloud Shell's `/oauth2/token`). SDKs send neither; browsers send
+//!   `Origin` on cross-origin and non-GET requests and `Sec-Fetch-*` to trustworthy
+//!   (loopback or HTTPS) targets. This is a second wall behind the `Host` check.
+//!
+//! A refusal is a 403 in the route's error shape (App Service's for `/msi/token`), an
+//! audit line (`outcome: "denied"`, the reason, no secret) and a count in
+//! `entra_broker_guard_refusals_total{route,reason}` (token routes also count in
+//! `entra_broker_requests_total{outcome="denied"}`).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, Version, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::BrokerError;
+use crate::protocol::Conn;
+use crate::server::Shared;
+
+/// IMDS's own address: clients with an iptables redirect (or an `/etc/hosts` entry)
+/// send it.
+const IMDS_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254));
+
+/// A host from a `Host` header or the allow-list: an IP address or a lower-case name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostName {
+    /// An IP literal (IPv4-mapped IPv6 as IPv4).
+    Ip(IpAddr),
+    /// A DNS name, lower case.
+    Name(String),
+}
+
+/// Parses `host[:port]` (`[v6]:port` for IPv6) as a `Host` header carries it; the port,
+/// when there is one, must be a number. `None` for anything else.
+pub(crate) fn parse_host(value: &str) -> Option<HostName> {
+    if value.is_empty() || value.len() > 255 || !value.is_ascii() {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        let ip: Ipv6Addr = inner.parse().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (HostName::Ip(canonical(IpAddr::V6(ip))), port)
+    } else {
+        let (h, port) = match value.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        };
+        let host = match h.parse::<Ipv4Addr>() {
+            Ok(ip) => HostName::Ip(IpAddr::V4(ip)),
+            Err(_) if valid_name(h) => HostName::Name(h.to_ascii_lowercase()),
+            Err(_) => return None,
+        };
+        (host, port)
+    };
+    if let Some(p) = port
+        && (p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u16>().is_err())
+    {
+        return None;
+    }
+    Some(host)
+}
+
+fn valid_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !h.starts_with('.')
+        && !h.ends_with('.')
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Parses `[broker] allowed_hosts`: names or IP addresses, without ports.
+pub(crate) fn parse_allowed_hosts(list: &[String]) -> Result<Vec<HostName>, BrokerError> {
+    list.iter()
+        .map(|entry| {
+            if let Ok(v6) = entry.parse::<Ipv6Addr>() {
+                return Ok(HostName::Ip(canonical(IpAddr::V6(v6))));
+            }
+            if entry.contains(':') && !(entry.starts_with('[') && entry.ends_with(']')) {
+                return Err(BrokerError::Config(format!(
+                    "[broker] allowed_hosts: give {entry:?} without a port (any port is accepted)"
+                )));
+            }
+            parse_host(entry).ok_or_else(|| {
+                BrokerError::Config(format!(
+                    "[broker] allowed_hosts: {entry:?} is not a host name or IP address (e.g. \"entra-broker\" or \"10.0.0.5\")"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Which `Host` values this broker answers to.
+#[derive(Debug, Clone)]
+pub(crate) struct HostPolicy {
+    /// The addresses the broker listens on (its HTTP and metrics listeners).
+    listen: Vec<IpAddr>,
+    /// Listening on `0.0.0.0` or `[::]`: any IP literal names this broker.
+    any_ip: bool,
+}
+
+impl HostPolicy {
+    pub(crate) fn new(listen: &[SocketAddr]) -> Self {
+        Self {
+            listen: listen.iter().map(|a| canonical(a.ip())).collect(),
+            any_ip: listen.iter().any(|a| a.ip().is_unspecified()),
+        }
+    }
+
+    fn allows(&self, host: &HostName, extra: &[HostName]) -> bool {
+        match host {
+            HostName::Ip(ip) => {
+                *ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
+                    || *ip == IpAddr::V6(Ipv6Addr::LOCALHOST)
+                    || *ip == IMDS_IP
+                    || self.any_ip
+                    || self.listen.contains(ip)
+                    || extra.contains(host)
+            }
+            HostName::Name(n) => n == "localhost" || extra.contains(host),
+        }
+    }
+}
+
+/// The route a request is for, as the guard and its metric name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Imds,
+    AppService,
+    AppService2017,
+    CloudShell,
+    Native,
+    Admin,
+    Metrics,
+    Health,
+    Other,
+}
+
+impl Route {
+    fn of(req: &Request) -> Self {
+        let path = req.uri().path();
+        if path.starts_with("/metadata/") {
+            Self::Imds
+        } else if path == "/msi/token" {
+            let legacy = req.uri().query().is_some_and(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .any(|(k, v)| k.eq_ignore_ascii_case("api-version") && v == "2017-09-01")
+            });
+            if legacy {
+                Self::AppService2017
+            } else {
+                Self::AppService
+            }
+        } else if path == "/oauth2/token" {
+            Self::CloudShell
+        } else if path.starts_with("/api/") {
+            Self::Native
+        } else if path.starts_with("/admin/") {
+            Self::Admin
+        } else if path == "/metrics" {
+            Self::Metrics
+        } else if path == "/healthz" || path == "/readyz" {
+            Self::Health
+        } else {
+            Self::Other
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Imds => "imds",
+            Self::AppService => "app_service",
+            Self::AppService2017 => "app_service_2017",
+            Self::CloudShell => "cloud_shell",
+            Self::Native => "native",
+            Self::Admin => "admin",
+            Self::Metrics => "metrics",
+            Self::Health => "health",
+            Self::Other => "other",
+        }
+    }
+
+    /// The token protocol's index in [`crate::metrics::PROTOCOLS`].
+    fn protocol(self) -> Option<usize> {
+        match self {
+            Self::Imds => Some(crate::protocol::IMDS),
+            Self::AppService => Some(crate::protocol::APP_SERVICE),
+            Self::AppService2017 => Some(crate::protocol::APP_SERVICE_2017),
+            Self::CloudShell => Some(crate::protocol::CLOUD_SHELL),
+            Self::Native => Some(crate::protocol::NATIVE),
+            _ => None,
+        }
+    }
+
+    /// No secret: the caller is whoever connects from this machine.
+    fn secretless(self) -> bool {
+        matches!(self, Self::Imds | Self::CloudShell)
+    }
+}
+
+/// Why the guard refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// `Origin` or `Sec-Fetch-*` on a secretless route.
+    Browser,
+    /// `Host` names something else (or is missing or doubled).
+    Host,
+}
+
+impl Reason {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::Host => "host",
+        }
+    }
+}
+
+/// The browser header a request carries, if any: `Origin` or the first `Sec-Fetch-*`.
+fn browser_header(headers: &HeaderMap) -> Option<&str> {
+    if headers.contains_key(header::ORIGIN) {
+        return Some("Origin");
+    }
+    headers
+        .keys()
+        .map(|k| k.as_str())
+        .find(|k| k.starts_with("sec-fetch-"))
+}
+
+/// `Err` with the reason and its description when `req` must be refused.
+fn check(
+    policy: &HostPolicy,
+    extra: &[HostName],
+    req: &Request,
+    route: Route,
+) -> Result<(), (Reason, String)> {
+    let headers = req.headers();
+    if route.secretless()
+        && let Some(h) = browser_header(headers)
+    {
+        return Err((
+            Reason::Browser,
+            format!(
+                "requests from a web browser ({h} header) are not accepted on this endpoint: it carries no secret, so a web page must never reach it"
+            ),
+        ));
+    }
+    let unix = req
+        .extensions()
+        .get::<Arc<Conn>>()
+        .is_some_and(|c| c.tcp.is_none());
+    if unix {
+        return Ok(());
+    }
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(h), None) => Some(h.to_str().unwrap_or("")),
+        (Some(_), Some(_)) => {
+            return Err((
+                Reason::Host,
+                "the request has more than one Host header".into(),
+            ));
+        }
+        (None, _) => None,
+    };
+    let named = |value: &str| -> Result<(), (Reason, String)> {
+        match parse_host(value) {
+            Some(h) if policy.allows(&h, extra) => Ok(()),
+            _ => Err((
+                Reason::Host,
+                format!(
+                    "Host {:?} does not name this broker: it answers to 127.0.0.1, localhost, [::1], 169.254.169.254, its listen address and [broker] allowed_hosts (a web page rebinding its own name to this machine is refused)",
+                    value.chars().take(100).collect::<String>()
+                ),
+            )),
+        }
+    };
+    match host {
+        Some(h) => named(h)?,
+        None if req.version() >= Version::HTTP_11 => {
+            return Err((
+                Reason::Host,
+                "an HTTP/1.1 request needs a Host header naming this broker".into(),
+            ));
+        }
+        None => {}
+    }
+    // An absolute-form request line (`GET http://name/... HTTP/1.1`) names a host too.
+    if let Some(authority) = req.uri().authority() {
+        named(authority.as_str())?;
+    }
+    Ok(())
+}
+
+/// The layer: every request passes here before its route.
+pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = Route::of(&req);
+    let generation = shared.generation();
+    match check(&shared.host_policy, &generation.allowed_hosts, &req, route) {
+        Ok(()) => next.run(req).await,
+        Err((reason, description)) => refuse(&shared, &req, route, reason, &description, started),
+    }
+}
+
+fn refuse(
+    shared: &Shared,
+    req: &Request,
+    route: Route,
+    reason: Reason,
+    description: &str,
+    started: Instant,
+) -> Response {
+    let status = StatusCode::FORBIDDEN;
+    let m = &shared.metrics;
+    m.guard_refusal(route.name(), reason.name());
+    if let Some(p) = route.protocol() {
+        m.request(p, crate::protocol::DENIED);
+    }
+    let peer = req
+        .extensions()
+        .get::<Arc<Conn>>()
+        .map_or("unknown", |c| c.peer.as_str());
+    if shared.audit.enabled() {
+        shared.audit.write(&crate::audit::Record {
+            time: crate::audit::timestamp(),
+            protocol: route.name(),
+            caller: None,
+            peer,
+            uid: None,
+            identity: None,
+            resource: None,
+            scopes: None,
+            outcome: crate::metrics::OUTCOMES[crate::protocol::DENIED],
+            status: status.as_u16(),
+            cache: None,
+            latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            token_id: None,
+            reason: Some(description),
+        });
+    }
+    let body = if matches!(route, Route::AppService | Route::AppService2017) {
+        serde_json::json!({
+            "statusCode": status.as_u16(),
+            "message": description,
+            "correlationId": uuid::Uuid::new_v4().to_string(),
+            "error": "forbidden",
+            "error_description": description,
+        })
+    } else {
+        serde_json::json!({ "error": "forbidden", "error_description": description })
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(policy: &HostPolicy, extra: &[HostName], host: &str) -> bool {
+        parse_host(host).is_some_and(|h| policy.allows(&h, extra))
+    }
+
+    #[test]
+    fn host_values() {
+        let p = HostPolicy::new(&["10.0.0.5:8079".parse().unwrap()]);
+        let extra = parse_allowed_hosts(&["Entra-Broker".into(), "fd00::5".into()]).unwrap();
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8079",
+            "localhost:8079",
+            "LOCALHOST",
+            "[::1]:8079",
+            "[::1]",
+            "[::ffff:127.0.0.1]:1",
+            "169.254.169.254",
+            "169.254.169.254:80",
+            "10.0.0.5:8079",
+            "entra-broker:8079",
+            "[fd00::5]:8079",
+        ] {
+            assert!(allowed(&p, &extra, ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example:8079",
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io:8079",
+            "localhost.",
+            "127.0.0.2:8079",
+            "10.0.0.6",
+            "",
+            "127.0.0.1:",
+            "127.0.0.1:80800",
+            "127.0.0.1:x",
+            "::1",
+            "[::1",
+            "[::1]x",
+            "local host",
+            "localhost:8079:1",
+        ] {
+            assert!(!allowed(&p, &extra, bad), "{bad:?}");
+        }
+        let any = HostPolicy::new(&["0.0.0.0:8079".parse().unwrap()]);
+        assert!(allowed(&any, &[], "192.168.1.7:8079"));
+        assert!(!allowed(&any, &[], "attacker.example:8079"));
+    }
+
+    #[test]
+    fn allowed_hosts_setting() {
+        assert!(
+            parse_allowed_hosts(&["broker.internal".into(), "10.1.2.3".into(), "::1".into()])
+                .is_ok()
+        );
+        let e = parse_allowed_hosts(&["broker:8079".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without a port"), "{e}");
+        let e = parse_allowed_hosts(&["*.example".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a host name"), "{e}");
+    }
+}
