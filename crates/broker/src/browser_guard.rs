@@ -17,10 +17,13 @@
 //!   HTTP/1.1 request without `Host`, or with two, is refused too. Requests on the Unix
 //!   socket are exempt: no browser reaches it, and HTTP-over-Unix clients put the socket
 //!   path there.
-//! - **`Origin` or any `Sec-Fetch-*` header, on the secretless routes** (everything under
-//!   `/metadata/`, and Cloud Shell's `/oauth2/token`). SDKs send neither; browsers send
-//!   `Origin` on cross-origin and non-GET requests and `Sec-Fetch-*` to trustworthy
-//!   (loopback or HTTPS) targets. This is a second wall behind the `Host` check.
+//! - **`Origin` or a `Sec-Fetch-*` header, on the secretless routes** (everything under
+//!   `/metadata/`, and Cloud Shell's `/oauth2/token`). Browsers send `Origin` on
+//!   cross-origin and non-GET requests, and `Sec-Fetch-Site`, `-Mode` and `-Dest`
+//!   together to trustworthy (loopback or HTTPS) targets. SDKs send none of them, with
+//!   one exception: Node's `fetch` (undici, used by msal-node) sends `Sec-Fetch-Mode:
+//!   cors` alone, so a lone `Sec-Fetch-Mode` is accepted. This is a second wall behind
+//!   the `Host` check.
 //!
 //! A refusal is a 403 in the route's error shape (App Service's for `/msi/token`), an
 //! audit line (`outcome: "denied"`, the reason, no secret) and a count in
@@ -238,7 +241,7 @@ impl Route {
 /// Why the guard refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
-    /// `Origin` or `Sec-Fetch-*` on a secretless route.
+    /// `Origin` or `Sec-Fetch-*` (but a lone `Sec-Fetch-Mode`) on a secretless route.
     Browser,
     /// `Host` names something else (or is missing or doubled).
     Host,
@@ -253,15 +256,18 @@ impl Reason {
     }
 }
 
-/// The browser header a request carries, if any: `Origin` or the first `Sec-Fetch-*`.
+/// The browser header a request carries, if any: `Origin` or the first `Sec-Fetch-*`
+/// besides `Sec-Fetch-Mode`.
 fn browser_header(headers: &HeaderMap) -> Option<&str> {
     if headers.contains_key(header::ORIGIN) {
         return Some("Origin");
     }
+    // Node's fetch (undici, which msal-node uses) sends `Sec-Fetch-Mode: cors` and no
+    // other; a browser sends `Sec-Fetch-Site` and `Sec-Fetch-Dest` with it, always.
     headers
         .keys()
         .map(|k| k.as_str())
-        .find(|k| k.starts_with("sec-fetch-"))
+        .find(|k| k.starts_with("sec-fetch-") && *k != "sec-fetch-mode")
 }
 
 /// `Err` with the reason and its description when `req` must be refused.

@@ -201,14 +201,14 @@ async fn imds_refuses_sec_fetch_headers() {
     let b = start(config(&h, &dir.join("audit.jsonl"))).await;
     let addr = b.addr();
     let host = format!("localhost:{}", addr.port());
-    // What Chromium sends on a same-origin fetch to a trustworthy (loopback) origin; each
+    // What Chromium sends to a trustworthy (loopback) origin, with Sec-Fetch-Mode; each
     // one alone is enough.
     for header in [
         "Sec-Fetch-Site: same-origin",
-        "Sec-Fetch-Mode: cors",
         "Sec-Fetch-Dest: empty",
         "Sec-Fetch-User: ?1",
         "sec-fetch-storage-access: none",
+        "Sec-Fetch-Mode: cors\r\nSec-Fetch-Site: same-origin",
     ] {
         let (s, body) = request(
             addr,
@@ -231,8 +231,19 @@ async fn imds_refuses_sec_fetch_headers() {
         .await;
         assert_refused(s, &body, header);
     }
-    // Without them, the same request is answered.
+    // Without them, the same request is answered; so is one with a lone Sec-Fetch-Mode,
+    // which is what Node's fetch (msal-node) sends.
     let (s, body) = request(addr, "GET", IMDS_QUERY, &host, "Metadata: true\r\n", "").await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = request(
+        addr,
+        "GET",
+        IMDS_QUERY,
+        &host,
+        "Metadata: true\r\nsec-fetch-mode: cors\r\n",
+        "",
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     // Routes with a secret, and the operational ones, take requests from browsers (a
     // person looking at /readyz); only the Host check applies there.

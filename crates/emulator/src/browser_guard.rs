@@ -10,7 +10,10 @@
 //!   bind address (any IP address when bound to `0.0.0.0`/`[::]`), with any port or none
 //!   (a rebinding page's requests carry the page's own name); an HTTP/1.1 request without
 //!   `Host`, or with two;
-//! - `Origin` or any `Sec-Fetch-*` header, which SDKs and test clients never send.
+//! - `Origin` or a `Sec-Fetch-*` header other than `Sec-Fetch-Mode`: browsers send
+//!   `Sec-Fetch-Site` and `-Dest` with every `Sec-Fetch-Mode` to trustworthy (loopback or
+//!   HTTPS) targets, while Node's `fetch` (undici, used by msal-node) sends a lone
+//!   `Sec-Fetch-Mode: cors` and SDKs nothing of the kind.
 //!
 //! A refusal is a 403 in the route's error shape, the counter `refused:host` or
 //! `refused:browser` (`GET /admin/counters`) and a warning in the log.
@@ -84,10 +87,12 @@ fn browser_header(headers: &HeaderMap) -> Option<&str> {
     if headers.contains_key(header::ORIGIN) {
         return Some("Origin");
     }
+    // Node's fetch (undici, which msal-node uses) sends `Sec-Fetch-Mode: cors` and no
+    // other; a browser sends `Sec-Fetch-Site` and `Sec-Fetch-Dest` with it, always.
     headers
         .keys()
         .map(|k| k.as_str())
-        .find(|k| k.starts_with("sec-fetch-"))
+        .find(|k| k.starts_with("sec-fetch-") && *k != "sec-fetch-mode")
 }
 
 /// `Err((counter, description))` when `req` must be refused.

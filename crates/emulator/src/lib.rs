@@ -370,13 +370,14 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    // The browser guard runs first (the last `route_layer` is the outermost).
+    // The browser guard runs first, and also for methods a route does not have (a CORS
+    // preflight is refused by it, not answered 405).
     let admin = admin::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::guard,
         ))
-        .route_layer(axum::middleware::from_fn_with_state(
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             browser_guard::admin,
         ));
@@ -391,7 +392,7 @@ pub fn router(state: AppState) -> Router {
             get(managed_identity::imds),
         )
         .route("/msi/token", get(managed_identity::app_service))
-        .route_layer(axum::middleware::from_fn_with_state(
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             browser_guard::managed_identity,
         ));

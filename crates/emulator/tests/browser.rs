@@ -52,12 +52,21 @@ async fn emulator_managed_identity_refuses_browser() {
             let (s, v) = send(&h, Method::GET, path, &[needed, ("Host", &host)]).await;
             assert_eq!(s, 200, "{path} with Host {host}: {v}");
             assert!(v["access_token"].is_string());
+            // Node's fetch (msal-node) sends a lone Sec-Fetch-Mode.
+            let (s, v) = send(
+                &h,
+                Method::GET,
+                path,
+                &[needed, ("Host", &host), ("Sec-Fetch-Mode", "cors")],
+            )
+            .await;
+            assert_eq!(s, 200, "{path} with Sec-Fetch-Mode alone: {v}");
         }
         // As a web page would.
         for browser in [
             ("Origin", page.as_str()),
             ("Sec-Fetch-Site", "same-origin"),
-            ("Sec-Fetch-Mode", "cors"),
+            ("Sec-Fetch-User", "?1"),
             ("Sec-Fetch-Dest", "empty"),
             ("Host", foreign.as_str()),
             ("Host", "attacker.example"),
@@ -68,8 +77,21 @@ async fn emulator_managed_identity_refuses_browser() {
             assert!(v.get("access_token").is_none(), "{v}");
         }
     }
+    // A CORS preflight is refused by the guard too (not answered 405).
+    let (s, v) = send(
+        &h,
+        Method::OPTIONS,
+        IMDS,
+        &[
+            ("Origin", page.as_str()),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "metadata"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 403, "{v}");
     let counters = h.counters().await;
-    assert_eq!(counters["refused:browser"], 3 * 4, "{counters}");
+    assert_eq!(counters["refused:browser"], 3 * 4 + 1, "{counters}");
     assert_eq!(counters["refused:host"], 3 * 2, "{counters}");
 
     // What browsers are for is not behind the guard: the sign-in page and discovery

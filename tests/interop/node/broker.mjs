@@ -52,7 +52,7 @@ export async function startStack() {
     const ready = readReady(readyPath);
     if (ready) {
       const authority = ready.authority.replace(/\/+$/, '');
-      return { ready, authority, broker: ready.broker, caFile: ready.ca_file, stop, log: logTail };
+      return { ready, authority, broker: ready.broker, caFile: ready.ca_file, stateDir, stop, log: logTail };
     }
     if (status.exit !== null) break;
   }
