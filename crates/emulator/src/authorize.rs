@@ -107,7 +107,7 @@ fn error_page(code: u32, message: &str) -> Response {
     pages::html(StatusCode::BAD_REQUEST, pages::error(code, message))
 }
 
-/// Entra's loopback rule: a registered `http://localhost` (or 127.0.0.1, [::1]) matches
+/// Entra's loopback rule: a registered `http://localhost` (or 127.0.0.1, `[::1]`) matches
 /// any port; everything else must match exactly (an empty path equals `/`).
 pub fn redirect_matches(registered: &str, given: &str) -> bool {
     if registered == given {

@@ -374,7 +374,7 @@ impl Inner {
         events.push_back(ev);
     }
 
-    /// `scheme://host` the client used: the Host header when it is a sane host[:port],
+    /// `scheme://host` the client used: the Host header when it is a sane `host[:port]`,
     /// else `localhost:PORT`. Issuers and endpoint URLs are built from it.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
         let host = headers
