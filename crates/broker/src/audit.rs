@@ -26,7 +26,9 @@ use crate::error::BrokerError;
 pub struct Record<'a> {
     /// RFC 3339, UTC, microseconds.
     pub time: String,
-    /// `imds`, `app_service`, `app_service_2017`, `cloud_shell`, `native`.
+    /// `imds`, `app_service`, `app_service_2017`, `cloud_shell`, `native`; for a
+    /// request the browser guard refused on another route: `admin`, `metrics`, `health`,
+    /// `other` ([`crate::browser_guard`]).
     pub protocol: &'a str,
     /// The caller's name, when it was recognised.
     #[serde(skip_serializing_if = "Option::is_none")]
