@@ -430,6 +430,12 @@ impl ValidatorConfigBuilder {
 
     /// The HTTP client for discovery and JWKS (default: system roots plus
     /// [`extra_ca_file`](Self::extra_ca_file), 10-second timeouts, no redirects).
+    ///
+    /// Redirects are refused whatever the client: a discovery or JWKS response that is
+    /// a redirect, or that a client following redirects got from another URL than the
+    /// one asked for, is an error and its body is not used. A client that follows
+    /// redirects still sends the request to the redirect's target before the answer is
+    /// refused, so build it with `reqwest::redirect::Policy::none()`.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
