@@ -225,7 +225,7 @@ async fn browser_login(
     assert!(url.contains(&format!("client_id={AZURE_CLI}")), "{url}");
     let mut browser = Browser::new(h);
     let redirect = sign_in(&mut browser, &url, user, password, "accept").await;
-    assert!(redirect.starts_with("http://localhost:"), "{redirect}");
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
     // The browser follows the redirect to entra's one-shot listener.
     let page = browser.get(&redirect).await;
     assert!(page.status().is_success());

@@ -1,8 +1,12 @@
 //! The interactive sign-in: authorization code with PKCE (S256) through a one-shot
-//! loopback listener on `127.0.0.1` (random port, redirect `http://localhost:PORT`).
+//! loopback listener on `127.0.0.1` (random port, redirect `http://127.0.0.1:PORT`, the
+//! IP literal RFC 8252 §7.3 and Entra recommend: `localhost` may resolve elsewhere, or
+//! to `::1` where nothing listens). The app registration needs `http://127.0.0.1` as a
+//! redirect URI (Entra ignores the port of a loopback one).
 //!
-//! - `state` and `nonce` are random; a redirect with another `state` ends the sign-in
-//!   with an error and no token request; the ID token must carry the `nonce`.
+//! - `state` and `nonce` are random; a redirect with another `state` (forged by a page
+//!   or left from an earlier sign-in) is answered 400 and ignored, and the listener keeps
+//!   waiting for the right one until the timeout; the ID token must carry the `nonce`.
 //! - The listener answers only `GET /` with `code` or `error`; anything else (favicon,
 //!   stray requests) gets a 404 and is ignored. Reads are bounded in size and time.
 //! - It stops at the first redirect or at the timeout, whichever comes first; the
@@ -103,14 +107,8 @@ impl PublicClient {
             }
             tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
         }
-        let (pending, answer) = listener.wait(options.timeout).await?;
+        let (pending, answer) = listener.wait(&state, options.timeout).await?;
         let outcome = async {
-            if answer.get("state") != Some(state.as_str()) {
-                return Err(Error::Response {
-                    endpoint: "the sign-in redirect".into(),
-                    message: "its state does not match this sign-in (a forged or stale redirect); no token was requested".into(),
-                });
-            }
             if let Some(error) = answer.get("error") {
                 return Err(redirect_error(
                     error,
@@ -135,17 +133,21 @@ impl PublicClient {
             }
             let resp = self
                 .pipeline
-                .send(form_post(&token_endpoint, &form)?, "authorization code redemption")
+                .send(
+                    form_post(&token_endpoint, &form)?,
+                    "authorization code redemption",
+                )
                 .await?;
-            let (account, token) = self.accept_user_tokens(
-                &token_endpoint,
-                resp.status().as_u16(),
-                resp.body(),
-                Some(&nonce),
-                None,
-                request,
-            )
-            .await?;
+            let (account, token) = self
+                .accept_user_tokens(
+                    &token_endpoint,
+                    resp.status().as_u16(),
+                    resp.body(),
+                    Some(&nonce),
+                    None,
+                    request,
+                )
+                .await?;
             self.remember(request, &account, &token);
             Ok(SignIn { account, token })
         }
@@ -198,12 +200,14 @@ impl Loopback {
     }
 
     fn redirect_uri(&self) -> String {
-        format!("http://localhost:{}", self.port)
+        format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Waits for the redirect (ignoring every other request) until `timeout`; the
-    /// listener is closed when this returns, whatever the outcome.
-    async fn wait(self, timeout: Duration) -> Result<(Pending, Answer), Error> {
+    /// Waits for the redirect carrying `state` (ignoring every other request, and
+    /// redirects with another state) until `timeout`; the listener is closed when this
+    /// returns, whatever the outcome.
+    async fn wait(self, state: &str, timeout: Duration) -> Result<(Pending, Answer), Error> {
+        let state: std::sync::Arc<str> = state.into();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut readers = tokio::task::JoinSet::new();
         loop {
@@ -220,7 +224,7 @@ impl Loopback {
                 }
                 accepted = self.listener.accept() => {
                     if let Ok((stream, peer)) = accepted && peer.ip().is_loopback() {
-                        readers.spawn(read_redirect(stream));
+                        readers.spawn(read_redirect(stream, state.clone()));
                     }
                 }
                 Some(done) = readers.join_next(), if !readers.is_empty() => {
@@ -233,9 +237,12 @@ impl Loopback {
     }
 }
 
-/// Reads one request. Returns the redirect if this is it; otherwise answers the request
-/// itself (404, 405, 431) and returns `None`.
-async fn read_redirect(mut stream: TcpStream) -> Option<(TcpStream, Answer)> {
+/// Reads one request. Returns the redirect if this is it (its `state` is `state`);
+/// otherwise answers the request itself (400, 404, 405, 431) and returns `None`.
+async fn read_redirect(
+    mut stream: TcpStream,
+    state: std::sync::Arc<str>,
+) -> Option<(TcpStream, Answer)> {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(h)) => h,
         Ok(Err(status)) => {
@@ -279,6 +286,20 @@ async fn read_redirect(mut stream: TcpStream) -> Option<(TcpStream, Answer)> {
             "404 Not Found",
             "text/plain",
             "not a sign-in response",
+        )
+        .await;
+        return None;
+    }
+    if answer.get("state") != Some(&*state) {
+        // A forged redirect (any page can make the browser request this port) or one
+        // from an earlier sign-in: not this sign-in's answer, so it neither ends the
+        // sign-in nor gets a token requested.
+        tracing::warn!("a sign-in redirect with another state was ignored");
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "text/plain",
+            "this is not the answer to the sign-in in progress (its state does not match); it was ignored",
         )
         .await;
         return None;
@@ -453,7 +474,7 @@ mod tests {
     async fn only_the_redirect_is_taken_and_reads_are_bounded() {
         let l = Loopback::bind().await.unwrap();
         let port = l.port;
-        let waiter = tokio::spawn(l.wait(Duration::from_secs(20)));
+        let waiter = tokio::spawn(l.wait("s", Duration::from_secs(20)));
         // A silent pre-connection must not block the others.
         let _idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         assert!(
@@ -503,7 +524,7 @@ mod tests {
     async fn times_out_and_closes_the_port() {
         let l = Loopback::bind().await.unwrap();
         let port = l.port;
-        let err = match l.wait(Duration::from_millis(200)).await {
+        let err = match l.wait("s", Duration::from_millis(200)).await {
             Err(e) => e,
             Ok(_) => panic!("no redirect was sent"),
         };
@@ -512,6 +533,56 @@ mod tests {
             "{err}"
         );
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn loopback_redirect_uses_127_0_0_1() {
+        let l = Loopback::bind().await.unwrap();
+        assert_eq!(l.redirect_uri(), format!("http://127.0.0.1:{}", l.port));
+        let local = l.listener.local_addr().unwrap();
+        assert_eq!(local.ip(), std::net::Ipv4Addr::LOCALHOST);
+    }
+
+    /// Finding: a redirect whose `state` is not this sign-in's is answered 400 and
+    /// ignored; the listener keeps waiting, and takes the right one after it.
+    #[tokio::test]
+    async fn loopback_ignores_state_mismatch() {
+        let l = Loopback::bind().await.unwrap();
+        let port = l.port;
+        let waiter = tokio::spawn(l.wait("the-state", Duration::from_secs(20)));
+        for forged in [
+            &b"GET /?code=forged&state=other HTTP/1.1\r\n\r\n"[..],
+            b"GET /?code=forged HTTP/1.1\r\n\r\n",
+            b"GET /?error=access_denied&state=the-stat HTTP/1.1\r\n\r\n",
+        ] {
+            let answer = send(port, forged).await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+            assert!(answer.contains("state does not match"), "{answer}");
+        }
+        assert!(!waiter.is_finished(), "still waiting for the real redirect");
+        let browser = tokio::spawn(send(
+            port,
+            b"GET /?code=real&state=the-state HTTP/1.1\r\n\r\n",
+        ));
+        let (pending, answer) = waiter.await.unwrap().unwrap();
+        assert_eq!(answer.code.as_ref().unwrap().expose(), "real");
+        pending.finish(&Ok::<(), Error>(())).await;
+        assert!(browser.await.unwrap().starts_with("HTTP/1.1 200"));
+
+        // Only forged redirects until the timeout: the sign-in times out.
+        let l = Loopback::bind().await.unwrap();
+        let port = l.port;
+        let waiter = tokio::spawn(l.wait("the-state", Duration::from_millis(500)));
+        let answer = send(port, b"GET /?code=forged&state=x HTTP/1.1\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let err = match waiter.await.unwrap() {
+            Err(e) => e,
+            Ok(_) => panic!("a forged redirect was taken"),
+        };
+        assert!(
+            err.to_string().contains("no answer from the browser"),
+            "{err}"
+        );
     }
 
     #[test]
