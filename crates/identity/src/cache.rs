@@ -595,7 +595,7 @@ mod tests {
             let scope = format!("https://api{i}.example/.default");
             cache
                 .get_or_fetch_by_scopes(
-                    &[scope.clone()],
+                    std::slice::from_ref(&scope),
                     || k(&scope),
                     false,
                     || async { Ok(token(3600, None)) },
