@@ -310,7 +310,10 @@ impl ValidatorConfigBuilder {
 
     /// Any OIDC issuer: `iss` must equal `issuer` exactly; keys by discovery at
     /// `{issuer}/.well-known/openid-configuration` (or [`jwks_uri`](Self::jwks_uri) /
-    /// [`static_jwks`](Self::static_jwks)). `tid` is not required.
+    /// [`static_jwks`](Self::static_jwks)). `tid` is not required; when the issuer is
+    /// Entra-shaped (`https://{host}/{tenant id}/v2.0`, `https://sts.windows.net/{tenant
+    /// id}/`) and the token has a `tid`, it must be that tenant
+    /// ([`ValidationError::IssuerTenantMismatch`](crate::ValidationError::IssuerTenantMismatch)).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
