@@ -3,7 +3,8 @@
 //! transport (rustls, timeouts, no redirect to another host); tests can inject their own.
 //! [`Pipeline`] adds the retry policy: 429, 5xx and connection errors are retried with
 //! exponential backoff and jitter, honouring `Retry-After` and `x-ms-retry-after-ms`;
-//! other 4xx are final.
+//! other 4xx are final. Every response body is read through one capped reader
+//! ([`MAX_RESPONSE_BYTES`]); a longer one is [`Error::ResponseTooLarge`], never retried.
 
 use std::path::Path;
 use std::sync::Arc;
