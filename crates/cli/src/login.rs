@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entra_identity::{DeviceCodeInfo, InteractiveOptions, PublicClient, SignIn, TokenRequest};
+use entra_identity::{
+    DeviceCodeInfo, InteractiveOptions, PublicClient, RedirectHost, SignIn, TokenRequest,
+};
 
 use crate::config::Config;
 use crate::term::{self, Paint};
@@ -120,6 +122,20 @@ async fn interrupted() {
     }
 }
 
+/// The Azure CLI's first-party public client, `entra`'s default client id.
+const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// `http://127.0.0.1:PORT` (RFC 8252's choice) for every app but the Azure CLI's: its
+/// registration is known to list `http://localhost` (MSAL Python and `az login` send
+/// that), and Entra matches a loopback redirect's host exactly.
+fn redirect_host(client_id: &str) -> RedirectHost {
+    if client_id.eq_ignore_ascii_case(AZURE_CLI_CLIENT_ID) {
+        RedirectHost::Localhost
+    } else {
+        RedirectHost::LoopbackIp
+    }
+}
+
 async fn browser(
     client: &PublicClient,
     request: &TokenRequest,
@@ -130,6 +146,7 @@ async fn browser(
         timeout: Duration::from_secs(args.timeout),
         open_browser: open,
         login_hint: args.login_hint.clone(),
+        redirect_host: redirect_host(client.client_id()),
         on_url: Some(Arc::new(move |url: &str| {
             let err = Paint::stderr();
             if open {
@@ -242,6 +259,18 @@ fn status_text(waited: u64, code: &str, left: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_is_127_0_0_1_except_for_the_azure_cli_registration() {
+        assert_eq!(
+            redirect_host("04B07795-8DDB-461A-BBEE-02F9E1BF7B46"),
+            RedirectHost::Localhost
+        );
+        assert_eq!(
+            redirect_host("c1000000-0000-4000-8000-0000000000c1"),
+            RedirectHost::LoopbackIp
+        );
+    }
 
     #[test]
     fn status_line_counts_up_and_down() {

@@ -225,6 +225,8 @@ async fn browser_login(
     assert!(url.contains(&format!("client_id={AZURE_CLI}")), "{url}");
     let mut browser = Browser::new(h);
     let redirect = sign_in(&mut browser, &url, user, password, "accept").await;
+    // The Azure CLI's registration lists http://localhost (what az sends); other apps
+    // get http://127.0.0.1 (the identity crate's tests).
     assert!(redirect.starts_with("http://localhost:"), "{redirect}");
     // The browser follows the redirect to entra's one-shot listener.
     let page = browser.get(&redirect).await;

@@ -44,6 +44,20 @@ const WELL_KNOWN_HOSTS: &[&str] = &[
     "login.partner.microsoftonline.cn",
 ];
 
+/// Microsoft login hosts by cloud: a discovery document of one may name another of the
+/// same cloud as an endpoint.
+const MICROSOFT_CLOUDS: &[&[&str]] = &[
+    &[
+        "login.microsoftonline.com",
+        "login.windows.net",
+        "login.microsoft.com",
+        "sts.windows.net",
+    ],
+    &["login.microsoftonline.us", "login.usgovcloudapi.net"],
+    &["login-us.microsoftonline.com"],
+    &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
+];
+
 /// Suffixes of Azure AD B2C and External ID hosts, which instance discovery does not cover.
 const WELL_KNOWN_SUFFIXES: &[&str] = &[
     ".b2clogin.com",
@@ -178,6 +192,35 @@ impl Authority {
         Ok(Self::new(&self.host, tenant)?.with_instance_discovery(self.discovery.clone()))
     }
 
+    /// Whether an endpoint from the discovery document may receive this authority's
+    /// requests (secrets, assertions, codes): `https://`, no user info, and on the
+    /// authority's own host (and port), or on a Microsoft login host of the same cloud
+    /// when the authority is one (`login.windows.net` for `login.microsoftonline.com`).
+    /// The authority is always `https://`, a loopback one included, so no plain-HTTP
+    /// endpoint is ever accepted.
+    fn check_endpoint(&self, endpoint: &str) -> Result<(), String> {
+        let Some(rest) = endpoint.strip_prefix("https://") else {
+            return Err("is not https".into());
+        };
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if host.is_empty() || host.contains('@') || endpoint.parse::<http::Uri>().is_err() {
+            return Err("is not a plain https URL".into());
+        }
+        let normal = |h: &str| h.strip_suffix(":443").unwrap_or(h).to_string();
+        let own = normal(&self.host["https://".len()..].to_ascii_lowercase());
+        let host = normal(&host);
+        let cloud = |h: &str| MICROSOFT_CLOUDS.iter().position(|c| c.contains(&h));
+        if host == own || cloud(&own).is_some_and(|c| cloud(&host) == Some(c)) {
+            Ok(())
+        } else {
+            Err("is on another host than the authority".into())
+        }
+    }
+
     /// Asks the instance-discovery endpoint whether this host is an Entra instance and
     /// returns the metadata address it gives.
     async fn discover_instance(
@@ -226,10 +269,23 @@ impl Authority {
                         message: format!("the discovery document has no {k}"),
                     })
                 };
+                let endpoint = |k: &str, v: String| {
+                    self.check_endpoint(&v)
+                        .map(|()| v)
+                        .map_err(|why| Error::Response {
+                            endpoint: url.clone(),
+                            message: format!("the discovery document's {k} {why}; refused"),
+                        })
+                };
                 Ok(Metadata {
-                    token_endpoint: need("token_endpoint")?,
-                    authorization_endpoint: need("authorization_endpoint")?,
-                    device_authorization_endpoint: field("device_authorization_endpoint"),
+                    token_endpoint: endpoint("token_endpoint", need("token_endpoint")?)?,
+                    authorization_endpoint: endpoint(
+                        "authorization_endpoint",
+                        need("authorization_endpoint")?,
+                    )?,
+                    device_authorization_endpoint: field("device_authorization_endpoint")
+                        .map(|v| endpoint("device_authorization_endpoint", v))
+                        .transpose()?,
                     issuer: field("issuer").unwrap_or_default(),
                 })
             })
@@ -273,6 +329,129 @@ mod tests {
         assert!(Authority::new("https://h/path", "common").is_err());
         assert!(Authority::new(AZURE_PUBLIC_CLOUD, "bad tenant/../x").is_err());
         assert!(Authority::new(AZURE_PUBLIC_CLOUD, "").is_err());
+    }
+
+    /// A pipeline whose every answer is `doc` (200, JSON).
+    fn answering(doc: serde_json::Value) -> Pipeline {
+        struct Doc(Vec<u8>);
+        impl crate::http::HttpClient for Doc {
+            fn send(
+                &self,
+                _: crate::http::Request,
+            ) -> crate::token::BoxFuture<'_, Result<crate::http::Response, String>> {
+                let body = self.0.clone();
+                Box::pin(
+                    async move { Ok(http::Response::builder().status(200).body(body).unwrap()) },
+                )
+            }
+        }
+        Pipeline::new(
+            std::sync::Arc::new(Doc(doc.to_string().into_bytes())),
+            crate::http::RetryPolicy::default(),
+        )
+    }
+
+    fn document(host: &str, token: &str, device: &str) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": format!("{host}/contoso/v2.0"),
+            "authorization_endpoint": format!("{host}/contoso/oauth2/v2.0/authorize"),
+            "token_endpoint": token,
+            "device_authorization_endpoint": device,
+        })
+    }
+
+    async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<Metadata, Error> {
+        Authority::new(host, "contoso")
+            .unwrap()
+            .with_instance_discovery(InstanceDiscovery::Disabled)
+            .metadata(&answering(doc))
+            .await
+            .cloned()
+    }
+
+    #[tokio::test]
+    async fn discovery_endpoint_on_foreign_host_refused() {
+        let ms = AZURE_PUBLIC_CLOUD;
+        let device = format!("{ms}/contoso/oauth2/v2.0/devicecode");
+        for (authority, token) in [
+            (ms, "https://evil.example/contoso/oauth2/v2.0/token"),
+            (ms, "https://login.microsoftonline.com.evil.example/t"),
+            (ms, "https://login.microsoftonline.com@evil.example/t"),
+            (
+                ms,
+                "https://login.microsoftonline.us/contoso/oauth2/v2.0/token",
+            ),
+            ("https://localhost:8443", "https://localhost:9443/t"),
+            (
+                "https://login.contoso.com",
+                "https://login.microsoftonline.com/t",
+            ),
+        ] {
+            let e = metadata_for(authority, document(authority, token, &device))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&e, Error::Response { message, .. } if message.contains("token_endpoint")),
+                "{authority} {token}: {e}"
+            );
+        }
+        // The device endpoint is held to the same rule.
+        let token = format!("{ms}/contoso/oauth2/v2.0/token");
+        let e = metadata_for(ms, document(ms, &token, "https://evil.example/devicecode"))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("device_authorization_endpoint"),
+            "{e}"
+        );
+        // Its own host, its default port spelled out, or a host of the same cloud: fine.
+        for (authority, token) in [
+            (ms, token.as_str()),
+            (
+                ms,
+                "https://login.microsoftonline.com:443/contoso/oauth2/v2.0/token",
+            ),
+            (ms, "https://LOGIN.windows.net/contoso/oauth2/v2.0/token"),
+            (
+                "https://localhost:8443",
+                "https://localhost:8443/contoso/oauth2/v2.0/token",
+            ),
+        ] {
+            let device = format!("{authority}/contoso/oauth2/v2.0/devicecode");
+            let m = metadata_for(authority, document(authority, token, &device)).await;
+            assert!(m.is_ok(), "{authority} {token}: {:?}", m.err());
+        }
+    }
+
+    #[tokio::test]
+    async fn discovery_endpoint_plain_http_refused() {
+        for authority in [
+            AZURE_PUBLIC_CLOUD,
+            "https://localhost:8443",
+            "https://127.0.0.1:8443",
+        ] {
+            let host = &authority["https://".len()..];
+            let device = format!("{authority}/contoso/oauth2/v2.0/devicecode");
+            let e = metadata_for(
+                authority,
+                document(
+                    authority,
+                    &format!("http://{host}/contoso/oauth2/v2.0/token"),
+                    &device,
+                ),
+            )
+            .await
+            .unwrap_err();
+            assert!(e.to_string().contains("token_endpoint is not https"), "{e}");
+            let mut doc = document(authority, &format!("{authority}/t"), &device);
+            doc["authorization_endpoint"] = format!("http://{host}/authorize").into();
+            let e = metadata_for(authority, doc).await.unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("authorization_endpoint is not https"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -6,14 +6,22 @@
 //!   gets the cached token; if the refresh fails, the cached token is kept and returned.
 //! - **Missing or expiring:** one request per key; concurrent callers wait for it.
 //! - A claims challenge bypasses the cache (the result is stored for later callers).
+//! - **Bounded:** at most [`DEFAULT_MAX_ENTRIES`] keys (or
+//!   [`TokenCache::with_max_entries`]); when full, the least recently used keys go
+//!   first (a key with a request in flight stays). The maps hash with std's
+//!   `RandomState` (SipHash with a random key): keys built from a caller's scopes
+//!   cannot be chosen to collide.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::Error;
 use crate::token::{AccessToken, now};
+
+/// How many keys a [`TokenCache`] holds by default.
+pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 
 /// Tokens with less than this left are treated as expired (MSAL's rule).
 pub const EXPIRY_BUFFER_SECS: i64 = 300;
@@ -70,53 +78,9 @@ impl CacheKey {
     }
 }
 
-/// FxHash (the rustc hasher): a multiply-rotate per 8 bytes. The scopes map is keyed by
-/// the caller's own scope strings, not by anything a remote party chooses, so it needs no
-/// protection against hash flooding and SipHash's cost on every cache hit buys nothing.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type ScopesMap = HashMap<Vec<String>, Arc<Slot>, BuildHasherDefault<FxHasher>>;
+/// Keyed by scope strings that, behind a broker, its callers choose: std's `RandomState`
+/// (SipHash-1-3 with a per-process random key), so nobody can aim keys at one bucket.
+type ScopesMap = HashMap<Vec<String>, Arc<Slot>>;
 
 /// Request scopes to slots. A credential asks for a handful of scope sets at most, and
 /// comparing a few short slices is cheaper than hashing one: the first [`Self::FEW`] sets
@@ -153,6 +117,16 @@ impl ScopesIndex {
         self.few.clear();
         self.many.clear();
     }
+
+    fn len(&self) -> usize {
+        self.few.len() + self.many.len()
+    }
+
+    /// Drops the entries whose slot is no longer in the cache.
+    fn retain_live(&mut self, live: impl Fn(&Arc<Slot>) -> bool) {
+        self.few.retain(|(_, s)| live(s));
+        self.many.retain(|_, s| live(s));
+    }
 }
 
 #[derive(Default)]
@@ -160,21 +134,36 @@ struct Slot {
     token: RwLock<Option<AccessToken>>,
     /// Held while a request for this key is in flight.
     flight: tokio::sync::Mutex<()>,
+    /// The cache's use counter when this key was last used (LRU order).
+    last_used: AtomicU64,
 }
 
 /// The cache.
-#[derive(Default)]
 pub struct TokenCache {
     slots: RwLock<HashMap<CacheKey, Arc<Slot>>>,
     /// Fast path for credentials with one tenant and no account: the slot for a request's
     /// scopes exactly as the caller wrote them, so a hit builds no key at all.
     by_request_scopes: RwLock<ScopesIndex>,
+    /// Keys kept at most.
+    max_entries: usize,
+    /// Advances when a key is added or another key than the last is used; a use stamps
+    /// its slot with the new value, so the smallest stamp is the key used least recently.
+    uses: AtomicU64,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_max_entries(DEFAULT_MAX_ENTRIES)
+    }
 }
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.slots.read().map(|s| s.len()).unwrap_or(0);
-        f.debug_struct("TokenCache").field("entries", &n).finish()
+        f.debug_struct("TokenCache")
+            .field("entries", &n)
+            .field("max_entries", &self.max_entries)
+            .finish()
     }
 }
 
@@ -212,26 +201,105 @@ fn freshness(t: &AccessToken, now: i64) -> Freshness {
 }
 
 impl TokenCache {
-    /// A new, empty cache.
+    /// A new, empty cache of at most [`DEFAULT_MAX_ENTRIES`] keys.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A new, empty cache of at most `max_entries` keys (at least 1): when a new key
+    /// arrives and the cache is full, the least recently used keys are dropped.
+    pub fn with_max_entries(max_entries: usize) -> Self {
+        Self {
+            slots: RwLock::default(),
+            by_request_scopes: RwLock::default(),
+            max_entries: max_entries.max(1),
+            uses: AtomicU64::new(0),
+        }
+    }
+
+    /// The most keys this cache keeps.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// How many keys are cached.
+    pub fn len(&self) -> usize {
+        self.slots.read().map_or(0, |s| s.len())
+    }
+
+    /// Nothing cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stamps `slot` as the most recently used. A key that already is (the usual hit:
+    /// one credential, one scope) costs two loads and no write, so hits of one key on
+    /// many threads do not fight over a cache line.
+    #[inline]
+    fn touch(&self, slot: &Slot) {
+        if slot.last_used.load(Ordering::Relaxed) != self.uses.load(Ordering::Relaxed) {
+            let stamp = self.uses.fetch_add(1, Ordering::Relaxed) + 1;
+            slot.last_used.store(stamp, Ordering::Relaxed);
+        }
+    }
+
     fn slot(&self, key: &CacheKey) -> Arc<Slot> {
         if let Some(s) = self.slots.read().expect("cache lock").get(key) {
+            self.touch(s);
             return s.clone();
         }
-        self.slots
-            .write()
-            .expect("cache lock")
-            .entry(key.clone())
-            .or_default()
-            .clone()
+        let mut slots = self.slots.write().expect("cache lock");
+        if let Some(s) = slots.get(key) {
+            self.touch(s);
+            return s.clone();
+        }
+        if slots.len() >= self.max_entries {
+            let dropped = self.evict(&mut slots);
+            if !dropped.is_empty() {
+                // The fast-path index may point at dropped slots: forget those.
+                self.by_request_scopes
+                    .write()
+                    .expect("cache lock")
+                    .retain_live(|s| !dropped.contains(&Arc::as_ptr(s)));
+            }
+        }
+        let slot = Arc::new(Slot {
+            last_used: AtomicU64::new(self.uses.fetch_add(1, Ordering::Relaxed) + 1),
+            ..Slot::default()
+        });
+        slots.insert(key.clone(), slot.clone());
+        slot
+    }
+
+    /// Makes room in a full map: drops the least recently used sixteenth (at least one
+    /// key), skipping keys with a request in flight. The dropped slots' addresses.
+    fn evict(&self, slots: &mut HashMap<CacheKey, Arc<Slot>>) -> HashSet<*const Slot> {
+        let mut idle: Vec<(u64, &CacheKey)> = slots
+            .iter()
+            .filter(|(_, s)| s.flight.try_lock().is_ok())
+            .map(|(k, s)| (s.last_used.load(Ordering::Relaxed), k))
+            .collect();
+        let n = (self.max_entries / 16).max(1).min(idle.len());
+        if n == 0 {
+            return HashSet::new();
+        }
+        if n < idle.len() {
+            idle.select_nth_unstable_by_key(n - 1, |(used, _)| *used);
+        }
+        let victims: Vec<CacheKey> = idle[..n].iter().map(|(_, k)| (*k).clone()).collect();
+        let dropped = victims
+            .iter()
+            .filter_map(|k| slots.remove(k))
+            .map(|s| Arc::as_ptr(&s))
+            .collect();
+        tracing::debug!(evicted = n, max = self.max_entries, "token cache full");
+        dropped
     }
 
     /// The cached token for `key` if it is usable now (fresh or aging).
     pub fn peek(&self, key: &CacheKey) -> Option<AccessToken> {
         let slot = self.slots.read().expect("cache lock").get(key)?.clone();
+        self.touch(&slot);
         let t = slot.token.read().expect("slot lock").clone()?;
         (!matches!(freshness(&t, now()), Freshness::Stale)).then_some(t)
     }
@@ -271,6 +339,7 @@ impl TokenCache {
     pub fn fresh_by_scopes(&self, scopes: &[String]) -> Option<AccessToken> {
         let map = self.by_request_scopes.read().ok()?;
         let slot = map.get(scopes)?;
+        self.touch(slot);
         let token = slot.token.read().ok()?;
         let t = token.as_ref()?;
         matches!(freshness(t, coarse_now()), Freshness::Fresh).then(|| t.clone())
@@ -297,13 +366,19 @@ impl TokenCache {
             .get(scopes)
             .cloned();
         let slot = match known {
-            Some(s) => s,
+            Some(s) => {
+                self.touch(&s);
+                s
+            }
             None => {
                 let s = self.slot(&key());
-                self.by_request_scopes
-                    .write()
-                    .expect("cache lock")
-                    .insert(scopes, s.clone());
+                let mut index = self.by_request_scopes.write().expect("cache lock");
+                // Spellings of the same scopes share a slot but not an index entry:
+                // the index is bounded too (it is only a shortcut; a miss builds the key).
+                if index.len() >= self.max_entries {
+                    index.clear();
+                }
+                index.insert(scopes, s.clone());
                 s
             }
         };
@@ -444,6 +519,137 @@ mod tests {
         assert!(cache.fresh_by_scopes(&scopes).is_some());
         cache.clear();
         assert!(cache.fresh_by_scopes(&scopes).is_none());
+    }
+
+    /// Finding: the cache is bounded, drops the least recently used keys first, and
+    /// hashes with a random key; a caller (behind a broker) asking for ever new scopes
+    /// cannot grow it, or its fast-path index, without limit.
+    #[tokio::test]
+    async fn token_cache_is_bounded_lru() {
+        let k = |s: &str| CacheKey::new("h", "t", "c", "", &[s.to_string()], TokenKind::App);
+        let cache = TokenCache::with_max_entries(3);
+        assert_eq!(TokenCache::new().max_entries(), DEFAULT_MAX_ENTRIES);
+        for s in ["a", "b", "c"] {
+            cache.put(&k(s), token(3600, None));
+        }
+        // "a" is used, so "b" is now the least recently used.
+        assert!(cache.peek(&k("a")).is_some());
+        cache.put(&k("d"), token(3600, None));
+        assert_eq!(cache.len(), 3);
+        assert!(
+            cache.peek(&k("b")).is_none(),
+            "the least recently used went"
+        );
+        for s in ["a", "c", "d"] {
+            assert!(cache.peek(&k(s)).is_some(), "{s}");
+        }
+        // Served from the cache counts as a use too (the fast path included).
+        let fetched = AtomicU32::new(0);
+        let fill = |s: &'static str| {
+            let (cache, fetched) = (&cache, &fetched);
+            async move {
+                cache
+                    .get_or_fetch_by_scopes(
+                        &[s.to_string()],
+                        || k(s),
+                        false,
+                        || async {
+                            fetched.fetch_add(1, Ordering::SeqCst);
+                            Ok(token(3600, None))
+                        },
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        fill("c").await; // "c" is in the cache: no fetch, and now used
+        assert_eq!(fetched.load(Ordering::SeqCst), 0);
+        assert!(cache.fresh_by_scopes(&["c".to_string()]).is_some());
+        fill("e").await; // full: "a" (used before "c", "d" was added after) goes
+        assert!(cache.peek(&k("a")).is_none());
+        // "d" was last used before "c" and "e": it goes next.
+        fill("f").await;
+        assert!(cache.peek(&k("d")).is_none());
+        assert!(
+            cache.fresh_by_scopes(&["c".to_string()]).is_some()
+                && cache.fresh_by_scopes(&["e".to_string()]).is_some()
+                && cache.fresh_by_scopes(&["f".to_string()]).is_some()
+        );
+        // Evicted keys leave the fast-path index too: "c" goes after "e" and "f" are used.
+        assert!(cache.fresh_by_scopes(&["e".to_string()]).is_some());
+        cache.put(&k("g"), token(3600, None));
+        assert!(cache.fresh_by_scopes(&["c".to_string()]).is_none());
+        assert!(
+            cache
+                .by_request_scopes
+                .read()
+                .unwrap()
+                .get(&["c".to_string()])
+                .is_none()
+        );
+
+        // A flood of new scopes stays within the bound, in the map and in the index
+        // (different spellings of one scope share a slot, not an index entry).
+        let cache = TokenCache::with_max_entries(100);
+        for i in 0..1000 {
+            let scope = format!("https://api{i}.example/.default");
+            cache
+                .get_or_fetch_by_scopes(
+                    std::slice::from_ref(&scope),
+                    || k(&scope),
+                    false,
+                    || async { Ok(token(3600, None)) },
+                )
+                .await
+                .unwrap();
+            let shouted = scope.to_ascii_uppercase();
+            cache
+                .get_or_fetch_by_scopes(
+                    &[shouted],
+                    || k(&scope),
+                    false,
+                    || async { Ok(token(3600, None)) },
+                )
+                .await
+                .unwrap();
+            assert!(cache.len() <= 100, "{i}: {}", cache.len());
+            assert!(cache.by_request_scopes.read().unwrap().len() <= 100, "{i}");
+        }
+        // Keyed hashing: the scopes map is std's RandomState (SipHash, random key).
+        let index = cache.by_request_scopes.read().unwrap();
+        let _: &HashMap<Vec<String>, Arc<Slot>, std::collections::hash_map::RandomState> =
+            &index.many;
+    }
+
+    /// A key with a request in flight is never evicted: its waiters' result lands in
+    /// the cache, and a full cache does not start a second request for it.
+    #[tokio::test]
+    async fn token_cache_keeps_keys_in_flight() {
+        let k = |s: &str| CacheKey::new("h", "t", "c", "", &[s.to_string()], TokenKind::App);
+        let cache = Arc::new(TokenCache::with_max_entries(2));
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(&k("slow"), false, || async move {
+                        started_tx.send(()).unwrap();
+                        release_rx.await.unwrap();
+                        Ok(token(3600, None))
+                    })
+                    .await
+                    .unwrap()
+            })
+        };
+        started.await.unwrap();
+        for s in ["x", "y", "z"] {
+            cache.put(&k(s), token(3600, None));
+        }
+        release.send(()).unwrap();
+        slow.await.unwrap();
+        assert!(cache.peek(&k("slow")).is_some(), "the key in flight stayed");
+        assert_eq!(cache.len(), 2);
     }
 
     #[test]

@@ -151,6 +151,15 @@ pub enum Error {
         /// Why it failed.
         message: String,
     },
+    /// An answer's body was longer than [`MAX_RESPONSE_BYTES`](crate::http::MAX_RESPONSE_BYTES):
+    /// it was not read further, nor retried.
+    #[error("{context}: the response body is larger than {limit} bytes; refused")]
+    ResponseTooLarge {
+        /// What was being done.
+        context: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An answer arrived but could not be understood.
     #[error("unexpected response from {endpoint}: {message}")]
     Response {

@@ -3,7 +3,8 @@
 //! transport (rustls, timeouts, no redirect to another host); tests can inject their own.
 //! [`Pipeline`] adds the retry policy: 429, 5xx and connection errors are retried with
 //! exponential backoff and jitter, honouring `Retry-After` and `x-ms-retry-after-ms`;
-//! other 4xx are final.
+//! other 4xx are final. Every response body is read through one capped reader
+//! ([`MAX_RESPONSE_BYTES`]); a longer one is [`Error::ResponseTooLarge`], never retried.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +12,20 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::token::BoxFuture;
+
+/// The largest response body read (token responses, discovery, managed identity hosts...
+/// are a few KiB). A longer body is refused with [`Error::ResponseTooLarge`], read no
+/// further than this.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Marks a response whose body [`ReqwestClient`] stopped reading at `limit` bytes (the
+/// body is then empty): the [`Pipeline`] answers [`Error::ResponseTooLarge`] for it. An
+/// injected [`HttpClient`] may set it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    /// The limit that was reached.
+    pub limit: usize,
+}
 
 /// A request the pipeline can replay.
 pub type Request = http::Request<Vec<u8>>;
@@ -106,7 +121,7 @@ impl HttpClient for ReqwestClient {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
-            let resp = self
+            let mut resp = self
                 .client
                 .request(parts.method, &url)
                 .headers(parts.headers)
@@ -118,10 +133,35 @@ impl HttpClient for ReqwestClient {
             for (k, v) in resp.headers() {
                 builder = builder.header(k, v);
             }
-            let body = resp.bytes().await.map_err(|e| describe_reqwest_error(&e))?;
-            builder.body(body.to_vec()).map_err(|e| e.to_string())
+            let body = match read_capped(&mut resp, MAX_RESPONSE_BYTES).await? {
+                Some(body) => body,
+                None => {
+                    builder = builder.extension(BodyTooLarge {
+                        limit: MAX_RESPONSE_BYTES,
+                    });
+                    Vec::new()
+                }
+            };
+            builder.body(body).map_err(|e| e.to_string())
         })
     }
+}
+
+/// The body of `resp`, read chunk by chunk up to `max` bytes: `None` as soon as it is
+/// longer (announced by `Content-Length` or found while reading), without reading the
+/// rest. Every response body of this crate is read here.
+async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Option<Vec<u8>>, String> {
+    if resp.content_length().is_some_and(|l| l > max as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe_reqwest_error(&e))? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// reqwest's errors name the URL, which may carry a query; keep the kind and the cause.
@@ -213,6 +253,17 @@ impl Pipeline {
         loop {
             let copy = clone_request(&request);
             let outcome = self.client.send(copy).await;
+            // Too long a body (cut short by the transport, or whole from an injected one)
+            // is refused at once: retrying would read as much again.
+            if let Ok(resp) = &outcome
+                && (resp.extensions().get::<BodyTooLarge>().is_some()
+                    || resp.body().len() > MAX_RESPONSE_BYTES)
+            {
+                return Err(Error::ResponseTooLarge {
+                    context: context.to_string(),
+                    limit: MAX_RESPONSE_BYTES,
+                });
+            }
             let retry_in = match &outcome {
                 Ok(resp) if retryable_status(resp.status().as_u16()) => Some(server_delay(resp)),
                 Ok(_) => None,
@@ -419,6 +470,94 @@ mod tests {
             503
         );
         assert_eq!(*s.calls.lock().unwrap(), 4);
+    }
+
+    /// Finding: every response body read is capped. A token endpoint that streams an
+    /// endless chunked body gets `ResponseTooLarge` after about a MiB, not an
+    /// out-of-memory: the server sees the client hang up long before its 64 MiB.
+    #[tokio::test]
+    async fn oversized_token_response_refused() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        const SERVER_MAX: usize = 64 << 20;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let written = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (w, c) = (written.clone(), connections.clone());
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                c.fetch_add(1, Ordering::SeqCst);
+                let w = w.clone();
+                tokio::spawn(async move {
+                    // The request's head and its small form body.
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let _ = sock.read(&mut buf).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                transfer-encoding: chunked\r\n\r\n";
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let data = vec![b' '; 64 * 1024];
+                    let chunk =
+                        [format!("{:x}\r\n", data.len()).as_bytes(), &data, b"\r\n"].concat();
+                    while w.load(Ordering::SeqCst) < SERVER_MAX {
+                        if sock.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                        w.fetch_add(data.len(), Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        let pipeline = Pipeline::new(
+            Arc::new(ReqwestClient::new(None).unwrap()),
+            RetryPolicy {
+                max_retries: 3,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(10),
+            },
+        );
+        let request = form_post(
+            &format!("http://{addr}/contoso/oauth2/v2.0/token"),
+            &[("grant_type", "client_credentials")],
+        )
+        .unwrap();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(60),
+            pipeline.send(request, "token request"),
+        )
+        .await
+        .expect("the client stops early");
+        match outcome {
+            Err(Error::ResponseTooLarge { context, limit }) => {
+                assert_eq!(
+                    (context.as_str(), limit),
+                    ("token request", MAX_RESPONSE_BYTES)
+                );
+            }
+            other => panic!(
+                "expected ResponseTooLarge, got {:?}",
+                other.map(|r| r.status())
+            ),
+        }
+        // The server stops writing once the client hangs up (socket buffers hold a few
+        // MiB at most); the body was not read to its end, and not asked for again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut last = usize::MAX;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = written.load(Ordering::SeqCst);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        assert!(last < 16 << 20, "the server wrote {last} bytes");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "not retried");
+        server.abort();
     }
 
     #[test]

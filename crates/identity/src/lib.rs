@@ -88,7 +88,8 @@ pub use managed_identity::{
 pub use on_behalf_of::OnBehalfOfCredential;
 pub use public_client::{
     Account, DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo,
-    InteractiveBrowserCredential, InteractiveOptions, PublicClient, SignIn, UrlCallback,
+    InteractiveBrowserCredential, InteractiveOptions, PublicClient, RedirectHost, SignIn,
+    UrlCallback,
 };
 pub use secret::Secret;
 pub use shared_cache::{

@@ -325,6 +325,24 @@ pub struct InteractiveOptions {
     pub prompt: Option<String>,
     /// `login_hint` (a user name to preselect).
     pub login_hint: Option<String>,
+    /// The host named in the redirect URI sent to the authority. The listener binds
+    /// `127.0.0.1` whichever is chosen. Default: [`RedirectHost::LoopbackIp`].
+    pub redirect_host: RedirectHost,
+}
+
+/// The host of an interactive sign-in's loopback redirect URI. The app registration
+/// must list it: Entra ignores a loopback redirect URI's port, but not its host, so
+/// `http://127.0.0.1` and `http://localhost` are two registrations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectHost {
+    /// `http://127.0.0.1:PORT`, the IP literal RFC 8252 §8.3 recommends: it cannot
+    /// resolve to another interface, or to `::1` where nothing listens.
+    #[default]
+    LoopbackIp,
+    /// `http://localhost:PORT`, for apps registered with `http://localhost` only, such
+    /// as the Azure CLI's first-party client, which MSAL Python signs in with it.
+    Localhost,
 }
 
 impl Default for InteractiveOptions {
@@ -335,6 +353,7 @@ impl Default for InteractiveOptions {
             on_url: None,
             prompt: None,
             login_hint: None,
+            redirect_host: RedirectHost::default(),
         }
     }
 }
@@ -347,6 +366,7 @@ impl std::fmt::Debug for InteractiveOptions {
             .field("on_url", &self.on_url.as_ref().map(|_| "callback"))
             .field("prompt", &self.prompt)
             .field("login_hint", &self.login_hint)
+            .field("redirect_host", &self.redirect_host)
             .finish()
     }
 }

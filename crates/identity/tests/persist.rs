@@ -697,6 +697,47 @@ fn waiting_for_the_lock_is_bounded() {
     file.update(|_| ()).unwrap();
 }
 
+/// Finding: lock files are opened with O_NOFOLLOW. A symbolic link planted at
+/// `<cache>.lock` or `<cache>.refresh.lock` is refused with a clear error; the file it
+/// points to is neither created nor opened.
+#[cfg(unix)]
+#[test]
+fn lock_file_symlink_refused() {
+    let dir = TempDir::new("locklink");
+    let path = dir.join("cache.json");
+    let file = CacheFile::new(&path, Protection::PlaintextForMsalInterop)
+        .with_lock_timeout(Duration::from_millis(300));
+    // A link to a file that does not exist yet (the process would create it) and a
+    // link to an existing one (the process would lock, and hold open, someone else's file).
+    let absent = dir.join("elsewhere-created");
+    std::os::unix::fs::symlink(&absent, file.lock_path()).unwrap();
+    let err = file.save(&CacheData::default()).unwrap_err();
+    assert!(matches!(err, CacheFileError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(!absent.exists(), "the link's target was created");
+    assert!(!path.exists(), "nothing written without the lock");
+    assert!(file.load().is_err(), "a read is refused too");
+
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let refresh_lock = dir.join("cache.json.refresh.lock");
+    std::os::unix::fs::symlink(&victim, &refresh_lock).unwrap();
+    let err = file.lock_for_refresh().unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+
+    // Once the links are gone, the lock files are plain files again.
+    std::fs::remove_file(file.lock_path()).unwrap();
+    std::fs::remove_file(&refresh_lock).unwrap();
+    file.save(&CacheData::default()).unwrap();
+    drop(file.lock_for_refresh().unwrap());
+    assert!(
+        !std::fs::symlink_metadata(file.lock_path())
+            .unwrap()
+            .is_symlink()
+    );
+}
+
 // --- ten processes, one file -------------------------------------------------------
 
 const WORKERS: usize = 10;

@@ -310,7 +310,10 @@ impl ValidatorConfigBuilder {
 
     /// Any OIDC issuer: `iss` must equal `issuer` exactly; keys by discovery at
     /// `{issuer}/.well-known/openid-configuration` (or [`jwks_uri`](Self::jwks_uri) /
-    /// [`static_jwks`](Self::static_jwks)). `tid` is not required.
+    /// [`static_jwks`](Self::static_jwks)). `tid` is not required; when the issuer is
+    /// Entra-shaped (`https://{host}/{tenant id}/v2.0`, `https://sts.windows.net/{tenant
+    /// id}/`) and the token has a `tid`, it must be that tenant
+    /// ([`ValidationError::IssuerTenantMismatch`](crate::ValidationError::IssuerTenantMismatch)).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
@@ -430,6 +433,12 @@ impl ValidatorConfigBuilder {
 
     /// The HTTP client for discovery and JWKS (default: system roots plus
     /// [`extra_ca_file`](Self::extra_ca_file), 10-second timeouts, no redirects).
+    ///
+    /// Redirects are refused whatever the client: a discovery or JWKS response that is
+    /// a redirect, or that a client following redirects got from another URL than the
+    /// one asked for, is an error and its body is not used. A client that follows
+    /// redirects still sends the request to the redirect's target before the answer is
+    /// refused, so build it with `reqwest::redirect::Policy::none()`.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self

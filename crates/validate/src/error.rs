@@ -96,6 +96,11 @@ pub enum ValidationError {
     /// signing key is bound to another issuer.
     #[error("the token's issuer is not trusted")]
     WrongIssuer,
+    /// The issuer names an Entra tenant (`https://login.microsoftonline.com/{tenant}/v2.0`,
+    /// `https://sts.windows.net/{tenant}/`) and the token's `tid` is another one
+    /// (checked in exact-issuer mode, where `iss` alone is compared).
+    #[error("the token's tid is not the tenant its issuer names")]
+    IssuerTenantMismatch,
     /// `aud` is not this API.
     #[error("{}", wrong_audience_text(*.for_graph))]
     WrongAudience {
@@ -198,6 +203,7 @@ impl ValidationError {
             E::BadTenantId => "bad_tenant_id",
             E::TenantNotAllowed => "tenant_not_allowed",
             E::WrongIssuer => "wrong_issuer",
+            E::IssuerTenantMismatch => "issuer_tenant_mismatch",
             E::WrongAudience { .. } => "wrong_audience",
             E::WrongVersion { .. } => "wrong_version",
             E::IdToken => "id_token",

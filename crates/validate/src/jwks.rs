@@ -648,13 +648,35 @@ impl JwksCache {
             .http
             .as_ref()
             .ok_or("a static key set is never fetched")?;
-        let mut resp = http
+        let request = http
             .get(url)
             .header(http::header::ACCEPT, "application/json")
             .timeout(self.inner.settings.request_timeout)
-            .send()
+            .build()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let asked = request.url().clone();
+        let mut resp = http
+            .execute(request)
             .await
             .map_err(|e| format!("{url}: {e}"))?;
+        // Redirects are refused: the keys come from the URL the configuration or the
+        // discovery document names, nowhere else. The crate's own client follows none
+        // (a 3xx lands here); an injected client may have followed some, which shows
+        // as a final URL other than the one asked for.
+        if resp.status().is_redirection() {
+            return Err(format!(
+                "{url}: HTTP {}: redirects are not followed for key documents",
+                resp.status()
+            ));
+        }
+        if resp.url() != &asked {
+            return Err(format!(
+                "{url}: the HTTP client followed a redirect (to {}); redirects are not \
+                 followed for key documents (build the client with \
+                 reqwest::redirect::Policy::none())",
+                resp.url()
+            ));
+        }
         if !resp.status().is_success() {
             return Err(format!("{url}: HTTP {}", resp.status()));
         }

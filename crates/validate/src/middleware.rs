@@ -12,7 +12,8 @@
 //! | issuer keys unavailable | 503 | none (`Retry-After: 10`) |
 //!
 //! The body is JSON: `{"error", "error_description", "code"}` (plus `"scopes"`/`"roles"`
-//! for a 403 on permissions, `"claims"` for a claims challenge). Nothing in it or in the header repeats the token.
+//! for a 403 on permissions, `"claims"` for a claims challenge). Nothing in it or in the header repeats the token,
+//! and a 503's body names no discovery or JWKS URL (the reason is logged instead).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -110,7 +111,12 @@ where
                     inner.call(req).await
                 }
                 Err(e) => {
-                    tracing::debug!(code = e.code(), "request refused");
+                    if let ValidationError::KeysUnavailable(why) = &e {
+                        // The details (which URL failed, how) go to the log only.
+                        tracing::warn!(error = %why, "issuer keys unavailable; answering 503");
+                    } else {
+                        tracing::debug!(code = e.code(), "request refused");
+                    }
                     Ok(error_response(&e, validator.config().realm()))
                 }
             }
@@ -205,7 +211,7 @@ pub fn error_response<RB: From<String>>(
     error: &ValidationError,
     realm: Option<&str>,
 ) -> Response<RB> {
-    let description = sanitize(&error.to_string());
+    let description = body_description(error);
     let mut body = serde_json::json!({
         "error": error.oauth_error().unwrap_or(match error {
             ValidationError::Missing => "unauthorized",
@@ -237,6 +243,18 @@ pub fn error_response<RB: From<String>>(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
     }
     resp
+}
+
+/// The `error_description` of a body: the error's text, except for a key outage, whose
+/// text names the discovery or JWKS URL and what went wrong with it (which tells a
+/// caller about the API's network, not about its token): that stays in the log.
+fn body_description(error: &ValidationError) -> String {
+    match error {
+        ValidationError::KeysUnavailable(_) => {
+            "the issuer's signing keys are unavailable; try again later".to_string()
+        }
+        _ => sanitize(&error.to_string()),
+    }
 }
 
 /// The `WWW-Authenticate` value for `error` (`None` for a 503).

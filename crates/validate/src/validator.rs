@@ -36,7 +36,13 @@ struct Inner {
     revoked: RwLock<HashMap<String, i64>>,
     /// Whether `revoked` has anything (one load on the path of every new token).
     any_revoked: AtomicBool,
+    /// Tests: called right after a validation put its token in the cache.
+    #[cfg(test)]
+    after_insert: std::sync::OnceLock<AfterInsert>,
 }
+
+#[cfg(test)]
+type AfterInsert = Box<dyn Fn(&Validator, &str) + Send + Sync>;
 
 /// The claims challenge for a token issued before its subject's revocation.
 fn revoked(cutoff: i64) -> ValidationError {
@@ -168,6 +174,8 @@ impl Validator {
                 required,
                 revoked: RwLock::default(),
                 any_revoked: AtomicBool::new(false),
+                #[cfg(test)]
+                after_insert: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -276,16 +284,24 @@ impl Validator {
         if let Some(required) = &self.inner.required {
             required.check(&principal)?;
         }
+        // The revocation check and the insert happen under the revocations' read lock:
+        // a revocation recorded before it is seen here and nothing is inserted; one
+        // recorded after waits for the insert and then clears the entry (it records the
+        // cut-off, then clears). A revoked token is never in the cache where a
+        // concurrent `validate_cached` could find it.
+        let revocations = self.inner.revoked.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(cutoff) = self.revoked_before(&revocations, &principal)
+            && iat.is_none_or(|iat| iat < cutoff)
+        {
+            return Err(revoked(cutoff));
+        }
         self.inner
             .cache
             .insert(token, &principal, exp.saturating_add(config.skew), key, now);
-        // After the insert: a revocation made meanwhile either is seen here or finds the
-        // entry when it clears the cache (it records the cut-off first, then clears).
-        if let Some(cutoff) = self.revoked_before(&principal)
-            && iat.is_none_or(|iat| iat < cutoff)
-        {
-            self.inner.cache.remove(token);
-            return Err(revoked(cutoff));
+        drop(revocations);
+        #[cfg(test)]
+        if let Some(hook) = self.inner.after_insert.get() {
+            hook(self, token);
         }
         Ok(principal)
     }
@@ -306,26 +322,23 @@ impl Validator {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         revoked.insert(object_id.to_ascii_lowercase(), issued_before);
-        drop(revoked);
+        // Under the write lock: a validation that takes the read lock next sees both.
         self.inner.any_revoked.store(true, Ordering::Release);
+        drop(revoked);
         self.inner.cache.remove_where(|p| {
             p.object_id()
                 .is_some_and(|oid| oid.eq_ignore_ascii_case(object_id))
         });
     }
 
-    /// The revocation cut-off for `principal`'s object, if any.
-    fn revoked_before(&self, principal: &Principal) -> Option<i64> {
+    /// The revocation cut-off for `principal`'s object in `revoked` (the map, read
+    /// locked by the caller), if any.
+    fn revoked_before(&self, revoked: &HashMap<String, i64>, principal: &Principal) -> Option<i64> {
         if !self.inner.any_revoked.load(Ordering::Acquire) {
             return None;
         }
         let oid = principal.object_id()?.to_ascii_lowercase();
-        self.inner
-            .revoked
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&oid)
-            .copied()
+        revoked.get(&oid).copied()
     }
 
     /// Validates the bearer in `headers` (and the tenant header, when configured): what
@@ -355,9 +368,13 @@ impl Validator {
         let (Some(value), None) = (values.next(), values.next()) else {
             return Err(ValidationError::TenantHeaderMissing(name.to_string()));
         };
-        let matches = value
-            .to_str()
-            .is_ok_and(|v| v.trim().eq_ignore_ascii_case(principal.tenant_id()));
+        // An empty value never matches, not even the empty tenant of a token without
+        // `tid` (possible in exact-issuer mode).
+        let tenant = principal.tenant_id();
+        let matches = !tenant.is_empty()
+            && value
+                .to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case(tenant));
         if matches {
             Ok(())
         } else {
@@ -415,6 +432,13 @@ impl Validator {
             (Tenancy::Issuer(expected), _) => {
                 if iss != expected || key.issuer().is_some_and(|k| k != iss) {
                     return Err(ValidationError::WrongIssuer);
+                }
+                // An Entra-shaped issuer names its tenant: a `tid` naming another one is
+                // a token of that other tenant, whatever `iss` says.
+                if let (Some(named), Some(tid)) = (entra_issuer_tenant(iss), c.tid())
+                    && !named.eq_ignore_ascii_case(tid)
+                {
+                    return Err(ValidationError::IssuerTenantMismatch);
                 }
             }
             (_, true) => {
@@ -485,6 +509,17 @@ impl Validator {
     }
 }
 
+/// The tenant an Entra-shaped issuer names: `https://{host}/{tenant id}/v2.0` (v2) or
+/// `https://{host}/{tenant id}/` (v1, e.g. `https://sts.windows.net/{tid}/`), with a
+/// GUID as the first path segment and nothing after but `v2.0`. `None` for any other
+/// shape of issuer.
+fn entra_issuer_tenant(iss: &str) -> Option<&str> {
+    let rest = iss.strip_prefix("https://")?;
+    let (_host, path) = rest.split_once('/')?;
+    let (tenant, after) = path.split_once('/').unwrap_or((path, ""));
+    (is_guid(tenant) && matches!(after, "" | "v2.0" | "v2.0/")).then_some(tenant)
+}
+
 fn audience_is_graph(c: &Claims) -> bool {
     c.aud()
         .is_some_and(|mut a| a.any(|a| GRAPH_AUDIENCES.contains(&a)))
@@ -524,3 +559,6 @@ pub fn bearer(headers: &http::HeaderMap) -> Result<&str, ValidationError> {
     }
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests;

@@ -293,7 +293,7 @@ impl std::fmt::Debug for RefreshLock {
     }
 }
 
-/// Locks `path` (created 0600 when missing), polling with a growing pause for at most
+/// Locks `path` (created 0600 when missing; a symbolic link there is refused), polling with a growing pause for at most
 /// `timeout`. The OS releases the lock if the process dies.
 fn lock_file(path: &Path, exclusive: bool, timeout: Duration) -> Result<LockGuard, CacheFileError> {
     let lock_err = |op, source| CacheFileError::Io {
@@ -306,11 +306,25 @@ fn lock_file(path: &Path, exclusive: bool, timeout: Duration) -> Result<LockGuar
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // O_NOFOLLOW: a symbolic link planted where the lock file goes would make this
+        // process create or lock (and keep open) a file of someone else's choosing.
+        options
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
-    let file = options
-        .open(path)
-        .map_err(|e| lock_err("opening the lock file", e))?;
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            return lock_err(
+                "opening the lock file",
+                io::Error::new(
+                    e.kind(),
+                    "it is a symbolic link, which is refused (remove it)",
+                ),
+            );
+        }
+        lock_err("opening the lock file", e)
+    })?;
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     loop {

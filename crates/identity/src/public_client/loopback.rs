@@ -1,8 +1,12 @@
 //! The interactive sign-in: authorization code with PKCE (S256) through a one-shot
-//! loopback listener on `127.0.0.1` (random port, redirect `http://localhost:PORT`).
+//! loopback listener on `127.0.0.1` (random port, redirect `http://127.0.0.1:PORT`, the
+//! IP literal RFC 8252 §7.3 and Entra recommend: `localhost` may resolve elsewhere, or
+//! to `::1` where nothing listens). The app registration needs `http://127.0.0.1` as a
+//! redirect URI (Entra ignores the port of a loopback one).
 //!
-//! - `state` and `nonce` are random; a redirect with another `state` ends the sign-in
-//!   with an error and no token request; the ID token must carry the `nonce`.
+//! - `state` and `nonce` are random; a redirect with another `state` (forged by a page
+//!   or left from an earlier sign-in) is answered 400 and ignored, and the listener keeps
+//!   waiting for the right one until the timeout; the ID token must carry the `nonce`.
 //! - The listener answers only `GET /` with `code` or `error`; anything else (favicon,
 //!   stray requests) gets a 404 and is ignored. A redirect whose `Host` is not
 //!   `127.0.0.1`, `localhost` or `[::1]` (with this port or none) gets a 421 and is
@@ -17,7 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{
-    InteractiveOptions, PublicClient, SignIn, check_scopes, random_b64, redirect_error, user_scopes,
+    InteractiveOptions, PublicClient, RedirectHost, SignIn, check_scopes, random_b64,
+    redirect_error, user_scopes,
 };
 use crate::confidential::merged_claims;
 use crate::error::Error;
@@ -57,7 +62,7 @@ impl PublicClient {
             metadata.token_endpoint.clone(),
         );
         let listener = Loopback::bind().await?;
-        let redirect_uri = listener.redirect_uri();
+        let redirect_uri = listener.redirect_uri(options.redirect_host);
         let verifier = Secret::new(random_b64(32));
         let challenge = entra_jose::b64url(aws_lc_rs::digest::digest(
             &aws_lc_rs::digest::SHA256,
@@ -106,14 +111,8 @@ impl PublicClient {
             }
             tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
         }
-        let (pending, answer) = listener.wait(options.timeout).await?;
+        let (pending, answer) = listener.wait(&state, options.timeout).await?;
         let outcome = async {
-            if answer.get("state") != Some(state.as_str()) {
-                return Err(Error::Response {
-                    endpoint: "the sign-in redirect".into(),
-                    message: "its state does not match this sign-in (a forged or stale redirect); no token was requested".into(),
-                });
-            }
             if let Some(error) = answer.get("error") {
                 return Err(redirect_error(
                     error,
@@ -138,17 +137,21 @@ impl PublicClient {
             }
             let resp = self
                 .pipeline
-                .send(form_post(&token_endpoint, &form)?, "authorization code redemption")
+                .send(
+                    form_post(&token_endpoint, &form)?,
+                    "authorization code redemption",
+                )
                 .await?;
-            let (account, token) = self.accept_user_tokens(
-                &token_endpoint,
-                resp.status().as_u16(),
-                resp.body(),
-                Some(&nonce),
-                None,
-                request,
-            )
-            .await?;
+            let (account, token) = self
+                .accept_user_tokens(
+                    &token_endpoint,
+                    resp.status().as_u16(),
+                    resp.body(),
+                    Some(&nonce),
+                    None,
+                    request,
+                )
+                .await?;
             self.remember(request, &account, &token);
             Ok(SignIn { account, token })
         }
@@ -200,13 +203,18 @@ impl Loopback {
         Ok(Self { listener, port })
     }
 
-    fn redirect_uri(&self) -> String {
-        format!("http://localhost:{}", self.port)
+    fn redirect_uri(&self, host: RedirectHost) -> String {
+        match host {
+            RedirectHost::Localhost => format!("http://localhost:{}", self.port),
+            _ => format!("http://127.0.0.1:{}", self.port),
+        }
     }
 
-    /// Waits for the redirect (ignoring every other request) until `timeout`; the
-    /// listener is closed when this returns, whatever the outcome.
-    async fn wait(self, timeout: Duration) -> Result<(Pending, Answer), Error> {
+    /// Waits for the redirect carrying `state` (ignoring every other request, and
+    /// redirects with another state) until `timeout`; the listener is closed when this
+    /// returns, whatever the outcome.
+    async fn wait(self, state: &str, timeout: Duration) -> Result<(Pending, Answer), Error> {
+        let state: std::sync::Arc<str> = state.into();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut readers = tokio::task::JoinSet::new();
         loop {
@@ -223,7 +231,7 @@ impl Loopback {
                 }
                 accepted = self.listener.accept() => {
                     if let Ok((stream, peer)) = accepted && peer.ip().is_loopback() {
-                        readers.spawn(read_redirect(stream, self.port));
+                        readers.spawn(read_redirect(stream, self.port, state.clone()));
                     }
                 }
                 Some(done) = readers.join_next(), if !readers.is_empty() => {
@@ -236,9 +244,14 @@ impl Loopback {
     }
 }
 
-/// Reads one request. Returns the redirect if this is it; otherwise answers the request
-/// itself (404, 405, 431) and returns `None`.
-async fn read_redirect(mut stream: TcpStream, port: u16) -> Option<(TcpStream, Answer)> {
+/// Reads one request. Returns the redirect if this is it (it names this listener and
+/// its `state` is `state`); otherwise answers the request itself (400, 404, 405, 421,
+/// 431) and returns `None`.
+async fn read_redirect(
+    mut stream: TcpStream,
+    port: u16,
+    state: std::sync::Arc<str>,
+) -> Option<(TcpStream, Answer)> {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(h)) => h,
         Ok(Err(status)) => {
@@ -292,6 +305,20 @@ async fn read_redirect(mut stream: TcpStream, port: u16) -> Option<(TcpStream, A
             "421 Misdirected Request",
             "text/plain",
             "this listener answers only http://127.0.0.1:PORT and http://localhost:PORT",
+        )
+        .await;
+        return None;
+    }
+    if answer.get("state") != Some(&*state) {
+        // A forged redirect (any page can make the browser request this port) or one
+        // from an earlier sign-in: not this sign-in's answer, so it neither ends the
+        // sign-in nor gets a token requested.
+        tracing::warn!("a sign-in redirect with another state was ignored");
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "text/plain",
+            "this is not the answer to the sign-in in progress (its state does not match); it was ignored",
         )
         .await;
         return None;
@@ -488,7 +515,7 @@ mod tests {
     async fn only_the_redirect_is_taken_and_reads_are_bounded() {
         let l = Loopback::bind().await.unwrap();
         let port = l.port;
-        let waiter = tokio::spawn(l.wait(Duration::from_secs(20)));
+        let waiter = tokio::spawn(l.wait("s", Duration::from_secs(20)));
         // A silent pre-connection must not block the others.
         let _idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         assert!(
@@ -538,7 +565,7 @@ mod tests {
     async fn login_loopback_refuses_foreign_host() {
         let l = Loopback::bind().await.unwrap();
         let port = l.port;
-        let waiter = tokio::spawn(l.wait(Duration::from_secs(20)));
+        let waiter = tokio::spawn(l.wait("s", Duration::from_secs(20)));
         // A page that rebound attacker.example to 127.0.0.1 sends its own name; a
         // request without Host, with two, or with another port is no redirect either.
         for host in [
@@ -566,7 +593,7 @@ mod tests {
     async fn times_out_and_closes_the_port() {
         let l = Loopback::bind().await.unwrap();
         let port = l.port;
-        let err = match l.wait(Duration::from_millis(200)).await {
+        let err = match l.wait("s", Duration::from_millis(200)).await {
             Err(e) => e,
             Ok(_) => panic!("no redirect was sent"),
         };
@@ -575,6 +602,64 @@ mod tests {
             "{err}"
         );
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn loopback_redirect_uses_127_0_0_1() {
+        let l = Loopback::bind().await.unwrap();
+        assert_eq!(
+            l.redirect_uri(RedirectHost::default()),
+            format!("http://127.0.0.1:{}", l.port)
+        );
+        assert_eq!(
+            l.redirect_uri(RedirectHost::Localhost),
+            format!("http://localhost:{}", l.port)
+        );
+        let local = l.listener.local_addr().unwrap();
+        assert_eq!(local.ip(), std::net::Ipv4Addr::LOCALHOST);
+    }
+
+    /// Finding: a redirect whose `state` is not this sign-in's is answered 400 and
+    /// ignored; the listener keeps waiting, and takes the right one after it.
+    #[tokio::test]
+    async fn loopback_ignores_state_mismatch() {
+        let l = Loopback::bind().await.unwrap();
+        let port = l.port;
+        let waiter = tokio::spawn(l.wait("the-state", Duration::from_secs(20)));
+        for forged in [
+            "GET /?code=forged&state=other",
+            "GET /?code=forged",
+            "GET /?error=access_denied&state=the-stat",
+        ] {
+            let raw = format!("{forged} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+            let answer = send(port, raw.as_bytes()).await;
+            assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+            assert!(answer.contains("state does not match"), "{answer}");
+        }
+        assert!(!waiter.is_finished(), "still waiting for the real redirect");
+        let raw =
+            format!("GET /?code=real&state=the-state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+        let browser = tokio::spawn(async move { send(port, raw.as_bytes()).await });
+        let (pending, answer) = waiter.await.unwrap().unwrap();
+        assert_eq!(answer.code.as_ref().unwrap().expose(), "real");
+        pending.finish(&Ok::<(), Error>(())).await;
+        assert!(browser.await.unwrap().starts_with("HTTP/1.1 200"));
+
+        // Only forged redirects until the timeout: the sign-in times out.
+        let l = Loopback::bind().await.unwrap();
+        let port = l.port;
+        let waiter = tokio::spawn(l.wait("the-state", Duration::from_millis(500)));
+        let raw = format!("GET /?code=forged&state=x HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
+        let answer = send(port, raw.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let err = match waiter.await.unwrap() {
+            Err(e) => e,
+            Ok(_) => panic!("a forged redirect was taken"),
+        };
+        assert!(
+            err.to_string().contains("no answer from the browser"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,4 +5,5 @@ mod common;
 mod emulator;
 mod hardening;
 mod middleware;
+mod review;
 mod rfc7520;
