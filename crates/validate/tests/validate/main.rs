@@ -6,3 +6,4 @@ mod emulator;
 mod hardening;
 mod middleware;
 mod rfc7520;
+mod rsa_backend;
