@@ -658,7 +658,35 @@ fn default_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, ConfigErro
 
 #[cfg(test)]
 mod tests {
-    use super::issuer_matches;
+    use super::{ConfigError, default_client, issuer_matches};
+
+    /// A CA file whose PEM is broken is refused with the file and the PEM error; it
+    /// used to be skipped block by block (rustls-pemfile's iterator flattened), which
+    /// could leave the file's good certificates trusted and the broken one silently out.
+    #[test]
+    fn a_ca_file_with_broken_pem_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("entra-ca-pem-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Http(text)) = default_client(Some(&ca)) else {
+            panic!("a broken CA file must be refused");
+        };
+        assert!(
+            text.contains("ca.pem") && text.contains("bad PEM"),
+            "{text}"
+        );
+        std::fs::write(&ca, "no PEM here\n").unwrap();
+        let Err(ConfigError::Http(text)) = default_client(Some(&ca)) else {
+            panic!("a CA file without a certificate must be refused");
+        };
+        assert!(text.contains("no certificate in it"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn issuer_templates() {
