@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use entra_jose::RsaBackend;
 use serde::Deserialize;
 
 /// The embedded lowest layer.
@@ -44,6 +45,15 @@ struct FileLayer {
     token_cache: Option<PathBuf>,
     #[serde(default)]
     resources: BTreeMap<String, String>,
+    #[serde(default)]
+    validate: ValidateLayer,
+}
+
+/// The `[validate]` table: how `entra validate` checks tokens.
+#[derive(Debug, Default, Deserialize)]
+struct ValidateLayer {
+    /// `auto` (entra-rsa where the CPU has AVX-512 IFMA) or `aws-lc`.
+    rsa_backend: Option<String>,
 }
 
 /// Where a value came from.
@@ -87,6 +97,9 @@ pub(crate) struct Config {
     pub token_cache: Option<Setting<PathBuf>>,
     /// `--resource` aliases, lower-case name to scope.
     pub resources: BTreeMap<String, String>,
+    /// `[validate] rsa_backend`: which implementation checks RSA signatures
+    /// (`ENTRA_RSA_BACKEND=aws-lc` also switches entra-rsa off, on its own).
+    pub rsa_backend: Setting<RsaBackend>,
     /// The file read, if any.
     pub file: Option<PathBuf>,
     /// Problems worth a warning (unknown keys...).
@@ -100,6 +113,10 @@ impl Config {
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, String> {
         let defaults: FileLayer = toml::from_str(DEFAULTS).expect("embedded defaults parse");
+        let rsa_backend = default(defaults.validate.rsa_backend.map(|b| {
+            b.parse::<RsaBackend>()
+                .expect("the embedded rsa_backend is valid")
+        }));
         let mut config = Config {
             authority: default(defaults.authority),
             tenant: default(defaults.tenant),
@@ -107,6 +124,7 @@ impl Config {
             ca_file: None,
             token_cache: None,
             resources: defaults.resources,
+            rsa_backend,
             file: None,
             warnings: Vec::new(),
         };
@@ -138,6 +156,16 @@ impl Config {
             set_opt(&mut config.token_cache, layer.token_cache, src());
             for (k, v) in layer.resources {
                 config.resources.insert(k.to_ascii_lowercase(), v);
+            }
+            if let Some(name) = layer.validate.rsa_backend {
+                let value = name
+                    .trim()
+                    .parse::<RsaBackend>()
+                    .map_err(|e| format!("{}: [validate] rsa_backend: {e}", path.display()))?;
+                config.rsa_backend = Setting {
+                    value,
+                    source: src(),
+                };
             }
             config.file = Some(path);
         }
@@ -300,6 +328,36 @@ mod tests {
             "https://contoso.example/.default"
         );
         assert!(c.resource_scope("nope").unwrap_err().contains("fabric"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn entra_toml_rsa_backend_switches_entra_rsa_off() {
+        let dir = std::env::temp_dir().join(format!("entra-config-rsa-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("entra.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(
+                &GlobalArgs {
+                    config: Some(file.clone()),
+                    ..Default::default()
+                },
+                &vars(&[]),
+            )
+        };
+        let c = load("").unwrap();
+        assert_eq!(c.rsa_backend.value, RsaBackend::Auto);
+        assert_eq!(c.rsa_backend.source, Source::Default);
+        let c = load("[validate]\nrsa_backend = \"aws-lc\"\n").unwrap();
+        assert_eq!(c.rsa_backend.value, RsaBackend::AwsLc);
+        assert_eq!(c.rsa_backend.source, Source::File(file.clone()));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let err = load("[validate]\nrsa_backend = \"ring\"\n").unwrap_err();
+        assert!(
+            err.contains("[validate] rsa_backend") && err.contains("\"aws-lc\""),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -189,13 +189,25 @@ async fn run_checks(config: &Config, scope: &str) -> Vec<Check> {
     checks.extend(authority(config).await);
     checks.push(credential_chain(config, scope).await);
     checks.push(token_cache(config));
-    checks.push(validation());
+    checks.push(validation(config));
     checks
 }
 
-/// How this machine checks token signatures (`entra validate`, entra-validate).
-fn validation() -> Check {
-    Check::new("validation", Status::Ok, entra_jose::RsaBackend::describe())
+/// How this machine checks token signatures (`entra validate`, entra-validate): the RSA
+/// implementation in use and what decided it (the CPU, `ENTRA_RSA_BACKEND`, or the
+/// `[validate] rsa_backend` setting, whose value and layer are the detail line).
+fn validation(config: &Config) -> Check {
+    let setting = &config.rsa_backend;
+    Check::new(
+        "validation",
+        Status::Ok,
+        entra_jose::RsaBackend::describe_for(setting.value),
+    )
+    .detail(format!(
+        "rsa_backend = \"{}\" ({})",
+        setting.value.name(),
+        setting.source
+    ))
 }
 
 fn setting(name: &str, s: &Setting<String>) -> String {

@@ -232,7 +232,8 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
             background_interval: None,
             ..JwksSettings::default()
         })
-        .token_cache_capacity(0);
+        .token_cache_capacity(0)
+        .rsa_backend(config.rsa_backend.value);
     if !args.algorithms.is_empty() {
         b = b.algorithms(args.algorithms.iter().copied());
     }

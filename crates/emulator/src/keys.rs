@@ -143,16 +143,20 @@ pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
         .map_err(|e| e.to_string())?;
         write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| e.to_string())?;
     }
-    let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(&cert_file).map_err(|e| format!("{}: {e}", cert_file.display()))?,
-    ))
-    .collect::<Result<_, _>>()
-    .map_err(|e| format!("{}: {e}", cert_file.display()))?;
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(&key_file).map_err(|e| format!("{}: {e}", key_file.display()))?,
-    ))
-    .map_err(|e| format!("{}: {e}", key_file.display()))?
-    .ok_or_else(|| format!("{}: no private key", key_file.display()))?;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let certs: Vec<_> = CertificateDer::pem_file_iter(&cert_file)
+        .map_err(|e| format!("{}: {e}", cert_file.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no CERTIFICATE block", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_file).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => {
+            format!("{}: no private key", key_file.display())
+        }
+        e => format!("{}: {e}", key_file.display()),
+    })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -387,7 +391,8 @@ pub struct ClientCertificate {
 impl ClientCertificate {
     /// From PEM text holding at least one certificate (a key may be there too; it is ignored).
     pub fn from_pem(pem: &str) -> Result<Self, String> {
-        let cert = rustls_pemfile::certs(&mut pem.as_bytes())
+        use rustls_pki_types::{CertificateDer, pem::PemObject};
+        let cert = CertificateDer::pem_slice_iter(pem.as_bytes())
             .next()
             .ok_or("no CERTIFICATE block in the PEM")?
             .map_err(|e| format!("bad PEM: {e}"))?;
@@ -399,7 +404,7 @@ impl ClientCertificate {
         use x509_cert::der::Decode as _;
         let cert = x509_cert::Certificate::from_der(der)
             .map_err(|e| format!("not an X.509 certificate: {e}"))?;
-        let spki = &cert.tbs_certificate.subject_public_key_info;
+        let spki = cert.tbs_certificate().subject_public_key_info();
         const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
         if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
             return Err(format!(
@@ -410,8 +415,8 @@ impl ClientCertificate {
         let public_key = RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes())
             .map_err(|e| e.to_string())?;
         let not_after = cert
-            .tbs_certificate
-            .validity
+            .tbs_certificate()
+            .validity()
             .not_after
             .to_unix_duration()
             .as_secs() as i64;

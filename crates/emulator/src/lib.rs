@@ -317,7 +317,9 @@ fn http_tls(own_ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, St
     }
     if let Some(ca) = own_ca {
         let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+        use rustls_pki_types::{CertificateDer, pem::PemObject};
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| format!("{}: bad PEM: {e}", ca.display()))?;
             roots
                 .add(cert)
                 .map_err(|e| format!("{}: {e}", ca.display()))?;

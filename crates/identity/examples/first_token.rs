@@ -38,7 +38,8 @@ fn main() {
     if mode == "ca-only" {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(&ca_file).expect("CA file");
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        use rustls_pki_types::{CertificateDer, pem::PemObject};
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             roots.add(cert.expect("CA PEM")).expect("CA certificate");
         }
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(

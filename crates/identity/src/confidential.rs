@@ -22,6 +22,7 @@ use crate::token::{
 };
 
 /// `rsaEncryption`, the PKCS#8 algorithm of an RSA key.
+#[cfg(feature = "pkcs12")]
 const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
 
 /// A certificate and its private key, parsed once.
@@ -41,34 +42,36 @@ impl std::fmt::Debug for ClientCertificate {
     }
 }
 
+/// What [`ClientCertificate::from_pkcs12`] answers without the `pkcs12` feature.
+#[cfg(not(feature = "pkcs12"))]
+const PKCS12_NOT_BUILT: &str = "PKCS#12 (.pfx/.p12) support is not built in (entra-identity's `pkcs12` feature is off): convert the archive to PEM with `openssl pkcs12 -in cert.pfx -noenc -out cert.pem` (keep cert.pem private), or build with the feature";
+
 impl ClientCertificate {
     /// From PEM text holding an RSA private key (PKCS#8 `PRIVATE KEY` or PKCS#1
     /// `RSA PRIVATE KEY`) and the certificate (its chain may follow).
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
-        let mut key = None;
-        let mut certs = Vec::new();
-        for item in rustls_pemfile::read_all(&mut pem.as_bytes()) {
-            match item.map_err(|e| Error::Config(format!("certificate PEM: {e}")))? {
-                rustls_pemfile::Item::Pkcs8Key(k) => {
-                    key = Some(RsaSigningKey::from_pkcs8_der(k.secret_pkcs8_der()))
-                }
-                rustls_pemfile::Item::Pkcs1Key(k) => {
-                    key = Some(RsaSigningKey::from_pkcs1_der(k.secret_pkcs1_der()))
-                }
-                rustls_pemfile::Item::X509Certificate(c) => certs.push(c.as_ref().to_vec()),
-                rustls_pemfile::Item::Sec1Key(_) => {
-                    return Err(Error::Config("the certificate's key is an EC key; Entra client assertions need RSA (RS256/PS256)".into()));
-                }
-                _ => {}
+        use rustls_pki_types::pem::{Error as PemError, PemObject};
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        // PEM errors name the broken marker or line, never the key's bytes; the key's
+        // DER is zeroed when dropped.
+        let key = match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
+            Ok(PrivateKeyDer::Pkcs8(k)) => RsaSigningKey::from_pkcs8_der(k.secret_pkcs8_der()),
+            Ok(PrivateKeyDer::Pkcs1(k)) => RsaSigningKey::from_pkcs1_der(k.secret_pkcs1_der()),
+            Ok(PrivateKeyDer::Sec1(_)) => {
+                return Err(Error::Config("the certificate's key is an EC key; Entra client assertions need RSA (RS256/PS256)".into()));
             }
-        }
-        let key = key
-            .ok_or_else(|| {
-                Error::Config(
+            Ok(_) | Err(PemError::NoItemsFound) => {
+                return Err(Error::Config(
                     "the PEM has no private key (PRIVATE KEY or RSA PRIVATE KEY block)".into(),
-                )
-            })?
-            .map_err(|e| Error::Config(format!("private key: {e}")))?;
+                ));
+            }
+            Err(e) => return Err(Error::Config(format!("certificate PEM: {e}"))),
+        }
+        .map_err(|e| Error::Config(format!("private key: {e}")))?;
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .map(|c| c.map(|c| c.as_ref().to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Config(format!("certificate PEM: {e}")))?;
         if certs.is_empty() {
             return Err(Error::Config("the PEM has no CERTIFICATE block".into()));
         }
@@ -81,6 +84,10 @@ impl ClientCertificate {
     /// schemes (3DES, RC2-40) are read; the archive's MAC is checked, so a wrong
     /// `password` is an [`Error::Config`] saying so (the password is never repeated).
     /// An archive without a password takes `""`.
+    ///
+    /// Needs the `pkcs12` feature (on by default); without it this answers an
+    /// [`Error::Config`] with the `openssl` command that converts the archive to PEM.
+    #[cfg(feature = "pkcs12")]
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, Error> {
         use p12_keystore::error::Error as P12;
         let store = p12_keystore::KeyStore::from_pkcs12(
@@ -116,6 +123,12 @@ impl ClientCertificate {
             ));
         }
         Ok(Self::from_parts(key, &certs))
+    }
+
+    /// Without the `pkcs12` feature: always [`Error::Config`], saying how to get PEM.
+    #[cfg(not(feature = "pkcs12"))]
+    pub fn from_pkcs12(_der: &[u8], _password: &str) -> Result<Self, Error> {
+        Err(Error::Config(PKCS12_NOT_BUILT.into()))
     }
 
     /// From a file holding either PEM (see [`ClientCertificate::from_pem`]; `password`
@@ -729,6 +742,34 @@ impl ClientAssertionCredential {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Built without the `pkcs12` feature (scripts/test builds it so), a PKCS#12 file is
+    /// a configuration error naming the feature and the conversion, never a panic or
+    /// a silent PEM attempt.
+    #[cfg(not(feature = "pkcs12"))]
+    #[test]
+    fn pkcs12_without_the_feature_says_how_to_convert() {
+        let err = ClientCertificate::from_pkcs12(&[0x30, 0x82, 0x0a, 0x01], "pw").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(
+            text.contains("`pkcs12` feature") && text.contains("openssl pkcs12 -in"),
+            "{text}"
+        );
+        assert!(!text.contains("pw\""));
+        let dir = std::env::temp_dir().join(format!("entra-p12-off-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("app.pfx");
+        std::fs::write(&file, [0x30, 0x82, 0x0a, 0x01, 0x02, 0x01, 0x03]).unwrap();
+        let text = ClientCertificate::from_file(&file, Some("pw"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("app.pfx") && text.contains("`pkcs12` feature"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn token_responses_are_read_leniently() {

@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls_pki_types::{CertificateDer, pem::PemObject};
+
 use crate::error::Error;
 use crate::token::BoxFuture;
 
@@ -66,7 +68,10 @@ impl ReqwestClient {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
             let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| {
+                    Error::Config(format!("CA file {}: bad PEM: {e}", path.display()))
+                })?;
                 roots
                     .add(cert)
                     .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;

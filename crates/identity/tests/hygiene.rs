@@ -75,6 +75,7 @@ impl Emu {
 
     /// `openssl pkcs12 -export` of the daemon's key and certificate into `name`, with
     /// `extra` arguments (algorithm choices).
+    #[cfg(feature = "pkcs12")]
     fn pkcs12(&self, name: &str, password: &str, extra: &[&str]) -> PathBuf {
         let out = self.dir().join(name);
         let pem = &self.ready().daemon_certificate;
@@ -155,6 +156,7 @@ fn recorded(seen: &Arc<Mutex<Vec<String>>>, name: &str) -> Vec<String> {
 
 // --- PKCS#12 -------------------------------------------------------------------------
 
+#[cfg(feature = "pkcs12")]
 #[tokio::test]
 async fn pkcs12_certificates_get_tokens_from_file_and_environment() {
     let emu = Emu::start().await;

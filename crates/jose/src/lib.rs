@@ -535,10 +535,26 @@ impl RsaBackend {
         })
     }
 
+    /// A configured choice (a `ValidatorConfig` option, an `entra.toml` key) combined
+    /// with the environment: `AwsLc` when either says `aws-lc`, `Auto` otherwise. Either
+    /// switch alone turns entra-rsa off.
+    pub fn with_env(self) -> Self {
+        match (self, Self::from_env()) {
+            (RsaBackend::Auto, RsaBackend::Auto) => RsaBackend::Auto,
+            _ => RsaBackend::AwsLc,
+        }
+    }
+
     /// What [`RsaPublicKey::verifying_key`] gives a 2048 to 4096-bit key in this
     /// process: `Auto` when [`Self::from_env`] allows it and the CPU has AVX-512 IFMA.
     pub fn effective() -> Self {
-        match Self::from_env() {
+        Self::effective_for(RsaBackend::Auto)
+    }
+
+    /// As [`Self::effective`], for keys prepared with `configured` (combined with the
+    /// environment by [`Self::with_env`]).
+    pub fn effective_for(configured: RsaBackend) -> Self {
+        match configured.with_env() {
             RsaBackend::Auto if entra_rsa::available() => RsaBackend::Auto,
             _ => RsaBackend::AwsLc,
         }
@@ -547,12 +563,50 @@ impl RsaBackend {
     /// One line for diagnostics (`entra doctor`): who checks RSA signatures (RS256... PS512)
     /// here, and why.
     pub fn describe() -> &'static str {
-        match (Self::from_env(), Self::effective()) {
-            (_, RsaBackend::Auto) => {
-                "entra-rsa checks RSA signatures (AVX-512 IFMA, about twice aws-lc's speed)"
+        Self::describe_for(RsaBackend::Auto)
+    }
+
+    /// As [`Self::describe`], for keys prepared with `configured`: the backend in use and
+    /// what decided it (the CPU, `ENTRA_RSA_BACKEND`, or the configured setting).
+    pub fn describe_for(configured: RsaBackend) -> &'static str {
+        match (
+            Self::from_env(),
+            configured,
+            Self::effective_for(configured),
+        ) {
+            (_, _, RsaBackend::Auto) => {
+                "entra-rsa checks RSA signatures (this CPU has AVX-512 IFMA; about twice aws-lc's speed)"
             }
-            (RsaBackend::AwsLc, _) => "aws-lc checks RSA signatures (ENTRA_RSA_BACKEND=aws-lc)",
+            (RsaBackend::AwsLc, _, _) => {
+                "aws-lc checks RSA signatures (switched off by ENTRA_RSA_BACKEND=aws-lc)"
+            }
+            (_, RsaBackend::AwsLc, _) => {
+                "aws-lc checks RSA signatures (switched off by the configuration: rsa_backend = \"aws-lc\")"
+            }
             _ => "aws-lc checks RSA signatures (this CPU has no AVX-512 IFMA for entra-rsa)",
+        }
+    }
+
+    /// The setting's spelling: `auto` or `aws-lc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RsaBackend::Auto => "auto",
+            RsaBackend::AwsLc => "aws-lc",
+        }
+    }
+}
+
+impl std::str::FromStr for RsaBackend {
+    type Err = String;
+
+    /// `auto` or `aws-lc` (the `rsa_backend` setting's values).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(RsaBackend::Auto),
+            "aws-lc" => Ok(RsaBackend::AwsLc),
+            other => Err(format!(
+                "unknown RSA backend {other:?}: use \"auto\" (entra-rsa where the CPU has AVX-512 IFMA, else aws-lc) or \"aws-lc\""
+            )),
         }
     }
 }
@@ -591,24 +645,37 @@ impl VerifyingKey {
     }
 
     /// Verifies `sig` over `message` (for a JWS: the `header.payload` bytes as sent).
+    /// Should entra-rsa's own arithmetic check fail ([`entra_rsa::Error::ArithmeticFault`],
+    /// a bug or a CPU fault, never seen), nothing is taken from that run: aws-lc
+    /// verifies instead and gives the verdict, and [`rsa_arithmetic_faults`] counts it.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        match (&self.fast, self.alg.rsa_scheme()) {
-            (Some(fast), Some((hash, pss))) => {
-                let digest = aws_lc_rs::digest::digest(hash.algorithm(), message);
-                let digest = digest.as_ref();
-                if pss {
-                    fast.verify_pss(hash, digest, sig)
-                } else {
-                    fast.verify_pkcs1v15(hash, digest, sig)
+        if let (Some(fast), Some((hash, pss))) = (&self.fast, self.alg.rsa_scheme()) {
+            let digest = aws_lc_rs::digest::digest(hash.algorithm(), message);
+            let digest = digest.as_ref();
+            match if pss {
+                fast.verify_pss(hash, digest, sig)
+            } else {
+                fast.verify_pkcs1v15(hash, digest, sig)
+            } {
+                Ok(()) => return Ok(()),
+                Err(entra_rsa::Error::ArithmeticFault) => {
+                    RSA_FAULTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                .map_err(|_| JoseError::BadSignature)
+                Err(_) => return Err(JoseError::BadSignature),
             }
-            _ => self
-                .parsed
-                .verify_sig(message, sig)
-                .map_err(|_| JoseError::BadSignature),
         }
+        self.parsed
+            .verify_sig(message, sig)
+            .map_err(|_| JoseError::BadSignature)
     }
+}
+
+static RSA_FAULTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many verifications in this process found entra-rsa's arithmetic check failed and
+/// were verified by aws-lc instead (zero unless something is badly wrong: report it).
+pub fn rsa_arithmetic_faults() -> u64 {
+    RSA_FAULTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn wrong_key(alg: Algorithm, key: KeyType) -> JoseError {

@@ -174,11 +174,22 @@ impl PublicKey {
     /// Parses the key once for `alg` ([`JoseError::WrongKeyType`] when `alg` is for
     /// another type of key); RSA keys use [`RsaBackend::from_env`]'s implementation.
     pub fn verifying_key(&self, alg: Algorithm) -> Result<VerifyingKey, JoseError> {
+        self.verifying_key_with(alg, RsaBackend::from_env())
+    }
+
+    /// As [`Self::verifying_key`], with the RSA implementation named (taken as given:
+    /// combine a configured choice with the environment through
+    /// [`RsaBackend::with_env`]). Other key types ignore it.
+    pub fn verifying_key_with(
+        &self,
+        alg: Algorithm,
+        rsa: RsaBackend,
+    ) -> Result<VerifyingKey, JoseError> {
         if !self.fits(alg) {
             return Err(wrong_key(alg, self.key_type()));
         }
         let (algorithm, bytes): (&'static dyn VerificationAlgorithm, &[u8]) = match self {
-            PublicKey::Rsa(k) => return k.verifying_key_with(alg, RsaBackend::from_env()),
+            PublicKey::Rsa(k) => return k.verifying_key_with(alg, rsa),
             PublicKey::Ec(k) => (ec_algorithm(k.curve), &k.point),
             PublicKey::Ed25519(k) => (&signature::ED25519, &k.0),
         };

@@ -11,6 +11,14 @@
 //! `2n`, so results chain through the exponentiation without reduction; one
 //! conditional subtraction at the very end gives `s^e mod n`.
 //!
+//! Those bounds are checked on every run, release builds included: each multiplication
+//! reports its final carry (the part of the result at or above `2^(52*8R)`, zero when
+//! the bound holds), the carries of a whole exponentiation are or-ed together, and the
+//! result must be below `n` after the last subtraction. A violation (a bug, or a CPU
+//! fault) makes the operation return [`Fault`], which verification turns into a refusal;
+//! it never panics and never yields a number. The check costs one `or` per
+//! multiplication and one comparison per exponentiation.
+//!
 //! `unsafe` is confined to this module: register <-> array conversions (plain 64-byte
 //! values), and the one call into the `#[target_feature]` code, made only after
 //! [`detected`] said the CPU has the features.
@@ -46,6 +54,11 @@ impl<const R: usize> Limbs<R> {
     }
 }
 
+/// An arithmetic invariant did not hold (see the module documentation): the result is
+/// not to be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fault;
+
 /// A modulus prepared for AMM with `8R` limbs.
 pub(crate) struct Mont<const R: usize> {
     n: Limbs<R>,
@@ -65,20 +78,21 @@ pub(crate) enum Engine {
 
 impl Engine {
     /// `n`: big-endian without leading zeros, odd, at most 4096 bits.
-    pub(crate) fn new(n: &[u8], bits: usize) -> Self {
+    pub(crate) fn new(n: &[u8], bits: usize) -> Result<Self, Fault> {
         assert!(detected(), "Engine::new without AVX-512 IFMA");
         // 4n < 2^(52*8R): the AMM output bound.
-        if bits + 2 <= 52 * 40 {
-            Engine::W5(Box::new(Mont::new(n)))
+        Ok(if bits + 2 <= 52 * 40 {
+            Engine::W5(Box::new(Mont::new(n)?))
         } else if bits + 2 <= 52 * 64 {
-            Engine::W8(Box::new(Mont::new(n)))
+            Engine::W8(Box::new(Mont::new(n)?))
         } else {
-            Engine::W10(Box::new(Mont::new(n)))
-        }
+            Engine::W10(Box::new(Mont::new(n)?))
+        })
     }
 
-    /// `out = sig^e mod n`, big-endian; `sig < n`, both as long as `n`.
-    pub(crate) fn pow(&self, sig: &[u8], e: u64, out: &mut [u8]) {
+    /// `out = sig^e mod n`, big-endian; `sig < n`, both as long as `n`. On a [`Fault`]
+    /// `out` is left all zeros.
+    pub(crate) fn pow(&self, sig: &[u8], e: u64, out: &mut [u8]) -> Result<(), Fault> {
         match self {
             Engine::W5(m) => m.pow(sig, e, out),
             Engine::W8(m) => m.pow(sig, e, out),
@@ -88,7 +102,7 @@ impl Engine {
 }
 
 impl<const R: usize> Mont<R> {
-    fn new(n: &[u8]) -> Self {
+    fn new(n: &[u8]) -> Result<Self, Fault> {
         let mut limbs = Limbs::ZERO;
         big::to_limbs52(n, limbs.flat_mut());
         let k0 = big::mont_k0(limbs.0[0][0]);
@@ -103,28 +117,48 @@ impl<const R: usize> Mont<R> {
         let w = LIMB_BITS as usize * 8 * R;
         let mut x = Limbs::ZERO;
         big::to_limbs52(&big::pow2_mod(w + 13 * R, n), x.flat_mut());
+        let mut carries = 0;
         for _ in 0..5 {
             // SAFETY: as in `pow`: a `Mont` is only built once `detected()` said yes.
-            x = unsafe { amm(&x, &x, &m) };
+            let (y, c) = unsafe { amm(&x, &x, &m) };
+            (x, carries) = (y, carries | c);
         }
-        if big::ge(x.flat(), m.n.flat()) {
-            big::sub52(x.flat_mut(), m.n.flat());
-        }
-        m.rr = x;
-        m
+        m.rr = m.reduce(x, carries)?;
+        Ok(m)
     }
 
-    fn pow(&self, sig: &[u8], e: u64, out: &mut [u8]) {
+    /// `x` (below `2n`) fully reduced, or a [`Fault`] when a multiplication that made it
+    /// had a final carry or `x` is not below `n` after one subtraction.
+    fn reduce(&self, mut x: Limbs<R>, carries: u64) -> Result<Limbs<R>, Fault> {
+        if carries != 0 {
+            return Err(Fault);
+        }
+        if big::ge(x.flat(), self.n.flat()) {
+            big::sub52(x.flat_mut(), self.n.flat());
+            if big::ge(x.flat(), self.n.flat()) {
+                return Err(Fault);
+            }
+        }
+        Ok(x)
+    }
+
+    fn pow(&self, sig: &[u8], e: u64, out: &mut [u8]) -> Result<(), Fault> {
         let mut s = Limbs::ZERO;
         big::to_limbs52(sig, s.flat_mut());
         // SAFETY: an `Engine` (and so a `Mont`) is only built after `detected()` said
         // this CPU has AVX-512F and AVX-512 IFMA (asserted in `Engine::new`).
-        let mut x = unsafe { pow_ifma(self, &s, e) };
+        let (x, carries) = unsafe { pow_ifma(self, &s, e) };
         // x <= n here (see `pow_ifma`); make it fully reduced.
-        if big::ge(x.flat(), self.n.flat()) {
-            big::sub52(x.flat_mut(), self.n.flat());
+        match self.reduce(x, carries) {
+            Ok(x) => {
+                big::from_limbs52(x.flat(), out);
+                Ok(())
+            }
+            Err(fault) => {
+                out.fill(0);
+                Err(fault)
+            }
         }
-        big::from_limbs52(x.flat(), out);
     }
 }
 
@@ -144,21 +178,25 @@ fn store(v: __m512i) -> [u64; 8] {
 
 /// `s^e mod n` by left-to-right square-and-multiply over `e`'s bits (public), in the
 /// Montgomery domain. The result is at most `n` (`AMM(x, 1) = (x + y n) / 2^k` with
-/// `x < 2n` and `y < 2^k`).
+/// `x < 2n` and `y < 2^k`), with the or of every multiplication's final carry (zero
+/// when all the bounds held).
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn pow_ifma<const R: usize>(m: &Mont<R>, s: &Limbs<R>, e: u64) -> Limbs<R> {
-    let base = amm(s, &m.rr, m);
+fn pow_ifma<const R: usize>(m: &Mont<R>, s: &Limbs<R>, e: u64) -> (Limbs<R>, u64) {
+    let (base, mut carries) = amm(s, &m.rr, m);
     let mut x = base;
     let top = 63 - e.leading_zeros();
     for bit in (0..top).rev() {
-        x = amm(&x, &x, m);
+        let (y, c) = amm(&x, &x, m);
+        (x, carries) = (y, carries | c);
         if e >> bit & 1 == 1 {
-            x = amm(&x, &base, m);
+            let (y, c) = amm(&x, &base, m);
+            (x, carries) = (y, carries | c);
         }
     }
     let mut one = Limbs::ZERO;
     one.0[0][0] = 1;
-    amm(&x, &one, m)
+    let (x, c) = amm(&x, &one, m);
+    (x, carries | c)
 }
 
 /// `(x * y) >> 52` for `x` and `y` below 2^52, given `x_12 = x << 12`.
@@ -168,11 +206,12 @@ fn hi52(x_12: u64, y: u64) -> u64 {
 }
 
 /// Almost Montgomery multiplication: `a * b / 2^(52*8R) mod n`, below `2n` when `a`
-/// and `b` are, with every limb normalized below 2^52.
+/// and `b` are, with every limb normalized below 2^52, and the final carry out of the
+/// top limb, which is zero whenever the result is below `2^(52*8R)` (the caller checks).
 // Indexing keeps the three register arrays (acc, a, n) visibly in step.
 #[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "avx512f,avx512ifma")]
-fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> Limbs<R> {
+fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> (Limbs<R>, u64) {
     let zero = _mm512_setzero_si512();
     let mut av = [zero; R];
     let mut mv = [zero; R];
@@ -230,6 +269,49 @@ fn amm<const R: usize>(a: &Limbs<R>, b: &Limbs<R>, m: &Mont<R>) -> Limbs<R> {
             c = v >> LIMB_BITS;
         }
     }
-    debug_assert_eq!(c, 0, "AMM result above 2^(52*8R)");
-    out
+    (out, c)
+}
+
+#[cfg(test)]
+impl Engine {
+    /// Breaks the AMM bound `4n < 2^(52*8R)` by setting the modulus's top limb to all
+    /// ones, the way a bug or a bit flip in the prepared key would.
+    pub(crate) fn break_bound_for_test(&mut self) {
+        fn top<const R: usize>(m: &mut Mont<R>) {
+            m.n.0[R - 1][7] = MASK;
+        }
+        match self {
+            Engine::W5(m) => top(m),
+            Engine::W8(m) => top(m),
+            Engine::W10(m) => top(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest odd modulus a 5-register engine takes (2078 bits: 4n < 2^2080).
+    fn widest_w5() -> Mont<5> {
+        let mut n = vec![0xffu8; 260];
+        n[0] = 0x3f;
+        Mont::new(&n).expect("a valid modulus prepares without a fault")
+    }
+
+    #[test]
+    fn amm_reports_its_final_carry_in_release_builds() {
+        if !detected() {
+            return; // no IFMA: nothing here can run (the differential tests say so loudly)
+        }
+        let m = widest_w5();
+        let mut big = Limbs::<5>::ZERO;
+        big.flat_mut().fill(MASK); // 2^2080 - 1, far above the 2n the bound allows
+        // SAFETY: `detected()` said this CPU has AVX-512F and AVX-512 IFMA.
+        let (_, carry) = unsafe { amm(&big, &big, &m) };
+        assert_ne!(carry, 0, "an out-of-bound product must report its carry");
+        // Within the bound (both inputs below 2n) there is none.
+        let (_, carry) = unsafe { amm(&m.rr, &m.rr, &m) };
+        assert_eq!(carry, 0);
+    }
 }

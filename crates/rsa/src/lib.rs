@@ -56,6 +56,13 @@ pub enum Error {
     /// The signature does not verify.
     #[error("the signature does not verify")]
     BadSignature,
+    /// An invariant of the IFMA arithmetic did not hold (a final carry out of a
+    /// Montgomery multiplication, or a result not below the modulus): a bug or a CPU
+    /// fault, never a verdict on the signature. Checked in every build; nothing is
+    /// accepted from such a run. Callers should verify with another implementation
+    /// (entra-jose falls back to aws-lc) or refuse.
+    #[error("entra-rsa's arithmetic check failed; verify with another RSA implementation")]
+    ArithmeticFault,
 }
 
 /// The digest inside a PKCS#1 v1.5 signature.
@@ -148,8 +155,9 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// Prepares `n` and `e` (big-endian, leading zeros allowed). Refuses, in this order:
     /// a CPU without IFMA ([`Error::Unsupported`]), a modulus that is even or outside
-    /// 2048–4096 bits ([`Error::BadModulus`], or `Unsupported` above 4096), and an
-    /// exponent that is even, below 3 or from 2^33 on ([`Error::BadExponent`]).
+    /// 2048–4096 bits ([`Error::BadModulus`], or `Unsupported` above 4096), an
+    /// exponent that is even, below 3 or from 2^33 on ([`Error::BadExponent`]), and a
+    /// failed arithmetic check while computing `R^2 mod n` ([`Error::ArithmeticFault`]).
     pub fn new(n: &[u8], e: &[u8]) -> Result<Self, Error> {
         if !available() {
             return Err(Error::Unsupported);
@@ -172,7 +180,7 @@ impl PublicKey {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            let engine = ifma::Engine::new(n, bits);
+            let engine = ifma::Engine::new(n, bits).map_err(|_| Error::ArithmeticFault)?;
             Ok(Self {
                 n: n.into(),
                 e,
@@ -197,7 +205,8 @@ impl PublicKey {
 
     /// The RSA public operation: writes `sig^e mod n` into `out` as big-endian bytes.
     /// `sig` and `out` must both be [`Self::modulus_len`] bytes long, and `sig` must
-    /// be smaller than the modulus.
+    /// be smaller than the modulus. [`Error::ArithmeticFault`] (with `out` all zeros) when
+    /// the arithmetic's own check fails.
     pub fn public_op(&self, sig: &[u8], out: &mut [u8]) -> Result<(), Error> {
         let k = self.n.len();
         if sig.len() != k {
@@ -212,7 +221,9 @@ impl PublicKey {
             return Err(Error::SignatureOutOfRange);
         }
         #[cfg(target_arch = "x86_64")]
-        self.engine.pow(sig, self.e, out);
+        self.engine
+            .pow(sig, self.e, out)
+            .map_err(|_| Error::ArithmeticFault)?;
         Ok(())
     }
 
@@ -374,5 +385,37 @@ mod tests {
             Hash::Sha256,
             &digest
         ));
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_arithmetic_invariant_fails_verification_closed() {
+        if !available() {
+            return; // no IFMA: PublicKey::new answers Unsupported (tested in differential.rs)
+        }
+        let mut n = [0xc3u8; 256];
+        n[0] = 0xd1;
+        let mut key = PublicKey::new(&n, &[1, 0, 1]).unwrap();
+        let sig = [0x11u8; 256];
+        let mut out = [0u8; 256];
+        key.public_op(&sig, &mut out).unwrap();
+        assert_ne!(out, [0u8; 256]);
+        key.engine.break_bound_for_test();
+        // A fault is an error, never a panic and never a number to compare.
+        assert_eq!(key.public_op(&sig, &mut out), Err(Error::ArithmeticFault));
+        assert_eq!(out, [0u8; 256]);
+        let digest = [0u8; 32];
+        assert_eq!(
+            key.verify_pkcs1v15(Hash::Sha256, &digest, &sig),
+            Err(Error::ArithmeticFault)
+        );
+        assert_eq!(
+            key.verify_pss(Hash::Sha256, &digest, &sig),
+            Err(Error::ArithmeticFault)
+        );
     }
 }

@@ -5,125 +5,17 @@
 //! RS256/RS384/RS512 signatures for 2048, 3072 and 4096-bit keys.
 //!
 //! On a CPU without AVX-512 IFMA the crate refuses every key with `Unsupported`; these
-//! tests then check exactly that, so they still fail if the refusal goes wrong.
+//! tests then check exactly that, so they still fail if the refusal goes wrong. Whether
+//! the CPU has IFMA is asked of the CPU itself ([`common::cpu_has_ifma`]), so a crate
+//! that refuses to start on a CPU that has it fails here instead of skipping.
+//! The long randomized run against aws-lc is soak.rs.
+
+mod common;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _};
+use common::{Rng, below, cpu_has_ifma, e_bytes, modulus, reference_pow, rounds};
 use entra_rsa::{Error, Hash, PublicKey};
-
-/// SplitMix64: reproducible inputs, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// A random odd modulus of exactly `bits` bits, big-endian.
-fn modulus(rng: &mut Rng, bits: usize) -> Vec<u8> {
-    let mut n = rng.bytes(bits.div_ceil(8));
-    let top = (bits - 1) % 8;
-    n[0] &= ((1u16 << (top + 1)) - 1) as u8;
-    n[0] |= 1 << top;
-    *n.last_mut().unwrap() |= 1;
-    n
-}
-
-/// A random number below `n`, as long as `n`.
-fn below(rng: &mut Rng, n: &[u8]) -> Vec<u8> {
-    let mut s = rng.bytes(n.len());
-    s[0] = rng.next() as u8 % n[0].max(1);
-    s
-}
-
-// ---- the reference: little-endian u64 limbs, shift-and-add modular arithmetic ----
-
-fn to_words(be: &[u8], words: usize) -> Vec<u64> {
-    let mut w = vec![0u64; words];
-    for (i, b) in be.iter().rev().enumerate() {
-        w[i / 8] |= u64::from(*b) << (8 * (i % 8));
-    }
-    w
-}
-
-fn to_be(w: &[u64], len: usize) -> Vec<u8> {
-    (0..len)
-        .rev()
-        .map(|i| (w[i / 8] >> (8 * (i % 8))) as u8)
-        .collect()
-}
-
-fn geq(a: &[u64], b: &[u64]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x > y;
-        }
-    }
-    true
-}
-
-fn sub_in(a: &mut [u64], b: &[u64]) {
-    let mut borrow = false;
-    for (x, y) in a.iter_mut().zip(b) {
-        let (d1, b1) = x.overflowing_sub(*y);
-        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
-        *x = d2;
-        borrow = b1 | b2;
-    }
-}
-
-/// `(x + y) mod n` for `x, y < n`; one spare word absorbs the carry.
-fn add_mod(x: &mut [u64], y: &[u64], n: &[u64]) {
-    let mut carry = false;
-    for (a, b) in x.iter_mut().zip(y) {
-        let (s1, c1) = a.overflowing_add(*b);
-        let (s2, c2) = s1.overflowing_add(u64::from(carry));
-        *a = s2;
-        carry = c1 | c2;
-    }
-    if carry || geq(x, n) {
-        sub_in(x, n);
-    }
-}
-
-fn mul_mod(a: &[u64], b: &[u64], n: &[u64]) -> Vec<u64> {
-    let mut acc = vec![0u64; n.len()];
-    for i in (0..b.len() * 64).rev() {
-        let acc2 = acc.clone();
-        add_mod(&mut acc, &acc2, n);
-        if b[i / 64] >> (i % 64) & 1 == 1 {
-            add_mod(&mut acc, a, n);
-        }
-    }
-    acc
-}
-
-fn reference_pow(s: &[u8], e: u64, n: &[u8]) -> Vec<u8> {
-    let words = n.len().div_ceil(8);
-    let (s, n64) = (to_words(s, words), to_words(n, words));
-    let mut x = vec![0u64; words];
-    x[0] = 1;
-    for bit in (0..64 - e.leading_zeros()).rev() {
-        x = mul_mod(&x, &x, &n64);
-        if e >> bit & 1 == 1 {
-            x = mul_mod(&x, &s, &n64);
-        }
-    }
-    to_be(&x, n.len())
-}
-
-fn e_bytes(e: u64) -> Vec<u8> {
-    e.to_be_bytes().to_vec()
-}
 
 fn ours(n: &[u8], e: u64, s: &[u8]) -> Result<Vec<u8>, Error> {
     let key = PublicKey::new(n, &e_bytes(e))?;
@@ -132,30 +24,35 @@ fn ours(n: &[u8], e: u64, s: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// Every other test here skips on a CPU without IFMA; this one makes sure that skip
+/// means the CPU, not an engine that refused to start (which would leave the accelerated
+/// path untested while aws-lc quietly did the work).
 #[test]
-fn without_ifma_every_key_is_refused_as_unsupported() {
+fn ifma_engine_starts_when_cpu_has_ifma() {
     let mut rng = Rng(1);
     let n = modulus(&mut rng, 2048);
     let got = PublicKey::new(&n, &e_bytes(65537));
-    if entra_rsa::available() {
-        assert!(got.is_ok());
+    if cpu_has_ifma() {
+        assert!(
+            entra_rsa::available(),
+            "this CPU has AVX-512F and IFMA but entra_rsa::available() says no"
+        );
+        let key = got.expect("this CPU has AVX-512 IFMA: the engine must start");
+        assert_eq!(key.bits(), 2048);
     } else {
+        assert!(!entra_rsa::available());
         assert_eq!(got.unwrap_err(), Error::Unsupported);
     }
 }
 
 #[test]
 fn raw_operation_matches_the_reference_on_random_inputs() {
-    if !entra_rsa::available() {
-        return; // covered by the test above
+    if !cpu_has_ifma() {
+        return; // covered by ifma_engine_starts_when_cpu_has_ifma
     }
-    // `ENTRA_RSA_DIFF_ROUNDS=N cargo test --release -p entra-rsa` repeats this with new
-    // inputs N times (a longer soak than CI's one round).
-    let rounds: u64 = std::env::var("ENTRA_RSA_DIFF_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    for round in 0..rounds {
+    // `ENTRA_RSA_DIFF_ROUNDS=N` repeats this with new inputs N times (scripts/test's
+    // soak section does).
+    for round in 0..rounds() {
         random_round(0x5eed + round);
     }
 }
@@ -191,7 +88,7 @@ fn random_round(seed: u64) {
 
 #[test]
 fn raw_operation_edge_values() {
-    if !entra_rsa::available() {
+    if !cpu_has_ifma() {
         return;
     }
     let mut rng = Rng(7);
@@ -231,7 +128,7 @@ fn raw_operation_edge_values() {
 
 #[test]
 fn keys_and_signatures_out_of_range_are_refused() {
-    if !entra_rsa::available() {
+    if !cpu_has_ifma() {
         return;
     }
     let mut rng = Rng(11);
@@ -352,7 +249,7 @@ fn flip_one_bit(prng: &mut Rng, sig: &[u8]) -> (Vec<u8>, usize) {
 
 #[test]
 fn verifies_what_aws_lc_signs_and_refuses_what_it_refuses_pkcs1_and_pss() {
-    if !entra_rsa::available() {
+    if !cpu_has_ifma() {
         return;
     }
     let rng = SystemRandom::new();

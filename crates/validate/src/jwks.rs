@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use entra_jose::{Algorithm, JwkFields, PublicKey, VerifyingKey};
+use entra_jose::{Algorithm, JwkFields, PublicKey, RsaBackend, VerifyingKey};
 use serde::Deserialize;
 
 use crate::clock::Clock;
@@ -59,6 +59,8 @@ pub struct TrustedKey {
     /// The key parsed for each algorithm, on first use; the JWK's `alg` (or the key
     /// type's usual one: RS256, ES256...) is parsed when the key is loaded.
     verifiers: [OnceLock<Option<VerifyingKey>>; Algorithm::ALL.len()],
+    /// The RSA implementation its verifiers use (already combined with the environment).
+    rsa: RsaBackend,
     retired: AtomicBool,
 }
 
@@ -114,9 +116,19 @@ impl TrustedKey {
             .map_err(|_| ValidationError::BadSignature)
     }
 
+    /// The implementation that checks `alg` signatures with this key: for RSA keys
+    /// [`RsaBackend::Auto`] when entra-rsa does, `AwsLc` when aws-lc does (always
+    /// `AwsLc` for other key types); `None` when the key cannot verify `alg`.
+    pub fn backend(&self, alg: Algorithm) -> Option<RsaBackend> {
+        if !self.public.fits(alg) {
+            return None;
+        }
+        self.verifier(alg).map(VerifyingKey::backend)
+    }
+
     fn verifier(&self, alg: Algorithm) -> Option<&VerifyingKey> {
         self.verifiers[alg.index()]
-            .get_or_init(|| self.public.verifying_key(alg).ok())
+            .get_or_init(|| self.public.verifying_key_with(alg, self.rsa).ok())
             .as_ref()
     }
 }
@@ -192,8 +204,15 @@ struct RawJwk {
 /// other entry: encryption keys, Ed448, symmetric keys, and any key that publishes its
 /// private part (`d`, `p` or `k`), with a warning, since anyone could sign with it. The
 /// first of two keys with the same `kid` wins. A document with no usable key is an
-/// error.
+/// error. RSA keys use the implementation [`RsaBackend::from_env`] chooses
+/// ([`parse_jwks_with`] names one).
 pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
+    parse_jwks_with(bytes, RsaBackend::from_env())
+}
+
+/// As [`parse_jwks`], with the RSA implementation the keys' verifiers use (taken as
+/// given: [`RsaBackend::with_env`] combines a configured one with the environment).
+pub fn parse_jwks_with(bytes: &[u8], rsa: RsaBackend) -> Result<KeySet, JwksError> {
     if bytes.len() > MAX_JWKS_BYTES {
         return Err(JwksError::TooLarge);
     }
@@ -204,7 +223,7 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     }
     let mut set = KeySet::default();
     for value in raw.keys {
-        match usable_key(value) {
+        match usable_key(value, rsa) {
             Some(key) if !set.keys.contains_key(&key.kid) => {
                 set.keys.insert(key.kid.clone(), Arc::new(key));
             }
@@ -217,7 +236,7 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, JwksError> {
     Ok(set)
 }
 
-fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
+fn usable_key(value: serde_json::Value, rsa: RsaBackend) -> Option<TrustedKey> {
     let jwk: RawJwk = serde_json::from_value(value).ok()?;
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
@@ -262,6 +281,7 @@ fn usable_key(value: serde_json::Value) -> Option<TrustedKey> {
         alg,
         issuer: jwk.issuer,
         verifiers: Default::default(),
+        rsa,
         retired: AtomicBool::new(false),
         public,
     };
@@ -288,6 +308,11 @@ pub struct JwksSettings {
     /// Accept `http://` discovery and JWKS URLs. Only for tests against a plain-HTTP
     /// issuer: over HTTP anyone on the path can substitute the keys.
     pub danger_allow_http: bool,
+    /// The RSA implementation for the keys fetched (default [`RsaBackend::Auto`]:
+    /// entra-rsa where the CPU has AVX-512 IFMA); `ENTRA_RSA_BACKEND=aws-lc` overrides
+    /// `Auto`. [`ValidatorConfigBuilder::rsa_backend`](crate::ValidatorConfigBuilder::rsa_backend)
+    /// sets it.
+    pub rsa_backend: RsaBackend,
 }
 
 impl Default for JwksSettings {
@@ -298,6 +323,7 @@ impl Default for JwksSettings {
             background_interval: Some(Duration::from_secs(12 * 3600)),
             request_timeout: Duration::from_secs(10),
             danger_allow_http: false,
+            rsa_backend: RsaBackend::Auto,
         }
     }
 }
@@ -596,7 +622,8 @@ impl JwksCache {
         flight.jwks_uri = Some(jwks_uri.clone());
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let body = self.get(&jwks_uri, MAX_JWKS_BYTES).await?;
-        let set = parse_jwks(&body).map_err(|e| format!("{jwks_uri}: {e}"))?;
+        let set = parse_jwks_with(&body, self.inner.settings.rsa_backend.with_env())
+            .map_err(|e| format!("{jwks_uri}: {e}"))?;
         tracing::debug!(scope = %st.name, keys = set.len(), skipped = set.skipped(), "fetched JWKS");
         Ok(set)
     }

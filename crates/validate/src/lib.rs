@@ -160,11 +160,11 @@ pub use config::{
     AcceptedVersions, Authority, ConfigError, PUBLIC_CLOUD, Tenancy, ValidatorConfig,
     ValidatorConfigBuilder,
 };
-pub use entra_jose::Algorithm;
+pub use entra_jose::{Algorithm, RsaBackend};
 pub use error::{NotAJwt, ValidationError};
 pub use jwks::{
     JwksCache, JwksError, JwksSettings, KeySet, KeySource, MAX_JWKS_BYTES, MAX_JWKS_KEYS,
-    TrustedKey, parse_jwks,
+    TrustedKey, parse_jwks, parse_jwks_with,
 };
 #[cfg(feature = "axum")]
 pub use middleware::MissingPrincipal;

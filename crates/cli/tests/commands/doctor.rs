@@ -84,6 +84,7 @@ ok    token cache   <dir>/cache.bin (--token-cache)
                     encrypted (AES-256-GCM), key: key file <dir>/cache.bin.key
                     mode 0600, owner uid <masked>
 ok    validation    <rsa>
+                    rsa_backend = \"auto\" (built-in default)
 
 8 checks: 0 failed, 0 warnings
 ",
@@ -144,7 +145,7 @@ ok    validation    <rsa>
         .expect("a validation check");
     assert_eq!(
         validation["summary"],
-        "aws-lc checks RSA signatures (ENTRA_RSA_BACKEND=aws-lc)"
+        "aws-lc checks RSA signatures (switched off by ENTRA_RSA_BACKEND=aws-lc)"
     );
     h.stop().await;
     std::fs::remove_dir_all(dir).ok();
@@ -241,6 +242,7 @@ fail  token cache   <dir>/plain.json (--token-cache)
                     mode 0644, owner uid <masked>
                     -> chmod 600 <dir>/plain.json
 ok    validation    <rsa>
+                    rsa_backend = \"auto\" (built-in default)
 
 8 checks: 3 failed, 0 warnings
 ",
@@ -347,4 +349,83 @@ AADSTS50076 (interaction_required)
     assert_eq!(v["codes"][0]["error"], "invalid_grant");
     assert_eq!(v["explained"], true);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `entra doctor` names the RSA implementation in use and what decided it: the CPU by
+/// default, `[validate] rsa_backend = "aws-lc"` in entra.toml, or the environment.
+#[tokio::test]
+async fn doctor_says_which_rsa_backend_is_active_and_why() {
+    let dir = temp_dir("doctor-rsa");
+    // Nothing listens there: the network checks fail fast, the validation check stays.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let validation = |config: Option<&str>, env: Option<&str>| {
+        let mut cmd = entra(&dir);
+        cmd.env("AZURE_TOKEN_CREDENTIALS", "dev")
+            .env("PATH", dir.join("no-az"))
+            .args(["doctor", "--json", "--tenant", TENANT])
+            .arg("--authority")
+            .arg(format!("https://{closed}"));
+        if let Some(text) = config {
+            let file = dir.join("entra.toml");
+            std::fs::write(&file, text).unwrap();
+            cmd.arg("--config").arg(file);
+        }
+        if let Some(value) = env {
+            cmd.env("ENTRA_RSA_BACKEND", value);
+        }
+        async move {
+            let out = run(cmd, None).await;
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("doctor JSON");
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "validation")
+                .expect("a validation check")
+                .clone()
+        }
+    };
+    // The default: what this CPU calls for.
+    let by_cpu = if entra_rsa_available() {
+        "entra-rsa checks RSA signatures (this CPU has AVX-512 IFMA; about twice aws-lc's speed)"
+    } else {
+        "aws-lc checks RSA signatures (this CPU has no AVX-512 IFMA for entra-rsa)"
+    };
+    let v = validation(None, None).await;
+    assert_eq!(v["summary"], by_cpu);
+    assert_eq!(v["details"][0], "rsa_backend = \"auto\" (built-in default)");
+    // Switched off in entra.toml.
+    let v = validation(Some("[validate]\nrsa_backend = \"aws-lc\"\n"), None).await;
+    assert_eq!(
+        v["summary"],
+        "aws-lc checks RSA signatures (switched off by the configuration: rsa_backend = \"aws-lc\")"
+    );
+    let details = v["details"][0].as_str().unwrap();
+    assert!(
+        details.starts_with("rsa_backend = \"aws-lc\" (") && details.ends_with("entra.toml)"),
+        "{details}"
+    );
+    // Switched off by the environment, with the file saying auto.
+    let v = validation(Some("[validate]\nrsa_backend = \"auto\"\n"), Some("aws-lc")).await;
+    assert_eq!(
+        v["summary"],
+        "aws-lc checks RSA signatures (switched off by ENTRA_RSA_BACKEND=aws-lc)"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Whether entra-rsa runs on this CPU, asked of the CPU (AVX-512F and IFMA).
+fn entra_rsa_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512ifma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }

@@ -7,3 +7,4 @@ mod hardening;
 mod middleware;
 mod review;
 mod rfc7520;
+mod rsa_backend;
