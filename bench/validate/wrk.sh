@@ -5,7 +5,7 @@
 #   bash bench/validate/wrk.sh
 #
 # Three servers, the same binary and the same request (Bearer token + X-Tenant-ID):
-#   no-auth     --dangerously-disable-auth-for-benchmark: the routes without any middleware
+#   no-auth     --danger-disable-auth-for-benchmark: the routes without any middleware
 #   auth        EntraAuthLayer + RequireLayer, validated-token cache on (the default: one
 #               RSA verification per token, then cache hits)
 #   auth-nocache  the same with --token-cache-capacity 0: parse + RSA-2048 verify + claim
@@ -124,7 +124,7 @@ AUTH_FLAGS=(--authority "$AUTHORITY" --ca-file "$CA" --tenant "$TENANT"
     --audience a0000000-0000-4000-8000-0000000000a1 --audience api://contoso-api)
 for s in $SERVERS; do
     case $s in
-    no-auth) start_server no-auth --dangerously-disable-auth-for-benchmark ;;
+    no-auth) start_server no-auth --danger-disable-auth-for-benchmark ;;
     auth) start_server auth "${AUTH_FLAGS[@]}" ;;
     auth-nocache) start_server auth-nocache "${AUTH_FLAGS[@]}" --token-cache-capacity 0 ;;
     *)

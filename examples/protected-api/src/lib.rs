@@ -154,7 +154,7 @@ pub fn app(validator: Validator) -> Router {
 }
 
 /// **Dangerous: no authentication at all.** The same routes without the middleware, as
-/// the baseline of the load test (`--dangerously-disable-auth-for-benchmark`). Handlers
+/// the baseline of the load test (`--danger-disable-auth-for-benchmark`). Handlers
 /// that need the caller (`/account/me`, `POST /data`) answer 401, since nobody
 /// authenticated; `GET /data` answers anyone.
 pub fn app_without_auth_for_benchmark() -> Router {

@@ -32,7 +32,7 @@ struct Args {
     #[arg(
         long,
         env = "AZURE_TENANT_ID",
-        required_unless_present = "dangerously_disable_auth_for_benchmark"
+        required_unless_present = "danger_disable_auth_for_benchmark"
     )]
     tenant: Option<String>,
     /// Accepted audience: the API's client id and/or App ID URI (repeat the flag; the
@@ -41,7 +41,7 @@ struct Args {
         long = "audience",
         env = "PROTECTED_API_AUDIENCE",
         value_delimiter = ',',
-        required_unless_present = "dangerously_disable_auth_for_benchmark"
+        required_unless_present = "danger_disable_auth_for_benchmark"
     )]
     audiences: Vec<String>,
     /// Extra CA certificate (PEM) to trust when fetching keys, e.g. the emulator's ca.pem.
@@ -56,7 +56,7 @@ struct Args {
     /// DANGEROUS: serve the routes without any authentication. Only for the load-test
     /// baseline; never in front of real data.
     #[arg(long)]
-    dangerously_disable_auth_for_benchmark: bool,
+    danger_disable_auth_for_benchmark: bool,
 }
 
 fn main() -> ExitCode {
@@ -88,8 +88,8 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let app = if args.dangerously_disable_auth_for_benchmark {
-        tracing::warn!("AUTHENTICATION IS DISABLED (--dangerously-disable-auth-for-benchmark)");
+    let app = if args.danger_disable_auth_for_benchmark {
+        tracing::warn!("AUTHENTICATION IS DISABLED (--danger-disable-auth-for-benchmark)");
         protected_api::app_without_auth_for_benchmark()
     } else {
         let settings = ApiSettings {
