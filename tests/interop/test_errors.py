@@ -5,6 +5,10 @@ Tests that move the clock or revoke grants live in test_errors_isolated.py."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+
 import msal
 import pytest
 import requests
@@ -197,9 +201,21 @@ def test_oversized_token_body_gets_413_json(emulator, tmp_path):
     """A 5 MB POST to the token endpoint gets the 413 AADSTS9002313 JSON back, over the
     emulator's HTTPS and over plain HTTP (--insecure-http), and the connection keeps
     serving afterwards."""
-    plain = es.start_emulator(tmp_path / "plain", ["--insecure-http"])
+    state = tmp_path / "plain"
+    state.mkdir(mode=0o700)
+    log = open(state / "emulator.log", "wb")
+    plain = subprocess.Popen(
+        [str(es.entra_bin()), "emulator", "--port", "0", "--state-dir", str(state), "--insecure-http"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    log.close()
     try:
-        for base, verify in ((emulator.authority, emulator.ca_file), (plain.authority, False)):
+        deadline = time.monotonic() + es.READY_TIMEOUT
+        while not (state / "ready.json").exists():
+            assert plain.poll() is None and time.monotonic() < deadline, (state / "emulator.log").read_text()
+            time.sleep(0.1)
+        plain_base = json.loads((state / "ready.json").read_text())["authority"].rstrip("/")
+        for base, verify in ((emulator.authority, emulator.ca_file), (plain_base, False)):
             assert base.startswith("https://" if verify else "http://"), base
             url = f"{base}/{es.TENANT}/oauth2/v2.0/token"
             for _ in range(2):
@@ -217,4 +233,4 @@ def test_oversized_token_body_gets_413_json(emulator, tmp_path):
                 })
             assert ok.status_code == 200, ok.text[:300]
     finally:
-        es.stop_process(plain.proc)
+        es.stop_process(plain)
