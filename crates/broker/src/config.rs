@@ -5,14 +5,16 @@
 //! [broker]
 //! listen = "127.0.0.1:8079"          # HTTP: IMDS, App Service, Cloud Shell, native API
 //! unix_socket = "/run/entra-broker.sock"   # optional: IMDS with the peer's uid
+//! unix_socket_mode = "0660"                 # its mode (default 0660)
 //! audit_log = "/var/log/entra-broker/audit.jsonl"   # "-" stdout (default), "off"
-//! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/*
+//! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/* (>= 32 characters)
 //!
 //! [imds]
 //! caller = "vm-apps"   # loopback processes no caller claims by uid are this caller
 //!
 //! [redis]              # fleet mode
-//! url = "redis://127.0.0.1:6379"
+//! url = "redis://127.0.0.1:6379"   # plain redis:// only to loopback; rediss:// elsewhere
+//! # danger_allow_plain_redis = true  # ... unless this says so
 //! key_env = "ENTRA_BROKER_REDIS_KEY"   # base64 of 32 random bytes, the same on every replica
 //! # previous_key_env = "ENTRA_BROKER_REDIS_OLD_KEY"  # while rotating: still read, never written
 //!

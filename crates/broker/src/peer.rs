@@ -22,6 +22,10 @@
 //! non-Linux systems only `[imds] caller` applies to TCP.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once netlink `sock_diag` has found a socket: it works here.
+static NETLINK_ANSWERED: AtomicBool = AtomicBool::new(false);
 
 /// How a uid was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +45,17 @@ pub fn loopback_tcp_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
         return None;
     }
     let found = match sock_diag_lookup(peer, local) {
-        Ok(l) => l,
+        Ok(Lookup::NotFound) if !NETLINK_ANSWERED.load(Ordering::Relaxed) => {
+            // The kernel answers ENOENT both for "no such socket" and for "no inet_diag
+            // handler": until netlink has found a socket once, look in /proc too.
+            proc_net_tcp_lookup(peer, local)
+        }
+        Ok(l) => {
+            if l != Lookup::NotFound {
+                NETLINK_ANSWERED.store(true, Ordering::Relaxed);
+            }
+            l
+        }
         Err(_) => proc_net_tcp_lookup(peer, local),
     };
     match found {

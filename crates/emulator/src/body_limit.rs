@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, header};
+use axum::response::IntoResponse as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
@@ -52,8 +53,18 @@ pub(crate) async fn read_bounded(req: Request<Incoming>) -> Result<Request<Body>
         match body.frame().await {
             None => break,
             Some(Err(_)) => {
-                // The client went away or sent a malformed chunk: nothing to answer.
-                return Ok(Request::from_parts(parts, Body::from(buf)));
+                // The client went away or sent a malformed chunk: never route a
+                // truncated body.
+                let mut r = crate::errors::EntraError::new(
+                    "invalid_request",
+                    9002313,
+                    "Invalid request. Request is malformed or invalid.",
+                )
+                .status(axum::http::StatusCode::BAD_REQUEST)
+                .into_response();
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return Err(r);
             }
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
