@@ -108,7 +108,7 @@ def start_stack(state_dir: Path, timeout: float = es.READY_TIMEOUT) -> Stack:
     binary = es.entra_bin()
     if not binary.exists():
         raise RuntimeError(f"{binary} not found: build it with `cargo build --workspace`")
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = state_dir / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "MSAL_", "IDENTITY_", "MSI_", "IMDS_"))}
     with open(log_path, "wb") as log:

@@ -182,7 +182,7 @@ def start_emulator(state_dir: Path, extra_args: list[str] | None = None) -> Emul
     binary = entra_bin()
     if not binary.exists():
         raise RuntimeError(f"emulator binary {binary} not found: build it with `cargo build --workspace`")
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     args = [str(binary), "emulator", "--port", "0", "--state-dir", str(state_dir)]
     args += ["--token-lifetime", "3600"]
     args += list(extra_args or [])

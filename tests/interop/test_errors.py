@@ -5,8 +5,13 @@ Tests that move the clock or revoke grants live in test_errors_isolated.py."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+
 import msal
 import pytest
+import requests
 
 import entra_support as es
 
@@ -178,3 +183,54 @@ def test_redirect_mismatch_at_token(emulator, artifacts):
     flow = dict(flow, redirect_uri=flow["redirect_uri"] + "/elsewhere")
     result = app.acquire_token_by_auth_code_flow(flow, params)
     es.assert_aad_error(result, "invalid_request", 50011)
+
+
+# --- request size ---------------------------------------------------------------------
+def _post_oversized(url: str, verify) -> requests.Response:
+    # 5 MB, sent whole before the response is read (requests does not watch for an
+    # early answer): a server that closes while the client is still sending makes the
+    # kernel reset the connection, and requests raises ConnectionError / SSLError.
+    body = b"client_id=x&grant_type=client_credentials&pad=" + b"a" * (5 * 1024 * 1024)
+    return requests.post(
+        url, data=body, verify=verify, timeout=60,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def test_oversized_token_body_gets_413_json(emulator, tmp_path):
+    """A 5 MB POST to the token endpoint gets the 413 AADSTS9002313 JSON back, over the
+    emulator's HTTPS and over plain HTTP (--insecure-http), and the connection keeps
+    serving afterwards."""
+    state = tmp_path / "plain"
+    state.mkdir(mode=0o700)
+    log = open(state / "emulator.log", "wb")
+    plain = subprocess.Popen(
+        [str(es.entra_bin()), "emulator", "--port", "0", "--state-dir", str(state), "--insecure-http"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + es.READY_TIMEOUT
+        while not (state / "ready.json").exists():
+            assert plain.poll() is None and time.monotonic() < deadline, (state / "emulator.log").read_text()
+            time.sleep(0.1)
+        plain_base = json.loads((state / "ready.json").read_text())["authority"].rstrip("/")
+        for base, verify in ((emulator.authority, emulator.ca_file), (plain_base, False)):
+            assert base.startswith("https://" if verify else "http://"), base
+            url = f"{base}/{es.TENANT}/oauth2/v2.0/token"
+            for _ in range(2):
+                r = _post_oversized(url, verify)
+                assert r.status_code == 413, (base, r.status_code, r.text[:300])
+                body = r.json()
+                assert body["error"] == "invalid_request", body
+                assert body["error_codes"] == [9002313], body
+                assert body["error_description"].startswith("AADSTS9002313:"), body
+            # Still up, and a normal request still works.
+            with requests.Session() as s:
+                ok = s.post(url, verify=verify, timeout=30, data={
+                    "client_id": es.DAEMON, "client_secret": es.DAEMON_SECRET,
+                    "grant_type": "client_credentials", "scope": es.API_DEFAULT,
+                })
+            assert ok.status_code == 200, ok.text[:300]
+    finally:
+        es.stop_process(plain)

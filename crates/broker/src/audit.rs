@@ -35,9 +35,10 @@ pub struct Record<'a> {
     pub caller: Option<&'a str>,
     /// The peer address (or `unix`).
     pub peer: &'a str,
-    /// The local user id of the peer, when it was looked up.
+    /// The local user id of the peer, when it was looked up: a number, or `"unknown"`
+    /// when no live socket was found (closed by its owner, or another namespace).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<u32>,
+    pub uid: Option<PeerUid>,
     /// The upstream identity, when one was selected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<&'a str>,
@@ -62,6 +63,24 @@ pub struct Record<'a> {
     /// Why it was refused or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
+}
+
+/// The result of a peer uid lookup, as audit lines show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerUid {
+    /// The peer's socket is live and owned by this uid.
+    Known(u32),
+    /// It could not be told (never written as 0, which would read as root).
+    Unknown,
+}
+
+impl Serialize for PeerUid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Known(u) => s.serialize_u32(*u),
+            Self::Unknown => s.serialize_str("unknown"),
+        }
+    }
 }
 
 enum Msg {

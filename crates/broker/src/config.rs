@@ -5,8 +5,9 @@
 //! [broker]
 //! listen = "127.0.0.1:8079"          # HTTP: IMDS, App Service, Cloud Shell, native API
 //! unix_socket = "/run/entra-broker.sock"   # optional: IMDS with the peer's uid
+//! unix_socket_mode = "0660"                 # its mode (default 0660)
 //! audit_log = "/var/log/entra-broker/audit.jsonl"   # "-" stdout (default), "off"
-//! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/*
+//! admin_token_env = "ENTRA_BROKER_ADMIN_TOKEN"      # enables /admin/* (>= 32 characters)
 //! allowed_hosts = ["entra-broker"]   # extra Host names it answers to (a container's service name)
 //! metrics_listen = "127.0.0.1:9464"  # optional: /metrics only there, not on `listen`
 //! metrics_token_file = "/etc/entra-broker/metrics.token"  # optional: /metrics needs this bearer
@@ -15,7 +16,8 @@
 //! caller = "vm-apps"   # loopback processes no caller claims by uid are this caller
 //!
 //! [redis]              # fleet mode
-//! url = "redis://127.0.0.1:6379"
+//! url = "redis://127.0.0.1:6379"   # plain redis:// only to loopback; rediss:// elsewhere
+//! # danger_allow_plain_redis = true  # ... unless this says so
 //! key_env = "ENTRA_BROKER_REDIS_KEY"   # base64 of 32 random bytes, the same on every replica
 //! # previous_key_env = "ENTRA_BROKER_REDIS_OLD_KEY"  # while rotating: still read, never written
 //!
@@ -104,6 +106,11 @@ pub struct BrokerSection {
     /// An optional Unix socket (IMDS protocol; the caller is known by its uid).
     #[serde(default)]
     pub unix_socket: Option<PathBuf>,
+    /// The Unix socket's mode, octal (default `"0660"`: the broker's user and group may
+    /// connect; `"0600"`: its user only; `"0666"`: every local user, each then known by
+    /// its uid). Set on the socket before it is bound, and again after, whatever the umask.
+    #[serde(default)]
+    pub unix_socket_mode: Option<String>,
     /// Audit log: a file path (appended), `-` for stdout (default), `off`.
     #[serde(default)]
     pub audit_log: Option<String>,
@@ -167,6 +174,7 @@ impl Default for BrokerSection {
         Self {
             listen: default_listen(),
             unix_socket: None,
+            unix_socket_mode: None,
             audit_log: None,
             admin_token_env: None,
             admin_token_file: None,
@@ -233,6 +241,10 @@ pub struct RedisSection {
     /// Accept a password written into `url`.
     #[serde(default)]
     pub allow_secret_in_config: bool,
+    /// Accept plain `redis://` (no TLS) to a host that is not loopback: the password
+    /// and the (encrypted) tokens then cross the network in the clear. Use `rediss://`.
+    #[serde(default)]
+    pub danger_allow_plain_redis: bool,
 }
 
 impl std::fmt::Debug for RedisSection {
@@ -256,6 +268,7 @@ impl std::fmt::Debug for RedisSection {
             .field("ca_file", &self.ca_file)
             .field("password_env", &self.password_env)
             .field("password_file", &self.password_file)
+            .field("danger_allow_plain_redis", &self.danger_allow_plain_redis)
             .finish()
     }
 }
@@ -512,6 +525,7 @@ impl BrokerConfig {
         if self.broker.max_tokens == 0 {
             return bad("[broker] max_tokens must be at least 1".into());
         }
+        self.unix_socket_mode()?;
         if self.identities.is_empty() {
             return bad("no [[identity]]: the broker needs at least one upstream identity".into());
         }
@@ -651,6 +665,14 @@ impl BrokerConfig {
             if userinfo.is_some() && (r.password_env.is_some() || r.password_file.is_some()) {
                 return bad("[redis] give the password either in url or in password_env/password_file, not both".into());
             }
+            if r.url.starts_with("redis://") && !r.danger_allow_plain_redis {
+                let host = redis_host(&r.url);
+                if !is_loopback_host(host) {
+                    return bad(format!(
+                        "[redis] url is plain redis:// to {host:?}, which is not loopback: the Redis password and the broker's traffic would cross the network unencrypted. Use rediss:// (TLS), or set danger_allow_plain_redis = true in [redis] if the network is private"
+                    ));
+                }
+            }
             if r.ca_file.is_some() && !r.url.starts_with("rediss://") {
                 return bad("[redis] ca_file is for rediss:// (TLS) URLs only".into());
             }
@@ -663,6 +685,46 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+/// The shortest admin token accepted, in characters.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// The default mode of `[broker] unix_socket`.
+pub const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o660;
+
+impl BrokerConfig {
+    /// `[broker] unix_socket_mode`, parsed (octal).
+    pub fn unix_socket_mode(&self) -> Result<u32, BrokerError> {
+        let Some(text) = &self.broker.unix_socket_mode else {
+            return Ok(DEFAULT_UNIX_SOCKET_MODE);
+        };
+        let digits = text.trim().trim_start_matches("0o");
+        match u32::from_str_radix(digits, 8) {
+            Ok(m) if m <= 0o777 && m & 0o600 == 0o600 => Ok(m),
+            _ => Err(BrokerError::Config(format!(
+                "[broker] unix_socket_mode = {text:?}: give an octal mode as a string, such as \"0660\" or \"0600\" (the owner needs read and write; no special bits)"
+            ))),
+        }
+    }
+}
+
+/// The host of a `redis://` URL (without userinfo, port or brackets).
+fn redis_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    hostport.split(':').next().unwrap_or("")
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn need(v: &Option<String>, name: &str, field: &str) -> Result<(), BrokerError> {

@@ -46,6 +46,7 @@ pub mod protocol;
 pub mod redis_store;
 pub mod server;
 pub mod store;
+pub mod unix_socket;
 pub mod upstream;
 
 pub use config::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};

@@ -109,6 +109,8 @@ struct Ctx<'a> {
     started: Instant,
     conn: &'a Conn,
     uid: Option<u32>,
+    /// Whether `uid` was looked up (then `None` means unknown).
+    uid_looked_up: bool,
     caller: Option<Arc<str>>,
     caller_counters: Option<Arc<Caller>>,
     identity: Option<Arc<str>>,
@@ -203,6 +205,7 @@ impl<'a> Ctx<'a> {
             started: Instant::now(),
             conn,
             uid: None,
+            uid_looked_up: false,
             caller: None,
             caller_counters: None,
             identity: None,
@@ -233,7 +236,10 @@ impl<'a> Ctx<'a> {
                 protocol: crate::metrics::PROTOCOLS[self.protocol],
                 caller: self.caller.as_deref(),
                 peer: &self.conn.peer,
-                uid: self.uid,
+                uid: self.uid_looked_up.then_some(
+                    self.uid
+                        .map_or(crate::audit::PeerUid::Unknown, crate::audit::PeerUid::Known),
+                ),
                 identity: self.identity.as_deref(),
                 resource: self.resource.as_deref(),
                 scopes: self.scopes.as_deref(),
@@ -355,6 +361,7 @@ impl<'a> Ctx<'a> {
         let generation = self.generation.clone();
         if generation.callers.uses_uids() {
             self.uid = self.conn.uid();
+            self.uid_looked_up = true;
         }
         let caller = generation.callers.for_local_process(self.uid).cloned();
         match caller {
@@ -367,6 +374,7 @@ impl<'a> Ctx<'a> {
                 Some(u) => format!(
                     "no caller is configured for local user {u}: add it to a caller's uids (or set [imds] caller)"
                 ),
+                None if self.uid_looked_up => "the local user of this connection could not be told (its socket is closed, or the client is in another network namespace), and no [imds] caller is set".to_string(),
                 None => "no caller is configured for local processes: list their uids in a caller (or set [imds] caller)".to_string(),
             })),
         }

@@ -102,7 +102,17 @@ fn build_generation(
         &config.broker.admin_token_file,
         &None,
     )?
-    .map(|s| fingerprint(s.expose().as_bytes()));
+    .map(|s| {
+        let n = s.expose().chars().count();
+        if n < crate::config::MIN_ADMIN_TOKEN_LEN {
+            return Err(BrokerError::Config(format!(
+                "[broker] admin token is {n} characters long; use at least {} random ones (for example `openssl rand -base64 32`)",
+                crate::config::MIN_ADMIN_TOKEN_LEN
+            )));
+        }
+        Ok(fingerprint(s.expose().as_bytes()))
+    })
+    .transpose()?;
     let metrics_token = read_secret(
         "[broker] metrics token",
         &config.broker.metrics_token_env,
@@ -222,6 +232,7 @@ pub async fn start(
             .flatten()
             .collect::<Vec<_>>(),
     );
+    let unix_socket_mode = config.unix_socket_mode()?;
     let shared = Arc::new(Shared {
         generation: RwLock::new(Arc::new(generation)),
         cache,
@@ -275,9 +286,10 @@ pub async fn start(
     }
     #[cfg(unix)]
     if let Some(path) = &unix_socket {
-        let _ = std::fs::remove_file(path);
-        let l = tokio::net::UnixListener::bind(path)
-            .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))?;
+        let l = crate::unix_socket::bind(path, unix_socket_mode).and_then(|l| {
+            tokio::net::UnixListener::from_std(l)
+                .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))
+        })?;
         tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
     }
     tracing::info!(%addr, metrics = ?metrics_addr, "entra-broker listening");

@@ -657,7 +657,7 @@ async fn admin_purge_and_reload_keep_what_they_should() {
     let dir = temp_dir("admin");
     let mut c = config(&h, &dir.join("audit.jsonl"));
     let admin_file = dir.join("admin.token");
-    std::fs::write(&admin_file, "admin-token-0123456789\n").unwrap();
+    std::fs::write(&admin_file, "admin-token-0123456789abcdef0123456789\n").unwrap();
     c.broker.admin_token_file = Some(admin_file);
     let b = start(c.clone()).await;
     let q = CONTOSO_2019;
@@ -713,7 +713,7 @@ async fn admin_purge_and_reload_keep_what_they_should() {
     assert_eq!(r.status(), 401);
     let list: Value = client()
         .get(format!("{base}/admin/tokens"))
-        .bearer_auth("admin-token-0123456789")
+        .bearer_auth("admin-token-0123456789abcdef0123456789")
         .send()
         .await
         .unwrap()
@@ -724,7 +724,7 @@ async fn admin_purge_and_reload_keep_what_they_should() {
     assert!(!list.to_string().contains("eyJ"), "no token in the listing");
     let r: Value = client()
         .post(format!("{base}/admin/purge"))
-        .bearer_auth("admin-token-0123456789")
+        .bearer_auth("admin-token-0123456789abcdef0123456789")
         .json(&json!({"identity": "daemon"}))
         .send()
         .await
@@ -741,7 +741,7 @@ async fn admin_purge_and_reload_keep_what_they_should() {
     );
     let r = client()
         .post(format!("{base}/admin/purge"))
-        .bearer_auth("admin-token-0123456789")
+        .bearer_auth("admin-token-0123456789abcdef0123456789")
         .json(&json!({"identity": "nobody"}))
         .send()
         .await

@@ -39,10 +39,11 @@ async fn replica_with(
         password_env: None,
         password_file: None,
         allow_secret_in_config: false,
+        danger_allow_plain_redis: false,
     });
     c.broker.admin_token_file = Some({
         let p = dir.join("admin.token");
-        std::fs::write(&p, "fleet-admin-token-0123456789").unwrap();
+        std::fs::write(&p, "fleet-admin-token-0123456789abcdef").unwrap();
         p
     });
     entra_broker::start(tune(c), StartOptions::default())
@@ -137,7 +138,7 @@ async fn two_replicas_make_one_upstream_request_for_two_hundred_cold_callers() {
     // A purge on one replica reaches the other.
     let r: Value = client()
         .post(format!("{}/admin/purge", a.imds_endpoint()))
-        .bearer_auth("fleet-admin-token-0123456789")
+        .bearer_auth("fleet-admin-token-0123456789abcdef")
         .json(&json!({"identity": "daemon"}))
         .send()
         .await

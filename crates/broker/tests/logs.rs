@@ -30,7 +30,7 @@ async fn nothing_secret_reaches_a_log_line() {
     let mut c = config(&h, &audit);
     c.broker.min_remaining_secs = 398;
     let admin = dir.join("admin.token");
-    std::fs::write(&admin, "log-test-admin-token-0123456789").unwrap();
+    std::fs::write(&admin, "log-test-admin-token-0123456789abcdef").unwrap();
     c.broker.admin_token_file = Some(admin);
     let b = entra_broker::start(c.clone(), StartOptions::default())
         .await
@@ -64,7 +64,7 @@ async fn nothing_secret_reaches_a_log_line() {
     // Purge, reload, and a fresh token.
     client()
         .post(format!("{}/admin/purge", b.imds_endpoint()))
-        .bearer_auth("log-test-admin-token-0123456789")
+        .bearer_auth("log-test-admin-token-0123456789abcdef")
         .json(&json!({"identity": "daemon"}))
         .send()
         .await

@@ -80,6 +80,13 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
         .state_dir
         .clone()
         .unwrap_or_else(entra_emulator::default_state_dir);
+    if (args.print_config || args.action.is_some())
+        && let Err(e) = entra_emulator::secure_fs::ensure_private_dir(&state_dir)
+    {
+        // These read (and may write) keys and certificates there too.
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if let Some(EmulatorAction::MintFederated {
         subject,
         audience,

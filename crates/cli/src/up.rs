@@ -178,16 +178,15 @@ fn exports(ready: &entra_emulator::Ready) -> String {
     out
 }
 
-/// The uid that owns `dir` (which this process just created or uses): this user.
-fn owner_uid(dir: &std::path::Path) -> Option<u32> {
+/// The `dev` caller's uid: this process's effective uid (never the state directory's
+/// owner, which another user may have chosen).
+fn dev_uid() -> Option<u32> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata(dir).ok().map(|m| m.uid())
+        Some(entra_emulator::secure_fs::effective_uid())
     }
     #[cfg(not(unix))]
     {
-        let _ = dir;
         None
     }
 }
@@ -210,7 +209,7 @@ fn broker_config(
         ca_file: Some(ready.ca_file.clone().into()),
         ..entra_broker::IdentityConfig::new("daemon", entra_broker::IdentityKind::EmulatorDev)
     });
-    let uids = owner_uid(state_dir).into_iter().collect::<Vec<_>>();
+    let uids = dev_uid().into_iter().collect::<Vec<_>>();
     config.callers.push(entra_broker::CallerConfig {
         secret: Some(header.to_string().into()),
         allow_secret_in_config: true,
@@ -224,4 +223,50 @@ fn broker_config(
         config.imds.caller = Some("dev".into());
     }
     config
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt as _;
+
+    fn ready() -> entra_emulator::Ready {
+        entra_emulator::Ready {
+            authority: "https://localhost:1".into(),
+            ca_file: "/nonexistent/ca.pem".into(),
+            admin_token: String::new(),
+            identity_endpoint: String::new(),
+            identity_header: String::new(),
+            imds_endpoint: String::new(),
+            daemon_certificate: String::new(),
+            pid: 0,
+            broker: None,
+        }
+    }
+
+    #[test]
+    fn dev_caller_is_effective_uid() {
+        let me = entra_emulator::secure_fs::effective_uid();
+        // A directory this user does not own: as root, one given to uid 65534; otherwise
+        // `/` (root's). The old code made its owner the dev caller.
+        let base = std::env::temp_dir().join(format!("entra-up-euid-{}", std::process::id()));
+        let dir = if me == 0 {
+            std::fs::create_dir_all(&base).unwrap();
+            let status = std::process::Command::new("chown")
+                .arg("65534")
+                .arg(&base)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            base.clone()
+        } else {
+            std::path::PathBuf::from("/")
+        };
+        assert_ne!(std::fs::metadata(&dir).unwrap().uid(), me);
+        let config = broker_config(&ready(), &dir, 0, "header-0123456789abcdef0123456789");
+        let dev = config.callers.iter().find(|c| c.name == "dev").unwrap();
+        assert_eq!(dev.uids, vec![me]);
+        assert!(config.imds.caller.is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
 }

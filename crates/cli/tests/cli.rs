@@ -170,11 +170,13 @@ fn emulator_writes_ready_json_and_stops_cleanly_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dir.join("ca-key.pem"))
+        let mode = std::fs::metadata(dir.join("tls-key.pem"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        // The CA's key is not kept (nothing more can be issued under the trusted CA).
+        assert!(!dir.join("ca-key.pem").exists());
     }
     std::fs::remove_dir_all(dir).ok();
 }

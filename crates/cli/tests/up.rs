@@ -145,3 +145,33 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
     assert!(!dir.join("state/ready.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `entra up` and `entra emulator` do not start in a state directory others may write
+/// to: the error names the path, its owner and mode, and the fix; nothing is written.
+#[test]
+fn up_refuses_untrusted_state_dir() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("entra-cli-up-open-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for args in [&["up", "--port", "0"][..], &["emulator", "--port", "0"][..]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_entra"));
+        cmd.args(args)
+            .arg("--state-dir")
+            .arg(&dir)
+            .env_clear()
+            .stdin(Stdio::null());
+        let out = run_bounded(cmd);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&dir.display().to_string()), "{err}");
+        assert!(err.contains("mode 0777"), "{err}");
+        assert!(err.contains("chmod 700"), "{err}");
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_none(),
+            "{args:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -2,8 +2,14 @@
 //! TLS leaf certificate, the token-signing keys (with rotation), the federation issuer's
 //! key, and client certificates (generated or loaded).
 //!
-//! Private keys are written with mode 0600 and atomically (write to a temporary file,
-//! then rename), so an interrupted first start never leaves a half-written key behind.
+//! Private keys are written with mode 0600 and atomically (a new file with a random name,
+//! created exclusively, then renamed), so an interrupted first start never leaves a
+//! half-written key behind; they are read without following symlinks
+//! ([`crate::secure_fs`]).
+//!
+//! The local CA is name-constrained to `localhost`, `127.0.0.1` and `::1`, and its
+//! private key lives only in memory while the leaf certificate is signed: it is never
+//! written, so nothing can be issued under it later (a new leaf means a new CA).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,27 +21,8 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-/// Writes `bytes` to `path` atomically, private to the owner.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        use std::io::Write as _;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
+pub use crate::secure_fs::write_private;
+use crate::secure_fs::{is_regular_file, read_private};
 
 /// Generates an RSA-2048 key, returned as PKCS#8 DER.
 pub fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
@@ -85,12 +72,64 @@ pub struct TlsMaterial {
     pub server_config: Arc<rustls::ServerConfig>,
 }
 
-/// Loads the CA and leaf from `state_dir`, creating them on first start.
+/// The file where versions before the CA was name-constrained kept its private key.
+const LEGACY_CA_KEY: &str = "ca-key.pem";
+
+/// A leaf with less than this left is re-issued (under a new CA) at start.
+const LEAF_RENEW_BEFORE_SECS: i64 = 30 * 24 * 3600;
+
+/// What the CA may vouch for: `localhost` (and names under it), `127.0.0.1`, `::1`.
+pub fn ca_name_constraints() -> rcgen::NameConstraints {
+    rcgen::NameConstraints {
+        permitted_subtrees: vec![
+            rcgen::GeneralSubtree::DnsName("localhost".into()),
+            rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_v4_prefix([127, 0, 0, 1], 32)),
+            rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_v6_prefix(
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                128,
+            )),
+        ],
+        excluded_subtrees: Vec::new(),
+    }
+}
+
+/// Whether the stored leaf can be used as it is: present as regular files, issued by a
+/// CA whose key is gone (no legacy `ca-key.pem`), valid for a while yet.
+fn stored_leaf_usable(state_dir: &Path, ca: &Path, cert: &Path, key: &Path) -> bool {
+    if !(is_regular_file(ca) && is_regular_file(cert) && is_regular_file(key)) {
+        return false;
+    }
+    if std::fs::symlink_metadata(state_dir.join(LEGACY_CA_KEY)).is_ok() {
+        // Made by a version that kept the CA's key (and did not constrain the CA).
+        return false;
+    }
+    let Ok(Some(pem)) = read_private(cert) else {
+        return false;
+    };
+    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    let Some(Ok(der)) = CertificateDer::pem_slice_iter(&pem).next() else {
+        return false;
+    };
+    use x509_cert::der::Decode as _;
+    let Ok(leaf) = x509_cert::Certificate::from_der(der.as_ref()) else {
+        return false;
+    };
+    let not_after = leaf
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64;
+    not_after - OffsetDateTime::now_utc().unix_timestamp() > LEAF_RENEW_BEFORE_SECS
+}
+
+/// Loads the CA and leaf from `state_dir`, creating them on first start (and whenever
+/// the leaf nears its end: then under a new CA, as the old CA's key was not kept).
 pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
     let ca_file = state_dir.join("ca.pem");
     let cert_file = state_dir.join("tls-cert.pem");
     let key_file = state_dir.join("tls-key.pem");
-    if !(ca_file.exists() && cert_file.exists() && key_file.exists()) {
+    if !stored_leaf_usable(state_dir, &ca_file, &cert_file, &key_file) {
         let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
         let mut ca_params =
             CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
@@ -99,13 +138,15 @@ pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
         dn.push(DnType::OrganizationName, "entrakit (development only)");
         ca_params.distinguished_name = dn;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params.name_constraints = Some(ca_name_constraints());
         ca_params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
         ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
-        ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(3650);
+        // The CA signs one leaf and its key is dropped: it need not outlive the leaf.
+        ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(826);
         let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
 
         let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
@@ -128,30 +169,40 @@ pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
         let leaf_cert = leaf
             .signed_by(&leaf_key, &ca, &ca_key)
             .map_err(|e| e.to_string())?;
+        // The CA's key is never written; it goes out of scope here.
+        drop(ca_key);
 
-        std::fs::create_dir_all(state_dir).map_err(|e| format!("{}: {e}", state_dir.display()))?;
-        write_private(
-            &state_dir.join("ca-key.pem"),
-            ca_key.serialize_pem().as_bytes(),
-        )
-        .map_err(|e| e.to_string())?;
-        write_private(&key_file, leaf_key.serialize_pem().as_bytes()).map_err(|e| e.to_string())?;
+        let legacy = state_dir.join(LEGACY_CA_KEY);
+        match std::fs::remove_file(&legacy) {
+            Ok(()) => tracing::warn!(
+                path = %legacy.display(),
+                "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", legacy.display())),
+        }
+        let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+        write_private(&key_file, leaf_key.serialize_pem().as_bytes())
+            .map_err(|e| err(&key_file, e))?;
         write_private(
             &cert_file,
             format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
         )
-        .map_err(|e| e.to_string())?;
-        write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| e.to_string())?;
+        .map_err(|e| err(&cert_file, e))?;
+        write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| err(&ca_file, e))?;
     }
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
-    let certs: Vec<_> = CertificateDer::pem_file_iter(&cert_file)
-        .map_err(|e| format!("{}: {e}", cert_file.display()))?
+    let cert_pem =
+        read_private(&cert_file)?.ok_or_else(|| format!("{}: missing", cert_file.display()))?;
+    let key_pem =
+        read_private(&key_file)?.ok_or_else(|| format!("{}: missing", key_file.display()))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", cert_file.display()))?;
     if certs.is_empty() {
         return Err(format!("{}: no CERTIFICATE block", cert_file.display()));
     }
-    let key = PrivateKeyDer::from_pem_file(&key_file).map_err(|e| match e {
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => {
             format!("{}: no private key", key_file.display())
         }
@@ -274,12 +325,11 @@ impl KeyStore {
     /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
     pub fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
         let path = state_dir.join("signing-keys.json");
-        let stored: Vec<StoredKey> = match std::fs::read(&path) {
-            Ok(bytes) => {
+        let stored: Vec<StoredKey> = match read_private(&path)? {
+            Some(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            None => Vec::new(),
         };
         let mut store = Self {
             path,
@@ -356,14 +406,13 @@ impl KeyStore {
 /// The key the emulator's own `/federation` issuer signs workload tokens with.
 pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
     let path = state_dir.join("federation-key.pk8");
-    let der = match std::fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let der = match read_private(&path)? {
+        Some(d) => d,
+        None => {
             let der = generate_rsa_pkcs8()?;
             write_private(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
             der
         }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let key =
         RsaSigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -431,9 +480,10 @@ impl ClientCertificate {
 
     /// Loads `path` (key + certificate PEM), generating both when the file is missing.
     pub fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
-        match std::fs::read_to_string(path) {
-            Ok(pem) => Self::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        match read_private(path)? {
+            Some(pem) => Self::from_pem(&String::from_utf8_lossy(&pem))
+                .map_err(|e| format!("{}: {e}", path.display())),
+            None => {
                 let pkcs8 = generate_rsa_pkcs8()?;
                 let cert = self_signed(
                     &rsa_keypair(&pkcs8)?,
@@ -449,7 +499,6 @@ impl ClientCertificate {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 Self::from_der(cert.der())
             }
-            Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
 }
@@ -493,6 +542,161 @@ mod tests {
         assert_eq!(published, vec![second.clone()]);
         let reloaded = KeyStore::load_or_create(&dir, 3000).unwrap();
         assert_eq!(reloaded.active().kid, second);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn fresh_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("entra-keys-{tag}-{}", uuid::Uuid::new_v4()));
+        crate::secure_fs::ensure_private_dir(&dir).unwrap();
+        dir
+    }
+
+    fn first_cert(pem: &[u8]) -> x509_cert::Certificate {
+        use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+        use x509_cert::der::Decode as _;
+        let der = CertificateDer::pem_slice_iter(pem).next().unwrap().unwrap();
+        x509_cert::Certificate::from_der(der.as_ref()).unwrap()
+    }
+
+    /// Whether a certificate for `name`, issued by a CA with `ca_params`, verifies.
+    fn issued_verifies(ca_params: CertificateParams, name: &str) -> bool {
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(vec![name.to_string()]).unwrap();
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = leaf.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .build()
+        .unwrap();
+        use rustls::client::danger::ServerCertVerifier as _;
+        verifier
+            .verify_server_cert(
+                leaf.der(),
+                &[],
+                &rustls::pki_types::ServerName::try_from(name.to_string()).unwrap(),
+                &[],
+                rustls::pki_types::UnixTime::now(),
+            )
+            .is_ok()
+    }
+
+    #[test]
+    fn ca_is_name_constrained() {
+        use x509_cert::der::Decode as _;
+        use x509_cert::ext::pkix::name::GeneralName;
+        let dir = fresh_dir("nc");
+        tls_material(&dir).unwrap();
+        let ca = first_cert(&std::fs::read(dir.join("ca.pem")).unwrap());
+        let ext = ca
+            .tbs_certificate()
+            .extensions()
+            .unwrap()
+            .iter()
+            .find(|e| e.extn_id.to_string() == "2.5.29.30")
+            .expect("a NameConstraints extension");
+        assert!(ext.critical);
+        let nc =
+            x509_cert::ext::pkix::NameConstraints::from_der(ext.extn_value.as_bytes()).unwrap();
+        assert!(nc.excluded_subtrees.is_none());
+        let permitted: Vec<String> = nc
+            .permitted_subtrees
+            .unwrap()
+            .iter()
+            .map(|s| match &s.base {
+                GeneralName::DnsName(d) => format!("dns:{}", d.as_str()),
+                GeneralName::IpAddress(ip) => format!("ip:{:02x?}", ip.as_bytes()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let mut v6 = vec![0u8; 15];
+        v6.push(1);
+        v6.extend([0xffu8; 16]);
+        assert_eq!(
+            permitted,
+            vec![
+                "dns:localhost".to_string(),
+                format!("ip:{:02x?}", [127u8, 0, 0, 1, 255, 255, 255, 255]),
+                format!("ip:{v6:02x?}"),
+            ]
+        );
+        // What the constraint does for a client that trusts the CA: a certificate for
+        // localhost verifies, one for a real host does not, even though the same CA
+        // signed both.
+        let constrained = || {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            p.name_constraints = Some(ca_name_constraints());
+            p
+        };
+        assert!(issued_verifies(constrained(), "localhost"));
+        assert!(!issued_verifies(constrained(), "login.microsoftonline.com"));
+        let mut unconstrained = constrained();
+        unconstrained.name_constraints = None;
+        assert!(issued_verifies(unconstrained, "login.microsoftonline.com"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn ca_private_key_not_kept() {
+        use x509_cert::der::Encode as _;
+        let dir = fresh_dir("cakey");
+        // A state directory from a version that kept the CA's key.
+        write_private(
+            &dir.join(LEGACY_CA_KEY),
+            KeyPair::generate().unwrap().serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        tls_material(&dir).unwrap();
+        assert!(
+            !dir.join(LEGACY_CA_KEY).exists(),
+            "the old CA key is deleted"
+        );
+        let ca = first_cert(&std::fs::read(dir.join("ca.pem")).unwrap());
+        let ca_spki = ca
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap();
+        // No private key anywhere in the directory belongs to the CA.
+        let mut keys = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("-----BEGIN") {
+                let end = rest[start..].find("-----END").map(|e| start + e).unwrap();
+                let close = rest[end + 8..]
+                    .find("-----")
+                    .map(|c| end + 8 + c + 5)
+                    .unwrap();
+                let pem = &rest[start..close];
+                rest = &rest[close..];
+                if !pem.contains("PRIVATE KEY-----") {
+                    continue;
+                }
+                let key = KeyPair::from_pem(pem).unwrap();
+                assert_ne!(
+                    key.public_key_der(),
+                    ca_spki,
+                    "the CA's private key was written"
+                );
+                keys += 1;
+            }
+        }
+        assert_eq!(keys, 1, "only the leaf's key is kept");
+        // A second start reuses the leaf (no new CA while it is valid) ...
+        let ca_before = std::fs::read(dir.join("ca.pem")).unwrap();
+        tls_material(&dir).unwrap();
+        assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), ca_before);
+        // ... and when the leaf is gone, a new CA is made (the old one cannot sign).
+        std::fs::remove_file(dir.join("tls-cert.pem")).unwrap();
+        tls_material(&dir).unwrap();
+        assert_ne!(std::fs::read(dir.join("ca.pem")).unwrap(), ca_before);
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -23,6 +23,11 @@
 //! ## Security notes
 //! - It serves HTTPS with a CA it creates in the state directory; trust that CA file
 //!   only in development (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`).
+//!   The CA is name-constrained to `localhost`, `127.0.0.1` and `::1`, and its private
+//!   key is dropped once the one leaf certificate is signed (never written to disk).
+//! - The state directory must belong to this user and not be writable by group or
+//!   others (a new one is made 0700); key files are created exclusively with mode 0600
+//!   and never read through a symlink ([`secure_fs`]).
 //! - It binds loopback by default. Its well-known identities and passwords are public.
 //! - Plain HTTP exists only behind [`Options::insecure_http`].
 //! - Its managed-identity endpoints and admin API refuse requests a web page could make
@@ -33,6 +38,7 @@
 pub mod admin;
 pub mod assertions;
 pub mod authorize;
+mod body_limit;
 pub mod browser_guard;
 pub mod directory;
 pub mod discovery;
@@ -41,6 +47,7 @@ pub mod grants;
 pub mod keys;
 pub mod managed_identity;
 pub mod pages;
+pub mod secure_fs;
 pub mod server;
 pub mod state;
 pub mod testing;
@@ -173,8 +180,7 @@ pub struct Emulator {
 impl Emulator {
     /// Loads (or creates) the state directory, binds, starts serving, writes `ready.json`.
     pub async fn start(opts: Options) -> Result<Self, String> {
-        std::fs::create_dir_all(&opts.state_dir)
-            .map_err(|e| format!("{}: {e}", opts.state_dir.display()))?;
+        secure_fs::ensure_private_dir(&opts.state_dir)?;
         let state_dir = std::fs::canonicalize(&opts.state_dir)
             .map_err(|e| format!("{}: {e}", opts.state_dir.display()))?;
         let (state, tls) = {
@@ -336,8 +342,9 @@ fn http_tls(own_ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, St
 
 /// A random secret kept in `path` across restarts (so exported env vars stay valid).
 fn persistent_secret(path: &std::path::Path) -> Result<String, String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) if s.trim().len() >= 16 => Ok(s.trim().to_string()),
+    let stored = secure_fs::read_private(path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+    match stored {
+        Some(s) if s.trim().len() >= 16 => Ok(s.trim().to_string()),
         _ => {
             let s = tokens::random_token(24);
             keys::write_private(path, s.as_bytes())
@@ -360,14 +367,28 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
         return resp;
     }
     let status = resp.status();
-    let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        format!("Invalid request. The request body is larger than {MAX_BODY_BYTES} bytes.")
-    } else {
-        "Invalid request. Request is malformed or invalid.".to_string()
-    };
-    errors::EntraError::new("invalid_request", 9002313, message)
-        .status(status)
-        .into_response()
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return body_too_large_response();
+    }
+    errors::EntraError::new(
+        "invalid_request",
+        9002313,
+        "Invalid request. Request is malformed or invalid.",
+    )
+    .status(status)
+    .into_response()
+}
+
+/// Entra's 413 for a request body over [`MAX_BODY_BYTES`] (AADSTS9002313).
+pub(crate) fn body_too_large_response() -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    errors::EntraError::new(
+        "invalid_request",
+        9002313,
+        format!("Invalid request. The request body is larger than {MAX_BODY_BYTES} bytes."),
+    )
+    .status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+    .into_response()
 }
 
 /// All routes.

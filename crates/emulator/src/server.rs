@@ -127,7 +127,11 @@ async fn handle(
         }
     }
     req.extensions_mut().insert(RemoteAddr(remote));
-    let resp = app.oneshot(req.map(Body::new)).await;
+    let req = match crate::body_limit::read_bounded(req).await {
+        Ok(r) => r,
+        Err(too_large) => return Ok(too_large),
+    };
+    let resp = app.oneshot(req).await;
     Ok(match resp {
         Ok(r) => r,
         Err(e) => match e {},
