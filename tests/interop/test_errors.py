@@ -199,13 +199,13 @@ def _post_oversized(url: str, verify) -> requests.Response:
 
 def test_oversized_token_body_gets_413_json(emulator, tmp_path):
     """A 5 MB POST to the token endpoint gets the 413 AADSTS9002313 JSON back, over the
-    emulator's HTTPS and over plain HTTP (--insecure-http), and the connection keeps
+    emulator's HTTPS and over plain HTTP (--danger-plain-http), and the connection keeps
     serving afterwards."""
     state = tmp_path / "plain"
     state.mkdir(mode=0o700)
     log = open(state / "emulator.log", "wb")
     plain = subprocess.Popen(
-        [str(es.entra_bin()), "emulator", "--port", "0", "--state-dir", str(state), "--insecure-http"],
+        [str(es.entra_bin()), "emulator", "--port", "0", "--state-dir", str(state), "--danger-plain-http"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()

@@ -39,7 +39,7 @@
 //! Secrets (client secrets, caller secrets, the admin token, the Redis key) come from an
 //! environment variable (`*_env`) or a file (`*_file`). Writing one into the file itself
 //! (`secret = "..."`) is refused unless the same table says
-//! `allow_secret_in_config = true`.
+//! `danger_allow_secret_in_config = true`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -235,12 +235,12 @@ pub struct RedisSection {
     #[serde(default)]
     pub password_env: Option<String>,
     /// ... or this file (a password written into `url` is refused unless
-    /// `allow_secret_in_config = true`).
+    /// `danger_allow_secret_in_config = true`).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
     /// Accept a password written into `url`.
     #[serde(default)]
-    pub allow_secret_in_config: bool,
+    pub danger_allow_secret_in_config: bool,
     /// Accept plain `redis://` (no TLS) to a host that is not loopback: the password
     /// and the (encrypted) tokens then cross the network in the clear. Use `rediss://`.
     #[serde(default)]
@@ -316,12 +316,12 @@ pub struct IdentityConfig {
     /// ... or this file ...
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
-    /// ... or written here (needs `allow_secret_in_config`).
+    /// ... or written here (needs `danger_allow_secret_in_config`).
     #[serde(default)]
     pub secret: Option<InlineSecret>,
     /// Accept `secret` in this file.
     #[serde(default)]
-    pub allow_secret_in_config: bool,
+    pub danger_allow_secret_in_config: bool,
     /// Certificate (PEM with its key, or `.pfx`/`.p12`).
     #[serde(default)]
     pub certificate_file: Option<PathBuf>,
@@ -355,12 +355,12 @@ pub struct CallerConfig {
     /// ... or this file ...
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
-    /// ... or written here (needs `allow_secret_in_config`).
+    /// ... or written here (needs `danger_allow_secret_in_config`).
     #[serde(default)]
     pub secret: Option<InlineSecret>,
     /// Accept `secret` in this file.
     #[serde(default)]
-    pub allow_secret_in_config: bool,
+    pub danger_allow_secret_in_config: bool,
     /// Local user ids that are this caller on the IMDS and Cloud Shell protocols
     /// (loopback TCP on Linux, or the Unix socket).
     #[serde(default)]
@@ -391,7 +391,7 @@ impl IdentityConfig {
             secret_env: None,
             secret_file: None,
             secret: None,
-            allow_secret_in_config: false,
+            danger_allow_secret_in_config: false,
             certificate_file: None,
             certificate_password_env: None,
             send_certificate_chain: false,
@@ -411,7 +411,7 @@ impl CallerConfig {
             secret_env: None,
             secret_file: None,
             secret: None,
-            allow_secret_in_config: false,
+            danger_allow_secret_in_config: false,
             uids: Vec::new(),
             identities: Vec::new(),
             resources: Vec::new(),
@@ -559,7 +559,7 @@ impl BrokerConfig {
                 &i.secret_env,
                 &i.secret_file,
                 &i.secret,
-                i.allow_secret_in_config,
+                i.danger_allow_secret_in_config,
                 false,
             )?;
             match i.kind {
@@ -607,7 +607,7 @@ impl BrokerConfig {
                 &c.secret_env,
                 &c.secret_file,
                 &c.secret,
-                c.allow_secret_in_config,
+                c.danger_allow_secret_in_config,
                 false,
             )?;
             for u in &c.uids {
@@ -659,8 +659,8 @@ impl BrokerConfig {
                 .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
                 .and_then(|authority| authority.rsplit_once('@'))
                 .map(|(info, _)| info);
-            if userinfo.is_some_and(|i| i.contains(':')) && !r.allow_secret_in_config {
-                return bad("[redis] url has a password written in it; move it to password_env or password_file, or set allow_secret_in_config = true".into());
+            if userinfo.is_some_and(|i| i.contains(':')) && !r.danger_allow_secret_in_config {
+                return bad("[redis] url has a password written in it; move it to password_env or password_file, or set danger_allow_secret_in_config = true".into());
             }
             if userinfo.is_some() && (r.password_env.is_some() || r.password_file.is_some()) {
                 return bad("[redis] give the password either in url or in password_env/password_file, not both".into());
@@ -753,7 +753,7 @@ fn check_secret_source(
     }
     if inline.is_some() && !allow_inline {
         return Err(BrokerError::Config(format!(
-            "{what} has its secret written in the configuration file; move it to secret_env or secret_file, or set allow_secret_in_config = true in the same table"
+            "{what} has its secret written in the configuration file; move it to secret_env or secret_file, or set danger_allow_secret_in_config = true in the same table"
         )));
     }
     Ok(())
@@ -832,7 +832,7 @@ secret_env = "SP_SECRET"
         ))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("allow_secret_in_config"), "{e}");
+        assert!(e.contains("danger_allow_secret_in_config"), "{e}");
         let e = parse(&format!(
             "{ID}\n[[caller]]\nname = \"a\"\nsecret_env = \"X\"\nidentities = [\"nope\"]\nresources = [\"*\"]\n"
         ))

@@ -88,7 +88,7 @@ mod tests {
             tenant: Some("contoso.onmicrosoft.com".into()),
             client_id: Some("d0000000-0000-4000-8000-0000000000d1".into()),
             secret: Some("not-used-here".into()),
-            allow_secret_in_config: true,
+            danger_allow_secret_in_config: true,
             authority: Some("https://localhost:1".into()),
             ..crate::IdentityConfig::new("sp", crate::IdentityKind::ClientSecret)
         });

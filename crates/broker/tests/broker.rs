@@ -780,7 +780,7 @@ ca_file = "{}"
         .and_then(|c| c.check())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("allow_secret_in_config = true"), "{e}");
+    assert!(e.contains("danger_allow_secret_in_config = true"), "{e}");
     assert!(!e.contains(dev::DAEMON_SECRET));
     // From a file; the broker's Debug output never shows a secret.
     let secret_file = dir.join("daemon.secret");
@@ -853,7 +853,7 @@ async fn certificate_and_workload_identity_upstreams() {
     let mut cert = identity(&h, "daemon", dev::DAEMON, "unused");
     cert.kind = entra_broker::IdentityKind::ClientCertificate;
     cert.secret = None;
-    cert.allow_secret_in_config = false;
+    cert.danger_allow_secret_in_config = false;
     cert.certificate_file = Some(h.ready().daemon_certificate.clone().into());
     let mut workload = cert.clone();
     workload.kind = entra_broker::IdentityKind::WorkloadIdentity;

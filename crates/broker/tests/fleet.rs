@@ -38,7 +38,7 @@ async fn replica_with(
         ca_file: None,
         password_env: None,
         password_file: None,
-        allow_secret_in_config: false,
+        danger_allow_secret_in_config: false,
         danger_allow_plain_redis: false,
     });
     c.broker.admin_token_file = Some({

@@ -33,13 +33,13 @@ fn config(audit: &Path) -> BrokerConfig {
         tenant: Some("contoso.onmicrosoft.com".into()),
         client_id: Some("d0000000-0000-4000-8000-0000000000d1".into()),
         secret: Some("not-used-in-these-tests".into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         authority: Some("https://localhost:1".into()),
         ..IdentityConfig::new("sp", IdentityKind::ClientSecret)
     });
     c.callers.push(CallerConfig {
         secret: Some("caller-secret-0123456789abcdef".into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         identities: vec!["*".into()],
         resources: vec!["*".into()],
         ..CallerConfig::new("app")
@@ -80,7 +80,7 @@ fn plain_redis_to_remote_host_refused() {
         ca_file: None,
         password_env: None,
         password_file: None,
-        allow_secret_in_config: false,
+        danger_allow_secret_in_config: false,
         danger_allow_plain_redis: danger,
     };
     let mut c = config(&dir.join("audit.jsonl"));

@@ -475,7 +475,7 @@ async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
     });
     config.callers.push(CallerConfig {
         secret: Some(secret.clone().into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         identities: vec!["daemon".into()],
         resources: vec!["api://contoso-api".into()],
         ..CallerConfig::new("billing")

@@ -50,7 +50,7 @@ pub(crate) struct EmulatorArgs {
     token_lifetime: Option<u64>,
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
-    insecure_http: bool,
+    danger_plain_http: bool,
 }
 
 #[derive(Subcommand)]
@@ -162,7 +162,7 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
             port: args.port,
             config: args.config,
             token_lifetime: args.token_lifetime,
-            insecure_http: args.insecure_http,
+            danger_plain_http: args.danger_plain_http,
             ..Default::default()
         };
         let running = match entra_emulator::Emulator::start(opts).await {

@@ -212,7 +212,7 @@ fn broker_config(
     let uids = dev_uid().into_iter().collect::<Vec<_>>();
     config.callers.push(entra_broker::CallerConfig {
         secret: Some(header.to_string().into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         uids: uids.clone(),
         identities: vec!["*".into()],
         resources: vec!["*".into()],

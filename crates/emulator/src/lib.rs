@@ -29,7 +29,7 @@
 //!   others (a new one is made 0700); key files are created exclusively with mode 0600
 //!   and never read through a symlink ([`secure_fs`]).
 //! - It binds loopback by default. Its well-known identities and passwords are public.
-//! - Plain HTTP exists only behind [`Options::insecure_http`].
+//! - Plain HTTP exists only behind [`Options::danger_plain_http`].
 //! - Its managed-identity endpoints and admin API refuse requests a web page could make
 //!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`): see [`browser_guard`].
 
@@ -83,7 +83,7 @@ pub struct Options {
     /// Fixed access-token lifetime, overriding the directory's setting.
     pub token_lifetime: Option<u64>,
     /// Serve plain HTTP instead of HTTPS. MSAL and azure-identity refuse it; for curl only.
-    pub insecure_http: bool,
+    pub danger_plain_http: bool,
     /// Do not write `ready.json` at start: the embedder adds to [`Emulator::ready`] (e.g.
     /// the broker `entra up` starts beside it) and calls [`Emulator::write_ready`].
     pub defer_ready_file: bool,
@@ -97,7 +97,7 @@ impl Default for Options {
             port: 8443,
             config: None,
             token_lifetime: None,
-            insecure_http: false,
+            danger_plain_http: false,
             defer_ready_file: false,
         }
     }
@@ -281,7 +281,7 @@ fn build_state(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key_store = keys::KeyStore::load_or_create(state_dir, now)?;
     let federation = keys::federation_key(state_dir)?;
-    let tls = if opts.insecure_http {
+    let tls = if opts.danger_plain_http {
         None
     } else {
         Some(keys::tls_material(state_dir)?)
@@ -304,7 +304,11 @@ fn build_state(
         events: Mutex::new(Default::default()),
         admin_token: tokens::random_token(32),
         identity_header,
-        scheme: if opts.insecure_http { "http" } else { "https" },
+        scheme: if opts.danger_plain_http {
+            "http"
+        } else {
+            "https"
+        },
         default_host: OnceLock::new(),
         bind: opts.bind,
         state_dir: state_dir.to_path_buf(),

@@ -297,7 +297,7 @@ pub struct Inner {
     pub admin_token: String,
     /// The App Service `X-IDENTITY-HEADER` value.
     pub identity_header: String,
-    /// `https` (or `http` with --insecure-http).
+    /// `https` (or `http` with --danger-plain-http).
     pub scheme: &'static str,
     /// `localhost:PORT`, once bound.
     pub default_host: OnceLock<String>,

@@ -12,7 +12,7 @@ async fn oversized_token_body_gets_413_json() {
     let emu = Emulator::start(Options {
         state_dir: dir.clone(),
         port: 0,
-        insecure_http: true,
+        danger_plain_http: true,
         ..Default::default()
     })
     .await

@@ -61,7 +61,7 @@ pub fn identity(h: &Harness, name: &str, client_id: &str, secret: &str) -> Ident
         tenant: Some(dev::TENANT_ID.into()),
         client_id: Some(client_id.into()),
         secret: Some(secret.into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         authority: Some(h.base().to_string()),
         ca_file: Some(PathBuf::from(&h.ready().ca_file)),
         ..IdentityConfig::new(name, IdentityKind::ClientSecret)
@@ -71,7 +71,7 @@ pub fn identity(h: &Harness, name: &str, client_id: &str, secret: &str) -> Ident
 pub fn caller(name: &str, secret: &str, identities: &[&str], resources: &[&str]) -> CallerConfig {
     CallerConfig {
         secret: Some(secret.into()),
-        allow_secret_in_config: true,
+        danger_allow_secret_in_config: true,
         identities: identities.iter().map(|s| s.to_string()).collect(),
         resources: resources.iter().map(|s| s.to_string()).collect(),
         ..CallerConfig::new(name)
