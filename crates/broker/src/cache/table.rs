@@ -152,6 +152,9 @@ impl<S: Keyed> Table<S> {
 
     /// One pass over the table: queues the oldest idle slots, at least `need` of them
     /// when there are that many, and a batch beyond so the next inserts need no pass.
+    /// When none is idle, each refused insert makes this pass again: O(n) for a table
+    /// whose n slots all have a request of their own in flight, each of which costs far
+    /// more (an upstream request) than a visit.
     fn pick_victims(&mut self, need: usize) {
         let mut idle: Vec<(i64, &Arc<S>)> = self
             .slots()
