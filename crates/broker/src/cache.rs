@@ -12,6 +12,15 @@
 //!   it expires; failures back off (2 s doubling to 60 s) so an outage is not hammered.
 //! - **Store failures** never reach callers: the replica uses its memory and asks
 //!   upstream itself.
+//! - **Bounded when a slot is made.** At most `max_tokens` (identity, scopes) slots,
+//!   however fast callers with a broad policy ask for new scopes: a new slot beyond the
+//!   bound evicts the least recently used idle one; when every slot has a request in
+//!   flight or waiting, the request is refused ([`FetchError::CacheFull`], a 503) rather
+//!   than the bound broken (see `cache/table.rs`).
+
+mod table;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -24,6 +33,7 @@ use crate::audit;
 use crate::metrics::Metrics;
 use crate::store::{SharedStore, StoreKey, Stored};
 use crate::upstream::Identity;
+use table::{Keyed, Table};
 
 /// How long a replica holds the fleet lock at most while it asks upstream.
 const LOCK_TTL_MS: u64 = 30_000;
@@ -128,6 +138,12 @@ pub enum FetchError {
     },
     /// The authority could not be reached or failed (5xx, 429, timeout): retry later.
     Unavailable(String),
+    /// The request needed a new (identity, scopes) slot, the cache holds `max` and every
+    /// one has a request in flight or waiting: retry later.
+    CacheFull {
+        /// `[broker] max_tokens`.
+        max: usize,
+    },
 }
 
 impl FetchError {
@@ -153,6 +169,9 @@ impl FetchError {
                 format!("{error}: {first}")
             }
             FetchError::Unavailable(m) => m.clone(),
+            FetchError::CacheFull { max } => format!(
+                "the token cache is full: it holds max_tokens ({max}) and every one has a request in flight"
+            ),
         }
     }
 }
@@ -175,6 +194,15 @@ pub struct Slot {
     failures: AtomicU32,
 }
 
+impl Keyed for Slot {
+    fn keys(&self) -> (&str, &str) {
+        (&self.key.identity, &self.key.scopes)
+    }
+    fn last_used(&self) -> i64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+}
+
 impl Slot {
     fn current(&self) -> Option<Arc<Cached>> {
         self.token.read().expect("slot lock").clone()
@@ -194,20 +222,20 @@ pub struct Tuning {
     pub min_remaining: i64,
     /// Renew this long before expiry.
     pub refresh_before: i64,
-    /// Most tokens held.
+    /// Most tokens held: (identity, scopes) slots, including those being fetched.
     pub max_tokens: usize,
 }
 
-type Slots = HashMap<Arc<str>, HashMap<Box<str>, Arc<Slot>>>;
-
 /// The cache.
 pub struct Cache {
-    slots: RwLock<Slots>,
+    slots: RwLock<Table<Slot>>,
     store: Option<Arc<dyn SharedStore>>,
     min_remaining: AtomicI64,
     refresh_before: AtomicI64,
     max_tokens: AtomicI64,
     metrics: Arc<Metrics>,
+    /// When "the cache is full" was last logged (unix seconds): once a minute at most.
+    full_logged: AtomicI64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -245,12 +273,13 @@ impl Cache {
     /// A cache, with a fleet store or without.
     pub fn new(tuning: Tuning, store: Option<Arc<dyn SharedStore>>, metrics: Arc<Metrics>) -> Self {
         let c = Self {
-            slots: RwLock::new(HashMap::new()),
+            slots: RwLock::new(Table::new()),
             store,
             min_remaining: AtomicI64::new(0),
             refresh_before: AtomicI64::new(0),
             max_tokens: AtomicI64::new(0),
             metrics,
+            full_logged: AtomicI64::new(0),
         };
         c.set_tuning(tuning);
         c
@@ -277,10 +306,20 @@ impl Cache {
         self.slots
             .read()
             .expect("cache lock")
-            .values()
-            .flat_map(|m| m.values())
+            .slots()
             .filter(|s| s.current().is_some())
             .count()
+    }
+
+    /// How many (identity, scopes) slots are held: tokens, and pairs being fetched or
+    /// whose fetch failed. Never more than `max_tokens` (but for the moment after a
+    /// reload lowered it, until the next maintenance pass or insert).
+    pub fn slot_count(&self) -> usize {
+        self.slots.read().expect("cache lock").len()
+    }
+
+    fn max_tokens(&self) -> usize {
+        usize::try_from(self.max_tokens.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
 
     /// Whether nothing is held.
@@ -301,7 +340,7 @@ impl Cache {
         // The hot path.
         let slot = {
             let slots = self.slots.read().expect("cache lock");
-            slots.get(&*identity.name).and_then(|m| m.get(key)).cloned()
+            slots.get(&identity.name, key).cloned()
         };
         if let Some(slot) = &slot
             && Arc::ptr_eq(&slot.identity, identity)
@@ -314,7 +353,7 @@ impl Cache {
         }
         let slot = match slot {
             Some(s) if Arc::ptr_eq(&s.identity, identity) => s,
-            _ => self.slot(identity, key, scopes()),
+            _ => self.slot(identity, key, scopes())?,
         };
         slot.touch(now);
         let started = Instant::now();
@@ -384,13 +423,18 @@ impl Cache {
         });
     }
 
-    fn slot(&self, identity: &Arc<Identity>, key: &str, scopes: Vec<String>) -> Arc<Slot> {
+    /// The slot for (`identity`, `key`), made if need be within `max_tokens`.
+    fn slot(
+        &self,
+        identity: &Arc<Identity>,
+        key: &str,
+        scopes: Vec<String>,
+    ) -> Result<Arc<Slot>, FetchError> {
         let mut slots = self.slots.write().expect("cache lock");
-        let m = slots.entry(identity.name.clone()).or_default();
-        if let Some(s) = m.get(key)
+        if let Some(s) = slots.get(&identity.name, key)
             && Arc::ptr_eq(&s.identity, identity)
         {
-            return s.clone();
+            return Ok(s.clone());
         }
         let s = Arc::new(Slot {
             identity: identity.clone(),
@@ -405,8 +449,31 @@ impl Cache {
             failure: Mutex::new(None),
             failures: AtomicU32::new(0),
         });
-        m.insert(key.into(), s.clone());
-        s
+        let max = self.max_tokens();
+        match slots.insert(&identity.name, key, s.clone(), max) {
+            Ok(evicted) => {
+                self.metrics.evictions.inc_by(evicted as u64);
+                Ok(s)
+            }
+            Err(table::Full) => {
+                drop(slots);
+                self.metrics.cache_full.inc();
+                let now = now();
+                let last = self.full_logged.load(Ordering::Relaxed);
+                if now.saturating_sub(last) >= 60
+                    && self
+                        .full_logged
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::warn!(
+                        max_tokens = max,
+                        "the token cache is full and every token in it has a request in flight: requests for new scopes are refused (503) until one finishes; raise [broker] max_tokens if this is normal load"
+                    );
+                }
+                Err(FetchError::CacheFull { max })
+            }
+        }
     }
 
     /// A new token for `slot` (whose current one, if any, was fetched at `ours`): from
@@ -576,7 +643,11 @@ impl Cache {
 
     /// Drops every token of `identity` from this replica's memory.
     pub fn purge_local(&self, identity: &str) -> usize {
-        let removed = self.slots.write().expect("cache lock").remove(identity);
+        let removed = self
+            .slots
+            .write()
+            .expect("cache lock")
+            .remove_identity(identity);
         let n = removed.map_or(0, |m| m.values().filter(|s| s.current().is_some()).count());
         if n > 0 {
             tracing::info!(identity, tokens = n, "purged cached tokens");
@@ -588,8 +659,7 @@ impl Cache {
     pub fn entries(&self) -> Vec<Entry> {
         let slots = self.slots.read().expect("cache lock");
         let mut out: Vec<Entry> = slots
-            .values()
-            .flat_map(|m| m.values())
+            .slots()
             .filter_map(|s| {
                 let t = s.current()?;
                 Some(Entry {
@@ -607,29 +677,33 @@ impl Cache {
     }
 
     /// One pass of housekeeping: starts background refreshes of tokens that are due and
-    /// had callers, drops expired and unused slots, enforces `max_tokens`, updates the
-    /// gauges. Called every second by [`Cache::spawn_maintenance`].
+    /// had callers, drops expired and unused slots, evicts down to `max_tokens` (after a
+    /// reload lowered it; inserts keep the bound otherwise), updates the gauges. Called
+    /// every second by [`Cache::spawn_maintenance`]. O(n) in the slots held.
     pub fn maintain(self: &Arc<Self>) {
         let now = now();
-        let all: Vec<Arc<Slot>> = self
+        // Weak references: the pass holds each slot only while it looks at it, so an
+        // insert meanwhile still sees which slots are idle (and may evict them).
+        let all: Vec<Weak<Slot>> = self
             .slots
             .read()
             .expect("cache lock")
-            .values()
-            .flat_map(|m| m.values().cloned())
+            .slots()
+            .map(Arc::downgrade)
             .collect();
-        let mut dead = Vec::new();
-        for s in &all {
+        let mut dead: Vec<Weak<Slot>> = Vec::new();
+        for w in &all {
+            let Some(s) = w.upgrade() else { continue };
             let Some(t) = s.current() else {
                 let idle = now - s.last_used.load(Ordering::Relaxed) > 120;
                 if idle && s.flight.try_lock().is_ok() {
-                    dead.push(s.clone());
+                    dead.push(w.clone());
                 }
                 continue;
             };
             if t.expires_on <= now {
                 if s.flight.try_lock().is_ok() {
-                    dead.push(s.clone());
+                    dead.push(w.clone());
                 }
                 continue;
             }
@@ -664,30 +738,21 @@ impl Cache {
                 });
             }
         }
-        let max = usize::try_from(self.max_tokens.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
-        let mut evict: Vec<Arc<Slot>> = Vec::new();
-        if all.len() - dead.len() > max {
-            let mut live: Vec<&Arc<Slot>> = all
-                .iter()
-                .filter(|s| !dead.iter().any(|d| Arc::ptr_eq(d, s)))
-                .collect();
-            live.sort_by_key(|s| s.last_used.load(Ordering::Relaxed));
-            let excess = live.len() - max;
-            evict.extend(live.into_iter().take(excess).cloned());
-        }
-        if !dead.is_empty() || !evict.is_empty() {
+        drop(all);
+        let max = self.max_tokens();
+        let over = { self.slots.read().expect("cache lock").len() > max };
+        if !dead.is_empty() || over {
             let mut slots = self.slots.write().expect("cache lock");
-            for s in dead.iter().chain(evict.iter()) {
-                if let Some(m) = slots.get_mut(s.key.identity.as_str()) {
-                    if m.get(s.key.scopes.as_str())
-                        .is_some_and(|x| Arc::ptr_eq(x, s))
-                    {
-                        m.remove(s.key.scopes.as_str());
-                    }
-                    if m.is_empty() {
-                        slots.remove(s.key.identity.as_str());
-                    }
+            for w in &dead {
+                // A dead slot a request has taken up since is left to it.
+                if let Some(s) = w.upgrade() {
+                    slots.remove_idle(&s, 1);
                 }
+            }
+            let excess = slots.len().saturating_sub(max);
+            if excess > 0 {
+                let evicted = slots.evict(excess);
+                self.metrics.evictions.inc_by(evicted as u64);
             }
         }
         self.maintain_gauges();
@@ -699,11 +764,7 @@ impl Cache {
         let slots = self.slots.read().expect("cache lock");
         let mut held = 0i64;
         let mut soonest = i64::MAX;
-        for t in slots
-            .values()
-            .flat_map(|m| m.values())
-            .filter_map(|s| s.current())
-        {
+        for t in slots.slots().filter_map(|s| s.current()) {
             if t.expires_on > now {
                 held += 1;
                 soonest = soonest.min(t.expires_on);
@@ -756,8 +817,8 @@ impl Cache {
     /// (a reload replaced or removed the others).
     pub fn retain_identities(&self, keep: &HashMap<String, Arc<Identity>>) {
         let mut slots = self.slots.write().expect("cache lock");
-        slots.retain(|name, m| {
-            keep.get(&**name)
+        slots.retain_identities(|name, m| {
+            keep.get(name)
                 .is_some_and(|i| m.values().all(|s| Arc::ptr_eq(&s.identity, i)))
         });
     }

@@ -145,8 +145,16 @@ pub struct BrokerSection {
     /// expiry (default 900), or at half their lifetime for tokens shorter than twice that.
     #[serde(default = "default_refresh_before")]
     pub refresh_before_secs: i64,
-    /// At most this many cached tokens (default 100,000); beyond it the least recently
-    /// used go.
+    /// At most this many cached tokens (default 100,000): (identity, scopes) pairs,
+    /// counting those being fetched and those whose fetch just failed. The bound holds
+    /// when a pair is added, however fast callers with a broad policy ask for new scopes:
+    /// a new pair beyond it evicts the least recently used pair that no request is using
+    /// (never one with a request in flight or waiting, nor one being renewed). When every
+    /// pair is in use, the request for the new one is refused with 503
+    /// `temporarily_unavailable` and `Retry-After` (the protocol's error shape, an audit
+    /// line, `entra_broker_cache_full_total`) rather than the bound broken; evictions are
+    /// counted in `entra_broker_cache_evictions_total`. Lowering it on reload evicts idle
+    /// pairs at the next maintenance pass (every second).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
     /// Server threads, each with its own listener on the port (SO_REUSEPORT) and its own

@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `entra_broker_requests_total{protocol,outcome}` | token requests by protocol and outcome |
 //! | `entra_broker_cache_hits_total`, `_cache_misses_total`, `_cache_stale_total` | answers from memory, after an upstream or fleet fetch, and stale-but-valid tokens served while upstream fails |
+//! | `entra_broker_cache_evictions_total` | idle tokens (least recently used first) dropped to keep within `max_tokens` |
+//! | `entra_broker_cache_full_total` | token requests for a new (identity, scopes) refused with 503 because the cache held `max_tokens` and every one had a request in flight |
 //! | `entra_broker_upstream_requests_total{identity,outcome}` | requests to Entra (or the upstream credential) |
 //! | `entra_broker_fleet_tokens_total` | tokens another replica fetched, read from Redis |
 //! | `entra_broker_store_errors_total`, `entra_broker_store_connected` | Redis failures (callers fall back), and whether the last call reached it |
@@ -79,6 +81,10 @@ pub struct Metrics {
     pub misses: Counter,
     /// Stale tokens served while upstream failed.
     pub stale: Counter,
+    /// Idle slots evicted to stay within `max_tokens`.
+    pub evictions: Counter,
+    /// Requests refused because the cache was full of busy slots.
+    pub cache_full: Counter,
     upstream: Family<UpstreamLabels, Counter>,
     /// Tokens read from the fleet store.
     pub fleet_tokens: Counter,
@@ -149,6 +155,18 @@ impl Metrics {
             "Still-valid cached tokens served because upstream failed",
             stale.clone(),
         );
+        let evictions = Counter::default();
+        registry.register(
+            "cache_evictions",
+            "Idle cached tokens dropped, least recently used first, to stay within max_tokens",
+            evictions.clone(),
+        );
+        let cache_full = Counter::default();
+        registry.register(
+            "cache_full",
+            "Token requests refused (503) because the cache held max_tokens and every one had a request in flight",
+            cache_full.clone(),
+        );
         let upstream = Family::<UpstreamLabels, Counter>::default();
         registry.register(
             "upstream_requests",
@@ -211,6 +229,8 @@ impl Metrics {
             hits,
             misses,
             stale,
+            evictions,
+            cache_full,
             upstream,
             fleet_tokens,
             store_errors,

@@ -11,9 +11,11 @@
 //!
 //! Errors are `{"error":"...","error_description":"..."}` (App Service adds its own
 //! `statusCode`, `message` and `correlationId`, which MSAL reads): 400 for a
-//! malformed request or an unknown identity, 401 for a missing or wrong secret, 403 when
-//! policy refuses (naming what was refused), 400 when Entra refuses, 503 with
-//! `Retry-After` when Entra cannot be reached and nothing valid is cached.
+//! malformed request (a resource or scope list longer than [`MAX_SCOPES_BYTES`] too) or
+//! an unknown identity, 401 for a missing or wrong secret, 403 when policy refuses
+//! (naming what was refused), 400 when Entra refuses, 503 with `Retry-After` when Entra
+//! cannot be reached and nothing valid is cached, or when a new (identity, scopes) finds
+//! the cache at `max_tokens` with every slot in use.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -43,6 +45,21 @@ const UNAUTHORIZED: usize = 2;
 pub(crate) const DENIED: usize = 3;
 const UPSTREAM_ERROR: usize = 4;
 const UNAVAILABLE: usize = 5;
+
+/// Longest resource, or list of scopes all told (space-joined), a request may name, in
+/// bytes: they key the cache and the fleet store and go into audit lines; real ones are
+/// a few hundred bytes at most.
+pub const MAX_SCOPES_BYTES: usize = 4096;
+
+/// A 400 when `what` (`len` bytes) is longer than [`MAX_SCOPES_BYTES`].
+fn within_limit(what: &str, len: usize) -> Result<(), Refusal> {
+    if len > MAX_SCOPES_BYTES {
+        return Err(Refusal::bad(format!(
+            "the {what} is {len} bytes long; the broker accepts at most {MAX_SCOPES_BYTES}"
+        )));
+    }
+    Ok(())
+}
 
 /// Who is connected (per connection).
 #[derive(Debug)]
@@ -187,6 +204,19 @@ impl Refusal {
                     "temporarily_unavailable",
                     format!(
                         "identity {identity:?}: the authority could not be reached and no valid token is cached: {m}"
+                    ),
+                );
+                r.retry_after = true;
+                r
+            }
+            FetchError::CacheFull { .. } => {
+                let mut r = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE,
+                    "temporarily_unavailable",
+                    format!(
+                        "{}; try again shortly (the operator can raise [broker] max_tokens)",
+                        e.summary()
                     ),
                 );
                 r.retry_after = true;
@@ -580,6 +610,9 @@ async fn secretless(
     let Some(resource) = p.get("resource") else {
         return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
     };
+    if let Err(r) = within_limit("resource", resource.len()) {
+        return ctx.refuse(r);
+    }
     ctx.resource = Some(resource.to_string());
     let caller = match ctx.local_caller(headers) {
         Ok(c) => c,
@@ -636,6 +669,9 @@ pub(crate) async fn app_service(
     let Some(resource) = p.get("resource") else {
         return ctx.refuse(Refusal::bad("Required audience parameter not specified"));
     };
+    if let Err(r) = within_limit("resource", resource.len()) {
+        return ctx.refuse(r);
+    }
     ctx.resource = Some(resource.to_string());
     let selector = if legacy {
         p.get("clientid").map(Selector::ClientId)
@@ -728,6 +764,14 @@ pub(crate) async fn native(
             ));
         }
     };
+    let joined = scopes
+        .iter()
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if let Err(r) = within_limit("scope list (space-joined)", joined) {
+        return ctx.refuse(r);
+    }
     if scopes
         .iter()
         .any(|s| s.is_empty() || s.chars().any(char::is_whitespace))
@@ -813,6 +857,18 @@ mod tests {
         let mut j = Json::new(&t);
         let body = j.num("n", -5).str("s", "").finish();
         assert_eq!(body, br#"{"n":-5,"s":""}"#);
+    }
+
+    #[test]
+    fn a_full_cache_is_a_retryable_503() {
+        let r = Refusal::from_fetch(&FetchError::CacheFull { max: 7 }, "daemon");
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.error, "temporarily_unavailable");
+        assert!(r.retry_after);
+        assert_eq!(
+            r.description,
+            "the token cache is full: it holds max_tokens (7) and every one has a request in flight; try again shortly (the operator can raise [broker] max_tokens)"
+        );
     }
 
     #[test]

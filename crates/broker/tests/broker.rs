@@ -421,6 +421,93 @@ async fn policy_refusals_are_403_and_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_refuses_scopes_longer_than_4_kib() {
+    // A caller chooses its resource and scopes, which key the cache: more than 4 KiB is
+    // refused before policy, cache or upstream, in each protocol's shape.
+    let h = Harness::start().await;
+    let dir = temp_dir("long-scopes");
+    let audit = dir.join("audit.jsonl");
+    let b = start(config(&h, &audit)).await;
+    let long = format!("api://{}", "a".repeat(5000));
+
+    let (s, v) = app_service(
+        &b,
+        DEV_SECRET,
+        &format!("resource={long}&api-version=2019-08-01"),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["statusCode"], 400);
+    assert_eq!(v["error"], "invalid_request");
+    assert_eq!(
+        v["message"],
+        "the resource is 5006 bytes long; the broker accepts at most 4096"
+    );
+
+    let (s, v) = imds(&b, &format!("api-version=2018-02-01&resource={long}")).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(
+        v["error_description"],
+        "the resource is 5006 bytes long; the broker accepts at most 4096"
+    );
+
+    // Many short scopes add up: 100 of 50 bytes, 5,099 bytes space-joined.
+    let scopes: Vec<String> = (0..100)
+        .map(|i| format!("api://contoso-api/S{i:031}"))
+        .collect();
+    assert!(scopes.iter().all(|s| s.len() == 50));
+    let r = client()
+        .post(format!("{}/api/v1/token", b.imds_endpoint()))
+        .bearer_auth(DEV_SECRET)
+        .json(&json!({ "scopes": scopes }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+    assert_eq!(
+        v["error_description"],
+        "the scope list (space-joined) is 5099 bytes long; the broker accepts at most 4096"
+    );
+    assert_eq!(h.counter("grant:client_credentials").await, 0);
+
+    // 4096 bytes exactly is let through (here the emulator does not know the resource).
+    let at_limit = format!("api://{}", "b".repeat(4090));
+    let (s, v) = app_service(
+        &b,
+        DEV_SECRET,
+        &format!("resource={at_limit}&api-version=2019-08-01"),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        !v["message"].as_str().unwrap().contains("accepts at most"),
+        "{v}"
+    );
+    assert_eq!(h.counter("grant:client_credentials").await, 1);
+
+    b.shutdown().await;
+    let lines = audit_lines(&audit);
+    let refused: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("accepts at most 4096"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 3, "{lines:?}");
+    for l in refused {
+        assert_eq!(l["outcome"], "bad_request");
+        assert_eq!(l["status"], 400);
+        // The audit line does not repeat the oversized value.
+        assert!(l.to_string().len() < 1024, "{l}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imds_callers_are_known_by_uid() {
     let h = Harness::start().await;
     let dir = temp_dir("uid");
