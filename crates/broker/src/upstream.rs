@@ -60,7 +60,7 @@ impl Identity {
         };
         if c.authority.as_deref().is_some_and(is_loopback_url) {
             // A local authority (the emulator) is not in Entra's instance list.
-            options.instance_discovery = InstanceDiscovery::Disabled;
+            options.instance_discovery = InstanceDiscovery::DangerDisabled;
         }
         let tenant = c.tenant.clone().unwrap_or_default();
         let client_id = c.client_id.clone().unwrap_or_default();

@@ -682,7 +682,7 @@ fn token_cache(config: &Config) -> Check {
     let protection = if encrypted {
         Protection::Encrypted
     } else {
-        Protection::PlaintextForMsalInterop
+        Protection::DangerPlaintextForMsalInterop
     };
     let mut c = Check::new("token cache", Status::Ok, shown);
     let mut fail = None;

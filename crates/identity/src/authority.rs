@@ -11,7 +11,7 @@
 //! well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
 //! `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
 //! `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
-//! own). [`InstanceDiscovery::Disabled`] is the explicit opt-out for private clouds,
+//! own). [`InstanceDiscovery::DangerDisabled`] is the explicit opt-out for private clouds,
 //! Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
 //! checks every host (loopback included) against another discovery endpoint.
 
@@ -80,7 +80,7 @@ pub enum InstanceDiscovery {
     /// Trust the host as given: for private clouds, Azure Stack and authorities that
     /// Entra's discovery does not know. Make sure the host is the one you mean: the
     /// credential's secrets go there.
-    Disabled,
+    DangerDisabled,
 }
 
 /// A login host and a tenant.
@@ -156,7 +156,7 @@ impl Authority {
             _ => name.as_str(),
         };
         match &self.discovery {
-            InstanceDiscovery::Disabled => None,
+            InstanceDiscovery::DangerDisabled => None,
             InstanceDiscovery::Endpoint(url) => Some(url),
             InstanceDiscovery::Validate => {
                 let trusted = WELL_KNOWN_HOSTS.contains(&bare)
@@ -363,7 +363,7 @@ mod tests {
     async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<Metadata, Error> {
         Authority::new(host, "contoso")
             .unwrap()
-            .with_instance_discovery(InstanceDiscovery::Disabled)
+            .with_instance_discovery(InstanceDiscovery::DangerDisabled)
             .metadata(&answering(doc))
             .await
             .cloned()
@@ -497,7 +497,7 @@ mod tests {
             endpoint(
                 "https://login.contoso.com",
                 "common",
-                InstanceDiscovery::Disabled
+                InstanceDiscovery::DangerDisabled
             ),
             None
         );
@@ -507,7 +507,7 @@ mod tests {
         // A per-request tenant keeps the setting.
         let a = Authority::new("https://login.contoso.com", "t1")
             .unwrap()
-            .with_instance_discovery(InstanceDiscovery::Disabled);
+            .with_instance_discovery(InstanceDiscovery::DangerDisabled);
         assert_eq!(a.with_tenant("t2").unwrap().discovery_endpoint(), None);
     }
 }

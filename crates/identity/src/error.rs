@@ -96,7 +96,7 @@ impl EntraErrorResponse {
             )
         } else if c(50049) {
             Some(
-                "the authority host is not an Entra instance: check AZURE_AUTHORITY_HOST for a typo; for a private cloud or Azure Stack, opt out with InstanceDiscovery::Disabled",
+                "the authority host is not an Entra instance: check AZURE_AUTHORITY_HOST for a typo; for a private cloud or Azure Stack, opt out with InstanceDiscovery::DangerDisabled",
             )
         } else if c(90002) {
             Some(

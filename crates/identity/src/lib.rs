@@ -38,7 +38,7 @@
 //!   tokens redeemed by one process at a time.
 //! - [`authority`]: public, US Government, China and custom clouds; hosts that are not
 //!   well known are checked by instance discovery before any secret is sent to them
-//!   ([`InstanceDiscovery::Disabled`] opts out).
+//!   ([`InstanceDiscovery::DangerDisabled`] opts out).
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
 //!   honouring `Retry-After` and `x-ms-retry-after-ms`; never follows a redirect to
 //!   another host.

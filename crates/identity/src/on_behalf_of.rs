@@ -230,7 +230,7 @@ mod tests {
             ClientOptions {
                 authority_host: Some("https://login.example".into()),
                 // A made-up host that instance discovery would (rightly) refuse.
-                instance_discovery: crate::authority::InstanceDiscovery::Disabled,
+                instance_discovery: crate::authority::InstanceDiscovery::DangerDisabled,
                 ..Default::default()
             },
         )

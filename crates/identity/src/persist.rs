@@ -70,7 +70,7 @@
 //!   custom [`KeySource`] if that matters);
 //! - tokens in this process's memory ([`crate::Secret`] zeroes them on drop; that is all).
 //!
-//! [`Protection::PlaintextForMsalInterop`] writes plain MSAL JSON, readable by MSAL
+//! [`Protection::DangerPlaintextForMsalInterop`] writes plain MSAL JSON, readable by MSAL
 //! Python/Node/.NET `SerializableTokenCache`-style persistence, and by anyone who can
 //! read the file: choose it by name, only to share a cache with MSAL. The file is still
 //! created with mode 0600. The two formats are told apart by the first bytes, and a file
@@ -115,7 +115,7 @@ pub enum Protection {
     EncryptedWith(Arc<dyn KeySource>),
     /// Plain MSAL JSON, so MSAL Python/Node/.NET can read and write the same file.
     /// Anyone who can read the file can use the tokens in it.
-    PlaintextForMsalInterop,
+    DangerPlaintextForMsalInterop,
 }
 
 /// Encrypted, with the key file beside the cache.
@@ -130,7 +130,9 @@ impl std::fmt::Debug for Protection {
         match self {
             Protection::Encrypted => f.write_str("Encrypted"),
             Protection::EncryptedWith(k) => write!(f, "EncryptedWith({})", k.describe()),
-            Protection::PlaintextForMsalInterop => f.write_str("PlaintextForMsalInterop"),
+            Protection::DangerPlaintextForMsalInterop => {
+                f.write_str("DangerPlaintextForMsalInterop")
+            }
         }
     }
 }

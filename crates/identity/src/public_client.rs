@@ -1110,7 +1110,7 @@ mod tests {
         let opts = ClientOptions {
             authority_host: Some("https://login.example".into()),
             // A made-up host that instance discovery would (rightly) refuse.
-            instance_discovery: crate::authority::InstanceDiscovery::Disabled,
+            instance_discovery: crate::authority::InstanceDiscovery::DangerDisabled,
             additionally_allowed_tenants: vec!["fabrikam.example".into()],
             ..Default::default()
         };

@@ -334,13 +334,16 @@ async fn instance_discovery_checks_unknown_hosts_and_can_be_turned_off() {
         other => panic!("expected AADSTS50049, got {other}"),
     }
     let text = err.to_string();
-    assert!(text.contains("InstanceDiscovery::Disabled"), "{text}");
+    assert!(text.contains("InstanceDiscovery::DangerDisabled"), "{text}");
     assert!(!text.contains("daemon-dev-secret"));
     assert_eq!(env.counter("endpoint:instance_discovery").await, 2);
     assert_eq!(env.counter("grant:client_credentials").await, 1);
 
     // Loopback hosts need no check by default, and the opt-out skips it for any host.
-    for setting in [InstanceDiscovery::Validate, InstanceDiscovery::Disabled] {
+    for setting in [
+        InstanceDiscovery::Validate,
+        InstanceDiscovery::DangerDisabled,
+    ] {
         let opts = ClientOptions {
             instance_discovery: setting,
             ..env.options()

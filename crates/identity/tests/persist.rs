@@ -270,7 +270,7 @@ fn round_trip_and_lookups() {
 fn save_merges_with_what_is_on_disk() {
     let dir = TempDir::new("merge");
     let path = dir.join("cache.json");
-    let file = CacheFile::new(&path, Protection::PlaintextForMsalInterop);
+    let file = CacheFile::new(&path, Protection::DangerPlaintextForMsalInterop);
     // Two writers that loaded the same (empty) state each add their own entry.
     let mut mine = file.load().unwrap();
     let mut theirs = file.load().unwrap();
@@ -345,7 +345,7 @@ fn unknown_fields_are_preserved() {
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&original).unwrap()).unwrap();
 
-    let cache = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap();
+    let cache = PersistentCache::open(&path, Protection::DangerPlaintextForMsalInterop).unwrap();
     // A write for someone else: read-merge-write must keep everything above as it was.
     cache
         .save_token_response(&user_response(
@@ -440,14 +440,14 @@ fn encrypted_at_rest() {
     let raw2 = std::fs::read(&path).unwrap();
     assert_ne!(raw[17..29], raw2[17..29]);
     // Plaintext and encrypted files are told apart and never converted silently.
-    let err = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap_err();
+    let err = PersistentCache::open(&path, Protection::DangerPlaintextForMsalInterop).unwrap_err();
     assert!(
         matches!(err, CacheFileError::ProtectionMismatch { .. }),
         "{err}"
     );
     assert!(err.to_string().contains("Protection::Encrypted"), "{err}");
     let plain = dir.join("plain.json");
-    PersistentCache::open(&plain, Protection::PlaintextForMsalInterop)
+    PersistentCache::open(&plain, Protection::DangerPlaintextForMsalInterop)
         .unwrap()
         .save_token_response(&app_response("x", 3600))
         .unwrap();
@@ -588,7 +588,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
     let path = dir.join("msal.json");
     let damaged = br#"{"AccessToken": {"k": {"secret": "abc", "#.to_vec();
     std::fs::write(&path, &damaged).unwrap();
-    let err = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap_err();
+    let err = PersistentCache::open(&path, Protection::DangerPlaintextForMsalInterop).unwrap_err();
     let CacheFileError::Corrupt {
         copy: Some(copy), ..
     } = &err
@@ -598,7 +598,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
     assert_eq!(copy, &dir.join("msal.json.corrupt"));
     assert_eq!(std::fs::read(copy).unwrap(), damaged);
     assert!(err.to_string().contains("msal.json.corrupt"), "{err}");
-    let file = CacheFile::new(&path, Protection::PlaintextForMsalInterop);
+    let file = CacheFile::new(&path, Protection::DangerPlaintextForMsalInterop);
     assert!(matches!(
         file.save(&CacheData::default()),
         Err(CacheFileError::Corrupt { .. })
@@ -606,7 +606,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
     assert_eq!(std::fs::read(&path).unwrap(), damaged, "never overwritten");
     // Only an explicit reset discards it.
     file.reset().unwrap();
-    let cache = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap();
+    let cache = PersistentCache::open(&path, Protection::DangerPlaintextForMsalInterop).unwrap();
     cache
         .save_token_response(&app_response("fresh", 3600))
         .unwrap();
@@ -620,7 +620,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
     ] {
         let p = dir.join("other.json");
         std::fs::write(&p, bad).unwrap();
-        let err = PersistentCache::open(&p, Protection::PlaintextForMsalInterop).unwrap_err();
+        let err = PersistentCache::open(&p, Protection::DangerPlaintextForMsalInterop).unwrap_err();
         assert!(matches!(err, CacheFileError::Corrupt { .. }), "{err}");
         assert_eq!(std::fs::read(&p).unwrap(), bad);
     }
@@ -628,7 +628,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
     // An empty file (msal-extensions creates them) is an empty cache.
     let empty = dir.join("empty.json");
     std::fs::write(&empty, b"").unwrap();
-    PersistentCache::open(&empty, Protection::PlaintextForMsalInterop).unwrap();
+    PersistentCache::open(&empty, Protection::DangerPlaintextForMsalInterop).unwrap();
 
     // Encrypted: truncated, or one bit flipped.
     let path = dir.join("cache.bin");
@@ -665,7 +665,7 @@ fn a_damaged_file_is_refused_kept_and_never_overwritten() {
 fn waiting_for_the_lock_is_bounded() {
     let dir = TempDir::new("locktimeout");
     let path = dir.join("cache.json");
-    let file = CacheFile::new(&path, Protection::PlaintextForMsalInterop)
+    let file = CacheFile::new(&path, Protection::DangerPlaintextForMsalInterop)
         .with_lock_timeout(Duration::from_millis(300));
     file.save(&CacheData::default()).unwrap();
     // Another holder of the lock (a separate open file description, as another process).
@@ -705,7 +705,7 @@ fn waiting_for_the_lock_is_bounded() {
 fn lock_file_symlink_refused() {
     let dir = TempDir::new("locklink");
     let path = dir.join("cache.json");
-    let file = CacheFile::new(&path, Protection::PlaintextForMsalInterop)
+    let file = CacheFile::new(&path, Protection::DangerPlaintextForMsalInterop)
         .with_lock_timeout(Duration::from_millis(300));
     // A link to a file that does not exist yet (the process would create it) and a
     // link to an existing one (the process would lock, and hold open, someone else's file).
@@ -969,7 +969,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
         .await
     };
     assert_eq!(msal["home_account_id"], home);
-    let cache = PersistentCache::open(&path, Protection::PlaintextForMsalInterop).unwrap();
+    let cache = PersistentCache::open(&path, Protection::DangerPlaintextForMsalInterop).unwrap();
     let app = cache
         .find_access_token(DAEMON, &environment, TENANT, None, &scopes(&[API_DEFAULT]))
         .unwrap()

@@ -370,7 +370,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
         .unwrap()
     };
 
-    let first = daemon(Protection::PlaintextForMsalInterop)
+    let first = daemon(Protection::DangerPlaintextForMsalInterop)
         .get_token(&scope)
         .await
         .unwrap();
@@ -391,7 +391,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
     );
 
     // A second credential (a later process): the same token, no request.
-    let second = daemon(Protection::PlaintextForMsalInterop);
+    let second = daemon(Protection::DangerPlaintextForMsalInterop);
     let t = second.get_token(&scope).await.unwrap();
     assert_eq!(
         (t.token, t.expires_on),
@@ -404,7 +404,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
         TENANT,
         WEB,
         "web-dev-secret",
-        env.with_file(&path, Protection::PlaintextForMsalInterop),
+        env.with_file(&path, Protection::DangerPlaintextForMsalInterop),
     )
     .unwrap();
     let w = web.get_token(&scope).await.unwrap();
@@ -418,7 +418,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
 
     // A claims challenge goes to the authority, and its token replaces nothing it
     // should not: a third credential still gets a fresh token without a request.
-    let challenged = daemon(Protection::PlaintextForMsalInterop)
+    let challenged = daemon(Protection::DangerPlaintextForMsalInterop)
         .get_token(
             &scope
                 .clone()
@@ -427,7 +427,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
         .await
         .unwrap();
     assert_eq!(env.counter("grant:client_credentials").await, 3);
-    let third = daemon(Protection::PlaintextForMsalInterop)
+    let third = daemon(Protection::DangerPlaintextForMsalInterop)
         .get_token(&scope)
         .await
         .unwrap();
@@ -522,7 +522,7 @@ fn sha256_hex(s: &str) -> String {
 async fn msal_python_uses_the_tokens_the_credentials_wrote_in_plaintext_mode() {
     let env = Env::start().await;
     let path = env.dir.join("shared-with-msal.json");
-    let options = || env.with_file(&path, Protection::PlaintextForMsalInterop);
+    let options = || env.with_file(&path, Protection::DangerPlaintextForMsalInterop);
     // The tenant id in the authority, as MSAL keys tokens by the authority's tenant.
     let client = PublicClient::new(CONTOSO, PUBLIC, options()).unwrap();
     let user = device_sign_in(&env, &client, "api://contoso-api/Data.Read").await;

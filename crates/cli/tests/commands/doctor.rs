@@ -234,7 +234,7 @@ fail  authority     https://<closed> is unreachable: could not connect: Connecti
                     -> check the authority host (https://<closed>, from --authority), the network, DNS and any proxy (HTTPS_PROXY / NO_PROXY); for the emulator, is `entra emulator` running?
 skip  CA trust      not checked: the authority was not reached
 skip  clock         not checked: the authority was not reached
-fail  credential    token cache <dir>/plain.json: token cache <dir>/plain.json is plaintext MSAL JSON: open it with Protection::PlaintextForMsalInterop to share it with MSAL, or delete it to start an encrypted cache
+fail  credential    token cache <dir>/plain.json: token cache <dir>/plain.json is plaintext MSAL JSON: open it with Protection::DangerPlaintextForMsalInterop to share it with MSAL, or delete it to start an encrypted cache
                     -> the chain keeps tokens in the cache file: see the token cache check
 fail  token cache   <dir>/plain.json (--token-cache)
                     parses: 0 account(s), 0 access token(s), 0 refresh token(s)

@@ -83,7 +83,7 @@ impl CacheFile {
         let codec = match protection {
             Protection::Encrypted => Codec::Sealed(Arc::new(DefaultKey::for_cache(&path))),
             Protection::EncryptedWith(source) => Codec::Sealed(source),
-            Protection::PlaintextForMsalInterop => Codec::Plaintext,
+            Protection::DangerPlaintextForMsalInterop => Codec::Plaintext,
         };
         Self {
             lock_path: sibling(&path, ".lock"),
@@ -250,7 +250,7 @@ impl CacheFile {
             return Err(CacheFileError::ProtectionMismatch {
                 path: self.path.clone(),
                 found: "plaintext MSAL JSON",
-                hint: "open it with Protection::PlaintextForMsalInterop to share it with MSAL, or delete it to start an encrypted cache",
+                hint: "open it with Protection::DangerPlaintextForMsalInterop to share it with MSAL, or delete it to start an encrypted cache",
             });
         }
         CacheData::from_json(text)

@@ -238,7 +238,7 @@ mod tests {
         let options = ClientOptions {
             authority_host: Some("https://login.example".into()),
             // A made-up host that instance discovery would (rightly) refuse.
-            instance_discovery: crate::authority::InstanceDiscovery::Disabled,
+            instance_discovery: crate::authority::InstanceDiscovery::DangerDisabled,
             pipeline: Some(Pipeline::new(script.clone(), RetryPolicy::default())),
             ..Default::default()
         };
