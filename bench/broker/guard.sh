@@ -53,20 +53,9 @@ for b in old new; do
 done
 
 mkdir -p "$GUARD_OUT"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# $TMP, PIDS and the cleanup on exit.
+# shellcheck source=bench/broker/lib.sh
+source "$HERE/lib.sh"
 
 declare -A APP_URL IMDS_URL SECRET PID
 for b in old new; do

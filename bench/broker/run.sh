@@ -61,20 +61,9 @@ fi
 [[ -x $ENTRA ]] || die "no entra binary at $ENTRA"
 
 mkdir -p "$BENCH_OUT"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# $TMP, PIDS and the cleanup on exit.
+# shellcheck source=bench/broker/lib.sh
+source "$HERE/lib.sh"
 
 # --- 1. the emulator and the broker ------------------------------------------------
 READY=$TMP/up/ready.json
