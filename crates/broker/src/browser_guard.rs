@@ -30,14 +30,16 @@
 //! `entra_broker_guard_refusals_total{route,reason}` (token routes also count in
 //! `entra_broker_requests_total{outcome="denied"}`).
 
+use std::future::Ready;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Version, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 
 use crate::error::BrokerError;
 use crate::protocol::Conn;
@@ -147,7 +149,9 @@ impl HostPolicy {
         }
     }
 
-    fn allows(&self, host: &HostName, extra: &[HostName]) -> bool {
+    /// The names every broker answers to, and its listen addresses (`[broker]
+    /// allowed_hosts` is asked separately, and only when this says no).
+    fn allows(&self, host: &HostName) -> bool {
         match host {
             HostName::Ip(ip) => {
                 *ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -155,9 +159,8 @@ impl HostPolicy {
                     || *ip == IMDS_IP
                     || self.any_ip
                     || self.listen.contains(ip)
-                    || extra.contains(host)
             }
-            HostName::Name(n) => n == "localhost" || extra.contains(host),
+            HostName::Name(n) => n == "localhost",
         }
     }
 }
@@ -182,15 +185,8 @@ impl Route {
         if path.starts_with("/metadata/") {
             Self::Imds
         } else if path == "/msi/token" {
-            let legacy = req.uri().query().is_some_and(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .any(|(k, v)| k.eq_ignore_ascii_case("api-version") && v == "2017-09-01")
-            });
-            if legacy {
-                Self::AppService2017
-            } else {
-                Self::AppService
-            }
+            // Which App Service version matters only to a refusal's label (`refined`).
+            Self::AppService
         } else if path == "/oauth2/token" {
             Self::CloudShell
         } else if path.starts_with("/api/") {
@@ -204,6 +200,17 @@ impl Route {
         } else {
             Self::Other
         }
+    }
+
+    /// App Service 2017 told apart from 2019 by its `api-version`: for a refusal's
+    /// metric and audit line only, so an accepted request never parses its query here.
+    fn refined(self, req: &Request) -> Self {
+        let legacy = self == Self::AppService
+            && req.uri().query().is_some_and(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .any(|(k, v)| k.eq_ignore_ascii_case("api-version") && v == "2017-09-01")
+            });
+        if legacy { Self::AppService2017 } else { self }
     }
 
     fn name(self) -> &'static str {
@@ -270,10 +277,12 @@ fn browser_header(headers: &HeaderMap) -> Option<&str> {
         .find(|k| k.starts_with("sec-fetch-") && *k != "sec-fetch-mode")
 }
 
-/// `Err` with the reason and its description when `req` must be refused.
+/// `Err` with the reason and its description when `req` must be refused. `extra` says
+/// whether a host is in `[broker] allowed_hosts` (asked only for hosts `policy` does not
+/// know: it reads the current generation).
 fn check(
     policy: &HostPolicy,
-    extra: &[HostName],
+    extra: &dyn Fn(&HostName) -> bool,
     req: &Request,
     route: Route,
 ) -> Result<(), (Reason, String)> {
@@ -308,7 +317,7 @@ fn check(
     };
     let named = |value: &str| -> Result<(), (Reason, String)> {
         match parse_host(value) {
-            Some(h) if policy.allows(&h, extra) => Ok(()),
+            Some(h) if policy.allows(&h) || extra(&h) => Ok(()),
             _ => Err((
                 Reason::Host,
                 format!(
@@ -335,14 +344,58 @@ fn check(
     Ok(())
 }
 
-/// The layer: every request passes here before its route.
-pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = Route::of(&req);
-    let generation = shared.generation();
-    match check(&shared.host_policy, &generation.allowed_hosts, &req, route) {
-        Ok(()) => next.run(req).await,
-        Err((reason, description)) => refuse(&shared, &req, route, reason, &description, started),
+/// The layer over every route: every request passes here before its route. A plain
+/// tower service rather than `axum::middleware::from_fn`, whose boxed future was most
+/// of the guard's cost on a cache hit (BENCHMARKS.md, "The browser guard's cost").
+#[derive(Clone)]
+pub(crate) struct GuardLayer(pub(crate) Arc<Shared>);
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            shared: self.0.clone(),
+        }
+    }
+}
+
+/// [`GuardLayer`]'s service.
+#[derive(Clone)]
+pub(crate) struct Guard<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let route = Route::of(&req);
+        let shared = &self.shared;
+        let extra = |h: &HostName| shared.generation().allowed_hosts.contains(h);
+        match check(&shared.host_policy, &extra, &req, route) {
+            Ok(()) => Either::Left(self.inner.call(req)),
+            Err((reason, description)) => Either::Right(std::future::ready(Ok(refuse(
+                shared,
+                &req,
+                route.refined(&req),
+                reason,
+                &description,
+                started,
+            )))),
+        }
     }
 }
 
@@ -401,7 +454,7 @@ mod tests {
     use super::*;
 
     fn allowed(policy: &HostPolicy, extra: &[HostName], host: &str) -> bool {
-        parse_host(host).is_some_and(|h| policy.allows(&h, extra))
+        parse_host(host).is_some_and(|h| policy.allows(&h) || extra.contains(&h))
     }
 
     #[test]

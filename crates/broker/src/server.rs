@@ -365,10 +365,7 @@ fn metrics_router(shared: Arc<Shared>) -> Router {
 fn guarded(routes: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
     routes
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            crate::browser_guard::guard,
-        ))
+        .layer(crate::browser_guard::GuardLayer(shared.clone()))
         .with_state(shared)
 }
 
