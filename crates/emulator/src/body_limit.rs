@@ -55,13 +55,9 @@ pub(crate) async fn read_bounded(req: Request<Incoming>) -> Result<Request<Body>
             Some(Err(_)) => {
                 // The client went away or sent a malformed chunk: never route a
                 // truncated body.
-                let mut r = crate::errors::EntraError::new(
-                    "invalid_request",
-                    9002313,
-                    "Invalid request. Request is malformed or invalid.",
-                )
-                .status(axum::http::StatusCode::BAD_REQUEST)
-                .into_response();
+                let mut r = crate::errors::malformed("The request body ended early.")
+                    .status(axum::http::StatusCode::BAD_REQUEST)
+                    .into_response();
                 r.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return Err(r);
