@@ -2,7 +2,6 @@
 //! account and its tokens in the token cache file, where `entra token --credential user`,
 //! the default chain and any MSAL app sharing the file find them.
 
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,8 +10,9 @@ use entra_identity::{
 };
 
 use crate::config::Config;
+use crate::exit::CliError;
 use crate::term::{self, Paint};
-use crate::{EXIT_CONFIG, EXIT_FAILURE, credential, outcome};
+use crate::{credential, outcome};
 
 pub(crate) const AFTER_HELP: &str = "\
 By default a browser opens on the sign-in page ($BROWSER, else the platform's opener) and
@@ -54,24 +54,15 @@ pub(crate) struct LoginArgs {
     timeout: u64,
 }
 
-pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
+pub(crate) fn run(args: LoginArgs, config: &Config) -> Result<(), CliError> {
     let Some(path) = credential::cache_path(config) else {
-        term::error(
+        return Err(CliError::usage(
             "there is no place for the token cache (no HOME or local data directory): pass --token-cache FILE or set ENTRA_TOKEN_CACHE",
-        );
-        return ExitCode::from(EXIT_CONFIG);
+        ));
     };
-    let options = match credential::client_options_with_cache(config) {
-        Ok(o) => o,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let client = match PublicClient::new(&config.tenant.value, &config.client_id.value, options) {
-        Ok(c) => c,
-        Err(e) => return outcome::fail(&e),
-    };
+    let options = credential::client_options_with_cache(config).map_err(CliError::failure)?;
+    let client = PublicClient::new(&config.tenant.value, &config.client_id.value, options)
+        .map_err(|e| outcome::fail(&e))?;
     let scopes: Vec<String> = if args.scopes.is_empty() {
         vec![DEFAULT_SCOPE.to_string()]
     } else {
@@ -82,10 +73,7 @@ pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
             .collect()
     };
     let request = TokenRequest::new(scopes);
-    let runtime = match outcome::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = term::runtime()?;
     let result = runtime.block_on(async {
         if args.device_code {
             device_code(&client, &request).await
@@ -109,9 +97,9 @@ pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
                 "{}",
                 Paint::stderr().dim(&format!("Account and tokens kept in {}", path.display()))
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => outcome::fail(&e),
+        Err(e) => Err(outcome::fail(&e)),
     }
 }
 

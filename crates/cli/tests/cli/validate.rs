@@ -1,21 +1,15 @@
 //! `entra validate` as a user runs it, against real tokens from an in-process emulator:
 //! the JSON verdict, exit codes 0/1/2, stdin, and an offline JWKS file.
 
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
-
+use entra_testkit::dev::{API, API_URI, DAEMON, PUBLIC_CLIENT as PUBLIC, TENANT_ID as TENANT};
 use entra_testkit::{Browser, Harness, query_param, sign_in};
 use serde_json::Value;
 
-const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const API_URI: &str = "api://contoso-api";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+use crate::common::{Out, entra, run, temp_dir};
 
-/// Runs `entra validate ARGS` (with `stdin` piped in, if any) off the async runtime,
-/// without the caller's AZURE_*/SSL_CERT_FILE environment.
-async fn entra_validate(args: Vec<String>, stdin: Option<String>) -> Output {
+/// Runs `entra validate ARGS` (with `stdin` piped in, if any) off the async runtime, in
+/// the hermetic environment (none of the caller's AZURE_*/SSL_CERT_FILE).
+async fn entra_validate(args: Vec<String>, stdin: Option<String>) -> Out {
     entra_validate_with_env(args, stdin, vec![]).await
 }
 
@@ -24,41 +18,16 @@ async fn entra_validate_with_env(
     args: Vec<String>,
     stdin: Option<String>,
     env: Vec<(&'static str, String)>,
-) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_entra"))
-            .arg("validate")
-            .args(&args)
-            .env_remove("AZURE_AUTHORITY_HOST")
-            .env_remove("SSL_CERT_FILE")
-            .envs(env)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+) -> Out {
+    let dir = temp_dir("validate");
+    let mut cmd = entra(&dir);
+    cmd.arg("validate").args(&args).envs(env);
+    run(cmd, stdin.map(String::into_bytes)).await
 }
 
 /// The verdict on stdout, checking the exit code and that no token leaks.
-fn verdict(out: &Output, exit: i32, secret: &str) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+fn verdict(out: &Out, exit: i32, secret: &str) -> Value {
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
         out.status.code(),
         Some(exit),
@@ -427,7 +396,7 @@ async fn usage_and_configuration_errors_exit_2() {
     ];
     for (args, message) in cases {
         let out = entra_validate(args.iter().map(|s| s.to_string()).collect(), None).await;
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = &out.stderr;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}: no verdict on stdout");

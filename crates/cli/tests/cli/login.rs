@@ -4,17 +4,19 @@
 //! (PKCE, loopback redirect) driven from the URL it prints, then silent tokens from the
 //! cache file, then signing out.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{ALICE, AZURE_CLI, Entra, TENANT, claims, counters, stderr, stdout};
+use entra_testkit::dev::{
+    ALICE, ALICE_PASSWORD, API, API_READ as DATA_READ, API_WRITE as DATA_WRITE, TENANT_ID,
+};
 use entra_testkit::{Browser, Harness, enter_device_code, sign_in};
 use serde_json::Value;
 
-const DATA_READ: &str = "api://contoso-api/Data.Read";
-const DATA_WRITE: &str = "api://contoso-api/Data.Write";
+use crate::common::{self, Entra, claims, counters, stderr, stdout};
+
+/// The Azure CLI's well-known public client, `entra login`'s default.
+const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 /// Signs alice in with `entra login --device-code`, entering the code it prints.
 async fn device_code_login(h: &Harness, e: &Entra, extra: &[&str]) -> (String, String) {
@@ -31,14 +33,8 @@ async fn device_code_login(h: &Harness, e: &Entra, extra: &[&str]) -> (String, S
         .await
         .unwrap()
         .unwrap_or_else(|_| panic!("no device code on stderr: {}", seen.lock().unwrap()));
-    let page = enter_device_code(
-        &mut Browser::new(h),
-        &code,
-        ALICE,
-        "alice-dev-password",
-        "accept",
-    )
-    .await;
+    let page =
+        enter_device_code(&mut Browser::new(h), &code, ALICE, ALICE_PASSWORD, "accept").await;
     assert!(page.contains("You have signed in"), "{page}");
     let (status, out) = tokio::task::spawn_blocking(move || {
         let status = common::wait_bounded(&mut child, Duration::from_secs(90));
@@ -62,7 +58,7 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
     let (out, err) = device_code_login(&h, &e, &["--scope", DATA_READ]).await;
     assert_eq!(
         out,
-        format!("Signed in as {ALICE} (tenant {TENANT}, client {AZURE_CLI})\n")
+        format!("Signed in as {ALICE} (tenant {TENANT_ID}, client {AZURE_CLI})\n")
     );
     // stderr: the authority's sentence, the wait (plain lines off a terminal, one every
     // 10 s, so maybe none), where the account went.
@@ -87,12 +83,12 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
     // account list: the table, and JSON.
     let out = e.run(&["account", "list"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let home = format!("a11ce000-0000-4000-8000-000000000001.{TENANT}");
+    let home = format!("a11ce000-0000-4000-8000-000000000001.{TENANT_ID}");
     assert_eq!(
         stdout(&out),
         format!(
             "USER                           TENANT                                AUTHORITY  HOME ACCOUNT ID                                                            CLIENTS\n\
-             {ALICE}  {TENANT}  localhost  {home}  {AZURE_CLI} (Azure CLI)\n"
+             {ALICE}  {TENANT_ID}  localhost  {home}  {AZURE_CLI} (Azure CLI)\n"
         )
     );
     let out = e.run(&["account", "list", "--json"]).await;
@@ -100,7 +96,7 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
     assert_eq!(
         list,
         serde_json::json!([{
-            "username": ALICE, "tenant_id": TENANT, "home_account_id": home,
+            "username": ALICE, "tenant_id": TENANT_ID, "home_account_id": home,
             "environment": "localhost", "local_account_id": "a11ce000-0000-4000-8000-000000000001",
             "clients": [AZURE_CLI],
         }])
@@ -145,7 +141,7 @@ async fn device_code_login_then_accounts_silent_tokens_and_logout() {
         e.normalise(&stdout(&out)),
         "No one is signed in (token cache TMP/token-cache.bin).\nSign in with `entra login`.\n"
     );
-    assert_eq!(e.run(&["account", "list", "--json"]).await.stdout, b"[]\n");
+    assert_eq!(e.run(&["account", "list", "--json"]).await.stdout, "[]\n");
     let out = e
         .run(&["token", "--credential", "user", "--scope", DATA_READ])
         .await;
@@ -249,10 +245,10 @@ async fn browser_login(
 async fn browser_logins_of_two_users_and_logout_by_name_or_all() {
     let h = Harness::start().await;
     let e = Entra::new(&h, "browser");
-    let (out, err) = browser_login(&h, &e, ALICE, "alice-dev-password", Opener::Printed).await;
+    let (out, err) = browser_login(&h, &e, ALICE, ALICE_PASSWORD, Opener::Printed).await;
     assert_eq!(
         out,
-        format!("Signed in as {ALICE} (tenant {TENANT}, client {AZURE_CLI})\n")
+        format!("Signed in as {ALICE} (tenant {TENANT_ID}, client {AZURE_CLI})\n")
     );
     let err = e.normalise(&err);
     let mut lines = err.lines();
@@ -282,7 +278,7 @@ async fn browser_logins_of_two_users_and_logout_by_name_or_all() {
     let (out, err) = browser_login(&h, &e, bob, "bob-dev-password", Opener::BrowserVariable).await;
     assert_eq!(
         out,
-        format!("Signed in as {bob} (tenant {TENANT}, client {AZURE_CLI})\n")
+        format!("Signed in as {bob} (tenant {TENANT_ID}, client {AZURE_CLI})\n")
     );
     assert_eq!(
         err.lines().next(),
@@ -360,7 +356,7 @@ async fn a_declined_device_code_sign_in_exits_1_with_entras_answer() {
         &mut Browser::new(&h),
         &code,
         ALICE,
-        "alice-dev-password",
+        ALICE_PASSWORD,
         "cancel",
     )
     .await;
@@ -377,7 +373,7 @@ async fn a_declined_device_code_sign_in_exits_1_with_entras_answer() {
         last.starts_with("error: authorization_declined (HTTP 400): AADSTS70000:"),
         "{err}"
     );
-    assert!(!e.cache.exists() || e.run(&["account", "list", "--json"]).await.stdout == b"[]\n");
+    assert!(!e.cache.exists() || e.run(&["account", "list", "--json"]).await.stdout == "[]\n");
     h.stop().await;
 }
 
@@ -397,8 +393,8 @@ async fn entra_call_steps_up_through_an_auth_context_challenge() {
     let validator = Validator::new(
         ValidatorConfig::builder()
             .authority(Authority::custom(h.base()))
-            .tenant(TENANT)
-            .audience(common::API)
+            .tenant(TENANT_ID)
+            .audience(API)
             .audience("api://contoso-api")
             .extra_ca_file(&e.ca_file)
             .build()

@@ -3,13 +3,11 @@
 //! no request at all, resource aliases, the other credential kinds, and every error with
 //! its exit code and whole message.
 
-mod common;
-
-use common::{DAEMON, Entra, TENANT, claims, counters, stderr, stdout};
 use entra_testkit::Harness;
+use entra_testkit::dev::{API, API_DEFAULT, DAEMON, TENANT_ID};
 use serde_json::Value;
 
-const API_DEFAULT: &str = "api://contoso-api/.default";
+use crate::common::{Entra, claims, counters, stderr, stdout};
 
 fn keys(v: &Value) -> Vec<&str> {
     v.as_object().unwrap().keys().map(String::as_str).collect()
@@ -30,7 +28,7 @@ async fn app_token_in_three_forms_then_from_the_cache_file_without_a_request() {
     assert!(raw.ends_with('\n') && raw.matches('\n').count() == 1);
     let token = raw.trim_end().to_string();
     let c = claims(&token);
-    assert_eq!(c["aud"], common::API);
+    assert_eq!(c["aud"], API);
     assert_eq!(c["azp"], DAEMON);
     assert_eq!(c["roles"], serde_json::json!(["Data.Read.All"]));
     let after_first = counters(&h).await;
@@ -92,7 +90,7 @@ async fn app_token_in_three_forms_then_from_the_cache_file_without_a_request() {
     assert_eq!(az["accessToken"], token.as_str());
     assert_eq!(az["expires_on"], c["exp"]);
     assert_eq!(az["subscription"], Value::Null);
-    assert_eq!(az["tenant"], TENANT);
+    assert_eq!(az["tenant"], TENANT_ID);
     assert_eq!(az["tokenType"], "Bearer");
     // "2026-11-21 09:41:07.000000" (local time; this process knows no more than the
     // shape, since its own offset may not be readable in a threaded test).
@@ -201,7 +199,7 @@ hint: sign in with `entra login` (or `entra login --device-code`)
     let mut wrong = Entra::new(&h, "wrong");
     wrong
         .env("AZURE_CLIENT_ID", DAEMON)
-        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_TENANT_ID", TENANT_ID)
         .env("AZURE_CLIENT_SECRET", "not-the-secret");
     let out = wrong.run(&["token", "--scope", API_DEFAULT]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -258,7 +256,7 @@ async fn managed_identity_and_workload_identity_kinds() {
     let file = w.dir.join("federated-token");
     std::fs::write(&file, federated).unwrap();
     w.env("AZURE_CLIENT_ID", DAEMON)
-        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_TENANT_ID", TENANT_ID)
         .env("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap());
     let out = w
         .run(&[

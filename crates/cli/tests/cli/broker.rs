@@ -1,14 +1,13 @@
 //! `entra broker` as an operator runs it: `--check`, a ready file, SIGHUP reloads the
 //! file (a bad one is refused and the running configuration kept), SIGTERM stops it.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Reaped, run_bounded, stderr, stdout, wait_bounded};
 use entra_testkit::{Harness, dev};
+
+use crate::common::{self, Reaped, run_bounded, stderr, stdout, wait_bounded};
 
 /// `entra broker --config FILE --ready-file READY` with `env` added, once its ready
 /// file is written (at most 30 s): the process (killed when dropped) and the file.
@@ -17,13 +16,12 @@ fn start_broker(
     ready_file: &Path,
     env: &[(&str, &str)],
 ) -> (Reaped, serde_json::Value) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_entra"));
+    let mut cmd = common::entra(file.parent().expect("the file is in a directory"));
     cmd.args(["broker", "--config"])
         .arg(file)
         .arg("--ready-file")
         .arg(ready_file)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let child = Reaped(cmd.spawn().unwrap());
@@ -90,9 +88,7 @@ fn get(url: &str, secret: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     let h = Harness::start().await;
-    let dir = std::env::temp_dir().join(format!("entra-cli-broker-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("broker");
     std::fs::write(dir.join("daemon.secret"), dev::DAEMON_SECRET).unwrap();
     std::fs::write(dir.join("app.secret"), "app-caller-secret-0123456789\n").unwrap();
     std::fs::write(dir.join("ops.secret"), "ops-caller-secret-0123456789\n").unwrap();
@@ -105,7 +101,7 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     )
     .unwrap();
     let out = run_bounded({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_entra"));
+        let mut c = common::entra(&dir);
         c.args(["broker", "--check", "--config"]).arg(&file);
         c
     });
@@ -113,7 +109,7 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
     assert!(stderr(&out).contains("missing.secret"), "{}", stderr(&out));
     std::fs::write(&file, config(&h, APP)).unwrap();
     let out = run_bounded({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_entra"));
+        let mut c = common::entra(&dir);
         c.args(["broker", "--check", "--config"]).arg(&file);
         c
     });
@@ -190,7 +186,6 @@ async fn broker_runs_from_a_file_reloads_on_sighup_and_stops_on_sigterm() {
             .any(|l| l["caller"] == "ops" && l["outcome"] == "ok")
     );
     assert!(!audit.contains("eyJ"), "no token in the audit log");
-    let _ = std::fs::remove_dir_all(&dir);
     h.stop().await;
 }
 
@@ -200,9 +195,7 @@ async fn a_broker_fans_out_its_hosts_managed_identity() {
     // endpoint, found through IDENTITY_ENDPOINT/IDENTITY_HEADER as on Azure); callers get
     // its tokens through the broker.
     let h = Harness::start().await;
-    let dir = std::env::temp_dir().join(format!("entra-cli-broker-mi-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("broker-mi");
     std::fs::write(dir.join("app.secret"), "app-caller-secret-0123456789\n").unwrap();
     let file = dir.join("broker.toml");
     std::fs::write(
@@ -251,6 +244,5 @@ ca_file = "{}"
         .status();
     let status = wait_bounded(&mut child, Duration::from_secs(30));
     assert!(status.success());
-    let _ = std::fs::remove_dir_all(&dir);
     h.stop().await;
 }

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use entra_testkit::dev::*;
+
 use crate::common::*;
 
 /// Runs `entra decode -` with `token` on stdin (plus `extra` arguments).
@@ -181,7 +183,6 @@ Warnings
         assert!(!out.stdout.contains(signature) && !out.stderr.contains(signature));
     }
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 fn line_value(text: &str, label: &str) -> String {
@@ -278,7 +279,6 @@ async fn warnings_and_json() {
     );
 
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,5 +342,4 @@ async fn what_is_not_a_jwt() {
     assert!(out.stderr.contains("no token to decode"));
 
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use entra_validate::{Authority, Validator, ValidatorConfig};
 use serde_json::json;
 
+use entra_testkit::dev::*;
+
 use crate::common::*;
 
 const CLAIMS: &str = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
@@ -247,7 +249,6 @@ date  <date>
         assert!(!o.contains(token.as_str()));
     }
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,7 +286,6 @@ async fn a_claims_challenge_gets_a_new_token_and_exactly_one_retry() {
     assert_eq!(requests(&api, "/challenge-always").len(), 2);
 
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,5 +342,4 @@ async fn usage_sign_in_and_network_errors_have_their_exit_codes() {
     assert!(out.stderr.contains("could not connect"), "{}", out.stderr);
 
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }

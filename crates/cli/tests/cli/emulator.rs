@@ -1,24 +1,15 @@
-//! The `entra` binary as a user runs it: flags, exit codes, files it writes, signals.
+//! `entra emulator` as a user runs it: --print-config, a bad directory file, mint-federated,
+//! ready.json and SIGTERM.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn entra() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_entra"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("entra-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{entra, temp_dir};
 
 #[test]
 fn print_config_prints_the_effective_directory() {
     let dir = temp_dir("print");
-    let out = entra()
+    let out = entra(&dir)
         .args([
             "emulator",
             "--print-config",
@@ -36,7 +27,7 @@ fn print_config_prints_the_effective_directory() {
     // What it prints is itself a valid directory file.
     let file = dir.join("printed.toml");
     std::fs::write(&file, &text).unwrap();
-    let again = entra()
+    let again = entra(&dir)
         .args(["emulator", "--print-config", "--config"])
         .arg(&file)
         .arg("--state-dir")
@@ -48,7 +39,6 @@ fn print_config_prints_the_effective_directory() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -60,7 +50,7 @@ fn bad_config_exits_2_naming_file_line_and_key() {
         "[[tenants]]\nid = \"not-a-guid\"\ndomain = \"x.example\"\n",
     )
     .unwrap();
-    let out = entra()
+    let out = entra(&dir)
         .args(["emulator", "--print-config", "--config"])
         .arg(&file)
         .arg("--state-dir")
@@ -70,13 +60,12 @@ fn bad_config_exits_2_naming_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("directory.toml:2: tenants[0].id"), "{err}");
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn mint_federated_needs_a_running_emulator_or_an_issuer() {
     let dir = temp_dir("mint");
-    let out = entra()
+    let out = entra(&dir)
         .args([
             "emulator",
             "mint-federated",
@@ -90,7 +79,7 @@ fn mint_federated_needs_a_running_emulator_or_an_issuer() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ready.json"));
     let token_file = dir.join("token");
-    let out = entra()
+    let out = entra(&dir)
         .args([
             "emulator",
             "mint-federated",
@@ -113,13 +102,12 @@ fn mint_federated_needs_a_running_emulator_or_an_issuer() {
             .count(),
         3
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn emulator_writes_ready_json_and_stops_cleanly_on_sigterm() {
     let dir = temp_dir("run");
-    let mut child = entra()
+    let mut child = entra(&dir)
         .args(["emulator", "--port", "0", "--state-dir"])
         .arg(&dir)
         .stdout(Stdio::piped())
@@ -178,85 +166,4 @@ fn emulator_writes_ready_json_and_stops_cleanly_on_sigterm() {
         // The CA's key is not kept (nothing more can be issued under the trusted CA).
         assert!(!dir.join("ca-key.pem").exists());
     }
-    std::fs::remove_dir_all(dir).ok();
-}
-
-#[test]
-fn demo_runs_every_scenario_against_its_own_emulator() {
-    let out = entra().args(["demo", "--json"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let steps = v["steps"].as_array().unwrap();
-    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "Service principal token",
-            "Browser sign-in with PKCE",
-            "Device code sign-in",
-            "Silent refresh, rotation",
-            "On-behalf-of",
-            "Managed identity",
-            "Token broker",
-            "Protected API",
-            "Code sent as a bearer"
-        ]
-    );
-    assert!(steps.iter().all(|s| s["ok"] == true), "{text}");
-    assert_eq!(v["failed"], 0);
-    assert!(
-        steps[6]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("(1 upstream request)")
-    );
-    assert!(
-        steps[8]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("this looks like an authorization code")
-    );
-    // No token, code or secret is printed.
-    for secret in ["eyJ", "daemon-dev-secret", "alice-dev-password"] {
-        assert!(!text.contains(secret), "{secret} leaked: {text}");
-    }
-
-    // The human table, with times normalised.
-    let out = entra().arg("demo").output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<String> = text
-        .lines()
-        .filter(|l| l.starts_with("  "))
-        .map(|l| {
-            // Up to the time column ("<n> ms"), which varies.
-            let cells: Vec<&str> = l.split_whitespace().collect();
-            let end = cells
-                .windows(2)
-                .position(|w| w[0].parse::<u64>().is_ok() && w[1] == "ms")
-                .unwrap_or(cells.len());
-            cells[..end].join(" ")
-        })
-        .collect();
-    assert_eq!(
-        lines,
-        [
-            "# step result time detail",
-            "1 Service principal token ok",
-            "2 Browser sign-in with PKCE ok",
-            "3 Device code sign-in ok",
-            "4 Silent refresh, rotation ok",
-            "5 On-behalf-of ok",
-            "6 Managed identity ok",
-            "7 Token broker ok",
-            "8 Protected API ok",
-            "9 Code sent as a bearer ok"
-        ]
-    );
-    assert!(text.contains("9 of 9 steps ok"), "{text}");
 }

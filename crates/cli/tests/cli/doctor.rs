@@ -3,6 +3,8 @@
 //! advice; a world-readable plaintext cache; and `--error` for codes, Entra error JSON on
 //! stdin and API 401 texts.
 
+use entra_testkit::dev::*;
+
 use crate::common::*;
 
 /// Replaces every line that starts with `prefix` by `prefix` + `<masked>`.
@@ -148,7 +150,6 @@ ok    validation    <rsa>
         "aws-lc checks RSA signatures (switched off by ENTRA_RSA_BACKEND=aws-lc)"
     );
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +249,6 @@ ok    validation    <rsa>
 ",
     );
     h.stop().await;
-    std::fs::remove_dir_all(dir).ok();
 }
 
 async fn explain(dir: &std::path::Path, arg: &str, stdin: Option<&str>) -> Out {
@@ -348,7 +348,6 @@ AADSTS50076 (interaction_required)
     assert_eq!(v["codes"][0]["code"], 50126);
     assert_eq!(v["codes"][0]["error"], "invalid_grant");
     assert_eq!(v["explained"], true);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// `entra doctor` names the RSA implementation in use and what decided it: the CPU by
@@ -414,7 +413,6 @@ async fn doctor_says_which_rsa_backend_is_active_and_why() {
         v["summary"],
         "aws-lc checks RSA signatures (switched off by ENTRA_RSA_BACKEND=aws-lc)"
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Whether entra-rsa runs on this CPU, asked of the CPU (AVX-512F and IFMA).

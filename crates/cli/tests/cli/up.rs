@@ -2,26 +2,22 @@
 //! sources them gets tokens with no other setup (entra's own variables, and the
 //! managed-identity ones), and SIGTERM stops it cleanly.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{DAEMON, Reaped, TENANT, claims, run_bounded, stderr, stdout, wait_bounded};
+use entra_testkit::dev::{DAEMON, TENANT_ID};
+
+use crate::common::{Reaped, claims, entra, run_bounded, stderr, stdout, temp_dir, wait_bounded};
 
 #[test]
 fn up_prints_exports_that_work_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("entra-cli-up-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let dir = temp_dir("up");
     let mut child = Reaped(
-        Command::new(env!("CARGO_BIN_EXE_entra"))
+        entra(&dir)
             .args(["up", "--port", "0", "--state-dir"])
             .arg(dir.join("state"))
-            .env_clear()
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -57,8 +53,6 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
         [
             "AZURE_AUTHORITY_HOST",
             "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-            "ENTRA_AUTHORITY",
-            "ENTRA_CA_FILE",
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
             "NODE_EXTRA_CA_CERTS",
@@ -66,7 +60,7 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
             "SSL_CERT_FILE",
         ]
     );
-    let authority = &exports["ENTRA_AUTHORITY"];
+    let authority = &exports["AZURE_AUTHORITY_HOST"];
     assert!(authority.starts_with("https://localhost:"), "{text}");
     // The whole block, with what varies replaced.
     let broker = exports["AZURE_POD_IDENTITY_AUTHORITY_HOST"].clone();
@@ -81,11 +75,7 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
     assert_eq!(
         normal,
         format!(
-            "# entra (token, login, call): this authority and its CA
-export ENTRA_AUTHORITY=https://EMULATOR
-export ENTRA_CA_FILE=STATE/ca.pem
-
-# MSAL and azure-identity (Python, Node, .NET): authority and CA; disable instance discovery
+            "# entra, the entrakit libraries, MSAL and azure-identity (Python, Node, .NET): this authority and its CA; MSAL: disable instance discovery
 export AZURE_AUTHORITY_HOST=https://EMULATOR
 export SSL_CERT_FILE=STATE/ca.pem
 export REQUESTS_CA_BUNDLE=STATE/ca.pem
@@ -97,7 +87,7 @@ export IDENTITY_HEADER=HEADER
 export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
 
 # a service principal for EnvironmentCredential (optional):
-# export AZURE_TENANT_ID={TENANT} AZURE_CLIENT_ID={DAEMON} AZURE_CLIENT_SECRET=daemon-dev-secret
+# export AZURE_TENANT_ID={TENANT_ID} AZURE_CLIENT_ID={DAEMON} AZURE_CLIENT_SECRET=daemon-dev-secret
 # a public client for your own MSAL app: c1000000-0000-4000-8000-0000000000c1 (users alice, bob, mfa; passwords <name>-dev-password)
 # admin API: Authorization: Bearer ADMIN
 "
@@ -116,20 +106,16 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
 
     // A shell with those exports: the default chain picks the managed identity, which
     // the broker serves as the daemon app.
-    let mut token = Command::new(env!("CARGO_BIN_EXE_entra"));
+    let mut token = entra(&dir);
     token
         .args(["token", "--resource", "api://contoso-api", "-o", "json"])
-        .env_clear()
-        .env("PATH", dir.join("bin"))
-        .env("HOME", &dir)
-        .envs(&exports)
-        .current_dir(&dir);
+        .envs(&exports);
     let out = run_bounded(token);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["credential"], "ManagedIdentityCredential");
     let c = claims(json["access_token"].as_str().unwrap());
-    assert_eq!(c["tid"], TENANT);
+    assert_eq!(c["tid"], TENANT_ID);
     assert_eq!(c.get("azp").or(c.get("appid")).unwrap(), DAEMON);
     let audit = std::fs::read_to_string(dir.join("state/broker-audit.jsonl")).unwrap();
     assert!(audit.contains("\"outcome\":\"ok\""), "{audit}");
@@ -143,7 +129,6 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
     let status = wait_bounded(&mut child, Duration::from_secs(30));
     assert!(status.success(), "SIGTERM stops it cleanly: {status}");
     assert!(!dir.join("state/ready.json").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `entra up` and `entra emulator` do not start in a state directory others may write
@@ -151,17 +136,13 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
 #[test]
 fn up_refuses_untrusted_state_dir() {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = std::env::temp_dir().join(format!("entra-cli-up-open-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let home = temp_dir("up-open");
+    let dir = home.join("open");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     for args in [&["up", "--port", "0"][..], &["emulator", "--port", "0"][..]] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_entra"));
-        cmd.args(args)
-            .arg("--state-dir")
-            .arg(&dir)
-            .env_clear()
-            .stdin(Stdio::null());
+        let mut cmd = entra(&home);
+        cmd.args(args).arg("--state-dir").arg(&dir);
         let out = run_bounded(cmd);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
@@ -173,5 +154,4 @@ fn up_refuses_untrusted_state_dir() {
             "{args:?}"
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
