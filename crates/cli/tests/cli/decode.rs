@@ -343,3 +343,66 @@ async fn what_is_not_a_jwt() {
 
     h.stop().await;
 }
+
+/// `--for` with an App ID URI: a v2 token carries the API's client id, which the
+/// emulator's directory maps the URI to; a v1 token the URI itself; a token for another
+/// API gets a warning naming both accepted values. (The trap of issue 13: this said
+/// "Warnings none" for any token.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_an_app_id_uri_accepts_the_client_id_and_names_both() {
+    let h = Harness::start().await;
+    let dir = temp_dir("decode-app-id-uri");
+    let for_api = ["--for", API_URI];
+
+    // v2, aud = the client id: it fits.
+    let v2 = alice(&h, API_READ).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(claims(&v2)["aud"], API);
+    let out = decode(&dir, &v2, &for_api).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.ends_with("\nWarnings\n  none\n"),
+        "{}",
+        out.stdout
+    );
+
+    // A token for another API (Graph): both of contoso-api's audiences are named.
+    let graph = alice(&h, "User.Read").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = decode(&dir, &graph, &for_api).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let warnings = out.stdout.split("\nWarnings\n").nth(1).unwrap();
+    assert_snapshot(
+        warnings,
+        &format!(
+            "  ! this token is for Microsoft Graph (https://graph.microsoft.com), not for {API_URI}: that API accepts {API_URI} (v1 tokens) or its client id {API} (v2 tokens; from the emulator's development directory), and will answer 401. Ask for a scope of that API: `entra token --scope {API_URI}/.default`\n"
+        ),
+    );
+    let out = decode(&dir, &graph, &["--for", API_URI, "--json"]).await;
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["warnings"][0]["code"], "wrong_audience");
+
+    // A directory file of the user's own (ENTRA_EMULATOR_CONFIG) is read instead.
+    let file = dir.join("directory.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[apps]]\nclient_id = \"{API}\"\ntenant = \"{TENANT}\"\nidentifier_uris = [\"api://renamed\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = entra(&dir);
+    cmd.args(["decode", "-", "--for", "api://renamed"])
+        .env("ENTRA_EMULATOR_CONFIG", &file);
+    let out = run(cmd, Some(v2.clone().into_bytes())).await;
+    assert!(
+        out.stdout.ends_with("\nWarnings\n  none\n"),
+        "{}",
+        out.stdout
+    );
+    h.stop().await;
+}

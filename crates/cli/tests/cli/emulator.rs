@@ -167,3 +167,29 @@ fn emulator_writes_ready_json_and_stops_cleanly_on_sigterm() {
         assert!(!dir.join("ca-key.pem").exists());
     }
 }
+
+/// `approve-device-code` finds the running emulator through ready.json; without one it
+/// says so (exit 2), and it refuses to run without --user.
+#[test]
+fn approve_device_code_needs_a_running_emulator_and_a_user() {
+    let dir = temp_dir("approve");
+    let out = entra(&dir)
+        .args(["emulator", "approve-device-code", "ABCD-EFGH", "--user"])
+        .arg("alice@contoso.onmicrosoft.com")
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no running emulator") && err.contains("ready.json"),
+        "{err}"
+    );
+    let out = entra(&dir)
+        .args(["emulator", "approve-device-code", "ABCD-EFGH"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--user"));
+}

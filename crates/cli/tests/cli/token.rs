@@ -278,3 +278,42 @@ async fn managed_identity_and_workload_identity_kinds() {
     );
     h.stop().await;
 }
+
+/// What `entra up` prints is enough: the authority from AZURE_AUTHORITY_HOST and the CA
+/// from SSL_CERT_FILE, no flag and no ENTRA_* variable; ENTRA_AUTHORITY wins when both
+/// are set (`entra doctor` says where each value came from).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_library_variables_point_entra_at_the_emulator() {
+    let h = Harness::start().await;
+    let dir = crate::common::temp_dir("token-env");
+    let token = |env: &[(&str, &str)]| {
+        let mut cmd = crate::common::entra(&dir);
+        cmd.args(["token", "--scope", API_DEFAULT, "--token-cache"])
+            .arg(dir.join("cache.bin"))
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
+            .env("AZURE_CLIENT_ID", DAEMON)
+            .env("AZURE_TENANT_ID", TENANT_ID)
+            .env("AZURE_CLIENT_SECRET", entra_testkit::dev::DAEMON_SECRET)
+            .envs(env.iter().copied());
+        crate::common::run(cmd, None)
+    };
+    let library = [
+        ("AZURE_AUTHORITY_HOST", h.base()),
+        ("SSL_CERT_FILE", h.ready().ca_file.as_str()),
+    ];
+    let out = token(&library).await;
+    assert_eq!(out.code, Some(0), "{}", stderr(&out));
+    assert_eq!(claims(stdout(&out).trim())["aud"], API);
+
+    // ENTRA_AUTHORITY beats AZURE_AUTHORITY_HOST: a closed port, so the run fails
+    // (exit 4), which shows which one was used.
+    let both = [
+        library[0],
+        library[1],
+        ("ENTRA_AUTHORITY", "https://127.0.0.1:9"),
+    ];
+    std::fs::remove_file(dir.join("cache.bin")).unwrap();
+    let out = token(&both).await;
+    assert_eq!(out.code, Some(4), "{}", stderr(&out));
+    h.stop().await;
+}
