@@ -3,7 +3,6 @@
 //! and why the others do not, authority reachability, CA trust, clock skew, the token
 //! cache file); and `entra doctor --error TEXT` explains an AADSTS error or an API's 401.
 //! No token and no secret value is ever printed.
-
 //!
 //! Each check lives in a file of its own under `doctor/` and returns [`Check`]s (the
 //! authority's one request yields three: authority, CA trust, clock); [`run_checks`] runs

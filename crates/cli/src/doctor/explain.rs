@@ -11,6 +11,8 @@ use crate::aadsts;
 use crate::exit::{CliError, FAILURE};
 use crate::term::Paint;
 
+/// Explains `arg` (the text, a code, or `-` for stdin): exit 0 when something in it was
+/// explained, 1 when nothing was recognised, 2 when there is nothing to read.
 pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
     let text = if arg == "-" {
         let mut s = String::new();

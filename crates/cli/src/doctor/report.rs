@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::term::Paint;
 
+/// A check's verdict; any `Fail` makes `entra doctor` exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
     Ok,
@@ -24,6 +25,7 @@ impl Status {
     }
 }
 
+/// One line of the report, with its detail lines and advice.
 #[derive(Debug)]
 pub(crate) struct Check {
     pub name: &'static str,
