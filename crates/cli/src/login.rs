@@ -2,7 +2,7 @@
 //! account and its tokens in the token cache file, where `entra token --credential user`,
 //! the default chain and any MSAL app sharing the file find them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use entra_identity::{
@@ -172,7 +172,8 @@ async fn device_code(
         move |info: &DeviceCodeInfo| {
             let err = Paint::stderr();
             eprintln!("{}", err.bold(&info.message));
-            *shown.lock().expect("device code lock") = Some((info.clone(), Instant::now()));
+            *shown.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((info.clone(), Instant::now()));
         }
     };
     let status = StatusLine::new();
@@ -204,7 +205,8 @@ impl StatusLine {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Some((info, since)) = shown.lock().expect("device code lock").clone() else {
+            let Some((info, since)) = shown.lock().unwrap_or_else(PoisonError::into_inner).clone()
+            else {
                 continue;
             };
             let waited = since.elapsed().as_secs();

@@ -20,10 +20,8 @@ pub(super) async fn checks(config: &Config) -> Vec<Check> {
     let ca = config.ca_file.as_ref();
     let ca_text = match ca {
         Some(s) => format!("the system roots and {} ({})", s.value.display(), s.source),
-        None => match std::env::var("SSL_CERT_FILE") {
-            Ok(f) if !f.is_empty() => format!("the system roots (SSL_CERT_FILE={f})"),
-            _ => "the system roots".to_string(),
-        },
+        // SSL_CERT_FILE, when set, is the configured CA (the lowest layer).
+        None => "the system roots".to_string(),
     };
     let client = match ReqwestClient::new(ca.map(|s| s.value.as_path())) {
         Ok(c) => c,
