@@ -26,3 +26,28 @@ pub(crate) const WEB_SECRET: &str = "web-dev-secret";
 pub(crate) const ALICE: (&str, &str) = ("alice@contoso.onmicrosoft.com", "alice-dev-password");
 /// Bob and his password.
 pub(crate) const BOB: (&str, &str) = ("bob@contoso.onmicrosoft.com", "bob-dev-password");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test kit holds the same identities; the two copies must not drift (the
+    /// demo may not depend on the test kit, so it cannot simply use it).
+    #[test]
+    fn the_same_identities_as_the_test_kit() {
+        use entra_testkit::dev as kit;
+        assert_eq!(TENANT, kit::TENANT);
+        assert_eq!(TENANT_ID, kit::TENANT_ID);
+        assert_eq!(FABRIKAM_ID, kit::OTHER_TENANT_ID);
+        assert_eq!(DAEMON, kit::DAEMON);
+        assert_eq!(DAEMON_SECRET, kit::DAEMON_SECRET);
+        assert_eq!(PUBLIC_CLIENT, kit::PUBLIC_CLIENT);
+        assert_eq!(API, kit::API);
+        assert_eq!(API_URI, kit::API_URI);
+        assert_eq!(WEB, kit::WEB);
+        assert_eq!(ALICE, (kit::ALICE, kit::ALICE_PASSWORD));
+        assert_eq!(BOB, (kit::BOB, kit::BOB_PASSWORD));
+        let directory = entra_emulator::directory::DEFAULT_DIRECTORY_TOML;
+        assert!(directory.contains(&format!("value = \"{WEB_SECRET}\"")));
+    }
+}

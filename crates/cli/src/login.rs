@@ -111,7 +111,7 @@ async fn interrupted() {
 }
 
 /// The Azure CLI's first-party public client, `entra`'s default client id.
-const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+const AZURE_CLI_CLIENT_ID: &str = entra_identity::DEFAULT_PUBLIC_CLIENT_ID;
 
 /// `http://127.0.0.1:PORT` (RFC 8252's choice) for every app but the Azure CLI's: its
 /// registration is known to list `http://localhost` (MSAL Python and `az login` send

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::common::{self, Entra, claims, counters, stderr, stdout};
 
 /// The Azure CLI's well-known public client, `entra login`'s default.
-const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+const AZURE_CLI: &str = entra_identity::DEFAULT_PUBLIC_CLIENT_ID;
 
 /// Signs alice in with `entra login --device-code`, entering the code it prints.
 async fn device_code_login(h: &Harness, e: &Entra, extra: &[&str]) -> (String, String) {
