@@ -84,7 +84,7 @@ pub(crate) enum EmulatorAction {
     #[command(after_help = "\
 Examples:
   entra emulator approve-device-code ABCD-EFGH --user alice@contoso.onmicrosoft.com
-  entra emulator approve-device-code \"$CODE\" --user bob@contoso.onmicrosoft.com --state-dir /tmp/emu
+  entra emulator approve-device-code \"$CODE\" --user bob --state-dir /tmp/emu
 
 Exit status: 0 approved, 1 unknown or expired code, 2 unknown user or no running
 emulator, 4 the emulator cannot be reached.")]
@@ -92,7 +92,8 @@ emulator, 4 the emulator cannot be reached.")]
         /// The user code the device shows, e.g. ABCD-EFGH.
         #[arg(value_name = "CODE")]
         code: String,
-        /// The user who signs in (a user name of the directory, e.g. alice@contoso.onmicrosoft.com).
+        /// The user who signs in: a user name of the directory (alice@contoso.onmicrosoft.com),
+        /// or the part before @ when one user has it (alice).
         #[arg(long, value_name = "UPN")]
         user: String,
     },

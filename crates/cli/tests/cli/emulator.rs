@@ -193,3 +193,105 @@ fn approve_device_code_needs_a_running_emulator_and_a_user() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--user"));
 }
+
+/// `approve-device-code` end to end against a stand-in for the emulator's admin API
+/// (the contract: `POST /admin/device-codes/{user_code}/approve`, `{"user": UPN}`, the
+/// admin token as a bearer; 200 `{user_code, user, client_id}`, 404 for an unknown or
+/// expired code, 400 for an unknown user, errors as `{error, error_description}`),
+/// found through a ready.json as the running emulator writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_device_code_speaks_the_admin_api_contract() {
+    use axum::extract::Path;
+    use axum::http::{HeaderMap, StatusCode};
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+
+    let h = crate::common::Harness::start().await;
+    let seen: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/admin/device-codes/{code}/approve",
+        axum::routing::post(
+            move |Path(code): Path<String>, headers: HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    log.lock().unwrap().push((code.clone(), auth, body.clone()));
+                    let user = body["user"].as_str().unwrap_or("");
+                    match (code.as_str(), user) {
+                        ("ABCDEFGH", "alice@contoso.onmicrosoft.com") => (
+                            StatusCode::OK,
+                            axum::Json(json!({"user_code": "ABCDEFGH", "user": user, "client_id": "c1"})),
+                        ),
+                        ("ABCDEFGH", _) => (
+                            StatusCode::BAD_REQUEST,
+                            axum::Json(json!({"error": "invalid_request", "error_description": format!("no user {user:?}")})),
+                        ),
+                        _ => (
+                            StatusCode::NOT_FOUND,
+                            axum::Json(json!({"error": "not_found", "error_description": "no pending device code"})),
+                        ),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = temp_dir("approve-api");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mut ready = serde_json::to_value(h.ready()).unwrap();
+    ready["authority"] = format!("http://{addr}").into();
+    ready["admin_token"] = "admin-test-token".into();
+    std::fs::write(state.join("ready.json"), ready.to_string()).unwrap();
+    let approve = |code: &str, user: &str| {
+        let mut cmd = entra(&dir);
+        cmd.args([
+            "emulator",
+            "approve-device-code",
+            code,
+            "--user",
+            user,
+            "--state-dir",
+        ])
+        .arg(&state);
+        crate::common::run(cmd, None)
+    };
+
+    let out = approve("ABCDEFGH", "alice@contoso.onmicrosoft.com").await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "Approved device code ABCDEFGH for alice@contoso.onmicrosoft.com (client c1): the waiting client gets its tokens at its next poll.\n"
+    );
+    let (code, auth, body) = seen.lock().unwrap()[0].clone();
+    assert_eq!(code, "ABCDEFGH");
+    assert_eq!(auth, "Bearer admin-test-token");
+    assert_eq!(body, json!({"user": "alice@contoso.onmicrosoft.com"}));
+
+    let out = approve("ABCDEFGH", "mallory").await;
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: the emulator refused: invalid_request: no user \"mallory\"\n"
+    );
+    let out = approve("WRONG-CODE", "alice@contoso.onmicrosoft.com").await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "error: device code WRONG-CODE is unknown or has expired (not_found: no pending device code)\nhint: "
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("admin-test-token") && !out.stderr.contains("admin-test-token"));
+    h.stop().await;
+}
