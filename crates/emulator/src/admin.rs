@@ -14,10 +14,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::directory::{
-    AppConfig, ConsentConfig, Directory, DirectoryConfig, SecretConfig, UserConfig,
-};
-use crate::state::{AppState, Fault, Revoked};
+use crate::directory::{AppConfig, SecretConfig, UserConfig};
+use crate::state::{AppState, Fault, Revoked, mutate_directory as mutate};
 
 /// The admin routes (mounted under `/admin`).
 pub fn router() -> Router<AppState> {
@@ -63,55 +61,6 @@ pub async fn guard(
 
 fn fail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
-}
-
-/// Applies `change` to a copy of the directory source, checks it, and swaps it in.
-pub fn mutate(
-    st: &AppState,
-    change: impl FnOnce(&mut DirectoryConfig) -> Result<(), String>,
-) -> Result<(), String> {
-    let mut guard = st.config.lock().expect("config lock");
-    let (config, ctx) = &mut *guard;
-    let mut next = config.clone();
-    change(&mut next)?;
-    let dir = Directory::build(&next, ctx).map_err(|e| e.to_string())?;
-    *config = next;
-    *st.directory.write().expect("directory lock") = std::sync::Arc::new(dir);
-    Ok(())
-}
-
-/// Records a user's consent for `client_id` to `perms` (`resource/scope`).
-pub fn add_user_consent(
-    st: &AppState,
-    upn: &str,
-    client_id: &str,
-    perms: &[String],
-) -> Result<(), String> {
-    mutate(st, |c| {
-        let user = c
-            .users
-            .iter_mut()
-            .find(|u| u.upn.get_ref().eq_ignore_ascii_case(upn))
-            .ok_or("no such user")?;
-        match user
-            .consents
-            .iter_mut()
-            .find(|x| x.client_id.get_ref().eq_ignore_ascii_case(client_id))
-        {
-            Some(existing) => {
-                let mut scopes = existing.scopes.get_ref().clone();
-                scopes.extend(perms.iter().cloned());
-                scopes.sort();
-                scopes.dedup();
-                existing.scopes = toml::Spanned::new(0..0, scopes);
-            }
-            None => user.consents.push(ConsentConfig {
-                client_id: toml::Spanned::new(0..0, client_id.to_string()),
-                scopes: toml::Spanned::new(0..0, perms.to_vec()),
-            }),
-        }
-        Ok(())
-    })
 }
 
 /// Reads a TOML (or JSON) table into `T`.

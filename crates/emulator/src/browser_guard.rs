@@ -28,6 +28,11 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+// ---------------------------------------------------------------------------------------
+// The `Host` header parser. The broker has its own copy of it (`parse_host` in
+// crates/broker/src/browser_guard.rs, returning its `HostName`); the two crates are kept
+// independent for now, so a fix to one belongs in the other too.
+
 /// Parses `host[:port]` (`[v6]:port`) as a `Host` header carries it: the IP address, or
 /// the name in lower case. `None` for anything else.
 fn parse_host(value: &str) -> Option<Result<IpAddr, String>> {
@@ -68,6 +73,9 @@ fn parse_host(value: &str) -> Option<Result<IpAddr, String>> {
     }
     Some(host)
 }
+
+// ---------------------------------------------------------------------------------------
+// The guard.
 
 /// Whether `host` (a `Host` header's value) names an emulator bound to `bind`.
 pub fn names_this_emulator(host: &str, bind: IpAddr) -> bool {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::errors::EntraError;
-use crate::grants::TenantSel;
+use crate::request::TenantSel;
 use crate::state::AppState;
 
 fn cached_json(v: Value, max_age: u32) -> Response {

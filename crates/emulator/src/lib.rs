@@ -40,6 +40,7 @@ pub mod assertions;
 pub mod authorize;
 mod body_limit;
 pub mod browser_guard;
+mod consent;
 pub mod directory;
 pub mod discovery;
 pub mod errors;
@@ -47,6 +48,7 @@ pub mod grants;
 pub mod keys;
 pub mod managed_identity;
 pub mod pages;
+mod request;
 pub mod secure_fs;
 pub mod server;
 pub mod state;
@@ -63,11 +65,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
+pub use body_limit::MAX_BODY_BYTES;
 pub use directory::{ConfigError, DirectoryConfig};
 use state::{AppState, Inner};
-
-/// Largest request body accepted (token requests are a few KiB).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How to run the emulator.
 #[derive(Debug, Clone)]
@@ -372,7 +372,7 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
     }
     let status = resp.status();
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        return body_too_large_response();
+        return body_limit::body_too_large_response();
     }
     errors::EntraError::new(
         "invalid_request",
@@ -380,18 +380,6 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
         "Invalid request. Request is malformed or invalid.",
     )
     .status(status)
-    .into_response()
-}
-
-/// Entra's 413 for a request body over [`MAX_BODY_BYTES`] (AADSTS9002313).
-pub(crate) fn body_too_large_response() -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    errors::EntraError::new(
-        "invalid_request",
-        9002313,
-        format!("Invalid request. The request body is larger than {MAX_BODY_BYTES} bytes."),
-    )
-    .status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
     .into_response()
 }
 

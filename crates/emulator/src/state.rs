@@ -122,11 +122,26 @@ pub struct Session {
     pub created: i64,
 }
 
+/// The parameters of an authorize request that matter after sign-in.
+#[derive(Debug, Clone)]
+pub struct AuthorizeParams {
+    /// Redirect URI (verified).
+    pub redirect_uri: String,
+    /// `query`, `fragment` or `form_post`.
+    pub response_mode: String,
+    /// `state`.
+    pub state: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// PKCE challenge and method.
+    pub challenge: Option<(String, String)>,
+}
+
 /// What a pending interactive sign-in will finish.
 #[derive(Debug, Clone)]
 pub enum FlowKind {
     /// An authorize request.
-    Authorize(crate::authorize::AuthorizeParams),
+    Authorize(AuthorizeParams),
     /// A device-code approval (by device code).
     Device(String),
 }
@@ -470,6 +485,21 @@ pub fn endpoint_name(path: &str) -> &'static str {
     } else {
         "pages"
     }
+}
+
+/// Applies `change` to a copy of the directory source, checks it, and swaps it in.
+pub(crate) fn mutate_directory(
+    st: &AppState,
+    change: impl FnOnce(&mut DirectoryConfig) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut guard = st.config.lock().expect("config lock");
+    let (config, ctx) = &mut *guard;
+    let mut next = config.clone();
+    change(&mut next)?;
+    let dir = Directory::build(&next, ctx).map_err(|e| e.to_string())?;
+    *config = next;
+    *st.directory.write().expect("directory lock") = std::sync::Arc::new(dir);
+    Ok(())
 }
 
 #[cfg(test)]
