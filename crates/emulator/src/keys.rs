@@ -123,6 +123,76 @@ fn stored_leaf_usable(state_dir: &Path, ca: &Path, cert: &Path, key: &Path) -> b
     not_after - OffsetDateTime::now_utc().unix_timestamp() > LEAF_RENEW_BEFORE_SECS
 }
 
+/// Makes a new name-constrained CA, signs one `localhost` leaf with it, drops the CA's
+/// key, and writes the CA certificate, the leaf chain and the leaf key.
+fn create_ca_and_leaf(
+    state_dir: &Path,
+    ca_file: &Path,
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<(), String> {
+    let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "entrakit emulator local CA");
+    dn.push(DnType::OrganizationName, "entrakit (development only)");
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.name_constraints = Some(ca_name_constraints());
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    // The CA signs one leaf and its key is dropped: it need not outlive the leaf.
+    ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(826);
+    let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
+
+    let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut leaf = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .map_err(|e| e.to_string())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name = dn;
+    leaf.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    leaf.not_after = OffsetDateTime::now_utc() + Duration::days(825);
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .map_err(|e| e.to_string())?;
+    // The CA's key is never written; it goes out of scope here.
+    drop(ca_key);
+
+    let legacy = state_dir.join(LEGACY_CA_KEY);
+    match std::fs::remove_file(&legacy) {
+        Ok(()) => tracing::warn!(
+            path = %legacy.display(),
+            "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", legacy.display())),
+    }
+    let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    write_private(key_file, leaf_key.serialize_pem().as_bytes()).map_err(|e| err(key_file, e))?;
+    write_private(
+        cert_file,
+        format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
+    )
+    .map_err(|e| err(cert_file, e))?;
+    write_private(ca_file, ca.pem().as_bytes()).map_err(|e| err(ca_file, e))?;
+
+    Ok(())
+}
+
 /// Loads the CA and leaf from `state_dir`, creating them on first start (and whenever
 /// the leaf nears its end: then under a new CA, as the old CA's key was not kept).
 pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
@@ -130,66 +200,7 @@ pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
     let cert_file = state_dir.join("tls-cert.pem");
     let key_file = state_dir.join("tls-key.pem");
     if !stored_leaf_usable(state_dir, &ca_file, &cert_file, &key_file) {
-        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut ca_params =
-            CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "entrakit emulator local CA");
-        dn.push(DnType::OrganizationName, "entrakit (development only)");
-        ca_params.distinguished_name = dn;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params.name_constraints = Some(ca_name_constraints());
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
-        // The CA signs one leaf and its key is dropped: it need not outlive the leaf.
-        ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(826);
-        let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
-
-        let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut leaf = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
-        .map_err(|e| e.to_string())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "localhost");
-        leaf.distinguished_name = dn;
-        leaf.not_before = OffsetDateTime::now_utc() - Duration::days(1);
-        leaf.not_after = OffsetDateTime::now_utc() + Duration::days(825);
-        leaf.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .map_err(|e| e.to_string())?;
-        // The CA's key is never written; it goes out of scope here.
-        drop(ca_key);
-
-        let legacy = state_dir.join(LEGACY_CA_KEY);
-        match std::fs::remove_file(&legacy) {
-            Ok(()) => tracing::warn!(
-                path = %legacy.display(),
-                "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", legacy.display())),
-        }
-        let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-        write_private(&key_file, leaf_key.serialize_pem().as_bytes())
-            .map_err(|e| err(&key_file, e))?;
-        write_private(
-            &cert_file,
-            format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
-        )
-        .map_err(|e| err(&cert_file, e))?;
-        write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| err(&ca_file, e))?;
+        create_ca_and_leaf(state_dir, &ca_file, &cert_file, &key_file)?;
     }
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let cert_pem =

@@ -7,6 +7,7 @@ use super::token_request::TokenRequest;
 use crate::consent::delegated_scopes;
 use crate::directory::{App, User};
 use crate::errors::EntraError;
+use crate::keys::SigningKey;
 use crate::request::ScopeSet;
 use crate::state::RefreshToken;
 use crate::tokens::{self, AccessTokenRequest, ClientAuthKind, Principal};
@@ -29,16 +30,7 @@ impl TokenRequest<'_> {
         }
         let lifetime = self.st.token_lifetime(self.dir);
         let key = self.st.signing_key();
-        let scp = if set.resource.is_graph() && granted.is_empty() {
-            set.oidc
-                .iter()
-                .filter(|s| *s != "offline_access")
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" ")
-        } else {
-            granted.join(" ")
-        };
+        let scp = token_scp(set, &granted);
         let amr: &[&str] = if g.mfa { &["pwd", "mfa"] } else { &["pwd"] };
         let at = tokens::mint_access_token(
             &key,
@@ -89,27 +81,39 @@ impl TokenRequest<'_> {
                 self.dir.settings.refresh_token_inactivity_seconds.into();
         }
         if g.id_token && (set.has("openid") || self.v1) {
-            let id = tokens::mint_id_token(
-                &key,
-                &self.base,
-                tenant_id,
-                &client.client_id,
-                user,
-                g.nonce,
-                g.session_id,
-                self.now,
-                self.dir.settings.id_token_lifetime_seconds as i64,
-                set.has("email"),
-            )
-            .map_err(|_| {
-                EntraError::new("server_error", 50000, "There was an error issuing a token.")
-            })?;
-            body["id_token"] = id.into();
+            body["id_token"] = self
+                .id_token(&key, client, user, tenant_id, set, &g)?
+                .into();
         }
         if self.form.get("client_info") == Some("1") {
             body["client_info"] = tokens::client_info(user).into();
         }
         Ok(body)
+    }
+
+    /// The ID token of a user grant.
+    fn id_token(
+        &self,
+        key: &SigningKey,
+        client: &App,
+        user: &User,
+        tenant_id: &str,
+        set: &ScopeSet<'_>,
+        g: &UserGrant<'_>,
+    ) -> Result<String, EntraError> {
+        tokens::mint_id_token(
+            key,
+            &self.base,
+            tenant_id,
+            &client.client_id,
+            user,
+            g.nonce,
+            g.session_id,
+            self.now,
+            self.dir.settings.id_token_lifetime_seconds as i64,
+            set.has("email"),
+        )
+        .map_err(|_| EntraError::new("server_error", 50000, "There was an error issuing a token."))
     }
 
     /// Stores a new refresh token (in the grant's family, or a new one) and returns it.
@@ -189,4 +193,19 @@ pub fn mfa_required(resource: &App) -> EntraError {
         ),
     )
     .suberror("basic_action")
+}
+
+/// The access token's `scp`: the granted scopes, or for Graph with none granted the OIDC
+/// scopes asked for (without `offline_access`).
+fn token_scp(set: &ScopeSet<'_>, granted: &[String]) -> String {
+    if set.resource.is_graph() && granted.is_empty() {
+        set.oidc
+            .iter()
+            .filter(|s| *s != "offline_access")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        granted.join(" ")
+    }
 }
