@@ -18,7 +18,7 @@ use crate::directory::{AppConfig, SecretConfig, UserConfig};
 use crate::state::{AppState, Fault, Revoked, mutate_directory as mutate};
 
 /// The admin routes (mounted under `/admin`).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/directory", get(get_directory))
         .route("/apps", post(add_app))
@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Rejects requests without the admin bearer token.
-pub async fn guard(
+pub(crate) async fn guard(
     State(st): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,

@@ -65,7 +65,7 @@ fn same_thumbprint(presented: &str, expected: &str) -> bool {
 
 /// Verifies `client_assertion` for `app`: a certificate assertion (`iss` = `sub` = client
 /// id) or a federated one (an external `iss` matching a federated credential).
-pub async fn verify_client_assertion(
+pub(crate) async fn verify_client_assertion(
     st: &AppState,
     app: &App,
     assertion: &str,
@@ -288,7 +288,11 @@ async fn external_key(
 }
 
 /// Verifies a token this emulator issued (signature with a published key, lifetime).
-pub fn verify_own_token(st: &AppState, token: &str, now: i64) -> Result<DecodedToken, EntraError> {
+pub(crate) fn verify_own_token(
+    st: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<DecodedToken, EntraError> {
     let bad = |m: &str| {
         EntraError::new(
             "invalid_grant",

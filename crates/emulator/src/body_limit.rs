@@ -19,12 +19,12 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
 /// Largest request body accepted (token requests are a few KiB).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How much of an oversized body is read and discarded before the connection is closed.
-pub const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+pub(crate) const DRAIN_CAP: u64 = 16 * 1024 * 1024;
 /// How long the draining may take.
-pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The request with its body read into memory, or the 413 to send when it is too big.
 pub(crate) async fn read_bounded(req: Request<Incoming>) -> Result<Request<Body>, Response<Body>> {

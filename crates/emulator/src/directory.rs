@@ -9,18 +9,19 @@ mod build;
 mod config;
 mod model;
 
-pub use build::{LoadContext, derived_guid, is_guid, load};
+pub(crate) use build::{LoadContext, load};
 pub use config::{
     AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
     DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig, SecretConfig,
     Settings, TenantConfig, UserConfig,
 };
-pub use model::{
-    App, CONSUMERS_TENANT_ID, ClientSecret, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
+pub(crate) use model::{
+    App, CONSUMERS_TENANT_ID, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
 };
 
 #[cfg(test)]
 mod tests {
+    use super::build::{derived_guid, is_guid};
     use super::*;
 
     fn ctx(text: &str) -> LoadContext {

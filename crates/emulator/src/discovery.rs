@@ -33,7 +33,7 @@ fn issuer_tenant(sel: TenantSel<'_>) -> String {
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
-pub async fn openid_configuration_v2(
+pub(crate) async fn openid_configuration_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -78,7 +78,7 @@ pub async fn openid_configuration_v2(
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration` (v1).
-pub async fn openid_configuration_v1(
+pub(crate) async fn openid_configuration_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -145,7 +145,7 @@ fn jwks(st: &AppState, tenant: &str, headers: &HeaderMap, v2: bool) -> Response 
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
-pub async fn keys_v2(
+pub(crate) async fn keys_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -154,7 +154,7 @@ pub async fn keys_v2(
 }
 
 /// `GET /{tenant}/discovery/keys` (v1).
-pub async fn keys_v1(
+pub(crate) async fn keys_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -163,7 +163,7 @@ pub async fn keys_v1(
 }
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
-pub async fn instance_discovery(
+pub(crate) async fn instance_discovery(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -230,7 +230,7 @@ fn is_this_instance(candidate: &str, own: &str) -> bool {
 }
 
 /// `GET /oidc/userinfo` with a bearer access token this emulator issued.
-pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -271,7 +271,10 @@ pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Respons
 
 /// `GET /federation/.well-known/openid-configuration`: the emulator's stand-in for a
 /// Kubernetes (or other) workload token issuer.
-pub async fn federation_configuration(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn federation_configuration(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
     let base = st.base_url(&headers);
     cached_json(
         json!({
@@ -286,7 +289,7 @@ pub async fn federation_configuration(State(st): State<AppState>, headers: Heade
 }
 
 /// `GET /federation/keys`.
-pub async fn federation_keys(State(st): State<AppState>) -> Response {
+pub(crate) async fn federation_keys(State(st): State<AppState>) -> Response {
     let (kid, key) = &st.federation;
     let mut extra = serde_json::Map::new();
     extra.insert("kid".into(), kid.clone().into());
@@ -325,7 +328,7 @@ pub fn mint_federated(
 
 /// `GET /common/userrealm/{user}`: home realm discovery (MSAL asks before a
 /// username/password sign-in). Directory domains are `Managed`, others `Unknown`.
-pub async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) -> Response {
+pub(crate) async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) -> Response {
     let domain = user
         .rsplit_once('@')
         .map(|(_, d)| d.to_ascii_lowercase())
@@ -344,7 +347,7 @@ pub async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) ->
 }
 
 /// 404 in Entra's JSON shape for unknown paths.
-pub async fn not_found(headers: HeaderMap) -> Response {
+pub(crate) async fn not_found(headers: HeaderMap) -> Response {
     EntraError::new(
         "invalid_request",
         9002313,

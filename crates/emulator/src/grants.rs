@@ -26,7 +26,7 @@ use crate::state::AppState;
 use token_request::TokenRequest;
 
 /// The token endpoint's entry point.
-pub async fn token_v2(
+pub(crate) async fn token_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -36,7 +36,7 @@ pub async fn token_v2(
 }
 
 /// The v1 token endpoint (`resource` instead of `scope`).
-pub async fn token_v1(
+pub(crate) async fn token_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,

@@ -21,11 +21,11 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-pub use crate::secure_fs::write_private;
+pub(crate) use crate::secure_fs::write_private;
 use crate::secure_fs::{is_regular_file, read_private};
 
 /// Generates an RSA-2048 key, returned as PKCS#8 DER.
-pub fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
+pub(crate) fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
     use aws_lc_rs::encoding::AsDer as _;
     let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
         .map_err(|_| "RSA key generation failed".to_string())?;
@@ -65,11 +65,11 @@ fn pem_block(label: &str, der: &[u8]) -> String {
 // TLS
 
 /// The local CA and the server's leaf certificate.
-pub struct TlsMaterial {
+pub(crate) struct TlsMaterial {
     /// Where the CA certificate is (what clients trust).
-    pub ca_file: PathBuf,
+    pub(crate) ca_file: PathBuf,
     /// The rustls server config.
-    pub server_config: Arc<rustls::ServerConfig>,
+    pub(crate) server_config: Arc<rustls::ServerConfig>,
 }
 
 /// The file where versions before the CA was name-constrained kept its private key.
@@ -79,7 +79,7 @@ const LEGACY_CA_KEY: &str = "ca-key.pem";
 const LEAF_RENEW_BEFORE_SECS: i64 = 30 * 24 * 3600;
 
 /// What the CA may vouch for: `localhost` (and names under it), `127.0.0.1`, `::1`.
-pub fn ca_name_constraints() -> rcgen::NameConstraints {
+pub(crate) fn ca_name_constraints() -> rcgen::NameConstraints {
     rcgen::NameConstraints {
         permitted_subtrees: vec![
             rcgen::GeneralSubtree::DnsName("localhost".into()),
@@ -195,7 +195,7 @@ fn create_ca_and_leaf(
 
 /// Loads the CA and leaf from `state_dir`, creating them on first start (and whenever
 /// the leaf nears its end: then under a new CA, as the old CA's key was not kept).
-pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
+pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
     let ca_file = state_dir.join("ca.pem");
     let cert_file = state_dir.join("tls-cert.pem");
     let key_file = state_dir.join("tls-key.pem");
@@ -249,21 +249,22 @@ struct StoredKey {
 }
 
 /// A token-signing key with its certificate (published as `x5c`).
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// Key id: the certificate's SHA-1 thumbprint, base64url, as Entra does.
-    pub kid: String,
+    pub(crate) kid: String,
     /// The parsed key.
-    pub key: RsaSigningKey,
+    pub(crate) key: RsaSigningKey,
     /// DER certificate.
-    pub cert_der: Vec<u8>,
+    pub(crate) cert_der: Vec<u8>,
     /// Created (unix seconds).
-    pub created: i64,
+    #[expect(dead_code, reason = "stored with the key; nothing reads it back yet")]
+    pub(crate) created: i64,
     /// When it stopped signing (unix seconds).
-    pub retired: Option<i64>,
+    pub(crate) retired: Option<i64>,
     /// Precomputed base64url headers: v2 (`kid`) and v1 (`x5t` + `kid`).
-    pub header_v2: String,
+    pub(crate) header_v2: String,
     /// See `header_v2`.
-    pub header_v1: String,
+    pub(crate) header_v1: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -312,7 +313,7 @@ impl SigningKey {
     }
 
     /// The JWK published for this key.
-    pub fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
+    pub(crate) fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
         let mut extra = serde_json::Map::new();
         extra.insert("kid".into(), self.kid.clone().into());
         extra.insert("x5t".into(), self.kid.clone().into());
@@ -325,16 +326,16 @@ impl SigningKey {
 }
 
 /// The signing keys: the newest signs; retired keys stay published for the grace period.
-pub struct KeyStore {
+pub(crate) struct KeyStore {
     path: PathBuf,
     stored: Vec<StoredKey>,
     /// Newest first; index 0 is the active key.
-    pub keys: Vec<Arc<SigningKey>>,
+    pub(crate) keys: Vec<Arc<SigningKey>>,
 }
 
 impl KeyStore {
     /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
-    pub fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
+    pub(crate) fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
         let path = state_dir.join("signing-keys.json");
         let stored: Vec<StoredKey> = match read_private(&path)? {
             Some(bytes) => {
@@ -360,12 +361,12 @@ impl KeyStore {
     }
 
     /// The key that signs now.
-    pub fn active(&self) -> Arc<SigningKey> {
+    pub(crate) fn active(&self) -> Arc<SigningKey> {
         self.keys[0].clone()
     }
 
     /// Makes a new active key; keys retired longer ago than `grace` are dropped.
-    pub fn rotate(&mut self, now: i64, grace: i64) -> Result<String, String> {
+    pub(crate) fn rotate(&mut self, now: i64, grace: i64) -> Result<String, String> {
         let (key, stored) = SigningKey::generate(now)?;
         for s in &mut self.stored {
             s.retired.get_or_insert(now);
@@ -404,7 +405,7 @@ impl KeyStore {
     }
 
     /// Keys to publish at `now`.
-    pub fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
+    pub(crate) fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
         self.keys
             .iter()
             .filter(move |k| k.retired.is_none_or(|r| now - r <= grace))
@@ -415,7 +416,7 @@ impl KeyStore {
 // Federation issuer key (for `mint-federated`)
 
 /// The key the emulator's own `/federation` issuer signs workload tokens with.
-pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
+pub(crate) fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
     let path = state_dir.join("federation-key.pk8");
     let der = match read_private(&path)? {
         Some(d) => d,
@@ -435,22 +436,22 @@ pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), Strin
 
 /// A client certificate registered on an app.
 #[derive(Debug, Clone)]
-pub struct ClientCertificate {
+pub(crate) struct ClientCertificate {
     /// SHA-1 thumbprint, base64url (`x5t`).
-    pub x5t: String,
+    pub(crate) x5t: String,
     /// SHA-256 thumbprint, base64url (`x5t#S256`).
-    pub x5t_s256: String,
+    pub(crate) x5t_s256: String,
     /// Upper-case hex SHA-1 thumbprint (what the portal shows).
-    pub thumbprint_hex: String,
+    pub(crate) thumbprint_hex: String,
     /// The public key.
-    pub public_key: RsaPublicKey,
+    pub(crate) public_key: RsaPublicKey,
     /// Not after (unix seconds).
-    pub not_after: i64,
+    pub(crate) not_after: i64,
 }
 
 impl ClientCertificate {
     /// From PEM text holding at least one certificate (a key may be there too; it is ignored).
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, String> {
         use rustls_pki_types::{CertificateDer, pem::PemObject};
         let cert = CertificateDer::pem_slice_iter(pem.as_bytes())
             .next()
@@ -460,7 +461,7 @@ impl ClientCertificate {
     }
 
     /// From a DER certificate.
-    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, String> {
         use x509_cert::der::Decode as _;
         let cert = x509_cert::Certificate::from_der(der)
             .map_err(|e| format!("not an X.509 certificate: {e}"))?;
@@ -490,7 +491,7 @@ impl ClientCertificate {
     }
 
     /// Loads `path` (key + certificate PEM), generating both when the file is missing.
-    pub fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
+    pub(crate) fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
         match read_private(path)? {
             Some(pem) => Self::from_pem(&String::from_utf8_lossy(&pem))
                 .map_err(|e| format!("{}: {e}", path.display())),

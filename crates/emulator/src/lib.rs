@@ -27,33 +27,33 @@
 //!   key is dropped once the one leaf certificate is signed (never written to disk).
 //! - The state directory must belong to this user and not be writable by group or
 //!   others (a new one is made 0700); key files are created exclusively with mode 0600
-//!   and never read through a symlink ([`secure_fs`]).
+//!   and never read through a symlink ([`write_private`], [`ensure_private_dir`]).
 //! - It binds loopback by default. Its well-known identities and passwords are public.
 //! - Plain HTTP exists only behind [`Options::danger_plain_http`].
 //! - Its managed-identity endpoints and admin API refuse requests a web page could make
-//!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`): see [`browser_guard`].
+//!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`).
 
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod assertions;
-pub mod authorize;
+mod admin;
+mod assertions;
+mod authorize;
 mod body_limit;
-pub mod browser_guard;
+mod browser_guard;
 mod consent;
-pub mod directory;
-pub mod discovery;
-pub mod errors;
-pub mod grants;
-pub mod keys;
-pub mod managed_identity;
-pub mod pages;
+mod directory;
+mod discovery;
+mod errors;
+mod grants;
+mod keys;
+mod managed_identity;
+mod pages;
 mod request;
-pub mod secure_fs;
-pub mod server;
-pub mod state;
+mod secure_fs;
+mod server;
+mod state;
 pub mod testing;
-pub mod tokens;
+mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -65,8 +65,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-pub use body_limit::MAX_BODY_BYTES;
-pub use directory::{ConfigError, DirectoryConfig};
+use body_limit::MAX_BODY_BYTES;
+pub use directory::{
+    AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
+    DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig, SecretConfig,
+    Settings, TenantConfig, UserConfig,
+};
+pub use discovery::mint_federated;
+pub use secure_fs::{effective_uid, ensure_private_dir, write_private};
 use state::{AppState, Inner};
 
 /// How to run the emulator.
@@ -101,6 +107,16 @@ impl Default for Options {
             defer_ready_file: false,
         }
     }
+}
+
+/// Reads and checks a directory file (`None`: the embedded default), as the emulator
+/// would at start; certificates it names with `generate` are created in `state_dir`.
+/// The checked source is what `entra emulator --print-config` prints.
+pub fn load_directory(
+    path: Option<&std::path::Path>,
+    state_dir: &std::path::Path,
+) -> Result<DirectoryConfig, ConfigError> {
+    directory::load(path, state_dir).map(|(config, _, _)| config)
 }
 
 /// `<data dir>/entrakit/emulator`, or `./.entra-emulator` when there is no data dir.
@@ -171,8 +187,8 @@ pub struct Emulator {
     pub ready: Ready,
     /// The bound address.
     pub addr: SocketAddr,
-    /// Shared state (tests reach in through it).
-    pub state: AppState,
+    /// Shared state.
+    pub(crate) state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -256,6 +272,15 @@ impl Emulator {
         let json = serde_json::to_vec_pretty(&self.ready).map_err(|e| e.to_string())?;
         keys::write_private(&self.state.state_dir.join("ready.json"), &json)
             .map_err(|e| format!("ready.json: {e}"))
+    }
+
+    /// The object id of the managed identity with `client_id` (ids the directory file does
+    /// not give are derived), for selecting it by object id.
+    pub fn managed_identity_object_id(&self, client_id: &str) -> Option<String> {
+        self.state
+            .dir()
+            .managed_identity(Some(client_id), None, None)
+            .map(|m| m.object_id.clone())
     }
 
     /// Stops accepting, lets in-flight requests finish briefly, removes `ready.json`.
@@ -384,7 +409,8 @@ async fn entra_shaped_rejections(resp: axum::response::Response) -> axum::respon
 }
 
 /// All routes.
-pub fn router(state: AppState) -> Router {
+// One route table, read as a whole: it is long because the emulator has many endpoints.
+pub(crate) fn router(state: AppState) -> Router {
     // The browser guard runs first, and also for methods a route does not have (a CORS
     // preflight is refused by it, not answered 405).
     let admin = admin::router()

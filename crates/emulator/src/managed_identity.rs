@@ -124,7 +124,7 @@ fn issue(
 }
 
 /// `GET /metadata/identity/oauth2/token` (IMDS).
-pub async fn imds(
+pub(crate) async fn imds(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -181,7 +181,7 @@ pub async fn imds(
 }
 
 /// `GET /msi/token` (App Service, Functions, Container Apps).
-pub async fn app_service(
+pub(crate) async fn app_service(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,

@@ -19,7 +19,7 @@ pub(crate) struct Form(pub HashMap<String, String>);
 
 impl Form {
     /// Parses an `application/x-www-form-urlencoded` body.
-    pub fn parse(body: &[u8]) -> Result<Self, EntraError> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, EntraError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
             malformed("The request body is not valid application/x-www-form-urlencoded.")
         })?;
@@ -27,7 +27,7 @@ impl Form {
     }
 
     /// A non-empty field.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -35,7 +35,7 @@ impl Form {
     }
 
     /// A required field (AADSTS900144 when missing).
-    pub fn need(&self, name: &str) -> Result<&str, EntraError> {
+    pub(crate) fn need(&self, name: &str) -> Result<&str, EntraError> {
         self.get(name).ok_or_else(|| missing_field(name))
     }
 }
@@ -55,7 +55,7 @@ pub(crate) enum TenantSel<'a> {
 
 impl<'a> TenantSel<'a> {
     /// Resolves a path segment (GUID, domain, or one of the three aliases).
-    pub fn resolve(dir: &'a Directory, segment: &str) -> Result<Self, EntraError> {
+    pub(crate) fn resolve(dir: &'a Directory, segment: &str) -> Result<Self, EntraError> {
         match segment.to_ascii_lowercase().as_str() {
             "common" => Ok(Self::Common),
             "organizations" => Ok(Self::Organizations),
@@ -69,7 +69,7 @@ impl<'a> TenantSel<'a> {
     }
 
     /// The specific tenant, if any.
-    pub fn specific(self) -> Option<&'a Tenant> {
+    pub(crate) fn specific(self) -> Option<&'a Tenant> {
         match self {
             Self::Id(t) => Some(t),
             _ => None,
@@ -77,7 +77,7 @@ impl<'a> TenantSel<'a> {
     }
 
     /// Does a user of `tenant_id` sign in through this segment?
-    pub fn admits_user(self, tenant_id: &str) -> bool {
+    pub(crate) fn admits_user(self, tenant_id: &str) -> bool {
         match self {
             Self::Id(t) => t.id == tenant_id,
             Self::Common | Self::Organizations => true,
@@ -86,7 +86,7 @@ impl<'a> TenantSel<'a> {
     }
 
     /// Is `app` usable through this segment?
-    pub fn admits_app(self, app: &App) -> bool {
+    pub(crate) fn admits_app(self, app: &App) -> bool {
         match self {
             Self::Id(t) => app.in_tenant(&t.id),
             _ => true,
@@ -98,23 +98,23 @@ impl<'a> TenantSel<'a> {
 #[derive(Debug)]
 pub(crate) struct ScopeSet<'d> {
     /// The resource app.
-    pub resource: &'d App,
+    pub(crate) resource: &'d App,
     /// The resource as the client wrote it (v1 `aud`).
-    pub named: String,
+    pub(crate) named: String,
     /// Scope names on the resource (may be `.default`).
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// OIDC scopes requested.
-    pub oidc: Vec<String>,
+    pub(crate) oidc: Vec<String>,
 }
 
 impl ScopeSet<'_> {
     /// Was `.default` requested?
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.scopes.iter().any(|s| s == ".default")
     }
 
     /// Has the client asked for this OIDC scope?
-    pub fn has(&self, oidc: &str) -> bool {
+    pub(crate) fn has(&self, oidc: &str) -> bool {
         self.oidc.iter().any(|s| s == oidc)
     }
 }

@@ -127,7 +127,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Reads a private file without following a symlink (`O_NOFOLLOW`): a symlink, or
 /// anything but a regular file, is refused with an error naming the path.
 /// `Ok(None)` when it does not exist.
-pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let file = match open_nofollow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -160,7 +160,7 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// Whether `path` exists as a regular file (a symlink there does not count).
-pub fn is_regular_file(path: &Path) -> bool {
+pub(crate) fn is_regular_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 

@@ -416,7 +416,7 @@ mod client_credentials {
             .unwrap()
             .to_path_buf();
         let issuer = format!("{}/federation", env.base);
-        let token = entra_emulator::discovery::mint_federated(
+        let token = entra_emulator::mint_federated(
             &state_dir,
             &issuer,
             "system:serviceaccount:default:workload",
@@ -437,7 +437,7 @@ mod client_credentials {
             ]
         };
         assert_eq!(env.token(CONTOSO, &form(&token)).await.0, 200);
-        let wrong = entra_emulator::discovery::mint_federated(
+        let wrong = entra_emulator::mint_federated(
             &state_dir,
             &issuer,
             "system:serviceaccount:default:other",
@@ -447,7 +447,7 @@ mod client_credentials {
         .unwrap();
         let body: Value = env.token(CONTOSO, &form(&wrong)).await.1;
         assert_eq!(code_of(&body), 70021, "{body}");
-        let stale = entra_emulator::discovery::mint_federated(
+        let stale = entra_emulator::mint_federated(
             &state_dir,
             &issuer,
             "system:serviceaccount:default:workload",
@@ -618,7 +618,12 @@ mod client_credentials {
 }
 
 fn pkce() -> (String, String) {
-    let verifier = entra_emulator::tokens::random_token(32);
+    // 64 random characters (PKCE verifiers are 43 to 128).
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let challenge = entra_jose::b64url(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         verifier.as_bytes(),

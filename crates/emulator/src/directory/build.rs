@@ -17,15 +17,15 @@ use crate::keys::{self, ClientCertificate};
 
 /// Where files referenced by the config live.
 #[derive(Debug, Clone)]
-pub struct LoadContext {
+pub(crate) struct LoadContext {
     /// Name for error messages.
-    pub file: String,
+    pub(crate) file: String,
     /// The config file's folder (for `file =`).
-    pub config_dir: PathBuf,
+    pub(crate) config_dir: PathBuf,
     /// The state directory (for `generate =`).
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// The text, for mapping spans to lines.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl LoadContext {
@@ -51,7 +51,7 @@ impl LoadContext {
 }
 
 /// A deterministic GUID-shaped id derived from `parts` (for object ids not given).
-pub fn derived_guid(parts: &[&str]) -> String {
+pub(crate) fn derived_guid(parts: &[&str]) -> String {
     let digest =
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parts.join("\u{1f}").as_bytes());
     let b = digest.as_ref();
@@ -77,7 +77,7 @@ pub fn derived_guid(parts: &[&str]) -> String {
 }
 
 /// Is `s` a GUID in 8-4-4-4-12 form?
-pub fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -115,7 +115,7 @@ fn find_tenant(
 impl Directory {
     /// Checks `config` and builds the indexes. Certificates named by `generate` are
     /// created in the state directory when missing.
-    pub fn build(config: &DirectoryConfig, ctx: &LoadContext) -> Result<Self, ConfigError> {
+    pub(crate) fn build(config: &DirectoryConfig, ctx: &LoadContext) -> Result<Self, ConfigError> {
         let tenants = build_tenants(config, ctx)?;
         let mut apps = Vec::new();
         let mut app_index = HashMap::new();
@@ -534,7 +534,7 @@ fn uri_index(apps: &[App]) -> Vec<(String, usize)> {
 }
 
 /// Loads the directory from a file (or the embedded default when `path` is `None`).
-pub fn load(
+pub(crate) fn load(
     path: Option<&Path>,
     state_dir: &Path,
 ) -> Result<(DirectoryConfig, Directory, LoadContext), ConfigError> {

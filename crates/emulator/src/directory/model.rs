@@ -7,28 +7,32 @@ use super::config::{FederatedCredentialConfig, Settings};
 use crate::keys::ClientCertificate;
 
 /// The consumer (personal accounts) tenant id.
-pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+pub(crate) const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// A tenant.
 #[derive(Debug, Clone)]
-pub struct Tenant {
+pub(crate) struct Tenant {
     /// GUID, lower case.
-    pub id: String,
+    pub(crate) id: String,
     /// Domain, lower case.
-    pub domain: String,
+    pub(crate) domain: String,
     /// Display name.
-    pub name: String,
+    #[expect(
+        dead_code,
+        reason = "kept from the directory file; shown in Debug output only"
+    )]
+    pub(crate) name: String,
 }
 
 /// A usable client secret.
 #[derive(Clone)]
-pub struct ClientSecret {
+pub(crate) struct ClientSecret {
     /// Key id.
-    pub key_id: String,
+    pub(crate) key_id: String,
     /// The secret.
-    pub value: String,
+    pub(crate) value: String,
     /// Expiry (unix seconds).
-    pub expires: Option<i64>,
+    pub(crate) expires: Option<i64>,
 }
 
 impl std::fmt::Debug for ClientSecret {
@@ -43,49 +47,49 @@ impl std::fmt::Debug for ClientSecret {
 
 /// A checked app registration.
 #[derive(Debug, Clone)]
-pub struct App {
+pub(crate) struct App {
     /// Client id (lower case).
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Home tenant id.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// Multi-tenant.
-    pub multi_tenant: bool,
+    pub(crate) multi_tenant: bool,
     /// Public client.
-    pub public_client: bool,
+    pub(crate) public_client: bool,
     /// Secrets.
-    pub secrets: Vec<ClientSecret>,
+    pub(crate) secrets: Vec<ClientSecret>,
     /// Certificates.
-    pub certificates: Vec<ClientCertificate>,
+    pub(crate) certificates: Vec<ClientCertificate>,
     /// Federated credentials.
-    pub federated: Vec<FederatedCredentialConfig>,
+    pub(crate) federated: Vec<FederatedCredentialConfig>,
     /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// App ID URIs.
-    pub identifier_uris: Vec<String>,
+    pub(crate) identifier_uris: Vec<String>,
     /// 1 or 2.
-    pub token_version: u8,
+    pub(crate) token_version: u8,
     /// Exposed scopes.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// App roles.
-    pub app_roles: Vec<String>,
+    pub(crate) app_roles: Vec<String>,
     /// (resource client id, scope) consented by an admin for everyone.
-    pub admin_consent: Vec<(String, String)>,
+    pub(crate) admin_consent: Vec<(String, String)>,
     /// (resource client id, role) granted.
-    pub role_assignments: Vec<(String, String)>,
+    pub(crate) role_assignments: Vec<(String, String)>,
     /// Service principal object id.
-    pub object_id: String,
+    pub(crate) object_id: String,
 }
 
 impl App {
     /// Is this app usable in `tenant_id`?
-    pub fn in_tenant(&self, tenant_id: &str) -> bool {
+    pub(crate) fn in_tenant(&self, tenant_id: &str) -> bool {
         self.multi_tenant || self.tenant_id == tenant_id
     }
 
     /// The first App ID URI, or the client id: how scopes are written in responses.
-    pub fn scope_prefix(&self) -> &str {
+    pub(crate) fn scope_prefix(&self) -> &str {
         self.identifier_uris
             .first()
             .map(String::as_str)
@@ -93,54 +97,58 @@ impl App {
     }
 
     /// Microsoft Graph's well-known id.
-    pub fn is_graph(&self) -> bool {
+    pub(crate) fn is_graph(&self) -> bool {
         self.client_id == GRAPH_APP_ID
     }
 }
 
 /// Microsoft Graph's application id.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// A managed identity.
 #[derive(Debug, Clone)]
-pub struct ManagedIdentity {
+pub(crate) struct ManagedIdentity {
     /// Client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Object id.
-    pub object_id: String,
+    pub(crate) object_id: String,
     /// Resource id.
-    pub resource_id: String,
+    pub(crate) resource_id: String,
     /// Name.
-    pub name: String,
+    #[expect(
+        dead_code,
+        reason = "kept from the directory file; shown in Debug output only"
+    )]
+    pub(crate) name: String,
     /// Tenant id.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// System-assigned.
-    pub system: bool,
+    pub(crate) system: bool,
     /// (resource client id, role).
-    pub role_assignments: Vec<(String, String)>,
+    pub(crate) role_assignments: Vec<(String, String)>,
 }
 
 /// A user.
 #[derive(Clone)]
-pub struct User {
+pub(crate) struct User {
     /// UPN (lower case).
-    pub upn: String,
+    pub(crate) upn: String,
     /// Password.
-    pub password: String,
+    pub(crate) password: String,
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Object id.
-    pub object_id: String,
+    pub(crate) object_id: String,
     /// Home tenant id.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// MFA required.
-    pub mfa_required: bool,
+    pub(crate) mfa_required: bool,
     /// Group ids.
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
     /// Directory role ids.
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// client id -> (resource client id, scope) consented.
-    pub consents: HashMap<String, Vec<(String, String)>>,
+    pub(crate) consents: HashMap<String, Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for User {
@@ -155,17 +163,17 @@ impl std::fmt::Debug for User {
 
 /// The checked, indexed directory.
 #[derive(Debug, Clone)]
-pub struct Directory {
+pub(crate) struct Directory {
     /// Settings.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Tenants.
-    pub tenants: Vec<Tenant>,
+    pub(crate) tenants: Vec<Tenant>,
     /// Apps.
-    pub apps: Vec<App>,
+    pub(crate) apps: Vec<App>,
     /// Managed identities.
-    pub managed_identities: Vec<ManagedIdentity>,
+    pub(crate) managed_identities: Vec<ManagedIdentity>,
     /// Users.
-    pub users: Vec<User>,
+    pub(crate) users: Vec<User>,
     pub(super) app_index: HashMap<String, usize>,
     /// (lower-cased App ID URI, app index), longest first.
     pub(super) uri_index: Vec<(String, usize)>,
@@ -173,7 +181,7 @@ pub struct Directory {
 
 impl Directory {
     /// Splits `resource/permission` (or a bare Graph permission) into the resource app and name.
-    pub fn split_permission<'a>(&self, entry: &'a str) -> Option<(&App, &'a str)> {
+    pub(crate) fn split_permission<'a>(&self, entry: &'a str) -> Option<(&App, &'a str)> {
         match entry.rsplit_once('/') {
             Some((resource, name)) => Some((self.resource(resource)?, name)),
             None => Some((self.app(GRAPH_APP_ID)?, entry)),
@@ -181,7 +189,7 @@ impl Directory {
     }
 
     /// An app by client id.
-    pub fn app(&self, client_id: &str) -> Option<&App> {
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         let i = *self.app_index.get(client_id).or_else(|| {
             if client_id.bytes().any(|b| b.is_ascii_uppercase()) {
                 self.app_index.get(&client_id.to_ascii_lowercase())
@@ -193,7 +201,7 @@ impl Directory {
     }
 
     /// A resource app by App ID URI or client id (trailing `/` ignored).
-    pub fn resource(&self, id: &str) -> Option<&App> {
+    pub(crate) fn resource(&self, id: &str) -> Option<&App> {
         let id = id.trim_end_matches('/');
         if let Some(app) = self.app(id) {
             return Some(app);
@@ -207,7 +215,7 @@ impl Directory {
 
     /// Splits a v2 scope string's entry into (resource app, scope name). Scopes without a
     /// resource prefix are Microsoft Graph's. Longest App ID URI prefix wins.
-    pub fn resolve_scope<'a>(&self, scope: &'a str) -> Option<(&App, &'a str)> {
+    pub(crate) fn resolve_scope<'a>(&self, scope: &'a str) -> Option<(&App, &'a str)> {
         let lower = scope.to_ascii_lowercase();
         for (uri, i) in &self.uri_index {
             if lower.len() > uri.len() + 1
@@ -221,24 +229,24 @@ impl Directory {
     }
 
     /// A tenant by id or domain (case-insensitive).
-    pub fn tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
+    pub(crate) fn tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| {
             t.id.eq_ignore_ascii_case(id_or_domain) || t.domain.eq_ignore_ascii_case(id_or_domain)
         })
     }
 
     /// A user by UPN.
-    pub fn user(&self, upn: &str) -> Option<&User> {
+    pub(crate) fn user(&self, upn: &str) -> Option<&User> {
         self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
     }
 
     /// A user by object id.
-    pub fn user_by_oid(&self, oid: &str) -> Option<&User> {
+    pub(crate) fn user_by_oid(&self, oid: &str) -> Option<&User> {
         self.users.iter().find(|u| u.object_id == oid)
     }
 
     /// The managed identity a request selects: none of the ids means system-assigned.
-    pub fn managed_identity(
+    pub(crate) fn managed_identity(
         &self,
         client_id: Option<&str>,
         object_id: Option<&str>,
@@ -254,7 +262,7 @@ impl Directory {
     }
 
     /// Has `user` (or an admin, for everyone) consented to `client` using `scope` of `resource`?
-    pub fn consented(&self, user: &User, client: &App, resource: &str, scope: &str) -> bool {
+    pub(crate) fn consented(&self, user: &User, client: &App, resource: &str, scope: &str) -> bool {
         let hit = |list: &[(String, String)]| {
             list.iter()
                 .any(|(r, s)| r == resource && s.eq_ignore_ascii_case(scope))
@@ -263,7 +271,12 @@ impl Directory {
     }
 
     /// Every scope of `resource` consented for `user` and `client` (what `/.default` means).
-    pub fn consented_scopes(&self, user: &User, client: &App, resource: &str) -> Vec<String> {
+    pub(crate) fn consented_scopes(
+        &self,
+        user: &User,
+        client: &App,
+        resource: &str,
+    ) -> Vec<String> {
         let mut out: Vec<String> = client
             .admin_consent
             .iter()

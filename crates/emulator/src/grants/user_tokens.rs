@@ -183,7 +183,7 @@ fn response_scope(set: &ScopeSet<'_>, granted: &[String]) -> String {
 }
 
 /// AADSTS50076.
-pub fn mfa_required(resource: &App) -> EntraError {
+pub(crate) fn mfa_required(resource: &App) -> EntraError {
     EntraError::new(
         "interaction_required",
         50076,
