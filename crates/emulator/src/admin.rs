@@ -266,7 +266,7 @@ async fn rotate_keys(State(st): State<AppState>) -> Response {
     // RSA key generation takes a while; keep it off the async workers.
     let result = tokio::task::spawn_blocking(move || {
         let mut keys = st2.keys.write().expect("keys lock");
-        let kid = keys.rotate(now, grace)?;
+        let kid = keys.rotate(now, grace).map_err(|e| e.to_string())?;
         *st2.active_key.write().expect("key lock") = keys.active();
         Ok::<_, String>(kid)
     })

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::errors::EntraError;
+use crate::keys::KeyError;
 use crate::request::TenantSel;
 use crate::state::AppState;
 
@@ -304,7 +305,7 @@ pub fn mint_federated(
     subject: &str,
     audience: &str,
     lifetime: i64,
-) -> Result<String, String> {
+) -> Result<String, KeyError> {
     let (kid, key) = crate::keys::federation_key(state_dir)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let header = entra_jose::b64url(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
@@ -323,7 +324,7 @@ pub fn mint_federated(
         &header,
         claims.to_string().as_bytes(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| KeyError::Crypto(e.to_string()))
 }
 
 /// `GET /common/userrealm/{user}`: home realm discovery (MSAL asks before a

@@ -24,6 +24,47 @@ use time::{Duration, OffsetDateTime};
 pub(crate) use crate::secure_fs::write_private;
 use crate::secure_fs::{is_regular_file, read_private};
 
+/// Why a key, a certificate or a key file could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A file in the state directory could not be read, written or parsed.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file in the state directory is not safe to read (a symlink, not a regular file)
+    /// or could not be opened; the message names it.
+    #[error("{0}")]
+    StateFile(String),
+    /// Generating, encoding or parsing a key or certificate failed.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+impl KeyError {
+    fn file(path: &Path, message: impl std::fmt::Display) -> Self {
+        Self::File {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<String> for KeyError {
+    fn from(message: String) -> Self {
+        Self::Crypto(message)
+    }
+}
+
+/// [`read_private`], its refusals as [`KeyError::StateFile`].
+fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>, KeyError> {
+    read_private(path).map_err(KeyError::StateFile)
+}
+
 /// Generates an RSA-2048 key, returned as PKCS#8 DER.
 pub(crate) fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
     use aws_lc_rs::encoding::AsDer as _;
@@ -103,7 +144,7 @@ fn stored_leaf_usable(state_dir: &Path, ca: &Path, cert: &Path, key: &Path) -> b
         // Made by a version that kept the CA's key (and did not constrain the CA).
         return false;
     }
-    let Ok(Some(pem)) = read_private(cert) else {
+    let Ok(Some(pem)) = read_key_file(cert) else {
         return false;
     };
     use rustls_pki_types::{CertificateDer, pem::PemObject as _};
@@ -130,7 +171,7 @@ fn create_ca_and_leaf(
     ca_file: &Path,
     cert_file: &Path,
     key_file: &Path,
-) -> Result<(), String> {
+) -> Result<(), KeyError> {
     let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
     let mut dn = DistinguishedName::new();
@@ -179,9 +220,9 @@ fn create_ca_and_leaf(
             "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", legacy.display())),
+        Err(e) => return Err(KeyError::file(&legacy, &e)),
     }
-    let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let err = |p: &Path, e: std::io::Error| KeyError::file(p, e);
     write_private(key_file, leaf_key.serialize_pem().as_bytes()).map_err(|e| err(key_file, e))?;
     write_private(
         cert_file,
@@ -195,7 +236,7 @@ fn create_ca_and_leaf(
 
 /// Loads the CA and leaf from `state_dir`, creating them on first start (and whenever
 /// the leaf nears its end: then under a new CA, as the old CA's key was not kept).
-pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
+pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, KeyError> {
     let ca_file = state_dir.join("ca.pem");
     let cert_file = state_dir.join("tls-cert.pem");
     let key_file = state_dir.join("tls-key.pem");
@@ -204,20 +245,17 @@ pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
     }
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let cert_pem =
-        read_private(&cert_file)?.ok_or_else(|| format!("{}: missing", cert_file.display()))?;
-    let key_pem =
-        read_private(&key_file)?.ok_or_else(|| format!("{}: missing", key_file.display()))?;
+        read_key_file(&cert_file)?.ok_or_else(|| KeyError::file(&cert_file, "missing"))?;
+    let key_pem = read_key_file(&key_file)?.ok_or_else(|| KeyError::file(&key_file, "missing"))?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+        .map_err(|e| KeyError::file(&cert_file, &e))?;
     if certs.is_empty() {
-        return Err(format!("{}: no CERTIFICATE block", cert_file.display()));
+        return Err(KeyError::file(&cert_file, "no CERTIFICATE block"));
     }
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => {
-            format!("{}: no private key", key_file.display())
-        }
-        e => format!("{}: {e}", key_file.display()),
+        rustls_pki_types::pem::Error::NoItemsFound => KeyError::file(&key_file, "no private key"),
+        e => KeyError::file(&key_file, &e),
     })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -277,7 +315,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    fn from_stored(s: &StoredKey) -> Result<Self, String> {
+    fn from_stored(s: &StoredKey) -> Result<Self, KeyError> {
         let pkcs8 = entra_jose::b64std_decode(&s.pkcs8).map_err(|e| e.to_string())?;
         let cert_der = entra_jose::b64std_decode(&s.cert).map_err(|e| e.to_string())?;
         let key = RsaSigningKey::from_pkcs8_der(&pkcs8).map_err(|e| e.to_string())?;
@@ -298,7 +336,7 @@ impl SigningKey {
         })
     }
 
-    fn generate(now: i64) -> Result<(Self, StoredKey), String> {
+    fn generate(now: i64) -> Result<(Self, StoredKey), KeyError> {
         let pkcs8 = generate_rsa_pkcs8()?;
         let cert = self_signed(&rsa_keypair(&pkcs8)?, "entrakit emulator token signing", 5)?;
         let cert_der = cert.der().to_vec();
@@ -335,12 +373,10 @@ pub(crate) struct KeyStore {
 
 impl KeyStore {
     /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
-    pub(crate) fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
+    pub(crate) fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, KeyError> {
         let path = state_dir.join("signing-keys.json");
-        let stored: Vec<StoredKey> = match read_private(&path)? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
+        let stored: Vec<StoredKey> = match read_key_file(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| KeyError::file(&path, &e))?,
             None => Vec::new(),
         };
         let mut store = Self {
@@ -366,7 +402,7 @@ impl KeyStore {
     }
 
     /// Makes a new active key; keys retired longer ago than `grace` are dropped.
-    pub(crate) fn rotate(&mut self, now: i64, grace: i64) -> Result<String, String> {
+    pub(crate) fn rotate(&mut self, now: i64, grace: i64) -> Result<String, KeyError> {
         let (key, stored) = SigningKey::generate(now)?;
         for s in &mut self.stored {
             s.retired.get_or_insert(now);
@@ -375,7 +411,7 @@ impl KeyStore {
             .retain(|s| s.retired.is_none_or(|r| now - r <= grace));
         self.stored.insert(0, stored);
         let json = serde_json::to_vec_pretty(&self.stored).map_err(|e| e.to_string())?;
-        write_private(&self.path, &json).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        write_private(&self.path, &json).map_err(|e| KeyError::file(&self.path, &e))?;
         let kid = key.kid.clone();
         let mut keys = vec![Arc::new(key)];
         keys.extend(
@@ -416,18 +452,17 @@ impl KeyStore {
 // Federation issuer key (for `mint-federated`)
 
 /// The key the emulator's own `/federation` issuer signs workload tokens with.
-pub(crate) fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
+pub(crate) fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), KeyError> {
     let path = state_dir.join("federation-key.pk8");
-    let der = match read_private(&path)? {
+    let der = match read_key_file(&path)? {
         Some(d) => d,
         None => {
             let der = generate_rsa_pkcs8()?;
-            write_private(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_private(&path, &der).map_err(|e| KeyError::file(&path, &e))?;
             der
         }
     };
-    let key =
-        RsaSigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = RsaSigningKey::from_pkcs8_der(&der).map_err(|e| KeyError::file(&path, &e))?;
     Ok((key.public_key().jwk_thumbprint(), key))
 }
 
@@ -451,17 +486,17 @@ pub(crate) struct ClientCertificate {
 
 impl ClientCertificate {
     /// From PEM text holding at least one certificate (a key may be there too; it is ignored).
-    pub(crate) fn from_pem(pem: &str) -> Result<Self, String> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, KeyError> {
         use rustls_pki_types::{CertificateDer, pem::PemObject};
         let cert = CertificateDer::pem_slice_iter(pem.as_bytes())
             .next()
-            .ok_or("no CERTIFICATE block in the PEM")?
+            .ok_or_else(|| KeyError::Crypto("no CERTIFICATE block in the PEM".into()))?
             .map_err(|e| format!("bad PEM: {e}"))?;
         Self::from_der(cert.as_ref())
     }
 
     /// From a DER certificate.
-    pub(crate) fn from_der(der: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, KeyError> {
         use x509_cert::der::Decode as _;
         let cert = x509_cert::Certificate::from_der(der)
             .map_err(|e| format!("not an X.509 certificate: {e}"))?;
@@ -471,7 +506,8 @@ impl ClientCertificate {
             return Err(format!(
                 "the certificate's key is not RSA ({}); Entra client assertions use RS256/PS256",
                 spki.algorithm.oid
-            ));
+            )
+            .into());
         }
         let public_key = RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes())
             .map_err(|e| e.to_string())?;
@@ -491,10 +527,10 @@ impl ClientCertificate {
     }
 
     /// Loads `path` (key + certificate PEM), generating both when the file is missing.
-    pub(crate) fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
-        match read_private(path)? {
+    pub(crate) fn load_or_generate(path: &Path, name: &str) -> Result<Self, KeyError> {
+        match read_key_file(path)? {
             Some(pem) => Self::from_pem(&String::from_utf8_lossy(&pem))
-                .map_err(|e| format!("{}: {e}", path.display())),
+                .map_err(|e| KeyError::file(path, e)),
             None => {
                 let pkcs8 = generate_rsa_pkcs8()?;
                 let cert = self_signed(
@@ -507,8 +543,7 @@ impl ClientCertificate {
                     2,
                 )?;
                 let pem = format!("{}{}", pem_block("PRIVATE KEY", &pkcs8), cert.pem());
-                write_private(path, pem.as_bytes())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                write_private(path, pem.as_bytes()).map_err(|e| KeyError::file(path, e))?;
                 Self::from_der(cert.der())
             }
         }

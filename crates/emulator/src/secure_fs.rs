@@ -230,7 +230,7 @@ mod tests {
                 port: 0,
                 ..Default::default()
             }));
-            let e = started.err().expect("refused");
+            let e = started.err().expect("refused").to_string();
             assert!(e.contains("owned by uid 65534"), "{e}");
             assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
         } else {
@@ -296,7 +296,7 @@ mod tests {
         let e = read_private(&key).unwrap_err();
         assert!(e.contains("symbolic link"), "{e}");
         // Where the emulator loads its keys, the link is refused, not followed.
-        let e = crate::keys::federation_key(&dir).unwrap_err();
+        let e = crate::keys::federation_key(&dir).unwrap_err().to_string();
         assert!(e.contains("symbolic link"), "{e}");
         // Writing over a link replaces the link, never the file it points to.
         write_private(&key, b"new").unwrap();

@@ -1756,6 +1756,11 @@ mod operations {
         .await
         .err()
         .unwrap();
+        assert!(
+            matches!(err, entra_emulator::StartError::Directory(_)),
+            "{err}"
+        );
+        let err = err.to_string();
         assert!(err.contains("dir.toml:6: apps[0].tenant"), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }

@@ -181,7 +181,7 @@ async fn assertion_callback_with_a_federated_token() {
                 600,
             )
             .map(Secret::new)
-            .map_err(Error::Config)
+            .map_err(|e| Error::Config(e.to_string()))
         })
     });
     let cred = ClientAssertionCredential::new(TENANT, DAEMON, callback, env.options()).unwrap();

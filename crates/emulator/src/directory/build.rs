@@ -463,12 +463,15 @@ fn app_certificates(
                         format!("{}: {e}", path.display()),
                     )
                 })?;
-                keys::ClientCertificate::from_pem(&pem)
+                keys::ClientCertificate::from_pem(&pem).map_err(|e| e.to_string())
             }
             (None, Some(g), None) => {
                 keys::ClientCertificate::load_or_generate(&ctx.state_dir.join(g), &a.name)
+                    .map_err(|e| e.to_string())
             }
-            (None, None, Some(p)) => keys::ClientCertificate::from_pem(p),
+            (None, None, Some(p)) => {
+                keys::ClientCertificate::from_pem(p).map_err(|e| e.to_string())
+            }
             _ => Err("give exactly one of file, generate or pem".to_string()),
         }
         .map_err(|m| ctx.invalid(Some(a.client_id.span()), key, m))?;
