@@ -1,7 +1,9 @@
 //! The local admin API under `/admin`, guarded by `Authorization: Bearer <admin_token>`
 //! (the token is in `ready.json`). It changes the directory at run time (apps, users,
 //! secrets, consents), revokes a user's refresh tokens, rotates signing keys, moves the
-//! clock, lists sign-in events, reads counters and injects faults.
+//! clock, lists sign-in events, reads counters, injects faults, and approves a pending
+//! device code as a user (`POST /admin/device-codes/{user_code}/approve`, for scripts and
+//! tests that have no browser).
 //!
 //! App and user bodies are the same TOML tables as in the directory file (JSON objects
 //! are accepted too and read the same way).
@@ -14,6 +16,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::device_codes::{self, ApproveError};
 use crate::directory::{AppConfig, SecretConfig, UserConfig};
 use crate::state::{AppState, Fault, Revoked, mutate_directory as mutate};
 
@@ -36,6 +39,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(list_faults).post(set_fault).delete(clear_faults),
         )
         .route("/clock", get(get_clock).post(move_clock))
+        .route(
+            "/device-codes/{user_code}/approve",
+            post(approve_device_code),
+        )
 }
 
 /// Rejects requests without the admin bearer token.
@@ -381,4 +388,36 @@ async fn move_clock(State(st): State<AppState>, body: Bytes) -> Response {
     st.clock_offset
         .fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
     get_clock(State(st)).await
+}
+
+/// `POST /admin/device-codes/{user_code}/approve` with `{"user": "<upn>"}` (or the part
+/// before `@` when one user has it): approves a pending device code as that user, as the
+/// browser's sign-in and consent would; the client's next poll gets tokens.
+async fn approve_device_code(
+    State(st): State<AppState>,
+    Path(user_code): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
+    let Some(user) = body.get("user").and_then(Value::as_str) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "give {\"user\": \"<upn, or the part before @>\"}",
+        );
+    };
+    match device_codes::approve(&st, &user_code, user) {
+        Ok(a) => Json(json!({
+            "user_code": a.user_code,
+            "user": a.upn,
+            "client_id": a.client_id,
+        }))
+        .into_response(),
+        Err(ApproveError::UnknownCode(m)) => fail(StatusCode::NOT_FOUND, &m),
+        Err(ApproveError::UnknownUser(m) | ApproveError::Unusable(m)) => {
+            fail(StatusCode::BAD_REQUEST, &m)
+        }
+    }
 }

@@ -529,8 +529,9 @@ impl ClientCertificate {
     /// Loads `path` (key + certificate PEM), generating both when the file is missing.
     pub(crate) fn load_or_generate(path: &Path, name: &str) -> Result<Self, KeyError> {
         match read_key_file(path)? {
-            Some(pem) => Self::from_pem(&String::from_utf8_lossy(&pem))
-                .map_err(|e| KeyError::file(path, e)),
+            Some(pem) => {
+                Self::from_pem(&String::from_utf8_lossy(&pem)).map_err(|e| KeyError::file(path, e))
+            }
             None => {
                 let pkcs8 = generate_rsa_pkcs8()?;
                 let cert = self_signed(

@@ -41,6 +41,7 @@ mod authorize;
 mod body_limit;
 mod browser_guard;
 mod consent;
+mod device_codes;
 mod directory;
 mod discovery;
 mod errors;

@@ -1405,6 +1405,132 @@ mod user_flows {
         );
         env.stop().await;
     }
+
+    /// `POST /admin/device-codes/{user_code}/approve` completes a device code without a
+    /// browser: the poll that follows gets tokens, as after a sign-in and consent.
+    #[tokio::test]
+    async fn device_code_approved_through_the_admin_api() {
+        let env = Env::start().await;
+        let start = |scope: &'static str| {
+            let env = &env;
+            async move {
+                let resp = env
+                    .http
+                    .post(env.url("/contoso.onmicrosoft.com/oauth2/v2.0/devicecode"))
+                    .form(&[("client_id", PUBLIC), ("scope", scope)])
+                    .send()
+                    .await
+                    .unwrap();
+                resp.json::<Value>().await.unwrap()
+            }
+        };
+        let poll = |code: String| {
+            let env = &env;
+            async move {
+                env.token(
+                    CONTOSO,
+                    &[
+                        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                        ("client_id", PUBLIC),
+                        ("device_code", &code),
+                    ],
+                )
+                .await
+            }
+        };
+        let approve = |user_code: String, body: Value| {
+            let env = &env;
+            async move {
+                let resp = env
+                    .admin_post(&format!("/device-codes/{user_code}/approve"), body)
+                    .await;
+                let status = resp.status().as_u16();
+                (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let dc = start("api://contoso-api/Data.Read offline_access").await;
+        let user_code = dc["user_code"].as_str().unwrap().to_string();
+        let device_code = dc["device_code"].as_str().unwrap().to_string();
+
+        // An unknown code is 404, an unknown user or a body without one 400, both JSON.
+        let (status, body) =
+            approve("NOTACODE1".into(), serde_json::json!({"user": "alice"})).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no pending device code"))
+        );
+        let (status, body) =
+            approve(user_code.clone(), serde_json::json!({"user": "nobody"})).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["error"].is_string());
+        let (status, body) = approve(user_code.clone(), serde_json::json!({"name": "alice"})).await;
+        assert_eq!(status, 400, "{body}");
+        let (_, pending) = poll(device_code.clone()).await;
+        assert_eq!(pending["error"], "authorization_pending");
+
+        // The part before @ names alice; the code may be typed in lower case with a dash.
+        let typed = format!("{}-{}", &user_code[..4], &user_code[4..]).to_ascii_lowercase();
+        let (status, body) = approve(typed, serde_json::json!({"user": "alice"})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            serde_json::json!({"user_code": user_code, "user": ALICE, "client_id": PUBLIC})
+        );
+        let (status, tokens) = poll(device_code.clone()).await;
+        assert_eq!(status, 200, "{tokens}");
+        assert!(tokens["refresh_token"].is_string());
+        let at = decode_unverified(tokens["access_token"].as_str().unwrap()).unwrap();
+        assert_eq!(at.claim_str("preferred_username"), Some(ALICE));
+        assert_eq!(at.claim_str("scp"), Some("Data.Read"));
+        // Used up: approving again is 404, polling again is refused.
+        let (status, _) = approve(user_code.clone(), serde_json::json!({"user": "alice"})).await;
+        assert_eq!(status, 404);
+        let (_, again) = poll(device_code).await;
+        assert_eq!(again["error"], "invalid_grant");
+
+        // Bob has not consented: approving records it, as the consent page would.
+        let dc = start("api://contoso-api/Data.Read").await;
+        let (status, body) = approve(
+            dc["user_code"].as_str().unwrap().into(),
+            serde_json::json!({"user": "bob@contoso.onmicrosoft.com"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, tokens) = poll(dc["device_code"].as_str().unwrap().into()).await;
+        assert_eq!(status, 200, "{tokens}");
+        // A user who needs MFA gets tokens (the grant refuses one who has not done it, 50076).
+        let dc = start("api://contoso-api/Data.Read").await;
+        let (status, _) = approve(
+            dc["user_code"].as_str().unwrap().into(),
+            serde_json::json!({"user": "mfa"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, tokens) = poll(dc["device_code"].as_str().unwrap().into()).await;
+        assert_eq!(status, 200, "{tokens}");
+        // An expired code is 404.
+        let dc = start("api://contoso-api/Data.Read").await;
+        env.admin_post("/clock", serde_json::json!({"advance_seconds": 1000}))
+            .await;
+        let (status, _) = approve(
+            dc["user_code"].as_str().unwrap().into(),
+            serde_json::json!({"user": "alice"}),
+        )
+        .await;
+        assert_eq!(status, 404);
+        // Without the admin token: 401, like every admin route.
+        let resp = env
+            .http
+            .post(env.url("/admin/device-codes/ABCD/approve"))
+            .json(&serde_json::json!({"user": "alice"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        env.stop().await;
+    }
 }
 
 mod managed_identity {
