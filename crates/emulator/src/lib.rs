@@ -56,7 +56,6 @@ mod secure_fs;
 mod server;
 mod start;
 mod state;
-pub mod testing;
 mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
