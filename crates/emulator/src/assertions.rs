@@ -263,8 +263,18 @@ async fn external_key(
         .json()
         .await
         .map_err(|e| fail(format!("{jwks_uri}: {e}")))?;
-    let keys: Vec<(Option<String>, RsaPublicKey)> = jwks
-        .get("keys")
+    let keys = rsa_keys(&jwks);
+    let found = pick(&keys);
+    st.external_jwks
+        .lock()
+        .expect("jwks lock")
+        .insert(issuer.to_string(), (now, keys));
+    Ok(found)
+}
+
+/// The RSA keys of a JWKS document, with their `kid`s.
+fn rsa_keys(jwks: &Value) -> Vec<(Option<String>, RsaPublicKey)> {
+    jwks.get("keys")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -278,13 +288,7 @@ async fn external_key(
                 key,
             ))
         })
-        .collect();
-    let found = pick(&keys);
-    st.external_jwks
-        .lock()
-        .expect("jwks lock")
-        .insert(issuer.to_string(), (now, keys));
-    Ok(found)
+        .collect()
 }
 
 /// Verifies a token this emulator issued (signature with a published key, lifetime).

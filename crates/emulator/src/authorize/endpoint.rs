@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::flow::{advance, store_flow};
 use super::redirect::{query_map, redirect_error, redirect_matches};
 use super::session::{Jar, SESSION_COOKIE, cookie, error_page};
-use crate::directory::{App, Directory};
+use crate::directory::{App, Directory, User};
 use crate::errors::{EntraError, sanitize};
 use crate::pages;
 use crate::request::{Form, TenantSel, parse_scopes};
@@ -61,23 +61,7 @@ fn authorize(st: AppState, tenant: String, form: Form, headers: HeaderMap, v1: b
     };
     let prompt = form.get("prompt").map(str::to_ascii_lowercase);
     let jar = Jar::new(&st, &headers);
-    let session = cookie(&headers, SESSION_COOKIE).and_then(|id| {
-        st.store
-            .lock()
-            .expect("store lock")
-            .sessions
-            .get(&id)
-            .cloned()
-            .map(|s| (id, s))
-    });
-    let session_user = session
-        .as_ref()
-        .and_then(|(_, s)| dir.user_by_oid(&s.user_oid).map(|u| (u, s.mfa)))
-        .filter(|(u, _)| sel.admits_user(&u.tenant_id))
-        .filter(|(u, _)| {
-            form.get("login_hint")
-                .is_none_or(|h| u.upn.eq_ignore_ascii_case(h))
-        });
+    let session_user = session_user(&st, &dir, &headers, sel, &form);
     let mut flow = Flow {
         kind: FlowKind::Authorize(params.clone()),
         tenant_segment: tenant.clone(),
@@ -248,4 +232,32 @@ fn requested_scopes(
     };
     parse_scopes(dir, &scopes_raw, tenant)?;
     Ok(scopes_raw)
+}
+
+/// The user signed in to this browser, with whether they did MFA, when they may sign in
+/// through this tenant segment and match any `login_hint`.
+fn session_user<'d>(
+    st: &AppState,
+    dir: &'d Directory,
+    headers: &HeaderMap,
+    sel: TenantSel<'_>,
+    form: &Form,
+) -> Option<(&'d User, bool)> {
+    let session = cookie(headers, SESSION_COOKIE).and_then(|id| {
+        st.store
+            .lock()
+            .expect("store lock")
+            .sessions
+            .get(&id)
+            .cloned()
+            .map(|s| (id, s))
+    });
+    session
+        .as_ref()
+        .and_then(|(_, s)| dir.user_by_oid(&s.user_oid).map(|u| (u, s.mfa)))
+        .filter(|(u, _)| sel.admits_user(&u.tenant_id))
+        .filter(|(u, _)| {
+            form.get("login_hint")
+                .is_none_or(|h| u.upn.eq_ignore_ascii_case(h))
+        })
 }

@@ -8,7 +8,7 @@ use super::user_tokens::{UserGrant, user_gone};
 use crate::directory::App;
 use crate::errors::{EntraError, missing_field};
 use crate::request::parse_scopes;
-use crate::state::DeviceStatus;
+use crate::state::{DeviceCode, DeviceStatus};
 use crate::tokens;
 
 impl TokenRequest<'_> {
@@ -22,24 +22,7 @@ impl TokenRequest<'_> {
             .get("device_code")
             .or_else(|| self.form.get("code"))
             .ok_or_else(|| missing_field("device_code"))?;
-        let found = self
-            .st
-            .store
-            .lock()
-            .expect("store lock")
-            .device_codes
-            .get(code)
-            .cloned();
-        let bad = || {
-            EntraError::new(
-                "bad_verification_code",
-                70018,
-                "The provided value for the input parameter 'device_code' is not valid.",
-            )
-        };
-        let dc = found
-            .filter(|d| d.client_id == app.client_id)
-            .ok_or_else(bad)?;
+        let dc = self.device_code_of(app, code)?;
         if self.now > dc.expires {
             return Err(EntraError::new(
                 "expired_token",
@@ -71,7 +54,7 @@ impl TokenRequest<'_> {
                         Some(d) if matches!(d.status, DeviceStatus::Approved(..)) => {
                             d.status = DeviceStatus::Redeemed
                         }
-                        _ => return Err(bad()),
+                        _ => return Err(bad_verification_code()),
                     }
                 }
                 let user = self.dir.user_by_oid(oid).ok_or_else(user_gone)?;
@@ -94,4 +77,29 @@ impl TokenRequest<'_> {
             }
         }
     }
+
+    /// The stored device code `code`, issued to `app` (AADSTS70018 otherwise).
+    fn device_code_of(&self, app: &App, code: &str) -> Result<DeviceCode, EntraError> {
+        let found = self
+            .st
+            .store
+            .lock()
+            .expect("store lock")
+            .device_codes
+            .get(code)
+            .cloned();
+        let dc = found
+            .filter(|d| d.client_id == app.client_id)
+            .ok_or_else(bad_verification_code)?;
+        Ok(dc)
+    }
+}
+
+/// AADSTS70018: an unknown device code, or one issued to another client.
+fn bad_verification_code() -> EntraError {
+    EntraError::new(
+        "bad_verification_code",
+        70018,
+        "The provided value for the input parameter 'device_code' is not valid.",
+    )
 }

@@ -8,7 +8,7 @@ use super::user_tokens::{UserGrant, user_gone};
 use crate::directory::App;
 use crate::errors::{EntraError, app_not_found};
 use crate::request::{TenantSel, parse_scopes};
-use crate::state::Revoked;
+use crate::state::{RefreshToken, Revoked};
 
 impl TokenRequest<'_> {
     pub(super) async fn refresh_token(
@@ -18,31 +18,7 @@ impl TokenRequest<'_> {
         basic_secret: Option<String>,
     ) -> Result<Value, EntraError> {
         let rt = self.form.need("refresh_token")?;
-        let found = {
-            let store = self.st.store.lock().expect("store lock");
-            store.refresh_tokens.get(rt).cloned().map(|r| {
-                let revoked = store.revoked_families.get(&r.family).copied();
-                (r, revoked)
-            })
-        };
-        let (grant, revoked) = found.ok_or_else(|| {
-            EntraError::new(
-                "invalid_grant",
-                9002313,
-                "Invalid request. Request is malformed or invalid. The refresh token is not valid.",
-            )
-        })?;
-        match revoked {
-            Some(Revoked::Admin) => {
-                return Err(EntraError::new(
-                    "invalid_grant",
-                    50173,
-                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
-                ));
-            }
-            Some(Revoked::Replay) => return Err(replayed()),
-            None => {}
-        }
+        let grant = self.live_refresh_token(rt)?;
         if grant.client_id != app.client_id {
             return Err(EntraError::new(
                 "invalid_grant",
@@ -94,6 +70,37 @@ impl TokenRequest<'_> {
                 id_token: true,
             },
         )
+    }
+
+    /// The stored refresh token `rt`, unless it is unknown or its family was revoked (by an
+    /// admin, or after a replay).
+    fn live_refresh_token(&self, rt: &str) -> Result<RefreshToken, EntraError> {
+        let found = {
+            let store = self.st.store.lock().expect("store lock");
+            store.refresh_tokens.get(rt).cloned().map(|r| {
+                let revoked = store.revoked_families.get(&r.family).copied();
+                (r, revoked)
+            })
+        };
+        let (grant, revoked) = found.ok_or_else(|| {
+            EntraError::new(
+                "invalid_grant",
+                9002313,
+                "Invalid request. Request is malformed or invalid. The refresh token is not valid.",
+            )
+        })?;
+        match revoked {
+            Some(Revoked::Admin) => {
+                return Err(EntraError::new(
+                    "invalid_grant",
+                    50173,
+                    "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+                ));
+            }
+            Some(Revoked::Replay) => return Err(replayed()),
+            None => {}
+        }
+        Ok(grant)
     }
 }
 
