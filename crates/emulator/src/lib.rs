@@ -20,6 +20,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## What an embedder uses
+//! - [`Emulator::start`] with [`Options`] runs one; it fails with a [`StartError`]. The
+//!   running [`Emulator`] carries its [`Ready`] (authority, CA file, admin token, the
+//!   managed-identity endpoints; [`BrokerReady`] when `entra up` starts a broker beside
+//!   it), also written to `<state dir>/ready.json`; [`default_state_dir`] is where the
+//!   CLI keeps it.
+//! - [`load_directory`] reads and checks a directory file into a [`DirectoryConfig`] (its
+//!   tables are [`TenantConfig`], [`AppConfig`], [`UserConfig`], ...; errors are
+//!   [`ConfigError`] with file, line and key); [`DEFAULT_DIRECTORY_TOML`] is the built-in one.
+//! - [`mint_federated`] signs a workload (Kubernetes-style) token with the emulator's
+//!   federation issuer key, for federated credentials; it fails with a [`KeyError`].
+//! - [`write_private`], [`ensure_private_dir`] and [`effective_uid`] are the state
+//!   directory's file rules, for tools that write beside it.
+//!
+//! Everything else (the endpoints, the directory model, keys, state) is internal. The
+//! admin API (`/admin`, bearer `admin_token`) changes a running emulator; the test kit
+//! (`entra-testkit`) drives it from tests.
+//!
 //! ## Security notes
 //! - It serves HTTPS with a CA it creates in the state directory; trust that CA file
 //!   only in development (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`).
