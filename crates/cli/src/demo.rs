@@ -211,8 +211,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
 async fn start_emulator() -> Result<Harness, String> {
     let dir = std::env::temp_dir().join(format!("entra-demo-{}", uuid_like()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (mut directory, _, _) =
-        entra_emulator::directory::load(None, &dir).map_err(|e| e.to_string())?;
+    let mut directory = entra_emulator::load_directory(None, &dir).map_err(|e| e.to_string())?;
     directory.settings.device_code_interval_seconds = 1;
     let file = dir.join("directory.toml");
     std::fs::write(&file, directory.to_toml()).map_err(|e| e.to_string())?;

@@ -81,7 +81,7 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(entra_emulator::default_state_dir);
     if (args.print_config || args.action.is_some())
-        && let Err(e) = entra_emulator::secure_fs::ensure_private_dir(&state_dir)
+        && let Err(e) = entra_emulator::ensure_private_dir(&state_dir)
     {
         // These read (and may write) keys and certificates there too.
         eprintln!("error: {e}");
@@ -111,11 +111,11 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
                 }
             },
         };
-        return match entra_emulator::discovery::mint_federated(
+        return match entra_emulator::mint_federated(
             &state_dir, &issuer, &subject, &audience, lifetime,
         ) {
             Ok(token) => match out {
-                Some(path) => match entra_emulator::keys::write_private(&path, token.as_bytes()) {
+                Some(path) => match entra_emulator::write_private(&path, token.as_bytes()) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("error: {}: {e}", path.display());
@@ -134,8 +134,8 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
         };
     }
     if args.print_config {
-        return match entra_emulator::directory::load(args.config.as_deref(), &state_dir) {
-            Ok((mut config, _, _)) => {
+        return match entra_emulator::load_directory(args.config.as_deref(), &state_dir) {
+            Ok(mut config) => {
                 if let Some(l) = args.token_lifetime {
                     config.settings.token_lifetime_seconds = Some(l);
                 }
