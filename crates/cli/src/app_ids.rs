@@ -5,7 +5,7 @@
 //! `entra up` read it, else the built-in development directory), then the well-known
 //! Microsoft APIs.
 
-use entra_emulator::directory::{DEFAULT_DIRECTORY_TOML, DirectoryConfig};
+use entra_emulator::{DEFAULT_DIRECTORY_TOML, DirectoryConfig};
 
 use crate::resources;
 

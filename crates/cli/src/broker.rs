@@ -127,5 +127,5 @@ async fn run_until_stopped(broker: &entra_broker::RunningBroker) {
 /// The ready file: a new file with a random name beside it (`O_EXCL`, 0600: a name or
 /// symlink planted in a shared directory is never opened), renamed into place.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    entra_emulator::secure_fs::write_private(path, bytes)
+    entra_emulator::write_private(path, bytes)
 }

@@ -47,7 +47,7 @@ mod tests {
         assert_eq!(WEB, kit::WEB);
         assert_eq!(ALICE, (kit::ALICE, kit::ALICE_PASSWORD));
         assert_eq!(BOB, (kit::BOB, kit::BOB_PASSWORD));
-        let directory = entra_emulator::directory::DEFAULT_DIRECTORY_TOML;
+        let directory = entra_emulator::DEFAULT_DIRECTORY_TOML;
         assert!(directory.contains(&format!("value = \"{WEB_SECRET}\"")));
     }
 }

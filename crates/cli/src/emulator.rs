@@ -106,7 +106,7 @@ pub(crate) fn run(args: EmulatorArgs) -> Result<(), CliError> {
         .unwrap_or_else(entra_emulator::default_state_dir);
     if args.print_config || args.action.is_some() {
         // These read (and may write) keys and certificates there too.
-        entra_emulator::secure_fs::ensure_private_dir(&state_dir).map_err(CliError::usage)?;
+        entra_emulator::ensure_private_dir(&state_dir).map_err(CliError::usage)?;
     }
     match args.action {
         Some(EmulatorAction::MintFederated {
@@ -160,11 +160,10 @@ fn mint_federated(
     lifetime: i64,
     out: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let token =
-        entra_emulator::discovery::mint_federated(state_dir, issuer, subject, audience, lifetime)
-            .map_err(CliError::failure)?;
+    let token = entra_emulator::mint_federated(state_dir, issuer, subject, audience, lifetime)
+        .map_err(CliError::failure)?;
     match out {
-        Some(path) => entra_emulator::keys::write_private(&path, token.as_bytes())
+        Some(path) => entra_emulator::write_private(&path, token.as_bytes())
             .map_err(|e| CliError::failure(format!("{}: {e}", path.display()))),
         None => {
             println!("{token}");
@@ -175,7 +174,7 @@ fn mint_federated(
 
 /// `entra emulator --print-config`: the effective directory as TOML.
 fn print_config(args: &EmulatorArgs, state_dir: &std::path::Path) -> Result<(), CliError> {
-    let (mut config, _, _) = entra_emulator::directory::load(args.config.as_deref(), state_dir)
+    let mut config = entra_emulator::load_directory(args.config.as_deref(), state_dir)
         .map_err(CliError::usage)?;
     if let Some(l) = args.token_lifetime {
         config.settings.token_lifetime_seconds = Some(l);

@@ -164,7 +164,7 @@ fn exports(ready: &entra_emulator::Ready) -> String {
 fn dev_uid() -> Option<u32> {
     #[cfg(unix)]
     {
-        Some(entra_emulator::secure_fs::effective_uid())
+        Some(entra_emulator::effective_uid())
     }
     #[cfg(not(unix))]
     {
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn dev_caller_is_effective_uid() {
-        let me = entra_emulator::secure_fs::effective_uid();
+        let me = entra_emulator::effective_uid();
         // A directory this user does not own: as root, one given to uid 65534; otherwise
         // `/` (root's). The old code made its owner the dev caller.
         let base = std::env::temp_dir().join(format!("entra-up-euid-{}", std::process::id()));

@@ -72,12 +72,9 @@ impl Env {
     }
 
     fn object_id(&self, client_id: &str) -> String {
-        let st = &self.emulator().state;
-        st.dir()
-            .managed_identity(Some(client_id), None, None)
+        self.emulator()
+            .managed_identity_object_id(client_id)
             .unwrap()
-            .object_id
-            .clone()
     }
 
     async fn stop(self) {
@@ -1225,7 +1222,7 @@ async fn workload_identity_survives_token_file_rotation() {
     let env = Env::start().await;
     let issuer = format!("{}/federation", env.ready().authority);
     let mint = |lifetime: i64| {
-        entra_emulator::discovery::mint_federated(
+        entra_emulator::mint_federated(
             env.dir(),
             &issuer,
             "system:serviceaccount:default:workload",

@@ -39,8 +39,8 @@ impl DemoEmulator {
 
     async fn start_in(base: &std::path::Path) -> Result<Self, String> {
         std::fs::create_dir_all(base).map_err(|e| format!("{}: {e}", base.display()))?;
-        let (mut directory, _, _) =
-            entra_emulator::directory::load(None, base).map_err(|e| e.to_string())?;
+        let mut directory =
+            entra_emulator::load_directory(None, base).map_err(|e| e.to_string())?;
         directory.settings.device_code_interval_seconds = 1;
         let file = base.join("directory.toml");
         std::fs::write(&file, directory.to_toml())

@@ -3,14 +3,12 @@
 //! emulator, is refused there; the pages and endpoints meant for browsers and MSAL keep
 //! working with the same headers.
 
-use entra_testkit::Harness;
 use reqwest::Method;
-use serde_json::Value;
+
+use crate::common::{CONTOSO, DAEMON, DAEMON_SECRET, Harness, PUBLIC, Value};
 
 const IMDS: &str =
     "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://contoso-api";
-const CONTOSO: &str = "c0ffee00-0000-4000-8000-000000000001";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
 
 fn port(h: &Harness) -> u16 {
     h.emulator().addr.port()
@@ -126,8 +124,8 @@ async fn emulator_managed_identity_refuses_browser() {
         .header("Origin", "http://localhost:3000")
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", "d0000000-0000-4000-8000-0000000000d1"),
-            ("client_secret", "daemon-dev-secret"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
             ("scope", "api://contoso-api/.default"),
         ])
         .send()
