@@ -18,8 +18,27 @@ use crate::common::{self, Entra, claims, counters, stderr, stdout};
 /// The Azure CLI's well-known public client, `entra login`'s default.
 const AZURE_CLI: &str = entra_identity::DEFAULT_PUBLIC_CLIENT_ID;
 
+/// How the device code `entra login --device-code` prints gets entered.
+#[derive(Clone, Copy)]
+enum Enter {
+    /// On the emulator's page, by the scripted browser.
+    Browser,
+    /// With `entra emulator approve-device-code CODE --user alice` (the admin API).
+    Command,
+}
+
 /// Signs alice in with `entra login --device-code`, entering the code it prints.
 async fn device_code_login(h: &Harness, e: &Entra, extra: &[&str]) -> (String, String) {
+    device_code_login_entered(h, e, extra, Enter::Browser).await
+}
+
+/// [`device_code_login`], the code entered as `how` says.
+async fn device_code_login_entered(
+    h: &Harness,
+    e: &Entra,
+    extra: &[&str],
+    how: Enter,
+) -> (String, String) {
     let mut args = vec!["login", "--device-code"];
     args.extend_from_slice(extra);
     let mut cmd = e.command(&args);
@@ -33,9 +52,28 @@ async fn device_code_login(h: &Harness, e: &Entra, extra: &[&str]) -> (String, S
         .await
         .unwrap()
         .unwrap_or_else(|_| panic!("no device code on stderr: {}", seen.lock().unwrap()));
-    let page =
-        enter_device_code(&mut Browser::new(h), &code, ALICE, ALICE_PASSWORD, "accept").await;
-    assert!(page.contains("You have signed in"), "{page}");
+    match how {
+        Enter::Browser => {
+            let page =
+                enter_device_code(&mut Browser::new(h), &code, ALICE, ALICE_PASSWORD, "accept")
+                    .await;
+            assert!(page.contains("You have signed in"), "{page}");
+        }
+        Enter::Command => {
+            let mut approve = common::entra(&e.dir);
+            approve
+                .args(["emulator", "approve-device-code", &code, "--user", "alice"])
+                .arg("--state-dir")
+                .arg(h.dir());
+            let out = common::run(approve, None).await;
+            assert_eq!(out.code, Some(0), "{out:?}");
+            assert!(
+                out.stdout.starts_with("Approved device code ") && out.stdout.contains(ALICE),
+                "{}",
+                out.stdout
+            );
+        }
+    }
     let (status, out) = tokio::task::spawn_blocking(move || {
         let status = common::wait_bounded(&mut child, Duration::from_secs(90));
         let mut out = String::new();
@@ -429,5 +467,22 @@ async fn entra_call_steps_up_through_an_auth_context_challenge() {
         "a new token was requested for the claims ({before} -> {after})"
     );
     server.abort();
+    h.stop().await;
+}
+
+/// `entra login --device-code` finished by `entra emulator approve-device-code` through
+/// the emulator's real admin API, no browser: what a script or another language's test
+/// does (issue 13, step 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_code_login_approved_from_the_command_line() {
+    let h = Harness::start().await;
+    let e = Entra::new(&h, "device-approve");
+    let (out, _) = device_code_login_entered(&h, &e, &["--scope", DATA_READ], Enter::Command).await;
+    assert!(out.starts_with(&format!("Signed in as {ALICE} ")), "{out}");
+    let token = e
+        .run(&["token", "--scope", DATA_READ, "--credential", "user"])
+        .await;
+    assert_eq!(token.code, Some(0), "{}", stderr(&token));
+    assert_eq!(claims(stdout(&token).trim())["preferred_username"], ALICE);
     h.stop().await;
 }
