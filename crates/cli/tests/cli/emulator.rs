@@ -1,5 +1,5 @@
 //! `entra emulator` as a user runs it: --print-config, a bad directory file, mint-federated,
-//! ready.json and SIGTERM.
+//! ready.json and SIGTERM, and approve-device-code against the admin API's contract.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
