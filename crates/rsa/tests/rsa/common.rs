@@ -1,7 +1,6 @@
 //! What the differential and soak tests share: a reproducible generator, random moduli,
 //! a slow but obviously correct modular exponentiation (shift-and-add, no Montgomery)
 //! and the independent CPU check.
-#![allow(dead_code)] // each test binary uses its own part
 
 /// Whether this CPU has what entra-rsa needs, asked of the CPU directly rather than
 /// of `entra_rsa::available()`: tests that skip without IFMA skip only when the CPU

@@ -2,7 +2,7 @@
 //! at the register-count boundaries), each checked two ways.
 //!
 //! - The raw operation `s^e mod n` on random odd moduli, random bases and random
-//!   exponents, against the slow reference of common/mod.rs, which shares no code or
+//!   exponents, against the slow reference of common.rs, which shares no code or
 //!   method with entra-rsa.
 //! - Verdicts against aws-lc on keys aws-lc generates: every signature aws-lc makes
 //!   (PKCS#1 v1.5 and PSS, SHA-256/384/512, random message lengths) verifies, and every
@@ -15,11 +15,9 @@
 //! printed on failure, so a failure replays. On a CPU without AVX-512 IFMA there is no
 //! engine to soak (differential.rs checks that this is really the CPU's doing).
 
-mod common;
-
+use crate::common::{Rng, below, cpu_has_ifma, e_bytes, modulus, reference_pow, rounds};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
-use common::{Rng, below, cpu_has_ifma, e_bytes, modulus, reference_pow, rounds};
 use entra_rsa::{Hash, PublicKey};
 
 /// Register-count boundaries: 40 limbs hold up to 2078 bits, 64 up to 3326, 80 more.

@@ -6,15 +6,13 @@
 //!
 //! On a CPU without AVX-512 IFMA the crate refuses every key with `Unsupported`; these
 //! tests then check exactly that, so they still fail if the refusal goes wrong. Whether
-//! the CPU has IFMA is asked of the CPU itself ([`common::cpu_has_ifma`]), so a crate
+//! the CPU has IFMA is asked of the CPU itself ([`crate::common::cpu_has_ifma`]), so a crate
 //! that refuses to start on a CPU that has it fails here instead of skipping.
 //! The long randomized run against aws-lc is soak.rs.
 
-mod common;
-
+use crate::common::{Rng, below, cpu_has_ifma, e_bytes, modulus, reference_pow, rounds};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair as _};
-use common::{Rng, below, cpu_has_ifma, e_bytes, modulus, reference_pow, rounds};
 use entra_rsa::{Error, Hash, PublicKey};
 
 fn ours(n: &[u8], e: u64, s: &[u8]) -> Result<Vec<u8>, Error> {
