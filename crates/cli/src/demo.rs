@@ -260,7 +260,7 @@ fn claims(token: &Secret) -> serde_json::Map<String, Value> {
 }
 
 fn minutes(expires_on: i64) -> i64 {
-    (expires_on - entra_identity::token::now()) / 60
+    (expires_on - entra_identity::unix_time::now()) / 60
 }
 
 fn err(e: impl std::fmt::Display) -> String {

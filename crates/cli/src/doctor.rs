@@ -483,7 +483,7 @@ fn clock(headers: &http::HeaderMap) -> Check {
             format!("unreadable Date header {date:?}"),
         );
     };
-    let skew = entra_identity::token::now() - server.assume_utc().unix_timestamp();
+    let skew = entra_identity::unix_time::now() - server.assume_utc().unix_timestamp();
     let ahead = if skew >= 0 { "ahead of" } else { "behind" };
     let text = format!(
         "{} s {ahead} the authority's clock (its Date header)",
@@ -526,7 +526,7 @@ async fn credential_chain(config: &Config, scope: &str) -> Check {
         .advice("a credential hangs: run with ENTRA_LOG=debug to see which"),
         Ok(Ok(token)) => {
             let picked = chain.selected().unwrap_or("?");
-            let now = entra_identity::token::now();
+            let now = entra_identity::unix_time::now();
             let mut c = Check::new(
                 "credential",
                 Status::Ok,
@@ -653,7 +653,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn token_cache(config: &Config) -> Check {
-    use entra_identity::persist::{CacheFile, DefaultKey, KeySource as _, Protection};
+    use entra_identity::persist::{CacheFile, DefaultKey, CacheKeySource as _, Protection};
     let Some(path) = credential::cache_path(config) else {
         return Check::new("token cache", Status::Warn, "no place for a cache file")
             .advice("set --token-cache or ENTRA_TOKEN_CACHE (no local data directory here)");
@@ -678,7 +678,7 @@ fn token_cache(config: &Config) -> Check {
                 .advice("make the file readable by this user, or point --token-cache elsewhere");
         }
     };
-    let encrypted = entra_identity::persist::crypto::is_sealed(&bytes);
+    let encrypted = entra_identity::persist::is_sealed(&bytes);
     let protection = if encrypted {
         Protection::Encrypted
     } else {

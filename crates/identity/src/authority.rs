@@ -89,12 +89,12 @@ pub struct Authority {
     host: String,
     tenant: String,
     discovery: InstanceDiscovery,
-    metadata: OnceCell<Metadata>,
+    metadata: OnceCell<AuthorityMetadata>,
 }
 
 /// What the discovery document says (only what credentials use).
 #[derive(Debug, Clone)]
-pub struct Metadata {
+pub struct AuthorityMetadata {
     /// Token endpoint.
     pub token_endpoint: String,
     /// Authorization endpoint.
@@ -251,7 +251,7 @@ impl Authority {
 
     /// The discovery document, fetched once (after instance discovery when the host
     /// needs it).
-    pub async fn metadata(&self, pipeline: &Pipeline) -> Result<&Metadata, Error> {
+    pub async fn metadata(&self, pipeline: &Pipeline) -> Result<&AuthorityMetadata, Error> {
         self.metadata
             .get_or_try_init(|| async {
                 let url = match self.discovery_endpoint() {
@@ -277,7 +277,7 @@ impl Authority {
                             message: format!("the discovery document's {k} {why}; refused"),
                         })
                 };
-                Ok(Metadata {
+                Ok(AuthorityMetadata {
                     token_endpoint: endpoint("token_endpoint", need("token_endpoint")?)?,
                     authorization_endpoint: endpoint(
                         "authorization_endpoint",
@@ -360,7 +360,7 @@ mod tests {
         })
     }
 
-    async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<Metadata, Error> {
+    async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<AuthorityMetadata, Error> {
         Authority::new(host, "contoso")
             .unwrap()
             .with_instance_discovery(InstanceDiscovery::DangerDisabled)

@@ -28,7 +28,8 @@ use std::time::Duration;
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest, seconds};
+use crate::token::{AccessToken, TokenRequest, token_credential};
+use crate::unix_time::seconds;
 
 const NAME: &str = "AzureCliCredential";
 
@@ -229,18 +230,7 @@ impl AzureCliCredential {
     }
 }
 
-impl TokenCredential for AzureCliCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(self.token(request))
-    }
-
-    fn name(&self) -> &'static str {
-        NAME
-    }
-}
+token_credential!(AzureCliCredential, NAME);
 
 /// Reads `az account get-access-token --output json`. Errors never quote the output.
 pub fn parse_output(stdout: &[u8]) -> Result<AccessToken, Error> {

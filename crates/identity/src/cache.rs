@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::Error;
-use crate::token::{AccessToken, now};
+use crate::token::AccessToken;
+use crate::unix_time::now;
 
 /// How many keys a [`TokenCache`] holds by default.
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;

@@ -34,12 +34,12 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::azure_cli::{AzureCliCredential, AzureCliOptions};
-use crate::confidential::ClientOptions;
 use crate::environment::{
     AZURE_AUTHORITY_HOST, AZURE_TOKEN_CREDENTIALS, Env, EnvironmentCredential,
 };
 use crate::error::Error;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+use crate::options::ClientOptions;
+use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest, token_credential};
 
 /// Credentials tried in order until one gives a token (see the [module docs](self)).
 pub struct ChainedTokenCredential {
@@ -105,18 +105,7 @@ impl ChainedTokenCredential {
     }
 }
 
-impl TokenCredential for ChainedTokenCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(self.token(request))
-    }
-
-    fn name(&self) -> &'static str {
-        "ChainedTokenCredential"
-    }
-}
+token_credential!(ChainedTokenCredential, "ChainedTokenCredential");
 
 /// Builds one credential of [`DefaultAzureCredential`] from the environment it sees and
 /// the chain's client options (whose `authority_host` is already resolved from

@@ -26,11 +26,10 @@ use std::sync::Arc;
 
 use entra_jose::Algorithm;
 
-use crate::confidential::{
-    ClientCertificate, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-};
+use crate::confidential::{ClientCertificate, ClientCertificateCredential, ClientSecretCredential};
 use crate::error::Error;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+use crate::options::ClientOptions;
+use crate::token::{AccessToken, TokenCredential, TokenRequest, token_credential};
 
 /// `AZURE_TENANT_ID`.
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
@@ -272,27 +271,21 @@ fn read_certificate(path: &str, password: Option<&str>) -> Result<ClientCertific
     })
 }
 
-impl TokenCredential for EnvironmentCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(async move {
-            match &self.state {
-                State::Ready { inner, .. } => inner.get_token(request).await,
-                State::Unavailable(reason) => Err(Error::Unavailable {
-                    credential: "EnvironmentCredential",
-                    reason: reason.clone(),
-                }),
-                State::Misconfigured(reason) => Err(Error::Config(reason.clone())),
-            }
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "EnvironmentCredential"
+impl EnvironmentCredential {
+    /// What [`TokenCredential::get_token`] does.
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        match &self.state {
+            State::Ready { inner, .. } => inner.get_token(request).await,
+            State::Unavailable(reason) => Err(Error::Unavailable {
+                credential: "EnvironmentCredential",
+                reason: reason.clone(),
+            }),
+            State::Misconfigured(reason) => Err(Error::Config(reason.clone())),
+        }
     }
 }
+
+token_credential!(EnvironmentCredential, "EnvironmentCredential");
 
 #[cfg(test)]
 mod tests {

@@ -218,6 +218,32 @@ impl Error {
     }
 }
 
+/// The start of the reason in the [`Error::Unavailable`] that asks for interaction.
+const INTERACTION_REQUIRED: &str = "interaction required";
+
+impl Error {
+    /// Does getting this token need the user (a sign-in, MFA or consent)? True when no
+    /// account or refresh token is cached, and for the authority's `invalid_grant`,
+    /// `interaction_required`, `consent_required` and `login_required` answers.
+    pub fn needs_interaction(&self) -> bool {
+        match self {
+            Error::Unavailable { reason, .. } => reason.starts_with(INTERACTION_REQUIRED),
+            Error::Entra(e) => matches!(
+                e.error.as_str(),
+                "invalid_grant" | "interaction_required" | "consent_required" | "login_required"
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn interaction_required(credential: &'static str, why: &str) -> Error {
+    Error::Unavailable {
+        credential,
+        reason: format!("{INTERACTION_REQUIRED}: {why}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

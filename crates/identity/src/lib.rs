@@ -51,24 +51,36 @@
 
 #![warn(missing_docs)]
 
-pub mod authority;
-pub mod azure_cli;
-pub mod cache;
-pub mod chain;
-pub mod confidential;
-pub mod environment;
-pub mod error;
+// Every type has one public path: the re-exports below. The modules are private, except
+// `http` (the transport seam), `persist` (the cache file toolkit), `aadsts` (the table of
+// Entra error codes) and `unix_time` (lenient time fields), whose items are not
+// re-exported here.
+mod account;
+mod authority;
+mod azure_cli;
+mod cache;
+mod chain;
+mod confidential;
+mod environment;
+mod error;
 pub mod http;
-pub mod managed_identity;
-pub mod on_behalf_of;
+mod managed_identity;
+mod on_behalf_of;
+mod options;
 pub mod persist;
-pub mod public_client;
-pub mod secret;
-pub mod shared_cache;
-pub mod token;
-pub mod workload;
+mod public_client;
+mod secret;
+mod shared_cache;
+mod token;
+mod token_endpoint;
+pub mod unix_time;
+mod workload;
 
-pub use authority::{Authority, InstanceDiscovery};
+pub use account::Account;
+pub use authority::{
+    AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, Authority, AuthorityMetadata,
+    INSTANCE_DISCOVERY_ENDPOINT, InstanceDiscovery,
+};
 pub use azure_cli::{AzureCliCredential, AzureCliOptions};
 pub use cache::{CacheKey, TokenCache, TokenKind};
 pub use chain::{
@@ -76,8 +88,8 @@ pub use chain::{
     DefaultAzureCredentialOptions,
 };
 pub use confidential::{
-    ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
-    ClientSecretCredential,
+    Algorithm, AssertionCallback, ClientAssertionCredential, ClientAuth, ClientCertificate,
+    ClientCertificateCredential, ClientSecretCredential,
 };
 pub use environment::{Env, EnvironmentCredential};
 pub use error::{EntraErrorResponse, Error};
@@ -86,10 +98,10 @@ pub use managed_identity::{
     ManagedIdentityId, ManagedIdentityOptions,
 };
 pub use on_behalf_of::OnBehalfOfCredential;
+pub use options::ClientOptions;
 pub use public_client::{
-    Account, DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo,
-    InteractiveBrowserCredential, InteractiveOptions, PublicClient, RedirectHost, SignIn,
-    UrlCallback,
+    DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo, InteractiveBrowserCredential,
+    InteractiveOptions, PublicClient, RedirectHost, SignIn, UrlCallback,
 };
 pub use secret::Secret;
 pub use shared_cache::{

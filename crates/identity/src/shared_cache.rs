@@ -13,11 +13,12 @@ use std::path::PathBuf;
 
 use tokio::sync::OnceCell;
 
-use crate::confidential::ClientOptions;
+use crate::account::Account;
 use crate::environment::Env;
 use crate::error::Error;
+use crate::options::ClientOptions;
 use crate::persist::{PersistentCache, Protection};
-use crate::public_client::{Account, PublicClient};
+use crate::public_client::PublicClient;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 
 /// The public client `entra login` signs in with unless told otherwise: the Azure CLI's

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use entra_emulator::testing::Harness;
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
-use entra_identity::token::now;
+use entra_identity::unix_time::now;
 use entra_identity::{
     AccessToken, AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
     ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, Env,

@@ -513,7 +513,7 @@ async fn debug_of_every_credential_shows_no_secret() {
 
     let options = ClientOptions::default();
     let cert = || ClientCertificate::from_file(&p12_path, Some(P12_PASSWORD)).unwrap();
-    let assertion: entra_identity::confidential::AssertionCallback =
+    let assertion: entra_identity::AssertionCallback =
         Arc::new(|| Box::pin(async { Ok(Secret::new("eyJhbGciOiJub25lIn0.assertion-5c1d.")) }));
     let token_file = dir.join("federated-token");
     std::fs::write(&token_file, "eyJhbGciOiJub25lIn0.federated-7e2f.").unwrap();

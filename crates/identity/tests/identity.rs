@@ -64,7 +64,7 @@ async fn client_secret_and_the_cache() {
     let c = claims(&t.token);
     assert_eq!(c["aud"], "a0000000-0000-4000-8000-0000000000a1");
     assert_eq!(c["roles"], serde_json::json!(["Data.Read.All"]));
-    assert!(t.expires_on > entra_identity::token::now() + 3000);
+    assert!(t.expires_on > entra_identity::unix_time::now() + 3000);
     // Served from the cache: no second token request.
     let again = cred
         .get_token(&TokenRequest::new(["API://CONTOSO-API/.default"]))
@@ -169,7 +169,7 @@ async fn assertion_callback_with_a_federated_token() {
     let issuer = format!("{}/federation", env.ready().authority);
     let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = calls.clone();
-    let callback: entra_identity::confidential::AssertionCallback = Arc::new(move || {
+    let callback: entra_identity::AssertionCallback = Arc::new(move || {
         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (dir, iss) = (state_dir.clone(), issuer.clone());
         Box::pin(async move {

@@ -356,7 +356,7 @@ fn iso_seven_digits(unix: i64) -> String {
 }
 
 fn now() -> i64 {
-    entra_identity::token::now()
+    entra_identity::unix_time::now()
 }
 
 // --- IMDS and App Service on the emulator --------------------------------------------
@@ -1274,7 +1274,7 @@ async fn workload_identity_survives_token_file_rotation() {
 
     // The old assertion is now refused with AADSTS700024...
     let stale = old.clone();
-    let callback: entra_identity::confidential::AssertionCallback = Arc::new(move || {
+    let callback: entra_identity::AssertionCallback = Arc::new(move || {
         let s = stale.clone();
         Box::pin(async move { Ok(Secret::new(s)) })
     });

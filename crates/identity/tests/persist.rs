@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use entra_emulator::testing::Harness;
 use entra_identity::Secret;
 use entra_identity::persist::{
-    AccessToken, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache, Protection,
-    StaticKey, TokenResponse, environment_of,
+    AccessTokenEntry, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache,
+    Protection, StaticKey, TokenResponse, environment_of,
 };
 use serde_json::{Value, json};
 
@@ -104,7 +104,7 @@ fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn secret_of(at: &Option<AccessToken>) -> &str {
+fn secret_of(at: &Option<AccessTokenEntry>) -> &str {
     at.as_ref().unwrap().secret.as_ref().unwrap().expose()
 }
 
@@ -274,7 +274,7 @@ fn save_merges_with_what_is_on_disk() {
     // Two writers that loaded the same (empty) state each add their own entry.
     let mut mine = file.load().unwrap();
     let mut theirs = file.load().unwrap();
-    let entry = |secret: &str, target: &str, cached: i64| AccessToken {
+    let entry = |secret: &str, target: &str, cached: i64| AccessTokenEntry {
         credential_type: Some("AccessToken".into()),
         secret: Some(Secret::new(secret)),
         environment: Some(ENV.into()),
@@ -992,7 +992,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
         sha256_hex(user.secret.as_ref().unwrap().expose()),
         msal["user_token"]
     );
-    assert!(user.expires_on.unwrap() > entra_identity::token::now() + 3000);
+    assert!(user.expires_on.unwrap() > entra_identity::unix_time::now() + 3000);
     let rt = cache
         .find_refresh_token(PUBLIC_CLIENT, &environment, &home)
         .unwrap()
@@ -1222,7 +1222,7 @@ exec "$0" "$@""#;
 /// The checks, inside the private keyring session.
 #[cfg(all(feature = "os-keyring", target_os = "linux"))]
 fn keyring_session_checks() {
-    use entra_identity::persist::{KeySource, OsKeyring};
+    use entra_identity::persist::{CacheKeySource, OsKeyring};
     let work = PathBuf::from(std::env::var_os(KEYRING_CHILD).unwrap());
     std::fs::create_dir_all(&work).unwrap();
     let path = work.join("cache.bin");

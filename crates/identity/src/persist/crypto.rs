@@ -1,5 +1,5 @@
 //! Encryption at rest: AES-256-GCM (aws-lc-rs), a fresh random 96-bit nonce for every
-//! write, and where the key comes from ([`KeySource`]: [`DefaultKey`] — the OS keyring
+//! write, and where the key comes from ([`CacheKeySource`]: [`DefaultKey`] — the OS keyring
 //! ([`OsKeyring`]) where one is reachable, else a [`KeyFile`] —, or the app's own
 //! [`StaticKey`]).
 //!
@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
-use super::CacheFileError;
+use super::error::CacheFileError;
+use super::fs::{create_dir, parent_dir, sync_dir, write_temp};
 
 /// First bytes of an encrypted cache file.
 pub const MAGIC: &[u8; 8] = b"\0EKCACHE";
@@ -85,7 +86,7 @@ impl std::fmt::Debug for EncryptionKey {
 }
 
 /// Where the cache encryption key lives.
-pub trait KeySource: Send + Sync {
+pub trait CacheKeySource: Send + Sync {
     /// Where the key is, for error messages, e.g. `key file /home/me/.cache/x.key`.
     fn describe(&self) -> String;
 
@@ -177,7 +178,7 @@ impl KeyFile {
     }
 }
 
-impl KeySource for KeyFile {
+impl CacheKeySource for KeyFile {
     fn describe(&self) -> String {
         format!("key file {}", self.path.display())
     }
@@ -195,10 +196,9 @@ impl KeySource for KeyFile {
             return Ok(key);
         }
         let key = EncryptionKey::generate()?;
-        let dir = super::file::parent_dir(&self.path);
-        super::file::create_dir(dir)
-            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
-        let tmp = super::file::write_temp(&self.path, key.expose())
+        let dir = parent_dir(&self.path);
+        create_dir(dir).map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        let tmp = write_temp(&self.path, key.expose())
             .map_err(|e| self.error(format!("cannot write: {e}")))?;
         // A hard link never replaces an existing file: if another process created the
         // key meanwhile, theirs stays and we use it.
@@ -213,7 +213,7 @@ impl KeySource for KeyFile {
         let _ = fs::remove_file(&tmp);
         match linked.map_err(|e| self.error(format!("cannot create: {e}")))? {
             true => {
-                super::file::sync_dir(dir);
+                sync_dir(dir);
                 Ok(key)
             }
             false => self
@@ -255,7 +255,7 @@ impl std::fmt::Debug for DefaultKey {
     }
 }
 
-impl KeySource for DefaultKey {
+impl CacheKeySource for DefaultKey {
     fn describe(&self) -> String {
         #[cfg(feature = "os-keyring")]
         if !self.file.path().exists() {
@@ -391,7 +391,7 @@ impl OsKeyring {
 }
 
 #[cfg(feature = "os-keyring")]
-impl KeySource for OsKeyring {
+impl CacheKeySource for OsKeyring {
     fn describe(&self) -> String {
         format!("OS keyring entry ({}, {})", Self::SERVICE, self.account)
     }
@@ -439,7 +439,7 @@ impl StaticKey {
     }
 }
 
-impl KeySource for StaticKey {
+impl CacheKeySource for StaticKey {
     fn describe(&self) -> String {
         self.name.clone()
     }

@@ -12,13 +12,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PublicClient, SignIn, check_scopes, user_scopes};
+use super::client::{PublicClient, SignIn, check_scopes, user_scopes};
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::form_post;
+use crate::options::ClientOptions;
 use crate::secret::Secret;
-use crate::token::{TokenRequest, now, seconds};
-
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+use crate::token::TokenRequest;
+use crate::token::{AccessToken, token_credential};
+use crate::token_endpoint::{TokenForm, error_response, grant};
+use crate::unix_time::{now, seconds};
 
 /// What the user needs to finish a device code sign-in. None of it is secret: the user
 /// code is meant to be shown (the device code itself stays inside the client).
@@ -103,13 +105,7 @@ impl PublicClient {
             .await?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(match EntraErrorResponse::parse(status, resp.body()) {
-                Some(e) => Error::Entra(Box::new(e)),
-                None => Error::Response {
-                    endpoint: endpoint.clone(),
-                    message: format!("HTTP {status} without an OAuth error body"),
-                },
-            });
+            return Err(error_response(&endpoint, status, resp.body()));
         }
         let v: serde_json::Value =
             serde_json::from_slice(resp.body()).map_err(|e| Error::Response {
@@ -147,15 +143,10 @@ impl PublicClient {
                 )));
             }
             tokio::time::sleep_until(wake).await;
-            let form = [
-                ("grant_type", GRANT),
-                ("client_id", self.client_id.as_str()),
-                ("device_code", device_code.expose()),
-                ("client_info", "1"),
-            ];
-            let resp = self
-                .pipeline
-                .send(form_post(&token_endpoint, &form)?, "device code poll")
+            let resp = TokenForm::new(grant::DEVICE_CODE, &self.client_id)
+                .field("device_code", device_code.expose())
+                .field("client_info", "1")
+                .send(&self.pipeline, &token_endpoint, "device code poll")
                 .await?;
             let status = resp.status().as_u16();
             if !(200..300).contains(&status)
@@ -179,11 +170,66 @@ impl PublicClient {
     }
 }
 
+/// Signs a user in with a device code (the user types a code on another device), then
+/// gets tokens silently while the refresh token works.
+pub struct DeviceCodeCredential {
+    client: PublicClient,
+    on_code: DeviceCodeCallback,
+}
+
+impl std::fmt::Debug for DeviceCodeCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeCredential")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceCodeCredential {
+    /// A credential for the public client `client_id` in `tenant`; `on_code` shows the
+    /// user the code and where to enter it.
+    pub fn new(
+        tenant: &str,
+        client_id: &str,
+        options: ClientOptions,
+        on_code: DeviceCodeCallback,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            client: PublicClient::new(tenant, client_id, options)?,
+            on_code,
+        })
+    }
+
+    /// The public client underneath (accounts, silent calls).
+    pub fn client(&self) -> &PublicClient {
+        &self.client
+    }
+
+    /// Signs in now, whatever is cached. Dropping the future stops polling.
+    pub async fn authenticate(&self, request: &TokenRequest) -> Result<SignIn, Error> {
+        self.client
+            .sign_in_with_device_code(request, &*self.on_code, std::future::pending())
+            .await
+    }
+
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        if let Some(account) = self.client.current_account().await? {
+            match self.client.get_token_silent(&account, request).await {
+                Err(e) if e.needs_interaction() => {}
+                other => return other,
+            }
+        }
+        Ok(self.authenticate(request).await?.token)
+    }
+}
+
+token_credential!(DeviceCodeCredential, "DeviceCodeCredential");
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confidential::ClientOptions;
     use crate::http::{HttpClient, Pipeline, Request, Response, RetryPolicy};
+    use crate::options::ClientOptions;
     use crate::token::BoxFuture;
     use std::sync::Mutex;
 

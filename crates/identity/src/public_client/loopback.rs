@@ -20,15 +20,12 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{
-    InteractiveOptions, PublicClient, RedirectHost, SignIn, check_scopes, random_b64,
-    redirect_error, user_scopes,
-};
-use crate::confidential::merged_claims;
-use crate::error::Error;
-use crate::http::form_post;
+use super::client::{PublicClient, SignIn, check_scopes, user_scopes};
+use super::interactive::{InteractiveOptions, RedirectHost};
+use crate::error::{EntraErrorResponse, Error};
 use crate::secret::Secret;
 use crate::token::TokenRequest;
+use crate::token_endpoint::{TokenForm, grant, merged_claims};
 
 /// Largest request head the listener reads.
 const MAX_HEAD: usize = 8 * 1024;
@@ -123,22 +120,16 @@ impl PublicClient {
                 endpoint: "the sign-in redirect".into(),
                 message: "it has neither a code nor an error".into(),
             })?;
-            let mut form: Vec<(&str, &str)> = vec![
-                ("grant_type", "authorization_code"),
-                ("client_id", &self.client_id),
-                ("code", code.expose()),
-                ("redirect_uri", &redirect_uri),
-                ("code_verifier", verifier.expose()),
-                ("scope", &scope),
-                ("client_info", "1"),
-            ];
-            if let Some(c) = &claims {
-                form.push(("claims", c));
-            }
-            let resp = self
-                .pipeline
+            let resp = TokenForm::new(grant::AUTHORIZATION_CODE, &self.client_id)
+                .field("code", code.expose())
+                .field("redirect_uri", &redirect_uri)
+                .field("code_verifier", verifier.expose())
+                .field("scope", &scope)
+                .field("client_info", "1")
+                .claims(claims.as_deref())
                 .send(
-                    form_post(&token_endpoint, &form)?,
+                    &self.pipeline,
+                    &token_endpoint,
                     "authorization code redemption",
                 )
                 .await?;
@@ -497,6 +488,34 @@ fn spawn(mut command: std::process::Command) -> std::io::Result<()> {
     // Reap the opener when it exits (it usually hands off to the browser and returns).
     std::thread::spawn(move || child.wait());
     Ok(())
+}
+
+/// Base64url of `n` random bytes.
+fn random_b64(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b)
+        .expect("system RNG");
+    entra_jose::b64url(b)
+}
+
+/// `error=` from a redirect as Entra's error (codes read from `AADSTS<n>:`).
+pub(super) fn redirect_error(error: &str, description: &str) -> Error {
+    let codes = description
+        .split("AADSTS")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    Error::Entra(Box::new(EntraErrorResponse {
+        error: error.to_string(),
+        description: description.to_string(),
+        codes,
+        // The authorize endpoint answers with a 302 to the redirect URI.
+        status: 302,
+        ..Default::default()
+    }))
 }
 
 #[cfg(test)]
