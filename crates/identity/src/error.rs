@@ -57,54 +57,18 @@ impl EntraErrorResponse {
         self.codes.contains(&code)
     }
 
-    /// A one-line hint for the classic mistakes, if this is one.
+    /// A one-line hint for the classic mistakes, if this is one: the `hint` of the
+    /// first of its codes that has one in [`crate::aadsts`] (`70011` about a scope
+    /// missing `/.default` reads as `1002012`).
     pub fn hint(&self) -> Option<&'static str> {
-        let c = |x| self.has_code(x);
-        if c(7000215) {
-            Some(
-                "the secret's ID was probably sent instead of its value: copy the secret's Value column, shown once when it is created",
-            )
-        } else if c(7000222) {
-            Some("the client secret has expired: create a new one for the app registration")
-        } else if c(65001) {
-            Some(
-                "consent is missing: have the user (or an admin) sign in interactively once, or grant admin consent to the app",
-            )
-        } else if c(700016) {
-            Some(
-                "the app was not found in that tenant: check the tenant id and the client id (and that a multi-tenant app is consented there)",
-            )
-        } else if c(1002012) || (c(70011) && self.description.contains(".default")) {
-            Some(
-                "client credentials need a scope ending in /.default, such as https://graph.microsoft.com/.default",
-            )
-        } else if c(70011) {
-            Some(
-                "the scope is not valid for this resource: check the App ID URI and the scope name (client credentials need /.default)",
-            )
-        } else if c(50076) || c(50079) {
-            Some(
-                "multi-factor authentication is required: use an interactive flow (auth code or device code)",
-            )
-        } else if c(500011) {
-            Some(
-                "the resource (App ID URI) does not exist in this tenant: check the scope's prefix",
-            )
-        } else if c(700024) {
-            Some(
-                "the client assertion is outside its validity window: check the clock, and re-read a rotating federated token file",
-            )
-        } else if c(50049) {
-            Some(
-                "the authority host is not an Entra instance: check AZURE_AUTHORITY_HOST for a typo; for a private cloud or Azure Stack, opt out with InstanceDiscovery::DangerDisabled",
-            )
-        } else if c(90002) {
-            Some(
-                "the tenant does not exist: check the tenant id or domain, and the cloud (authority host)",
-            )
-        } else {
-            None
-        }
+        self.codes.iter().find_map(|&code| {
+            let code = if code == 70011 && self.description.contains(".default") {
+                1002012
+            } else {
+                code
+            };
+            crate::aadsts::lookup(code)?.hint
+        })
     }
 }
 

@@ -55,6 +55,7 @@
 // `http` (the transport seam), `persist` (the cache file toolkit), `aadsts` (the table of
 // Entra error codes) and `unix_time` (lenient time fields), whose items are not
 // re-exported here.
+pub mod aadsts;
 mod account;
 mod authority;
 mod azure_cli;

@@ -54,6 +54,8 @@ pub(super) struct Imds {
 
 impl Imds {
     /// A token from IMDS at `base` (probed first unless `explicit`), with IMDS's retries.
+    // Over 80 lines: one retry loop with IMDS's two budgets (410 and the rest) and its
+    // "identity not assigned" answer; split, the loop state would travel between helpers.
     pub(super) async fn fetch(
         &self,
         pipeline: &Pipeline,

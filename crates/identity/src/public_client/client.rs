@@ -254,6 +254,8 @@ impl PublicClient {
     /// sent), works out the account from `client_info`, stores the account and its new
     /// refresh token (and, in a cache file, its ID and access tokens), and makes it the
     /// current account.
+    // Over 80 lines: the ID token checks and the account's fields must be read in this
+    // order from one answer (nonce, issuer, then who signed in); kept as one story.
     pub(super) async fn accept_user_tokens(
         &self,
         endpoint: &str,

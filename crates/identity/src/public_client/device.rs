@@ -66,6 +66,8 @@ impl PublicClient {
         }
     }
 
+    // Over 80 lines: the RFC 8628 sequence (ask, show, poll with slow_down and a
+    // deadline) reads top to bottom; its state (interval, deadline) lives in one loop.
     async fn device_flow(
         &self,
         request: &TokenRequest,

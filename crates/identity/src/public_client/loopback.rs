@@ -36,6 +36,8 @@ impl PublicClient {
     /// Signs a user in through the browser and returns the account and a token for
     /// `request`. The sign-in URL goes to `options.on_url` and, when
     /// `options.open_browser`, to the system browser.
+    // Over 80 lines: the authorization-code sequence (URL with PKCE, state and nonce,
+    // browser, listener, redemption) reads top to bottom with its secrets in one scope.
     pub async fn sign_in_interactive(
         &self,
         request: &TokenRequest,
