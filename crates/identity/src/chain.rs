@@ -34,9 +34,8 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::azure_cli::{AzureCliCredential, AzureCliOptions};
-use crate::environment::{
-    AZURE_AUTHORITY_HOST, AZURE_TOKEN_CREDENTIALS, Env, EnvironmentCredential,
-};
+use crate::env::Env;
+use crate::environment::{AZURE_AUTHORITY_HOST, AZURE_TOKEN_CREDENTIALS, EnvironmentCredential};
 use crate::error::Error;
 use crate::options::ClientOptions;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest, token_credential};

@@ -101,7 +101,11 @@ impl fmt::Display for EntraErrorResponse {
 }
 
 /// Everything that can go wrong getting a token.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints what `Display` prints (the message, and the hint when there is one),
+/// not the fields: it is what `main() -> Result<(), Box<dyn std::error::Error>>` shows
+/// when an error ends the program. Neither ever carries a token or a secret.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The authority answered with an OAuth error.
@@ -165,6 +169,12 @@ pub enum Error {
     Chain(Vec<(String, Error)>),
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 fn format_chain(list: &[(String, Error)]) -> String {
     list.iter()
         .map(|(name, e)| format!("\n  - {name}: {}", e.to_string().replace('\n', "\n    ")))
@@ -219,6 +229,12 @@ mod tests {
         let text = Error::Entra(Box::new(e)).to_string();
         assert!(text.starts_with("invalid_client (HTTP 401): AADSTS7000215: Invalid client secret provided. [trace t, correlation c]"), "{text}");
         assert!(text.contains("hint: the secret's ID"));
+        // `main() -> Result<_, Box<dyn Error>>` prints Debug: the hint must be there too.
+        let debug = format!(
+            "{:?}",
+            Error::Entra(Box::new(EntraErrorResponse::parse(401, body).unwrap()))
+        );
+        assert_eq!(debug, text);
         assert!(EntraErrorResponse::parse(400, b"not json").is_none());
     }
 

@@ -169,7 +169,21 @@ async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Option<
     Ok(Some(body))
 }
 
+/// Starts the message of a transport error whose cause is the server's TLS certificate:
+/// [`Pipeline::send`] never retries those (the certificate will not change in a second).
+pub const CERTIFICATE_REJECTED: &str = "the server's TLS certificate was rejected";
+
+/// What a certificate failure's message adds: how to trust the authority's CA.
+const TRUST_HINT: &str = "hint: if the authority uses a CA of its own (a local emulator, a corporate proxy), trust it with ClientOptions::ca_file, SSL_CERT_FILE (or ENTRA_CA_FILE) read by ClientOptions::from_env, or the system's trust store";
+
+/// Is `e` a certificate failure (an unknown issuer, an expired or mismatched
+/// certificate) rather than a network hiccup worth retrying?
+pub(crate) fn is_certificate_failure(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Transport { message, .. } if message.contains(CERTIFICATE_REJECTED))
+}
+
 /// reqwest's errors name the URL, which may carry a query; keep the kind and the cause.
+/// A certificate failure says so first ([`CERTIFICATE_REJECTED`]) and how to fix it.
 fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
@@ -185,6 +199,11 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();
+    }
+    // rustls's words for a certificate it refused (`rustls::Error::InvalidCertificate`,
+    // `NoCertificatesPresented`); the error itself arrives wrapped by the transport.
+    if cause.starts_with("invalid peer certificate") || cause == "peer sent no certificates" {
+        return format!("{CERTIFICATE_REJECTED} ({cause}); {TRUST_HINT}");
     }
     if cause.is_empty() {
         kind.to_string()
@@ -272,6 +291,8 @@ impl Pipeline {
             let retry_in = match &outcome {
                 Ok(resp) if retryable_status(resp.status().as_u16()) => Some(server_delay(resp)),
                 Ok(_) => None,
+                // The certificate will be as untrusted next time: fail at once.
+                Err(message) if message.contains(CERTIFICATE_REJECTED) => None,
                 Err(_) => Some(None),
             };
             match (retry_in, attempt < self.retry.max_retries) {

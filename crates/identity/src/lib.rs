@@ -62,6 +62,7 @@ mod azure_cli;
 mod cache;
 mod chain;
 mod confidential;
+mod env;
 mod environment;
 mod error;
 pub mod http;
@@ -92,7 +93,8 @@ pub use confidential::{
     Algorithm, AssertionCallback, ClientAssertionCredential, ClientAuth, ClientCertificate,
     ClientCertificateCredential, ClientSecretCredential,
 };
-pub use environment::{Env, EnvironmentCredential};
+pub use env::Env;
+pub use environment::EnvironmentCredential;
 pub use error::{EntraErrorResponse, Error};
 pub use managed_identity::{
     ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint, ManagedIdentityHost,

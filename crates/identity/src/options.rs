@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::authority::{Authority, InstanceDiscovery};
+use crate::env::Env;
 use crate::error::Error;
 use crate::http::Pipeline;
 use crate::persist::{PersistentCache, Protection};
@@ -38,11 +39,48 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Options for a local emulator: its authority and CA file.
+    /// Options for a local emulator: its authority and CA file. The same as
+    /// [`ClientOptions::from_env`] with `AZURE_AUTHORITY_HOST=authority` and
+    /// `SSL_CERT_FILE=ca_file` (what `entra up` prints), for code that has the values
+    /// in hand. Instance discovery is left as it is: loopback hosts (the emulator's
+    /// `https://localhost:PORT`) are trusted without it, any other host is still checked.
     pub fn for_emulator(authority: &str, ca_file: impl Into<PathBuf>) -> Self {
         Self {
             authority_host: Some(authority.to_string()),
             ca_file: Some(ca_file.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Options from the process environment, in one call: the variables the `entra` CLI
+    /// reads and `entra up` prints. See [`ClientOptions::from_env_in`].
+    ///
+    /// ```no_run
+    /// use entra_identity::{ClientOptions, ClientSecretCredential};
+    /// # fn demo() -> Result<(), entra_identity::Error> {
+    /// // AZURE_AUTHORITY_HOST=https://localhost:8443 SSL_CERT_FILE=.../ca.pem
+    /// let credential = ClientSecretCredential::new("contoso", "d0000000-0000-4000-8000-0000000000d1", "s3cret", ClientOptions::from_env())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env() -> Self {
+        Self::from_env_in(&Env::from_process())
+    }
+
+    /// Options from `env`:
+    ///
+    /// | variable | sets | alias (the CLI's older name, which wins when both are set, as in the CLI) |
+    /// |---|---|---|
+    /// | `AZURE_AUTHORITY_HOST` | [`authority_host`](ClientOptions::authority_host) | `ENTRA_AUTHORITY` |
+    /// | `SSL_CERT_FILE` | [`ca_file`](ClientOptions::ca_file): an extra CA to trust, such as the emulator's `ca.pem` | `ENTRA_CA_FILE` |
+    ///
+    /// Nothing else changes: instance discovery stays on (loopback hosts need none), so
+    /// setting a variable never weakens a check. Unset or blank variables leave the
+    /// default (the public cloud, the system roots).
+    pub fn from_env_in(env: &Env) -> Self {
+        let pick = |ours: &str, theirs: &str| env.get(ours).or(env.get(theirs)).map(str::to_string);
+        Self {
+            authority_host: pick("ENTRA_AUTHORITY", "AZURE_AUTHORITY_HOST"),
+            ca_file: pick("ENTRA_CA_FILE", "SSL_CERT_FILE").map(PathBuf::from),
             ..Default::default()
         }
     }
@@ -72,5 +110,30 @@ impl ClientOptions {
             Some(p) => Ok(p.clone()),
             None => Pipeline::default_with_ca(self.ca_file.as_deref()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_env_reads_the_cli_variables_and_weakens_nothing() {
+        let o = ClientOptions::from_env_in(&Env::from_pairs([
+            ("AZURE_AUTHORITY_HOST", "https://localhost:8443"),
+            ("SSL_CERT_FILE", "/tmp/ca.pem"),
+        ]));
+        assert_eq!(o.authority_host.as_deref(), Some("https://localhost:8443"));
+        assert_eq!(o.ca_file, Some(PathBuf::from("/tmp/ca.pem")));
+        assert!(matches!(o.instance_discovery, InstanceDiscovery::Validate));
+        let o = ClientOptions::from_env_in(&Env::from_pairs([
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"),
+            ("ENTRA_AUTHORITY", "https://localhost:9443"),
+            ("ENTRA_CA_FILE", "/e/ca.pem"),
+        ]));
+        assert_eq!(o.authority_host.as_deref(), Some("https://localhost:9443"));
+        assert_eq!(o.ca_file, Some(PathBuf::from("/e/ca.pem")));
+        let o = ClientOptions::from_env_in(&Env::from_pairs([("SSL_CERT_FILE", " ")]));
+        assert!(o.authority_host.is_none() && o.ca_file.is_none());
     }
 }

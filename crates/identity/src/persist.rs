@@ -97,7 +97,9 @@ pub(crate) mod store;
 pub use cache::PersistentCache;
 #[cfg(feature = "os-keyring")]
 pub use crypto::OsKeyring;
-pub use crypto::{CacheKeySource, DefaultKey, EncryptionKey, KeyFile, StaticKey, is_sealed};
+pub use crypto::{
+    CacheKeySource, DefaultKey, EncryptionKey, KeyFile, KeyLocation, StaticKey, is_sealed,
+};
 pub use error::CacheFileError;
 pub use file::{CacheFile, RefreshLock};
 pub use protection::Protection;

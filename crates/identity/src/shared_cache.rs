@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use tokio::sync::OnceCell;
 
 use crate::account::Account;
-use crate::environment::Env;
+use crate::env::Env;
 use crate::error::Error;
 use crate::options::ClientOptions;
 use crate::persist::{PersistentCache, Protection};

@@ -79,6 +79,15 @@ pub struct AccessToken {
     pub token_type: std::sync::Arc<str>,
 }
 
+impl AccessToken {
+    /// How long until the token expires ([`AccessToken::expires_on`] minus now), zero
+    /// once it has. The token cache hands out tokens with more than 5 minutes left.
+    pub fn expires_in(&self) -> std::time::Duration {
+        let left = self.expires_on.saturating_sub(crate::unix_time::now());
+        std::time::Duration::from_secs(left.max(0) as u64)
+    }
+}
+
 /// Anything that can produce access tokens.
 pub trait TokenCredential: Send + Sync {
     /// Gets a token (from the cache when fresh).
@@ -114,3 +123,23 @@ macro_rules! token_credential {
     };
 }
 pub(crate) use token_credential;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_in_counts_down_and_stops_at_zero() {
+        let token = |expires_on| AccessToken {
+            token: Secret::new("t"),
+            expires_on,
+            refresh_on: None,
+            token_type: "Bearer".into(),
+        };
+        let now = crate::unix_time::now();
+        let left = token(now + 3600).expires_in().as_secs();
+        assert!((3598..=3600).contains(&left), "{left}");
+        assert_eq!(token(now - 10).expires_in(), std::time::Duration::ZERO);
+        assert_eq!(token(i64::MIN).expires_in(), std::time::Duration::ZERO);
+    }
+}

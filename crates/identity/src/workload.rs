@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::authority::AZURE_PUBLIC_CLOUD;
 use crate::confidential::{AssertionCallback, ClientAssertionCredential};
-use crate::environment::Env;
+use crate::env::Env;
 use crate::error::Error;
 use crate::options::ClientOptions;
 use crate::secret::Secret;

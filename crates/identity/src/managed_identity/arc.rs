@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::host::ManagedIdentityHost;
 use super::id::ManagedIdentityId;
 use super::response::{read_token, strip_query, truncate, with_query};
-use crate::environment::Env;
+use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, Pipeline};
 use crate::secret::Secret;

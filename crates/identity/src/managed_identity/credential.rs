@@ -16,7 +16,7 @@ use super::imds::{Imds, ImdsRetryPolicy};
 use super::pinned_tls::pinned_client;
 use super::{app_service, cloud_shell, service_fabric};
 use crate::cache::{CacheKey, TokenCache, TokenKind};
-use crate::environment::Env;
+use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, Pipeline, Request, Response, RetryPolicy};
 use crate::options::ClientOptions;

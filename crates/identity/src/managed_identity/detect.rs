@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::host::{ManagedIdentityHost, NAME};
 use super::response::truncate;
-use crate::environment::Env;
+use crate::env::Env;
 use crate::error::Error;
 use crate::secret::Secret;
 

@@ -97,7 +97,7 @@ impl Imds {
                             .unwrap_or_else(|| backoff(policy, retries)),
                     )
                 }
-                Err(_) if retries < policy.max_retries => {
+                Err(e) if retries < policy.max_retries && !http::is_certificate_failure(e) => {
                     retries += 1;
                     Some(backoff(policy, retries))
                 }

@@ -10,7 +10,7 @@ use super::imds::backoff;
 use super::pinned_tls::parse_thumbprint;
 use super::response::{aadsts_code, host_error, scrub};
 use super::*;
-use crate::environment::Env;
+use crate::env::Env;
 
 fn host_of(pairs: &[(&str, &str)]) -> Result<ManagedIdentityHost, String> {
     ManagedIdentityEndpoint::detect(&Env::from_pairs(pairs.iter().copied()), true, false)

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::crypto::KeyLocation;
 use super::entries::Entries;
 use super::error::CacheFileError;
 use super::file::CacheFile;
@@ -36,6 +37,12 @@ impl PersistentCache {
     pub fn from_file(file: CacheFile) -> Result<Self, CacheFileError> {
         file.load()?;
         Ok(Self { file })
+    }
+
+    /// Where the cache's encryption key went: the OS keyring or a key file (or none
+    /// yet, before the first write; or none at all, for a plaintext cache).
+    pub fn key_location(&self) -> KeyLocation {
+        self.file.key_location()
     }
 
     /// The file underneath.

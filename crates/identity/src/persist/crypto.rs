@@ -85,10 +85,35 @@ impl std::fmt::Debug for EncryptionKey {
     }
 }
 
+/// Where a cache's encryption key went: the OS keyring or a key file (see
+/// [`PersistentCache::key_location`](super::PersistentCache::key_location)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyLocation {
+    /// The OS keyring (Secret Service, Keychain, Credential Manager), in an entry named
+    /// for the cache file's path.
+    OsKeyring,
+    /// A key file (mode 0600), here.
+    KeyFile(PathBuf),
+    /// No key yet: none was found, and none is created before the first write (which
+    /// puts it in the OS keyring when one is reachable, else in a key file).
+    NotYetCreated,
+    /// A key source of the caller's, as it describes itself.
+    Custom(String),
+    /// No key: the cache is plaintext ([`Protection::DangerPlaintextForMsalInterop`](super::Protection::DangerPlaintextForMsalInterop)).
+    Plaintext,
+}
+
 /// Where the cache encryption key lives.
 pub trait CacheKeySource: Send + Sync {
     /// Where the key is, for error messages, e.g. `key file /home/me/.cache/x.key`.
     fn describe(&self) -> String;
+
+    /// Where the key is, as a value; [`KeyLocation::Custom`] with
+    /// [`describe`](CacheKeySource::describe) unless the source says better.
+    fn location(&self) -> KeyLocation {
+        KeyLocation::Custom(self.describe())
+    }
 
     /// The key, or `None` when none was ever created.
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError>;
@@ -183,6 +208,10 @@ impl CacheKeySource for KeyFile {
         format!("key file {}", self.path.display())
     }
 
+    fn location(&self) -> KeyLocation {
+        KeyLocation::KeyFile(self.path.clone())
+    }
+
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
         match File::open(&self.path) {
             Ok(f) => self.read(f).map(Some),
@@ -264,6 +293,19 @@ impl CacheKeySource for DefaultKey {
         self.file.describe()
     }
 
+    fn location(&self) -> KeyLocation {
+        if self.file.path().exists() {
+            return KeyLocation::KeyFile(self.file.path().to_path_buf());
+        }
+        #[cfg(feature = "os-keyring")]
+        if self.remembered.lock().expect("key lock").is_some()
+            || matches!(self.keyring.try_load(), Ok(Reach::Found(_)))
+        {
+            return KeyLocation::OsKeyring;
+        }
+        KeyLocation::NotYetCreated
+    }
+
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
         if let Some(key) = self.file.load()? {
             return Ok(Some(key));
@@ -296,12 +338,15 @@ impl CacheKeySource for DefaultKey {
             match self.keyring.try_store(&key)? {
                 true => {
                     *self.remembered.lock().expect("key lock") = Some(key.clone());
+                    tracing::info!(entry = %self.keyring.describe(), "the token cache's new key went to the OS keyring");
                     return Ok(key);
                 }
                 false => tracing::debug!("no OS keyring; creating a key file"),
             }
         }
-        self.file.load_or_create()
+        let key = self.file.load_or_create()?;
+        tracing::info!(key_file = %self.file.path().display(), "the token cache's new key went to a key file (mode 0600; no OS keyring was reachable)");
+        Ok(key)
     }
 }
 
@@ -394,6 +439,10 @@ impl OsKeyring {
 impl CacheKeySource for OsKeyring {
     fn describe(&self) -> String {
         format!("OS keyring entry ({}, {})", Self::SERVICE, self.account)
+    }
+
+    fn location(&self) -> KeyLocation {
+        KeyLocation::OsKeyring
     }
 
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::crypto::{self, CacheKeySource, DefaultKey, OpenError};
+use super::crypto::{self, CacheKeySource, DefaultKey, KeyLocation, OpenError};
 use super::error::CacheFileError;
 use super::fs::{create_dir, parent_dir, write_atomically};
 use super::protection::Protection;
@@ -92,6 +92,15 @@ impl CacheFile {
             path,
             codec,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Where this file's key is: the OS keyring, a key file, none yet, or none at all
+    /// (plaintext). May ask the OS keyring (a D-Bus round trip on Linux).
+    pub fn key_location(&self) -> KeyLocation {
+        match &self.codec {
+            Codec::Plaintext => KeyLocation::Plaintext,
+            Codec::Sealed(k) => k.location(),
         }
     }
 

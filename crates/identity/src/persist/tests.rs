@@ -91,3 +91,27 @@ fn a_response_becomes_entries() {
     assert!(json["home_account_id"].is_null(), "{json}");
     assert_eq!(json["expires_on"], "4599");
 }
+
+#[test]
+fn the_cache_says_where_its_key_is() {
+    let dir = std::env::temp_dir().join(format!("entra-key-location-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = CacheFile::new(
+        dir.join("p.json"),
+        Protection::DangerPlaintextForMsalInterop,
+    );
+    assert_eq!(plain.key_location(), KeyLocation::Plaintext);
+    let key_file = KeyFile::beside(&dir.join("c.bin"));
+    let path = key_file.path().to_path_buf();
+    let sealed = CacheFile::new(
+        dir.join("c.bin"),
+        Protection::EncryptedWith(std::sync::Arc::new(key_file)),
+    );
+    assert_eq!(sealed.key_location(), KeyLocation::KeyFile(path));
+    let custom = StaticKey::new(EncryptionKey::from_bytes([7; 32]), "the app's vault");
+    assert_eq!(
+        custom.location(),
+        KeyLocation::Custom("the app's vault".into())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
