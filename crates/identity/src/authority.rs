@@ -1,19 +1,5 @@
-//! Authorities: the cloud's login host and a tenant. Public, US Government, China and
-//! custom hosts; `AZURE_AUTHORITY_HOST`; tenants as GUID, domain, `common`,
-//! `organizations` or `consumers`. The OpenID metadata of each authority is fetched once
-//! and cached for the life of the credential.
-//!
-//! **Instance discovery.** A credential sends secrets and assertions to its authority, so
-//! a host that is not a known Microsoft login host is first checked the way MSAL checks
-//! it: Entra's instance-discovery endpoint is asked whether the host is one of its
-//! instances, and the metadata address it answers with is used. An unknown host fails
-//! with AADSTS50049 before any secret leaves the process. Hosts that need no check: the
-//! well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
-//! `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
-//! `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
-//! own). [`InstanceDiscovery::DangerDisabled`] is the explicit opt-out for private clouds,
-//! Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
-//! checks every host (loopback included) against another discovery endpoint.
+//! [`Authority`]: a login host and a tenant, the well-known clouds, and instance
+//! discovery (the rules are in [`Authority`]'s docs).
 
 use tokio::sync::OnceCell;
 
@@ -66,7 +52,7 @@ const WELL_KNOWN_SUFFIXES: &[&str] = &[
     ".ciamlogin.com",
 ];
 
-/// Whether, and where, a login host is checked before it is used (see the module docs).
+/// Whether, and where, a login host is checked before it is used.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InstanceDiscovery {
@@ -84,6 +70,23 @@ pub enum InstanceDiscovery {
 }
 
 /// A login host and a tenant.
+///
+/// Authorities: the cloud's login host and a tenant. Public, US Government, China and
+/// custom hosts; `AZURE_AUTHORITY_HOST`; tenants as GUID, domain, `common`,
+/// `organizations` or `consumers`. The OpenID metadata of each authority is fetched once
+/// and cached for the life of the credential.
+///
+/// **Instance discovery.** A credential sends secrets and assertions to its authority, so
+/// a host that is not a known Microsoft login host is first checked the way MSAL checks
+/// it: Entra's instance-discovery endpoint is asked whether the host is one of its
+/// instances, and the metadata address it answers with is used. An unknown host fails
+/// with AADSTS50049 before any secret leaves the process. Hosts that need no check: the
+/// well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
+/// `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
+/// `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
+/// own). [`InstanceDiscovery::DangerDisabled`] is the explicit opt-out for private clouds,
+/// Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
+/// checks every host (loopback included) against another discovery endpoint.
 #[derive(Debug)]
 pub struct Authority {
     host: String,

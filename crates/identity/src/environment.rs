@@ -1,25 +1,4 @@
-//! [`EnvironmentCredential`]: a service principal described by the `AZURE_*` variables
-//! azure-identity reads, and [`Env`], the variables as a plain map so code (and tests)
-//! can hand a credential an environment without touching the process's own.
-//!
-//! | variables | credential |
-//! |---|---|
-//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` | [`ClientSecretCredential`] |
-//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM or PKCS#12), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
-//! | `AZURE_AUTHORITY_HOST` | the login host for either (an explicit [`ClientOptions::authority_host`] wins) |
-//!
-//! A secret wins over a certificate when both are set, as in azure-identity. The
-//! certificate file is PEM with an unencrypted RSA key, or PKCS#12 (`.pfx`/`.p12`, the
-//! content decides) unlocked by `AZURE_CLIENT_CERTIFICATE_PASSWORD` (unset: the empty
-//! password); a wrong password is an [`Error::Config`] naming the file, never the
-//! password. Encrypted PEM keys are refused with the `openssl` command that decrypts them.
-//! Username/password (`AZURE_USERNAME`, `AZURE_PASSWORD`) is deprecated by Microsoft
-//! (it cannot do MFA) and not supported: the credential says so instead of using it.
-//!
-//! An empty variable counts as unset. When variables are missing the credential is
-//! [`Error::Unavailable`] and names exactly which ones, so a chain moves on; when they
-//! are all there but wrong (an unreadable certificate, say) `get_token` fails with
-//! [`Error::Config`], which stops a chain: the user meant this credential to work.
+//! [`EnvironmentCredential`]: a service principal from the `AZURE_*` variables (the table is in its docs).
 
 use std::sync::Arc;
 
@@ -64,7 +43,30 @@ enum State {
     Misconfigured(String),
 }
 
-/// A service principal from `AZURE_*` environment variables (see the [module docs](self)).
+/// A service principal from `AZURE_*` environment variables.
+///
+/// [`EnvironmentCredential`]: a service principal described by the `AZURE_*` variables
+/// azure-identity reads, and [`Env`], the variables as a plain map so code (and tests)
+/// can hand a credential an environment without touching the process's own.
+///
+/// | variables | credential |
+/// |---|---|
+/// | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` | [`ClientSecretCredential`] |
+/// | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM or PKCS#12), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
+/// | `AZURE_AUTHORITY_HOST` | the login host for either (an explicit [`ClientOptions::authority_host`] wins) |
+///
+/// A secret wins over a certificate when both are set, as in azure-identity. The
+/// certificate file is PEM with an unencrypted RSA key, or PKCS#12 (`.pfx`/`.p12`, the
+/// content decides) unlocked by `AZURE_CLIENT_CERTIFICATE_PASSWORD` (unset: the empty
+/// password); a wrong password is an [`Error::Config`] naming the file, never the
+/// password. Encrypted PEM keys are refused with the `openssl` command that decrypts them.
+/// Username/password (`AZURE_USERNAME`, `AZURE_PASSWORD`) is deprecated by Microsoft
+/// (it cannot do MFA) and not supported: the credential says so instead of using it.
+///
+/// An empty variable counts as unset. When variables are missing the credential is
+/// [`Error::Unavailable`] and names exactly which ones, so a chain moves on; when they
+/// are all there but wrong (an unreadable certificate, say) `get_token` fails with
+/// [`Error::Config`], which stops a chain: the user meant this credential to work.
 pub struct EnvironmentCredential {
     state: State,
 }

@@ -16,6 +16,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Configuration from the environment
+//! [`ClientOptions::from_env`] reads, in one call, the variables the `entra` CLI reads and
+//! `entra up` prints: `AZURE_AUTHORITY_HOST` (the login host; the public cloud when unset)
+//! and `SSL_CERT_FILE` (an extra CA to trust, such as the emulator's `ca.pem`), with
+//! `ENTRA_AUTHORITY` / `ENTRA_CA_FILE` as aliases. [`ClientOptions::for_emulator`] is the
+//! same with the two values passed in. Neither turns a security check off.
+//!
+//! ```no_run
+//! use entra_identity::{ClientOptions, ClientSecretCredential, TokenCredential, TokenRequest};
+//! # async fn demo() -> Result<(), entra_identity::Error> {
+//! // AZURE_AUTHORITY_HOST=https://localhost:8443 SSL_CERT_FILE=/path/to/emulator/ca.pem
+//! let options = ClientOptions::from_env();
+//! let credential = ClientSecretCredential::new("contoso.onmicrosoft.com", "d0000000-0000-4000-8000-0000000000d1", "s3cret", options)?;
+//! let token = credential.get_token(&TokenRequest::new(["api://contoso-api/.default"])).await?;
+//! println!("valid for {:?}", token.expires_in());
+//! # Ok(()) }
+//! ```
+//!
+//! Runnable programs: `examples/client_secret.rs` (a daemon) and `examples/device_code.rs`
+//! (a CLI with the encrypted persistent cache).
+//!
 //! ## What is here
 //! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM or PKCS#12, RS256 `x5t` or
 //!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
@@ -36,7 +57,7 @@
 //!   keyring where one is reachable (feature `os-keyring`, default) or a 0600 key file;
 //!   atomic writes under a cross-process lock, damaged files refused and kept; refresh
 //!   tokens redeemed by one process at a time.
-//! - [`authority`]: public, US Government, China and custom clouds; hosts that are not
+//! - [`Authority`]: public, US Government, China and custom clouds; hosts that are not
 //!   well known are checked by instance discovery before any secret is sent to them
 //!   ([`InstanceDiscovery::DangerDisabled`] opts out).
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,

@@ -7,7 +7,7 @@
 //! assertion ([`TokenKind::OnBehalfOf`]), so the assertion itself is never a map key and
 //! two users never share a token. One credential serves every request of the API:
 //! [`OnBehalfOfCredential::get_token_for`] takes the assertion, or
-//! [`OnBehalfOfCredential::with_user_assertion`] binds one for a [`TokenCredential`].
+//! [`OnBehalfOfCredential::with_user_assertion`] binds one for a [`TokenCredential`](crate::TokenCredential).
 
 use std::sync::Arc;
 
@@ -118,7 +118,7 @@ impl OnBehalfOfCredential {
     }
 
     /// The same credential (sharing its cache) bound to one incoming user token, for
-    /// code that wants a [`TokenCredential`].
+    /// code that wants a [`TokenCredential`](crate::TokenCredential).
     pub fn with_user_assertion(&self, assertion: impl Into<Secret>) -> Self {
         Self {
             inner: self.inner.clone(),

@@ -34,7 +34,7 @@ pub struct ClientOptions {
     /// silently). `None` (the default): memory only.
     pub persistent_cache: Option<Arc<PersistentCache>>,
     /// How a login host that is not a well-known Microsoft one is checked before secrets
-    /// are sent to it ([`crate::authority`]); [`InstanceDiscovery::DangerDisabled`] opts out.
+    /// are sent to it ([`Authority`](crate::Authority)); [`InstanceDiscovery::DangerDisabled`] opts out.
     pub instance_discovery: InstanceDiscovery,
 }
 

@@ -20,14 +20,14 @@
 //! ```
 //!
 //! ## What is here
-//! - [`schema`]: the entries ([`AccessTokenEntry`], [`RefreshTokenEntry`], [`IdTokenEntry`],
+//! - The entries ([`AccessTokenEntry`], [`RefreshTokenEntry`], [`IdTokenEntry`],
 //!   [`AccountEntry`], [`AppMetadata`]) with MSAL's field names and keys, timestamps as
 //!   strings of epoch seconds on disk, and every field this version does not know kept
 //!   verbatim (MSAL writes more than the core schema; a shared cache must not lose it).
 //! - [`CacheFile`]: load and save with an atomic replace under a cross-process lock,
 //!   read-merge-write, and unreadable files refused (with a `.corrupt` copy), never
-//!   overwritten. See [`mod@file`] for the details.
-//! - [`crypto`]: AES-256-GCM with a fresh nonce per write, a versioned header, and the
+//!   overwritten. See [`CacheFile`] for the details.
+//! - Encryption: AES-256-GCM with a fresh nonce per write, a versioned header, and the
 //!   [`CacheKeySource`] trait; [`KeyFile`] keeps the key in a 0600 file beside the cache.
 //! - [`PersistentCache`]: what credentials use: find an access token, a refresh token,
 //!   the accounts; save a token response; remove an account.
@@ -101,7 +101,7 @@ pub use crypto::{
     CacheKeySource, DefaultKey, EncryptionKey, KeyFile, KeyLocation, StaticKey, is_sealed,
 };
 pub use error::CacheFileError;
-pub use file::{CacheFile, RefreshLock};
+pub use file::{CacheFile, DEFAULT_LOCK_TIMEOUT, REFRESH_LOCK_TIMEOUT, RefreshLock};
 pub use protection::Protection;
 pub use response::{ClientInfo, TokenResponse, environment_of, target_of};
 pub use schema::{

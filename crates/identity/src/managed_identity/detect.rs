@@ -196,7 +196,7 @@ impl ManagedIdentityEndpoint {
     /// Detects the host from `env` (see the module docs for the order).
     /// `workload_identity`: whether the AKS workload identity variables count;
     /// `arc_agent_installed`: whether the Azure Arc agent is on this machine (see
-    /// [`arc_agent_installed`]).
+    /// `arc_agent_installed`).
     pub fn detect(
         env: &Env,
         workload_identity: bool,

@@ -8,7 +8,7 @@ use super::crypto::CacheKeySource;
 #[derive(Clone)]
 pub enum Protection {
     /// AES-256-GCM, the key in the OS keyring where one is reachable, else in
-    /// `<cache>.key` (mode 0600) ([`DefaultKey`]). The default choice.
+    /// `<cache>.key` (mode 0600) ([`DefaultKey`](super::DefaultKey)). The default choice.
     Encrypted,
     /// AES-256-GCM with a key from another source (an OS keyring, the app's own secret
     /// store).

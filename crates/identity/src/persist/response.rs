@@ -48,7 +48,7 @@ impl ClientInfo {
 }
 
 /// What a token response gives, and where it came from: the input of
-/// [`PersistentCache::save_token_response`].
+/// [`PersistentCache::save_token_response`](super::PersistentCache::save_token_response).
 #[derive(Debug, Clone, Default)]
 pub struct TokenResponse {
     /// The client that asked.
