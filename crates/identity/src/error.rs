@@ -163,7 +163,7 @@ pub enum Error {
     /// carries a token. A credential with a persistent cache reports this rather than
     /// carrying on without it, so that a broken cache is noticed, not silently bypassed.
     #[error(transparent)]
-    Cache(#[from] crate::persist::CacheFileError),
+    Cache(#[from] crate::persist::error::CacheFileError),
     /// Every credential of a chain failed; each is listed with its reason.
     #[error("no credential in the chain could get a token:{}", format_chain(.0))]
     Chain(Vec<(String, Error)>),

@@ -86,7 +86,7 @@
 mod cache;
 mod crypto;
 mod entries;
-mod error;
+pub(crate) mod error;
 mod file;
 mod fs;
 mod protection;

@@ -211,8 +211,9 @@ impl ClientCertificate {
     }
 }
 
-#[cfg(all(test, not(feature = "pkcs12")))]
+#[cfg(test)]
 mod tests {
+    #[cfg(not(feature = "pkcs12"))]
     use super::*;
 
     /// Built without the `pkcs12` feature (scripts/test builds it so), a PKCS#12 file is

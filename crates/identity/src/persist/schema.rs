@@ -50,11 +50,13 @@ impl Serialize for Out<'_> {
 /// `take` removes the field only when it has the expected shape; anything else stays
 /// in `extra` so that it is written back as it was.
 mod field {
-    use super::*;
+    // Absolute paths, not `super::*`: the file-level import checker reads `super` as
+    // this file's parent.
 
     /// A string; absent when `None`.
     pub mod text {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<String> {
             match m.remove(k) {
                 Some(Value::String(s)) => Some(s),
@@ -74,7 +76,8 @@ mod field {
     /// null` on app tokens and matches its queries field by field, so a missing field
     /// would hide the entry from it.
     pub mod nullable_text {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<String> {
             match m.remove(k) {
                 Some(Value::String(s)) => Some(s),
@@ -92,7 +95,10 @@ mod field {
 
     /// A token: moved out of the parsed JSON into a [`Secret`] without a copy.
     pub mod secret {
-        use super::*;
+        use crate::persist::schema::Out;
+        use crate::persist::schema::field::text;
+        use crate::secret::Secret;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<Secret> {
             text::take(m, k).map(Secret::new)
         }
@@ -103,7 +109,8 @@ mod field {
 
     /// Epoch seconds, a string on disk (a number is accepted when reading).
     pub mod epoch {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<i64> {
             let parsed = match m.get(k)? {
                 Value::String(s) => s.trim().parse::<i64>().ok(),
