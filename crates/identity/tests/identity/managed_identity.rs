@@ -6,55 +6,27 @@
 //! and answer like the real host, including every `expires_on` form seen in the wild.
 //! Workload identity survives a token file rotation across an emulator clock jump.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::Emu;
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
     ManagedIdentityCredential, ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
     Secret, TokenCredential, TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
-use entra_testkit::Harness;
+use entra_testkit::dev::{API, API_DEFAULT, DAEMON, SYSTEM_MI, TENANT, USER_MI, USER_MI_RESOURCE};
 use serde_json::{Value, json};
-
-const TENANT: &str = "contoso.onmicrosoft.com";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
-const SYSTEM_MI: &str = "b0000000-0000-4000-8000-0000000000b1";
-const USER_MI: &str = "b0000000-0000-4000-8000-0000000000b2";
-const USER_MI_RESOURCE: &str = "/subscriptions/00000000-0000-4000-8000-00000000dev0/resourceGroups/dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami";
 
 // --- The emulator --------------------------------------------------------------------
 
-/// The shared harness plus client options with short retries.
-struct Env {
-    h: Harness,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
-impl Env {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
+impl Emu {
     /// The emulator's CA, short retries.
     fn client(&self) -> ClientOptions {
-        common::emulator_options(&self.h, fast_retry())
+        crate::common::emulator_options(self, fast_retry())
     }
 
     fn mi(&self, id: ManagedIdentityId, env: Vars) -> ManagedIdentityCredential {
@@ -78,10 +50,6 @@ impl Env {
             .unwrap()
             .object_id
             .clone()
-    }
-
-    async fn stop(self) {
-        self.h.stop().await;
     }
 }
 
@@ -363,7 +331,7 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn imds_over_https_system_and_user_assigned_with_the_cache() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let vars = Vars::from_pairs([(
         "AZURE_POD_IDENTITY_AUTHORITY_HOST",
         env.ready().imds_endpoint.clone(),
@@ -473,7 +441,7 @@ async fn imds_over_https_system_and_user_assigned_with_the_cache() {
 
 #[tokio::test]
 async fn app_service_2019_and_legacy_2017_on_the_emulator() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let (endpoint, header) = (
         env.ready().identity_endpoint.clone(),
         env.ready().identity_header.clone(),
@@ -1222,7 +1190,7 @@ async fn debug_and_errors_never_show_the_identity_header_or_tokens() {
 
 #[tokio::test]
 async fn workload_identity_survives_token_file_rotation() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let issuer = format!("{}/federation", env.ready().authority);
     let mint = |lifetime: i64| {
         entra_emulator::discovery::mint_federated(

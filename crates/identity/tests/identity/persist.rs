@@ -7,20 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::Emu;
 use entra_identity::Secret;
 use entra_identity::persist::{
     AccessTokenEntry, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache,
     Protection, StaticKey, TokenResponse, environment_of,
 };
-use entra_testkit::Harness;
+use entra_testkit::dev::{
+    ALICE_OID, API_DEFAULT, API_READ, DAEMON, PUBLIC_CLIENT, TENANT_ID as TENANT,
+};
 use serde_json::{Value, json};
 
-const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC_CLIENT: &str = "c1000000-0000-4000-8000-0000000000c1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
-const API_READ: &str = "api://contoso-api/Data.Read";
-const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
 const ENV: &str = "login.microsoftonline.com";
 
 /// A fresh directory, removed when dropped.
@@ -800,7 +797,7 @@ fn ten_processes_hammer_one_file() {
         let out = dir.join(format!("worker{worker}.out"));
         let child = Command::new(&exe)
             .args([
-                "hammer_worker",
+                "persist::hammer_worker",
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",
@@ -883,28 +880,7 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
-/// The shared harness plus a work directory for the cache files and MSAL.
-struct Emu {
-    h: Harness,
-    dir: TempDir,
-}
-
-impl std::ops::Deref for Emu {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
 impl Emu {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-            dir: TempDir::new("emulator"),
-        }
-    }
-
     /// A token request straight to the emulator; the JSON body.
     async fn token(&self, form: &[(&str, &str)]) -> Value {
         let r = self
@@ -926,10 +902,6 @@ impl Emu {
         );
         body
     }
-
-    async fn stop(self) {
-        self.h.stop().await;
-    }
 }
 
 /// Runs blocking work (a child process, file I/O under a lock) off the runtime's threads,
@@ -945,7 +917,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
     let env = Emu::start().await;
     let authority = env.ready().authority.trim_end_matches('/').to_string();
     let ca = env.ready().ca_file.clone();
-    let path = env.dir.join("msal_cache.json");
+    let path = env.work_dir().join("msal_cache.json");
     let environment = environment_of(&authority);
     assert_eq!(
         environment, "localhost",
@@ -955,12 +927,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
 
     // (a) MSAL Python signs in (daemon and alice) and writes the file; we read it.
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("acquire", &authority, &ca, &path, &work)
         })
@@ -1098,12 +1066,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
 
     let token_requests = env.counter("endpoint:token").await;
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("silent", &authority, &ca, &path, &work)
         })
@@ -1125,12 +1089,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
     // And MSAL redeems the refresh token we wrote.
     let refreshes = env.counter("grant:refresh_token").await;
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("refresh", &authority, &ca, &path, &work)
         })
@@ -1181,7 +1141,7 @@ exec "$0" "$@""#;
         .args(["--", "sh", "-c", script])
         .arg(std::env::current_exe().unwrap())
         .args([
-            "the_cache_key_lives_in_the_os_keyring_when_there_is_one",
+            "persist::the_cache_key_lives_in_the_os_keyring_when_there_is_one",
             "--exact",
             "--nocapture",
             "--test-threads=1",
