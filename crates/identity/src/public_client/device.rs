@@ -39,6 +39,15 @@ pub struct DeviceCodeInfo {
 /// Receives the device code to show the user.
 pub type DeviceCodeCallback = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
 
+/// A device code as the authority issued it: what the user sees, and what polling needs.
+struct DeviceCode {
+    info: DeviceCodeInfo,
+    device_code: Secret,
+    token_endpoint: String,
+    interval: Duration,
+    expires_in: i64,
+}
+
 fn stopped(message: String) -> Error {
     Error::Transport {
         context: "device code sign-in".into(),
@@ -66,13 +75,18 @@ impl PublicClient {
         }
     }
 
-    // Over 80 lines: the RFC 8628 sequence (ask, show, poll with slow_down and a
-    // deadline) reads top to bottom; its state (interval, deadline) lives in one loop.
     async fn device_flow(
         &self,
         request: &TokenRequest,
         on_code: &(dyn Fn(&DeviceCodeInfo) + Send + Sync),
     ) -> Result<SignIn, Error> {
+        let code = self.request_device_code(request).await?;
+        on_code(&code.info);
+        self.poll_device_code(request, code).await
+    }
+
+    /// Asks the authority's `device_authorization_endpoint` for a code (RFC 8628 §3.1-3.2).
+    async fn request_device_code(&self, request: &TokenRequest) -> Result<DeviceCode, Error> {
         let tenant = self
             .authorities
             .tenant_for(request.tenant.as_deref(), None)?;
@@ -124,7 +138,7 @@ impl PublicClient {
             .or_else(|| text("verification_url"))
             .unwrap_or_default();
         let expires_in = seconds(v.get("expires_in")).unwrap_or(900).max(1);
-        let mut interval =
+        let interval =
             Duration::from_secs(seconds(v.get("interval")).unwrap_or(5).clamp(1, 60) as u64);
         let info = DeviceCodeInfo {
             message: text("message").unwrap_or_else(|| {
@@ -134,7 +148,29 @@ impl PublicClient {
             verification_uri,
             expires_on: now() + expires_in,
         };
-        on_code(&info);
+        Ok(DeviceCode {
+            info,
+            device_code,
+            token_endpoint,
+            interval,
+            expires_in,
+        })
+    }
+
+    /// Polls the token endpoint every `interval` (5 s more after each `slow_down`) until
+    /// the user finishes or the code expires (RFC 8628 §3.4-3.5).
+    async fn poll_device_code(
+        &self,
+        request: &TokenRequest,
+        code: DeviceCode,
+    ) -> Result<SignIn, Error> {
+        let DeviceCode {
+            device_code,
+            token_endpoint,
+            mut interval,
+            expires_in,
+            ..
+        } = code;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(expires_in as u64);
         loop {
             let wake = tokio::time::Instant::now() + interval;

@@ -37,7 +37,7 @@ impl PublicClient {
     /// `request`. The sign-in URL goes to `options.on_url` and, when
     /// `options.open_browser`, to the system browser.
     // Over 80 lines: the authorization-code sequence (URL with PKCE, state and nonce,
-    // browser, listener, redemption) reads top to bottom with its secrets in one scope.
+    // listener, redemption) reads top to bottom with its secrets in one scope.
     pub async fn sign_in_interactive(
         &self,
         request: &TokenRequest,
@@ -96,20 +96,7 @@ impl PublicClient {
             serde_urlencoded::to_string(&params).map_err(|e| Error::Config(e.to_string()))?;
         let sep = if authorize.contains('?') { '&' } else { '?' };
         let url = format!("{authorize}{sep}{query}");
-        if let Some(cb) = &options.on_url {
-            cb(&url);
-        }
-        if options.open_browser
-            && let Err(why) = open_browser(&url)
-        {
-            if options.on_url.is_none() {
-                return Err(Error::Unavailable {
-                    credential: "InteractiveBrowserCredential",
-                    reason: format!("could not open a browser: {why}"),
-                });
-            }
-            tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
-        }
+        show_sign_in_url(&url, options)?;
         let (pending, answer) = listener.wait(&state, options.timeout).await?;
         let outcome = async {
             if let Some(error) = answer.get("error") {
@@ -489,6 +476,27 @@ fn spawn(mut command: std::process::Command) -> std::io::Result<()> {
         .spawn()?;
     // Reap the opener when it exits (it usually hands off to the browser and returns).
     std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// Hands the sign-in URL to `options.on_url` and, when `options.open_browser`, to the
+/// system browser; a browser that cannot be opened is an error only when no callback
+/// got the URL.
+fn show_sign_in_url(url: &str, options: &InteractiveOptions) -> Result<(), Error> {
+    if let Some(cb) = &options.on_url {
+        cb(url);
+    }
+    if options.open_browser
+        && let Err(why) = open_browser(url)
+    {
+        if options.on_url.is_none() {
+            return Err(Error::Unavailable {
+                credential: "InteractiveBrowserCredential",
+                reason: format!("could not open a browser: {why}"),
+            });
+        }
+        tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
+    }
     Ok(())
 }
 
