@@ -82,3 +82,29 @@ impl Emu {
         self.h.stop().await;
     }
 }
+
+/// A token's claims (the signature is not checked: the tests read what they asked for).
+pub fn claims(token: &entra_identity::Secret) -> serde_json::Map<String, serde_json::Value> {
+    entra_jose::decode_unverified(token.expose())
+        .unwrap()
+        .claims
+}
+
+/// Lower-case hex SHA-256 of `s`.
+pub fn sha256_hex(s: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Fails when `text` holds any of `secrets`.
+pub fn no_leak(text: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !s.is_empty() && !text.contains(s),
+            "leaked a secret into: {text}"
+        );
+    }
+}

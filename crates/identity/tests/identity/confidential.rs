@@ -5,19 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::Emu;
+use crate::common::{Emu, claims};
 use entra_identity::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
     ClientSecretCredential, Error, Secret, TokenCredential, TokenRequest,
 };
 use entra_testkit::dev::{API_DEFAULT, DAEMON, TENANT};
-use serde_json::Value;
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
 
 #[tokio::test]
 async fn client_secret_and_the_cache() {

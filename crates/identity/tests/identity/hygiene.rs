@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::Emu;
+use crate::common::{Emu, claims};
 use entra_identity::http::{HttpClient, Request, ReqwestClient, Response};
 use entra_identity::{
     AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
@@ -60,12 +60,6 @@ impl Emu {
         assert!(status.success(), "openssl pkcs12 -export {extra:?} failed");
         out
     }
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
 }
 
 /// A transport that records each secret sent (form fields) or received (token fields),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::Emu;
+use crate::common::{Emu, claims};
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
@@ -76,12 +76,6 @@ fn fast_imds() -> ImdsRetryPolicy {
         gone_delay: Duration::from_millis(5),
         ..ImdsRetryPolicy::default()
     }
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
 }
 
 fn req(scope: &str) -> TokenRequest {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::Emu;
+use crate::common::{Emu, sha256_hex};
 use entra_identity::Secret;
 use entra_identity::persist::{
     AccessTokenEntry, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache,
@@ -871,14 +871,6 @@ fn ten_processes_hammer_one_file() {
 }
 
 // --- MSAL Python, both directions, one plaintext file --------------------------------
-
-fn sha256_hex(s: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 impl Emu {
     /// A token request straight to the emulator; the JSON body.

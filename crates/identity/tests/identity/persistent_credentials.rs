@@ -11,10 +11,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::common::Emu;
+use crate::common::{Emu, claims, no_leak, sha256_hex};
 use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
 use entra_identity::{
-    ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, Secret, SignIn,
+    ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, SignIn,
     TokenCredential, TokenRequest,
 };
 use entra_testkit::dev::{
@@ -64,21 +64,6 @@ async fn device_sign_in_as(
         .await;
     });
     outcome.unwrap()
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
-
-fn no_leak(text: &str, secrets: &[&str]) {
-    for s in secrets {
-        assert!(
-            !s.is_empty() && !text.contains(s),
-            "leaked a secret into: {text}"
-        );
-    }
 }
 
 // --- Public client ---------------------------------------------------------------------
@@ -471,14 +456,6 @@ async fn msal(env: &Emu, command: &'static str, cache: &Path) -> Value {
     })
     .await
     .unwrap()
-}
-
-fn sha256_hex(s: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[tokio::test]

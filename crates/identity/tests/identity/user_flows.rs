@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::Emu;
+use crate::common::{Emu, claims, no_leak};
 use entra_identity::{
     DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient, Secret, SignIn,
     TokenCredential, TokenRequest,
@@ -16,7 +16,6 @@ use entra_testkit::dev::{
     ALICE, ALICE_OID, API, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID as CONTOSO, WEB,
 };
 use entra_testkit::{Browser, query_param, sign_in};
-use serde_json::Value;
 
 impl Emu {
     fn public_client(&self) -> PublicClient {
@@ -30,12 +29,6 @@ async fn enter_device_code(b: &mut Browser<'_>, user_code: &str, action: &str) -
 }
 
 // --- Helpers ----------------------------------------------------------------------------
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
 
 /// Interactive options that hand the URL to the test instead of a browser.
 fn no_browser(
@@ -90,15 +83,6 @@ async fn interactive(
         resp.text().await.unwrap()
     };
     tokio::join!(client.sign_in_interactive(&request, &options), browser)
-}
-
-fn no_leak(text: &str, secrets: &[&str]) {
-    for s in secrets {
-        assert!(
-            !s.is_empty() && !text.contains(s),
-            "leaked a secret into: {text}"
-        );
-    }
 }
 
 // --- Interactive -------------------------------------------------------------------------
