@@ -169,21 +169,22 @@ async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Option<
     Ok(Some(body))
 }
 
-/// Starts the message of a transport error whose cause is the server's TLS certificate:
-/// [`Pipeline::send`] never retries those (the certificate will not change in a second).
-pub const CERTIFICATE_REJECTED: &str = "the server's TLS certificate was rejected";
-
-/// What a certificate failure's message adds: how to trust the authority's CA.
+/// What a certificate failure's error adds: how to trust the authority's CA.
 const TRUST_HINT: &str = "hint: if the authority uses a CA of its own (a local emulator, a corporate proxy), trust it with ClientOptions::ca_file, SSL_CERT_FILE (or ENTRA_CA_FILE) read by ClientOptions::from_env, or the system's trust store";
 
-/// Is `e` a certificate failure (an unknown issuer, an expired or mismatched
-/// certificate) rather than a network hiccup worth retrying?
+/// Is `message` (a transport's) about the server's certificate: rustls's words for one it
+/// refused (`InvalidCertificate`: unknown issuer, expired, wrong name;
+/// `NoCertificatesPresented`)? The certificate will not change in a second: never retried.
+fn is_certificate_message(message: &str) -> bool {
+    message.contains("invalid peer certificate") || message.contains("peer sent no certificates")
+}
+
+/// Is `e` a certificate failure rather than a network hiccup worth retrying?
 pub(crate) fn is_certificate_failure(e: &crate::Error) -> bool {
-    matches!(e, crate::Error::Transport { message, .. } if message.contains(CERTIFICATE_REJECTED))
+    matches!(e, crate::Error::Transport { message, .. } if is_certificate_message(message))
 }
 
 /// reqwest's errors name the URL, which may carry a query; keep the kind and the cause.
-/// A certificate failure says so first ([`CERTIFICATE_REJECTED`]) and how to fix it.
 fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
@@ -199,11 +200,6 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();
-    }
-    // rustls's words for a certificate it refused (`rustls::Error::InvalidCertificate`,
-    // `NoCertificatesPresented`); the error itself arrives wrapped by the transport.
-    if cause.starts_with("invalid peer certificate") || cause == "peer sent no certificates" {
-        return format!("{CERTIFICATE_REJECTED} ({cause}); {TRUST_HINT}");
     }
     if cause.is_empty() {
         kind.to_string()
@@ -292,7 +288,7 @@ impl Pipeline {
                 Ok(resp) if retryable_status(resp.status().as_u16()) => Some(server_delay(resp)),
                 Ok(_) => None,
                 // The certificate will be as untrusted next time: fail at once.
-                Err(message) if message.contains(CERTIFICATE_REJECTED) => None,
+                Err(message) if is_certificate_message(message) => None,
                 Err(_) => Some(None),
             };
             match (retry_in, attempt < self.retry.max_retries) {
@@ -314,7 +310,9 @@ impl Pipeline {
                         context: context.to_string(),
                         // A pipeline without retries belongs to a caller with its own
                         // retry loop, which counts its attempts itself.
-                        message: if self.retry.max_retries == 0 {
+                        message: if is_certificate_message(&message) {
+                            format!("{message}; {TRUST_HINT}")
+                        } else if self.retry.max_retries == 0 {
                             message
                         } else {
                             format!(
