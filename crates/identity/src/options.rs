@@ -95,7 +95,19 @@ impl ClientOptions {
     }
 
     /// These options with a persistent token cache at `path`, opened now (a blocking
-    /// read of the file; an unreadable file is an error here already).
+    /// read of the file; an unreadable file is an error here already). `protection` is a
+    /// [`persist::Protection`](crate::persist::Protection): `Protection::Encrypted` (the
+    /// key in the OS keyring or a 0600 key file; [`PersistentCache::key_location`] says
+    /// which) unless a cache is shared with MSAL.
+    ///
+    /// ```no_run
+    /// use entra_identity::ClientOptions;
+    /// use entra_identity::persist::Protection;
+    /// # fn demo() -> Result<(), entra_identity::Error> {
+    /// let options = ClientOptions::from_env()
+    ///     .with_persistent_cache("/home/me/.cache/myapp/tokens.bin", Protection::Encrypted)?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_persistent_cache(
         mut self,
         path: impl AsRef<std::path::Path>,
