@@ -774,7 +774,7 @@ async fn default_chain_with_real_workload_and_managed_identity() {
     let emu = Emu::start().await;
     let token_file = emu.dir().join("federated-token");
     let issuer = format!("{}/federation", emu.ready().authority);
-    let minted = entra_emulator::discovery::mint_federated(
+    let minted = entra_emulator::mint_federated(
         emu.dir(),
         &issuer,
         "system:serviceaccount:default:workload",

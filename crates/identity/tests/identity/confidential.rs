@@ -131,7 +131,7 @@ async fn assertion_callback_with_a_federated_token() {
         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (dir, iss) = (state_dir.clone(), issuer.clone());
         Box::pin(async move {
-            entra_emulator::discovery::mint_federated(
+            entra_emulator::mint_federated(
                 &dir,
                 &iss,
                 "system:serviceaccount:default:workload",
@@ -139,7 +139,7 @@ async fn assertion_callback_with_a_federated_token() {
                 600,
             )
             .map(Secret::new)
-            .map_err(Error::Config)
+            .map_err(|e| Error::Config(e.to_string()))
         })
     });
     let cred = ClientAssertionCredential::new(TENANT, DAEMON, callback, env.options()).unwrap();

@@ -44,12 +44,9 @@ impl Emu {
     }
 
     fn object_id(&self, client_id: &str) -> String {
-        let st = &self.emulator().state;
-        st.dir()
-            .managed_identity(Some(client_id), None, None)
+        self.emulator()
+            .managed_identity_object_id(client_id)
             .unwrap()
-            .object_id
-            .clone()
     }
 }
 
@@ -1187,7 +1184,7 @@ async fn workload_identity_survives_token_file_rotation() {
     let env = Emu::start().await;
     let issuer = format!("{}/federation", env.ready().authority);
     let mint = |lifetime: i64| {
-        entra_emulator::discovery::mint_federated(
+        entra_emulator::mint_federated(
             env.dir(),
             &issuer,
             "system:serviceaccount:default:workload",
