@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::authority::Authority;
+use crate::authority::{Authority, AuthorityMetadata};
 use crate::error::Error;
 use crate::http::Pipeline;
 use crate::options::ClientOptions;
@@ -66,6 +66,20 @@ impl Authorities {
                 Ok(other.metadata(pipeline).await?.token_endpoint.clone())
             }
             _ => Ok(self.home.metadata(pipeline).await?.token_endpoint.clone()),
+        }
+    }
+
+    /// The discovery document of `tenant`'s authority (the configured one's, or another
+    /// allowed tenant's), copied out of the authority's cache.
+    pub(crate) async fn metadata(
+        &self,
+        tenant: &str,
+        pipeline: &Pipeline,
+    ) -> Result<AuthorityMetadata, Error> {
+        if tenant.eq_ignore_ascii_case(self.home.tenant()) {
+            Ok(self.home.metadata(pipeline).await?.clone())
+        } else {
+            Ok(self.other(tenant).await?.metadata(pipeline).await?.clone())
         }
     }
 

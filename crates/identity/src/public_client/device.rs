@@ -90,24 +90,17 @@ impl PublicClient {
         let tenant = self
             .authorities
             .tenant_for(request.tenant.as_deref(), None)?;
-        let other = if tenant.eq_ignore_ascii_case(self.authorities.home().tenant()) {
-            None
-        } else {
-            Some(self.authorities.other(&tenant).await?)
-        };
-        let metadata = match &other {
-            Some(a) => a.metadata(&self.pipeline).await?,
-            None => self.authorities.home().metadata(&self.pipeline).await?,
-        };
-        let token_endpoint = metadata.token_endpoint.clone();
-        let endpoint = metadata
-            .device_authorization_endpoint
-            .clone()
-            .ok_or_else(|| Error::Unavailable {
-                credential: "DeviceCodeCredential",
-                reason: "the authority's discovery document has no device_authorization_endpoint"
-                    .into(),
-            })?;
+        let metadata = self.authorities.metadata(&tenant, &self.pipeline).await?;
+        let token_endpoint = metadata.token_endpoint;
+        let endpoint =
+            metadata
+                .device_authorization_endpoint
+                .ok_or_else(|| Error::Unavailable {
+                    credential: "DeviceCodeCredential",
+                    reason:
+                        "the authority's discovery document has no device_authorization_endpoint"
+                            .into(),
+                })?;
         let scope = user_scopes(&request.scopes);
         let resp = self
             .pipeline

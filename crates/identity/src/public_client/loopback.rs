@@ -47,19 +47,9 @@ impl PublicClient {
         let tenant = self
             .authorities
             .tenant_for(request.tenant.as_deref(), None)?;
-        let authority = if tenant.eq_ignore_ascii_case(self.authorities.home().tenant()) {
-            None
-        } else {
-            Some(self.authorities.other(&tenant).await?)
-        };
-        let metadata = match &authority {
-            Some(a) => a.metadata(&self.pipeline).await?,
-            None => self.authorities.home().metadata(&self.pipeline).await?,
-        };
-        let (authorize, token_endpoint) = (
-            metadata.authorization_endpoint.clone(),
-            metadata.token_endpoint.clone(),
-        );
+        let metadata = self.authorities.metadata(&tenant, &self.pipeline).await?;
+        let (authorize, token_endpoint) =
+            (metadata.authorization_endpoint, metadata.token_endpoint);
         let listener = Loopback::bind().await?;
         let redirect_uri = listener.redirect_uri(options.redirect_host);
         let verifier = Secret::new(random_b64(32));
