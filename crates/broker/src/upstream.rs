@@ -89,7 +89,7 @@ impl Identity {
                         &tenant,
                         &client_id,
                         cert,
-                        entra_identity::confidential::Algorithm::RS256,
+                        entra_identity::Algorithm::RS256,
                         c.send_certificate_chain,
                         options,
                     )

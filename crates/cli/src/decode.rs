@@ -143,7 +143,7 @@ impl Decoded {
     }
 
     fn time(&self, name: &str) -> Option<i64> {
-        entra_identity::token::seconds(self.claims.get(name))
+        entra_identity::unix_time::seconds(self.claims.get(name))
     }
 
     /// `aud` as text (the first one when it is an array).
@@ -498,7 +498,7 @@ pub(crate) fn run(args: DecodeArgs) -> Result<(), CliError> {
             "no token to decode (pass it as an argument, or `-` to read stdin)",
         ));
     }
-    let now = entra_identity::token::now();
+    let now = entra_identity::unix_time::now();
     match decode(token) {
         Ok(d) => {
             let target = args

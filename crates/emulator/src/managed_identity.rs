@@ -1,8 +1,10 @@
 //! Managed-identity endpoints, so SDK code written for Azure hosts runs against the
 //! emulator unchanged: IMDS (`/metadata/identity/oauth2/token`, `Metadata: true`) and
 //! App Service (`IDENTITY_ENDPOINT` + `X-IDENTITY-HEADER`, api-version 2019-08-01; and
-//! the legacy 2017-09-01 with the `secret` header). Response shapes follow REFERENCE §4:
-//! every IMDS value is a string; App Service 2017 writes `expires_on` as a date.
+//! the legacy 2017-09-01 with the `secret` header). Response shapes follow Microsoft's
+//! "How to use managed identities for App Service" and IMDS documentation, as the Azure
+//! SDKs parse them: every IMDS value is a string; App Service 2017 writes `expires_on` as
+//! a date.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,7 +1,8 @@
 //! Minting access tokens and ID tokens with Entra's v1 and v2 claim sets.
 //!
 //! The version follows the *resource* app's `access_token_accepted_version`, not the
-//! endpoint the client called (REFERENCE §3). Claims are a typed struct serialised by
+//! endpoint the client called (Microsoft identity platform, "Access tokens": the token
+//! format is the resource's choice, set by `accessTokenAcceptedVersion` in its manifest). Claims are a typed struct serialised by
 //! serde (cheaper than building a JSON map per token), and the header is precomputed per
 //! signing key, so issuing a token is one serialisation and one RSA signature.
 

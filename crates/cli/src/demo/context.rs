@@ -51,7 +51,7 @@ pub(crate) fn claims(token: &Secret) -> serde_json::Map<String, Value> {
 
 /// Minutes from now until `expires_on`.
 pub(crate) fn minutes(expires_on: i64) -> i64 {
-    (expires_on - entra_identity::token::now()) / 60
+    (expires_on - entra_identity::unix_time::now()) / 60
 }
 
 /// Any error as a step's failure text.

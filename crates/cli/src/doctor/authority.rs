@@ -188,7 +188,7 @@ fn clock(headers: &http::HeaderMap) -> Check {
             format!("unreadable Date header {date:?}"),
         );
     };
-    let skew = entra_identity::token::now() - server.assume_utc().unix_timestamp();
+    let skew = entra_identity::unix_time::now() - server.assume_utc().unix_timestamp();
     let ahead = if skew >= 0 { "ahead of" } else { "behind" };
     let text = format!(
         "{} s {ahead} the authority's clock (its Date header)",

@@ -66,7 +66,7 @@ impl<'a> Lines<'a> {
 
 /// The chain got a token from `picked`: the credentials before it were not set up.
 fn picked(lines: &Lines<'_>, picked: &str, token: &AccessToken, scope: &str) -> Check {
-    let now = entra_identity::token::now();
+    let now = entra_identity::unix_time::now();
     let mut c = Check::new(
         "credential",
         Status::Ok,

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::credential;
 
 pub(super) fn check(config: &Config) -> Check {
-    use entra_identity::persist::{CacheFile, DefaultKey, KeySource as _, Protection};
+    use entra_identity::persist::{CacheFile, CacheKeySource as _, DefaultKey, Protection};
     let Some(path) = credential::cache_path(config) else {
         return Check::new("token cache", Status::Warn, "no place for a cache file")
             .advice("set --token-cache or ENTRA_TOKEN_CACHE (no local data directory here)");
@@ -30,7 +30,7 @@ pub(super) fn check(config: &Config) -> Check {
                 .advice("make the file readable by this user, or point --token-cache elsewhere");
         }
     };
-    let encrypted = entra_identity::persist::crypto::is_sealed(&bytes);
+    let encrypted = entra_identity::persist::is_sealed(&bytes);
     let protection = if encrypted {
         Protection::Encrypted
     } else {

@@ -7,20 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{Emu, sha256_hex};
 use entra_identity::Secret;
 use entra_identity::persist::{
-    AccessToken, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache, Protection,
-    StaticKey, TokenResponse, environment_of,
+    AccessTokenEntry, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache,
+    Protection, StaticKey, TokenResponse, environment_of,
 };
-use entra_testkit::Harness;
+use entra_testkit::dev::{
+    ALICE_OID, API_DEFAULT, API_READ, DAEMON, PUBLIC_CLIENT, TENANT_ID as TENANT,
+};
 use serde_json::{Value, json};
 
-const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC_CLIENT: &str = "c1000000-0000-4000-8000-0000000000c1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
-const API_READ: &str = "api://contoso-api/Data.Read";
-const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
 const ENV: &str = "login.microsoftonline.com";
 
 /// A fresh directory, removed when dropped.
@@ -104,7 +101,7 @@ fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn secret_of(at: &Option<AccessToken>) -> &str {
+fn secret_of(at: &Option<AccessTokenEntry>) -> &str {
     at.as_ref().unwrap().secret.as_ref().unwrap().expose()
 }
 
@@ -274,7 +271,7 @@ fn save_merges_with_what_is_on_disk() {
     // Two writers that loaded the same (empty) state each add their own entry.
     let mut mine = file.load().unwrap();
     let mut theirs = file.load().unwrap();
-    let entry = |secret: &str, target: &str, cached: i64| AccessToken {
+    let entry = |secret: &str, target: &str, cached: i64| AccessTokenEntry {
         credential_type: Some("AccessToken".into()),
         secret: Some(Secret::new(secret)),
         environment: Some(ENV.into()),
@@ -800,7 +797,7 @@ fn ten_processes_hammer_one_file() {
         let out = dir.join(format!("worker{worker}.out"));
         let child = Command::new(&exe)
             .args([
-                "hammer_worker",
+                "persist::hammer_worker",
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",
@@ -875,36 +872,7 @@ fn ten_processes_hammer_one_file() {
 
 // --- MSAL Python, both directions, one plaintext file --------------------------------
 
-fn sha256_hex(s: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The shared harness plus a work directory for the cache files and MSAL.
-struct Emu {
-    h: Harness,
-    dir: TempDir,
-}
-
-impl std::ops::Deref for Emu {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
 impl Emu {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-            dir: TempDir::new("emulator"),
-        }
-    }
-
     /// A token request straight to the emulator; the JSON body.
     async fn token(&self, form: &[(&str, &str)]) -> Value {
         let r = self
@@ -926,10 +894,6 @@ impl Emu {
         );
         body
     }
-
-    async fn stop(self) {
-        self.h.stop().await;
-    }
 }
 
 /// Runs blocking work (a child process, file I/O under a lock) off the runtime's threads,
@@ -945,7 +909,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
     let env = Emu::start().await;
     let authority = env.ready().authority.trim_end_matches('/').to_string();
     let ca = env.ready().ca_file.clone();
-    let path = env.dir.join("msal_cache.json");
+    let path = env.work_dir().join("msal_cache.json");
     let environment = environment_of(&authority);
     assert_eq!(
         environment, "localhost",
@@ -955,12 +919,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
 
     // (a) MSAL Python signs in (daemon and alice) and writes the file; we read it.
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("acquire", &authority, &ca, &path, &work)
         })
@@ -990,7 +950,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
         sha256_hex(user.secret.as_ref().unwrap().expose()),
         msal["user_token"]
     );
-    assert!(user.expires_on.unwrap() > entra_identity::token::now() + 3000);
+    assert!(user.expires_on.unwrap() > entra_identity::unix_time::now() + 3000);
     let rt = cache
         .find_refresh_token(PUBLIC_CLIENT, &environment, &home)
         .unwrap()
@@ -1098,12 +1058,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
 
     let token_requests = env.counter("endpoint:token").await;
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("silent", &authority, &ca, &path, &work)
         })
@@ -1125,12 +1081,8 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
     // And MSAL redeems the refresh token we wrote.
     let refreshes = env.counter("grant:refresh_token").await;
     let msal = {
-        let (authority, ca, path, work) = (
-            authority.clone(),
-            ca.clone(),
-            path.clone(),
-            env.dir.0.clone(),
-        );
+        let (authority, ca, path, work) =
+            (authority.clone(), ca.clone(), path.clone(), env.work_dir());
         blocking(move || {
             entra_testkit::run_msal_cache_interop("refresh", &authority, &ca, &path, &work)
         })
@@ -1181,7 +1133,7 @@ exec "$0" "$@""#;
         .args(["--", "sh", "-c", script])
         .arg(std::env::current_exe().unwrap())
         .args([
-            "the_cache_key_lives_in_the_os_keyring_when_there_is_one",
+            "persist::the_cache_key_lives_in_the_os_keyring_when_there_is_one",
             "--exact",
             "--nocapture",
             "--test-threads=1",
@@ -1218,7 +1170,7 @@ exec "$0" "$@""#;
 /// The checks, inside the private keyring session.
 #[cfg(all(feature = "os-keyring", target_os = "linux"))]
 fn keyring_session_checks() {
-    use entra_identity::persist::{KeySource, OsKeyring};
+    use entra_identity::persist::{CacheKeySource, OsKeyring};
     let work = PathBuf::from(std::env::var_os(KEYRING_CHILD).unwrap());
     std::fs::create_dir_all(&work).unwrap();
     let path = work.join("cache.bin");

@@ -3,14 +3,13 @@
 //! secret, token or client assertion reaches a log line (captured at TRACE), an error's
 //! `Display` or `Debug`, or any credential's `Debug`.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Emu, claims};
 use entra_identity::http::{HttpClient, Request, ReqwestClient, Response};
 use entra_identity::{
     AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
@@ -21,55 +20,27 @@ use entra_identity::{
     ManagedIdentityOptions, OnBehalfOfCredential, PublicClient, Secret, TokenCredential,
     TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
-use entra_testkit::{Browser, Harness, enter_device_code};
+use entra_testkit::dev::{
+    ALICE, API, API_DEFAULT, DAEMON, DAEMON_SECRET, PUBLIC_CLIENT as PUBLIC, TENANT,
+};
+use entra_testkit::{Browser, enter_device_code};
 use serde_json::Value;
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const DAEMON_SECRET: &str = "daemon-dev-secret";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
-const ALICE: &str = "alice@contoso.onmicrosoft.com";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
 const P12_PASSWORD: &str = "p12-pass-7f3a9c";
 
 // --- The emulator --------------------------------------------------------------------
 
-/// The shared harness plus client options with short retry delays.
-struct Emu {
-    h: Harness,
-}
-
-impl std::ops::Deref for Emu {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
 impl Emu {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
-    /// Options pointing at the emulator, with short retry delays.
-    fn options(&self) -> ClientOptions {
-        common::emulator_options(&self.h, common::retry(3, Duration::from_secs(2)))
-    }
-
     /// Like [`Emu::options`], recording every secret that crosses the wire into `seen`.
     fn recording_options(&self, seen: &Arc<Mutex<Vec<String>>>) -> ClientOptions {
         let recorder = Recorder {
-            inner: common::emulator_transport(&self.h),
+            inner: crate::common::emulator_transport(self),
             seen: seen.clone(),
         };
-        common::emulator_options_via(
-            &self.h,
+        crate::common::emulator_options_via(
+            self,
             Arc::new(recorder),
-            common::retry(3, Duration::from_secs(2)),
+            crate::common::retry(3, Duration::from_secs(2)),
         )
     }
 
@@ -89,16 +60,6 @@ impl Emu {
         assert!(status.success(), "openssl pkcs12 -export {extra:?} failed");
         out
     }
-
-    async fn stop(self) {
-        self.h.stop().await;
-    }
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
 }
 
 /// A transport that records each secret sent (form fields) or received (token fields),
@@ -513,7 +474,7 @@ async fn debug_of_every_credential_shows_no_secret() {
 
     let options = ClientOptions::default();
     let cert = || ClientCertificate::from_file(&p12_path, Some(P12_PASSWORD)).unwrap();
-    let assertion: entra_identity::confidential::AssertionCallback =
+    let assertion: entra_identity::AssertionCallback =
         Arc::new(|| Box::pin(async { Ok(Secret::new("eyJhbGciOiJub25lIn0.assertion-5c1d.")) }));
     let token_file = dir.join("federated-token");
     std::fs::write(&token_file, "eyJhbGciOiJub25lIn0.federated-7e2f.").unwrap();

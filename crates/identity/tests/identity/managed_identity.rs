@@ -6,55 +6,27 @@
 //! and answer like the real host, including every `expires_on` form seen in the wild.
 //! Workload identity survives a token file rotation across an emulator clock jump.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::{Emu, claims};
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
     ManagedIdentityCredential, ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
     Secret, TokenCredential, TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
-use entra_testkit::Harness;
+use entra_testkit::dev::{API, API_DEFAULT, DAEMON, SYSTEM_MI, TENANT, USER_MI, USER_MI_RESOURCE};
 use serde_json::{Value, json};
-
-const TENANT: &str = "contoso.onmicrosoft.com";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
-const SYSTEM_MI: &str = "b0000000-0000-4000-8000-0000000000b1";
-const USER_MI: &str = "b0000000-0000-4000-8000-0000000000b2";
-const USER_MI_RESOURCE: &str = "/subscriptions/00000000-0000-4000-8000-00000000dev0/resourceGroups/dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami";
 
 // --- The emulator --------------------------------------------------------------------
 
-/// The shared harness plus client options with short retries.
-struct Env {
-    h: Harness,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
-impl Env {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
+impl Emu {
     /// The emulator's CA, short retries.
     fn client(&self) -> ClientOptions {
-        common::emulator_options(&self.h, fast_retry())
+        crate::common::emulator_options(self, fast_retry())
     }
 
     fn mi(&self, id: ManagedIdentityId, env: Vars) -> ManagedIdentityCredential {
@@ -75,10 +47,6 @@ impl Env {
         self.emulator()
             .managed_identity_object_id(client_id)
             .unwrap()
-    }
-
-    async fn stop(self) {
-        self.h.stop().await;
     }
 }
 
@@ -105,12 +73,6 @@ fn fast_imds() -> ImdsRetryPolicy {
         gone_delay: Duration::from_millis(5),
         ..ImdsRetryPolicy::default()
     }
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
 }
 
 fn req(scope: &str) -> TokenRequest {
@@ -353,14 +315,14 @@ fn iso_seven_digits(unix: i64) -> String {
 }
 
 fn now() -> i64 {
-    entra_identity::token::now()
+    entra_identity::unix_time::now()
 }
 
 // --- IMDS and App Service on the emulator --------------------------------------------
 
 #[tokio::test]
 async fn imds_over_https_system_and_user_assigned_with_the_cache() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let vars = Vars::from_pairs([(
         "AZURE_POD_IDENTITY_AUTHORITY_HOST",
         env.ready().imds_endpoint.clone(),
@@ -470,7 +432,7 @@ async fn imds_over_https_system_and_user_assigned_with_the_cache() {
 
 #[tokio::test]
 async fn app_service_2019_and_legacy_2017_on_the_emulator() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let (endpoint, header) = (
         env.ready().identity_endpoint.clone(),
         env.ready().identity_header.clone(),
@@ -1219,7 +1181,7 @@ async fn debug_and_errors_never_show_the_identity_header_or_tokens() {
 
 #[tokio::test]
 async fn workload_identity_survives_token_file_rotation() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let issuer = format!("{}/federation", env.ready().authority);
     let mint = |lifetime: i64| {
         entra_emulator::mint_federated(
@@ -1271,7 +1233,7 @@ async fn workload_identity_survives_token_file_rotation() {
 
     // The old assertion is now refused with AADSTS700024...
     let stale = old.clone();
-    let callback: entra_identity::confidential::AssertionCallback = Arc::new(move || {
+    let callback: entra_identity::AssertionCallback = Arc::new(move || {
         let s = stale.clone();
         Box::pin(async move { Ok(Secret::new(s)) })
     });

@@ -2,54 +2,31 @@
 //! `az` scripts, and credential chains: every failure listed, the first success
 //! remembered, `AZURE_TOKEN_CREDENTIALS` honoured, no token in any error or `Debug`.
 //! Unix only: the fake `az` programs are bash scripts.
-#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::common::Emu;
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
-use entra_identity::token::now;
+use entra_identity::unix_time::now;
 use entra_identity::{
     AccessToken, AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
     ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, Env,
     EnvironmentCredential, Error, Secret, TokenCredential, TokenRequest,
 };
-use entra_testkit::Harness;
+use entra_testkit::dev::{API_DEFAULT, DAEMON, DAEMON_SECRET, TENANT};
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const DAEMON_SECRET: &str = "daemon-dev-secret";
-const API_DEFAULT: &str = "api://contoso-api/.default";
 const ARM: &str = "https://management.azure.com/.default";
 /// Only the expiry test asks az for this one, so its log lines are its own.
 const VAULT: &str = "https://vault.azure.net/.default";
 /// What the fake `az` prints; no error or Debug output may ever contain it.
 const AZ_TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.fake-az-access-token.c2ln";
 
-/// The shared harness plus client options for the environment credentials.
-struct Emu {
-    h: Harness,
-}
-
-impl std::ops::Deref for Emu {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
 impl Emu {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
     /// Trusts the emulator's CA; no authority host, so the environment must supply it.
-    fn client(&self) -> ClientOptions {
+    fn client_trusting_ca(&self) -> ClientOptions {
         let ca = Path::new(&self.ready().ca_file);
         let retry = RetryPolicy {
             max_retries: 1,
@@ -73,10 +50,6 @@ impl Emu {
             .with("AZURE_TENANT_ID", TENANT)
             .with("AZURE_CLIENT_ID", DAEMON)
     }
-
-    async fn stop(self) {
-        self.h.stop().await;
-    }
 }
 
 fn audience(t: &AccessToken) -> String {
@@ -96,7 +69,7 @@ async fn environment_secret_and_certificate_against_the_emulator() {
     // Secret; AZURE_AUTHORITY_HOST comes from the map, not from the options.
     let cred = EnvironmentCredential::from_env(
         &emu.env().with("AZURE_CLIENT_SECRET", DAEMON_SECRET),
-        emu.client(),
+        emu.client_trusting_ca(),
     );
     let t = cred
         .get_token(&TokenRequest::new([API_DEFAULT]))
@@ -115,7 +88,7 @@ async fn environment_secret_and_certificate_against_the_emulator() {
                 &emu.ready().daemon_certificate,
             )
             .with("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true"),
-        emu.client(),
+        emu.client_trusting_ca(),
     );
     let t = cred
         .get_token(&TokenRequest::new([API_DEFAULT]))
@@ -132,7 +105,7 @@ async fn environment_secret_and_certificate_against_the_emulator() {
     // A wrong secret is Entra's error, not "unavailable".
     let cred = EnvironmentCredential::from_env(
         &emu.env().with("AZURE_CLIENT_SECRET", "not-the-secret"),
-        emu.client(),
+        emu.client_trusting_ca(),
     );
     let err = cred
         .get_token(&TokenRequest::new([API_DEFAULT]))
@@ -632,7 +605,7 @@ async fn default_chain_uses_the_environment_first_and_remembers_it() {
             .count()
     };
     let options = DefaultAzureCredentialOptions {
-        client: emu.client(),
+        client: emu.client_trusting_ca(),
         env: Some(emu.env().with("AZURE_CLIENT_SECRET", DAEMON_SECRET)),
         azure_cli: az.options("az-new"),
         ..Default::default()
@@ -818,7 +791,7 @@ async fn default_chain_with_real_workload_and_managed_identity() {
         )
         .with("AZURE_TOKEN_CREDENTIALS", "WorkloadIdentityCredential");
     let cred = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
-        client: emu.client(),
+        client: emu.client_trusting_ca(),
         env: Some(workload_env),
         ..Default::default()
     })
@@ -834,7 +807,7 @@ async fn default_chain_with_real_workload_and_managed_identity() {
         .with("IDENTITY_HEADER", &emu.ready().identity_header)
         .with("AZURE_TOKEN_CREDENTIALS", "prod");
     let cred = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
-        client: emu.client(),
+        client: emu.client_trusting_ca(),
         env: Some(mi_env),
         ..Default::default()
     })

@@ -8,76 +8,39 @@
 //! the user's refresh token. The emulator's counters prove which requests were (not)
 //! sent.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::common::{Emu, claims, no_leak, sha256_hex};
 use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
 use entra_identity::{
-    ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, Secret, SignIn,
+    ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, SignIn,
     TokenCredential, TokenRequest,
 };
-use entra_testkit::{Browser, Harness, enter_device_code};
+use entra_testkit::dev::{
+    ALICE, ALICE_OID, DAEMON, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID as CONTOSO, WEB,
+};
+use entra_testkit::{Browser, enter_device_code};
 use serde_json::Value;
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const CONTOSO: &str = "c0ffee00-0000-4000-8000-000000000001";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
-const ALICE: &str = "alice@contoso.onmicrosoft.com";
-const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
-
-/// The shared harness, a work directory for cache files (inside the harness's, so
-/// [`Env::stop`] removes it) and client options with short retry delays.
-struct Env {
-    h: Harness,
-    dir: PathBuf,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
-impl Env {
-    async fn start() -> Self {
-        let h = Harness::start().await;
-        let dir = h.dir().join("work");
-        std::fs::create_dir_all(&dir).unwrap();
-        Self { h, dir }
-    }
-
-    fn options(&self) -> ClientOptions {
-        common::emulator_options(&self.h, common::retry(2, Duration::from_secs(1)))
-    }
-
+impl Emu {
     /// Options with the cache file at `path`, opened afresh (a new object, as a new
     /// process would have).
     fn with_file(&self, path: &Path, protection: Protection) -> ClientOptions {
-        self.options()
+        self.quick_options()
             .with_persistent_cache(path, protection)
             .unwrap()
-    }
-
-    async fn stop(self) {
-        self.h.stop().await;
     }
 }
 
 /// Alice signs in to `client` with a device code for `scope`.
-async fn device_sign_in(env: &Env, client: &PublicClient, scope: &str) -> SignIn {
+async fn device_sign_in(env: &Emu, client: &PublicClient, scope: &str) -> SignIn {
     device_sign_in_as(env, client, scope, ALICE, "alice-dev-password").await
 }
 
 /// `user` signs in to `client` with a device code for `scope` (accepting consent).
 async fn device_sign_in_as(
-    env: &Env,
+    env: &Emu,
     client: &PublicClient,
     scope: &str,
     user: &'static str,
@@ -103,27 +66,12 @@ async fn device_sign_in_as(
     outcome.unwrap()
 }
 
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
-
-fn no_leak(text: &str, secrets: &[&str]) {
-    for s in secrets {
-        assert!(
-            !s.is_empty() && !text.contains(s),
-            "leaked a secret into: {text}"
-        );
-    }
-}
-
 // --- Public client ---------------------------------------------------------------------
 
 #[tokio::test]
 async fn a_user_signed_in_once_gets_tokens_silently_in_a_later_process() {
-    let env = Env::start().await;
-    let path = env.dir.join("cache").join("tokens.bin");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("cache").join("tokens.bin");
     let read = TokenRequest::new(["api://contoso-api/Data.Read"]);
     let write = TokenRequest::new(["api://contoso-api/Data.Write"]);
 
@@ -210,7 +158,7 @@ async fn a_user_signed_in_once_gets_tokens_silently_in_a_later_process() {
     assert_eq!(env.counter("endpoint:token").await, after_sign_in + 2);
 
     // The in-memory client (no file) of the same app knows nothing of alice.
-    let memory_only = PublicClient::new(TENANT, PUBLIC, env.options()).unwrap();
+    let memory_only = PublicClient::new(TENANT, PUBLIC, env.quick_options()).unwrap();
     assert!(memory_only.accounts().await.unwrap().is_empty());
     env.stop().await;
 }
@@ -223,8 +171,8 @@ async fn clients_sharing_a_file_redeem_a_refresh_token_once_not_in_a_stampede() 
     // refresh lock and then find its token. Without that, seven would replay a refresh
     // token the first had already rotated away, and Entra (like the emulator) would
     // revoke the whole family, signing the user out everywhere.
-    let env = Env::start().await;
-    let path = env.dir.join("shared.bin");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("shared.bin");
     let first =
         PublicClient::new(TENANT, PUBLIC, env.with_file(&path, Protection::Encrypted)).unwrap();
     device_sign_in(&env, &first, "api://contoso-api/Data.Read").await;
@@ -266,11 +214,11 @@ async fn the_signed_in_user_is_the_default_chains_cached_account() {
         DefaultAzureCredential, DefaultAzureCredentialOptions, Env as Vars,
         SharedTokenCacheCredential, SharedTokenCacheOptions,
     };
-    let env = Env::start().await;
-    let path = env.dir.join("shared").join("token-cache.bin");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("shared").join("token-cache.bin");
     let shared = |username: Option<&str>| {
         SharedTokenCacheCredential::new(SharedTokenCacheOptions {
-            client: env.options(),
+            client: env.quick_options(),
             cache_path: Some(path.clone()),
             client_id: Some(PUBLIC.into()),
             tenant: Some(TENANT.into()),
@@ -298,7 +246,7 @@ async fn the_signed_in_user_is_the_default_chains_cached_account() {
 
     // The default chain finds her there too, as its last resort.
     let chain = DefaultAzureCredential::new(DefaultAzureCredentialOptions {
-        client: env.options(),
+        client: env.quick_options(),
         env: Some(
             Vars::new()
                 .with("ENTRA_TOKEN_CACHE", path.to_string_lossy())
@@ -357,8 +305,8 @@ async fn the_signed_in_user_is_the_default_chains_cached_account() {
 
 #[tokio::test]
 async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
-    let env = Env::start().await;
-    let path = env.dir.join("app-cache.json");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("app-cache.json");
     let scope = TokenRequest::new(["api://contoso-api/.default"]);
     let daemon = |protection| {
         ClientSecretCredential::new(
@@ -436,7 +384,7 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
 
     // Opening the plaintext file as an encrypted cache is refused, typed, by name.
     let refused = env
-        .options()
+        .quick_options()
         .with_persistent_cache(&path, Protection::Encrypted)
         .unwrap_err();
     assert!(
@@ -451,13 +399,13 @@ async fn an_app_token_persisted_by_one_credential_is_served_to_the_next() {
 
 #[tokio::test]
 async fn a_cache_file_damaged_after_opening_fails_the_request_as_a_cache_error() {
-    let env = Env::start().await;
-    let path = env.dir.join("tokens.bin");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("tokens.bin");
     let scope = TokenRequest::new(["api://contoso-api/.default"]);
     let cache = Arc::new(PersistentCache::open(&path, Protection::Encrypted).unwrap());
     let options = ClientOptions {
         persistent_cache: Some(cache),
-        ..env.options()
+        ..env.quick_options()
     };
     let credential =
         ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", options).unwrap();
@@ -496,12 +444,12 @@ async fn a_cache_file_damaged_after_opening_fails_the_request_as_a_cache_error()
 // --- MSAL Python reads what the credentials wrote -------------------------------------
 
 /// Runs MSAL off the runtime's thread: the emulator serves it from this runtime.
-async fn msal(env: &Env, command: &'static str, cache: &Path) -> Value {
+async fn msal(env: &Emu, command: &'static str, cache: &Path) -> Value {
     let (authority, ca, cache, work) = (
         env.ready().authority.clone(),
         env.ready().ca_file.clone(),
         cache.to_path_buf(),
-        env.dir.clone(),
+        env.work_dir().clone(),
     );
     tokio::task::spawn_blocking(move || {
         entra_testkit::run_msal_cache_interop(command, &authority, &ca, &cache, &work)
@@ -510,18 +458,10 @@ async fn msal(env: &Env, command: &'static str, cache: &Path) -> Value {
     .unwrap()
 }
 
-fn sha256_hex(s: &str) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[tokio::test]
 async fn msal_python_uses_the_tokens_the_credentials_wrote_in_plaintext_mode() {
-    let env = Env::start().await;
-    let path = env.dir.join("shared-with-msal.json");
+    let env = Emu::start().await;
+    let path = env.work_dir().join("shared-with-msal.json");
     let options = || env.with_file(&path, Protection::DangerPlaintextForMsalInterop);
     // The tenant id in the authority, as MSAL keys tokens by the authority's tenant.
     let client = PublicClient::new(CONTOSO, PUBLIC, options()).unwrap();

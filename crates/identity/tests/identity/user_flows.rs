@@ -4,56 +4,22 @@
 //! device code (approve, decline, expiry, polling interval) and on-behalf-of, with the
 //! emulator's counters proving which requests were (not) sent.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Emu, claims, no_leak};
 use entra_identity::{
-    ClientOptions, DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient,
-    Secret, SignIn, TokenCredential, TokenRequest,
+    DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient, Secret, SignIn,
+    TokenCredential, TokenRequest,
 };
-use entra_testkit::{Browser, Harness, query_param, sign_in};
-use serde_json::Value;
+use entra_testkit::dev::{
+    ALICE, ALICE_OID, API, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID as CONTOSO, WEB,
+};
+use entra_testkit::{Browser, query_param, sign_in};
 
-const TENANT: &str = "contoso.onmicrosoft.com";
-const CONTOSO: &str = "c0ffee00-0000-4000-8000-000000000001";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
-const ALICE: &str = "alice@contoso.onmicrosoft.com";
-const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
-
-/// The shared harness plus client options with short retry delays.
-struct Env {
-    h: Harness,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
-impl Env {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
-    fn options(&self) -> ClientOptions {
-        common::emulator_options(&self.h, common::retry(2, Duration::from_secs(1)))
-    }
-
+impl Emu {
     fn public_client(&self) -> PublicClient {
-        PublicClient::new(TENANT, PUBLIC, self.options()).unwrap()
-    }
-
-    async fn stop(self) {
-        self.h.stop().await;
+        PublicClient::new(TENANT, PUBLIC, self.quick_options()).unwrap()
     }
 }
 
@@ -63,12 +29,6 @@ async fn enter_device_code(b: &mut Browser<'_>, user_code: &str, action: &str) -
 }
 
 // --- Helpers ----------------------------------------------------------------------------
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
 
 /// Interactive options that hand the URL to the test instead of a browser.
 fn no_browser(
@@ -93,7 +53,7 @@ fn no_browser(
 /// follows the redirect (after `tamper` rewrote it) to the loopback listener. Returns
 /// the outcome and the page the listener showed.
 async fn interactive(
-    env: &Env,
+    env: &Emu,
     client: &PublicClient,
     scopes: &[&str],
     user: (&str, &str),
@@ -125,21 +85,12 @@ async fn interactive(
     tokio::join!(client.sign_in_interactive(&request, &options), browser)
 }
 
-fn no_leak(text: &str, secrets: &[&str]) {
-    for s in secrets {
-        assert!(
-            !s.is_empty() && !text.contains(s),
-            "leaked a secret into: {text}"
-        );
-    }
-}
-
 // --- Interactive -------------------------------------------------------------------------
 
 #[tokio::test]
 async fn auth_code_pkce_then_silent_refresh_across_scopes_and_tenants() {
-    let env = Env::start().await;
-    let mut options = env.options();
+    let env = Emu::start().await;
+    let mut options = env.quick_options();
     options.additionally_allowed_tenants = vec![CONTOSO.into()];
     let client = PublicClient::new(TENANT, PUBLIC, options).unwrap();
     let (outcome, page) = interactive(
@@ -241,7 +192,7 @@ async fn auth_code_pkce_then_silent_refresh_across_scopes_and_tenants() {
 
 #[tokio::test]
 async fn forged_state_is_ignored_without_a_token_request() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let (options, mut urls) = no_browser(Duration::from_secs(30));
     let request = TokenRequest::new(["api://contoso-api/Data.Read"]);
@@ -279,7 +230,7 @@ async fn forged_state_is_ignored_without_a_token_request() {
 
 #[tokio::test]
 async fn declined_consent_is_access_denied_and_shown_escaped() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let (outcome, page) = interactive(
         &env,
@@ -308,7 +259,7 @@ async fn declined_consent_is_access_denied_and_shown_escaped() {
 
 #[tokio::test]
 async fn timeout_stops_the_listener() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let (options, mut urls) = no_browser(Duration::from_millis(500));
     let started = std::time::Instant::now();
@@ -340,7 +291,7 @@ async fn timeout_stops_the_listener() {
 // --- Device code ------------------------------------------------------------------------
 
 /// A device-code sign-in for Data.Read where `user` acts once the code is shown.
-async fn device<F, Fut>(env: &Env, client: &PublicClient, user: F) -> Result<SignIn, Error>
+async fn device<F, Fut>(env: &Emu, client: &PublicClient, user: F) -> Result<SignIn, Error>
 where
     F: FnOnce(DeviceCodeInfo) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -362,7 +313,7 @@ where
 
 #[tokio::test]
 async fn device_code_approved_after_a_pending_poll() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let started = std::time::Instant::now();
     let env_ref = &env;
@@ -397,7 +348,7 @@ async fn device_code_approved_after_a_pending_poll() {
 
 #[tokio::test]
 async fn device_code_declined() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let env_ref = &env;
     let e = device(&env, &client, |info| async move {
@@ -416,7 +367,7 @@ async fn device_code_declined() {
 
 #[tokio::test]
 async fn device_code_expired() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let e = device(&env, &client, |_| env.advance_clock(1000))
         .await
@@ -433,7 +384,7 @@ async fn device_code_expired() {
 
 #[tokio::test]
 async fn on_behalf_of_exchanges_and_caches_per_assertion() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let client = env.public_client();
     let (outcome, _) = interactive(
         &env,
@@ -447,8 +398,8 @@ async fn on_behalf_of_exchanges_and_caches_per_assertion() {
     let user_token = outcome.unwrap().token.token;
     assert_eq!(claims(&user_token)["aud"], WEB);
 
-    let obo =
-        OnBehalfOfCredential::with_secret(TENANT, WEB, "web-dev-secret", env.options()).unwrap();
+    let obo = OnBehalfOfCredential::with_secret(TENANT, WEB, "web-dev-secret", env.quick_options())
+        .unwrap();
     let request = TokenRequest::new(["api://contoso-api/Data.Read"]);
     let t = obo.get_token_for(&user_token, &request).await.unwrap();
     let c = claims(&t.token);
@@ -474,8 +425,8 @@ async fn on_behalf_of_exchanges_and_caches_per_assertion() {
     assert_eq!(env.counter("grant:on_behalf_of").await, 1);
 
     // Errors are typed and carry neither the assertion nor the secret.
-    let bad =
-        OnBehalfOfCredential::with_secret(TENANT, WEB, "wrong-secret", env.options()).unwrap();
+    let bad = OnBehalfOfCredential::with_secret(TENANT, WEB, "wrong-secret", env.quick_options())
+        .unwrap();
     let e = bad.get_token_for(&user_token, &request).await.unwrap_err();
     assert_eq!(
         e.entra().map(|x| x.error.as_str()),

@@ -2,61 +2,19 @@
 //! cache (single-flight proven with the emulator's counters), retries under injected
 //! faults, and errors that carry Entra's codes but never a secret.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{Emu, claims};
 use entra_identity::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
     ClientSecretCredential, Error, Secret, TokenCredential, TokenRequest,
 };
-use entra_testkit::Harness;
-use serde_json::Value;
-
-const TENANT: &str = "contoso.onmicrosoft.com";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const API_DEFAULT: &str = "api://contoso-api/.default";
-
-/// The shared harness plus client options with short retry delays.
-struct Env {
-    h: Harness,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Harness;
-
-    fn deref(&self) -> &Harness {
-        &self.h
-    }
-}
-
-impl Env {
-    async fn start() -> Self {
-        Self {
-            h: Harness::start().await,
-        }
-    }
-
-    /// Options pointing at the emulator, with short retry delays.
-    fn options(&self) -> ClientOptions {
-        common::emulator_options(&self.h, common::retry(3, Duration::from_secs(2)))
-    }
-
-    async fn stop(self) {
-        self.h.stop().await;
-    }
-}
-
-fn claims(token: &Secret) -> serde_json::Map<String, Value> {
-    entra_jose::decode_unverified(token.expose())
-        .unwrap()
-        .claims
-}
+use entra_testkit::dev::{API_DEFAULT, DAEMON, TENANT};
 
 #[tokio::test]
 async fn client_secret_and_the_cache() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let cred =
         ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap();
     let req = TokenRequest::new([API_DEFAULT]);
@@ -64,7 +22,7 @@ async fn client_secret_and_the_cache() {
     let c = claims(&t.token);
     assert_eq!(c["aud"], "a0000000-0000-4000-8000-0000000000a1");
     assert_eq!(c["roles"], serde_json::json!(["Data.Read.All"]));
-    assert!(t.expires_on > entra_identity::token::now() + 3000);
+    assert!(t.expires_on > entra_identity::unix_time::now() + 3000);
     // Served from the cache: no second token request.
     let again = cred
         .get_token(&TokenRequest::new(["API://CONTOSO-API/.default"]))
@@ -92,7 +50,7 @@ async fn client_secret_and_the_cache() {
 
 #[tokio::test]
 async fn one_token_request_for_a_thousand_cold_callers() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let cred = Arc::new(
         ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap(),
     );
@@ -119,7 +77,7 @@ async fn one_token_request_for_a_thousand_cold_callers() {
 
 #[tokio::test]
 async fn certificate_rs256_ps256_and_chain() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let pem = std::fs::read_to_string(&env.ready().daemon_certificate).unwrap();
     for (alg, chain) in [
         (entra_jose::Algorithm::RS256, false),
@@ -164,12 +122,12 @@ async fn certificate_rs256_ps256_and_chain() {
 
 #[tokio::test]
 async fn assertion_callback_with_a_federated_token() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let state_dir = env.dir().to_path_buf();
     let issuer = format!("{}/federation", env.ready().authority);
     let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = calls.clone();
-    let callback: entra_identity::confidential::AssertionCallback = Arc::new(move || {
+    let callback: entra_identity::AssertionCallback = Arc::new(move || {
         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (dir, iss) = (state_dir.clone(), issuer.clone());
         Box::pin(async move {
@@ -196,7 +154,7 @@ async fn assertion_callback_with_a_federated_token() {
 
 #[tokio::test]
 async fn retries_through_a_429_storm_503s_and_dropped_connections() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let cred =
         ClientSecretCredential::new(TENANT, DAEMON, "daemon-dev-secret", env.options()).unwrap();
     // Warm discovery so only the token endpoint sees the faults.
@@ -244,7 +202,7 @@ async fn retries_through_a_429_storm_503s_and_dropped_connections() {
 
 #[tokio::test]
 async fn errors_keep_codes_add_hints_and_hide_secrets() {
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let cred =
         ClientSecretCredential::new(TENANT, DAEMON, "a-wrong-secret-value", env.options()).unwrap();
     let err = cred
@@ -301,7 +259,7 @@ async fn errors_keep_codes_add_hints_and_hide_secrets() {
 #[tokio::test]
 async fn instance_discovery_checks_unknown_hosts_and_can_be_turned_off() {
     use entra_identity::InstanceDiscovery;
-    let env = Env::start().await;
+    let env = Emu::start().await;
     let discovery = format!("{}/common/discovery/instance", env.ready().authority);
 
     // The emulator's own host, checked at its discovery endpoint: one instance-discovery
