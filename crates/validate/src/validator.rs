@@ -411,23 +411,18 @@ impl Validator {
         }
     }
 
-    /// Every claim check after the signature; returns `exp` and `iat`.
-    fn check_claims(
+    /// The issuer: the configured one, or (Entra) the authority's template for the
+    /// token's tenant and version; and the key's own issuer, when it names one.
+    fn check_issuer(
         &self,
-        parsed: &ParsedToken<'_>,
+        c: &Claims,
+        iss: &str,
         has_tid: bool,
         key: &TrustedKey,
-        now: i64,
-    ) -> Result<(i64, Option<i64>), ValidationError> {
+        wrong_version: impl Fn() -> ValidationError,
+    ) -> Result<(), ValidationError> {
         let config = &self.inner.config;
-        let c = &parsed.claims;
         let version = c.version();
-        let iss = c.iss().ok_or(ValidationError::WrongIssuer)?;
-        let wrong_version = || ValidationError::WrongVersion {
-            found: version,
-            accepted: config.versions.label(),
-        };
-        // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
         match (&config.tenancy, has_tid) {
             (Tenancy::Issuer(expected), _) => {
                 if iss != expected || key.issuer().is_some_and(|k| k != iss) {
@@ -464,6 +459,27 @@ impl Validator {
             }
             (_, false) => return Err(ValidationError::BadTenantId),
         }
+        Ok(())
+    }
+
+    /// Every claim check after the signature; returns `exp` and `iat`.
+    fn check_claims(
+        &self,
+        parsed: &ParsedToken<'_>,
+        has_tid: bool,
+        key: &TrustedKey,
+        now: i64,
+    ) -> Result<(i64, Option<i64>), ValidationError> {
+        let config = &self.inner.config;
+        let c = &parsed.claims;
+        let version = c.version();
+        let iss = c.iss().ok_or(ValidationError::WrongIssuer)?;
+        let wrong_version = || ValidationError::WrongVersion {
+            found: version,
+            accepted: config.versions.label(),
+        };
+        // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
+        self.check_issuer(c, iss, has_tid, key, wrong_version)?;
         // An ID token (checked before the audience, which for an ID token is the client's
         // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
         // every Entra access token does (azp in v2, appid in v1).
