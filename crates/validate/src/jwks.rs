@@ -20,7 +20,7 @@
 mod cache;
 mod keys;
 
-pub use cache::{JwksCache, JwksSettings, KeySource};
+pub use cache::{JwksCache, JwksSettings, SigningKeySource};
 pub use keys::{
     JwksError, KeySet, MAX_JWKS_BYTES, MAX_JWKS_KEYS, TrustedKey, parse_jwks, parse_jwks_with,
 };

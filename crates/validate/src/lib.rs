@@ -154,7 +154,7 @@ mod requirement;
 mod token;
 mod validator;
 
-pub use cache::TokenCache;
+pub use cache::ValidatedTokenCache;
 pub use clock::Clock;
 pub use config::{
     AcceptedVersions, Authority, ConfigError, PUBLIC_CLOUD, Tenancy, ValidatorConfig,
@@ -163,7 +163,7 @@ pub use config::{
 pub use entra_jose::{Algorithm, RsaBackend};
 pub use error::{NotAJwt, ValidationError};
 pub use jwks::{
-    JwksCache, JwksError, JwksSettings, KeySet, KeySource, MAX_JWKS_BYTES, MAX_JWKS_KEYS,
+    JwksCache, JwksError, JwksSettings, KeySet, MAX_JWKS_BYTES, MAX_JWKS_KEYS, SigningKeySource,
     TrustedKey, parse_jwks, parse_jwks_with,
 };
 #[cfg(feature = "axum")]

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::cache::TokenCache;
+use crate::cache::ValidatedTokenCache;
 use crate::clock::Clock;
 use crate::config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig, issuer_matches};
 use crate::error::ValidationError;
-use crate::jwks::{JwksCache, KeySource, TrustedKey};
+use crate::jwks::{JwksCache, SigningKeySource, TrustedKey};
 use crate::principal::Principal;
 use crate::requirement::Requirement;
 use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token_reserving};
@@ -29,7 +29,7 @@ pub struct Validator {
 struct Inner {
     config: ValidatorConfig,
     jwks: JwksCache,
-    cache: TokenCache,
+    cache: ValidatedTokenCache,
     required: Option<Requirement>,
     counters: Counters,
     /// `oid` (lower case) -> tokens issued before this second are refused.
@@ -134,15 +134,15 @@ impl Validator {
         let jwks = match &config.keys {
             KeysFrom::Static(set) => JwksCache::from_shared(set.clone(), clock),
             KeysFrom::JwksUri(uri) => JwksCache::new(
-                KeySource::JwksUri(uri.clone()),
+                SigningKeySource::JwksUri(uri.clone()),
                 config.http.clone().expect("built with the config"),
                 clock,
                 config.jwks.clone(),
             ),
             KeysFrom::Discovery => JwksCache::new(
                 match &config.tenancy {
-                    Tenancy::Issuer(iss) => KeySource::Issuer(iss.clone()),
-                    _ => KeySource::Discovery {
+                    Tenancy::Issuer(iss) => SigningKeySource::Issuer(iss.clone()),
+                    _ => SigningKeySource::Discovery {
                         base: config.authority.base().to_string(),
                     },
                 },
@@ -164,7 +164,7 @@ impl Validator {
         };
         Self {
             inner: Arc::new(Inner {
-                cache: TokenCache::new(config.cache_capacity),
+                cache: ValidatedTokenCache::new(config.cache_capacity),
                 counters: Counters {
                     on: config.stats,
                     ..Counters::default()
@@ -204,7 +204,7 @@ impl Validator {
     }
 
     /// The validated-token cache.
-    pub fn token_cache(&self) -> &TokenCache {
+    pub fn token_cache(&self) -> &ValidatedTokenCache {
         &self.inner.cache
     }
 

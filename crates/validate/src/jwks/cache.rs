@@ -52,9 +52,9 @@ impl Default for JwksSettings {
     }
 }
 
-/// Where a cache's keys come from.
+/// Where a [`JwksCache`]'s signing keys come from.
 #[derive(Debug, Clone)]
-pub enum KeySource {
+pub enum SigningKeySource {
     /// OIDC discovery per scope: `{base}/{scope}/v2.0/.well-known/openid-configuration`.
     Discovery {
         /// The authority base, e.g. `https://login.microsoftonline.com`.
@@ -83,7 +83,7 @@ impl std::fmt::Debug for JwksCache {
 }
 
 struct CacheInner {
-    source: KeySource,
+    source: SigningKeySource,
     /// `None` for a static set, which never fetches.
     http: Option<reqwest::Client>,
     clock: Clock,
@@ -117,7 +117,7 @@ impl Scope {
 impl JwksCache {
     /// A cache that fetches from `source` with `http`.
     pub fn new(
-        source: KeySource,
+        source: SigningKeySource,
         http: reqwest::Client,
         clock: Clock,
         settings: JwksSettings,
@@ -126,7 +126,7 @@ impl JwksCache {
     }
 
     fn with_parts(
-        source: KeySource,
+        source: SigningKeySource,
         http: Option<reqwest::Client>,
         clock: Clock,
         settings: JwksSettings,
@@ -151,7 +151,7 @@ impl JwksCache {
     /// A cache holding a fixed, shared key set.
     pub fn from_shared(keys: Arc<KeySet>, clock: Clock) -> Self {
         let cache = Self::with_parts(
-            KeySource::Static,
+            SigningKeySource::Static,
             None,
             clock,
             JwksSettings {
@@ -169,7 +169,7 @@ impl JwksCache {
     }
 
     /// Where the keys come from.
-    pub fn source(&self) -> &KeySource {
+    pub fn source(&self) -> &SigningKeySource {
         &self.inner.source
     }
 
@@ -183,7 +183,7 @@ impl JwksCache {
     #[inline]
     fn known_key(&self, scope: &str, kid: &str) -> Option<Arc<TrustedKey>> {
         let name = match self.inner.source {
-            KeySource::Discovery { .. } => scope,
+            SigningKeySource::Discovery { .. } => scope,
             _ => "",
         };
         let scopes = self.inner.scopes.read().ok()?;
@@ -193,7 +193,7 @@ impl JwksCache {
 
     fn scope(&self, name: &str) -> Arc<Scope> {
         let name = match self.inner.source {
-            KeySource::Discovery { .. } => name,
+            SigningKeySource::Discovery { .. } => name,
             _ => "",
         };
         if let Some(s) = self.inner.scopes.read().expect("scopes lock").get(name) {
@@ -228,7 +228,7 @@ impl JwksCache {
         if let Some(k) = before.as_ref().and_then(|s| s.get(kid)) {
             return Ok(k.clone());
         }
-        if matches!(self.inner.source, KeySource::Static) {
+        if matches!(self.inner.source, SigningKeySource::Static) {
             return Err(ValidationError::UnknownKey);
         }
         let mut flight = st.flight.lock().await;
@@ -268,7 +268,7 @@ impl JwksCache {
     /// Fetches `scope`'s keys now (waiting for a fetch in flight), whatever the throttle.
     /// On failure the last-known-good set stays.
     pub async fn refresh(&self, scope: &str) -> Result<Arc<KeySet>, String> {
-        if matches!(self.inner.source, KeySource::Static) {
+        if matches!(self.inner.source, SigningKeySource::Static) {
             return self.keys(scope).ok_or_else(|| "no keys".to_string());
         }
         let st = self.scope(scope);
@@ -325,22 +325,22 @@ impl JwksCache {
     async fn fetch(&self, st: &Scope, flight: &mut FlightState) -> Result<KeySet, String> {
         let jwks_uri = match (&self.inner.source, &flight.jwks_uri) {
             (_, Some(uri)) => uri.clone(),
-            (KeySource::JwksUri(uri), None) => uri.clone(),
-            (KeySource::Discovery { base }, None) => {
+            (SigningKeySource::JwksUri(uri), None) => uri.clone(),
+            (SigningKeySource::Discovery { base }, None) => {
                 // Entra's documents are not held to OIDC's issuer rule here: for `common`
                 // the issuer is a `{tenantid}` template, and the China cloud's issuer
                 // host differs from its login host. The tokens' `iss` is checked anyway.
                 let url = format!("{base}/{}/v2.0/.well-known/openid-configuration", st.name);
                 self.discover(&url, None).await?
             }
-            (KeySource::Issuer(issuer), None) => {
+            (SigningKeySource::Issuer(issuer), None) => {
                 let url = format!(
                     "{}/.well-known/openid-configuration",
                     issuer.trim_end_matches('/')
                 );
                 self.discover(&url, Some(issuer)).await?
             }
-            (KeySource::Static, None) => return Err("static key set".into()),
+            (SigningKeySource::Static, None) => return Err("static key set".into()),
         };
         self.check_url(&jwks_uri)?;
         flight.jwks_uri = Some(jwks_uri.clone());
