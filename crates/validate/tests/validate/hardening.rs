@@ -37,6 +37,32 @@ fn a_good_token_passes_and_yields_the_principal() {
     assert!(p.has_role("Data.Read.All"));
 }
 
+/// `Principal::to_json` is the summary `entra validate` prints and an API's "who am I"
+/// route returns (one copy, formerly in the cli and examples/protected-api).
+#[test]
+fn the_principal_as_json_names_who_called() {
+    let (forge, v) = validator();
+    let p = check(&v, &forge.token(&v2_claims())).unwrap();
+    assert_eq!(
+        p.to_json(),
+        json!({
+            "tenant": TENANT,
+            "oid": "a11ce000-0000-4000-8000-000000000001",
+            "sub": "pairwise-sub",
+            "name": "Alice Example",
+            "username": "alice@contoso.onmicrosoft.com",
+            "app_id": CLIENT,
+            "app_only": false,
+            "scopes": ["Data.Read", "Data.Write"],
+            "roles": [],
+            "version": "v2",
+            "issuer": format!("{BASE}/{TENANT}/v2.0"),
+            "audience": API,
+            "expires_at": NOW + 3600,
+        })
+    );
+}
+
 #[test]
 fn alg_none_in_every_casing_is_refused() {
     let (forge, v) = validator();
