@@ -1,0 +1,67 @@
+//! Where secrets come from: an environment variable (`*_env`), a file (`*_file`), or,
+//! only when the table allows it, the configuration itself.
+
+use std::path::PathBuf;
+
+use entra_identity::Secret;
+
+use super::InlineSecret;
+use crate::error::BrokerError;
+
+/// At most one source for a secret, and an inline secret only where the table allows it.
+pub(super) fn check_secret_source(
+    what: &str,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    inline: &Option<InlineSecret>,
+    allow_inline: bool,
+    _required: bool,
+) -> Result<(), BrokerError> {
+    let n =
+        usize::from(env.is_some()) + usize::from(file.is_some()) + usize::from(inline.is_some());
+    if n > 1 {
+        return Err(BrokerError::Config(format!(
+            "{what}: give one of secret_env, secret_file, secret"
+        )));
+    }
+    if inline.is_some() && !allow_inline {
+        return Err(BrokerError::Config(format!(
+            "{what} has its secret written in the configuration file; move it to secret_env or secret_file, or set danger_allow_secret_in_config = true in the same table"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a secret from its source: `Ok(None)` when no source is configured.
+pub(crate) fn read_secret(
+    what: &str,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    inline: &Option<InlineSecret>,
+) -> Result<Option<Secret>, BrokerError> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim().to_string()))),
+            Ok(_) => Err(BrokerError::Config(format!(
+                "{what}: environment variable {var} is empty"
+            ))),
+            Err(_) => Err(BrokerError::Config(format!(
+                "{what}: environment variable {var} is not set"
+            ))),
+        };
+    }
+    if let Some(path) = file {
+        let mut text = std::fs::read_to_string(path)
+            .map_err(|e| BrokerError::Config(format!("{what}: {}: {e}", path.display())))?;
+        let trimmed = text.trim().to_string();
+        zeroize::Zeroize::zeroize(&mut text);
+        if trimmed.is_empty() {
+            return Err(BrokerError::Config(format!(
+                "{what}: {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(Secret::new(trimmed)));
+    }
+    Ok(inline.as_ref().map(|s| Secret::new(s.0.clone())))
+}
