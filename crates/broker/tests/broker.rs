@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use entra_broker::{RunningBroker, StartOptions};
-use entra_emulator::testing::{Harness, dev};
+use entra_testkit::{Harness, dev};
 use serde_json::{Value, json};
 
 async fn start(config: entra_broker::BrokerConfig) -> RunningBroker {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use entra_broker::{BrokerConfig, RunningBroker, StartOptions};
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

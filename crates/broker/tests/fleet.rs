@@ -9,7 +9,7 @@ use common::redis::RedisServer;
 use common::*;
 use entra_broker::config::RedisSection;
 use entra_broker::{RunningBroker, StartOptions};
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use serde_json::{Value, json};
 
 async fn replica(h: &Harness, redis: &RedisServer, dir: &std::path::Path, n: u32) -> RunningBroker {

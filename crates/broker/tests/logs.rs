@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use entra_broker::StartOptions;
-use entra_emulator::testing::{Harness, dev};
+use entra_testkit::{Harness, dev};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,27 +8,25 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entra_emulator::testing::{Browser, Harness, enter_device_code, query_param, sign_in};
 use entra_identity::{
     Account, ClientOptions, ClientSecretCredential, DeviceCodeInfo, Env, InteractiveOptions,
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentityOptions, OnBehalfOfCredential,
     PublicClient, Secret, TokenCredential, TokenRequest,
 };
+use entra_testkit::{Browser, Harness, enter_device_code, query_param, sign_in};
 use serde_json::{Value, json};
 
 use crate::{EXIT_FAILURE, emulator::wait_for_stop_signal};
 
-use entra_emulator::testing::dev::{
-    API, DAEMON, DAEMON_SECRET, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID,
-};
+use entra_testkit::dev::{API, DAEMON, DAEMON_SECRET, PUBLIC_CLIENT as PUBLIC, TENANT, TENANT_ID};
 
 /// The other tenant of the development directory.
 const FABRIKAM_ID: &str = "fab00000-0000-4000-8000-000000000002";
 /// The web API that calls contoso-api on the user's behalf.
 const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
 const ALICE: (&str, &str) = (
-    entra_emulator::testing::dev::ALICE,
-    entra_emulator::testing::dev::ALICE_PASSWORD,
+    entra_testkit::dev::ALICE,
+    entra_testkit::dev::ALICE_PASSWORD,
 );
 
 /// Flags of `entra demo`.

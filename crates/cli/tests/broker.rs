@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Reaped, run_bounded, stderr, stdout, wait_bounded};
-use entra_emulator::testing::{Harness, dev};
+use entra_testkit::{Harness, dev};
 
 /// `entra broker --config FILE --ready-file READY` with `env` added, once its ready
 /// file is written (at most 30 s): the process (killed when dropped) and the file.

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{ALICE, AZURE_CLI, Entra, TENANT, claims, counters, stderr, stdout};
-use entra_emulator::testing::{Browser, Harness, enter_device_code, sign_in};
+use entra_testkit::{Browser, Harness, enter_device_code, sign_in};
 use serde_json::Value;
 
 const DATA_READ: &str = "api://contoso-api/Data.Read";

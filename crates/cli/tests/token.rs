@@ -6,7 +6,7 @@
 mod common;
 
 use common::{DAEMON, Entra, TENANT, claims, counters, stderr, stdout};
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use serde_json::Value;
 
 const API_DEFAULT: &str = "api://contoso-api/.default";

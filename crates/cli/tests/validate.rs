@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
-use entra_emulator::testing::{Browser, Harness, query_param, sign_in};
+use entra_testkit::{Browser, Harness, query_param, sign_in};
 use serde_json::Value;
 
 const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";

@@ -50,7 +50,6 @@ pub mod pages;
 pub mod secure_fs;
 pub mod server;
 pub mod state;
-pub mod testing;
 pub mod tokens;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -3,7 +3,7 @@
 //! emulator, is refused there; the pages and endpoints meant for browsers and MSAL keep
 //! working with the same headers.
 
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use reqwest::Method;
 use serde_json::Value;
 

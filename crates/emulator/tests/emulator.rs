@@ -2,9 +2,9 @@
 //! reqwest, trusting the CA it wrote. Grouped by area; each test starts its own emulator
 //! so clock moves and faults never leak between tests.
 
-use entra_emulator::testing::{Browser, Harness, field, query_param, sign_in};
 use entra_emulator::{Emulator, Options};
 use entra_jose::{RsaPublicKey, decode_unverified};
+use entra_testkit::{Browser, Harness, field, query_param, sign_in};
 use serde_json::Value;
 
 const CONTOSO: &str = "c0ffee00-0000-4000-8000-000000000001";

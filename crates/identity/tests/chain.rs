@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use entra_emulator::testing::Harness;
 use entra_identity::http::{Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::token::now;
 use entra_identity::{
@@ -17,6 +16,7 @@ use entra_identity::{
     ClientOptions, DefaultAzureCredential, DefaultAzureCredentialOptions, Env,
     EnvironmentCredential, Error, Secret, TokenCredential, TokenRequest,
 };
+use entra_testkit::Harness;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";

@@ -11,7 +11,6 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use entra_emulator::testing::{Browser, Harness, enter_device_code};
 use entra_identity::http::{HttpClient, Request, ReqwestClient, Response};
 use entra_identity::{
     AzureCliCredential, AzureCliOptions, BoxFuture, ChainedTokenCredential,
@@ -22,6 +21,7 @@ use entra_identity::{
     ManagedIdentityOptions, OnBehalfOfCredential, PublicClient, Secret, TokenCredential,
     TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
+use entra_testkit::{Browser, Harness, enter_device_code};
 use serde_json::Value;
 
 const TENANT: &str = "contoso.onmicrosoft.com";

@@ -7,11 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::testing::Harness;
 use entra_identity::{
     ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
     ClientSecretCredential, Error, Secret, TokenCredential, TokenRequest,
 };
+use entra_testkit::Harness;
 use serde_json::Value;
 
 const TENANT: &str = "contoso.onmicrosoft.com";

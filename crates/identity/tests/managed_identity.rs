@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use entra_emulator::testing::Harness;
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
 use entra_identity::{
     BoxFuture, ClientAssertionCredential, ClientOptions, Env as Vars, Error, ImdsRetryPolicy,
     ManagedIdentityCredential, ManagedIdentityHost, ManagedIdentityId, ManagedIdentityOptions,
     Secret, TokenCredential, TokenRequest, WorkloadIdentityCredential, WorkloadIdentityOptions,
 };
+use entra_testkit::Harness;
 use serde_json::{Value, json};
 
 const TENANT: &str = "contoso.onmicrosoft.com";

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use entra_emulator::testing::Harness;
 use entra_identity::Secret;
 use entra_identity::persist::{
     AccessToken, CacheData, CacheFile, CacheFileError, EncryptionKey, PersistentCache, Protection,
     StaticKey, TokenResponse, environment_of,
 };
+use entra_testkit::Harness;
 use serde_json::{Value, json};
 
 const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
@@ -940,7 +940,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msal_python_shares_a_plaintext_cache_both_ways() {
-    let python = entra_emulator::testing::python(); // fail first, and clearly, if the venv is missing
+    let python = entra_testkit::python(); // fail first, and clearly, if the venv is missing
     assert!(python.exists());
     let env = Emu::start().await;
     let authority = env.ready().authority.trim_end_matches('/').to_string();
@@ -962,9 +962,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             env.dir.0.clone(),
         );
         blocking(move || {
-            entra_emulator::testing::run_msal_cache_interop(
-                "acquire", &authority, &ca, &path, &work,
-            )
+            entra_testkit::run_msal_cache_interop("acquire", &authority, &ca, &path, &work)
         })
         .await
     };
@@ -1107,7 +1105,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             env.dir.0.clone(),
         );
         blocking(move || {
-            entra_emulator::testing::run_msal_cache_interop("silent", &authority, &ca, &path, &work)
+            entra_testkit::run_msal_cache_interop("silent", &authority, &ca, &path, &work)
         })
         .await
     };
@@ -1134,9 +1132,7 @@ async fn msal_python_shares_a_plaintext_cache_both_ways() {
             env.dir.0.clone(),
         );
         blocking(move || {
-            entra_emulator::testing::run_msal_cache_interop(
-                "refresh", &authority, &ca, &path, &work,
-            )
+            entra_testkit::run_msal_cache_interop("refresh", &authority, &ca, &path, &work)
         })
         .await
     };

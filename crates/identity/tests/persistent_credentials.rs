@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::testing::{Browser, Harness, enter_device_code};
 use entra_identity::persist::{CacheFileError, PersistentCache, Protection};
 use entra_identity::{
     ClientOptions, ClientSecretCredential, DeviceCodeInfo, Error, PublicClient, Secret, SignIn,
     TokenCredential, TokenRequest,
 };
+use entra_testkit::{Browser, Harness, enter_device_code};
 use serde_json::Value;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -504,7 +504,7 @@ async fn msal(env: &Env, command: &'static str, cache: &Path) -> Value {
         env.dir.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        entra_emulator::testing::run_msal_cache_interop(command, &authority, &ca, &cache, &work)
+        entra_testkit::run_msal_cache_interop(command, &authority, &ca, &cache, &work)
     })
     .await
     .unwrap()

@@ -9,11 +9,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::testing::{self, Browser, Harness, query_param, sign_in};
 use entra_identity::{
     ClientOptions, DeviceCodeInfo, Error, InteractiveOptions, OnBehalfOfCredential, PublicClient,
     Secret, SignIn, TokenCredential, TokenRequest,
 };
+use entra_testkit::{Browser, Harness, query_param, sign_in};
 use serde_json::Value;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -59,7 +59,7 @@ impl Env {
 
 /// Enters a device code as alice and approves (`accept`) or declines (`cancel`).
 async fn enter_device_code(b: &mut Browser<'_>, user_code: &str, action: &str) -> String {
-    testing::enter_device_code(b, user_code, ALICE, "alice-dev-password", action).await
+    entra_testkit::enter_device_code(b, user_code, ALICE, "alice-dev-password", action).await
 }
 
 // --- Helpers ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
-use entra_emulator::testing::{Browser, Harness, query_param, sign_in};
+use entra_testkit::{Browser, Harness, query_param, sign_in};
 use entra_validate::{Clock, Validator};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;

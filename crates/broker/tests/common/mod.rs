@@ -8,7 +8,7 @@ pub mod redis;
 use std::path::{Path, PathBuf};
 
 use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};
-use entra_emulator::testing::{Harness, dev};
+use entra_testkit::{Harness, dev};
 
 /// The development caller's secret in these tests.
 pub const DEV_SECRET: &str = "dev-caller-secret-0123456789abcdef";

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use entra_emulator::testing::Harness;
+pub use entra_testkit::Harness;
 use serde_json::Value;
 
 pub const TENANT: &str = "contoso.onmicrosoft.com";

@@ -301,8 +301,8 @@ async fn what_is_not_a_jwt() {
         ],
     )
     .unwrap();
-    let mut browser = entra_emulator::testing::Browser::new(&h);
-    let location = entra_emulator::testing::sign_in(
+    let mut browser = entra_testkit::Browser::new(&h);
+    let location = entra_testkit::sign_in(
         &mut browser,
         url.as_str(),
         "alice@contoso.onmicrosoft.com",
@@ -310,7 +310,7 @@ async fn what_is_not_a_jwt() {
         "accept",
     )
     .await;
-    let code = entra_emulator::testing::query_param(&location, "code").expect("a code");
+    let code = entra_testkit::query_param(&location, "code").expect("a code");
     let out = decode(&dir, &format!("Bearer {code}"), &[]).await;
     assert_eq!(out.code, Some(1), "{out:?}");
     assert_eq!(out.stdout, "");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use serde_json::Value;
 
 pub const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";

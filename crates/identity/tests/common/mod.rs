@@ -1,5 +1,5 @@
 //! What the entra-identity test binaries share: client options that point at a test
-//! emulator, with retries short enough for tests. (`entra_emulator::testing` has the
+//! emulator, with retries short enough for tests. (`entra_testkit` has the
 //! emulator side; it cannot know entra-identity's types.)
 
 #![allow(dead_code)] // each test binary uses a different part
@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::testing::Harness;
 use entra_identity::ClientOptions;
 use entra_identity::http::{HttpClient, Pipeline, ReqwestClient, RetryPolicy};
+use entra_testkit::Harness;
 
 /// `max_retries` retries, 10 ms base delay, at most `max_delay` between tries.
 pub fn retry(max_retries: u32, max_delay: Duration) -> RetryPolicy {

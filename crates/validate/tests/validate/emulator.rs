@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use entra_validate::{
     AcceptedVersions, Authority, Clock, JwksSettings, TokenVersion, ValidationError as E,
     Validator, ValidatorConfig, ValidatorConfigBuilder,

@@ -2,7 +2,7 @@
 //! really routes every RSA verification to aws-lc, for static key sets and for keys
 //! fetched by discovery, and `Auto` leaves entra-rsa on where this process would use it.
 
-use entra_emulator::testing::Harness;
+use entra_testkit::Harness;
 use entra_validate::{Algorithm, Authority, JwksSettings, RsaBackend, Validator, ValidatorConfig};
 
 use crate::common::*;
