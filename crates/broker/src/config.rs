@@ -49,31 +49,8 @@ mod check;
 mod load;
 mod secrets;
 
+pub use secrets::InlineSecret;
 pub(crate) use secrets::read_secret;
-
-/// A secret written into the configuration itself (`secret = "..."`): `Debug` never
-/// shows it.
-#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct InlineSecret(pub String);
-
-impl std::fmt::Debug for InlineSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for InlineSecret {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl From<&str> for InlineSecret {
-    fn from(s: &str) -> Self {
-        Self(s.to_string())
-    }
-}
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

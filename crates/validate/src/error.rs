@@ -8,7 +8,7 @@
 //! [`status`]: ValidationError::status
 //! [`oauth_error`]: ValidationError::oauth_error
 
-use crate::token::TokenVersion;
+use crate::token::version::TokenVersion;
 
 /// What the bearer looked like when it was not a JWT at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

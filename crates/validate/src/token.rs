@@ -14,7 +14,7 @@ mod header;
 mod json_error;
 mod parse;
 mod payload;
-mod version;
+pub(crate) mod version;
 
 pub use crate::json::MAX_JSON_DEPTH;
 pub use claims::{Audience, Claims, is_guid};

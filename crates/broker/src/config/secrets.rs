@@ -4,9 +4,33 @@
 use std::path::PathBuf;
 
 use entra_identity::Secret;
+use serde::{Deserialize, Serialize};
 
-use super::InlineSecret;
 use crate::error::BrokerError;
+
+/// A secret written into the configuration itself (`secret = "..."`): `Debug` never
+/// shows it.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct InlineSecret(pub String);
+
+impl std::fmt::Debug for InlineSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for InlineSecret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for InlineSecret {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
 
 /// At most one source for a secret, and an inline secret only where the table allows it.
 pub(super) fn check_secret_source(

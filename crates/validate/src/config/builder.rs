@@ -10,7 +10,7 @@ use entra_jose::{Algorithm, RsaBackend};
 use super::authority::Authority;
 use super::error::ConfigError;
 use super::http_client::{default_client, https};
-use super::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig};
+use super::validator_config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig};
 use crate::clock::Clock;
 use crate::jwks::{JwksSettings, parse_jwks_with};
 use crate::requirement::Requirement;
