@@ -27,7 +27,11 @@
 //! # Example
 //!
 //! A validator with a fixed key set (in production, leave keys to discovery: just
-//! `.tenant(...)` and `.audience(...)`), checking a token signed with that key:
+//! `.tenant(...)` and `.audience(...)`), checking a token signed with that key. The
+//! audience is the API's client id (application id), which is what v2 access tokens
+//! carry in `aud`; v1 tokens carry the App ID URI (`api://...`) instead, so an API that
+//! takes both versions lists both. A token for another audience is refused with
+//! `wrong_audience`, whose message lists the audiences configured here:
 //!
 //! ```
 //! use entra_jose::{b64url, RsaSigningKey};
@@ -42,17 +46,18 @@
 //! )] });
 //!
 //! let tenant = "c0ffee00-0000-4000-8000-000000000001";
+//! let api_client_id = "a0000000-0000-4000-8000-0000000000a1";
 //! let config = ValidatorConfig::builder()
 //!     .authority(Authority::custom("https://login.example"))
 //!     .tenant(tenant)
-//!     .audience("api://contoso-api")
+//!     .audience(api_client_id)
 //!     .static_jwks(jwks.to_string())
 //!     .build()?;
 //! let validator = Validator::new(config);
 //!
 //! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 //! let claims = serde_json::json!({
-//!     "iss": format!("https://login.example/{tenant}/v2.0"), "aud": "api://contoso-api",
+//!     "iss": format!("https://login.example/{tenant}/v2.0"), "aud": api_client_id,
 //!     "tid": tenant, "ver": "2.0", "azp": "client-1", "scp": "Data.Read",
 //!     "oid": "a11ce000-0000-4000-8000-000000000001", "iat": now, "nbf": now, "exp": now + 3600,
 //! });

@@ -271,7 +271,11 @@ impl Validator {
             // Graph access tokens carry a header nonce that makes their signature
             // unverifiable by anyone but Graph: name the real mistake instead.
             return Err(if audience_is_graph(&parsed.claims) {
-                ValidationError::WrongAudience { for_graph: true }
+                tracing::debug!(aud = ?parsed.claims.aud().map(|a| a.collect::<Vec<_>>()), accepted = ?config.audiences, "token refused: it is for Microsoft Graph");
+                ValidationError::WrongAudience {
+                    for_graph: true,
+                    accepted: config.audiences.clone(),
+                }
             } else {
                 e
             });
@@ -492,8 +496,16 @@ impl Validator {
             .aud()
             .is_some_and(|mut a| a.any(|a| config.audiences.iter().any(|x| x == a)));
         if !aud_ok {
+            // The token's `aud` (not a secret) for the server's log: the answer names only
+            // what this API accepts.
+            tracing::debug!(
+                aud = ?c.aud().map(|a| a.collect::<Vec<_>>()),
+                accepted = ?config.audiences,
+                "token refused: wrong audience"
+            );
             return Err(ValidationError::WrongAudience {
                 for_graph: audience_is_graph(c),
+                accepted: config.audiences.clone(),
             });
         }
         // Version.

@@ -118,6 +118,11 @@ pub fn with(mut claims: Value, changes: Value) -> Value {
     claims
 }
 
+/// The audiences the test validators accept, as a `wrong_audience` refusal lists them.
+pub fn accepted() -> Vec<String> {
+    vec![API.to_string(), API_URI.to_string()]
+}
+
 /// A builder for the test issuer with `keys` as its static JWKS and a manual clock.
 pub fn builder_with_keys(keys: &[Value]) -> ValidatorConfigBuilder {
     ValidatorConfig::builder()
