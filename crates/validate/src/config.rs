@@ -6,6 +6,7 @@
 
 mod authority;
 mod builder;
+mod env;
 mod error;
 mod http_client;
 mod validator_config;

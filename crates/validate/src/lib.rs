@@ -75,6 +75,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # From the environment
+//!
+//! [`ValidatorConfig::from_env`] reads the authority and the CA to trust from the
+//! variables `entra up` prints and the Azure SDKs read: `AZURE_AUTHORITY_HOST` (or
+//! `ENTRA_AUTHORITY`) and `SSL_CERT_FILE` (or `ENTRA_CA_FILE`). Unset, it is Entra's
+//! public cloud with the system's roots. The tenant and the audience stay explicit, so the
+//! same program runs against the local emulator and against Entra:
+//!
+//! ```no_run
+//! # use entra_validate::{Validator, ValidatorConfig};
+//! # fn main() -> Result<(), entra_validate::ConfigError> {
+//! // With the variables `entra up` prints exported (or a production environment):
+//! let validator = Validator::new(
+//!     ValidatorConfig::from_env()
+//!         .tenant("c0ffee00-0000-4000-8000-000000000001")
+//!         .audience("a0000000-0000-4000-8000-0000000000a1") // the API's client id
+//!         .build()?,
+//! );
+//! # let _ = validator; Ok(()) }
+//! ```
+//!
 //! With axum:
 //!
 //! ```no_run
