@@ -1,11 +1,11 @@
-//! Fleet mode over a real Redis: [`RedisStore`] implements [`SharedStore`].
+//! Fleet mode over a real Redis: [`RedisStore`] implements [`SharedStore`](crate::store::SharedStore).
 //!
 //! What it keeps in Redis:
 //!
 //! - tokens under `{prefix}:token:{identity}:{h}`, where `h` is the first 32 hex digits
 //!   of SHA-256 of the canonical scope key. The value is `stamp || nonce || ciphertext ||
 //!   tag`: `stamp` is the token's `fetched_at` as 20 ASCII digits, then the JSON of
-//!   [`Stored`] sealed with AES-256-GCM (a random 96-bit nonce per write; the Redis key
+//!   [`Stored`](crate::store::Stored) sealed with AES-256-GCM (a random 96-bit nonce per write; the Redis key
 //!   name and the stamp as associated data, so a value copied under another key, or
 //!   given another stamp, does not open). The Redis TTL is the token's remaining
 //!   lifetime. A save is a script that keeps a stored token fetched later than the one
@@ -28,7 +28,7 @@
 //! stalling it), and remade by itself when the server comes back.
 //!
 //! Single-node Redis (or a primary behind a proxy) only: the keys carry no hash tag and
-//! [`SharedStore::purge`] uses `SCAN`, which sees one node; Redis Cluster is not
+//! [`SharedStore::purge`](crate::store::SharedStore::purge) uses `SCAN`, which sees one node; Redis Cluster is not
 //! supported. TLS (`rediss://`) goes over rustls, trusting the system's roots or
 //! [`RedisOptions::ca_file`].
 

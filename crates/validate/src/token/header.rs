@@ -10,7 +10,7 @@ use crate::json::Walker;
 /// The longest `kid` accepted (Entra's are 27 to 43 characters).
 pub const MAX_KID_LEN: usize = 256;
 
-/// The JOSE header members the validator reads (the `kid` is [`ParsedToken::kid`]).
+/// The JOSE header members the validator reads (the `kid` is [`ParsedToken::kid`](crate::ParsedToken::kid)).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Header {
