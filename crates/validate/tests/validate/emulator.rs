@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 
 use crate::common::{API, API_URI, OTHER_TENANT, TENANT, accepted};
 
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+use entra_testkit::dev::{DAEMON, PUBLIC_CLIENT as PUBLIC};
 const V1_API: &str = "f1000000-0000-4000-8000-0000000000f1";
 const V1_API_URI: &str = "api://contoso-v1";
 
