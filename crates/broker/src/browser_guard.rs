@@ -45,6 +45,7 @@ pub(crate) mod hosts;
 use hosts::{HostName, HostPolicy, parse_host};
 
 use crate::protocol::Conn;
+use crate::protocol::kind::{Outcome, Protocol};
 use crate::state::Shared;
 
 /// The route a request is for, as the guard and its metric name it.
@@ -109,14 +110,14 @@ impl Route {
         }
     }
 
-    /// The token protocol's index in [`crate::metrics::PROTOCOLS`].
-    fn protocol(self) -> Option<usize> {
+    /// The token protocol of the route, if it is one.
+    fn protocol(self) -> Option<Protocol> {
         match self {
-            Self::Imds => Some(crate::protocol::IMDS),
-            Self::AppService => Some(crate::protocol::APP_SERVICE),
-            Self::AppService2017 => Some(crate::protocol::APP_SERVICE_2017),
-            Self::CloudShell => Some(crate::protocol::CLOUD_SHELL),
-            Self::Native => Some(crate::protocol::NATIVE),
+            Self::Imds => Some(Protocol::Imds),
+            Self::AppService => Some(Protocol::AppService),
+            Self::AppService2017 => Some(Protocol::AppService2017),
+            Self::CloudShell => Some(Protocol::CloudShell),
+            Self::Native => Some(Protocol::Native),
             _ => None,
         }
     }
@@ -293,7 +294,7 @@ fn refuse(
     let m = &shared.metrics;
     m.guard_refusal(route.name(), reason.name());
     if let Some(p) = route.protocol() {
-        m.request(p, crate::protocol::DENIED);
+        m.request(p, Outcome::Denied);
     }
     let peer = req
         .extensions()
@@ -309,7 +310,7 @@ fn refuse(
             identity: None,
             resource: None,
             scopes: None,
-            outcome: crate::metrics::OUTCOMES[crate::protocol::DENIED],
+            outcome: Outcome::Denied.label(),
             status: status.as_u16(),
             cache: None,
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),

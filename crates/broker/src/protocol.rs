@@ -31,7 +31,7 @@ pub(crate) use app_service::app_service;
 pub use app_service::legacy_date;
 pub use conn::Conn;
 pub(crate) use imds::{cloud_shell, imds};
-pub(crate) use kind::{APP_SERVICE, APP_SERVICE_2017, CLOUD_SHELL, DENIED, IMDS, NATIVE};
+pub use kind::{Outcome, Protocol};
 pub(crate) use native::native;
 pub use refusal::MAX_SCOPES_BYTES;
 pub(crate) use request::bearer;

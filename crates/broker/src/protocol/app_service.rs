@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use super::conn::Conn;
 use super::context::Ctx;
-use super::kind::{APP_SERVICE, APP_SERVICE_2017};
+use super::kind::Protocol;
 use super::refusal::{Refusal, within_limit};
 use super::request::{Params, header, resource_scopes};
 use super::response::Json;
@@ -30,9 +30,9 @@ pub(crate) async fn app_service(
     let mut ctx = Ctx::new(
         &shared,
         if legacy {
-            APP_SERVICE_2017
+            Protocol::AppService2017
         } else {
-            APP_SERVICE
+            Protocol::AppService
         },
         &conn,
     );

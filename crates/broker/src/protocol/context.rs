@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::conn::Conn;
-use super::kind::{APP_SERVICE, APP_SERVICE_2017, OK};
+use super::kind::{Outcome, Protocol};
 use super::refusal::Refusal;
 use super::response::json_response;
 use crate::audit::Record;
@@ -23,7 +23,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) shared: &'a Shared,
     /// The configuration generation this request sees from start to end.
     pub(crate) generation: Arc<crate::state::Generation>,
-    pub(crate) protocol: usize,
+    pub(crate) protocol: Protocol,
     pub(crate) started: Instant,
     pub(crate) conn: &'a Conn,
     pub(crate) uid: Option<u32>,
@@ -37,7 +37,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(shared: &'a Shared, protocol: usize, conn: &'a Conn) -> Self {
+    pub(crate) fn new(shared: &'a Shared, protocol: Protocol, conn: &'a Conn) -> Self {
         Self {
             shared,
             generation: shared.generation(),
@@ -57,7 +57,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn finish(
         &self,
         status: StatusCode,
-        outcome: usize,
+        outcome: Outcome,
         cache: Option<Source>,
         token_id: Option<&str>,
         reason: Option<&str>,
@@ -66,14 +66,14 @@ impl<'a> Ctx<'a> {
         let m = &self.shared.metrics;
         m.request(self.protocol, outcome);
         if let Some(c) = &self.caller_counters {
-            c.counters[outcome].inc();
+            c.counters[outcome as usize].inc();
         }
         m.duration.observe(elapsed.as_secs_f64());
         let audit = &self.shared.audit;
         if audit.enabled() {
             audit.write(&Record {
                 time: crate::audit::timestamp(),
-                protocol: crate::metrics::PROTOCOLS[self.protocol],
+                protocol: self.protocol.label(),
                 caller: self.caller.as_deref(),
                 peer: &self.conn.peer,
                 uid: self.uid_looked_up.then_some(
@@ -83,7 +83,7 @@ impl<'a> Ctx<'a> {
                 identity: self.identity.as_deref(),
                 resource: self.resource.as_deref(),
                 scopes: self.scopes.as_deref(),
-                outcome: crate::metrics::OUTCOMES[outcome],
+                outcome: outcome.label(),
                 status: status.as_u16(),
                 cache: cache.map(Source::as_str),
                 latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
@@ -95,7 +95,10 @@ impl<'a> Ctx<'a> {
 
     pub(crate) fn refuse(&self, r: Refusal) -> Response {
         self.finish(r.status, r.outcome, None, None, Some(&r.description));
-        let body = if matches!(self.protocol, APP_SERVICE | APP_SERVICE_2017) {
+        let body = if matches!(
+            self.protocol,
+            Protocol::AppService | Protocol::AppService2017
+        ) {
             // App Service writes `statusCode` and `message` (what MSAL reads); the OAuth
             // pair is kept for azure-identity and people.
             serde_json::json!({
@@ -123,7 +126,13 @@ impl<'a> Ctx<'a> {
     }
 
     pub(crate) fn ok(&self, body: impl Into<Bytes>, t: &Cached, source: Source) -> Response {
-        self.finish(StatusCode::OK, OK, Some(source), Some(&t.token_id), None);
+        self.finish(
+            StatusCode::OK,
+            Outcome::Ok,
+            Some(source),
+            Some(&t.token_id),
+            None,
+        );
         json_response(body)
     }
 

@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use super::conn::Conn;
 use super::context::Ctx;
-use super::kind::{BAD_REQUEST, CLOUD_SHELL, IMDS};
+use super::kind::{Outcome, Protocol};
 use super::refusal::{Refusal, within_limit};
 use super::request::{Params, metadata_true, resource_scopes};
 use super::response::Json;
@@ -52,7 +52,13 @@ pub(crate) async fn imds(
                 .or(p.get("mi_res_id"))
                 .map(Selector::ResourceId)
         });
-    secretless(Ctx::new(&shared, IMDS, &conn), &headers, &p, selector).await
+    secretless(
+        Ctx::new(&shared, Protocol::Imds, &conn),
+        &headers,
+        &p,
+        selector,
+    )
+    .await
 }
 
 /// `POST /oauth2/token` (Cloud Shell).
@@ -65,7 +71,7 @@ pub(crate) async fn cloud_shell(
     let p = Params::parse(&body);
     let selector = p.get("client_id").map(Selector::ClientId);
     secretless(
-        Ctx::new(&shared, CLOUD_SHELL, &conn),
+        Ctx::new(&shared, Protocol::CloudShell, &conn),
         &headers,
         &p,
         selector,
@@ -82,11 +88,11 @@ async fn secretless(
     p: &Params<'_>,
     selector: Option<Selector<'_>>,
 ) -> Response {
-    let imds = ctx.protocol == IMDS;
+    let imds = ctx.protocol == Protocol::Imds;
     if !ctx.generation.imds_enabled {
         return ctx.refuse(Refusal::new(
             StatusCode::NOT_FOUND,
-            BAD_REQUEST,
+            Outcome::BadRequest,
             "not_found",
             format!(
                 "the {} protocol is disabled on this broker ([imds] disabled = true)",

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::conn::Conn;
 use super::context::Ctx;
-use super::kind::NATIVE;
+use super::kind::Protocol;
 use super::refusal::{Refusal, within_limit};
 use super::request::{bearer, resource_scopes};
 use super::response::Json;
@@ -37,7 +37,7 @@ pub(crate) async fn native(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut ctx = Ctx::new(&shared, NATIVE, &conn);
+    let mut ctx = Ctx::new(&shared, Protocol::Native, &conn);
     let caller = match ctx.secret_caller(bearer(&headers), "Authorization: Bearer") {
         Ok(c) => c,
         Err(mut r) => {

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use super::kind::{BAD_REQUEST, DENIED, UNAUTHORIZED, UNAVAILABLE, UPSTREAM_ERROR};
+use super::kind::Outcome;
 use crate::cache::FetchError;
 
 /// Longest resource, or list of scopes all told (space-joined), a request may name, in
@@ -24,7 +24,7 @@ pub(crate) fn within_limit(what: &str, len: usize) -> Result<(), Refusal> {
 /// A refusal or failure, in the protocol's error shape.
 pub(crate) struct Refusal {
     pub(crate) status: StatusCode,
-    pub(crate) outcome: usize,
+    pub(crate) outcome: Outcome,
     pub(crate) error: &'static str,
     pub(crate) description: String,
     pub(crate) retry_after: bool,
@@ -34,7 +34,7 @@ pub(crate) struct Refusal {
 impl Refusal {
     pub(crate) fn new(
         status: StatusCode,
-        outcome: usize,
+        outcome: Outcome,
         error: &'static str,
         description: impl Into<String>,
     ) -> Self {
@@ -50,7 +50,7 @@ impl Refusal {
     pub(crate) fn bad(description: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            BAD_REQUEST,
+            Outcome::BadRequest,
             "invalid_request",
             description,
         )
@@ -58,13 +58,18 @@ impl Refusal {
     pub(crate) fn unauthorized(description: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            UNAUTHORIZED,
+            Outcome::Unauthorized,
             "unauthorized",
             description,
         )
     }
     pub(crate) fn denied(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, DENIED, "forbidden", description)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            Outcome::Denied,
+            "forbidden",
+            description,
+        )
     }
     pub(crate) fn from_fetch(e: &FetchError, identity: &str) -> Self {
         match e {
@@ -78,7 +83,7 @@ impl Refusal {
                 };
                 Self::new(
                     StatusCode::BAD_REQUEST,
-                    UPSTREAM_ERROR,
+                    Outcome::UpstreamError,
                     error,
                     format!("identity {identity:?}: {description}"),
                 )
@@ -86,7 +91,7 @@ impl Refusal {
             FetchError::Unavailable(m) => {
                 let mut r = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    UNAVAILABLE,
+                    Outcome::Unavailable,
                     "temporarily_unavailable",
                     format!(
                         "identity {identity:?}: the authority could not be reached and no valid token is cached: {m}"
@@ -98,7 +103,7 @@ impl Refusal {
             FetchError::CacheFull { .. } => {
                 let mut r = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    UNAVAILABLE,
+                    Outcome::Unavailable,
                     "temporarily_unavailable",
                     format!(
                         "{}; try again shortly (the operator can raise [broker] max_tokens)",
