@@ -127,7 +127,7 @@ impl AuditLog {
         let writer = std::thread::Builder::new()
             .name("entra-broker-audit".into())
             .spawn(move || write_lines(rx, sink, path))
-            .map_err(|e| BrokerError::Io(format!("audit log writer thread: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::AuditThread(e)))?;
         Ok(Arc::new(Self {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
@@ -183,8 +183,12 @@ fn open_append(path: &Path) -> Result<std::fs::File, BrokerError> {
     o.create(true).append(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
-        .map_err(|e| BrokerError::Io(format!("audit log {}: {e}", path.display())))
+    o.open(path).map_err(|e| {
+        BrokerError::from(crate::error::IoError::AuditLog {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })
 }
 
 fn write_lines(rx: Receiver<Msg>, sink: Box<dyn Write + Send>, path: Option<PathBuf>) {

@@ -125,7 +125,7 @@ pub async fn start(
     let mut server_threads = Vec::new();
     if let Some(l) = metrics_listener {
         let l = tokio::net::TcpListener::from_std(l)
-            .map_err(|e| BrokerError::Io(format!("cannot listen for metrics: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::MetricsListen(e)))?;
         tasks.push(tokio::spawn(serve_tcp(
             l,
             metrics_router(shared.clone()),
@@ -134,7 +134,7 @@ pub async fn start(
     }
     if threads == 0 {
         let l = tokio::net::TcpListener::from_std(listeners.remove(0))
-            .map_err(|e| BrokerError::Io(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::Listen { addr, source: e }))?;
         tasks.push(tokio::spawn(serve_tcp(l, router.clone(), stop_rx.clone())));
     }
     for (i, l) in listeners.into_iter().enumerate() {
@@ -143,8 +143,12 @@ pub async fn start(
     #[cfg(unix)]
     if let Some(path) = &unix_socket {
         let l = crate::unix_socket::bind(path, unix_socket_mode).and_then(|l| {
-            tokio::net::UnixListener::from_std(l)
-                .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))
+            tokio::net::UnixListener::from_std(l).map_err(|e| {
+                BrokerError::from(crate::error::IoError::UnixSocket {
+                    path: path.clone(),
+                    source: e,
+                })
+            })
         })?;
         tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
     }
@@ -186,7 +190,10 @@ fn bind_metrics(
         None => None,
     };
     let metrics_addr = match &metrics_listener {
-        Some(l) => Some(l.local_addr().map_err(|e| BrokerError::Io(e.to_string()))?),
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| BrokerError::from(crate::error::IoError::LocalAddr(e)))?,
+        ),
         None => None,
     };
     Ok((metrics_listener, metrics_addr))
@@ -201,13 +208,17 @@ fn bind_listeners(
     if listen.port() != 0 && threads > 1 {
         // SO_REUSEPORT would let us share the port with another broker left running by
         // the same user; make sure it is free first.
-        std::net::TcpListener::bind(listen)
-            .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
+        std::net::TcpListener::bind(listen).map_err(|e| {
+            BrokerError::from(crate::error::IoError::Listen {
+                addr: listen,
+                source: e,
+            })
+        })?;
     }
     let first = bind(listen, threads > 1)?;
     let addr = first
         .local_addr()
-        .map_err(|e| BrokerError::Io(e.to_string()))?;
+        .map_err(|e| BrokerError::from(crate::error::IoError::LocalAddr(e)))?;
     let mut listeners = vec![first];
     for _ in 1..threads {
         listeners.push(bind(addr, true)?);
@@ -241,13 +252,14 @@ fn spawn_server_thread(
             }
             let _ = done.send(());
         })
-        .map_err(|e| BrokerError::Io(format!("cannot start a server thread: {e}")))?;
+        .map_err(|e| BrokerError::from(crate::error::IoError::ServerThread(e)))?;
     Ok(done_rx)
 }
 
 /// A listening socket for `addr`, shareable by several listeners when `shared`.
 fn bind(addr: SocketAddr, shared: bool) -> Result<std::net::TcpListener, BrokerError> {
-    let err = |e: std::io::Error| BrokerError::Io(format!("cannot listen on {addr}: {e}"));
+    let err =
+        |e: std::io::Error| BrokerError::from(crate::error::IoError::Listen { addr, source: e });
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
     } else {

@@ -9,7 +9,7 @@ use crate::audit::AuditLog;
 use crate::browser_guard::hosts::{HostName, HostPolicy};
 use crate::cache::{Cache, Tuning};
 use crate::config::{BrokerConfig, read_secret};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 use crate::metrics::Metrics;
 use crate::policy::{Callers, fingerprint};
 use crate::upstream::Identity;
@@ -87,10 +87,10 @@ pub(crate) fn build_generation(
     .map(|s| {
         let n = s.expose().chars().count();
         if n < crate::config::MIN_ADMIN_TOKEN_LEN {
-            return Err(BrokerError::Config(format!(
-                "[broker] admin token is {n} characters long; use at least {} random ones (for example `openssl rand -base64 32`)",
-                crate::config::MIN_ADMIN_TOKEN_LEN
-            )));
+            return Err(BrokerError::from(ConfigError::AdminTokenShort {
+                len: n,
+                min: crate::config::MIN_ADMIN_TOKEN_LEN,
+            }));
         }
         Ok(fingerprint(s.expose().as_bytes()))
     })
@@ -128,9 +128,7 @@ pub(crate) fn tuning(c: &BrokerConfig) -> Tuning {
 /// (the audit log is reopened in any case).
 pub(crate) fn reload_from_file(shared: &Shared) -> Result<(), BrokerError> {
     let Some(path) = &shared.reload_from else {
-        return Err(BrokerError::Config(
-            "this broker was not started from a file; nothing to reload".into(),
-        ));
+        return Err(ConfigError::NotFromFile.into());
     };
     // A file-based audit log is reopened on every SIGHUP, even when the new
     // configuration is refused (logrotate's postrotate sends one).

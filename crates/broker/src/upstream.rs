@@ -10,7 +10,7 @@ use entra_identity::{
 };
 
 use crate::config::{IdentityConfig, IdentityKind, read_secret};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// The emulator's development daemon app (public values, as in `entra up`).
 pub const EMULATOR_DEV_CLIENT_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
@@ -142,7 +142,10 @@ fn credential(
         IdentityKind::ClientSecret => {
             let secret =
                 read_secret(what, &c.secret_env, &c.secret_file, &c.secret)?.ok_or_else(|| {
-                    BrokerError::Config(format!("{what} needs secret_env or secret_file"))
+                    BrokerError::from(ConfigError::Missing {
+                        what: what.to_string(),
+                        needs: "secret_env or secret_file",
+                    })
                 })?;
             Arc::new(
                 ClientSecretCredential::new(&tenant, &client_id, secret, options).map_err(err)?,
@@ -192,10 +195,12 @@ fn certificate_credential(
     options: ClientOptions,
     err: IdentityErr<'_>,
 ) -> Result<Arc<dyn TokenCredential>, BrokerError> {
-    let path = c
-        .certificate_file
-        .as_ref()
-        .ok_or_else(|| BrokerError::Config(format!("{what} needs certificate_file")))?;
+    let path = c.certificate_file.as_ref().ok_or_else(|| {
+        BrokerError::from(ConfigError::Missing {
+            what: what.to_string(),
+            needs: "certificate_file",
+        })
+    })?;
     let password = read_secret(what, &c.certificate_password_env, &None, &None)?;
     let cert =
         ClientCertificate::from_file(path, password.as_ref().map(|p| p.expose())).map_err(err)?;
@@ -222,9 +227,11 @@ fn emulator_dev_credential(
 ) -> Result<Arc<dyn TokenCredential>, BrokerError> {
     let authority = c.authority.as_deref().unwrap_or_default();
     if !is_loopback_url(authority) {
-        return Err(BrokerError::Config(format!(
-            "{what}: kind = \"emulator-dev\" uses the emulator's public development secret, so it needs authority = a loopback https:// address (the local emulator), not {authority:?}"
-        )));
+        return Err(ConfigError::EmulatorDevAuthority {
+            what: what.to_string(),
+            authority: authority.to_string(),
+        }
+        .into());
     }
     Ok(Arc::new(
         ClientSecretCredential::new(

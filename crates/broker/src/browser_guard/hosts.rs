@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// IMDS's own address: clients with an iptables redirect (or an `/etc/hosts` entry)
 /// send it.
@@ -80,15 +80,9 @@ pub(crate) fn parse_allowed_hosts(list: &[String]) -> Result<Vec<HostName>, Brok
                 return Ok(HostName::Ip(canonical(IpAddr::V6(v6))));
             }
             if entry.contains(':') && !(entry.starts_with('[') && entry.ends_with(']')) {
-                return Err(BrokerError::Config(format!(
-                    "[broker] allowed_hosts: give {entry:?} without a port (any port is accepted)"
-                )));
+                return Err(ConfigError::AllowedHostPort(entry.clone()).into());
             }
-            parse_host(entry).ok_or_else(|| {
-                BrokerError::Config(format!(
-                    "[broker] allowed_hosts: {entry:?} is not a host name or IP address (e.g. \"entra-broker\" or \"10.0.0.5\")"
-                ))
-            })
+            parse_host(entry).ok_or_else(|| ConfigError::AllowedHostInvalid(entry.clone()).into())
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::secrets::check_secret_source;
 use super::{BrokerConfig, IdentityKind};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 impl BrokerConfig {
     /// Structural checks that need no secrets: unique names, references that resolve,
@@ -17,9 +17,10 @@ impl BrokerConfig {
         if let Some(n) = &self.imds.caller
             && !callers.contains(n.as_str())
         {
-            return Err(BrokerError::Config(format!(
+            return Err(ConfigError::Check(format!(
                 "[imds] caller = {n:?} is not a defined caller"
-            )));
+            ))
+            .into());
         }
         if let Some(r) = &self.redis {
             check_redis(r)?;
@@ -29,7 +30,7 @@ impl BrokerConfig {
 
     /// `[broker]`: addresses, allowed hosts, the metrics token, the numbers.
     fn check_broker_section(&self) -> Result<(), BrokerError> {
-        let bad = |m: String| Err(BrokerError::Config(m));
+        let bad = |m: String| Err(ConfigError::Check(m).into());
         self.listen_addr()?;
         self.metrics_listen_addr()?;
         crate::browser_guard::hosts::parse_allowed_hosts(&self.broker.allowed_hosts)?;
@@ -57,7 +58,7 @@ impl BrokerConfig {
     /// `[[identity]]`: at least one, unique names and ids, what each kind needs. Returns
     /// the names.
     fn check_identities(&self) -> Result<HashSet<&str>, BrokerError> {
-        let bad = |m: String| Err(BrokerError::Config(m));
+        let bad = |m: String| Err(ConfigError::Check(m).into());
         if self.identities.is_empty() {
             return bad("no [[identity]]: the broker needs at least one upstream identity".into());
         }
@@ -99,20 +100,22 @@ impl BrokerConfig {
                     need(&i.tenant, &i.name, "tenant")?;
                     need(&i.client_id, &i.name, "client_id")?;
                     if i.secret_env.is_none() && i.secret_file.is_none() && i.secret.is_none() {
-                        return bad(format!(
-                            "identity {:?} (client-secret) needs secret_env or secret_file",
-                            i.name
-                        ));
+                        return Err(ConfigError::Missing {
+                            what: format!("identity {:?} (client-secret)", i.name),
+                            needs: "secret_env or secret_file",
+                        }
+                        .into());
                     }
                 }
                 IdentityKind::ClientCertificate => {
                     need(&i.tenant, &i.name, "tenant")?;
                     need(&i.client_id, &i.name, "client_id")?;
                     if i.certificate_file.is_none() {
-                        return bad(format!(
-                            "identity {:?} (client-certificate) needs certificate_file",
-                            i.name
-                        ));
+                        return Err(ConfigError::Missing {
+                            what: format!("identity {:?} (client-certificate)", i.name),
+                            needs: "certificate_file",
+                        }
+                        .into());
                     }
                 }
                 IdentityKind::WorkloadIdentity => {
@@ -128,7 +131,7 @@ impl BrokerConfig {
     /// `[[caller]]`: unique names and uids, a secret source, identities that exist,
     /// something to ask for. Returns the names.
     fn check_callers(&self, names: &HashSet<&str>) -> Result<HashSet<&str>, BrokerError> {
-        let bad = |m: String| Err(BrokerError::Config(m));
+        let bad = |m: String| Err(ConfigError::Check(m).into());
         let mut caller_names = HashSet::new();
         let mut uids = HashMap::new();
         for c in &self.callers {
@@ -185,7 +188,7 @@ impl BrokerConfig {
 /// `[redis]`: a known scheme, no password in the URL (unless allowed), TLS beyond
 /// loopback (unless allowed), a key.
 fn check_redis(r: &super::RedisSection) -> Result<(), BrokerError> {
-    let bad = |m: String| Err(BrokerError::Config(m));
+    let bad = |m: String| Err(ConfigError::Check(m).into());
     if !(r.url.starts_with("redis://")
         || r.url.starts_with("rediss://")
         || r.url.starts_with("unix://"))
@@ -245,11 +248,13 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// `field` of identity `name` is set and not blank.
-fn need(v: &Option<String>, name: &str, field: &str) -> Result<(), BrokerError> {
+fn need(v: &Option<String>, name: &str, field: &'static str) -> Result<(), BrokerError> {
     match v {
         Some(s) if !s.trim().is_empty() => Ok(()),
-        _ => Err(BrokerError::Config(format!(
-            "identity {name:?} needs {field}"
-        ))),
+        _ => Err(ConfigError::Missing {
+            what: format!("identity {name:?}"),
+            needs: field,
+        }
+        .into()),
     }
 }

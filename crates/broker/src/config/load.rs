@@ -5,24 +5,30 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::{BrokerConfig, DEFAULT_UNIX_SOCKET_MODE};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 impl BrokerConfig {
     /// Parses TOML; relative paths are relative to `base_dir`.
     pub fn from_toml(text: &str, base_dir: &Path) -> Result<Self, BrokerError> {
-        let mut c: BrokerConfig =
-            toml::from_str(text).map_err(|e| BrokerError::Config(e.to_string()))?;
+        let mut c: BrokerConfig = toml::from_str(text).map_err(ConfigError::Toml)?;
         c.resolve_paths(base_dir);
         Ok(c)
     }
 
     /// Reads and parses a file.
     pub fn from_file(path: &Path) -> Result<Self, BrokerError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_toml(&text, base)
-            .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))
+        Self::from_toml(&text, base).map_err(|e| {
+            ConfigError::InFile {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            }
+            .into()
+        })
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -63,10 +69,12 @@ impl BrokerConfig {
     /// The listen address.
     pub fn listen_addr(&self) -> Result<SocketAddr, BrokerError> {
         self.broker.listen.parse().map_err(|_| {
-            BrokerError::Config(format!(
-                "[broker] listen = {:?} is not an address:port (e.g. 127.0.0.1:8079)",
-                self.broker.listen
-            ))
+            ConfigError::Address {
+                field: "listen",
+                value: self.broker.listen.clone(),
+                example: "127.0.0.1:8079",
+            }
+            .into()
         })
     }
 
@@ -75,15 +83,13 @@ impl BrokerConfig {
         let Some(m) = &self.broker.metrics_listen else {
             return Ok(None);
         };
-        let addr: SocketAddr = m.parse().map_err(|_| {
-            BrokerError::Config(format!(
-                "[broker] metrics_listen = {m:?} is not an address:port (e.g. 127.0.0.1:9464)"
-            ))
+        let addr: SocketAddr = m.parse().map_err(|_| ConfigError::Address {
+            field: "metrics_listen",
+            value: m.clone(),
+            example: "127.0.0.1:9464",
         })?;
         if addr.port() != 0 && Some(addr) == self.listen_addr().ok() {
-            return Err(BrokerError::Config(format!(
-                "[broker] metrics_listen = {m:?} is the listen address: give another port, or leave it out to serve /metrics on listen"
-            )));
+            return Err(ConfigError::MetricsOnListen(m.clone()).into());
         }
         Ok(Some(addr))
     }
@@ -96,9 +102,7 @@ impl BrokerConfig {
         let digits = text.trim().trim_start_matches("0o");
         match u32::from_str_radix(digits, 8) {
             Ok(m) if m <= 0o777 && m & 0o600 == 0o600 => Ok(m),
-            _ => Err(BrokerError::Config(format!(
-                "[broker] unix_socket_mode = {text:?}: give an octal mode as a string, such as \"0660\" or \"0600\" (the owner needs read and write; no special bits)"
-            ))),
+            _ => Err(ConfigError::UnixSocketMode(text.clone()).into()),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use entra_identity::Secret;
 use serde::{Deserialize, Serialize};
 
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// A secret written into the configuration itself (`secret = "..."`): `Debug` never
 /// shows it.
@@ -44,14 +44,16 @@ pub(super) fn check_secret_source(
     let n =
         usize::from(env.is_some()) + usize::from(file.is_some()) + usize::from(inline.is_some());
     if n > 1 {
-        return Err(BrokerError::Config(format!(
-            "{what}: give one of secret_env, secret_file, secret"
-        )));
+        return Err(ConfigError::SecretSources {
+            what: what.to_string(),
+        }
+        .into());
     }
     if inline.is_some() && !allow_inline {
-        return Err(BrokerError::Config(format!(
-            "{what} has its secret written in the configuration file; move it to secret_env or secret_file, or set danger_allow_secret_in_config = true in the same table"
-        )));
+        return Err(ConfigError::InlineSecret {
+            what: what.to_string(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -66,24 +68,32 @@ pub(crate) fn read_secret(
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim().to_string()))),
-            Ok(_) => Err(BrokerError::Config(format!(
-                "{what}: environment variable {var} is empty"
-            ))),
-            Err(_) => Err(BrokerError::Config(format!(
-                "{what}: environment variable {var} is not set"
-            ))),
+            Ok(_) => Err(ConfigError::SecretEnvEmpty {
+                what: what.to_string(),
+                var: var.clone(),
+            }
+            .into()),
+            Err(_) => Err(ConfigError::SecretEnvUnset {
+                what: what.to_string(),
+                var: var.clone(),
+            }
+            .into()),
         };
     }
     if let Some(path) = file {
-        let mut text = std::fs::read_to_string(path)
-            .map_err(|e| BrokerError::Config(format!("{what}: {}: {e}", path.display())))?;
+        let mut text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+            what: what.to_string(),
+            path: path.clone(),
+            source,
+        })?;
         let trimmed = text.trim().to_string();
         zeroize::Zeroize::zeroize(&mut text);
         if trimmed.is_empty() {
-            return Err(BrokerError::Config(format!(
-                "{what}: {} is empty",
-                path.display()
-            )));
+            return Err(ConfigError::SecretFileEmpty {
+                what: what.to_string(),
+                path: path.clone(),
+            }
+            .into());
         }
         return Ok(Some(Secret::new(trimmed)));
     }

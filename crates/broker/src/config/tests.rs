@@ -87,3 +87,28 @@ fn refusals_are_specific() {
     .to_string();
     assert!(e.contains("uid 5 belongs to two callers"), "{e}");
 }
+
+/// Configuration errors are typed: the variant names the problem and carries the field,
+/// file or variable (never a secret), and prints as it always has.
+#[test]
+fn errors_are_typed_and_name_the_field() {
+    use crate::error::ConfigError;
+    let e = parse(&format!("[broker]\nlisten = \"nowhere\"\n{ID}")).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            BrokerError::Config(ConfigError::Address { field: "listen", value, .. }) if value == "nowhere"
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "configuration: [broker] listen = \"nowhere\" is not an address:port (e.g. 127.0.0.1:8079)"
+    );
+    let missing = Path::new("/nonexistent/entra-broker.toml");
+    let e = BrokerConfig::from_file(missing).unwrap_err();
+    assert!(
+        matches!(&e, BrokerError::Config(ConfigError::Read { path, .. }) if path == missing),
+        "{e:?}"
+    );
+}
