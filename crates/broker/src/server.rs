@@ -142,15 +142,7 @@ pub async fn start(
     }
     #[cfg(unix)]
     if let Some(path) = &unix_socket {
-        let l = crate::unix_socket::bind(path, unix_socket_mode).and_then(|l| {
-            tokio::net::UnixListener::from_std(l).map_err(|e| {
-                BrokerError::from(crate::error::IoError::UnixSocket {
-                    path: path.clone(),
-                    source: e,
-                })
-            })
-        })?;
-        tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
+        tasks.push(spawn_unix(path, unix_socket_mode, router, stop_rx)?);
     }
     tracing::info!(%addr, metrics = ?metrics_addr, "entra-broker listening");
     Ok(RunningBroker {
@@ -162,6 +154,25 @@ pub async fn start(
         tasks,
         server_threads,
     })
+}
+
+/// Serves `router` on the Unix socket at `path` (made with `mode`).
+#[cfg(unix)]
+fn spawn_unix(
+    path: &std::path::Path,
+    mode: u32,
+    router: Router,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, BrokerError> {
+    let l = crate::unix_socket::bind(path, mode).and_then(|l| {
+        tokio::net::UnixListener::from_std(l).map_err(|e| {
+            BrokerError::from(crate::error::IoError::UnixSocket {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        })
+    })?;
+    Ok(tokio::spawn(serve_unix(l, router, stop_rx)))
 }
 
 /// The token cache, over the fleet store `store` (or the one `[redis]` describes), with
