@@ -15,13 +15,10 @@ use protected_api::ApiSettings;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-const OTHER_TENANT: &str = "fab00000-0000-4000-8000-000000000002";
-const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-const API_URI: &str = "api://contoso-api";
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
-const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
+use entra_testkit::dev::{
+    ALICE_OID, API, API_URI, DAEMON, OTHER_TENANT_ID as OTHER_TENANT, PUBLIC_CLIENT as PUBLIC,
+    TENANT_ID as TENANT,
+};
 
 fn settings(h: &Harness) -> ApiSettings {
     ApiSettings {
