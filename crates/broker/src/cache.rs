@@ -119,7 +119,7 @@ impl std::fmt::Debug for Cache {
 
 /// Now, unix seconds.
 pub fn now() -> i64 {
-    entra_identity::token::now()
+    entra_identity::unix_time::now()
 }
 
 /// A summary of one cached token (admin listing; never the token).

@@ -209,7 +209,7 @@ fn certificate_credential(
             tenant,
             client_id,
             cert,
-            entra_identity::confidential::Algorithm::RS256,
+            entra_identity::Algorithm::RS256,
             c.send_certificate_chain,
             options,
         )

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 use entra_identity::persist::{CacheData, PersistentCache, Protection};
 
 use crate::config::Config;
-use crate::term::{self, Paint};
-use crate::{EXIT_CONFIG, EXIT_FAILURE, credential};
+use crate::credential;
+use crate::exit::CliError;
+use crate::term::Paint;
 
 pub(crate) const ACCOUNT_AFTER_HELP: &str = "\
 EXAMPLES:
@@ -116,12 +116,11 @@ fn load(path: &Path) -> Result<Option<(PersistentCache, CacheData)>, String> {
     Ok(Some((cache, data)))
 }
 
-fn cache_file(config: &Config) -> Result<std::path::PathBuf, ExitCode> {
+fn cache_file(config: &Config) -> Result<std::path::PathBuf, CliError> {
     credential::cache_path(config).ok_or_else(|| {
-        term::error(
+        CliError::usage(
             "there is no place for the token cache (no HOME or local data directory): pass --token-cache FILE or set ENTRA_TOKEN_CACHE",
-        );
-        ExitCode::from(EXIT_CONFIG)
+        )
     })
 }
 
@@ -134,34 +133,27 @@ fn client_name(id: &str) -> String {
     }
 }
 
-pub(crate) fn run_account(action: AccountAction, config: &Config) -> ExitCode {
+pub(crate) fn run_account(action: AccountAction, config: &Config) -> Result<(), CliError> {
     let AccountAction::List { json } = action;
-    let path = match cache_file(config) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let accounts = match load(&path) {
-        Ok(Some((_, data))) => listed(&data),
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
+    let path = cache_file(config)?;
+    let accounts = match load(&path).map_err(CliError::failure)? {
+        Some((_, data)) => listed(&data),
+        None => Vec::new(),
     };
     if json {
         println!(
             "{:#}",
             serde_json::to_value(&accounts).unwrap_or_else(|_| serde_json::json!([]))
         );
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     if accounts.is_empty() {
         println!("No one is signed in (token cache {}).", path.display());
         println!("Sign in with `entra login`.");
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     print!("{}", table(&accounts, Paint::stdout()));
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Aligned columns, a header first.
@@ -208,21 +200,11 @@ fn table(accounts: &[Listed], paint: Paint) -> String {
     out
 }
 
-pub(crate) fn run_logout(args: LogoutArgs, config: &Config) -> ExitCode {
-    let path = match cache_file(config) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let (cache, data) = match load(&path) {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            println!("No one is signed in (token cache {}).", path.display());
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
+pub(crate) fn run_logout(args: LogoutArgs, config: &Config) -> Result<(), CliError> {
+    let path = cache_file(config)?;
+    let Some((cache, data)) = load(&path).map_err(CliError::failure)? else {
+        println!("No one is signed in (token cache {}).", path.display());
+        return Ok(());
     };
     let all = listed(&data);
     let chosen: Vec<&Listed> = match (&args.account, args.all) {
@@ -235,17 +217,16 @@ pub(crate) fn run_logout(args: LogoutArgs, config: &Config) -> ExitCode {
                 })
                 .collect();
             if hits.is_empty() {
-                term::error(format!(
+                return Err(CliError::failure(format!(
                     "{wanted} is not signed in; signed in: {}",
                     names(&all)
-                ));
-                return ExitCode::from(EXIT_FAILURE);
+                )));
             }
             hits
         }
         (None, true) if all.is_empty() => {
             println!("No one is signed in (token cache {}).", path.display());
-            return ExitCode::SUCCESS;
+            return Ok(());
         }
         (None, true) => all.iter().collect(),
         (None, false) => {
@@ -256,15 +237,14 @@ pub(crate) fn run_logout(args: LogoutArgs, config: &Config) -> ExitCode {
             match distinct.len() {
                 0 => {
                     println!("No one is signed in (token cache {}).", path.display());
-                    return ExitCode::SUCCESS;
+                    return Ok(());
                 }
                 1 => all.iter().collect(),
                 _ => {
-                    term::error(format!(
+                    return Err(CliError::usage(format!(
                         "several accounts are signed in ({}): name one, or pass --all",
                         names(&all)
-                    ));
-                    return ExitCode::from(EXIT_CONFIG);
+                    )));
                 }
             }
         }
@@ -274,13 +254,12 @@ pub(crate) fn run_logout(args: LogoutArgs, config: &Config) -> ExitCode {
         if !done.insert((a.environment.clone(), a.home_account_id.clone())) {
             continue;
         }
-        if let Err(e) = cache.remove_account(&a.environment, &a.home_account_id) {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        cache
+            .remove_account(&a.environment, &a.home_account_id)
+            .map_err(CliError::failure)?;
         println!("Signed out {} ({}).", a.username, a.environment);
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn names(all: &[Listed]) -> String {

@@ -2,10 +2,10 @@
 //! SIGTERM; SIGHUP reloads the file without dropping cached tokens.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use crate::emulator::shell_quote;
-use crate::{EXIT_CONFIG, EXIT_FAILURE, term};
+use crate::exit::CliError;
+use crate::term;
 
 pub(crate) const AFTER_HELP: &str = "\
 The broker holds the real credentials ([[identity]]) and hands tokens to callers
@@ -44,49 +44,27 @@ pub(crate) struct BrokerArgs {
     check: bool,
 }
 
-pub(crate) fn run(args: BrokerArgs) -> ExitCode {
-    let config = match entra_broker::BrokerConfig::from_file(&args.config) {
-        Ok(c) => c,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+pub(crate) fn run(args: BrokerArgs) -> Result<(), CliError> {
+    let config = entra_broker::BrokerConfig::from_file(&args.config).map_err(CliError::usage)?;
     if args.check {
-        return match entra_broker::server::check(&config) {
-            Ok((identities, callers)) => {
-                println!(
-                    "{}: OK ({identities} identities, {callers} callers)",
-                    args.config.display()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                term::error(e);
-                ExitCode::from(EXIT_CONFIG)
-            }
-        };
+        let (identities, callers) =
+            entra_broker::server::check(&config).map_err(CliError::usage)?;
+        println!(
+            "{}: OK ({identities} identities, {callers} callers)",
+            args.config.display()
+        );
+        return Ok(());
     }
-    let runtime = match term::multi_thread_runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    let runtime = term::multi_thread_runtime()?;
     runtime.block_on(async move {
         let options = entra_broker::StartOptions {
             listen: args.listen,
             config_path: Some(args.config.clone()),
             store: None,
         };
-        let broker = match entra_broker::start(config, options).await {
-            Ok(b) => b,
-            Err(e) => {
-                term::error(e);
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+        let broker = entra_broker::start(config, options)
+            .await
+            .map_err(CliError::usage)?;
         eprintln!(
             "entra broker: listening on http://{}\n  App Service: export IDENTITY_ENDPOINT={} IDENTITY_HEADER=<a caller's secret>\n  IMDS:        export AZURE_POD_IDENTITY_AUTHORITY_HOST={}\n  metrics:     {}",
             broker.addr(),
@@ -102,9 +80,8 @@ pub(crate) fn run(args: BrokerArgs) -> ExitCode {
                 "pid": std::process::id(),
             });
             if let Err(e) = write_atomic(path, &serde_json::to_vec_pretty(&ready).unwrap_or_default()) {
-                term::error(format!("ready file {}: {e}", path.display()));
                 broker.shutdown().await;
-                return ExitCode::from(EXIT_FAILURE);
+                return Err(CliError::failure(format!("ready file {}: {e}", path.display())));
             }
         }
         run_until_stopped(&broker).await;
@@ -113,7 +90,7 @@ pub(crate) fn run(args: BrokerArgs) -> ExitCode {
         if let Some(path) = &args.ready_file {
             let _ = std::fs::remove_file(path);
         }
-        ExitCode::SUCCESS
+        Ok(())
     })
 }
 
@@ -150,5 +127,5 @@ async fn run_until_stopped(broker: &entra_broker::RunningBroker) {
 /// The ready file: a new file with a random name beside it (`O_EXCL`, 0600: a name or
 /// symlink planted in a shared directory is never opened), renamed into place.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    entra_emulator::secure_fs::write_private(path, bytes)
+    entra_emulator::write_private(path, bytes)
 }

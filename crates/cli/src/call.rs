@@ -4,14 +4,14 @@
 //! challenge gets a new token with those claims and one retry.
 
 use std::io::{Read as _, Write as _};
-use std::process::ExitCode;
 
 use entra_identity::http::{HttpClient as _, ReqwestClient};
 use entra_identity::{Error, TokenRequest};
 
 use crate::config::{Config, GlobalArgs};
-use crate::term::{Paint, runtime};
-use crate::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SIGN_IN, EXIT_UNREACHABLE, credential, resources};
+use crate::exit::CliError;
+use crate::term::runtime;
+use crate::{credential, resources};
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -54,99 +54,15 @@ pub(crate) struct CallArgs {
     include: bool,
 }
 
-/// A usage or configuration error (exit 2).
-fn usage(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("{} {message}", Paint::stderr().red("error:"));
-    ExitCode::from(EXIT_CONFIG)
-}
-
-pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> ExitCode {
-    let (method, url) = match args.target.as_slice() {
-        [url] => (
-            if args.data.is_some() { "POST" } else { "GET" }.to_string(),
-            url.clone(),
-        ),
-        [method, url] => (method.to_ascii_uppercase(), url.clone()),
-        _ => return usage("expected [METHOD] URL"),
-    };
-    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
-        return usage(format!("{method:?} is not an HTTP method"));
-    };
-    let uri: http::Uri = match url.parse() {
-        Ok(u) => u,
-        Err(e) => return usage(format!("{url:?} is not a URL: {e}")),
-    };
-    let host = uri.host().unwrap_or("").to_ascii_lowercase();
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if is_loopback(&host) => {}
-        Some("http") => {
-            return usage(
-                "refusing to send a token over plain HTTP to a remote host: use https://",
-            );
-        }
-        _ => return usage(format!("{url:?} is not an absolute http(s) URL")),
-    }
-    let config = match Config::load(global, &|k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(e) => return usage(e),
-    };
+pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> Result<(), CliError> {
+    let (method, url, host) = target(&args)?;
+    let config = Config::load(global, &|k| std::env::var(k).ok()).map_err(CliError::usage)?;
     for w in &config.warnings {
         eprintln!("warning: {w}");
     }
-    let scopes = if !args.scope.is_empty() {
-        args.scope.clone()
-    } else if let Some(r) = &args.resource {
-        match config.resource_scope(r) {
-            Ok(s) => vec![s],
-            Err(e) => return usage(e),
-        }
-    } else {
-        match resources::for_host(&host) {
-            Some(known) => match config.resource_scope(known.alias) {
-                Ok(s) => vec![s],
-                Err(e) => return usage(e),
-            },
-            None => {
-                return usage(format!(
-                    "which token should go to {host}? Pass --scope (for your API: its App ID URI + /.default, e.g. --scope api://<app id>/.default) or --resource"
-                ));
-            }
-        }
-    };
-    let mut headers = http::HeaderMap::new();
-    for h in &args.headers {
-        let Some((name, value)) = h.split_once(':') else {
-            return usage(format!("-H {h:?}: expected 'Name: value'"));
-        };
-        let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.trim().as_bytes()),
-            http::HeaderValue::from_str(value.trim()),
-        ) else {
-            return usage(format!("-H {h:?}: not a valid header"));
-        };
-        if name == http::header::AUTHORIZATION {
-            return usage(
-                "-H Authorization: entra call attaches the token itself (use curl to send your own)",
-            );
-        }
-        headers.append(name, value);
-    }
-    let body = match &args.data {
-        None => Vec::new(),
-        Some(d) if d == "@-" => {
-            let mut b = Vec::new();
-            if let Err(e) = std::io::stdin().read_to_end(&mut b) {
-                return usage(format!("cannot read the body from stdin: {e}"));
-            }
-            b
-        }
-        Some(d) if d.starts_with('@') => match std::fs::read(&d[1..]) {
-            Ok(b) => b,
-            Err(e) => return usage(format!("-d {d}: {e}")),
-        },
-        Some(d) => d.clone().into_bytes(),
-    };
+    let scopes = scopes(&args, &config, &host)?;
+    let mut headers = headers(&args)?;
+    let body = body(&args)?;
     if args.data.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
         // curl's default, unless the body is obviously JSON.
         let json = matches!(
@@ -163,13 +79,7 @@ pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> ExitCode {
             http::HeaderValue::from_static(ct),
         );
     }
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    let rt = runtime()?;
     let call = Call {
         method,
         url,
@@ -180,6 +90,102 @@ pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> ExitCode {
         include: args.include,
     };
     rt.block_on(call.run(&config))
+}
+
+/// The method, the URL and its host (lower case), checked: a token goes only over
+/// HTTPS, or plain HTTP to this machine.
+fn target(args: &CallArgs) -> Result<(http::Method, String, String), CliError> {
+    let (method, url) = match args.target.as_slice() {
+        [url] => (
+            if args.data.is_some() { "POST" } else { "GET" }.to_string(),
+            url.clone(),
+        ),
+        [method, url] => (method.to_ascii_uppercase(), url.clone()),
+        _ => return Err(CliError::usage("expected [METHOD] URL")),
+    };
+    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+        return Err(CliError::usage(format!("{method:?} is not an HTTP method")));
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| CliError::usage(format!("{url:?} is not a URL: {e}")))?;
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback(&host) => {}
+        Some("http") => {
+            return Err(CliError::usage(
+                "refusing to send a token over plain HTTP to a remote host: use https://",
+            ));
+        }
+        _ => {
+            return Err(CliError::usage(format!(
+                "{url:?} is not an absolute http(s) URL"
+            )));
+        }
+    }
+    Ok((method, url, host))
+}
+
+/// The scopes: `--scope`, else `--resource`'s, else the well-known API at `host`'s.
+fn scopes(args: &CallArgs, config: &Config, host: &str) -> Result<Vec<String>, CliError> {
+    if !args.scope.is_empty() {
+        return Ok(args.scope.clone());
+    }
+    let alias = match (&args.resource, resources::for_host(host)) {
+        (Some(r), _) => r.as_str(),
+        (None, Some(known)) => known.alias,
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "which token should go to {host}? Pass --scope (for your API: its App ID URI + /.default, e.g. --scope api://<app id>/.default) or --resource"
+            )));
+        }
+    };
+    config
+        .resource_scope(alias)
+        .map(|s| vec![s])
+        .map_err(CliError::usage)
+}
+
+/// The `-H` headers; never an `Authorization` of the caller's.
+fn headers(args: &CallArgs) -> Result<http::HeaderMap, CliError> {
+    let mut headers = http::HeaderMap::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(CliError::usage(format!("-H {h:?}: expected 'Name: value'")));
+        };
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.trim().as_bytes()),
+            http::HeaderValue::from_str(value.trim()),
+        ) else {
+            return Err(CliError::usage(format!("-H {h:?}: not a valid header")));
+        };
+        if name == http::header::AUTHORIZATION {
+            return Err(CliError::usage(
+                "-H Authorization: entra call attaches the token itself (use curl to send your own)",
+            ));
+        }
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// The `-d` body: text, `@FILE` or `@-` (stdin).
+fn body(args: &CallArgs) -> Result<Vec<u8>, CliError> {
+    Ok(match &args.data {
+        None => Vec::new(),
+        Some(d) if d == "@-" => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|e| CliError::usage(format!("cannot read the body from stdin: {e}")))?;
+            b
+        }
+        Some(d) if d.starts_with('@') => {
+            std::fs::read(&d[1..]).map_err(|e| CliError::usage(format!("-d {d}: {e}")))?
+        }
+        Some(d) => d.clone().into_bytes(),
+    })
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -201,14 +207,14 @@ struct Call {
 }
 
 impl Call {
-    async fn run(self, config: &Config) -> ExitCode {
+    async fn run(self, config: &Config) -> Result<(), CliError> {
         let chain = match credential::default_chain(config) {
             Ok(c) => c,
-            Err(e) => return usage(e),
+            Err(e) => return Err(CliError::usage(e)),
         };
         let client = match ReqwestClient::new(config.ca_file.as_ref().map(|s| s.value.as_path())) {
             Ok(c) => c,
-            Err(e) => return usage(e),
+            Err(e) => return Err(CliError::usage(e)),
         };
         let mut request = TokenRequest::new(self.scopes.clone());
         request.tenant = self.tenant.clone();
@@ -216,7 +222,7 @@ impl Call {
         loop {
             let token = match chain.get_token(&request).await {
                 Ok(t) => t,
-                Err(e) => return token_error(&e, &self.scopes),
+                Err(e) => return Err(token_error(&e, &self.scopes)),
             };
             let mut builder = http::Request::builder()
                 .method(self.method.clone())
@@ -232,18 +238,18 @@ impl Call {
                 .body(self.body.clone())
             {
                 Ok(r) => r,
-                Err(e) => return usage(format!("cannot build the request: {e}")),
+                Err(e) => {
+                    return Err(CliError::usage(format!("cannot build the request: {e}")));
+                }
             };
             let response = match client.send(http_request).await {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!(
-                        "{} {} {}: {e}",
-                        Paint::stderr().red("error:"),
+                    return Err(CliError::unreachable(format!(
+                        "{} {}: {e}",
                         self.method,
                         redact_query(&self.url)
-                    );
-                    return ExitCode::from(EXIT_UNREACHABLE);
+                    )));
                 }
             };
             if response.status() == http::StatusCode::UNAUTHORIZED
@@ -261,7 +267,7 @@ impl Call {
         }
     }
 
-    fn print(&self, response: &http::Response<Vec<u8>>) -> ExitCode {
+    fn print(&self, response: &http::Response<Vec<u8>>) -> Result<(), CliError> {
         let mut out = std::io::stdout().lock();
         let status = response.status();
         if self.include {
@@ -304,9 +310,8 @@ impl Call {
         }
         let _ = out.flush();
         if status.is_success() {
-            ExitCode::SUCCESS
+            Ok(())
         } else {
-            let p = Paint::stderr();
             let hint = match status.as_u16() {
                 401 => {
                     ": the token was refused (`entra doctor --error 'HTTP 401'` lists the usual causes)"
@@ -314,13 +319,11 @@ impl Call {
                 403 => ": the token is valid but lacks a permission (scope or app role) for this",
                 _ => "",
             };
-            eprintln!(
-                "{} HTTP {} from {}{hint}",
-                p.red("error:"),
+            Err(CliError::failure(format!(
+                "HTTP {} from {}{hint}",
                 status.as_u16(),
                 redact_query(&self.url)
-            );
-            ExitCode::from(EXIT_FAILURE)
+            )))
         }
     }
 }
@@ -331,13 +334,8 @@ fn redact_query(url: &str) -> &str {
 }
 
 /// Exit code and message when no token could be had.
-fn token_error(e: &Error, scopes: &[String]) -> ExitCode {
-    let p = Paint::stderr();
-    eprintln!(
-        "{} cannot get a token for {}: {e}",
-        p.red("error:"),
-        scopes.join(" ")
-    );
+fn token_error(e: &Error, scopes: &[String]) -> CliError {
+    let message = format!("cannot get a token for {}: {e}", scopes.join(" "));
     let all_unavailable = matches!(e, Error::Chain(list) if list.iter().all(|(_, e)| matches!(e, Error::Unavailable { .. })));
     let transport = match e {
         Error::Transport { .. } => true,
@@ -351,14 +349,13 @@ fn token_error(e: &Error, scopes: &[String]) -> ExitCode {
         e => e.needs_interaction(),
     };
     if all_unavailable || interaction {
-        eprintln!(
-            "hint: sign in with `entra login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET; `entra doctor` shows each credential"
-        );
-        ExitCode::from(EXIT_SIGN_IN)
+        CliError::sign_in(message).with_hint(
+            "sign in with `entra login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET; `entra doctor` shows each credential",
+        )
     } else if transport {
-        ExitCode::from(EXIT_UNREACHABLE)
+        CliError::unreachable(message)
     } else {
-        ExitCode::from(EXIT_FAILURE)
+        CliError::failure(message)
     }
 }
 

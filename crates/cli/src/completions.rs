@@ -1,7 +1,7 @@
 //! `entra completions SHELL`: a completion script for bash, zsh, fish, PowerShell or
 //! elvish, generated from the same clap definition that parses the flags.
 
-use std::process::ExitCode;
+use crate::exit::CliError;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -19,7 +19,7 @@ pub(crate) struct CompletionsArgs {
 }
 
 /// Writes the script for `command` (the whole `entra` CLI) to stdout.
-pub(crate) fn run(args: CompletionsArgs, mut command: clap::Command) -> ExitCode {
+pub(crate) fn run(args: CompletionsArgs, mut command: clap::Command) -> Result<(), CliError> {
     clap_complete::generate(args.shell, &mut command, "entra", &mut std::io::stdout());
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -2,6 +2,12 @@
 //! `entra.toml`, then `ENTRA_*` (and the azure-identity) environment variables, then
 //! flags. Each value remembers which layer set it, for `entra doctor`. Unknown keys in a
 //! file are warned about, not fatal (a newer entra.toml still works with an older entra).
+//!
+//! The variables the client libraries read work here too, with entra's own names as
+//! aliases that win when both are set (what `entra up` prints is enough for all three):
+//! - authority: `--authority`, `ENTRA_AUTHORITY`, `AZURE_AUTHORITY_HOST`, entra.toml's
+//!   `authority`, the built-in default;
+//! - CA file: `--ca-file`, `ENTRA_CA_FILE`, entra.toml's `ca_file`, `SSL_CERT_FILE`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +24,8 @@ pub(crate) struct GlobalArgs {
     /// Configuration file (default: ./entra.toml, else <config dir>/entrakit/entra.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Login host, e.g. https://login.microsoftonline.us or the emulator's https://localhost:8443.
+    /// Login host, e.g. https://login.microsoftonline.us or the emulator's https://localhost:8443
+    /// (else ENTRA_AUTHORITY, AZURE_AUTHORITY_HOST, entra.toml's authority).
     #[arg(long, global = true, value_name = "URL")]
     pub authority: Option<String>,
     /// Tenant: a GUID, a domain, organizations, common or consumers.
@@ -27,7 +34,8 @@ pub(crate) struct GlobalArgs {
     /// Client (application) id to sign in with.
     #[arg(long, global = true, value_name = "ID")]
     pub client_id: Option<String>,
-    /// An extra CA certificate (PEM) to trust, e.g. the emulator's ca.pem.
+    /// An extra CA certificate (PEM) to trust, e.g. the emulator's ca.pem (else
+    /// ENTRA_CA_FILE, entra.toml's ca_file, SSL_CERT_FILE).
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// The token cache file (default: ENTRA_TOKEN_CACHE, else the local data directory).
@@ -112,12 +120,33 @@ impl Config {
         args: &GlobalArgs,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, String> {
+        let mut config = Self::defaults();
+        if let Some(path) = config_file(args, var) {
+            config.apply_file(path)?;
+        }
+        config.apply_env(var);
+        config.apply_flags(args);
+        // SSL_CERT_FILE is what MSAL, azure-identity and the entrakit libraries read, and
+        // what `entra up` prints; it is also often set machine-wide to the system bundle,
+        // so it only fills in when no layer named a CA (the system roots include it anyway).
+        if config.ca_file.is_none() {
+            set_opt(
+                &mut config.ca_file,
+                var("SSL_CERT_FILE").map(PathBuf::from),
+                Source::Env("SSL_CERT_FILE"),
+            );
+        }
+        Ok(config)
+    }
+
+    /// The embedded lowest layer.
+    fn defaults() -> Config {
         let defaults: FileLayer = toml::from_str(DEFAULTS).expect("embedded defaults parse");
         let rsa_backend = default(defaults.validate.rsa_backend.map(|b| {
             b.parse::<RsaBackend>()
                 .expect("the embedded rsa_backend is valid")
         }));
-        let mut config = Config {
+        Config {
             authority: default(defaults.authority),
             tenant: default(defaults.tenant),
             client_id: default(defaults.client_id),
@@ -127,49 +156,40 @@ impl Config {
             rsa_backend,
             file: None,
             warnings: Vec::new(),
-        };
-        // The file layer.
-        let explicit = args
-            .config
-            .clone()
-            .map(|p| (p, Source::Flag("config")))
-            .or_else(|| {
-                var("ENTRA_CONFIG").map(|p| (PathBuf::from(p), Source::Env("ENTRA_CONFIG")))
-            });
-        let file = match explicit {
-            Some((path, _)) => Some(path),
-            None => [
-                Some(PathBuf::from("entra.toml")),
-                dirs::config_dir().map(|d| d.join("entrakit").join("entra.toml")),
-            ]
-            .into_iter()
-            .flatten()
-            .find(|p| p.is_file()),
-        };
-        if let Some(path) = file {
-            let layer = read_file(&path, &mut config.warnings)?;
-            let src = || Source::File(path.clone());
-            set(&mut config.authority, layer.authority, src());
-            set(&mut config.tenant, layer.tenant, src());
-            set(&mut config.client_id, layer.client_id, src());
-            set_opt(&mut config.ca_file, layer.ca_file, src());
-            set_opt(&mut config.token_cache, layer.token_cache, src());
-            for (k, v) in layer.resources {
-                config.resources.insert(k.to_ascii_lowercase(), v);
-            }
-            if let Some(name) = layer.validate.rsa_backend {
-                let value = name
-                    .trim()
-                    .parse::<RsaBackend>()
-                    .map_err(|e| format!("{}: [validate] rsa_backend: {e}", path.display()))?;
-                config.rsa_backend = Setting {
-                    value,
-                    source: src(),
-                };
-            }
-            config.file = Some(path);
         }
-        // The environment layer: azure-identity's names first, ours on top.
+    }
+
+    /// The file layer: `path`'s keys over what is set.
+    fn apply_file(&mut self, path: PathBuf) -> Result<(), String> {
+        let config = self;
+        let layer = read_file(&path, &mut config.warnings)?;
+        let src = || Source::File(path.clone());
+        set(&mut config.authority, layer.authority, src());
+        set(&mut config.tenant, layer.tenant, src());
+        set(&mut config.client_id, layer.client_id, src());
+        set_opt(&mut config.ca_file, layer.ca_file, src());
+        set_opt(&mut config.token_cache, layer.token_cache, src());
+        for (k, v) in layer.resources {
+            config.resources.insert(k.to_ascii_lowercase(), v);
+        }
+        if let Some(name) = layer.validate.rsa_backend {
+            let value = name
+                .trim()
+                .parse::<RsaBackend>()
+                .map_err(|e| format!("{}: [validate] rsa_backend: {e}", path.display()))?;
+            config.rsa_backend = Setting {
+                value,
+                source: src(),
+            };
+        }
+        config.file = Some(path);
+        Ok(())
+    }
+
+    /// The environment layer: azure-identity's names first, ours on top (so
+    /// ENTRA_AUTHORITY wins over AZURE_AUTHORITY_HOST when both are set).
+    fn apply_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
+        let config = self;
         for name in ["AZURE_AUTHORITY_HOST", "ENTRA_AUTHORITY"] {
             set(&mut config.authority, var(name), Source::Env(name));
         }
@@ -191,7 +211,11 @@ impl Config {
             var("ENTRA_TOKEN_CACHE").map(PathBuf::from),
             Source::Env("ENTRA_TOKEN_CACHE"),
         );
-        // Flags.
+    }
+
+    /// The flags, over everything.
+    fn apply_flags(&mut self, args: &GlobalArgs) {
+        let config = self;
         set(
             &mut config.authority,
             args.authority.clone(),
@@ -217,7 +241,6 @@ impl Config {
             args.token_cache.clone(),
             Source::Flag("token-cache"),
         );
-        Ok(config)
     }
 
     /// The scope for `--resource NAME`: an alias, or a URL (which gets `/.default`).
@@ -238,6 +261,26 @@ impl Config {
             "unknown resource {resource:?}: use one of {} or a resource URL (https://... or api://...)",
             known.join(", ")
         ))
+    }
+}
+
+/// The configuration file: `--config`, else `ENTRA_CONFIG`, else `./entra.toml` or
+/// `<config dir>/entrakit/entra.toml` if there is one.
+fn config_file(args: &GlobalArgs, var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let explicit = args
+        .config
+        .clone()
+        .map(|p| (p, Source::Flag("config")))
+        .or_else(|| var("ENTRA_CONFIG").map(|p| (PathBuf::from(p), Source::Env("ENTRA_CONFIG"))));
+    match explicit {
+        Some((path, _)) => Some(path),
+        None => [
+            Some(PathBuf::from("entra.toml")),
+            dirs::config_dir().map(|d| d.join("entrakit").join("entra.toml")),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_file()),
     }
 }
 
@@ -359,6 +402,59 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn client_library_variables_work_and_entra_names_win() {
+        let args = GlobalArgs {
+            config: Some(PathBuf::from("/nonexistent/entra.toml")),
+            ..Default::default()
+        };
+        let empty = std::env::temp_dir().join(format!("entra-config-env-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let file = empty.join("entra.toml");
+        std::fs::write(&file, "").unwrap();
+        let args = GlobalArgs {
+            config: Some(file.clone()),
+            ..args
+        };
+        let azure = [
+            ("AZURE_AUTHORITY_HOST", "https://localhost:8443"),
+            ("SSL_CERT_FILE", "/emu/ca.pem"),
+        ];
+        let c = Config::load(&args, &vars(&azure)).unwrap();
+        assert_eq!(c.authority.value, "https://localhost:8443");
+        assert_eq!(c.authority.source, Source::Env("AZURE_AUTHORITY_HOST"));
+        let ca = c.ca_file.unwrap();
+        assert_eq!(ca.value, PathBuf::from("/emu/ca.pem"));
+        assert_eq!(ca.source, Source::Env("SSL_CERT_FILE"));
+        // Both set: entra's names win.
+        let both = [
+            azure[0],
+            azure[1],
+            ("ENTRA_AUTHORITY", "https://login.microsoftonline.us"),
+            ("ENTRA_CA_FILE", "/entra/ca.pem"),
+        ];
+        let c = Config::load(&args, &vars(&both)).unwrap();
+        assert_eq!(c.authority.source, Source::Env("ENTRA_AUTHORITY"));
+        assert_eq!(c.ca_file.unwrap().source, Source::Env("ENTRA_CA_FILE"));
+        // SSL_CERT_FILE (often the system bundle) does not hide entra.toml's CA.
+        std::fs::write(&file, "ca_file = \"/file/ca.pem\"\n").unwrap();
+        let c = Config::load(&args, &vars(&azure)).unwrap();
+        assert_eq!(c.ca_file.unwrap().source, Source::File(file.clone()));
+        // A flag beats them all.
+        let c = Config::load(
+            &GlobalArgs {
+                ca_file: Some("/flag/ca.pem".into()),
+                authority: Some("https://flag.example".into()),
+                ..args.clone()
+            },
+            &vars(&both),
+        )
+        .unwrap();
+        assert_eq!(c.authority.source, Source::Flag("authority"));
+        assert_eq!(c.ca_file.unwrap().source, Source::Flag("ca-file"));
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! never prints the token back.
 
 use std::io::Read as _;
-use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
 
+use crate::app_ids::{self, AppId};
+use crate::exit::{CliError, FAILURE};
 use crate::resources;
 use crate::term::{Paint, relative, utc};
-use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -33,8 +33,10 @@ pub(crate) struct DecodeArgs {
     /// The token, or `-` to read it from stdin.
     #[arg(value_name = "TOKEN|-")]
     token: String,
-    /// The URL the token is meant for: warn when its audience does not fit that API.
-    #[arg(long = "for", value_name = "URL")]
+    /// The URL the token is meant for, or the API's App ID URI (api://...): warn when its
+    /// audience does not fit that API (an App ID URI's client id, which v2 tokens carry,
+    /// comes from the emulator's directory: ENTRA_EMULATOR_CONFIG, else the built-in one).
+    #[arg(long = "for", value_name = "URL|APP_ID_URI")]
     for_url: Option<String>,
     /// Print {header, claims, warnings} as JSON.
     #[arg(long)]
@@ -141,7 +143,7 @@ impl Decoded {
     }
 
     fn time(&self, name: &str) -> Option<i64> {
-        entra_identity::token::seconds(self.claims.get(name))
+        entra_identity::unix_time::seconds(self.claims.get(name))
     }
 
     /// `aud` as text (the first one when it is an array).
@@ -195,8 +197,8 @@ impl Decoded {
         }
     }
 
-    /// The warnings for this token at `now`, for a request to `for_url` if given.
-    pub(crate) fn warnings(&self, now: i64, for_url: Option<&str>) -> Vec<Warning> {
+    /// The warnings for this token at `now`, for the API `target` names if given.
+    pub(crate) fn warnings(&self, now: i64, target: Option<&Target<'_>>) -> Vec<Warning> {
         let mut out = Vec::new();
         let alg = self.header.get("alg").and_then(Value::as_str).unwrap_or("");
         if alg.eq_ignore_ascii_case("none") || alg.is_empty() {
@@ -242,32 +244,111 @@ impl Decoded {
                 ),
             });
         }
-        if let Some(url) = for_url {
+        if let Some(target) = target {
             let aud = self.audience().unwrap_or_default();
-            if resources::audience_fits(&aud, url) == Some(false) {
-                let is_for = resources::for_audience(&aud)
-                    .map(|r| format!("{} ({aud})", r.name))
-                    .unwrap_or_else(|| format!("{aud:?}"));
-                let ask = match resources::host_of(url).and_then(|h| resources::for_host(&h)) {
-                    Some(r) => format!(
-                        "Ask for {}'s scope instead: `entra token --resource {}` ({}/.default)",
-                        r.name, r.alias, r.audiences[0]
-                    ),
-                    None => format!(
-                        "Ask for a scope of that API instead (its App ID URI + /.default, e.g. `entra token --scope {}/.default`)",
-                        url_origin(url)
-                    ),
-                };
-                out.push(Warning {
-                    code: "wrong_audience",
-                    message: format!(
-                        "this token is for {is_for}, not for {url}: that API will answer 401. {ask}"
-                    ),
-                });
-            }
+            out.extend(match &target.app_id_uri {
+                Some(app) => app_id_uri_warning(&aud, target.value, app.as_ref()),
+                None => url_warning(&aud, target.value),
+            });
         }
         out
     }
+}
+
+/// What `--for` names: a URL the token is about to be sent to, or an App ID URI (then
+/// with its client id, when a directory knows it).
+pub(crate) struct Target<'a> {
+    pub value: &'a str,
+    /// `Some` for an App ID URI: its client id, if known.
+    pub app_id_uri: Option<Option<AppId>>,
+}
+
+impl<'a> Target<'a> {
+    /// `value` as given to `--for`, App ID URIs looked up through `var`.
+    pub(crate) fn new(value: &'a str, var: &dyn Fn(&str) -> Option<String>) -> Self {
+        let app_id_uri =
+            app_ids::looks_like_app_id_uri(value).then(|| app_ids::client_id_for(value, var));
+        Self { value, app_id_uri }
+    }
+}
+
+/// `aud` as people know it: a well-known API's name, or the value quoted.
+fn audience_name(aud: &str) -> String {
+    resources::for_audience(aud)
+        .map(|r| format!("{} ({aud})", r.name))
+        .unwrap_or_else(|| format!("{aud:?}"))
+}
+
+/// The token is about to go to `url`: does its audience fit that API?
+fn url_warning(aud: &str, url: &str) -> Option<Warning> {
+    if resources::audience_fits(aud, url) != Some(false) {
+        return None;
+    }
+    let is_for = audience_name(aud);
+    let ask = match resources::host_of(url).and_then(|h| resources::for_host(&h)) {
+        Some(r) => format!(
+            "Ask for {}'s scope instead: `entra token --resource {}` ({}/.default)",
+            r.name, r.alias, r.audiences[0]
+        ),
+        None => format!(
+            "Ask for a scope of that API instead (its App ID URI + /.default, e.g. `entra token --scope {}/.default`)",
+            url_origin(url)
+        ),
+    };
+    Some(Warning {
+        code: "wrong_audience",
+        message: format!(
+            "this token is for {is_for}, not for {url}: that API will answer 401. {ask}"
+        ),
+    })
+}
+
+/// The token is for the API whose App ID URI is `uri`: a v1 token's `aud` is the URI
+/// itself, a v2 token's is the API's client id (`app`, when known). Both values are named
+/// when the audience is neither.
+fn app_id_uri_warning(aud: &str, uri: &str, app: Option<&AppId>) -> Option<Warning> {
+    let same = |a: &str, b: &str| {
+        a.trim_end_matches('/')
+            .eq_ignore_ascii_case(b.trim_end_matches('/'))
+    };
+    if same(aud, uri) || app.is_some_and(|app| same(aud, &app.client_id)) {
+        return None;
+    }
+    let ask = format!("Ask for a scope of that API: `entra token --scope {uri}/.default`");
+    match app {
+        Some(app) => Some(Warning {
+            code: "wrong_audience",
+            message: format!(
+                "this token is for {}, not for {uri}: that API accepts {uri} (v1 tokens) or its client id {} (v2 tokens; from {}), and will answer 401. {ask}",
+                audience_name(aud),
+                app.client_id,
+                app.source
+            ),
+        }),
+        // A client id may be that API's: it cannot be told here.
+        None if is_guid(aud) => Some(Warning {
+            code: "audience_unknown",
+            message: format!(
+                "this token's audience is the client id {aud}; whether that is {uri} cannot be told here (no directory entrakit reads lists {uri}). v2 tokens carry the API's client id, v1 tokens its App ID URI: compare with the API's app registration"
+            ),
+        }),
+        None => Some(Warning {
+            code: "wrong_audience",
+            message: format!(
+                "this token is for {}, not for {uri} (a v1 token for it says {uri}, a v2 token its client id): that API will answer 401. {ask}",
+                audience_name(aud)
+            ),
+        }),
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn url_origin(url: &str) -> String {
@@ -401,51 +482,45 @@ pub(crate) fn to_json(d: &Decoded, warnings: &[Warning]) -> Value {
     })
 }
 
-pub(crate) fn run(args: DecodeArgs) -> ExitCode {
+pub(crate) fn run(args: DecodeArgs) -> Result<(), CliError> {
     let input = if args.token == "-" {
         let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-            eprintln!("error: cannot read the token from stdin: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::usage(format!("cannot read the token from stdin: {e}")))?;
         s
     } else {
         args.token.clone()
     };
     let token = strip_bearer(&input);
     if token.is_empty() {
-        eprintln!("error: no token to decode (pass it as an argument, or `-` to read stdin)");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(CliError::usage(
+            "no token to decode (pass it as an argument, or `-` to read stdin)",
+        ));
     }
-    let now = entra_identity::token::now();
+    let now = entra_identity::unix_time::now();
     match decode(token) {
         Ok(d) => {
-            let warnings = d.warnings(now, args.for_url.as_deref());
+            let target = args
+                .for_url
+                .as_deref()
+                .map(|v| Target::new(v, &|k| std::env::var(k).ok()));
+            let warnings = d.warnings(now, target.as_ref());
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&to_json(&d, &warnings)).expect("JSON")
-                );
+                println!("{:#}", to_json(&d, &warnings));
             } else {
                 print!("{}", render(&d, &warnings, now, Paint::stdout()));
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"error": {"code": e.code, "message": e.message}})
-                    )
-                    .expect("JSON")
-                );
-            } else {
-                let p = Paint::stderr();
-                eprintln!("{} not a JWT: {}", p.red("error:"), e.message);
-            }
-            ExitCode::from(EXIT_FAILURE)
+        Err(e) if args.json => {
+            println!(
+                "{:#}",
+                json!({"error": {"code": e.code, "message": e.message}})
+            );
+            Err(CliError::silent(FAILURE))
         }
+        Err(e) => Err(CliError::failure(format!("not a JWT: {}", e.message))),
     }
 }
 
@@ -493,7 +568,9 @@ mod tests {
             json!({"aud":"https://graph.microsoft.com","azp":"x","scp":"User.Read","exp": now - 3 * 3600,"nbf": now + 600,"ver":"2.0"}),
         ))
         .unwrap();
-        let w = d.warnings(now, Some("https://api.fabric.microsoft.com/v1/workspaces"));
+        let none = |_: &str| None;
+        let fabric = Target::new("https://api.fabric.microsoft.com/v1/workspaces", &none);
+        let w = d.warnings(now, Some(&fabric));
         let codes: Vec<_> = w.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["expired", "not_yet_valid", "wrong_audience"]);
         assert!(
@@ -510,5 +587,42 @@ mod tests {
         .unwrap();
         assert_eq!(id.warnings(now, None)[0].code, "id_token");
         assert!(id.kind().starts_with("ID token"));
+    }
+
+    #[test]
+    fn app_id_uris_accept_either_form_and_name_both() {
+        let now = 1_000_000;
+        let none = |_: &str| None;
+        let api = Target::new("api://contoso-api", &none);
+        let with_aud = |aud: &str| {
+            decode(&token(
+                json!({"alg":"RS256"}),
+                json!({"aud": aud, "azp":"c", "scp":"Data.Read", "exp": now + 600}),
+            ))
+            .unwrap()
+            .warnings(now, Some(&api))
+        };
+        // v2 (the client id) and v1 (the App ID URI) both fit.
+        assert!(with_aud("a0000000-0000-4000-8000-0000000000a1").is_empty());
+        assert!(with_aud("api://contoso-api/").is_empty());
+        // Another API's: both accepted values are named.
+        let w = with_aud("e0000000-0000-4000-8000-0000000000e1");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].code, "wrong_audience");
+        for needle in ["api://contoso-api", "a0000000-0000-4000-8000-0000000000a1"] {
+            assert!(w[0].message.contains(needle), "{}", w[0].message);
+        }
+        let w = with_aud("https://graph.microsoft.com");
+        assert!(w[0].message.contains("Microsoft Graph"), "{}", w[0].message);
+        // An App ID URI no directory knows: a client id cannot be judged, a URI can.
+        let unknown = Target::new("api://nobody", &none);
+        let d = decode(&token(
+            json!({"alg":"RS256"}),
+            json!({"aud":"a0000000-0000-4000-8000-0000000000a1","azp":"c","scp":"x","exp": now + 600}),
+        ))
+        .unwrap();
+        assert_eq!(d.warnings(now, Some(&unknown))[0].code, "audience_unknown");
+        assert!(is_guid("a0000000-0000-4000-8000-0000000000a1"));
+        assert!(!is_guid("api://x"));
     }
 }

@@ -1,12 +1,14 @@
-//! `entra emulator`: run the local Entra ID emulator, print its configuration, or mint
-//! a federated token with its federation issuer.
+//! `entra emulator`: run the local Entra ID emulator, print its configuration, mint a
+//! federated token with its federation issuer, or approve a device code through the
+//! running emulator's admin API ([`approve`]).
+
+mod approve;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::{EXIT_CONFIG, EXIT_FAILURE};
+use crate::exit::CliError;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -24,6 +26,9 @@ Examples:
 
   # A federated (workload identity) token from its OIDC issuer:
   entra emulator mint-federated --subject system:serviceaccount:default:workload --out token.jwt
+
+  # Finish a device-code sign-in without a browser (scripts, other languages' tests):
+  entra emulator approve-device-code ABCD-EFGH --user alice@contoso.onmicrosoft.com
 
 `entra up` starts it too and prints what to export for entra, MSAL, azure-identity and
 managed-identity clients; `entra demo` runs the user scenarios against a private one.")]
@@ -73,88 +78,114 @@ pub(crate) enum EmulatorAction {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Complete a device-code sign-in without a browser: approve CODE (the one the
+    /// device shows) as --user, through the running emulator's admin API (its address and
+    /// admin token from ready.json in the state directory).
+    #[command(after_help = "\
+Examples:
+  entra emulator approve-device-code ABCD-EFGH --user alice@contoso.onmicrosoft.com
+  entra emulator approve-device-code \"$CODE\" --user bob --state-dir /tmp/emu
+
+Exit status: 0 approved, 1 unknown or expired code, 2 unknown user or no running
+emulator, 4 the emulator cannot be reached.")]
+    ApproveDeviceCode {
+        /// The user code the device shows, e.g. ABCD-EFGH.
+        #[arg(value_name = "CODE")]
+        code: String,
+        /// The user who signs in: a user name of the directory (alice@contoso.onmicrosoft.com),
+        /// or the part before @ when one user has it (alice).
+        #[arg(long, value_name = "UPN")]
+        user: String,
+    },
 }
 
-pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
+pub(crate) fn run(args: EmulatorArgs) -> Result<(), CliError> {
     let state_dir = args
         .state_dir
         .clone()
         .unwrap_or_else(entra_emulator::default_state_dir);
-    if (args.print_config || args.action.is_some())
-        && let Err(e) = entra_emulator::secure_fs::ensure_private_dir(&state_dir)
-    {
+    if args.print_config || args.action.is_some() {
         // These read (and may write) keys and certificates there too.
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_CONFIG);
+        entra_emulator::ensure_private_dir(&state_dir).map_err(CliError::usage)?;
     }
-    if let Some(EmulatorAction::MintFederated {
-        subject,
-        audience,
-        issuer,
-        lifetime,
-        out,
-    }) = args.action
-    {
-        let issuer = match issuer {
-            Some(i) => i,
-            None => match std::fs::read(state_dir.join("ready.json"))
-                .ok()
-                .and_then(|b| serde_json_ready(&b))
-            {
-                Some(authority) => format!("{authority}/federation"),
-                None => {
-                    eprintln!(
-                        "error: no running emulator in {} (ready.json missing); pass --issuer",
-                        state_dir.display()
-                    );
-                    return ExitCode::from(EXIT_CONFIG);
-                }
-            },
-        };
-        return match entra_emulator::discovery::mint_federated(
-            &state_dir, &issuer, &subject, &audience, lifetime,
-        ) {
-            Ok(token) => match out {
-                Some(path) => match entra_emulator::keys::write_private(&path, token.as_bytes()) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", path.display());
-                        ExitCode::from(EXIT_FAILURE)
-                    }
-                },
-                None => {
-                    println!("{token}");
-                    ExitCode::SUCCESS
-                }
-            },
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        };
-    }
-    if args.print_config {
-        return match entra_emulator::directory::load(args.config.as_deref(), &state_dir) {
-            Ok((mut config, _, _)) => {
-                if let Some(l) = args.token_lifetime {
-                    config.settings.token_lifetime_seconds = Some(l);
-                }
-                print!("{}", config.to_toml());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_CONFIG)
-            }
-        };
-    }
-    let runtime = match crate::term::multi_thread_runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+    match args.action {
+        Some(EmulatorAction::MintFederated {
+            subject,
+            audience,
+            issuer,
+            lifetime,
+            out,
+        }) => {
+            let issuer = match issuer {
+                Some(i) => i,
+                None => format!(
+                    "{}/federation",
+                    running(&state_dir, "pass --issuer")?.authority
+                ),
+            };
+            mint_federated(&state_dir, &issuer, &subject, &audience, lifetime, out)
         }
-    };
+        Some(EmulatorAction::ApproveDeviceCode { code, user }) => {
+            let ready = running(
+                &state_dir,
+                "start it (`entra emulator` or `entra up`), or pass its --state-dir",
+            )?;
+            approve::run(&ready, &code, &user)
+        }
+        None if args.print_config => print_config(&args, &state_dir),
+        None => serve(args, state_dir),
+    }
+}
+
+/// What the emulator running with `state_dir` announced in its ready.json; else an
+/// error that ends with `fix`.
+fn running(state_dir: &std::path::Path, fix: &str) -> Result<entra_emulator::Ready, CliError> {
+    std::fs::read(state_dir.join("ready.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<entra_emulator::Ready>(&b).ok())
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "no running emulator in {} (ready.json missing); {fix}",
+                state_dir.display()
+            ))
+        })
+}
+
+/// `entra emulator mint-federated`: the token to `out` (mode 0600) or stdout.
+fn mint_federated(
+    state_dir: &std::path::Path,
+    issuer: &str,
+    subject: &str,
+    audience: &str,
+    lifetime: i64,
+    out: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let token = entra_emulator::mint_federated(state_dir, issuer, subject, audience, lifetime)
+        .map_err(CliError::failure)?;
+    match out {
+        Some(path) => entra_emulator::write_private(&path, token.as_bytes())
+            .map_err(|e| CliError::failure(format!("{}: {e}", path.display()))),
+        None => {
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// `entra emulator --print-config`: the effective directory as TOML.
+fn print_config(args: &EmulatorArgs, state_dir: &std::path::Path) -> Result<(), CliError> {
+    let mut config = entra_emulator::load_directory(args.config.as_deref(), state_dir)
+        .map_err(CliError::usage)?;
+    if let Some(l) = args.token_lifetime {
+        config.settings.token_lifetime_seconds = Some(l);
+    }
+    print!("{}", config.to_toml());
+    Ok(())
+}
+
+/// `entra emulator`: serve until Ctrl-C or SIGTERM.
+fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
+    let runtime = crate::term::multi_thread_runtime()?;
     runtime.block_on(async move {
         let opts = entra_emulator::Options {
             state_dir,
@@ -165,18 +196,14 @@ pub(crate) fn run(args: EmulatorArgs) -> ExitCode {
             danger_plain_http: args.danger_plain_http,
             ..Default::default()
         };
-        let running = match entra_emulator::Emulator::start(opts).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+        let running = entra_emulator::Emulator::start(opts)
+            .await
+            .map_err(CliError::usage)?;
         print_ready(&running.ready);
         wait_for_stop_signal().await;
         eprintln!("shutting down");
         running.shutdown().await;
-        ExitCode::SUCCESS
+        Ok(())
     })
 }
 
@@ -201,12 +228,6 @@ pub(crate) async fn wait_for_stop_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-fn serde_json_ready(bytes: &[u8]) -> Option<String> {
-    serde_json::from_slice::<entra_emulator::Ready>(bytes)
-        .ok()
-        .map(|r| r.authority)
 }
 
 fn print_ready(ready: &entra_emulator::Ready) {

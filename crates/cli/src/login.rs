@@ -2,8 +2,7 @@
 //! account and its tokens in the token cache file, where `entra token --credential user`,
 //! the default chain and any MSAL app sharing the file find them.
 
-use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use entra_identity::{
@@ -11,8 +10,9 @@ use entra_identity::{
 };
 
 use crate::config::Config;
+use crate::exit::CliError;
 use crate::term::{self, Paint};
-use crate::{EXIT_CONFIG, EXIT_FAILURE, credential, outcome};
+use crate::{credential, outcome};
 
 pub(crate) const AFTER_HELP: &str = "\
 By default a browser opens on the sign-in page ($BROWSER, else the platform's opener) and
@@ -54,24 +54,15 @@ pub(crate) struct LoginArgs {
     timeout: u64,
 }
 
-pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
+pub(crate) fn run(args: LoginArgs, config: &Config) -> Result<(), CliError> {
     let Some(path) = credential::cache_path(config) else {
-        term::error(
+        return Err(CliError::usage(
             "there is no place for the token cache (no HOME or local data directory): pass --token-cache FILE or set ENTRA_TOKEN_CACHE",
-        );
-        return ExitCode::from(EXIT_CONFIG);
+        ));
     };
-    let options = match credential::client_options_with_cache(config) {
-        Ok(o) => o,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let client = match PublicClient::new(&config.tenant.value, &config.client_id.value, options) {
-        Ok(c) => c,
-        Err(e) => return outcome::fail(&e),
-    };
+    let options = credential::client_options_with_cache(config).map_err(CliError::failure)?;
+    let client = PublicClient::new(&config.tenant.value, &config.client_id.value, options)
+        .map_err(|e| outcome::fail(&e))?;
     let scopes: Vec<String> = if args.scopes.is_empty() {
         vec![DEFAULT_SCOPE.to_string()]
     } else {
@@ -82,10 +73,7 @@ pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
             .collect()
     };
     let request = TokenRequest::new(scopes);
-    let runtime = match outcome::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = term::runtime()?;
     let result = runtime.block_on(async {
         if args.device_code {
             device_code(&client, &request).await
@@ -109,9 +97,9 @@ pub(crate) fn run(args: LoginArgs, config: &Config) -> ExitCode {
                 "{}",
                 Paint::stderr().dim(&format!("Account and tokens kept in {}", path.display()))
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => outcome::fail(&e),
+        Err(e) => Err(outcome::fail(&e)),
     }
 }
 
@@ -123,7 +111,7 @@ async fn interrupted() {
 }
 
 /// The Azure CLI's first-party public client, `entra`'s default client id.
-const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+const AZURE_CLI_CLIENT_ID: &str = entra_identity::DEFAULT_PUBLIC_CLIENT_ID;
 
 /// `http://127.0.0.1:PORT` (RFC 8252's choice) for every app but the Azure CLI's: its
 /// registration is known to list `http://localhost` (MSAL Python and `az login` send
@@ -184,7 +172,8 @@ async fn device_code(
         move |info: &DeviceCodeInfo| {
             let err = Paint::stderr();
             eprintln!("{}", err.bold(&info.message));
-            *shown.lock().expect("device code lock") = Some((info.clone(), Instant::now()));
+            *shown.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((info.clone(), Instant::now()));
         }
     };
     let status = StatusLine::new();
@@ -216,7 +205,8 @@ impl StatusLine {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Some((info, since)) = shown.lock().expect("device code lock").clone() else {
+            let Some((info, since)) = shown.lock().unwrap_or_else(PoisonError::into_inner).clone()
+            else {
                 continue;
             };
             let waited = since.elapsed().as_secs();

@@ -14,8 +14,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+use crate::exit::CliError;
+
 mod aadsts;
 mod account;
+mod app_ids;
 mod broker;
 mod call;
 mod completions;
@@ -23,8 +26,10 @@ mod config;
 mod credential;
 mod decode;
 mod demo;
+mod dev;
 mod doctor;
 mod emulator;
+mod exit;
 mod login;
 mod outcome;
 mod resources;
@@ -34,36 +39,12 @@ mod transport;
 mod up;
 mod validate;
 
-/// Exit code for a usage or configuration error.
-pub(crate) const EXIT_CONFIG: u8 = 2;
-/// Exit code for a runtime failure.
-pub(crate) const EXIT_FAILURE: u8 = 1;
-/// Exit code when a sign-in is needed: no account, or the authority wants interaction.
-pub(crate) const EXIT_SIGN_IN: u8 = 3;
-/// Exit code when the authority cannot be reached (network, DNS, TLS).
-pub(crate) const EXIT_UNREACHABLE: u8 = 4;
-
-const EXIT_CODES: &str = "\
-EXIT STATUS:
-  0  success
-  1  failure (the command ran and the answer was no; for `validate`: the token is invalid)
-  2  usage or configuration error
-  3  sign-in required (no account, or the authority asks for interaction): `entra login`
-  4  unreachable: the authority (for `call`, the API too) cannot be reached (network, DNS, TLS)
-
-EXAMPLES:
-  entra up                        # a local Entra ID with the development identities
-  entra login --device-code
-  entra token --resource graph
-  entra account list
-  entra demo";
-
 #[derive(Parser)]
 #[command(
     name = "entra",
     version,
     about = "Entra ID (Azure AD) tokens from the command line: get, sign in, validate, decode, call, diagnose; a local emulator and a demo",
-    after_help = EXIT_CODES
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -108,20 +89,46 @@ enum Command {
     Completions(completions::CompletionsArgs),
 }
 
-/// The layered configuration, or the exit code after reporting why it cannot be read.
-fn load_config(global: &config::GlobalArgs) -> Result<config::Config, ExitCode> {
-    match config::Config::load(global, &|name| std::env::var(name).ok()) {
-        Ok(c) => {
-            for w in &c.warnings {
-                eprintln!("warning: {w}");
-            }
-            Ok(c)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(ExitCode::from(EXIT_CONFIG))
-        }
+/// The layered configuration (its warnings printed), or why it cannot be read.
+fn load_config(global: &config::GlobalArgs) -> Result<config::Config, CliError> {
+    let c =
+        config::Config::load(global, &|name| std::env::var(name).ok()).map_err(CliError::usage)?;
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
     }
+    Ok(c)
+}
+
+/// Runs the command.
+fn run(cli: Cli) -> Result<(), CliError> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Token(args) => token::run(args, &load_config(global)?),
+        Command::Login(args) => login::run(args, &load_config(global)?),
+        Command::Logout(args) => account::run_logout(args, &load_config(global)?),
+        Command::Account(action) => account::run_account(action, &load_config(global)?),
+        Command::Up(args) => up::run(args),
+        Command::Broker(args) => broker::run(args),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Validate(args) => validate::run(args, &load_config(global)?),
+        Command::Decode(args) => decode::run(args),
+        Command::Call(args) => call::run(args, global),
+        Command::Doctor(args) => doctor::run(args, global),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+    }
+}
+
+/// Prints `e` (its `error: ` and `hint: ` lines) and maps it to the process's exit
+/// code: the one place a command's failure becomes an exit status.
+fn report(e: CliError) -> ExitCode {
+    if !e.message.is_empty() {
+        term::error(&e.message);
+    }
+    if let Some(hint) = &e.hint {
+        term::hint(hint);
+    }
+    ExitCode::from(e.code)
 }
 
 fn main() -> ExitCode {
@@ -133,25 +140,8 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = || load_config(&cli.global);
-    match cli.command {
-        Command::Token(args) => config().map_or_else(|c| c, |c| token::run(args, &c)),
-        Command::Login(args) => config().map_or_else(|c| c, |c| login::run(args, &c)),
-        Command::Logout(args) => config().map_or_else(|c| c, |c| account::run_logout(args, &c)),
-        Command::Account(action) => {
-            config().map_or_else(|c| c, |c| account::run_account(action, &c))
-        }
-        Command::Up(args) => up::run(args),
-        Command::Broker(args) => broker::run(args),
-        Command::Emulator(args) => emulator::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Validate(args) => match load_config(&cli.global) {
-            Ok(config) => validate::run(args, &config),
-            Err(code) => code,
-        },
-        Command::Decode(args) => decode::run(args),
-        Command::Call(args) => call::run(args, &cli.global),
-        Command::Doctor(args) => doctor::run(args, &cli.global),
-        Command::Completions(args) => completions::run(args, Cli::command()),
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(e) => report(e),
     }
 }

@@ -1,21 +1,13 @@
-//! From library results to what the user sees: an `entra_identity::Error` reported on
-//! stderr with the exit code that says what kind of failure it was (see `EXIT_*` in
-//! main.rs) and a hint for what to do next.
-
-use std::process::ExitCode;
+//! From library results to what the user sees: an `entra_identity::Error` as a
+//! [`CliError`] with the exit code that says what kind of failure it was (see
+//! [`crate::exit`]) and a hint for what to do next.
 
 use entra_identity::Error;
 
-use crate::{EXIT_CONFIG, EXIT_FAILURE, EXIT_SIGN_IN, EXIT_UNREACHABLE, term};
-
-/// The command's runtime (single-threaded: a few requests, and a run served from the
-/// token cache should start and stop in a few milliseconds); exit 1 if it cannot start.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    term::runtime().map_err(|e| {
-        term::error(e);
-        ExitCode::from(EXIT_FAILURE)
-    })
-}
+use crate::exit::{
+    CliError, FAILURE as EXIT_FAILURE, SIGN_IN as EXIT_SIGN_IN, UNREACHABLE as EXIT_UNREACHABLE,
+    USAGE as EXIT_CONFIG,
+};
 
 /// The credential that signs users in from the token cache file (`entra login`).
 const SIGNED_IN_USER: &str = "SharedTokenCacheCredential";
@@ -68,18 +60,19 @@ pub(crate) fn exit_code(e: &Error) -> u8 {
     }
 }
 
-/// Reports `e` on stderr (with a hint for what to do next) and returns its exit code.
-pub(crate) fn fail(e: &Error) -> ExitCode {
+/// `e` as the command's error, with a hint for what to do next.
+pub(crate) fn fail(e: &Error) -> CliError {
     let code = exit_code(e);
-    term::error(e);
+    let error = CliError::new(code, e);
     match code {
-        EXIT_SIGN_IN => term::hint("sign in with `entra login` (or `entra login --device-code`)"),
-        EXIT_UNREACHABLE => term::hint(
+        EXIT_SIGN_IN => {
+            error.with_hint("sign in with `entra login` (or `entra login --device-code`)")
+        }
+        EXIT_UNREACHABLE => error.with_hint(
             "check the authority (--authority, ENTRA_AUTHORITY or AZURE_AUTHORITY_HOST), the network, and --ca-file for a private CA",
         ),
-        _ => {}
+        _ => error,
     }
-    ExitCode::from(code)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 
+use crate::exit::CliError;
+
 /// Whether to colour what goes to stdout (`stderr` for [`Paint::stderr`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Paint {
@@ -100,21 +102,22 @@ fn span(secs: u64) -> String {
     }
 }
 
-/// A current-thread runtime for one command (they do a few requests, nothing parallel).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// A current-thread runtime for one command (they do a few requests, nothing parallel,
+/// and a run served from the token cache should start and stop in a few milliseconds).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}")))
 }
 
 /// A multi-threaded runtime, for commands that serve (the emulator, the demo).
-pub(crate) fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(|e| CliError::failure(format!("cannot start the async runtime: {e}")))
 }
 
 /// `error: MESSAGE` on stderr.

@@ -3,13 +3,13 @@
 //! is there. The only command that prints a token, and only to stdout.
 
 use std::io::Write as _;
-use std::process::ExitCode;
 
 use clap::ValueEnum;
 use entra_identity::{AccessToken, DefaultAzureCredential, Env, TokenCredential, TokenRequest};
 
 use crate::config::{Config, Source};
-use crate::{EXIT_CONFIG, credential, outcome, term};
+use crate::exit::CliError;
+use crate::{credential, outcome, term};
 
 pub(crate) const AFTER_HELP: &str = "\
 Resource aliases (--resource): fabric, powerbi, graph, arm, keyvault, storage (more in
@@ -104,14 +104,8 @@ pub(crate) enum Output {
     Az,
 }
 
-pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
-    let scopes = match scopes(&args, config) {
-        Ok(s) => s,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+pub(crate) fn run(args: TokenArgs, config: &Config) -> Result<(), CliError> {
+    let scopes = scopes(&args, config).map_err(CliError::usage)?;
     // `az` prints a local time; the offset is read now, while this process has one
     // thread (the `time` crate refuses to read it later, soundly). Tokens live at most
     // a few hours, so a daylight-saving change in between is the only inaccuracy.
@@ -123,13 +117,7 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
     if let Some(name) = args.credential.chain_selection() {
         env.set("AZURE_TOKEN_CREDENTIALS", name);
     }
-    let chain = match credential::chain_in(config, env) {
-        Ok(c) => c,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+    let chain = credential::chain_in(config, env).map_err(CliError::usage)?;
     let mut request = TokenRequest::new(scopes.clone());
     // `--tenant` goes with the request (a multi-tenant app or user asking for another
     // tenant). Other layers set the tenant to sign in to (`organizations` by default),
@@ -137,10 +125,7 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
     if matches!(config.tenant.source, Source::Flag(_)) {
         request = request.tenant(config.tenant.value.clone());
     }
-    let runtime = match outcome::runtime() {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let runtime = term::runtime()?;
     let result = runtime.block_on(chain.get_token(&request));
     let token = match result {
         Ok(t) => t,
@@ -148,9 +133,9 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
         Err(entra_identity::Error::Chain(mut list))
             if args.credential != CredentialKind::Default && list.len() == 1 =>
         {
-            return outcome::fail(&list.remove(0).1);
+            return Err(outcome::fail(&list.remove(0).1));
         }
-        Err(e) => return outcome::fail(&e),
+        Err(e) => return Err(outcome::fail(&e)),
     };
     let text = match args.output {
         Output::Raw => format!("{}\n", token.token.expose()),
@@ -161,12 +146,11 @@ pub(crate) fn run(args: TokenArgs, config: &Config) -> ExitCode {
     // away early (`| head -c 20`) is not an error worth a panic.
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            term::error(format!("cannot write the token to stdout: {e}"));
-            ExitCode::from(crate::EXIT_FAILURE)
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::failure(format!(
+            "cannot write the token to stdout: {e}"
+        ))),
     }
 }
 

@@ -4,21 +4,22 @@
 //! clients at them. Runs until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
+use crate::dev::{DAEMON, DAEMON_SECRET, PUBLIC_CLIENT, TENANT_ID};
 use crate::emulator::{shell_quote, wait_for_stop_signal};
-use crate::{EXIT_CONFIG, EXIT_FAILURE, term};
+use crate::exit::CliError;
 
 pub(crate) const AFTER_HELP: &str = "\
 Starts the emulator (HTTPS on 127.0.0.1, a local CA in the state directory) with the
 development tenant contoso.onmicrosoft.com and its well-known apps and users, and the
 token broker (plain HTTP on 127.0.0.1, as Azure's managed-identity endpoints are) holding
 the daemon app's credentials as identity \"daemon\", for a caller \"dev\" (this user, over
-IMDS; or its IDENTITY_HEADER). Then prints `export` lines for entra, MSAL /
-azure-identity and managed-identity clients: paste them into another shell. ready.json
-in the state directory has both (the broker under \"broker\"); the broker's audit log is
-broker-audit.jsonl there. Stop with Ctrl-C (or SIGTERM); ready.json is removed on the
-way out.
+IMDS; or its IDENTITY_HEADER). Then prints `export` lines, one set that entra, the
+entrakit libraries, MSAL / azure-identity and managed-identity clients all read (the
+authority in AZURE_AUTHORITY_HOST, the CA in SSL_CERT_FILE): paste them into another
+shell. ready.json in the state directory has both (the broker under \"broker\"); the
+broker's audit log is broker-audit.jsonl there. Stop with Ctrl-C (or SIGTERM);
+ready.json is removed on the way out.
 
 Development identities (public: never use them for anything real):
   tenant             contoso.onmicrosoft.com  c0ffee00-0000-4000-8000-000000000001
@@ -33,10 +34,6 @@ EXAMPLES:
   # in another shell, after pasting the exports:
   entra login --device-code
   entra token --scope api://contoso-api/Data.Read --credential user";
-
-const TENANT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
-const DAEMON_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC_CLIENT_ID: &str = "c1000000-0000-4000-8000-0000000000c1";
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct UpArgs {
@@ -55,17 +52,11 @@ pub(crate) struct UpArgs {
     broker_port: Option<u16>,
 }
 
-pub(crate) fn run(args: UpArgs) -> ExitCode {
+pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
     let state_dir = args
         .state_dir
         .unwrap_or_else(entra_emulator::default_state_dir);
-    let runtime = match crate::term::multi_thread_runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            term::error(e);
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    let runtime = crate::term::multi_thread_runtime()?;
     runtime.block_on(async move {
         let options = entra_emulator::Options {
             state_dir: state_dir.clone(),
@@ -74,13 +65,9 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
             defer_ready_file: true,
             ..Default::default()
         };
-        let mut running = match entra_emulator::Emulator::start(options).await {
-            Ok(r) => r,
-            Err(e) => {
-                term::error(e);
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+        let mut running = entra_emulator::Emulator::start(options)
+            .await
+            .map_err(CliError::usage)?;
         let broker_port = args
             .broker_port
             .unwrap_or(if args.port == 0 { 0 } else { 8079 });
@@ -89,9 +76,8 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
         let broker = match entra_broker::start(config, Default::default()).await {
             Ok(b) => b,
             Err(e) => {
-                term::error(format!("the broker did not start: {e}"));
                 running.shutdown().await;
-                return ExitCode::from(EXIT_CONFIG);
+                return Err(CliError::usage(format!("the broker did not start: {e}")));
             }
         };
         running.ready.broker = Some(entra_emulator::BrokerReady {
@@ -101,10 +87,9 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
             metrics_url: broker.metrics_url(),
         });
         if let Err(e) = running.write_ready() {
-            term::error(e);
             broker.shutdown().await;
             running.shutdown().await;
-            return ExitCode::from(EXIT_FAILURE);
+            return Err(CliError::failure(e));
         }
         print!("{}", exports(&running.ready));
         eprintln!(
@@ -116,7 +101,7 @@ pub(crate) fn run(args: UpArgs) -> ExitCode {
         eprintln!("shutting down");
         broker.shutdown().await;
         running.shutdown().await;
-        ExitCode::SUCCESS
+        Ok(())
     })
 }
 
@@ -130,13 +115,6 @@ fn exports(ready: &entra_emulator::Ready) -> String {
         }
         out.push('\n');
     };
-    section(
-        "entra (token, login, call): this authority and its CA",
-        &[
-            ("ENTRA_AUTHORITY", ready.authority.clone()),
-            ("ENTRA_CA_FILE", ready.ca_file.clone()),
-        ],
-    );
     let env = ready.environment();
     let pick = |names: &[&str]| -> Vec<(&str, String)> {
         env.iter()
@@ -144,8 +122,11 @@ fn exports(ready: &entra_emulator::Ready) -> String {
             .map(|(k, v)| (*k, v.clone()))
             .collect()
     };
+    // One set for every client: entra reads AZURE_AUTHORITY_HOST and SSL_CERT_FILE (its
+    // ENTRA_AUTHORITY / ENTRA_CA_FILE are aliases), and so do entra-identity's
+    // ClientOptions::from_env and entra-validate's; MSAL and azure-identity too.
     section(
-        "MSAL and azure-identity (Python, Node, .NET): authority and CA; disable instance discovery",
+        "entra, the entrakit libraries, MSAL and azure-identity (Python, Node, .NET): this authority and its CA; MSAL: disable instance discovery",
         &pick(&[
             "AZURE_AUTHORITY_HOST",
             "SSL_CERT_FILE",
@@ -172,7 +153,7 @@ fn exports(ready: &entra_emulator::Ready) -> String {
         ),
     }
     out.push_str(&format!(
-        "# a service principal for EnvironmentCredential (optional):\n# export AZURE_TENANT_ID={TENANT_ID} AZURE_CLIENT_ID={DAEMON_ID} AZURE_CLIENT_SECRET=daemon-dev-secret\n# a public client for your own MSAL app: {PUBLIC_CLIENT_ID} (users alice, bob, mfa; passwords <name>-dev-password)\n# admin API: Authorization: Bearer {}\n",
+        "# a service principal for EnvironmentCredential (optional):\n# export AZURE_TENANT_ID={TENANT_ID} AZURE_CLIENT_ID={DAEMON} AZURE_CLIENT_SECRET={DAEMON_SECRET}\n# a public client for your own MSAL app: {PUBLIC_CLIENT} (users alice, bob, mfa; passwords <name>-dev-password)\n# admin API: Authorization: Bearer {}\n",
         ready.admin_token
     ));
     out
@@ -183,7 +164,7 @@ fn exports(ready: &entra_emulator::Ready) -> String {
 fn dev_uid() -> Option<u32> {
     #[cfg(unix)]
     {
-        Some(entra_emulator::secure_fs::effective_uid())
+        Some(entra_emulator::effective_uid())
     }
     #[cfg(not(unix))]
     {
@@ -204,7 +185,7 @@ fn broker_config(
     config.broker.audit_log = Some(state_dir.join("broker-audit.jsonl").display().to_string());
     config.identities.push(entra_broker::IdentityConfig {
         tenant: Some(TENANT_ID.into()),
-        client_id: Some(DAEMON_ID.into()),
+        client_id: Some(DAEMON.into()),
         authority: Some(ready.authority.clone()),
         ca_file: Some(ready.ca_file.clone().into()),
         ..entra_broker::IdentityConfig::new("daemon", entra_broker::IdentityKind::EmulatorDev)
@@ -246,7 +227,7 @@ mod tests {
 
     #[test]
     fn dev_caller_is_effective_uid() {
-        let me = entra_emulator::secure_fs::effective_uid();
+        let me = entra_emulator::effective_uid();
         // A directory this user does not own: as root, one given to uid 65534; otherwise
         // `/` (root's). The old code made its owner the dev caller.
         let base = std::env::temp_dir().join(format!("entra-up-euid-{}", std::process::id()));

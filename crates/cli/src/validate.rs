@@ -2,8 +2,6 @@
 //! a JSON verdict. Exit 0 valid, 1 invalid, 2 for a usage or configuration error.
 
 use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::ExitCode;
 
 use entra_validate::{
     AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Requirement, ValidationError,
@@ -12,7 +10,7 @@ use entra_validate::{
 use serde_json::{Value, json};
 
 use crate::config::{Config, Source};
-use crate::{EXIT_CONFIG, EXIT_FAILURE};
+use crate::exit::{CliError, FAILURE};
 
 /// Flags of `entra validate`.
 #[derive(clap::Args)]
@@ -138,60 +136,38 @@ fn trust(args: &ValidateArgs, config: &Config) -> Result<Trust, String> {
     }
 }
 
-pub(crate) fn run(args: ValidateArgs, config: &Config) -> ExitCode {
-    let trust = match trust(&args, config) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let token = match read_token(&args.token) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read the token from stdin: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let runtime = match crate::term::runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let validator = match validator(&args, config, trust) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+pub(crate) fn run(args: ValidateArgs, config: &Config) -> Result<(), CliError> {
+    let trust = trust(&args, config).map_err(CliError::usage)?;
+    let token = read_token(&args.token)
+        .map_err(|e| CliError::usage(format!("cannot read the token from stdin: {e}")))?;
+    let runtime = crate::term::runtime()?;
+    let validator = validator(&args, config, trust).map_err(CliError::usage)?;
     let verdict = if token.is_empty() {
         Err(ValidationError::Missing)
     } else {
         runtime.block_on(validator.validate(&token))
     };
     let now = validator.config().clock().now();
-    let (out, code) = match verdict {
+    let (out, result) = match verdict {
         Ok(p) => (
             json!({
                 "valid": true,
                 "principal": p.to_json(),
                 "expires_in": p.expires_at() - now,
             }),
-            ExitCode::SUCCESS,
+            Ok(()),
         ),
         Err(e) => {
             let mut out = refusal_json(&e);
             if let Some(hint) = hint(&e, &token, &args) {
                 out["hint"] = hint.into();
             }
-            (out, ExitCode::from(EXIT_FAILURE))
+            // The verdict on stdout says why.
+            (out, Err(CliError::silent(FAILURE)))
         }
     };
     println!("{out}");
-    code
+    result
 }
 
 /// The token from the argument or stdin, without whitespace or a `Bearer ` prefix.
@@ -270,14 +246,9 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
             b.static_jwks_file(jwks)
         };
     }
-    // The configured CA (--ca-file, ENTRA_CA_FILE, entra.toml), else SSL_CERT_FILE.
-    let ca = config
-        .ca_file
-        .as_ref()
-        .map(|s| s.value.clone())
-        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
-    if let Some(ca) = ca {
-        b = b.extra_ca_file(ca);
+    // The configured CA (--ca-file, ENTRA_CA_FILE, entra.toml, else SSL_CERT_FILE).
+    if let Some(ca) = &config.ca_file {
+        b = b.extra_ca_file(ca.value.clone());
     }
     b.build()
         .map(Validator::new)

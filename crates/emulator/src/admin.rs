@@ -1,7 +1,9 @@
 //! The local admin API under `/admin`, guarded by `Authorization: Bearer <admin_token>`
 //! (the token is in `ready.json`). It changes the directory at run time (apps, users,
 //! secrets, consents), revokes a user's refresh tokens, rotates signing keys, moves the
-//! clock, lists sign-in events, reads counters and injects faults.
+//! clock, lists sign-in events, reads counters, injects faults, and approves a pending
+//! device code as a user (`POST /admin/device-codes/{user_code}/approve`, for scripts and
+//! tests that have no browser).
 //!
 //! App and user bodies are the same TOML tables as in the directory file (JSON objects
 //! are accepted too and read the same way).
@@ -14,13 +16,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::directory::{
-    AppConfig, ConsentConfig, Directory, DirectoryConfig, SecretConfig, UserConfig,
-};
-use crate::state::{AppState, Fault, Revoked};
+use crate::device_codes::{self, ApproveError};
+use crate::directory::{AppConfig, SecretConfig, UserConfig};
+use crate::state::{AppState, Fault, Revoked, mutate_directory as mutate};
 
 /// The admin routes (mounted under `/admin`).
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/directory", get(get_directory))
         .route("/apps", post(add_app))
@@ -38,10 +39,14 @@ pub fn router() -> Router<AppState> {
             get(list_faults).post(set_fault).delete(clear_faults),
         )
         .route("/clock", get(get_clock).post(move_clock))
+        .route(
+            "/device-codes/{user_code}/approve",
+            post(approve_device_code),
+        )
 }
 
 /// Rejects requests without the admin bearer token.
-pub async fn guard(
+pub(crate) async fn guard(
     State(st): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -63,55 +68,6 @@ pub async fn guard(
 
 fn fail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
-}
-
-/// Applies `change` to a copy of the directory source, checks it, and swaps it in.
-pub fn mutate(
-    st: &AppState,
-    change: impl FnOnce(&mut DirectoryConfig) -> Result<(), String>,
-) -> Result<(), String> {
-    let mut guard = st.config.lock().expect("config lock");
-    let (config, ctx) = &mut *guard;
-    let mut next = config.clone();
-    change(&mut next)?;
-    let dir = Directory::build(&next, ctx).map_err(|e| e.to_string())?;
-    *config = next;
-    *st.directory.write().expect("directory lock") = std::sync::Arc::new(dir);
-    Ok(())
-}
-
-/// Records a user's consent for `client_id` to `perms` (`resource/scope`).
-pub fn add_user_consent(
-    st: &AppState,
-    upn: &str,
-    client_id: &str,
-    perms: &[String],
-) -> Result<(), String> {
-    mutate(st, |c| {
-        let user = c
-            .users
-            .iter_mut()
-            .find(|u| u.upn.get_ref().eq_ignore_ascii_case(upn))
-            .ok_or("no such user")?;
-        match user
-            .consents
-            .iter_mut()
-            .find(|x| x.client_id.get_ref().eq_ignore_ascii_case(client_id))
-        {
-            Some(existing) => {
-                let mut scopes = existing.scopes.get_ref().clone();
-                scopes.extend(perms.iter().cloned());
-                scopes.sort();
-                scopes.dedup();
-                existing.scopes = toml::Spanned::new(0..0, scopes);
-            }
-            None => user.consents.push(ConsentConfig {
-                client_id: toml::Spanned::new(0..0, client_id.to_string()),
-                scopes: toml::Spanned::new(0..0, perms.to_vec()),
-            }),
-        }
-        Ok(())
-    })
 }
 
 /// Reads a TOML (or JSON) table into `T`.
@@ -317,7 +273,7 @@ async fn rotate_keys(State(st): State<AppState>) -> Response {
     // RSA key generation takes a while; keep it off the async workers.
     let result = tokio::task::spawn_blocking(move || {
         let mut keys = st2.keys.write().expect("keys lock");
-        let kid = keys.rotate(now, grace)?;
+        let kid = keys.rotate(now, grace).map_err(|e| e.to_string())?;
         *st2.active_key.write().expect("key lock") = keys.active();
         Ok::<_, String>(kid)
     })
@@ -432,4 +388,36 @@ async fn move_clock(State(st): State<AppState>, body: Bytes) -> Response {
     st.clock_offset
         .fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
     get_clock(State(st)).await
+}
+
+/// `POST /admin/device-codes/{user_code}/approve` with `{"user": "<upn>"}` (or the part
+/// before `@` when one user has it): approves a pending device code as that user, as the
+/// browser's sign-in and consent would; the client's next poll gets tokens.
+async fn approve_device_code(
+    State(st): State<AppState>,
+    Path(user_code): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
+    };
+    let Some(user) = body.get("user").and_then(Value::as_str) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "give {\"user\": \"<upn, or the part before @>\"}",
+        );
+    };
+    match device_codes::approve(&st, &user_code, user) {
+        Ok(a) => Json(json!({
+            "user_code": a.user_code,
+            "user": a.upn,
+            "client_id": a.client_id,
+        }))
+        .into_response(),
+        Err(ApproveError::UnknownCode(m)) => fail(StatusCode::NOT_FOUND, &m),
+        Err(ApproveError::UnknownUser(m) | ApproveError::Unusable(m)) => {
+            fail(StatusCode::BAD_REQUEST, &m)
+        }
+    }
 }

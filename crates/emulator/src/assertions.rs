@@ -65,7 +65,7 @@ fn same_thumbprint(presented: &str, expected: &str) -> bool {
 
 /// Verifies `client_assertion` for `app`: a certificate assertion (`iss` = `sub` = client
 /// id) or a federated one (an external `iss` matching a federated credential).
-pub async fn verify_client_assertion(
+pub(crate) async fn verify_client_assertion(
     st: &AppState,
     app: &App,
     assertion: &str,
@@ -84,59 +84,82 @@ pub async fn verify_client_assertion(
         .ok_or_else(|| bad_assertion(700027, format!("Client assertion failed signature validation. [Reason - The algorithm {:?} is not supported; use RS256 or PS256.]", sanitize(&token.alg))))?;
     let iss = token.claim_str("iss").unwrap_or_default().to_string();
     if iss.eq_ignore_ascii_case(&app.client_id) {
-        if !token
-            .claim_str("sub")
-            .is_some_and(|s| s.eq_ignore_ascii_case(&app.client_id))
-        {
-            return Err(bad_assertion(
-                50027,
-                "The client assertion's 'sub' must be the client id.",
-            ));
-        }
-        let aud_ok = audiences(&token).iter().any(|a| {
-            let a = a.trim_end_matches('/');
-            a.ends_with("/oauth2/v2.0/token") || a.ends_with("/oauth2/token")
-        });
-        if !aud_ok {
-            return Err(bad_assertion(
-                700212,
-                "No matching federated identity record found for presented assertion audience; a certificate assertion's 'aud' must be the token endpoint.",
-            ));
-        }
-        let x5t256 = token.header_str("x5t#S256");
-        let x5t = token.header_str("x5t");
-        let kid = token.header_str("kid");
-        let cert = app.certificates.iter().find(|c| {
-            x5t256.is_some_and(|t| same_thumbprint(t, &c.x5t_s256))
-                || x5t.is_some_and(|t| same_thumbprint(t, &c.x5t))
-                || kid.is_some_and(|k| k.eq_ignore_ascii_case(&c.thumbprint_hex) || k == c.x5t)
-        });
-        let Some(cert) = cert else {
-            let shown = x5t256.or(x5t).or(kid).unwrap_or("none");
-            return Err(bad_assertion(
-                700027,
-                format!(
-                    "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
-                    sanitize(shown),
-                    app.client_id
-                ),
-            ));
-        };
-        cert.public_key
-            .verify(alg, token.signing_input.as_bytes(), &token.signature)
-            .map_err(|_| bad_assertion(700027, "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]"))?;
-        if now > cert.not_after {
-            return Err(bad_assertion(
-                700027,
-                "Client assertion failed signature validation. [Reason - The certificate has expired.]",
-            ));
-        }
-        return check_times(&token, now);
+        return verify_certificate_assertion(app, &token, alg, now);
     }
+    verify_federated_assertion(st, app, &token, alg, &iss, now).await
+}
 
+/// A certificate assertion (`iss` = `sub` = client id): signed by one of the app's
+/// registered certificates, for the token endpoint.
+fn verify_certificate_assertion(
+    app: &App,
+    token: &DecodedToken,
+    alg: Algorithm,
+    now: i64,
+) -> Result<(), EntraError> {
+    if !token
+        .claim_str("sub")
+        .is_some_and(|s| s.eq_ignore_ascii_case(&app.client_id))
+    {
+        return Err(bad_assertion(
+            50027,
+            "The client assertion's 'sub' must be the client id.",
+        ));
+    }
+    let aud_ok = audiences(token).iter().any(|a| {
+        let a = a.trim_end_matches('/');
+        a.ends_with("/oauth2/v2.0/token") || a.ends_with("/oauth2/token")
+    });
+    if !aud_ok {
+        return Err(bad_assertion(
+            700212,
+            "No matching federated identity record found for presented assertion audience; a certificate assertion's 'aud' must be the token endpoint.",
+        ));
+    }
+    let x5t256 = token.header_str("x5t#S256");
+    let x5t = token.header_str("x5t");
+    let kid = token.header_str("kid");
+    let cert = app.certificates.iter().find(|c| {
+        x5t256.is_some_and(|t| same_thumbprint(t, &c.x5t_s256))
+            || x5t.is_some_and(|t| same_thumbprint(t, &c.x5t))
+            || kid.is_some_and(|k| k.eq_ignore_ascii_case(&c.thumbprint_hex) || k == c.x5t)
+    });
+    let Some(cert) = cert else {
+        let shown = x5t256.or(x5t).or(kid).unwrap_or("none");
+        return Err(bad_assertion(
+            700027,
+            format!(
+                "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]",
+                sanitize(shown),
+                app.client_id
+            ),
+        ));
+    };
+    cert.public_key
+        .verify(alg, token.signing_input.as_bytes(), &token.signature)
+        .map_err(|_| bad_assertion(700027, "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]"))?;
+    if now > cert.not_after {
+        return Err(bad_assertion(
+            700027,
+            "Client assertion failed signature validation. [Reason - The certificate has expired.]",
+        ));
+    }
+    check_times(token, now)
+}
+
+/// A federated assertion: an external (or the emulator's own) issuer and subject named
+/// by one of the app's federated credentials, signed by that issuer's key.
+async fn verify_federated_assertion(
+    st: &AppState,
+    app: &App,
+    token: &DecodedToken,
+    alg: Algorithm,
+    iss: &str,
+    now: i64,
+) -> Result<(), EntraError> {
     // Federated: find the credential by issuer and subject, then the issuer's key.
     let sub = token.claim_str("sub").unwrap_or_default();
-    let auds = audiences(&token);
+    let auds = audiences(token);
     let own_issuer = iss.ends_with("/federation")
         && (iss.starts_with("https://localhost")
             || iss.starts_with("https://127.0.0.1")
@@ -156,7 +179,7 @@ pub async fn verify_client_assertion(
             70021,
             format!(
                 "No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{}'. Assertion Audience: '{}'.",
-                sanitize(&iss),
+                sanitize(iss),
                 sanitize(sub),
                 sanitize(&auds.join(","))
             ),
@@ -171,12 +194,12 @@ pub async fn verify_client_assertion(
             Some(fed_key.public_key().clone())
         }
     } else {
-        external_key(st, &iss, kid.as_deref(), now).await?
+        external_key(st, iss, kid.as_deref(), now).await?
     };
-    let key = key.ok_or_else(|| bad_assertion(700027, format!("Client assertion failed signature validation. [Reason - The key was not found at the issuer '{}'.]", sanitize(&iss))))?;
+    let key = key.ok_or_else(|| bad_assertion(700027, format!("Client assertion failed signature validation. [Reason - The key was not found at the issuer '{}'.]", sanitize(iss))))?;
     key.verify(alg, token.signing_input.as_bytes(), &token.signature)
         .map_err(|_| bad_assertion(700027, "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]"))?;
-    check_times(&token, now)
+    check_times(token, now)
 }
 
 /// Fetches (and caches) an external issuer's keys via OIDC discovery.
@@ -240,8 +263,18 @@ async fn external_key(
         .json()
         .await
         .map_err(|e| fail(format!("{jwks_uri}: {e}")))?;
-    let keys: Vec<(Option<String>, RsaPublicKey)> = jwks
-        .get("keys")
+    let keys = rsa_keys(&jwks);
+    let found = pick(&keys);
+    st.external_jwks
+        .lock()
+        .expect("jwks lock")
+        .insert(issuer.to_string(), (now, keys));
+    Ok(found)
+}
+
+/// The RSA keys of a JWKS document, with their `kid`s.
+fn rsa_keys(jwks: &Value) -> Vec<(Option<String>, RsaPublicKey)> {
+    jwks.get("keys")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -255,17 +288,15 @@ async fn external_key(
                 key,
             ))
         })
-        .collect();
-    let found = pick(&keys);
-    st.external_jwks
-        .lock()
-        .expect("jwks lock")
-        .insert(issuer.to_string(), (now, keys));
-    Ok(found)
+        .collect()
 }
 
 /// Verifies a token this emulator issued (signature with a published key, lifetime).
-pub fn verify_own_token(st: &AppState, token: &str, now: i64) -> Result<DecodedToken, EntraError> {
+pub(crate) fn verify_own_token(
+    st: &AppState,
+    token: &str,
+    now: i64,
+) -> Result<DecodedToken, EntraError> {
     let bad = |m: &str| {
         EntraError::new(
             "invalid_grant",

@@ -1,7 +1,7 @@
 //! Request bodies, read before routing with a bound, and an oversized one drained so its
 //! sender hears the answer.
 //!
-//! A body over [`crate::MAX_BODY_BYTES`] is answered with Entra's 413 (`AADSTS9002313`).
+//! A body over [`MAX_BODY_BYTES`] is answered with Entra's 413 (`AADSTS9002313`).
 //! Closing the connection while the client is still sending makes the kernel reset it,
 //! and a client that writes its whole body before reading (Python requests, most SDKs)
 //! then sees a broken pipe or an SSL EOF instead of that answer. So, like nginx's
@@ -18,12 +18,13 @@ use axum::response::IntoResponse as _;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
-use crate::MAX_BODY_BYTES;
+/// Largest request body accepted (token requests are a few KiB).
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How much of an oversized body is read and discarded before the connection is closed.
-pub const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+pub(crate) const DRAIN_CAP: u64 = 16 * 1024 * 1024;
 /// How long the draining may take.
-pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The request with its body read into memory, or the 413 to send when it is too big.
 pub(crate) async fn read_bounded(req: Request<Incoming>) -> Result<Request<Body>, Response<Body>> {
@@ -97,9 +98,20 @@ async fn drain(mut body: Incoming, mut seen: u64) -> bool {
     }
 }
 
+/// Entra's 413 for a request body over [`MAX_BODY_BYTES`] (AADSTS9002313).
+pub(crate) fn body_too_large_response() -> axum::response::Response {
+    crate::errors::EntraError::new(
+        "invalid_request",
+        9002313,
+        format!("Invalid request. The request body is larger than {MAX_BODY_BYTES} bytes."),
+    )
+    .status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+    .into_response()
+}
+
 /// Entra's answer to a body over the limit.
 fn too_large(drained: bool) -> Response<Body> {
-    let mut r = crate::body_too_large_response();
+    let mut r = body_too_large_response();
     if !drained {
         r.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -28,6 +28,11 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+// ---------------------------------------------------------------------------------------
+// The `Host` header parser. The broker has its own copy of it (`parse_host` in
+// crates/broker/src/browser_guard.rs, returning its `HostName`); the two crates are kept
+// independent for now, so a fix to one belongs in the other too.
+
 /// Parses `host[:port]` (`[v6]:port`) as a `Host` header carries it: the IP address, or
 /// the name in lower case. `None` for anything else.
 fn parse_host(value: &str) -> Option<Result<IpAddr, String>> {
@@ -69,8 +74,11 @@ fn parse_host(value: &str) -> Option<Result<IpAddr, String>> {
     Some(host)
 }
 
+// ---------------------------------------------------------------------------------------
+// The guard.
+
 /// Whether `host` (a `Host` header's value) names an emulator bound to `bind`.
-pub fn names_this_emulator(host: &str, bind: IpAddr) -> bool {
+pub(crate) fn names_this_emulator(host: &str, bind: IpAddr) -> bool {
     match parse_host(host) {
         Some(Ok(ip)) => {
             ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -135,12 +143,16 @@ fn check(req: &Request, bind: IpAddr) -> Result<(), (&'static str, String)> {
 }
 
 /// The layer on the managed-identity routes: refusals in their error shape.
-pub async fn managed_identity(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn managed_identity(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     guard(&st, req, next, false).await
 }
 
 /// The layer on `/admin`: refusals in the admin API's error shape.
-pub async fn admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
     guard(&st, req, next, true).await
 }
 

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::errors::EntraError;
-use crate::grants::TenantSel;
+use crate::keys::KeyError;
+use crate::request::TenantSel;
 use crate::state::AppState;
 
 fn cached_json(v: Value, max_age: u32) -> Response {
@@ -33,7 +34,7 @@ fn issuer_tenant(sel: TenantSel<'_>) -> String {
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
-pub async fn openid_configuration_v2(
+pub(crate) async fn openid_configuration_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -78,7 +79,7 @@ pub async fn openid_configuration_v2(
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration` (v1).
-pub async fn openid_configuration_v1(
+pub(crate) async fn openid_configuration_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -145,7 +146,7 @@ fn jwks(st: &AppState, tenant: &str, headers: &HeaderMap, v2: bool) -> Response 
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
-pub async fn keys_v2(
+pub(crate) async fn keys_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -154,7 +155,7 @@ pub async fn keys_v2(
 }
 
 /// `GET /{tenant}/discovery/keys` (v1).
-pub async fn keys_v1(
+pub(crate) async fn keys_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
@@ -163,7 +164,7 @@ pub async fn keys_v1(
 }
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
-pub async fn instance_discovery(
+pub(crate) async fn instance_discovery(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -230,7 +231,7 @@ fn is_this_instance(candidate: &str, own: &str) -> bool {
 }
 
 /// `GET /oidc/userinfo` with a bearer access token this emulator issued.
-pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -271,7 +272,10 @@ pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Respons
 
 /// `GET /federation/.well-known/openid-configuration`: the emulator's stand-in for a
 /// Kubernetes (or other) workload token issuer.
-pub async fn federation_configuration(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn federation_configuration(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
     let base = st.base_url(&headers);
     cached_json(
         json!({
@@ -286,7 +290,7 @@ pub async fn federation_configuration(State(st): State<AppState>, headers: Heade
 }
 
 /// `GET /federation/keys`.
-pub async fn federation_keys(State(st): State<AppState>) -> Response {
+pub(crate) async fn federation_keys(State(st): State<AppState>) -> Response {
     let (kid, key) = &st.federation;
     let mut extra = serde_json::Map::new();
     extra.insert("kid".into(), kid.clone().into());
@@ -301,7 +305,7 @@ pub fn mint_federated(
     subject: &str,
     audience: &str,
     lifetime: i64,
-) -> Result<String, String> {
+) -> Result<String, KeyError> {
     let (kid, key) = crate::keys::federation_key(state_dir)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let header = entra_jose::b64url(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
@@ -320,12 +324,12 @@ pub fn mint_federated(
         &header,
         claims.to_string().as_bytes(),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| KeyError::Crypto(e.to_string()))
 }
 
 /// `GET /common/userrealm/{user}`: home realm discovery (MSAL asks before a
 /// username/password sign-in). Directory domains are `Managed`, others `Unknown`.
-pub async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) -> Response {
+pub(crate) async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) -> Response {
     let domain = user
         .rsplit_once('@')
         .map(|(_, d)| d.to_ascii_lowercase())
@@ -344,7 +348,7 @@ pub async fn user_realm(State(st): State<AppState>, Path(user): Path<String>) ->
 }
 
 /// 404 in Entra's JSON shape for unknown paths.
-pub async fn not_found(headers: HeaderMap) -> Response {
+pub(crate) async fn not_found(headers: HeaderMap) -> Response {
     EntraError::new(
         "invalid_request",
         9002313,

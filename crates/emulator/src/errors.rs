@@ -8,26 +8,26 @@ use axum::response::{IntoResponse, Response};
 
 /// An OAuth error as Entra reports it.
 #[derive(Debug, Clone)]
-pub struct EntraError {
+pub(crate) struct EntraError {
     /// HTTP status.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// OAuth `error`.
-    pub error: &'static str,
+    pub(crate) error: &'static str,
     /// AADSTS number.
-    pub code: u32,
+    pub(crate) code: u32,
     /// Human text (without the AADSTS prefix and trailer).
-    pub message: String,
+    pub(crate) message: String,
     /// `client-request-id` from the request, echoed as the correlation id.
-    pub correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
     /// `suberror`, for interaction-required cases.
-    pub suberror: Option<&'static str>,
+    pub(crate) suberror: Option<&'static str>,
     /// `claims` challenge.
-    pub claims: Option<String>,
+    pub(crate) claims: Option<String>,
 }
 
 impl EntraError {
     /// A 400 error.
-    pub fn new(error: &'static str, code: u32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(error: &'static str, code: u32, message: impl Into<String>) -> Self {
         let status = if error == "invalid_client" {
             StatusCode::UNAUTHORIZED
         } else {
@@ -45,25 +45,25 @@ impl EntraError {
     }
 
     /// With a specific status.
-    pub fn status(mut self, status: StatusCode) -> Self {
+    pub(crate) fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
 
     /// With a `suberror`.
-    pub fn suberror(mut self, s: &'static str) -> Self {
+    pub(crate) fn suberror(mut self, s: &'static str) -> Self {
         self.suberror = Some(s);
         self
     }
 
     /// Echo the request's `client-request-id`.
-    pub fn correlate(mut self, headers: &HeaderMap) -> Self {
+    pub(crate) fn correlate(mut self, headers: &HeaderMap) -> Self {
         self.correlation_id = correlation_id(headers);
         self
     }
 
     /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
+    pub(crate) fn body(&self) -> serde_json::Value {
         let trace = uuid::Uuid::new_v4().to_string();
         let correlation = self
             .correlation_id
@@ -119,7 +119,7 @@ impl IntoResponse for EntraError {
 }
 
 /// The request's `client-request-id`, if it is a sane value.
-pub fn correlation_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn correlation_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
@@ -128,7 +128,7 @@ pub fn correlation_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `2016-01-09 02:02:12Z`, Entra's `timestamp` form.
-pub fn format_timestamp(t: time::OffsetDateTime) -> String {
+pub(crate) fn format_timestamp(t: time::OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
         t.year(),
@@ -151,7 +151,7 @@ fn timestamp_long(t: time::OffsetDateTime) -> String {
 // Constructors for the failures every endpoint shares.
 
 /// AADSTS90002.
-pub fn tenant_not_found(tenant: &str) -> EntraError {
+pub(crate) fn tenant_not_found(tenant: &str) -> EntraError {
     EntraError::new(
         "invalid_request",
         90002,
@@ -163,7 +163,7 @@ pub fn tenant_not_found(tenant: &str) -> EntraError {
 }
 
 /// AADSTS700016.
-pub fn app_not_found(client_id: &str, tenant: &str) -> EntraError {
+pub(crate) fn app_not_found(client_id: &str, tenant: &str) -> EntraError {
     EntraError::new(
         "unauthorized_client",
         700016,
@@ -176,7 +176,7 @@ pub fn app_not_found(client_id: &str, tenant: &str) -> EntraError {
 }
 
 /// AADSTS900144.
-pub fn missing_field(name: &str) -> EntraError {
+pub(crate) fn missing_field(name: &str) -> EntraError {
     EntraError::new(
         "invalid_request",
         900144,
@@ -185,7 +185,7 @@ pub fn missing_field(name: &str) -> EntraError {
 }
 
 /// AADSTS9002313.
-pub fn malformed(detail: &str) -> EntraError {
+pub(crate) fn malformed(detail: &str) -> EntraError {
     EntraError::new(
         "invalid_request",
         9002313,
@@ -194,7 +194,7 @@ pub fn malformed(detail: &str) -> EntraError {
 }
 
 /// Caps and cleans user-supplied text before it is echoed in an error.
-pub fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 

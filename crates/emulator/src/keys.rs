@@ -21,11 +21,52 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-pub use crate::secure_fs::write_private;
+pub(crate) use crate::secure_fs::write_private;
 use crate::secure_fs::{is_regular_file, read_private};
 
+/// Why a key, a certificate or a key file could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A file in the state directory could not be read, written or parsed.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file in the state directory is not safe to read (a symlink, not a regular file)
+    /// or could not be opened; the message names it.
+    #[error("{0}")]
+    StateFile(String),
+    /// Generating, encoding or parsing a key or certificate failed.
+    #[error("{0}")]
+    Crypto(String),
+}
+
+impl KeyError {
+    fn file(path: &Path, message: impl std::fmt::Display) -> Self {
+        Self::File {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<String> for KeyError {
+    fn from(message: String) -> Self {
+        Self::Crypto(message)
+    }
+}
+
+/// [`read_private`], its refusals as [`KeyError::StateFile`].
+fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>, KeyError> {
+    read_private(path).map_err(KeyError::StateFile)
+}
+
 /// Generates an RSA-2048 key, returned as PKCS#8 DER.
-pub fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
+pub(crate) fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
     use aws_lc_rs::encoding::AsDer as _;
     let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
         .map_err(|_| "RSA key generation failed".to_string())?;
@@ -65,11 +106,11 @@ fn pem_block(label: &str, der: &[u8]) -> String {
 // TLS
 
 /// The local CA and the server's leaf certificate.
-pub struct TlsMaterial {
+pub(crate) struct TlsMaterial {
     /// Where the CA certificate is (what clients trust).
-    pub ca_file: PathBuf,
+    pub(crate) ca_file: PathBuf,
     /// The rustls server config.
-    pub server_config: Arc<rustls::ServerConfig>,
+    pub(crate) server_config: Arc<rustls::ServerConfig>,
 }
 
 /// The file where versions before the CA was name-constrained kept its private key.
@@ -79,7 +120,7 @@ const LEGACY_CA_KEY: &str = "ca-key.pem";
 const LEAF_RENEW_BEFORE_SECS: i64 = 30 * 24 * 3600;
 
 /// What the CA may vouch for: `localhost` (and names under it), `127.0.0.1`, `::1`.
-pub fn ca_name_constraints() -> rcgen::NameConstraints {
+pub(crate) fn ca_name_constraints() -> rcgen::NameConstraints {
     rcgen::NameConstraints {
         permitted_subtrees: vec![
             rcgen::GeneralSubtree::DnsName("localhost".into()),
@@ -103,7 +144,7 @@ fn stored_leaf_usable(state_dir: &Path, ca: &Path, cert: &Path, key: &Path) -> b
         // Made by a version that kept the CA's key (and did not constrain the CA).
         return false;
     }
-    let Ok(Some(pem)) = read_private(cert) else {
+    let Ok(Some(pem)) = read_key_file(cert) else {
         return false;
     };
     use rustls_pki_types::{CertificateDer, pem::PemObject as _};
@@ -123,90 +164,98 @@ fn stored_leaf_usable(state_dir: &Path, ca: &Path, cert: &Path, key: &Path) -> b
     not_after - OffsetDateTime::now_utc().unix_timestamp() > LEAF_RENEW_BEFORE_SECS
 }
 
+/// Makes a new name-constrained CA, signs one `localhost` leaf with it, drops the CA's
+/// key, and writes the CA certificate, the leaf chain and the leaf key.
+fn create_ca_and_leaf(
+    state_dir: &Path,
+    ca_file: &Path,
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<(), KeyError> {
+    let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "entrakit emulator local CA");
+    dn.push(DnType::OrganizationName, "entrakit (development only)");
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.name_constraints = Some(ca_name_constraints());
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    // The CA signs one leaf and its key is dropped: it need not outlive the leaf.
+    ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(826);
+    let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
+
+    let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut leaf = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .map_err(|e| e.to_string())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name = dn;
+    leaf.not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    leaf.not_after = OffsetDateTime::now_utc() + Duration::days(825);
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .map_err(|e| e.to_string())?;
+    // The CA's key is never written; it goes out of scope here.
+    drop(ca_key);
+
+    let legacy = state_dir.join(LEGACY_CA_KEY);
+    match std::fs::remove_file(&legacy) {
+        Ok(()) => tracing::warn!(
+            path = %legacy.display(),
+            "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(KeyError::file(&legacy, &e)),
+    }
+    let err = |p: &Path, e: std::io::Error| KeyError::file(p, e);
+    write_private(key_file, leaf_key.serialize_pem().as_bytes()).map_err(|e| err(key_file, e))?;
+    write_private(
+        cert_file,
+        format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
+    )
+    .map_err(|e| err(cert_file, e))?;
+    write_private(ca_file, ca.pem().as_bytes()).map_err(|e| err(ca_file, e))?;
+
+    Ok(())
+}
+
 /// Loads the CA and leaf from `state_dir`, creating them on first start (and whenever
 /// the leaf nears its end: then under a new CA, as the old CA's key was not kept).
-pub fn tls_material(state_dir: &Path) -> Result<TlsMaterial, String> {
+pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, KeyError> {
     let ca_file = state_dir.join("ca.pem");
     let cert_file = state_dir.join("tls-cert.pem");
     let key_file = state_dir.join("tls-key.pem");
     if !stored_leaf_usable(state_dir, &ca_file, &cert_file, &key_file) {
-        let ca_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut ca_params =
-            CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "entrakit emulator local CA");
-        dn.push(DnType::OrganizationName, "entrakit (development only)");
-        ca_params.distinguished_name = dn;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params.name_constraints = Some(ca_name_constraints());
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        ca_params.not_before = OffsetDateTime::now_utc() - Duration::days(1);
-        // The CA signs one leaf and its key is dropped: it need not outlive the leaf.
-        ca_params.not_after = OffsetDateTime::now_utc() + Duration::days(826);
-        let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
-
-        let leaf_key = KeyPair::generate().map_err(|e| e.to_string())?;
-        let mut leaf = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
-        .map_err(|e| e.to_string())?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "localhost");
-        leaf.distinguished_name = dn;
-        leaf.not_before = OffsetDateTime::now_utc() - Duration::days(1);
-        leaf.not_after = OffsetDateTime::now_utc() + Duration::days(825);
-        leaf.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .map_err(|e| e.to_string())?;
-        // The CA's key is never written; it goes out of scope here.
-        drop(ca_key);
-
-        let legacy = state_dir.join(LEGACY_CA_KEY);
-        match std::fs::remove_file(&legacy) {
-            Ok(()) => tracing::warn!(
-                path = %legacy.display(),
-                "deleted the CA private key an older version kept; the CA is replaced by a name-constrained one whose key is not kept"
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", legacy.display())),
-        }
-        let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-        write_private(&key_file, leaf_key.serialize_pem().as_bytes())
-            .map_err(|e| err(&key_file, e))?;
-        write_private(
-            &cert_file,
-            format!("{}{}", leaf_cert.pem(), ca.pem()).as_bytes(),
-        )
-        .map_err(|e| err(&cert_file, e))?;
-        write_private(&ca_file, ca.pem().as_bytes()).map_err(|e| err(&ca_file, e))?;
+        create_ca_and_leaf(state_dir, &ca_file, &cert_file, &key_file)?;
     }
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let cert_pem =
-        read_private(&cert_file)?.ok_or_else(|| format!("{}: missing", cert_file.display()))?;
-    let key_pem =
-        read_private(&key_file)?.ok_or_else(|| format!("{}: missing", key_file.display()))?;
+        read_key_file(&cert_file)?.ok_or_else(|| KeyError::file(&cert_file, "missing"))?;
+    let key_pem = read_key_file(&key_file)?.ok_or_else(|| KeyError::file(&key_file, "missing"))?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+        .map_err(|e| KeyError::file(&cert_file, &e))?;
     if certs.is_empty() {
-        return Err(format!("{}: no CERTIFICATE block", cert_file.display()));
+        return Err(KeyError::file(&cert_file, "no CERTIFICATE block"));
     }
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => {
-            format!("{}: no private key", key_file.display())
-        }
-        e => format!("{}: {e}", key_file.display()),
+        rustls_pki_types::pem::Error::NoItemsFound => KeyError::file(&key_file, "no private key"),
+        e => KeyError::file(&key_file, &e),
     })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -238,21 +287,22 @@ struct StoredKey {
 }
 
 /// A token-signing key with its certificate (published as `x5c`).
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     /// Key id: the certificate's SHA-1 thumbprint, base64url, as Entra does.
-    pub kid: String,
+    pub(crate) kid: String,
     /// The parsed key.
-    pub key: RsaSigningKey,
+    pub(crate) key: RsaSigningKey,
     /// DER certificate.
-    pub cert_der: Vec<u8>,
+    pub(crate) cert_der: Vec<u8>,
     /// Created (unix seconds).
-    pub created: i64,
+    #[expect(dead_code, reason = "stored with the key; nothing reads it back yet")]
+    pub(crate) created: i64,
     /// When it stopped signing (unix seconds).
-    pub retired: Option<i64>,
+    pub(crate) retired: Option<i64>,
     /// Precomputed base64url headers: v2 (`kid`) and v1 (`x5t` + `kid`).
-    pub header_v2: String,
+    pub(crate) header_v2: String,
     /// See `header_v2`.
-    pub header_v1: String,
+    pub(crate) header_v1: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -265,7 +315,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    fn from_stored(s: &StoredKey) -> Result<Self, String> {
+    fn from_stored(s: &StoredKey) -> Result<Self, KeyError> {
         let pkcs8 = entra_jose::b64std_decode(&s.pkcs8).map_err(|e| e.to_string())?;
         let cert_der = entra_jose::b64std_decode(&s.cert).map_err(|e| e.to_string())?;
         let key = RsaSigningKey::from_pkcs8_der(&pkcs8).map_err(|e| e.to_string())?;
@@ -286,7 +336,7 @@ impl SigningKey {
         })
     }
 
-    fn generate(now: i64) -> Result<(Self, StoredKey), String> {
+    fn generate(now: i64) -> Result<(Self, StoredKey), KeyError> {
         let pkcs8 = generate_rsa_pkcs8()?;
         let cert = self_signed(&rsa_keypair(&pkcs8)?, "entrakit emulator token signing", 5)?;
         let cert_der = cert.der().to_vec();
@@ -301,7 +351,7 @@ impl SigningKey {
     }
 
     /// The JWK published for this key.
-    pub fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
+    pub(crate) fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
         let mut extra = serde_json::Map::new();
         extra.insert("kid".into(), self.kid.clone().into());
         extra.insert("x5t".into(), self.kid.clone().into());
@@ -314,21 +364,19 @@ impl SigningKey {
 }
 
 /// The signing keys: the newest signs; retired keys stay published for the grace period.
-pub struct KeyStore {
+pub(crate) struct KeyStore {
     path: PathBuf,
     stored: Vec<StoredKey>,
     /// Newest first; index 0 is the active key.
-    pub keys: Vec<Arc<SigningKey>>,
+    pub(crate) keys: Vec<Arc<SigningKey>>,
 }
 
 impl KeyStore {
     /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
-    pub fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, String> {
+    pub(crate) fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, KeyError> {
         let path = state_dir.join("signing-keys.json");
-        let stored: Vec<StoredKey> = match read_private(&path)? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
-            }
+        let stored: Vec<StoredKey> = match read_key_file(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| KeyError::file(&path, &e))?,
             None => Vec::new(),
         };
         let mut store = Self {
@@ -349,12 +397,12 @@ impl KeyStore {
     }
 
     /// The key that signs now.
-    pub fn active(&self) -> Arc<SigningKey> {
+    pub(crate) fn active(&self) -> Arc<SigningKey> {
         self.keys[0].clone()
     }
 
     /// Makes a new active key; keys retired longer ago than `grace` are dropped.
-    pub fn rotate(&mut self, now: i64, grace: i64) -> Result<String, String> {
+    pub(crate) fn rotate(&mut self, now: i64, grace: i64) -> Result<String, KeyError> {
         let (key, stored) = SigningKey::generate(now)?;
         for s in &mut self.stored {
             s.retired.get_or_insert(now);
@@ -363,7 +411,7 @@ impl KeyStore {
             .retain(|s| s.retired.is_none_or(|r| now - r <= grace));
         self.stored.insert(0, stored);
         let json = serde_json::to_vec_pretty(&self.stored).map_err(|e| e.to_string())?;
-        write_private(&self.path, &json).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        write_private(&self.path, &json).map_err(|e| KeyError::file(&self.path, &e))?;
         let kid = key.kid.clone();
         let mut keys = vec![Arc::new(key)];
         keys.extend(
@@ -393,7 +441,7 @@ impl KeyStore {
     }
 
     /// Keys to publish at `now`.
-    pub fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
+    pub(crate) fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
         self.keys
             .iter()
             .filter(move |k| k.retired.is_none_or(|r| now - r <= grace))
@@ -404,18 +452,17 @@ impl KeyStore {
 // Federation issuer key (for `mint-federated`)
 
 /// The key the emulator's own `/federation` issuer signs workload tokens with.
-pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), String> {
+pub(crate) fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), KeyError> {
     let path = state_dir.join("federation-key.pk8");
-    let der = match read_private(&path)? {
+    let der = match read_key_file(&path)? {
         Some(d) => d,
         None => {
             let der = generate_rsa_pkcs8()?;
-            write_private(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_private(&path, &der).map_err(|e| KeyError::file(&path, &e))?;
             der
         }
     };
-    let key =
-        RsaSigningKey::from_pkcs8_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = RsaSigningKey::from_pkcs8_der(&der).map_err(|e| KeyError::file(&path, &e))?;
     Ok((key.public_key().jwk_thumbprint(), key))
 }
 
@@ -424,32 +471,32 @@ pub fn federation_key(state_dir: &Path) -> Result<(String, RsaSigningKey), Strin
 
 /// A client certificate registered on an app.
 #[derive(Debug, Clone)]
-pub struct ClientCertificate {
+pub(crate) struct ClientCertificate {
     /// SHA-1 thumbprint, base64url (`x5t`).
-    pub x5t: String,
+    pub(crate) x5t: String,
     /// SHA-256 thumbprint, base64url (`x5t#S256`).
-    pub x5t_s256: String,
+    pub(crate) x5t_s256: String,
     /// Upper-case hex SHA-1 thumbprint (what the portal shows).
-    pub thumbprint_hex: String,
+    pub(crate) thumbprint_hex: String,
     /// The public key.
-    pub public_key: RsaPublicKey,
+    pub(crate) public_key: RsaPublicKey,
     /// Not after (unix seconds).
-    pub not_after: i64,
+    pub(crate) not_after: i64,
 }
 
 impl ClientCertificate {
     /// From PEM text holding at least one certificate (a key may be there too; it is ignored).
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, KeyError> {
         use rustls_pki_types::{CertificateDer, pem::PemObject};
         let cert = CertificateDer::pem_slice_iter(pem.as_bytes())
             .next()
-            .ok_or("no CERTIFICATE block in the PEM")?
+            .ok_or_else(|| KeyError::Crypto("no CERTIFICATE block in the PEM".into()))?
             .map_err(|e| format!("bad PEM: {e}"))?;
         Self::from_der(cert.as_ref())
     }
 
     /// From a DER certificate.
-    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, KeyError> {
         use x509_cert::der::Decode as _;
         let cert = x509_cert::Certificate::from_der(der)
             .map_err(|e| format!("not an X.509 certificate: {e}"))?;
@@ -459,7 +506,8 @@ impl ClientCertificate {
             return Err(format!(
                 "the certificate's key is not RSA ({}); Entra client assertions use RS256/PS256",
                 spki.algorithm.oid
-            ));
+            )
+            .into());
         }
         let public_key = RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes())
             .map_err(|e| e.to_string())?;
@@ -479,10 +527,11 @@ impl ClientCertificate {
     }
 
     /// Loads `path` (key + certificate PEM), generating both when the file is missing.
-    pub fn load_or_generate(path: &Path, name: &str) -> Result<Self, String> {
-        match read_private(path)? {
-            Some(pem) => Self::from_pem(&String::from_utf8_lossy(&pem))
-                .map_err(|e| format!("{}: {e}", path.display())),
+    pub(crate) fn load_or_generate(path: &Path, name: &str) -> Result<Self, KeyError> {
+        match read_key_file(path)? {
+            Some(pem) => {
+                Self::from_pem(&String::from_utf8_lossy(&pem)).map_err(|e| KeyError::file(path, e))
+            }
             None => {
                 let pkcs8 = generate_rsa_pkcs8()?;
                 let cert = self_signed(
@@ -495,8 +544,7 @@ impl ClientCertificate {
                     2,
                 )?;
                 let pem = format!("{}{}", pem_block("PRIVATE KEY", &pkcs8), cert.pem());
-                write_private(path, pem.as_bytes())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                write_private(path, pem.as_bytes()).map_err(|e| KeyError::file(path, e))?;
                 Self::from_der(cert.der())
             }
         }

@@ -124,7 +124,7 @@ fn issue(
 }
 
 /// `GET /metadata/identity/oauth2/token` (IMDS).
-pub async fn imds(
+pub(crate) async fn imds(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -181,7 +181,7 @@ pub async fn imds(
 }
 
 /// `GET /msi/token` (App Service, Functions, Container Apps).
-pub async fn app_service(
+pub(crate) async fn app_service(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -253,6 +253,9 @@ pub async fn app_service(
 }
 
 /// `1/10/2020 8:01:28 AM +00:00`, the legacy App Service form.
+///
+/// The broker has the same function (`legacy_date` in crates/broker/src/protocol.rs); the
+/// copy is deliberate, so the emulator and the broker stay independent of each other.
 fn legacy_date(unix: i64) -> String {
     let t =
         time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 /// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -38,7 +38,7 @@ ul.perms{padding-left:20px}ul.perms li{margin:6px 0}code.code{font-size:22px;let
 "#;
 
 /// A whole page.
-pub fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
 <title>{t}</title><style>{CSS}</style></head><body><main><div class=\"brand\"><b>entrakit</b> emulator &middot; Entra ID (development)</div>{body}\
@@ -48,7 +48,7 @@ pub fn page(title: &str, body: &str) -> String {
 }
 
 /// The hidden fields every form carries.
-pub fn hidden(flow: &str, csrf: &str) -> String {
+pub(crate) fn hidden(flow: &str, csrf: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"flow\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(flow),
@@ -57,7 +57,7 @@ pub fn hidden(flow: &str, csrf: &str) -> String {
 }
 
 /// The sign-in page.
-pub fn login(
+pub(crate) fn login(
     flow: &str,
     csrf: &str,
     app_name: &str,
@@ -82,7 +82,7 @@ pub fn login(
 }
 
 /// The (simulated) second-factor page.
-pub fn mfa(flow: &str, csrf: &str, upn: &str) -> String {
+pub(crate) fn mfa(flow: &str, csrf: &str, upn: &str) -> String {
     page(
         "Approve sign in request",
         &format!(
@@ -95,7 +95,7 @@ pub fn mfa(flow: &str, csrf: &str, upn: &str) -> String {
 }
 
 /// The consent page (also the device-code confirmation).
-pub fn consent(
+pub(crate) fn consent(
     flow: &str,
     csrf: &str,
     action: &str,
@@ -124,7 +124,7 @@ pub fn consent(
 }
 
 /// The account picker (`prompt=select_account`).
-pub fn select_account(flow: &str, csrf: &str, upn: &str) -> String {
+pub(crate) fn select_account(flow: &str, csrf: &str, upn: &str) -> String {
     page(
         "Pick an account",
         &format!(
@@ -138,7 +138,7 @@ pub fn select_account(flow: &str, csrf: &str, upn: &str) -> String {
 }
 
 /// Device-code entry.
-pub fn device_entry(csrf: &str, error: Option<&str>) -> String {
+pub(crate) fn device_entry(csrf: &str, error: Option<&str>) -> String {
     let err = error
         .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", esc(e)))
         .unwrap_or_default();
@@ -154,7 +154,7 @@ pub fn device_entry(csrf: &str, error: Option<&str>) -> String {
 }
 
 /// A final message page (`#done`).
-pub fn done(title: &str, message: &str) -> String {
+pub(crate) fn done(title: &str, message: &str) -> String {
     page(
         title,
         &format!("<h1 id=\"done\">{}</h1><p>{}</p>", esc(title), esc(message)),
@@ -162,7 +162,7 @@ pub fn done(title: &str, message: &str) -> String {
 }
 
 /// An error page (for errors that must not be redirected to an unverified URI).
-pub fn error(code: u32, message: &str) -> String {
+pub(crate) fn error(code: u32, message: &str) -> String {
     page(
         "Sign in error",
         &format!(
@@ -173,7 +173,7 @@ pub fn error(code: u32, message: &str) -> String {
 }
 
 /// A page that POSTs `fields` to `action` (response_mode=form_post).
-pub fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
     let inputs: String = fields
         .iter()
         .map(|(k, v)| {
@@ -192,7 +192,7 @@ pub fn form_post(action: &str, fields: &[(&str, &str)]) -> String {
 }
 
 /// An HTML response with security headers.
-pub fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

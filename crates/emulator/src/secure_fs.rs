@@ -127,7 +127,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Reads a private file without following a symlink (`O_NOFOLLOW`): a symlink, or
 /// anything but a regular file, is refused with an error naming the path.
 /// `Ok(None)` when it does not exist.
-pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let file = match open_nofollow(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -160,7 +160,7 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, String> {
 }
 
 /// Whether `path` exists as a regular file (a symlink there does not count).
-pub fn is_regular_file(path: &Path) -> bool {
+pub(crate) fn is_regular_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
@@ -190,7 +190,8 @@ fn random_suffix() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-#[cfg(all(test, unix))]
+#[cfg(unix)]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -230,7 +231,7 @@ mod tests {
                 port: 0,
                 ..Default::default()
             }));
-            let e = started.err().expect("refused");
+            let e = started.err().expect("refused").to_string();
             assert!(e.contains("owned by uid 65534"), "{e}");
             assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
         } else {
@@ -296,7 +297,7 @@ mod tests {
         let e = read_private(&key).unwrap_err();
         assert!(e.contains("symbolic link"), "{e}");
         // Where the emulator loads its keys, the link is refused, not followed.
-        let e = crate::keys::federation_key(&dir).unwrap_err();
+        let e = crate::keys::federation_key(&dir).unwrap_err().to_string();
         assert!(e.contains("symbolic link"), "{e}");
         // Writing over a link replaces the link, never the file it points to.
         write_private(&key, b"new").unwrap();

@@ -28,7 +28,7 @@ impl std::fmt::Display for DroppedByFault {
 impl std::error::Error for DroppedByFault {}
 
 /// Serves `listener` until `shutdown` turns true.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,

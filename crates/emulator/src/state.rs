@@ -15,7 +15,7 @@ use crate::directory::{Directory, DirectoryConfig, LoadContext};
 use crate::keys::{KeyStore, SigningKey};
 
 /// Shared state handle.
-pub type AppState = Arc<Inner>;
+pub(crate) type AppState = Arc<Inner>;
 
 /// How many live entries a grant table holds before expired ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -26,55 +26,55 @@ const EVENTS_KEPT: usize = 1000;
 
 /// An authorization code waiting to be redeemed.
 #[derive(Debug, Clone)]
-pub struct AuthCode {
+pub(crate) struct AuthCode {
     /// Client it was issued to.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The redirect URI of the authorize request.
-    pub redirect_uri: String,
+    pub(crate) redirect_uri: String,
     /// The user.
-    pub user_oid: String,
+    pub(crate) user_oid: String,
     /// Tenant id of the sign-in.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// Requested scopes, raw.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// OIDC nonce.
-    pub nonce: Option<String>,
+    pub(crate) nonce: Option<String>,
     /// PKCE challenge and method.
-    pub challenge: Option<(String, String)>,
+    pub(crate) challenge: Option<(String, String)>,
     /// Issued (unix seconds).
-    pub issued: i64,
+    pub(crate) issued: i64,
     /// Redeemed already.
-    pub used: bool,
+    pub(crate) used: bool,
     /// Browser session id (`sid`).
-    pub session_id: String,
+    pub(crate) session_id: String,
     /// Authentication methods.
-    pub mfa: bool,
+    pub(crate) mfa: bool,
 }
 
 /// A refresh token.
 #[derive(Debug, Clone)]
-pub struct RefreshToken {
+pub(crate) struct RefreshToken {
     /// The family (one sign-in) it belongs to.
-    pub family: String,
+    pub(crate) family: String,
     /// Client.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// User.
-    pub user_oid: String,
+    pub(crate) user_oid: String,
     /// Tenant of the sign-in.
-    pub tenant_id: String,
+    pub(crate) tenant_id: String,
     /// Issued or last rotated (unix seconds).
-    pub issued: i64,
+    pub(crate) issued: i64,
     /// Redeemed already (a replay revokes the family).
-    pub used: bool,
+    pub(crate) used: bool,
     /// Session id.
-    pub session_id: String,
+    pub(crate) session_id: String,
     /// MFA was done.
-    pub mfa: bool,
+    pub(crate) mfa: bool,
 }
 
 /// Why a refresh-token family stopped working.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revoked {
+pub(crate) enum Revoked {
     /// An already-redeemed token was presented again.
     Replay,
     /// An admin revoked the user's sessions.
@@ -83,7 +83,7 @@ pub enum Revoked {
 
 /// Device-code state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceStatus {
+pub(crate) enum DeviceStatus {
     /// Waiting for the user.
     Pending,
     /// The user approved: (user oid, tenant id, mfa).
@@ -96,101 +96,116 @@ pub enum DeviceStatus {
 
 /// A device-code grant.
 #[derive(Debug, Clone)]
-pub struct DeviceCode {
+pub(crate) struct DeviceCode {
     /// The code the user types.
-    pub user_code: String,
+    pub(crate) user_code: String,
     /// Client.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Tenant path segment used.
-    pub tenant_segment: String,
+    pub(crate) tenant_segment: String,
     /// Requested scopes.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// Expires (unix seconds).
-    pub expires: i64,
+    pub(crate) expires: i64,
     /// Status.
-    pub status: DeviceStatus,
+    pub(crate) status: DeviceStatus,
 }
 
 /// A browser session (the emulator's ESTSAUTH cookie).
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     /// The user.
-    pub user_oid: String,
+    pub(crate) user_oid: String,
     /// Completed MFA.
-    pub mfa: bool,
+    pub(crate) mfa: bool,
     /// Created (unix seconds).
-    pub created: i64,
+    pub(crate) created: i64,
+}
+
+/// The parameters of an authorize request that matter after sign-in.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthorizeParams {
+    /// Redirect URI (verified).
+    pub(crate) redirect_uri: String,
+    /// `query`, `fragment` or `form_post`.
+    pub(crate) response_mode: String,
+    /// `state`.
+    pub(crate) state: Option<String>,
+    /// `nonce`.
+    pub(crate) nonce: Option<String>,
+    /// PKCE challenge and method.
+    pub(crate) challenge: Option<(String, String)>,
 }
 
 /// What a pending interactive sign-in will finish.
 #[derive(Debug, Clone)]
-pub enum FlowKind {
+pub(crate) enum FlowKind {
     /// An authorize request.
-    Authorize(crate::authorize::AuthorizeParams),
+    Authorize(AuthorizeParams),
     /// A device-code approval (by device code).
     Device(String),
 }
 
 /// A pending interactive sign-in.
 #[derive(Debug, Clone)]
-pub struct Flow {
+pub(crate) struct Flow {
     /// What it finishes.
-    pub kind: FlowKind,
+    pub(crate) kind: FlowKind,
     /// Tenant path segment.
-    pub tenant_segment: String,
+    pub(crate) tenant_segment: String,
     /// Client.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Scopes.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// The user, once known.
-    pub user_oid: Option<String>,
+    pub(crate) user_oid: Option<String>,
     /// MFA done in this flow.
-    pub mfa: bool,
+    pub(crate) mfa: bool,
     /// Consent given in this flow.
-    pub consented: bool,
+    pub(crate) consented: bool,
     /// Created (unix seconds).
-    pub created: i64,
+    pub(crate) created: i64,
     /// `prompt=login|consent|select_account|none`.
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     /// `login_hint`.
-    pub login_hint: Option<String>,
+    pub(crate) login_hint: Option<String>,
 }
 
 /// One sign-in attempt, as the admin API lists it.
 #[derive(Debug, Clone, Serialize)]
-pub struct SignInEvent {
+pub(crate) struct SignInEvent {
     /// Unix seconds.
-    pub time: i64,
+    pub(crate) time: i64,
     /// Grant or page.
-    pub flow: String,
+    pub(crate) flow: String,
     /// Client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Tenant id or path segment.
-    pub tenant: String,
+    pub(crate) tenant: String,
     /// User UPN or principal id.
-    pub principal: String,
+    pub(crate) principal: String,
     /// `success`, or the OAuth error.
-    pub outcome: String,
+    pub(crate) outcome: String,
     /// AADSTS code on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<u32>,
+    pub(crate) error_code: Option<u32>,
 }
 
 /// Grant tables.
 #[derive(Default)]
-pub struct Store {
+pub(crate) struct Store {
     /// Authorization codes.
-    pub codes: HashMap<String, AuthCode>,
+    pub(crate) codes: HashMap<String, AuthCode>,
     /// Refresh tokens.
-    pub refresh_tokens: HashMap<String, RefreshToken>,
+    pub(crate) refresh_tokens: HashMap<String, RefreshToken>,
     /// Revoked families.
-    pub revoked_families: HashMap<String, Revoked>,
+    pub(crate) revoked_families: HashMap<String, Revoked>,
     /// Device codes by device code.
-    pub device_codes: HashMap<String, DeviceCode>,
+    pub(crate) device_codes: HashMap<String, DeviceCode>,
     /// Browser sessions.
-    pub sessions: HashMap<String, Session>,
+    pub(crate) sessions: HashMap<String, Session>,
     /// Pending sign-ins.
-    pub flows: HashMap<String, Flow>,
+    pub(crate) flows: HashMap<String, Flow>,
 }
 
 fn cap<V>(map: &mut HashMap<String, V>, now: i64, alive: impl Fn(&V, i64) -> bool) {
@@ -207,7 +222,7 @@ fn cap<V>(map: &mut HashMap<String, V>, now: i64, alive: impl Fn(&V, i64) -> boo
 
 impl Store {
     /// Sweeps tables that have grown, given the directory's lifetimes.
-    pub fn sweep(&mut self, now: i64, dir: &Directory) {
+    pub(crate) fn sweep(&mut self, now: i64, dir: &Directory) {
         let code_life = dir.settings.auth_code_lifetime_seconds as i64;
         let rt_life = dir.settings.refresh_token_inactivity_seconds as i64;
         cap(&mut self.codes, now, |c, now| now - c.issued <= code_life);
@@ -224,27 +239,27 @@ impl Store {
 
 /// An injected fault for one endpoint.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
-pub struct Fault {
+pub(crate) struct Fault {
     /// Added latency for every request.
     #[serde(default)]
-    pub latency_ms: u64,
+    pub(crate) latency_ms: u64,
     /// Answer the next `count` requests with this status (429 or 503 or any 4xx/5xx).
     #[serde(default)]
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// How many answers `status` applies to.
     #[serde(default)]
-    pub count: u32,
+    pub(crate) count: u32,
     /// `Retry-After` seconds for those answers.
     #[serde(default)]
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// Drop the next N connections without answering.
     #[serde(default)]
-    pub drop: u32,
+    pub(crate) drop: u32,
 }
 
 /// What the connection layer should do with a request.
 #[derive(Debug)]
-pub enum FaultAction {
+pub(crate) enum FaultAction {
     /// Nothing injected.
     Pass,
     /// Sleep, then pass.
@@ -264,72 +279,78 @@ pub enum FaultAction {
 
 /// The remote address of a request (set by the connection layer).
 #[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub std::net::SocketAddr);
+pub(crate) struct RemoteAddr(
+    #[expect(
+        dead_code,
+        reason = "carried on every request; no handler reads it yet"
+    )]
+    pub(crate) std::net::SocketAddr,
+);
 
 /// An external issuer's keys as fetched: (fetched at, keys with their `kid`).
-pub type ExternalKeys = (i64, Vec<(Option<String>, RsaPublicKey)>);
+pub(crate) type ExternalKeys = (i64, Vec<(Option<String>, RsaPublicKey)>);
 
 /// Everything the handlers share.
-pub struct Inner {
+pub(crate) struct Inner {
     /// The current directory.
-    pub directory: RwLock<Arc<Directory>>,
+    pub(crate) directory: RwLock<Arc<Directory>>,
     /// Its editable source and where it came from.
-    pub config: Mutex<(DirectoryConfig, LoadContext)>,
+    pub(crate) config: Mutex<(DirectoryConfig, LoadContext)>,
     /// Signing keys.
-    pub keys: RwLock<KeyStore>,
+    pub(crate) keys: RwLock<KeyStore>,
     /// The active signing key (cached from `keys`).
-    pub active_key: RwLock<Arc<SigningKey>>,
+    pub(crate) active_key: RwLock<Arc<SigningKey>>,
     /// The federation issuer's key id and key.
-    pub federation: (String, RsaSigningKey),
+    pub(crate) federation: (String, RsaSigningKey),
     /// Seconds added to the wall clock (admin "time travel").
-    pub clock_offset: AtomicI64,
+    pub(crate) clock_offset: AtomicI64,
     /// Grant tables.
-    pub store: Mutex<Store>,
+    pub(crate) store: Mutex<Store>,
     /// Request counters by (kind, name): `("endpoint", "token")`, `("grant", "password")`.
-    pub counters: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    pub(crate) counters: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Set once any fault was configured: until then requests skip the fault table.
-    pub faults_armed: std::sync::atomic::AtomicBool,
+    pub(crate) faults_armed: std::sync::atomic::AtomicBool,
     /// Faults per endpoint name.
-    pub faults: Mutex<HashMap<String, Fault>>,
+    pub(crate) faults: Mutex<HashMap<String, Fault>>,
     /// Sign-in events, newest last.
-    pub events: Mutex<VecDeque<SignInEvent>>,
+    pub(crate) events: Mutex<VecDeque<SignInEvent>>,
     /// Guards `/admin`.
-    pub admin_token: String,
+    pub(crate) admin_token: String,
     /// The App Service `X-IDENTITY-HEADER` value.
-    pub identity_header: String,
+    pub(crate) identity_header: String,
     /// `https` (or `http` with --danger-plain-http).
-    pub scheme: &'static str,
+    pub(crate) scheme: &'static str,
     /// `localhost:PORT`, once bound.
-    pub default_host: OnceLock<String>,
+    pub(crate) default_host: OnceLock<String>,
     /// The address it is bound to: the `Host` check of the managed-identity endpoints and
     /// the admin API accepts it besides localhost ([`crate::browser_guard`]).
-    pub bind: std::net::IpAddr,
+    pub(crate) bind: std::net::IpAddr,
     /// The state directory.
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// For fetching external federated issuers' keys.
-    pub http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// External issuers' keys: issuer -> (fetched at, keys by kid).
-    pub external_jwks: Mutex<HashMap<String, ExternalKeys>>,
+    pub(crate) external_jwks: Mutex<HashMap<String, ExternalKeys>>,
 }
 
 impl Inner {
     /// Now, in unix seconds, including the admin clock offset.
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
     }
 
     /// The directory as of now.
-    pub fn dir(&self) -> Arc<Directory> {
+    pub(crate) fn dir(&self) -> Arc<Directory> {
         self.directory.read().expect("directory lock").clone()
     }
 
     /// The signing key as of now.
-    pub fn signing_key(&self) -> Arc<SigningKey> {
+    pub(crate) fn signing_key(&self) -> Arc<SigningKey> {
         self.active_key.read().expect("key lock").clone()
     }
 
     /// Bumps the counter `kind:name` (e.g. `endpoint:token`, `grant:client_credentials`).
-    pub fn count(&self, kind: &'static str, name: &'static str) {
+    pub(crate) fn count(&self, kind: &'static str, name: &'static str) {
         *self
             .counters
             .lock()
@@ -339,7 +360,7 @@ impl Inner {
     }
 
     /// The counters as `kind:name` -> count.
-    pub fn counters(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn counters(&self) -> BTreeMap<String, u64> {
         let c = self.counters.lock().expect("counters lock");
         c.iter()
             .map(|((k, n), v)| (format!("{k}:{n}"), *v))
@@ -347,7 +368,7 @@ impl Inner {
     }
 
     /// Records a sign-in event.
-    pub fn event(
+    pub(crate) fn event(
         &self,
         flow: &str,
         client_id: &str,
@@ -376,7 +397,7 @@ impl Inner {
 
     /// `scheme://host` the client used: the Host header when it is a sane `host[:port]`,
     /// else `localhost:PORT`. Issuers and endpoint URLs are built from it.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
+    pub(crate) fn base_url(&self, headers: &HeaderMap) -> String {
         let host = headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -393,7 +414,7 @@ impl Inner {
     }
 
     /// Decides what the connection layer does for a request to `endpoint`.
-    pub fn take_fault(&self, endpoint: &str) -> FaultAction {
+    pub(crate) fn take_fault(&self, endpoint: &str) -> FaultAction {
         if !self.faults_armed.load(Ordering::Relaxed) {
             return FaultAction::Pass;
         }
@@ -421,7 +442,7 @@ impl Inner {
     }
 
     /// Access-token lifetime: fixed by config, or 60-90 minutes at random like Entra.
-    pub fn token_lifetime(&self, dir: &Directory) -> i64 {
+    pub(crate) fn token_lifetime(&self, dir: &Directory) -> i64 {
         match dir.settings.token_lifetime_seconds {
             Some(s) => s as i64,
             None => {
@@ -435,7 +456,7 @@ impl Inner {
 }
 
 /// Names the endpoint a path belongs to (for counters and faults).
-pub fn endpoint_name(path: &str) -> &'static str {
+pub(crate) fn endpoint_name(path: &str) -> &'static str {
     let p = path.trim_end_matches('/');
     if p.starts_with("/admin") {
         "admin"
@@ -470,6 +491,21 @@ pub fn endpoint_name(path: &str) -> &'static str {
     } else {
         "pages"
     }
+}
+
+/// Applies `change` to a copy of the directory source, checks it, and swaps it in.
+pub(crate) fn mutate_directory(
+    st: &AppState,
+    change: impl FnOnce(&mut DirectoryConfig) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut guard = st.config.lock().expect("config lock");
+    let (config, ctx) = &mut *guard;
+    let mut next = config.clone();
+    change(&mut next)?;
+    let dir = Directory::build(&next, ctx).map_err(|e| e.to_string())?;
+    *config = next;
+    *st.directory.write().expect("directory lock") = std::sync::Arc::new(dir);
+    Ok(())
 }
 
 #[cfg(test)]

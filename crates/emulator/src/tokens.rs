@@ -12,7 +12,7 @@ use crate::keys::SigningKey;
 
 /// Who the token is about.
 #[derive(Debug, Clone, Copy)]
-pub enum Principal<'a> {
+pub(crate) enum Principal<'a> {
     /// A signed-in user (delegated token).
     User(&'a User),
     /// An application or managed identity acting as itself (app-only token).
@@ -26,7 +26,7 @@ pub enum Principal<'a> {
 
 /// How the client authenticated: `azpacr`/`appidacr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuthKind {
+pub(crate) enum ClientAuthKind {
     /// Public client, no credential ("0").
     None,
     /// Client secret ("1").
@@ -37,7 +37,7 @@ pub enum ClientAuthKind {
 
 impl ClientAuthKind {
     /// The claim value.
-    pub fn acr(self) -> &'static str {
+    pub(crate) fn acr(self) -> &'static str {
         match self {
             ClientAuthKind::None => "0",
             ClientAuthKind::Secret => "1",
@@ -48,33 +48,33 @@ impl ClientAuthKind {
 
 /// Everything needed to mint one access token.
 #[derive(Debug)]
-pub struct AccessTokenRequest<'a> {
+pub(crate) struct AccessTokenRequest<'a> {
     /// `https://host:port`, the base the client used.
-    pub base: &'a str,
+    pub(crate) base: &'a str,
     /// Tenant id of the token.
-    pub tenant_id: &'a str,
+    pub(crate) tenant_id: &'a str,
     /// The resource (audience) app.
-    pub resource: &'a App,
+    pub(crate) resource: &'a App,
     /// The resource as the client named it (v1 `aud` keeps it).
-    pub requested_resource: &'a str,
+    pub(crate) requested_resource: &'a str,
     /// The client (`azp`/`appid`).
-    pub client_id: &'a str,
+    pub(crate) client_id: &'a str,
     /// Client authentication kind.
-    pub client_auth: ClientAuthKind,
+    pub(crate) client_auth: ClientAuthKind,
     /// The subject.
-    pub principal: Principal<'a>,
+    pub(crate) principal: Principal<'a>,
     /// Delegated scopes (space-joined) for user tokens.
-    pub scp: Option<String>,
+    pub(crate) scp: Option<String>,
     /// App roles.
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// `amr` for user tokens.
-    pub amr: &'a [&'a str],
+    pub(crate) amr: &'a [&'a str],
     /// Issued at (unix seconds).
-    pub now: i64,
+    pub(crate) now: i64,
     /// Lifetime in seconds.
-    pub lifetime: i64,
+    pub(crate) lifetime: i64,
     /// What the `claims` request parameter asked for (user tokens only).
-    pub requested: RequestedClaims,
+    pub(crate) requested: RequestedClaims,
 }
 
 /// What a token request's `claims` parameter asks to put in the access token: the
@@ -82,17 +82,17 @@ pub struct AccessTokenRequest<'a> {
 /// Conditional Access authentication contexts (`acrs`, `c1`...`c99`), which the
 /// emulator grants as a tenant whose policy for them the user satisfied would.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestedClaims {
+pub(crate) struct RequestedClaims {
     /// `xms_cc` values.
-    pub capabilities: Vec<String>,
+    pub(crate) capabilities: Vec<String>,
     /// `acrs` values.
-    pub auth_contexts: Vec<String>,
+    pub(crate) auth_contexts: Vec<String>,
 }
 
 impl RequestedClaims {
     /// From the `claims` parameter (JSON, OIDC Core §5.5); anything unreadable asks
     /// for nothing.
-    pub fn parse(param: Option<&str>) -> Self {
+    pub(crate) fn parse(param: Option<&str>) -> Self {
         let Some(json) = param.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         else {
             return Self::default();
@@ -187,17 +187,17 @@ struct AccessClaims<'a> {
 }
 
 /// v2 issuer for a tenant at `base`.
-pub fn issuer_v2(base: &str, tenant_id: &str) -> String {
+pub(crate) fn issuer_v2(base: &str, tenant_id: &str) -> String {
     format!("{base}/{tenant_id}/v2.0")
 }
 
 /// v1 issuer for a tenant at `base` (Entra's is `https://sts.windows.net/{tid}/`).
-pub fn issuer_v1(base: &str, tenant_id: &str) -> String {
+pub(crate) fn issuer_v1(base: &str, tenant_id: &str) -> String {
     format!("{base}/{tenant_id}/")
 }
 
 /// Random opaque value, base64url of `n` random bytes.
-pub fn random_token(n: usize) -> String {
+pub(crate) fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
     aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut buf)
         .expect("system RNG");
@@ -205,12 +205,12 @@ pub fn random_token(n: usize) -> String {
 }
 
 /// Compares secrets in time that does not depend on where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Pairwise `sub`: stable per (user, app), different across apps, as Entra does.
-pub fn pairwise_sub(oid: &str, client_id: &str) -> String {
+pub(crate) fn pairwise_sub(oid: &str, client_id: &str) -> String {
     let d = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         format!("{oid}|{client_id}").as_bytes(),
@@ -219,7 +219,7 @@ pub fn pairwise_sub(oid: &str, client_id: &str) -> String {
 }
 
 /// Mints an access token; returns the compact JWT.
-pub fn mint_access_token(
+pub(crate) fn mint_access_token(
     key: &SigningKey,
     req: &AccessTokenRequest<'_>,
 ) -> Result<String, entra_jose::JoseError> {
@@ -326,7 +326,7 @@ struct IdClaims<'a> {
     clippy::too_many_arguments,
     reason = "mirrors the claim set; a struct adds nothing"
 )]
-pub fn mint_id_token(
+pub(crate) fn mint_id_token(
     key: &SigningKey,
     base: &str,
     tenant_id: &str,
@@ -363,7 +363,7 @@ pub fn mint_id_token(
 }
 
 /// `client_info`: base64url JSON `{"uid","utid"}`; MSAL builds `home_account_id` from it.
-pub fn client_info(user: &User) -> String {
+pub(crate) fn client_info(user: &User) -> String {
     entra_jose::b64url(format!(
         r#"{{"uid":"{}","utid":"{}"}}"#,
         user.object_id, user.tenant_id
@@ -371,7 +371,7 @@ pub fn client_info(user: &User) -> String {
 }
 
 /// App roles `principal_roles` grants on `resource`.
-pub fn roles_for(assignments: &[(String, String)], resource: &App) -> Vec<String> {
+pub(crate) fn roles_for(assignments: &[(String, String)], resource: &App) -> Vec<String> {
     let mut roles: Vec<String> = assignments
         .iter()
         .filter(|(r, _)| *r == resource.client_id)

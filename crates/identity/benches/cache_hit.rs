@@ -47,7 +47,7 @@ fn cache_hit(c: &mut Criterion) {
     });
     // Where the time goes: the pieces of a hit, alone.
     let mut g = c.benchmark_group("cache hit parts");
-    g.bench_function("token::now", |b| b.iter(entra_identity::token::now));
+    g.bench_function("token::now", |b| b.iter(entra_identity::unix_time::now));
     let cache = entra_identity::TokenCache::new();
     let scopes = request.scopes.clone();
     let token = rt.block_on(cred.get_token(&request)).unwrap();
@@ -79,7 +79,7 @@ fn cache_hit(c: &mut Criterion) {
     });
     g.bench_function("Box::pin(ready(Ok(token))) + drop", |b| {
         b.iter(|| {
-            let f: entra_identity::token::BoxFuture<'_, Result<_, entra_identity::Error>> =
+            let f: entra_identity::BoxFuture<'_, Result<_, entra_identity::Error>> =
                 Box::pin(std::future::ready(Ok(std::hint::black_box(&token).clone())));
             f
         })

@@ -1,19 +1,5 @@
-//! Authorities: the cloud's login host and a tenant. Public, US Government, China and
-//! custom hosts; `AZURE_AUTHORITY_HOST`; tenants as GUID, domain, `common`,
-//! `organizations` or `consumers`. The OpenID metadata of each authority is fetched once
-//! and cached for the life of the credential.
-//!
-//! **Instance discovery.** A credential sends secrets and assertions to its authority, so
-//! a host that is not a known Microsoft login host is first checked the way MSAL checks
-//! it: Entra's instance-discovery endpoint is asked whether the host is one of its
-//! instances, and the metadata address it answers with is used. An unknown host fails
-//! with AADSTS50049 before any secret leaves the process. Hosts that need no check: the
-//! well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
-//! `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
-//! `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
-//! own). [`InstanceDiscovery::DangerDisabled`] is the explicit opt-out for private clouds,
-//! Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
-//! checks every host (loopback included) against another discovery endpoint.
+//! [`Authority`]: a login host and a tenant, the well-known clouds, and instance
+//! discovery (the rules are in [`Authority`]'s docs).
 
 use tokio::sync::OnceCell;
 
@@ -66,7 +52,7 @@ const WELL_KNOWN_SUFFIXES: &[&str] = &[
     ".ciamlogin.com",
 ];
 
-/// Whether, and where, a login host is checked before it is used (see the module docs).
+/// Whether, and where, a login host is checked before it is used.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InstanceDiscovery {
@@ -84,17 +70,34 @@ pub enum InstanceDiscovery {
 }
 
 /// A login host and a tenant.
+///
+/// Authorities: the cloud's login host and a tenant. Public, US Government, China and
+/// custom hosts; `AZURE_AUTHORITY_HOST`; tenants as GUID, domain, `common`,
+/// `organizations` or `consumers`. The OpenID metadata of each authority is fetched once
+/// and cached for the life of the credential.
+///
+/// **Instance discovery.** A credential sends secrets and assertions to its authority, so
+/// a host that is not a known Microsoft login host is first checked the way MSAL checks
+/// it: Entra's instance-discovery endpoint is asked whether the host is one of its
+/// instances, and the metadata address it answers with is used. An unknown host fails
+/// with AADSTS50049 before any secret leaves the process. Hosts that need no check: the
+/// well-known Microsoft clouds, Azure AD B2C and External ID (`*.b2clogin.com`,
+/// `*.ciamlogin.com`), the `adfs` tenant, and loopback hosts (`localhost`, `127.0.0.1`,
+/// `[::1]`: a login host on this machine, such as the entrakit emulator, is the user's
+/// own). [`InstanceDiscovery::DangerDisabled`] is the explicit opt-out for private clouds,
+/// Azure Stack and other authorities Entra does not know; [`InstanceDiscovery::Endpoint`]
+/// checks every host (loopback included) against another discovery endpoint.
 #[derive(Debug)]
 pub struct Authority {
     host: String,
     tenant: String,
     discovery: InstanceDiscovery,
-    metadata: OnceCell<Metadata>,
+    metadata: OnceCell<AuthorityMetadata>,
 }
 
 /// What the discovery document says (only what credentials use).
 #[derive(Debug, Clone)]
-pub struct Metadata {
+pub struct AuthorityMetadata {
     /// Token endpoint.
     pub token_endpoint: String,
     /// Authorization endpoint.
@@ -251,7 +254,7 @@ impl Authority {
 
     /// The discovery document, fetched once (after instance discovery when the host
     /// needs it).
-    pub async fn metadata(&self, pipeline: &Pipeline) -> Result<&Metadata, Error> {
+    pub async fn metadata(&self, pipeline: &Pipeline) -> Result<&AuthorityMetadata, Error> {
         self.metadata
             .get_or_try_init(|| async {
                 let url = match self.discovery_endpoint() {
@@ -277,7 +280,7 @@ impl Authority {
                             message: format!("the discovery document's {k} {why}; refused"),
                         })
                 };
-                Ok(Metadata {
+                Ok(AuthorityMetadata {
                     token_endpoint: endpoint("token_endpoint", need("token_endpoint")?)?,
                     authorization_endpoint: endpoint(
                         "authorization_endpoint",
@@ -360,7 +363,7 @@ mod tests {
         })
     }
 
-    async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<Metadata, Error> {
+    async fn metadata_for(host: &str, doc: serde_json::Value) -> Result<AuthorityMetadata, Error> {
         Authority::new(host, "contoso")
             .unwrap()
             .with_instance_discovery(InstanceDiscovery::DangerDisabled)

@@ -1,24 +1,4 @@
-//! [`AzureCliCredential`]: the identity signed in to the Azure CLI, by running
-//! `az account get-access-token --output json --resource R [--tenant T]`.
-//!
-//! - `az` is run directly, never through a shell, from a directory the OS owns (so a
-//!   relative `PATH` entry cannot pick up an `az` planted in the working directory), with
-//!   a timeout (10 s by default) after which it is killed. The scope and tenant are
-//!   checked character by character and may not start with `-`, so neither can become
-//!   an option to `az`.
-//! - One scope per request; the resource is the scope without `/.default`.
-//! - The answer's `expires_on` (epoch seconds, az 2.54 and later) is used when present.
-//!   Older az only prints `expiresOn` as a *local* time without an offset
-//!   (`2024-01-01 12:00:00.000000`); it is read with the system's UTC offset at that
-//!   moment (from the `time` crate). Where the offset cannot be found it is read as UTC,
-//!   with a warning in the log: the token may then be thought to expire up to a
-//!   time-zone's width too early or too late.
-//! - Tokens are cached (single-flight per resource and tenant), so a thousand callers
-//!   start one `az`.
-//! - Errors: no `az` → [`Error::Unavailable`] "Azure CLI not found"; not signed in →
-//!   [`Error::Unavailable`] "not logged in: run az login"; a timeout →
-//!   [`Error::Unavailable`]; any other failure → [`Error::Response`] with the first line
-//!   of az's error output. No error ever carries az's standard output (the token).
+//! [`AzureCliCredential`]: the identity signed in to the Azure CLI (how it works is in its docs).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -28,7 +8,8 @@ use std::time::Duration;
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest, seconds};
+use crate::token::{AccessToken, TokenRequest, token_credential};
+use crate::unix_time::seconds;
 
 const NAME: &str = "AzureCliCredential";
 
@@ -42,7 +23,7 @@ pub const DEFAULT_AZ: &str = "az";
 /// How to run the Azure CLI.
 #[derive(Debug, Clone)]
 pub struct AzureCliOptions {
-    /// The `az` program; [`DEFAULT_AZ`] on `PATH` when `None`.
+    /// The `az` program; `az` (`az.cmd` on Windows) on `PATH` when `None`.
     pub az_path: Option<PathBuf>,
     /// The tenant to ask for (`--tenant`); az's current one when `None`.
     pub tenant: Option<String>,
@@ -63,7 +44,29 @@ impl Default for AzureCliOptions {
     }
 }
 
-/// The identity signed in to the Azure CLI (see the [module docs](self)).
+/// The identity signed in to the Azure CLI.
+///
+/// [`AzureCliCredential`]: the identity signed in to the Azure CLI, by running
+/// `az account get-access-token --output json --resource R [--tenant T]`.
+///
+/// - `az` is run directly, never through a shell, from a directory the OS owns (so a
+///   relative `PATH` entry cannot pick up an `az` planted in the working directory), with
+///   a timeout (10 s by default) after which it is killed. The scope and tenant are
+///   checked character by character and may not start with `-`, so neither can become
+///   an option to `az`.
+/// - One scope per request; the resource is the scope without `/.default`.
+/// - The answer's `expires_on` (epoch seconds, az 2.54 and later) is used when present.
+///   Older az only prints `expiresOn` as a *local* time without an offset
+///   (`2024-01-01 12:00:00.000000`); it is read with the system's UTC offset at that
+///   moment (from the `time` crate). Where the offset cannot be found it is read as UTC,
+///   with a warning in the log: the token may then be thought to expire up to a
+///   time-zone's width too early or too late.
+/// - Tokens are cached (single-flight per resource and tenant), so a thousand callers
+///   start one `az`.
+/// - Errors: no `az` → [`Error::Unavailable`] "Azure CLI not found"; not signed in →
+///   [`Error::Unavailable`] "not logged in: run az login"; a timeout →
+///   [`Error::Unavailable`]; any other failure → [`Error::Response`] with the first line
+///   of az's error output. No error ever carries az's standard output (the token).
 pub struct AzureCliCredential {
     program: OsString,
     tenant: Option<String>,
@@ -229,18 +232,7 @@ impl AzureCliCredential {
     }
 }
 
-impl TokenCredential for AzureCliCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(self.token(request))
-    }
-
-    fn name(&self) -> &'static str {
-        NAME
-    }
-}
+token_credential!(AzureCliCredential, NAME);
 
 /// Reads `az account get-access-token --output json`. Errors never quote the output.
 pub fn parse_output(stdout: &[u8]) -> Result<AccessToken, Error> {

@@ -6,7 +6,7 @@
 //!   gets the cached token; if the refresh fails, the cached token is kept and returned.
 //! - **Missing or expiring:** one request per key; concurrent callers wait for it.
 //! - A claims challenge bypasses the cache (the result is stored for later callers).
-//! - **Bounded:** at most [`DEFAULT_MAX_ENTRIES`] keys (or
+//! - **Bounded:** at most `DEFAULT_MAX_ENTRIES` (10 000) keys (or
 //!   [`TokenCache::with_max_entries`]); when full, the least recently used keys go
 //!   first (a key with a request in flight stays). The maps hash with std's
 //!   `RandomState` (SipHash with a random key): keys built from a caller's scopes
@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::Error;
-use crate::token::{AccessToken, now};
+use crate::token::AccessToken;
+use crate::unix_time::now;
 
 /// How many keys a [`TokenCache`] holds by default.
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
@@ -201,7 +202,7 @@ fn freshness(t: &AccessToken, now: i64) -> Freshness {
 }
 
 impl TokenCache {
-    /// A new, empty cache of at most [`DEFAULT_MAX_ENTRIES`] keys.
+    /// A new, empty cache of at most `DEFAULT_MAX_ENTRIES` (10 000) keys.
     pub fn new() -> Self {
         Self::default()
     }

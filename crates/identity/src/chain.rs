@@ -1,47 +1,15 @@
-//! Credential chains: [`ChainedTokenCredential`] tries credentials in order, and
-//! [`DefaultAzureCredential`] is the chain azure-identity users know.
-//!
-//! ## How a chain decides (azure-identity's rules, Python and .NET alike)
-//! - A credential that answers [`Error::Unavailable`] did not try to authenticate (it
-//!   is not set up here): the chain moves on to the next one.
-//! - Any other failure means a credential that *is* set up tried and failed (a wrong
-//!   secret, Entra refusing, a broken certificate file): the chain **stops there**
-//!   rather than quietly authenticating as someone else further down.
-//! - If no credential produced a token, the answer is one [`Error::Chain`] listing every
-//!   credential tried and why it failed, in order.
-//! - The first credential that succeeds is remembered, and later requests go straight
-//!   to it; its errors are then returned as they are. (azure-identity does this in
-//!   `DefaultAzureCredential`; here every chain does it, so a chain never re-probes
-//!   credentials it already knows are unavailable.)
-//!
-//! ## DefaultAzureCredential
-//! Environment → workload identity → managed identity → Azure CLI → the cached user
-//! account (`SharedTokenCacheCredential`: whoever signed in with `entra login`), narrowed
-//! by `AZURE_TOKEN_CREDENTIALS`:
-//!
-//! | value (any case) | credentials |
-//! |---|---|
-//! | unset or empty | all five |
-//! | `dev` | developer credentials: `AzureCliCredential`, `SharedTokenCacheCredential` |
-//! | `prod` | `EnvironmentCredential`, `WorkloadIdentityCredential`, `ManagedIdentityCredential` |
-//! | a credential's name | that one only |
-//!
-//! Any other value is an [`Error::Config`] from [`DefaultAzureCredential::new`] listing
-//! the valid ones. In a full chain a managed-identity endpoint that does not answer at
-//! all (an [`Error::Transport`]) counts as unavailable, as azure-identity's probe does, so
-//! a developer's machine falls through to the Azure CLI.
+//! [`ChainedTokenCredential`] and [`DefaultAzureCredential`] (the order and the rules are in the latter's docs).
 
 use std::sync::{Arc, OnceLock};
 
 use crate::azure_cli::{AzureCliCredential, AzureCliOptions};
-use crate::confidential::ClientOptions;
-use crate::environment::{
-    AZURE_AUTHORITY_HOST, AZURE_TOKEN_CREDENTIALS, Env, EnvironmentCredential,
-};
+use crate::env::Env;
+use crate::environment::{AZURE_AUTHORITY_HOST, AZURE_TOKEN_CREDENTIALS, EnvironmentCredential};
 use crate::error::Error;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+use crate::options::ClientOptions;
+use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest, token_credential};
 
-/// Credentials tried in order until one gives a token (see the [module docs](self)).
+/// Credentials tried in order until one gives a token.
 pub struct ChainedTokenCredential {
     sources: Vec<Arc<dyn TokenCredential>>,
     selected: OnceLock<usize>,
@@ -105,18 +73,7 @@ impl ChainedTokenCredential {
     }
 }
 
-impl TokenCredential for ChainedTokenCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(self.token(request))
-    }
-
-    fn name(&self) -> &'static str {
-        "ChainedTokenCredential"
-    }
-}
+token_credential!(ChainedTokenCredential, "ChainedTokenCredential");
 
 /// Builds one credential of [`DefaultAzureCredential`] from the environment it sees and
 /// the chain's client options (whose `authority_host` is already resolved from
@@ -127,6 +84,39 @@ pub type CredentialFactory =
     Arc<dyn Fn(&Env, &ClientOptions) -> Result<Arc<dyn TokenCredential>, Error> + Send + Sync>;
 
 /// What [`DefaultAzureCredential`] is built from.
+///
+/// Credential chains: [`ChainedTokenCredential`] tries credentials in order, and
+/// [`DefaultAzureCredential`] is the chain azure-identity users know.
+///
+/// ## How a chain decides (azure-identity's rules, Python and .NET alike)
+/// - A credential that answers [`Error::Unavailable`] did not try to authenticate (it
+///   is not set up here): the chain moves on to the next one.
+/// - Any other failure means a credential that *is* set up tried and failed (a wrong
+///   secret, Entra refusing, a broken certificate file): the chain **stops there**
+///   rather than quietly authenticating as someone else further down.
+/// - If no credential produced a token, the answer is one [`Error::Chain`] listing every
+///   credential tried and why it failed, in order.
+/// - The first credential that succeeds is remembered, and later requests go straight
+///   to it; its errors are then returned as they are. (azure-identity does this in
+///   `DefaultAzureCredential`; here every chain does it, so a chain never re-probes
+///   credentials it already knows are unavailable.)
+///
+/// ## DefaultAzureCredential
+/// Environment → workload identity → managed identity → Azure CLI → the cached user
+/// account (`SharedTokenCacheCredential`: whoever signed in with `entra login`), narrowed
+/// by `AZURE_TOKEN_CREDENTIALS`:
+///
+/// | value (any case) | credentials |
+/// |---|---|
+/// | unset or empty | all five |
+/// | `dev` | developer credentials: `AzureCliCredential`, `SharedTokenCacheCredential` |
+/// | `prod` | `EnvironmentCredential`, `WorkloadIdentityCredential`, `ManagedIdentityCredential` |
+/// | a credential's name | that one only |
+///
+/// Any other value is an [`Error::Config`] from [`DefaultAzureCredential::new`] listing
+/// the valid ones. In a full chain a managed-identity endpoint that does not answer at
+/// all (an [`Error::Transport`]) counts as unavailable, as azure-identity's probe does, so
+/// a developer's machine falls through to the Azure CLI.
 #[derive(Clone)]
 pub struct DefaultAzureCredentialOptions {
     /// Authority host, CA and transport for the credentials that talk to Entra.
@@ -350,7 +340,7 @@ impl TokenCredential for NoAnswerIsUnavailable {
 }
 
 /// Environment → workload identity → managed identity → Azure CLI → cached user account,
-/// narrowed by `AZURE_TOKEN_CREDENTIALS` (see the [module docs](self)).
+/// narrowed by `AZURE_TOKEN_CREDENTIALS`.
 ///
 /// ```no_run
 /// use entra_identity::{DefaultAzureCredential, TokenCredential, TokenRequest};

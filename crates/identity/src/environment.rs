@@ -1,36 +1,14 @@
-//! [`EnvironmentCredential`]: a service principal described by the `AZURE_*` variables
-//! azure-identity reads, and [`Env`], the variables as a plain map so code (and tests)
-//! can hand a credential an environment without touching the process's own.
-//!
-//! | variables | credential |
-//! |---|---|
-//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` | [`ClientSecretCredential`] |
-//! | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM or PKCS#12), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
-//! | `AZURE_AUTHORITY_HOST` | the login host for either (an explicit [`ClientOptions::authority_host`] wins) |
-//!
-//! A secret wins over a certificate when both are set, as in azure-identity. The
-//! certificate file is PEM with an unencrypted RSA key, or PKCS#12 (`.pfx`/`.p12`, the
-//! content decides) unlocked by `AZURE_CLIENT_CERTIFICATE_PASSWORD` (unset: the empty
-//! password); a wrong password is an [`Error::Config`] naming the file, never the
-//! password. Encrypted PEM keys are refused with the `openssl` command that decrypts them.
-//! Username/password (`AZURE_USERNAME`, `AZURE_PASSWORD`) is deprecated by Microsoft
-//! (it cannot do MFA) and not supported: the credential says so instead of using it.
-//!
-//! An empty variable counts as unset. When variables are missing the credential is
-//! [`Error::Unavailable`] and names exactly which ones, so a chain moves on; when they
-//! are all there but wrong (an unreadable certificate, say) `get_token` fails with
-//! [`Error::Config`], which stops a chain: the user meant this credential to work.
+//! [`EnvironmentCredential`]: a service principal from the `AZURE_*` variables (the table is in its docs).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use entra_jose::Algorithm;
 
-use crate::confidential::{
-    ClientCertificate, ClientCertificateCredential, ClientOptions, ClientSecretCredential,
-};
+use crate::confidential::{ClientCertificate, ClientCertificateCredential, ClientSecretCredential};
+use crate::env::Env;
 use crate::error::Error;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+use crate::options::ClientOptions;
+use crate::token::{AccessToken, TokenCredential, TokenRequest, token_credential};
 
 /// `AZURE_TENANT_ID`.
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
@@ -53,89 +31,6 @@ pub const AZURE_PASSWORD: &str = "AZURE_PASSWORD";
 /// `AZURE_TOKEN_CREDENTIALS`: which credentials [`DefaultAzureCredential`](crate::DefaultAzureCredential) uses.
 pub const AZURE_TOKEN_CREDENTIALS: &str = "AZURE_TOKEN_CREDENTIALS";
 
-/// Environment variables as a map: the process's ([`Env::from_process`], the default)
-/// or any you build, so nothing has to mutate the real environment.
-///
-/// `Debug` lists the variable names only: values can be secrets.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Env(BTreeMap<String, String>);
-
-impl Env {
-    /// An empty environment.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The process's environment now (variables that are not valid UTF-8 are skipped).
-    pub fn from_process() -> Self {
-        Self(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
-    }
-
-    /// From name/value pairs.
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        pairs.into_iter().collect()
-    }
-
-    /// With `name` set to `value`.
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.set(name, value);
-        self
-    }
-
-    /// Sets `name`.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.insert(name.into(), value.into());
-    }
-
-    /// Every variable, name and value.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// Removes `name`.
-    pub fn remove(&mut self, name: &str) {
-        self.0.remove(name);
-    }
-
-    /// The value of `name`, trimmed; `None` when unset or blank (azure-identity treats
-    /// an empty variable as unset).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    /// Is `name` set to a non-blank value?
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-}
-
-impl std::fmt::Debug for Env {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Env")
-            .field(&self.0.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-}
-
 /// What the variables amount to.
 enum State {
     Ready {
@@ -148,7 +43,30 @@ enum State {
     Misconfigured(String),
 }
 
-/// A service principal from `AZURE_*` environment variables (see the [module docs](self)).
+/// A service principal from `AZURE_*` environment variables.
+///
+/// [`EnvironmentCredential`]: a service principal described by the `AZURE_*` variables
+/// azure-identity reads, and [`Env`], the variables as a plain map so code (and tests)
+/// can hand a credential an environment without touching the process's own.
+///
+/// | variables | credential |
+/// |---|---|
+/// | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` | [`ClientSecretCredential`] |
+/// | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH` (PEM or PKCS#12), optional `AZURE_CLIENT_CERTIFICATE_PASSWORD`, `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | [`ClientCertificateCredential`] |
+/// | `AZURE_AUTHORITY_HOST` | the login host for either (an explicit [`ClientOptions::authority_host`] wins) |
+///
+/// A secret wins over a certificate when both are set, as in azure-identity. The
+/// certificate file is PEM with an unencrypted RSA key, or PKCS#12 (`.pfx`/`.p12`, the
+/// content decides) unlocked by `AZURE_CLIENT_CERTIFICATE_PASSWORD` (unset: the empty
+/// password); a wrong password is an [`Error::Config`] naming the file, never the
+/// password. Encrypted PEM keys are refused with the `openssl` command that decrypts them.
+/// Username/password (`AZURE_USERNAME`, `AZURE_PASSWORD`) is deprecated by Microsoft
+/// (it cannot do MFA) and not supported: the credential says so instead of using it.
+///
+/// An empty variable counts as unset. When variables are missing the credential is
+/// [`Error::Unavailable`] and names exactly which ones, so a chain moves on; when they
+/// are all there but wrong (an unreadable certificate, say) `get_token` fails with
+/// [`Error::Config`], which stops a chain: the user meant this credential to work.
 pub struct EnvironmentCredential {
     state: State,
 }
@@ -272,27 +190,21 @@ fn read_certificate(path: &str, password: Option<&str>) -> Result<ClientCertific
     })
 }
 
-impl TokenCredential for EnvironmentCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(async move {
-            match &self.state {
-                State::Ready { inner, .. } => inner.get_token(request).await,
-                State::Unavailable(reason) => Err(Error::Unavailable {
-                    credential: "EnvironmentCredential",
-                    reason: reason.clone(),
-                }),
-                State::Misconfigured(reason) => Err(Error::Config(reason.clone())),
-            }
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "EnvironmentCredential"
+impl EnvironmentCredential {
+    /// What [`TokenCredential::get_token`] does.
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        match &self.state {
+            State::Ready { inner, .. } => inner.get_token(request).await,
+            State::Unavailable(reason) => Err(Error::Unavailable {
+                credential: "EnvironmentCredential",
+                reason: reason.clone(),
+            }),
+            State::Misconfigured(reason) => Err(Error::Config(reason.clone())),
+        }
     }
 }
+
+token_credential!(EnvironmentCredential, "EnvironmentCredential");
 
 #[cfg(test)]
 mod tests {

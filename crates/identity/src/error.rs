@@ -57,54 +57,18 @@ impl EntraErrorResponse {
         self.codes.contains(&code)
     }
 
-    /// A one-line hint for the classic mistakes, if this is one.
+    /// A one-line hint for the classic mistakes, if this is one: the `hint` of the
+    /// first of its codes that has one in [`crate::aadsts`] (`70011` about a scope
+    /// missing `/.default` reads as `1002012`).
     pub fn hint(&self) -> Option<&'static str> {
-        let c = |x| self.has_code(x);
-        if c(7000215) {
-            Some(
-                "the secret's ID was probably sent instead of its value: copy the secret's Value column, shown once when it is created",
-            )
-        } else if c(7000222) {
-            Some("the client secret has expired: create a new one for the app registration")
-        } else if c(65001) {
-            Some(
-                "consent is missing: have the user (or an admin) sign in interactively once, or grant admin consent to the app",
-            )
-        } else if c(700016) {
-            Some(
-                "the app was not found in that tenant: check the tenant id and the client id (and that a multi-tenant app is consented there)",
-            )
-        } else if c(1002012) || (c(70011) && self.description.contains(".default")) {
-            Some(
-                "client credentials need a scope ending in /.default, such as https://graph.microsoft.com/.default",
-            )
-        } else if c(70011) {
-            Some(
-                "the scope is not valid for this resource: check the App ID URI and the scope name (client credentials need /.default)",
-            )
-        } else if c(50076) || c(50079) {
-            Some(
-                "multi-factor authentication is required: use an interactive flow (auth code or device code)",
-            )
-        } else if c(500011) {
-            Some(
-                "the resource (App ID URI) does not exist in this tenant: check the scope's prefix",
-            )
-        } else if c(700024) {
-            Some(
-                "the client assertion is outside its validity window: check the clock, and re-read a rotating federated token file",
-            )
-        } else if c(50049) {
-            Some(
-                "the authority host is not an Entra instance: check AZURE_AUTHORITY_HOST for a typo; for a private cloud or Azure Stack, opt out with InstanceDiscovery::DangerDisabled",
-            )
-        } else if c(90002) {
-            Some(
-                "the tenant does not exist: check the tenant id or domain, and the cloud (authority host)",
-            )
-        } else {
-            None
-        }
+        self.codes.iter().find_map(|&code| {
+            let code = if code == 70011 && self.description.contains(".default") {
+                1002012
+            } else {
+                code
+            };
+            crate::aadsts::lookup(code)?.hint
+        })
     }
 }
 
@@ -137,7 +101,11 @@ impl fmt::Display for EntraErrorResponse {
 }
 
 /// Everything that can go wrong getting a token.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints what `Display` prints (the message, and the hint when there is one),
+/// not the fields: it is what `main() -> Result<(), Box<dyn std::error::Error>>` shows
+/// when an error ends the program. Neither ever carries a token or a secret.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The authority answered with an OAuth error.
@@ -195,10 +163,16 @@ pub enum Error {
     /// carries a token. A credential with a persistent cache reports this rather than
     /// carrying on without it, so that a broken cache is noticed, not silently bypassed.
     #[error(transparent)]
-    Cache(#[from] crate::persist::CacheFileError),
+    Cache(#[from] crate::persist::error::CacheFileError),
     /// Every credential of a chain failed; each is listed with its reason.
     #[error("no credential in the chain could get a token:{}", format_chain(.0))]
     Chain(Vec<(String, Error)>),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 fn format_chain(list: &[(String, Error)]) -> String {
@@ -218,6 +192,32 @@ impl Error {
     }
 }
 
+/// The start of the reason in the [`Error::Unavailable`] that asks for interaction.
+const INTERACTION_REQUIRED: &str = "interaction required";
+
+impl Error {
+    /// Does getting this token need the user (a sign-in, MFA or consent)? True when no
+    /// account or refresh token is cached, and for the authority's `invalid_grant`,
+    /// `interaction_required`, `consent_required` and `login_required` answers.
+    pub fn needs_interaction(&self) -> bool {
+        match self {
+            Error::Unavailable { reason, .. } => reason.starts_with(INTERACTION_REQUIRED),
+            Error::Entra(e) => matches!(
+                e.error.as_str(),
+                "invalid_grant" | "interaction_required" | "consent_required" | "login_required"
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn interaction_required(credential: &'static str, why: &str) -> Error {
+    Error::Unavailable {
+        credential,
+        reason: format!("{INTERACTION_REQUIRED}: {why}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +229,12 @@ mod tests {
         let text = Error::Entra(Box::new(e)).to_string();
         assert!(text.starts_with("invalid_client (HTTP 401): AADSTS7000215: Invalid client secret provided. [trace t, correlation c]"), "{text}");
         assert!(text.contains("hint: the secret's ID"));
+        // `main() -> Result<_, Box<dyn Error>>` prints Debug: the hint must be there too.
+        let debug = format!(
+            "{:?}",
+            Error::Entra(Box::new(EntraErrorResponse::parse(401, body).unwrap()))
+        );
+        assert_eq!(debug, text);
         assert!(EntraErrorResponse::parse(400, b"not json").is_none());
     }
 

@@ -169,6 +169,21 @@ async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Option<
     Ok(Some(body))
 }
 
+/// What a certificate failure's error adds: how to trust the authority's CA.
+const TRUST_HINT: &str = "hint: if the authority uses a CA of its own (a local emulator, a corporate proxy), trust it with ClientOptions::ca_file, SSL_CERT_FILE (or ENTRA_CA_FILE) read by ClientOptions::from_env, or the system's trust store";
+
+/// Is `message` (a transport's) about the server's certificate: rustls's words for one it
+/// refused (`InvalidCertificate`: unknown issuer, expired, wrong name;
+/// `NoCertificatesPresented`)? The certificate will not change in a second: never retried.
+fn is_certificate_message(message: &str) -> bool {
+    message.contains("invalid peer certificate") || message.contains("peer sent no certificates")
+}
+
+/// Is `e` a certificate failure rather than a network hiccup worth retrying?
+pub(crate) fn is_certificate_failure(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Transport { message, .. } if is_certificate_message(message))
+}
+
 /// reqwest's errors name the URL, which may carry a query; keep the kind and the cause.
 fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -272,6 +287,8 @@ impl Pipeline {
             let retry_in = match &outcome {
                 Ok(resp) if retryable_status(resp.status().as_u16()) => Some(server_delay(resp)),
                 Ok(_) => None,
+                // The certificate will be as untrusted next time: fail at once.
+                Err(message) if is_certificate_message(message) => None,
                 Err(_) => Some(None),
             };
             match (retry_in, attempt < self.retry.max_retries) {
@@ -293,7 +310,9 @@ impl Pipeline {
                         context: context.to_string(),
                         // A pipeline without retries belongs to a caller with its own
                         // retry loop, which counts its attempts itself.
-                        message: if self.retry.max_retries == 0 {
+                        message: if is_certificate_message(&message) {
+                            format!("{message}; {TRUST_HINT}")
+                        } else if self.retry.max_retries == 0 {
                             message
                         } else {
                             format!(

@@ -16,6 +16,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Configuration from the environment
+//! [`ClientOptions::from_env`] reads, in one call, the variables the `entra` CLI reads and
+//! `entra up` prints: `AZURE_AUTHORITY_HOST` (the login host; the public cloud when unset)
+//! and `SSL_CERT_FILE` (an extra CA to trust, such as the emulator's `ca.pem`), with
+//! `ENTRA_AUTHORITY` / `ENTRA_CA_FILE` as aliases. [`ClientOptions::for_emulator`] is the
+//! same with the two values passed in. Neither turns a security check off.
+//!
+//! ```no_run
+//! use entra_identity::{ClientOptions, ClientSecretCredential, TokenCredential, TokenRequest};
+//! # async fn demo() -> Result<(), entra_identity::Error> {
+//! // AZURE_AUTHORITY_HOST=https://localhost:8443 SSL_CERT_FILE=/path/to/emulator/ca.pem
+//! let options = ClientOptions::from_env();
+//! let credential = ClientSecretCredential::new("contoso.onmicrosoft.com", "d0000000-0000-4000-8000-0000000000d1", "s3cret", options)?;
+//! let token = credential.get_token(&TokenRequest::new(["api://contoso-api/.default"])).await?;
+//! println!("valid for {:?}", token.expires_in());
+//! # Ok(()) }
+//! ```
+//!
+//! Runnable programs: `examples/client_secret.rs` (a daemon) and `examples/device_code.rs`
+//! (a CLI with the encrypted persistent cache).
+//!
 //! ## What is here
 //! - [`ClientSecretCredential`], [`ClientCertificateCredential`] (PEM or PKCS#12, RS256 `x5t` or
 //!   PS256 `x5t#S256`, optional `x5c`), [`ClientAssertionCredential`].
@@ -36,7 +57,7 @@
 //!   keyring where one is reachable (feature `os-keyring`, default) or a 0600 key file;
 //!   atomic writes under a cross-process lock, damaged files refused and kept; refresh
 //!   tokens redeemed by one process at a time.
-//! - [`authority`]: public, US Government, China and custom clouds; hosts that are not
+//! - [`Authority`]: public, US Government, China and custom clouds; hosts that are not
 //!   well known are checked by instance discovery before any secret is sent to them
 //!   ([`InstanceDiscovery::DangerDisabled`] opts out).
 //! - [`http::Pipeline`]: retries 429/5xx/connection errors with backoff and jitter,
@@ -51,24 +72,38 @@
 
 #![warn(missing_docs)]
 
-pub mod authority;
-pub mod azure_cli;
-pub mod cache;
-pub mod chain;
-pub mod confidential;
-pub mod environment;
-pub mod error;
+// Every type has one public path: the re-exports below. The modules are private, except
+// `http` (the transport seam), `persist` (the cache file toolkit), `aadsts` (the table of
+// Entra error codes) and `unix_time` (lenient time fields), whose items are not
+// re-exported here.
+pub mod aadsts;
+mod account;
+mod authority;
+mod azure_cli;
+mod cache;
+mod chain;
+mod confidential;
+mod env;
+mod environment;
+mod error;
 pub mod http;
-pub mod managed_identity;
-pub mod on_behalf_of;
+mod managed_identity;
+mod on_behalf_of;
+mod options;
 pub mod persist;
-pub mod public_client;
-pub mod secret;
-pub mod shared_cache;
-pub mod token;
-pub mod workload;
+mod public_client;
+mod secret;
+mod shared_cache;
+mod token;
+mod token_endpoint;
+pub mod unix_time;
+mod workload;
 
-pub use authority::{Authority, InstanceDiscovery};
+pub use account::Account;
+pub use authority::{
+    AZURE_CHINA, AZURE_PUBLIC_CLOUD, AZURE_US_GOVERNMENT, Authority, AuthorityMetadata,
+    INSTANCE_DISCOVERY_ENDPOINT, InstanceDiscovery,
+};
 pub use azure_cli::{AzureCliCredential, AzureCliOptions};
 pub use cache::{CacheKey, TokenCache, TokenKind};
 pub use chain::{
@@ -76,20 +111,21 @@ pub use chain::{
     DefaultAzureCredentialOptions,
 };
 pub use confidential::{
-    ClientAssertionCredential, ClientCertificate, ClientCertificateCredential, ClientOptions,
-    ClientSecretCredential,
+    Algorithm, AssertionCallback, ClientAssertionCredential, ClientAuth, ClientCertificate,
+    ClientCertificateCredential, ClientSecretCredential,
 };
-pub use environment::{Env, EnvironmentCredential};
+pub use env::Env;
+pub use environment::EnvironmentCredential;
 pub use error::{EntraErrorResponse, Error};
 pub use managed_identity::{
     ImdsRetryPolicy, ManagedIdentityCredential, ManagedIdentityEndpoint, ManagedIdentityHost,
     ManagedIdentityId, ManagedIdentityOptions,
 };
 pub use on_behalf_of::OnBehalfOfCredential;
+pub use options::ClientOptions;
 pub use public_client::{
-    Account, DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo,
-    InteractiveBrowserCredential, InteractiveOptions, PublicClient, RedirectHost, SignIn,
-    UrlCallback,
+    DeviceCodeCallback, DeviceCodeCredential, DeviceCodeInfo, InteractiveBrowserCredential,
+    InteractiveOptions, PublicClient, RedirectHost, SignIn, UrlCallback,
 };
 pub use secret::Secret;
 pub use shared_cache::{

@@ -7,21 +7,21 @@
 //! assertion ([`TokenKind::OnBehalfOf`]), so the assertion itself is never a map key and
 //! two users never share a token. One credential serves every request of the API:
 //! [`OnBehalfOfCredential::get_token_for`] takes the assertion, or
-//! [`OnBehalfOfCredential::with_user_assertion`] binds one for a [`TokenCredential`].
+//! [`OnBehalfOfCredential::with_user_assertion`] binds one for a [`TokenCredential`](crate::TokenCredential).
 
 use std::sync::Arc;
 
 use entra_jose::Algorithm;
 
 use crate::cache::{CacheKey, TokenCache, TokenKind};
-use crate::confidential::{
-    ClientAuth, ClientCertificate, ClientOptions, merged_claims, parse_token_response,
-};
+use crate::confidential::{ClientAuth, ClientCertificate};
 use crate::error::Error;
-use crate::http::{Pipeline, form_post};
+use crate::http::Pipeline;
+use crate::options::ClientOptions;
 use crate::public_client::Authorities;
 use crate::secret::Secret;
-use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
+use crate::token::{AccessToken, TokenRequest, token_credential};
+use crate::token_endpoint::{TokenForm, grant, merged_claims, parse_token_response};
 
 struct Inner {
     authorities: Authorities,
@@ -118,7 +118,7 @@ impl OnBehalfOfCredential {
     }
 
     /// The same credential (sharing its cache) bound to one incoming user token, for
-    /// code that wants a [`TokenCredential`].
+    /// code that wants a [`TokenCredential`](crate::TokenCredential).
     pub fn with_user_assertion(&self, assertion: impl Into<Secret>) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -171,47 +171,32 @@ impl OnBehalfOfCredential {
             .await?;
         let scope = request.scopes.join(" ");
         let creds = i.auth.form_fields(&i.client_id, &endpoint).await?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("client_id", &i.client_id),
-            ("assertion", assertion.expose()),
-            ("requested_token_use", "on_behalf_of"),
-            ("scope", &scope),
-        ];
-        for (k, v) in &creds {
-            form.push((k, v.expose()));
-        }
         let claims = merged_claims(request);
-        if let Some(c) = &claims {
-            form.push(("claims", c));
-        }
-        let resp = i
-            .pipeline
-            .send(form_post(&endpoint, &form)?, "on-behalf-of request")
+        let resp = TokenForm::new(grant::JWT_BEARER, &i.client_id)
+            .field("assertion", assertion.expose())
+            .field("requested_token_use", "on_behalf_of")
+            .field("scope", &scope)
+            .credentials(&creds)
+            .claims(claims.as_deref())
+            .send(&i.pipeline, &endpoint, "on-behalf-of request")
             .await?;
         parse_token_response(&endpoint, resp.status().as_u16(), resp.body()).map(|(t, _)| t)
     }
 }
 
-impl TokenCredential for OnBehalfOfCredential {
-    fn get_token<'a>(
-        &'a self,
-        request: &'a TokenRequest,
-    ) -> BoxFuture<'a, Result<AccessToken, Error>> {
-        Box::pin(async move {
-            let Some(assertion) = &self.assertion else {
-                return Err(Error::Config(
-                    "no user assertion: use with_user_assertion or get_token_for".into(),
-                ));
-            };
-            self.get_token_for(assertion, request).await
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "OnBehalfOfCredential"
+impl OnBehalfOfCredential {
+    /// What [`TokenCredential::get_token`] does.
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        let Some(assertion) = &self.assertion else {
+            return Err(Error::Config(
+                "no user assertion: use with_user_assertion or get_token_for".into(),
+            ));
+        };
+        self.get_token_for(assertion, request).await
     }
 }
+
+token_credential!(OnBehalfOfCredential, "OnBehalfOfCredential");
 
 #[cfg(test)]
 mod tests {

@@ -1,23 +1,15 @@
-//! [`SharedTokenCacheCredential`]: the "cached user account" of the default chain. A user
-//! who signed in once (with `entra login`, or any [`PublicClient`] writing the same cache
-//! file) gets tokens silently from the refresh token in that file, in any process.
-//!
-//! The file is [`default_cache_path`] unless the options name another; it is opened on
-//! the first request, so a process started before the sign-in still finds it. With no
-//! file, no account, or several accounts and no `AZURE_USERNAME` to choose, the
-//! credential is [`Error::Unavailable`] and says which. The account is chosen on the
-//! first request and kept (listing accounts reads the whole file) until a silent request
-//! for it needs the user again, say after a sign-out.
+//! [`SharedTokenCacheCredential`]: the user signed in to a shared cache file (details in its docs).
 
 use std::path::PathBuf;
 
 use tokio::sync::OnceCell;
 
-use crate::confidential::ClientOptions;
-use crate::environment::Env;
+use crate::account::Account;
+use crate::env::Env;
 use crate::error::Error;
+use crate::options::ClientOptions;
 use crate::persist::{PersistentCache, Protection};
-use crate::public_client::{Account, PublicClient};
+use crate::public_client::PublicClient;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 
 /// The public client `entra login` signs in with unless told otherwise: the Azure CLI's
@@ -74,7 +66,18 @@ pub struct SharedTokenCacheOptions {
     pub env: Option<Env>,
 }
 
-/// Tokens for the user signed in to a shared cache file (see the [module docs](self)).
+/// Tokens for the user signed in to a shared cache file.
+///
+/// [`SharedTokenCacheCredential`]: the "cached user account" of the default chain. A user
+/// who signed in once (with `entra login`, or any [`PublicClient`] writing the same cache
+/// file) gets tokens silently from the refresh token in that file, in any process.
+///
+/// The file is [`default_cache_path`] unless the options name another; it is opened on
+/// the first request, so a process started before the sign-in still finds it. With no
+/// file, no account, or several accounts and no `AZURE_USERNAME` to choose, the
+/// credential is [`Error::Unavailable`] and says which. The account is chosen on the
+/// first request and kept (listing accounts reads the whole file) until a silent request
+/// for it needs the user again, say after a sign-out.
 pub struct SharedTokenCacheCredential {
     options: SharedTokenCacheOptions,
     path: Option<PathBuf>,

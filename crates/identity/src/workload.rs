@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::authority::AZURE_PUBLIC_CLOUD;
-use crate::confidential::{AssertionCallback, ClientAssertionCredential, ClientOptions};
-use crate::environment::Env;
+use crate::confidential::{AssertionCallback, ClientAssertionCredential};
+use crate::env::Env;
 use crate::error::Error;
+use crate::options::ClientOptions;
 use crate::secret::Secret;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
 

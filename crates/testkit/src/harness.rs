@@ -176,7 +176,7 @@ impl Harness {
     /// audience `api://AzureADTokenExchange`) from the emulator's federation issuer,
     /// valid for `lifetime` seconds: what a workload identity's token file holds.
     pub fn workload_token(&self, lifetime: i64) -> String {
-        entra_emulator::discovery::mint_federated(
+        entra_emulator::mint_federated(
             self.dir(),
             &format!("{}/federation", self.base()),
             "system:serviceaccount:default:workload",

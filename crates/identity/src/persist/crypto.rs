@@ -1,5 +1,5 @@
 //! Encryption at rest: AES-256-GCM (aws-lc-rs), a fresh random 96-bit nonce for every
-//! write, and where the key comes from ([`KeySource`]: [`DefaultKey`] — the OS keyring
+//! write, and where the key comes from ([`CacheKeySource`]: [`DefaultKey`] — the OS keyring
 //! ([`OsKeyring`]) where one is reachable, else a [`KeyFile`] —, or the app's own
 //! [`StaticKey`]).
 //!
@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
-use super::CacheFileError;
+use super::error::CacheFileError;
+use super::fs::{create_dir, parent_dir, sync_dir, write_temp};
 
 /// First bytes of an encrypted cache file.
 pub const MAGIC: &[u8; 8] = b"\0EKCACHE";
@@ -84,10 +85,35 @@ impl std::fmt::Debug for EncryptionKey {
     }
 }
 
+/// Where a cache's encryption key went: the OS keyring or a key file (see
+/// [`PersistentCache::key_location`](super::PersistentCache::key_location)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyLocation {
+    /// The OS keyring (Secret Service, Keychain, Credential Manager), in an entry named
+    /// for the cache file's path.
+    OsKeyring,
+    /// A key file (mode 0600), here.
+    KeyFile(PathBuf),
+    /// No key yet: none was found, and none is created before the first write (which
+    /// puts it in the OS keyring when one is reachable, else in a key file).
+    NotYetCreated,
+    /// A key source of the caller's, as it describes itself.
+    Custom(String),
+    /// No key: the cache is plaintext ([`Protection::DangerPlaintextForMsalInterop`](super::Protection::DangerPlaintextForMsalInterop)).
+    Plaintext,
+}
+
 /// Where the cache encryption key lives.
-pub trait KeySource: Send + Sync {
+pub trait CacheKeySource: Send + Sync {
     /// Where the key is, for error messages, e.g. `key file /home/me/.cache/x.key`.
     fn describe(&self) -> String;
+
+    /// Where the key is, as a value; [`KeyLocation::Custom`] with
+    /// [`describe`](CacheKeySource::describe) unless the source says better.
+    fn location(&self) -> KeyLocation {
+        KeyLocation::Custom(self.describe())
+    }
 
     /// The key, or `None` when none was ever created.
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError>;
@@ -177,9 +203,13 @@ impl KeyFile {
     }
 }
 
-impl KeySource for KeyFile {
+impl CacheKeySource for KeyFile {
     fn describe(&self) -> String {
         format!("key file {}", self.path.display())
+    }
+
+    fn location(&self) -> KeyLocation {
+        KeyLocation::KeyFile(self.path.clone())
     }
 
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
@@ -195,10 +225,9 @@ impl KeySource for KeyFile {
             return Ok(key);
         }
         let key = EncryptionKey::generate()?;
-        let dir = super::file::parent_dir(&self.path);
-        super::file::create_dir(dir)
-            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
-        let tmp = super::file::write_temp(&self.path, key.expose())
+        let dir = parent_dir(&self.path);
+        create_dir(dir).map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        let tmp = write_temp(&self.path, key.expose())
             .map_err(|e| self.error(format!("cannot write: {e}")))?;
         // A hard link never replaces an existing file: if another process created the
         // key meanwhile, theirs stays and we use it.
@@ -213,7 +242,7 @@ impl KeySource for KeyFile {
         let _ = fs::remove_file(&tmp);
         match linked.map_err(|e| self.error(format!("cannot create: {e}")))? {
             true => {
-                super::file::sync_dir(dir);
+                sync_dir(dir);
                 Ok(key)
             }
             false => self
@@ -255,13 +284,26 @@ impl std::fmt::Debug for DefaultKey {
     }
 }
 
-impl KeySource for DefaultKey {
+impl CacheKeySource for DefaultKey {
     fn describe(&self) -> String {
         #[cfg(feature = "os-keyring")]
         if !self.file.path().exists() {
             return format!("{} (or {})", self.keyring.describe(), self.file.describe());
         }
         self.file.describe()
+    }
+
+    fn location(&self) -> KeyLocation {
+        if self.file.path().exists() {
+            return KeyLocation::KeyFile(self.file.path().to_path_buf());
+        }
+        #[cfg(feature = "os-keyring")]
+        if self.remembered.lock().expect("key lock").is_some()
+            || matches!(self.keyring.try_load(), Ok(Reach::Found(_)))
+        {
+            return KeyLocation::OsKeyring;
+        }
+        KeyLocation::NotYetCreated
     }
 
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
@@ -296,12 +338,15 @@ impl KeySource for DefaultKey {
             match self.keyring.try_store(&key)? {
                 true => {
                     *self.remembered.lock().expect("key lock") = Some(key.clone());
+                    tracing::info!(entry = %self.keyring.describe(), "the token cache's new key went to the OS keyring");
                     return Ok(key);
                 }
                 false => tracing::debug!("no OS keyring; creating a key file"),
             }
         }
-        self.file.load_or_create()
+        let key = self.file.load_or_create()?;
+        tracing::info!(key_file = %self.file.path().display(), "the token cache's new key went to a key file (mode 0600; no OS keyring was reachable)");
+        Ok(key)
     }
 }
 
@@ -391,9 +436,13 @@ impl OsKeyring {
 }
 
 #[cfg(feature = "os-keyring")]
-impl KeySource for OsKeyring {
+impl CacheKeySource for OsKeyring {
     fn describe(&self) -> String {
         format!("OS keyring entry ({}, {})", Self::SERVICE, self.account)
+    }
+
+    fn location(&self) -> KeyLocation {
+        KeyLocation::OsKeyring
     }
 
     fn load(&self) -> Result<Option<EncryptionKey>, CacheFileError> {
@@ -439,7 +488,7 @@ impl StaticKey {
     }
 }
 
-impl KeySource for StaticKey {
+impl CacheKeySource for StaticKey {
     fn describe(&self) -> String {
         self.name.clone()
     }

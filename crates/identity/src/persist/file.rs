@@ -30,9 +30,11 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::crypto::{self, DefaultKey, KeySource, OpenError};
+use super::crypto::{self, CacheKeySource, DefaultKey, KeyLocation, OpenError};
+use super::error::CacheFileError;
+use super::fs::{create_dir, parent_dir, write_atomically};
+use super::protection::Protection;
 use super::schema::CacheData;
-use super::{CacheFileError, Protection};
 
 /// How long a writer waits for another process's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,7 +45,7 @@ pub const REFRESH_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 
 enum Codec {
     Plaintext,
-    Sealed(Arc<dyn KeySource>),
+    Sealed(Arc<dyn CacheKeySource>),
 }
 
 /// A token cache file in the MSAL schema, plaintext or encrypted.
@@ -90,6 +92,15 @@ impl CacheFile {
             path,
             codec,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// Where this file's key is: the OS keyring, a key file, none yet, or none at all
+    /// (plaintext). May ask the OS keyring (a D-Bus round trip on Linux).
+    pub fn key_location(&self) -> KeyLocation {
+        match &self.codec {
+            Codec::Plaintext => KeyLocation::Plaintext,
+            Codec::Sealed(k) => k.location(),
         }
     }
 
@@ -348,76 +359,4 @@ fn lock_file(path: &Path, exclusive: bool, timeout: Duration) -> Result<LockGuar
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
-}
-
-/// The directory holding `path` (`.` for a bare file name).
-pub(super) fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Creates a directory and its parents (mode 0700 on Unix for the ones it creates).
-pub(super) fn create_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-/// Makes a rename or link in `dir` durable. Best effort: not every platform can open a
-/// directory.
-pub(super) fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-/// Writes `bytes` to a new temporary file beside `target` (mode 0600 on Unix), synced.
-pub(super) fn write_temp(target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
-    let mut rnd = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut rnd).map_err(|_| io::Error::other("random generator failed"))?;
-    let rnd: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-    let mut name = std::ffi::OsString::from(".");
-    name.push(target.file_name().unwrap_or_default());
-    name.push(format!(".{}-{rnd}.tmp", std::process::id()));
-    let tmp = target.with_file_name(name);
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&tmp).and_then(|mut f| {
-        io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()
-    });
-    match written {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// Replaces `target` with `bytes` atomically: temporary file, fsync, rename, directory
-/// fsync.
-pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = write_temp(target, bytes)?;
-    if let Err(e) = fs::rename(&tmp, target) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_dir(parent_dir(target));
-    Ok(())
 }

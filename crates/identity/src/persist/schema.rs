@@ -50,11 +50,13 @@ impl Serialize for Out<'_> {
 /// `take` removes the field only when it has the expected shape; anything else stays
 /// in `extra` so that it is written back as it was.
 mod field {
-    use super::*;
+    // Absolute paths, not `super::*`: the file-level import checker reads `super` as
+    // this file's parent.
 
     /// A string; absent when `None`.
     pub mod text {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<String> {
             match m.remove(k) {
                 Some(Value::String(s)) => Some(s),
@@ -74,7 +76,8 @@ mod field {
     /// null` on app tokens and matches its queries field by field, so a missing field
     /// would hide the entry from it.
     pub mod nullable_text {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<String> {
             match m.remove(k) {
                 Some(Value::String(s)) => Some(s),
@@ -92,7 +95,10 @@ mod field {
 
     /// A token: moved out of the parsed JSON into a [`Secret`] without a copy.
     pub mod secret {
-        use super::*;
+        use crate::persist::schema::Out;
+        use crate::persist::schema::field::text;
+        use crate::secret::Secret;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<Secret> {
             text::take(m, k).map(Secret::new)
         }
@@ -103,7 +109,8 @@ mod field {
 
     /// Epoch seconds, a string on disk (a number is accepted when reading).
     pub mod epoch {
-        use super::*;
+        use crate::persist::schema::Out;
+        use serde_json::{Map, Value};
         pub fn take(m: &mut Map<String, Value>, k: &str) -> Option<i64> {
             let parsed = match m.get(k)? {
                 Value::String(s) => s.trim().parse::<i64>().ok(),
@@ -182,7 +189,7 @@ macro_rules! schema_entry {
 
 schema_entry! {
     /// An access token (`AccessToken` section).
-    AccessToken {
+    AccessTokenEntry {
         /// `AccessToken`.
         credential_type: Option<String> => text,
         /// The token.
@@ -213,7 +220,7 @@ schema_entry! {
 schema_entry! {
     /// A refresh token (`RefreshToken` section). Refresh tokens are cross-tenant: the
     /// key has an empty realm.
-    RefreshToken {
+    RefreshTokenEntry {
         /// `RefreshToken`.
         credential_type: Option<String> => text,
         /// The token.
@@ -235,7 +242,7 @@ schema_entry! {
 
 schema_entry! {
     /// An ID token (`IdToken` section).
-    IdToken {
+    IdTokenEntry {
         /// `IdToken`.
         credential_type: Option<String> => text,
         /// The token.
@@ -253,7 +260,7 @@ schema_entry! {
 
 schema_entry! {
     /// A signed-in account (`Account` section), one per tenant the user signed in to.
-    Account {
+    AccountEntry {
         /// `uid.utid`: object id and home tenant id.
         home_account_id: Option<String> => text,
         /// The authority host.
@@ -291,7 +298,7 @@ fn s(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
 }
 
-impl AccessToken {
+impl AccessTokenEntry {
     /// `home_account_id-environment-accesstoken-client_id-realm-target`, lower case.
     /// An entry bound to extra request parameters (MSAL's `ext_cache_key`) is keyed as
     /// MSAL keys it: `atext` and the hash appended.
@@ -328,7 +335,7 @@ impl AccessToken {
     }
 }
 
-impl RefreshToken {
+impl RefreshTokenEntry {
     /// `home_account_id-environment-refreshtoken-client_id--target`, lower case.
     pub fn key(&self) -> String {
         join_key(&[
@@ -342,7 +349,7 @@ impl RefreshToken {
     }
 }
 
-impl IdToken {
+impl IdTokenEntry {
     /// `home_account_id-environment-idtoken-client_id-realm-`, lower case.
     pub fn key(&self) -> String {
         join_key(&[
@@ -356,7 +363,7 @@ impl IdToken {
     }
 }
 
-impl Account {
+impl AccountEntry {
     /// `home_account_id-environment-realm`, lower case.
     pub fn key(&self) -> String {
         join_key(&[
@@ -379,16 +386,16 @@ impl AppMetadata {
 pub struct CacheData {
     /// `AccessToken`.
     #[serde(rename = "AccessToken", default)]
-    pub access_tokens: BTreeMap<String, AccessToken>,
+    pub access_tokens: BTreeMap<String, AccessTokenEntry>,
     /// `RefreshToken`.
     #[serde(rename = "RefreshToken", default)]
-    pub refresh_tokens: BTreeMap<String, RefreshToken>,
+    pub refresh_tokens: BTreeMap<String, RefreshTokenEntry>,
     /// `IdToken`.
     #[serde(rename = "IdToken", default)]
-    pub id_tokens: BTreeMap<String, IdToken>,
+    pub id_tokens: BTreeMap<String, IdTokenEntry>,
     /// `Account`.
     #[serde(rename = "Account", default)]
-    pub accounts: BTreeMap<String, Account>,
+    pub accounts: BTreeMap<String, AccountEntry>,
     /// `AppMetadata`.
     #[serde(rename = "AppMetadata", default)]
     pub app_metadata: BTreeMap<String, AppMetadata>,
@@ -419,23 +426,23 @@ impl CacheData {
     }
 
     /// Stores an access token under its key, replacing what was there.
-    pub fn insert_access_token(&mut self, entry: AccessToken) {
+    pub fn insert_access_token(&mut self, entry: AccessTokenEntry) {
         self.access_tokens.insert(entry.key(), entry);
     }
 
     /// Stores a refresh token under its key.
-    pub fn insert_refresh_token(&mut self, entry: RefreshToken) {
+    pub fn insert_refresh_token(&mut self, entry: RefreshTokenEntry) {
         self.refresh_tokens.insert(entry.key(), entry);
     }
 
     /// Stores an ID token under its key.
-    pub fn insert_id_token(&mut self, entry: IdToken) {
+    pub fn insert_id_token(&mut self, entry: IdTokenEntry) {
         self.id_tokens.insert(entry.key(), entry);
     }
 
     /// Stores an account under its key. Fields this version does not model that the
     /// stored account had (MSAL's `account_source`, `name`...) are carried over.
-    pub fn insert_account(&mut self, mut entry: Account) {
+    pub fn insert_account(&mut self, mut entry: AccountEntry) {
         let key = entry.key();
         if let Some(old) = self.accounts.remove(&key) {
             for (k, v) in old.extra {
@@ -495,7 +502,7 @@ mod tests {
 
     #[test]
     fn keys_follow_msal() {
-        let at = AccessToken {
+        let at = AccessTokenEntry {
             home_account_id: Some("UID.UTID".into()),
             environment: Some("login.microsoftonline.com".into()),
             client_id: Some("C1".into()),
@@ -507,7 +514,7 @@ mod tests {
             at.key(),
             "uid.utid-login.microsoftonline.com-accesstoken-c1-t1-a b"
         );
-        let app = AccessToken {
+        let app = AccessTokenEntry {
             home_account_id: None,
             ..at.clone()
         };
@@ -515,7 +522,7 @@ mod tests {
             app.key(),
             "-login.microsoftonline.com-accesstoken-c1-t1-a b"
         );
-        let rt = RefreshToken {
+        let rt = RefreshTokenEntry {
             home_account_id: Some("u.t".into()),
             environment: Some("h".into()),
             client_id: Some("c".into()),
@@ -523,7 +530,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(rt.key(), "u.t-h-refreshtoken-c--x");
-        let id = IdToken {
+        let id = IdTokenEntry {
             home_account_id: Some("u.t".into()),
             environment: Some("h".into()),
             client_id: Some("c".into()),
@@ -531,7 +538,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(id.key(), "u.t-h-idtoken-c-r-");
-        let acct = Account {
+        let acct = AccountEntry {
             home_account_id: Some("u.t".into()),
             environment: Some("h".into()),
             realm: Some("r".into()),
@@ -562,7 +569,7 @@ mod tests {
             "key_id": "k",
             "nested": {"a": [1, 2]},
         });
-        let at: AccessToken = serde_json::from_value(raw.clone()).unwrap();
+        let at: AccessTokenEntry = serde_json::from_value(raw.clone()).unwrap();
         assert_eq!(at.secret.as_ref().unwrap().expose(), "s3cret");
         assert_eq!(at.home_account_id, None);
         assert_eq!(at.realm, None);
@@ -580,7 +587,7 @@ mod tests {
 
     #[test]
     fn merge_prefers_the_newer_entry() {
-        let entry = |secret: &str, t: i64| AccessToken {
+        let entry = |secret: &str, t: i64| AccessTokenEntry {
             secret: Some(Secret::new(secret)),
             cached_at: Some(t),
             target: Some("x".into()),
@@ -588,13 +595,13 @@ mod tests {
         };
         let mut disk = CacheData::default();
         disk.insert_access_token(entry("disk", 200));
-        disk.insert_access_token(AccessToken {
+        disk.insert_access_token(AccessTokenEntry {
             target: Some("only-on-disk".into()),
             ..entry("d2", 1)
         });
         let mut mine = CacheData::default();
         mine.insert_access_token(entry("mine-older", 100));
-        mine.insert_access_token(AccessToken {
+        mine.insert_access_token(AccessTokenEntry {
             target: Some("only-mine".into()),
             ..entry("m2", 1)
         });

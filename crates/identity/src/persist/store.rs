@@ -10,11 +10,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{CacheFileError, PersistentCache, TokenResponse, environment_of};
+use super::cache::PersistentCache;
+use super::error::CacheFileError;
+use super::file::RefreshLock;
+use super::response::{TokenResponse, environment_of};
+use super::schema::AccessTokenEntry;
+use crate::account::{Account, AccountStore, UserTokens};
 use crate::error::Error;
-use crate::public_client::{Account, AccountStore, UserTokens};
 use crate::secret::Secret;
-use crate::token::{AccessToken, now};
+use crate::token::AccessToken;
+use crate::unix_time::now;
 
 /// Runs `f` against `cache` on tokio's blocking pool.
 pub(crate) async fn blocking<T, F>(cache: &Arc<PersistentCache>, f: F) -> Result<T, Error>
@@ -33,7 +38,7 @@ where
 /// minutes left (the cache's lookup checks that) and not yet due for a proactive refresh
 /// (a token past `refresh_on` is left to the network, or the in-memory cache in front
 /// would keep asking the file for the same aging token).
-fn usable(at: super::AccessToken) -> Option<AccessToken> {
+fn usable(at: AccessTokenEntry) -> Option<AccessToken> {
     let token = at.to_token()?;
     match token.refresh_on {
         Some(r) if now() >= r => None,
@@ -214,7 +219,7 @@ impl AccountStore for FileAccountStore {
         Ok(())
     }
 
-    fn refresh_lock(&self) -> Result<Option<super::RefreshLock>, Error> {
+    fn refresh_lock(&self) -> Result<Option<RefreshLock>, Error> {
         Ok(Some(self.cache.file().lock_for_refresh()?))
     }
 

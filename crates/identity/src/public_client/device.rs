@@ -12,13 +12,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PublicClient, SignIn, check_scopes, user_scopes};
+use super::client::{PublicClient, SignIn, check_scopes, user_scopes};
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::form_post;
+use crate::options::ClientOptions;
 use crate::secret::Secret;
-use crate::token::{TokenRequest, now, seconds};
-
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+use crate::token::TokenRequest;
+use crate::token::{AccessToken, token_credential};
+use crate::token_endpoint::{TokenForm, error_response, grant};
+use crate::unix_time::{now, seconds};
 
 /// What the user needs to finish a device code sign-in. None of it is secret: the user
 /// code is meant to be shown (the device code itself stays inside the client).
@@ -36,6 +38,15 @@ pub struct DeviceCodeInfo {
 
 /// Receives the device code to show the user.
 pub type DeviceCodeCallback = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
+
+/// A device code as the authority issued it: what the user sees, and what polling needs.
+struct DeviceCode {
+    info: DeviceCodeInfo,
+    device_code: Secret,
+    token_endpoint: String,
+    interval: Duration,
+    expires_in: i64,
+}
 
 fn stopped(message: String) -> Error {
     Error::Transport {
@@ -69,27 +80,27 @@ impl PublicClient {
         request: &TokenRequest,
         on_code: &(dyn Fn(&DeviceCodeInfo) + Send + Sync),
     ) -> Result<SignIn, Error> {
+        let code = self.request_device_code(request).await?;
+        on_code(&code.info);
+        self.poll_device_code(request, code).await
+    }
+
+    /// Asks the authority's `device_authorization_endpoint` for a code (RFC 8628 §3.1-3.2).
+    async fn request_device_code(&self, request: &TokenRequest) -> Result<DeviceCode, Error> {
         let tenant = self
             .authorities
             .tenant_for(request.tenant.as_deref(), None)?;
-        let other = if tenant.eq_ignore_ascii_case(self.authorities.home().tenant()) {
-            None
-        } else {
-            Some(self.authorities.other(&tenant).await?)
-        };
-        let metadata = match &other {
-            Some(a) => a.metadata(&self.pipeline).await?,
-            None => self.authorities.home().metadata(&self.pipeline).await?,
-        };
-        let token_endpoint = metadata.token_endpoint.clone();
-        let endpoint = metadata
-            .device_authorization_endpoint
-            .clone()
-            .ok_or_else(|| Error::Unavailable {
-                credential: "DeviceCodeCredential",
-                reason: "the authority's discovery document has no device_authorization_endpoint"
-                    .into(),
-            })?;
+        let metadata = self.authorities.metadata(&tenant, &self.pipeline).await?;
+        let token_endpoint = metadata.token_endpoint;
+        let endpoint =
+            metadata
+                .device_authorization_endpoint
+                .ok_or_else(|| Error::Unavailable {
+                    credential: "DeviceCodeCredential",
+                    reason:
+                        "the authority's discovery document has no device_authorization_endpoint"
+                            .into(),
+                })?;
         let scope = user_scopes(&request.scopes);
         let resp = self
             .pipeline
@@ -103,13 +114,7 @@ impl PublicClient {
             .await?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(match EntraErrorResponse::parse(status, resp.body()) {
-                Some(e) => Error::Entra(Box::new(e)),
-                None => Error::Response {
-                    endpoint: endpoint.clone(),
-                    message: format!("HTTP {status} without an OAuth error body"),
-                },
-            });
+            return Err(error_response(&endpoint, status, resp.body()));
         }
         let v: serde_json::Value =
             serde_json::from_slice(resp.body()).map_err(|e| Error::Response {
@@ -126,7 +131,7 @@ impl PublicClient {
             .or_else(|| text("verification_url"))
             .unwrap_or_default();
         let expires_in = seconds(v.get("expires_in")).unwrap_or(900).max(1);
-        let mut interval =
+        let interval =
             Duration::from_secs(seconds(v.get("interval")).unwrap_or(5).clamp(1, 60) as u64);
         let info = DeviceCodeInfo {
             message: text("message").unwrap_or_else(|| {
@@ -136,7 +141,29 @@ impl PublicClient {
             verification_uri,
             expires_on: now() + expires_in,
         };
-        on_code(&info);
+        Ok(DeviceCode {
+            info,
+            device_code,
+            token_endpoint,
+            interval,
+            expires_in,
+        })
+    }
+
+    /// Polls the token endpoint every `interval` (5 s more after each `slow_down`) until
+    /// the user finishes or the code expires (RFC 8628 §3.4-3.5).
+    async fn poll_device_code(
+        &self,
+        request: &TokenRequest,
+        code: DeviceCode,
+    ) -> Result<SignIn, Error> {
+        let DeviceCode {
+            device_code,
+            token_endpoint,
+            mut interval,
+            expires_in,
+            ..
+        } = code;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(expires_in as u64);
         loop {
             let wake = tokio::time::Instant::now() + interval;
@@ -147,15 +174,10 @@ impl PublicClient {
                 )));
             }
             tokio::time::sleep_until(wake).await;
-            let form = [
-                ("grant_type", GRANT),
-                ("client_id", self.client_id.as_str()),
-                ("device_code", device_code.expose()),
-                ("client_info", "1"),
-            ];
-            let resp = self
-                .pipeline
-                .send(form_post(&token_endpoint, &form)?, "device code poll")
+            let resp = TokenForm::new(grant::DEVICE_CODE, &self.client_id)
+                .field("device_code", device_code.expose())
+                .field("client_info", "1")
+                .send(&self.pipeline, &token_endpoint, "device code poll")
                 .await?;
             let status = resp.status().as_u16();
             if !(200..300).contains(&status)
@@ -179,11 +201,66 @@ impl PublicClient {
     }
 }
 
+/// Signs a user in with a device code (the user types a code on another device), then
+/// gets tokens silently while the refresh token works.
+pub struct DeviceCodeCredential {
+    client: PublicClient,
+    on_code: DeviceCodeCallback,
+}
+
+impl std::fmt::Debug for DeviceCodeCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeCredential")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceCodeCredential {
+    /// A credential for the public client `client_id` in `tenant`; `on_code` shows the
+    /// user the code and where to enter it.
+    pub fn new(
+        tenant: &str,
+        client_id: &str,
+        options: ClientOptions,
+        on_code: DeviceCodeCallback,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            client: PublicClient::new(tenant, client_id, options)?,
+            on_code,
+        })
+    }
+
+    /// The public client underneath (accounts, silent calls).
+    pub fn client(&self) -> &PublicClient {
+        &self.client
+    }
+
+    /// Signs in now, whatever is cached. Dropping the future stops polling.
+    pub async fn authenticate(&self, request: &TokenRequest) -> Result<SignIn, Error> {
+        self.client
+            .sign_in_with_device_code(request, &*self.on_code, std::future::pending())
+            .await
+    }
+
+    async fn token(&self, request: &TokenRequest) -> Result<AccessToken, Error> {
+        if let Some(account) = self.client.current_account().await? {
+            match self.client.get_token_silent(&account, request).await {
+                Err(e) if e.needs_interaction() => {}
+                other => return other,
+            }
+        }
+        Ok(self.authenticate(request).await?.token)
+    }
+}
+
+token_credential!(DeviceCodeCredential, "DeviceCodeCredential");
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confidential::ClientOptions;
     use crate::http::{HttpClient, Pipeline, Request, Response, RetryPolicy};
+    use crate::options::ClientOptions;
     use crate::token::BoxFuture;
     use std::sync::Mutex;
 

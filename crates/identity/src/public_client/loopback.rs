@@ -20,15 +20,12 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{
-    InteractiveOptions, PublicClient, RedirectHost, SignIn, check_scopes, random_b64,
-    redirect_error, user_scopes,
-};
-use crate::confidential::merged_claims;
-use crate::error::Error;
-use crate::http::form_post;
+use super::client::{PublicClient, SignIn, check_scopes, user_scopes};
+use super::interactive::{InteractiveOptions, RedirectHost};
+use crate::error::{EntraErrorResponse, Error};
 use crate::secret::Secret;
 use crate::token::TokenRequest;
+use crate::token_endpoint::{TokenForm, grant, merged_claims};
 
 /// Largest request head the listener reads.
 const MAX_HEAD: usize = 8 * 1024;
@@ -39,6 +36,8 @@ impl PublicClient {
     /// Signs a user in through the browser and returns the account and a token for
     /// `request`. The sign-in URL goes to `options.on_url` and, when
     /// `options.open_browser`, to the system browser.
+    // Over 80 lines: the authorization-code sequence (URL with PKCE, state and nonce,
+    // listener, redemption) reads top to bottom with its secrets in one scope.
     pub async fn sign_in_interactive(
         &self,
         request: &TokenRequest,
@@ -48,19 +47,9 @@ impl PublicClient {
         let tenant = self
             .authorities
             .tenant_for(request.tenant.as_deref(), None)?;
-        let authority = if tenant.eq_ignore_ascii_case(self.authorities.home().tenant()) {
-            None
-        } else {
-            Some(self.authorities.other(&tenant).await?)
-        };
-        let metadata = match &authority {
-            Some(a) => a.metadata(&self.pipeline).await?,
-            None => self.authorities.home().metadata(&self.pipeline).await?,
-        };
-        let (authorize, token_endpoint) = (
-            metadata.authorization_endpoint.clone(),
-            metadata.token_endpoint.clone(),
-        );
+        let metadata = self.authorities.metadata(&tenant, &self.pipeline).await?;
+        let (authorize, token_endpoint) =
+            (metadata.authorization_endpoint, metadata.token_endpoint);
         let listener = Loopback::bind().await?;
         let redirect_uri = listener.redirect_uri(options.redirect_host);
         let verifier = Secret::new(random_b64(32));
@@ -97,20 +86,7 @@ impl PublicClient {
             serde_urlencoded::to_string(&params).map_err(|e| Error::Config(e.to_string()))?;
         let sep = if authorize.contains('?') { '&' } else { '?' };
         let url = format!("{authorize}{sep}{query}");
-        if let Some(cb) = &options.on_url {
-            cb(&url);
-        }
-        if options.open_browser
-            && let Err(why) = open_browser(&url)
-        {
-            if options.on_url.is_none() {
-                return Err(Error::Unavailable {
-                    credential: "InteractiveBrowserCredential",
-                    reason: format!("could not open a browser: {why}"),
-                });
-            }
-            tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
-        }
+        show_sign_in_url(&url, options)?;
         let (pending, answer) = listener.wait(&state, options.timeout).await?;
         let outcome = async {
             if let Some(error) = answer.get("error") {
@@ -123,22 +99,16 @@ impl PublicClient {
                 endpoint: "the sign-in redirect".into(),
                 message: "it has neither a code nor an error".into(),
             })?;
-            let mut form: Vec<(&str, &str)> = vec![
-                ("grant_type", "authorization_code"),
-                ("client_id", &self.client_id),
-                ("code", code.expose()),
-                ("redirect_uri", &redirect_uri),
-                ("code_verifier", verifier.expose()),
-                ("scope", &scope),
-                ("client_info", "1"),
-            ];
-            if let Some(c) = &claims {
-                form.push(("claims", c));
-            }
-            let resp = self
-                .pipeline
+            let resp = TokenForm::new(grant::AUTHORIZATION_CODE, &self.client_id)
+                .field("code", code.expose())
+                .field("redirect_uri", &redirect_uri)
+                .field("code_verifier", verifier.expose())
+                .field("scope", &scope)
+                .field("client_info", "1")
+                .claims(claims.as_deref())
                 .send(
-                    form_post(&token_endpoint, &form)?,
+                    &self.pipeline,
+                    &token_endpoint,
                     "authorization code redemption",
                 )
                 .await?;
@@ -497,6 +467,55 @@ fn spawn(mut command: std::process::Command) -> std::io::Result<()> {
     // Reap the opener when it exits (it usually hands off to the browser and returns).
     std::thread::spawn(move || child.wait());
     Ok(())
+}
+
+/// Hands the sign-in URL to `options.on_url` and, when `options.open_browser`, to the
+/// system browser; a browser that cannot be opened is an error only when no callback
+/// got the URL.
+fn show_sign_in_url(url: &str, options: &InteractiveOptions) -> Result<(), Error> {
+    if let Some(cb) = &options.on_url {
+        cb(url);
+    }
+    if options.open_browser
+        && let Err(why) = open_browser(url)
+    {
+        if options.on_url.is_none() {
+            return Err(Error::Unavailable {
+                credential: "InteractiveBrowserCredential",
+                reason: format!("could not open a browser: {why}"),
+            });
+        }
+        tracing::warn!(%why, "could not open a browser; the sign-in URL went to the callback");
+    }
+    Ok(())
+}
+
+/// Base64url of `n` random bytes.
+fn random_b64(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut b)
+        .expect("system RNG");
+    entra_jose::b64url(b)
+}
+
+/// `error=` from a redirect as Entra's error (codes read from `AADSTS<n>:`).
+pub(super) fn redirect_error(error: &str, description: &str) -> Error {
+    let codes = description
+        .split("AADSTS")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    Error::Entra(Box::new(EntraErrorResponse {
+        error: error.to_string(),
+        description: description.to_string(),
+        codes,
+        // The authorize endpoint answers with a 302 to the redirect URI.
+        status: 302,
+        ..Default::default()
+    }))
 }
 
 #[cfg(test)]
