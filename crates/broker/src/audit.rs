@@ -127,7 +127,7 @@ impl AuditLog {
         let writer = std::thread::Builder::new()
             .name("entra-broker-audit".into())
             .spawn(move || write_lines(rx, sink, path))
-            .map_err(|e| BrokerError::Io(format!("audit log writer thread: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::AuditThread(e)))?;
         Ok(Arc::new(Self {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
@@ -183,8 +183,12 @@ fn open_append(path: &Path) -> Result<std::fs::File, BrokerError> {
     o.create(true).append(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
-        .map_err(|e| BrokerError::Io(format!("audit log {}: {e}", path.display())))
+    o.open(path).map_err(|e| {
+        BrokerError::from(crate::error::IoError::AuditLog {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })
 }
 
 fn write_lines(rx: Receiver<Msg>, sink: Box<dyn Write + Send>, path: Option<PathBuf>) {
@@ -254,21 +258,15 @@ pub fn timestamp() -> String {
     )
 }
 
-/// A JWT's payload, read once (no signature check: the broker only reads what its own
-/// upstream gave it). `None` for a token that is not a JWT.
-pub struct Payload(Option<serde_json::Value>);
+/// A JWT's payload, read once with [`entra_jose::decode_unverified`] (no signature
+/// check: the broker only reads what its own upstream gave it). `None` for a token that
+/// is not a JWT.
+pub struct Payload(Option<serde_json::Map<String, serde_json::Value>>);
 
 impl Payload {
     /// Decodes `token`'s payload.
     pub fn of(token: &str) -> Self {
-        use base64::Engine;
-        let value = token.split('.').nth(1).and_then(|p| {
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p.trim_end_matches('='))
-                .ok()?;
-            serde_json::from_slice(&bytes).ok()
-        });
-        Self(value)
+        Self(entra_jose::decode_unverified(token).ok().map(|t| t.claims))
     }
 
     /// A string claim, only when identifier-like (a hostile upstream cannot inject into
@@ -303,7 +301,9 @@ mod tests {
         use base64::Engine;
         let p = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"uti":"AbC-123","appid":"x"}"#);
-        let jwt = format!("h.{p}.s");
+        // A header as every JWT has: the payload is read only from a well-formed JWS.
+        let h = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#);
+        let jwt = format!("{h}.{p}.c2ln");
         let payload = Payload::of(&jwt);
         assert_eq!(payload.token_id(&jwt), "uti:AbC-123");
         assert_eq!(payload.claim("appid").as_deref(), Some("x"));

@@ -18,16 +18,19 @@
 //!   flight or waiting, the request is refused ([`FetchError::CacheFull`], a 503) rather
 //!   than the bound broken (see `cache/table.rs`).
 
+mod cached;
+mod fetch_error;
+mod maintenance;
 mod table;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use entra_identity::{Error as IdentityError, Secret, TokenRequest};
+use entra_identity::TokenRequest;
 
 use crate::audit;
 use crate::metrics::Metrics;
@@ -35,146 +38,13 @@ use crate::store::{SharedStore, StoreKey, Stored};
 use crate::upstream::Identity;
 use table::{Keyed, Table};
 
+pub use cached::{Cached, Source, json_safe};
+pub use fetch_error::FetchError;
+
 /// How long a replica holds the fleet lock at most while it asks upstream.
 const LOCK_TTL_MS: u64 = 30_000;
 /// Longest an upstream request may take (the identity pipeline retries inside it).
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(25);
-
-/// A cached token.
-pub struct Cached {
-    /// The token.
-    pub token: Secret,
-    /// Expiry, unix seconds.
-    pub expires_on: i64,
-    /// When the background refresher renews it, unix seconds.
-    pub refresh_at: i64,
-    /// When it was obtained, unix seconds.
-    pub fetched_at: i64,
-    /// For audit lines.
-    pub token_id: String,
-    /// The client id it was issued to, when known.
-    pub client_id: Option<String>,
-    /// Whether the token can be written into JSON as is (base64url and dots, as every
-    /// JWT): then answers copy it without an escaping pass.
-    pub json_safe: bool,
-}
-
-/// Whether `token` needs no JSON escaping.
-pub fn json_safe(token: &str) -> bool {
-    token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-impl std::fmt::Debug for Cached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cached")
-            .field("expires_on", &self.expires_on)
-            .field("refresh_at", &self.refresh_at)
-            .field("token_id", &self.token_id)
-            .finish()
-    }
-}
-
-impl Cached {
-    fn to_stored(&self) -> Stored {
-        Stored {
-            token: self.token.expose().to_string(),
-            expires_on: self.expires_on,
-            refresh_at: self.refresh_at,
-            fetched_at: self.fetched_at,
-            token_id: self.token_id.clone(),
-            client_id: self.client_id.clone(),
-        }
-    }
-
-    fn from_stored(s: &Stored) -> Self {
-        Self {
-            token: s.secret(),
-            expires_on: s.expires_on,
-            refresh_at: s.refresh_at,
-            fetched_at: s.fetched_at,
-            token_id: s.token_id.clone(),
-            client_id: s.client_id.clone(),
-            json_safe: json_safe(&s.token),
-        }
-    }
-}
-
-/// Where an answer came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// Memory.
-    Hit,
-    /// Upstream, just now (this request waited for it, or shared a fetch in flight).
-    Miss,
-    /// Another replica's fetch, read from the shared store.
-    Fleet,
-    /// A still-valid token served because upstream failed.
-    Stale,
-}
-
-impl Source {
-    /// Its name in audit lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Hit => "hit",
-            Source::Miss => "miss",
-            Source::Fleet => "fleet",
-            Source::Stale => "stale",
-        }
-    }
-}
-
-/// Why no token could be had.
-#[derive(Debug, Clone)]
-pub enum FetchError {
-    /// The authority refused (wrong secret, unknown resource, no permission): a 4xx.
-    Rejected {
-        /// OAuth error code (`invalid_client`, `invalid_resource`, ...).
-        error: String,
-        /// Its description (AADSTS code and text).
-        description: String,
-    },
-    /// The authority could not be reached or failed (5xx, 429, timeout): retry later.
-    Unavailable(String),
-    /// The request needed a new (identity, scopes) slot, the cache holds `max` and every
-    /// one has a request in flight or waiting: retry later.
-    CacheFull {
-        /// `[broker] max_tokens`.
-        max: usize,
-    },
-}
-
-impl FetchError {
-    fn from_identity(e: &IdentityError) -> Self {
-        match e {
-            IdentityError::Entra(r) if r.status < 500 && r.status != 429 => FetchError::Rejected {
-                error: r.error.clone(),
-                description: r.description.clone(),
-            },
-            IdentityError::Config(m) => FetchError::Rejected {
-                error: "invalid_request".into(),
-                description: m.clone(),
-            },
-            other => FetchError::Unavailable(other.to_string()),
-        }
-    }
-
-    /// One line for logs and audit.
-    pub fn summary(&self) -> String {
-        match self {
-            FetchError::Rejected { error, description } => {
-                let first = description.lines().next().unwrap_or("");
-                format!("{error}: {first}")
-            }
-            FetchError::Unavailable(m) => m.clone(),
-            FetchError::CacheFull { max } => format!(
-                "the token cache is full: it holds max_tokens ({max}) and every one has a request in flight"
-            ),
-        }
-    }
-}
 
 struct Failure {
     at: Instant,
@@ -674,143 +544,6 @@ impl Cache {
             .collect();
         out.sort_by(|a, b| (&a.identity, &a.scopes).cmp(&(&b.identity, &b.scopes)));
         out
-    }
-
-    /// One pass of housekeeping: starts background refreshes of tokens that are due and
-    /// had callers, drops expired and unused slots, evicts down to `max_tokens` (after a
-    /// reload lowered it; inserts keep the bound otherwise), updates the gauges. Called
-    /// every second by [`Cache::spawn_maintenance`]. O(n) in the slots held.
-    pub fn maintain(self: &Arc<Self>) {
-        let now = now();
-        // Weak references: the pass holds each slot only while it looks at it, so an
-        // insert meanwhile still sees which slots are idle (and may evict them).
-        let all: Vec<Weak<Slot>> = self
-            .slots
-            .read()
-            .expect("cache lock")
-            .slots()
-            .map(Arc::downgrade)
-            .collect();
-        let mut dead: Vec<Weak<Slot>> = Vec::new();
-        for w in &all {
-            let Some(s) = w.upgrade() else { continue };
-            let Some(t) = s.current() else {
-                let idle = now - s.last_used.load(Ordering::Relaxed) > 120;
-                if idle && s.flight.try_lock().is_ok() {
-                    dead.push(w.clone());
-                }
-                continue;
-            };
-            if t.expires_on <= now {
-                if s.flight.try_lock().is_ok() {
-                    dead.push(w.clone());
-                }
-                continue;
-            }
-            let last_used = s.last_used.load(Ordering::Relaxed);
-            let used_since = last_used > t.fetched_at || last_used >= t.refresh_at - 1;
-            let backing_off = s
-                .failure
-                .lock()
-                .expect("slot lock")
-                .as_ref()
-                .is_some_and(|f| Instant::now() < f.until);
-            if now >= t.refresh_at
-                && used_since
-                && !backing_off
-                && let Ok(guard) = s.flight.clone().try_lock_owned()
-            {
-                let me = self.clone();
-                let slot = s.clone();
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let ours = slot.current().map_or(0, |c| c.fetched_at);
-                    match me.obtain(&slot, ours).await {
-                        Ok((_, source)) => {
-                            me.note_success(&slot, source);
-                            tracing::debug!(identity = %slot.key.identity, scopes = %slot.key.scopes, source = source.as_str(), "refreshed ahead of expiry");
-                        }
-                        Err(e) => {
-                            me.note_failure(&slot, &e);
-                            tracing::warn!(identity = %slot.key.identity, scopes = %slot.key.scopes, error = %e.summary(), "background refresh failed; the cached token is served until it expires");
-                        }
-                    }
-                });
-            }
-        }
-        drop(all);
-        let max = self.max_tokens();
-        let over = { self.slots.read().expect("cache lock").len() > max };
-        if !dead.is_empty() || over {
-            let mut slots = self.slots.write().expect("cache lock");
-            for w in &dead {
-                // A dead slot a request has taken up since is left to it.
-                if let Some(s) = w.upgrade() {
-                    slots.remove_idle(&s, 1);
-                }
-            }
-            let excess = slots.len().saturating_sub(max);
-            if excess > 0 {
-                let evicted = slots.evict(excess);
-                self.metrics.evictions.inc_by(evicted as u64);
-            }
-        }
-        self.maintain_gauges();
-    }
-
-    /// Updates the `cached_tokens` and `soonest_expiry_seconds` gauges (at scrape time).
-    pub fn maintain_gauges(&self) {
-        let now = now();
-        let slots = self.slots.read().expect("cache lock");
-        let mut held = 0i64;
-        let mut soonest = i64::MAX;
-        for t in slots.slots().filter_map(|s| s.current()) {
-            if t.expires_on > now {
-                held += 1;
-                soonest = soonest.min(t.expires_on);
-            }
-        }
-        self.metrics.cached_tokens.set(held);
-        self.metrics.soonest_expiry.set(if soonest == i64::MAX {
-            -1
-        } else {
-            soonest - now
-        });
-    }
-
-    /// Runs [`Cache::maintain`] every second until the cache is dropped; in fleet mode
-    /// also applies other replicas' purges.
-    pub fn spawn_maintenance(self: &Arc<Self>) {
-        let weak: Weak<Self> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(me) = weak.upgrade() else { break };
-                me.maintain();
-            }
-        });
-        if let Some(store) = &self.store {
-            let mut rx = store.purges();
-            let weak: Weak<Self> = Arc::downgrade(self);
-            tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(identity) => {
-                            let Some(me) = weak.upgrade() else { break };
-                            me.purge_local(&identity);
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            // Purges were missed: drop everything (the safe choice).
-                            let Some(me) = weak.upgrade() else { break };
-                            me.slots.write().expect("cache lock").clear();
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    }
-                }
-            });
-        }
     }
 
     /// Keeps only the slots of identities in `keep` that are still the same object

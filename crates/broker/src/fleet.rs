@@ -6,15 +6,19 @@ use std::time::Duration;
 use base64::Engine;
 
 use crate::config::{RedisSection, read_secret};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 use crate::redis_store::{EncryptionKey, RedisOptions, RedisStore};
 use crate::store::SharedStore;
 
 /// The store `[redis]` describes. Redis being down is not an error here (the broker
 /// starts and serves from memory; the store reconnects by itself); a bad URL or key is.
 pub fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
-    let key = read_key("[redis] key", &r.key_env, &r.key_file)?
-        .ok_or_else(|| BrokerError::Config("[redis] needs key_env or key_file".into()))?;
+    let key = read_key("[redis] key", &r.key_env, &r.key_file)?.ok_or_else(|| {
+        BrokerError::from(ConfigError::Missing {
+            what: "[redis]".into(),
+            needs: "key_env or key_file",
+        })
+    })?;
     let previous_keys = read_key(
         "[redis] previous key",
         &r.previous_key_env,
@@ -51,17 +55,18 @@ fn read_key(
     let mut raw = base64::engine::general_purpose::STANDARD
         .decode(secret.expose().trim())
         .map_err(|_| {
-            BrokerError::Config(format!(
-                "{what} is not base64 (make one with `openssl rand -base64 32`)"
-            ))
+            BrokerError::from(ConfigError::KeyNotBase64 {
+                what: what.to_string(),
+            })
         })?;
     let key: Result<[u8; 32], _> = raw.as_slice().try_into();
     let len = raw.len();
     zeroize::Zeroize::zeroize(&mut raw);
     let key = key.map_err(|_| {
-        BrokerError::Config(format!(
-            "{what} is {len} bytes; it must be 32 (`openssl rand -base64 32`)"
-        ))
+        BrokerError::from(ConfigError::KeyLength {
+            what: what.to_string(),
+            len,
+        })
     })?;
     Ok(Some(EncryptionKey::new(key)))
 }

@@ -45,6 +45,7 @@ pub mod policy;
 pub mod protocol;
 pub mod redis_store;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod unix_socket;
 pub mod upstream;

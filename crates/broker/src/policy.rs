@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_lc_rs::digest;
 
 use crate::config::{BrokerConfig, CallerConfig, read_secret};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// One caller's policy.
 #[derive(Debug)]
@@ -129,18 +129,14 @@ impl Callers {
             let what = format!("caller {:?}", c.name);
             if let Some(secret) = read_secret(&what, &c.secret_env, &c.secret_file, &c.secret)? {
                 if secret.expose().len() < 16 {
-                    return Err(BrokerError::Config(format!(
-                        "{what}: its secret is shorter than 16 characters; use a long random value (e.g. `openssl rand -hex 32`)"
-                    )));
+                    return Err(ConfigError::CallerSecretShort { what }.into());
                 }
                 if me
                     .by_secret
                     .insert(fingerprint(secret.expose().as_bytes()), caller.clone())
                     .is_some()
                 {
-                    return Err(BrokerError::Config(format!(
-                        "{what} has the same secret as another caller"
-                    )));
+                    return Err(ConfigError::CallerSecretShared { what }.into());
                 }
             }
             for u in &c.uids {

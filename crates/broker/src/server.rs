@@ -5,131 +5,34 @@
 //! unless `[broker] metrics_listen` gives it a listener of its own (then only there), and
 //! needs a bearer when `metrics_token_env`/`metrics_token_file` is set.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Request;
 use axum::routing::{get, post};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::json;
 use tokio::sync::watch;
 use tower::Service;
 
 use crate::audit::AuditLog;
-use crate::browser_guard::{HostName, HostPolicy};
-use crate::cache::{Cache, Tuning};
-use crate::config::{BrokerConfig, read_secret};
+use crate::browser_guard::hosts::HostPolicy;
+use crate::cache::Cache;
+use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::metrics::Metrics;
-use crate::policy::{Callers, fingerprint};
 use crate::protocol::{self, Conn};
+use crate::state::{Shared, build_generation, reload, reload_from_file, tuning};
+
+mod admin;
+mod probes;
+
 use crate::store::SharedStore;
-use crate::upstream::Identity;
-
-/// What a reload swaps at once: identities, callers, switches.
-#[derive(Debug)]
-pub struct Generation {
-    /// Identities, in configuration order.
-    pub identities: Vec<Arc<Identity>>,
-    /// By name.
-    pub by_name: HashMap<String, Arc<Identity>>,
-    /// Callers.
-    pub callers: Callers,
-    /// IMDS and Cloud Shell served.
-    pub imds_enabled: bool,
-    admin_token: Option<[u8; 32]>,
-    metrics_token: Option<[u8; 32]>,
-    /// `[broker] allowed_hosts`, parsed.
-    pub(crate) allowed_hosts: Vec<HostName>,
-}
-
-/// State every request sees.
-#[derive(Debug)]
-pub struct Shared {
-    generation: RwLock<Arc<Generation>>,
-    /// The token cache.
-    pub cache: Arc<Cache>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Audit log.
-    pub audit: Arc<AuditLog>,
-    config: RwLock<BrokerConfig>,
-    reload_from: Option<PathBuf>,
-    /// The addresses the `Host` check accepts besides the fixed ones.
-    pub(crate) host_policy: HostPolicy,
-}
-
-impl Shared {
-    /// The current generation.
-    #[inline]
-    pub fn generation(&self) -> Arc<Generation> {
-        self.generation.read().expect("generation lock").clone()
-    }
-}
-
-fn build_generation(
-    config: &BrokerConfig,
-    previous: Option<&Generation>,
-    metrics: &Metrics,
-) -> Result<Generation, BrokerError> {
-    config.check()?;
-    let mut identities = Vec::new();
-    let mut by_name = HashMap::new();
-    for c in &config.identities {
-        let reuse = previous
-            .and_then(|p| p.by_name.get(&c.name))
-            .filter(|old| old.config == *c)
-            .cloned();
-        let identity = match reuse {
-            Some(i) => i,
-            None => Arc::new(Identity::build(c)?),
-        };
-        by_name.insert(c.name.clone(), identity.clone());
-        identities.push(identity);
-    }
-    let callers = Callers::build(config, metrics)?;
-    let admin_token = read_secret(
-        "[broker] admin token",
-        &config.broker.admin_token_env,
-        &config.broker.admin_token_file,
-        &None,
-    )?
-    .map(|s| {
-        let n = s.expose().chars().count();
-        if n < crate::config::MIN_ADMIN_TOKEN_LEN {
-            return Err(BrokerError::Config(format!(
-                "[broker] admin token is {n} characters long; use at least {} random ones (for example `openssl rand -base64 32`)",
-                crate::config::MIN_ADMIN_TOKEN_LEN
-            )));
-        }
-        Ok(fingerprint(s.expose().as_bytes()))
-    })
-    .transpose()?;
-    let metrics_token = read_secret(
-        "[broker] metrics token",
-        &config.broker.metrics_token_env,
-        &config.broker.metrics_token_file,
-        &None,
-    )?
-    .map(|s| fingerprint(s.expose().as_bytes()));
-    Ok(Generation {
-        identities,
-        by_name,
-        callers,
-        imds_enabled: !config.imds.disabled,
-        admin_token,
-        metrics_token,
-        allowed_hosts: crate::browser_guard::parse_allowed_hosts(&config.broker.allowed_hosts)?,
-    })
-}
+use admin::{admin_reload, admin_tokens, identities, purge};
+use probes::{healthz, metrics, metrics_elsewhere, not_found, readyz};
 
 /// Checks a configuration completely (structure, every secret and certificate it
 /// names) without listening: `(identities, callers)`.
@@ -179,13 +82,7 @@ pub async fn start(
 ) -> Result<RunningBroker, BrokerError> {
     let metrics = Arc::new(Metrics::new());
     let generation = build_generation(&config, None, &metrics)?;
-    let store: Option<Arc<dyn SharedStore>> = match (options.store, &config.redis) {
-        (Some(s), _) => Some(s),
-        (None, Some(r)) => Some(crate::fleet::connect(r)?),
-        (None, None) => None,
-    };
-    let cache = Arc::new(Cache::new(tuning(&config), store, metrics.clone()));
-    cache.spawn_maintenance();
+    let cache = open_cache(&config, options.store, &metrics)?;
     let audit = AuditLog::open(config.broker.audit_log.as_deref())?;
     let listen = match options.listen {
         Some(a) => a,
@@ -203,28 +100,8 @@ pub async fn start(
             .map_or(1, |n| n.get())
             .min(8)
     });
-    if listen.port() != 0 && threads > 1 {
-        // SO_REUSEPORT would let us share the port with another broker left running by
-        // the same user; make sure it is free first.
-        std::net::TcpListener::bind(listen)
-            .map_err(|e| BrokerError::Io(format!("cannot listen on {listen}: {e}")))?;
-    }
-    let first = bind(listen, threads > 1)?;
-    let addr = first
-        .local_addr()
-        .map_err(|e| BrokerError::Io(e.to_string()))?;
-    let mut listeners = vec![first];
-    for _ in 1..threads {
-        listeners.push(bind(addr, true)?);
-    }
-    let metrics_listener = match config.metrics_listen_addr()? {
-        Some(a) => Some(bind(a, false)?),
-        None => None,
-    };
-    let metrics_addr = match &metrics_listener {
-        Some(l) => Some(l.local_addr().map_err(|e| BrokerError::Io(e.to_string()))?),
-        None => None,
-    };
+    let (mut listeners, addr) = bind_listeners(listen, threads)?;
+    let (metrics_listener, metrics_addr) = bind_metrics(&config)?;
     let unix_socket = config.broker.unix_socket.clone();
     let host_policy = HostPolicy::new(
         &[Some(addr), metrics_addr]
@@ -248,7 +125,7 @@ pub async fn start(
     let mut server_threads = Vec::new();
     if let Some(l) = metrics_listener {
         let l = tokio::net::TcpListener::from_std(l)
-            .map_err(|e| BrokerError::Io(format!("cannot listen for metrics: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::MetricsListen(e)))?;
         tasks.push(tokio::spawn(serve_tcp(
             l,
             metrics_router(shared.clone()),
@@ -257,40 +134,15 @@ pub async fn start(
     }
     if threads == 0 {
         let l = tokio::net::TcpListener::from_std(listeners.remove(0))
-            .map_err(|e| BrokerError::Io(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|e| BrokerError::from(crate::error::IoError::Listen { addr, source: e }))?;
         tasks.push(tokio::spawn(serve_tcp(l, router.clone(), stop_rx.clone())));
     }
     for (i, l) in listeners.into_iter().enumerate() {
-        let router = router.clone();
-        let stop_rx = stop_rx.clone();
-        let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name(format!("entra-broker-{i}"))
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(async move {
-                        match tokio::net::TcpListener::from_std(l) {
-                            Ok(l) => serve_tcp(l, router, stop_rx).await,
-                            Err(e) => tracing::error!(error = %e, "server thread cannot listen"),
-                        }
-                    }),
-                    Err(e) => tracing::error!(error = %e, "server thread cannot start its runtime"),
-                }
-                let _ = done.send(());
-            })
-            .map_err(|e| BrokerError::Io(format!("cannot start a server thread: {e}")))?;
-        server_threads.push(done_rx);
+        server_threads.push(spawn_server_thread(i, l, router.clone(), stop_rx.clone())?);
     }
     #[cfg(unix)]
     if let Some(path) = &unix_socket {
-        let l = crate::unix_socket::bind(path, unix_socket_mode).and_then(|l| {
-            tokio::net::UnixListener::from_std(l)
-                .map_err(|e| BrokerError::Io(format!("unix socket {}: {e}", path.display())))
-        })?;
-        tasks.push(tokio::spawn(serve_unix(l, router, stop_rx)));
+        tasks.push(spawn_unix(path, unix_socket_mode, router, stop_rx)?);
     }
     tracing::info!(%addr, metrics = ?metrics_addr, "entra-broker listening");
     Ok(RunningBroker {
@@ -304,9 +156,121 @@ pub async fn start(
     })
 }
 
+/// Serves `router` on the Unix socket at `path` (made with `mode`).
+#[cfg(unix)]
+fn spawn_unix(
+    path: &std::path::Path,
+    mode: u32,
+    router: Router,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, BrokerError> {
+    let l = crate::unix_socket::bind(path, mode).and_then(|l| {
+        tokio::net::UnixListener::from_std(l).map_err(|e| {
+            BrokerError::from(crate::error::IoError::UnixSocket {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        })
+    })?;
+    Ok(tokio::spawn(serve_unix(l, router, stop_rx)))
+}
+
+/// The token cache, over the fleet store `store` (or the one `[redis]` describes), with
+/// its maintenance running.
+fn open_cache(
+    config: &BrokerConfig,
+    store: Option<Arc<dyn SharedStore>>,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<Cache>, BrokerError> {
+    let store: Option<Arc<dyn SharedStore>> = match (store, &config.redis) {
+        (Some(s), _) => Some(s),
+        (None, Some(r)) => Some(crate::fleet::connect(r)?),
+        (None, None) => None,
+    };
+    let cache = Arc::new(Cache::new(tuning(config), store, metrics.clone()));
+    cache.spawn_maintenance();
+    Ok(cache)
+}
+
+/// The metrics listener and its address, when `/metrics` has one of its own.
+fn bind_metrics(
+    config: &BrokerConfig,
+) -> Result<(Option<std::net::TcpListener>, Option<SocketAddr>), BrokerError> {
+    let metrics_listener = match config.metrics_listen_addr()? {
+        Some(a) => Some(bind(a, false)?),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(
+            l.local_addr()
+                .map_err(|e| BrokerError::from(crate::error::IoError::LocalAddr(e)))?,
+        ),
+        None => None,
+    };
+    Ok((metrics_listener, metrics_addr))
+}
+
+/// The listeners on `listen`: one per server thread, sharing the port (SO_REUSEPORT),
+/// and the address they got.
+fn bind_listeners(
+    listen: SocketAddr,
+    threads: usize,
+) -> Result<(Vec<std::net::TcpListener>, SocketAddr), BrokerError> {
+    if listen.port() != 0 && threads > 1 {
+        // SO_REUSEPORT would let us share the port with another broker left running by
+        // the same user; make sure it is free first.
+        std::net::TcpListener::bind(listen).map_err(|e| {
+            BrokerError::from(crate::error::IoError::Listen {
+                addr: listen,
+                source: e,
+            })
+        })?;
+    }
+    let first = bind(listen, threads > 1)?;
+    let addr = first
+        .local_addr()
+        .map_err(|e| BrokerError::from(crate::error::IoError::LocalAddr(e)))?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(bind(addr, true)?);
+    }
+    Ok((listeners, addr))
+}
+
+/// A server thread: its own single-threaded runtime serving `l`. The receiver hears when
+/// the thread is done.
+fn spawn_server_thread(
+    i: usize,
+    l: std::net::TcpListener,
+    router: Router,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<tokio::sync::oneshot::Receiver<()>, BrokerError> {
+    let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(format!("entra-broker-{i}"))
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(l) {
+                        Ok(l) => serve_tcp(l, router, stop_rx).await,
+                        Err(e) => tracing::error!(error = %e, "server thread cannot listen"),
+                    }
+                }),
+                Err(e) => tracing::error!(error = %e, "server thread cannot start its runtime"),
+            }
+            let _ = done.send(());
+        })
+        .map_err(|e| BrokerError::from(crate::error::IoError::ServerThread(e)))?;
+    Ok(done_rx)
+}
+
 /// A listening socket for `addr`, shareable by several listeners when `shared`.
 fn bind(addr: SocketAddr, shared: bool) -> Result<std::net::TcpListener, BrokerError> {
-    let err = |e: std::io::Error| BrokerError::Io(format!("cannot listen on {addr}: {e}"));
+    let err =
+        |e: std::io::Error| BrokerError::from(crate::error::IoError::Listen { addr, source: e });
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
     } else {
@@ -324,14 +288,6 @@ fn bind(addr: SocketAddr, shared: bool) -> Result<std::net::TcpListener, BrokerE
     let _ = shared;
     socket.bind(addr).map_err(err)?;
     socket.listen(1024).map_err(err)?.into_std().map_err(err)
-}
-
-fn tuning(c: &BrokerConfig) -> Tuning {
-    Tuning {
-        min_remaining: c.broker.min_remaining_secs,
-        refresh_before: c.broker.refresh_before_secs,
-        max_tokens: c.broker.max_tokens,
-    }
 }
 
 /// Every route, behind the browser guard; `/metrics` unless it has a listener of its own.
@@ -507,228 +463,4 @@ impl RunningBroker {
         }
         self.shared.audit.close();
     }
-}
-
-fn reload_from_file(shared: &Shared) -> Result<(), BrokerError> {
-    let Some(path) = &shared.reload_from else {
-        return Err(BrokerError::Config(
-            "this broker was not started from a file; nothing to reload".into(),
-        ));
-    };
-    // A file-based audit log is reopened on every SIGHUP, even when the new
-    // configuration is refused (logrotate's postrotate sends one).
-    shared.audit.reopen();
-    let result = BrokerConfig::from_file(path).and_then(|c| reload(shared, c));
-    if result.is_err() {
-        shared.metrics.reload(false);
-    }
-    result
-}
-
-fn reload(shared: &Shared, config: BrokerConfig) -> Result<(), BrokerError> {
-    let old = shared.generation();
-    let generation = match build_generation(&config, Some(&old), &shared.metrics) {
-        Ok(g) => g,
-        Err(e) => {
-            shared.metrics.reload(false);
-            return Err(e);
-        }
-    };
-    {
-        let current = shared.config.read().expect("config lock");
-        if current.broker.listen != config.broker.listen
-            || current.broker.metrics_listen != config.broker.metrics_listen
-            || current.broker.unix_socket != config.broker.unix_socket
-            || current.broker.audit_log != config.broker.audit_log
-            || current.redis != config.redis
-        {
-            tracing::warn!(
-                "listen, metrics_listen, unix_socket, audit_log and [redis] changes take effect at the next restart"
-            );
-        }
-    }
-    shared.cache.retain_identities(&generation.by_name);
-    shared.cache.set_tuning(tuning(&config));
-    *shared.generation.write().expect("generation lock") = Arc::new(generation);
-    *shared.config.write().expect("config lock") = config;
-    shared.metrics.reload(true);
-    tracing::info!("configuration reloaded");
-    Ok(())
-}
-
-async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({
-            "error": "not_found",
-            "error_description": "unknown path; token endpoints: /metadata/identity/oauth2/token (IMDS), /msi/token (App Service), /oauth2/token (Cloud Shell), /api/v1/token (native)"
-        })),
-    )
-        .into_response()
-}
-
-async fn healthz() -> Response {
-    (StatusCode::OK, "ok\n").into_response()
-}
-
-async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    let g = shared.generation();
-    let store = shared.cache.store().map(|s| {
-        json!({
-            "store": s.describe(),
-            "connected": s.connected(),
-        })
-    });
-    (
-        StatusCode::OK,
-        axum::Json(json!({
-            "status": "ready",
-            "identities": g.identities.len(),
-            "callers": g.callers.all.len(),
-            "cached_tokens": shared.cache.len(),
-            "fleet": store,
-        })),
-    )
-        .into_response()
-}
-
-async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(expected) = shared.generation().metrics_token {
-        let presented = protocol::bearer(&headers).map(|b| fingerprint(b.as_bytes()));
-        if presented != Some(expected) {
-            let mut r = (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"error": "unauthorized", "error_description": "/metrics needs Authorization: Bearer <metrics token> ([broker] metrics_token_env / metrics_token_file)"})),
-            )
-                .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"entra-broker-metrics\""),
-            );
-            return r;
-        }
-    }
-    shared.cache.maintain_gauges();
-    let mut r = shared.metrics.encode().into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
-}
-
-async fn metrics_elsewhere() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(json!({"error": "not_found", "error_description": "/metrics is served on [broker] metrics_listen, not here"})),
-    )
-        .into_response()
-}
-
-/// The admin API needs `Authorization: Bearer <admin token>`; without a configured
-/// token it is off.
-#[expect(clippy::result_large_err, reason = "the error is the response to send")]
-fn admin_check(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let g = shared.generation();
-    let Some(expected) = g.admin_token else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": "not_found", "error_description": "the admin API is off: set [broker] admin_token_env or admin_token_file"})),
-        )
-            .into_response());
-    };
-    let presented = protocol::bearer(headers).map(|b| fingerprint(b.as_bytes()));
-    if presented != Some(expected) {
-        let mut r = (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": "unauthorized", "error_description": "the admin API needs Authorization: Bearer <admin token>"})),
-        )
-            .into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"entra-broker-admin\""),
-        );
-        return Err(r);
-    }
-    Ok(())
-}
-
-/// `POST /admin/purge` with `{"identity": "name"}`.
-async fn purge(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = admin_check(&shared, &headers) {
-        return r;
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        identity: String,
-    }
-    let b: Body = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({"error": "invalid_request", "error_description": format!("give {{\"identity\": \"name\"}}: {e}")})),
-            )
-                .into_response();
-        }
-    };
-    if !shared.generation().by_name.contains_key(&b.identity) {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": "not_found", "error_description": format!("no identity named {:?}", b.identity)})),
-        )
-            .into_response();
-    }
-    let (local, fleet) = shared.cache.purge(&b.identity).await;
-    let fleet = match fleet {
-        None => json!(null),
-        Some(Ok(n)) => json!({"purged": n}),
-        Some(Err(e)) => json!({"error": e}),
-    };
-    tracing::info!(identity = %b.identity, local, "admin purge");
-    axum::Json(json!({"identity": b.identity, "purged": local, "fleet": fleet})).into_response()
-}
-
-async fn admin_tokens(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(r) = admin_check(&shared, &headers) {
-        return r;
-    }
-    axum::Json(json!({ "tokens": shared.cache.entries() })).into_response()
-}
-
-async fn admin_reload(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(r) = admin_check(&shared, &headers) {
-        return r;
-    }
-    match reload_from_file(&shared) {
-        Ok(()) => axum::Json(json!({"reloaded": true})).into_response(),
-        Err(e) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(
-                json!({"error": "invalid_configuration", "error_description": e.to_string()}),
-            ),
-        )
-            .into_response(),
-    }
-}
-
-/// `GET /api/v1/identities`: what the bearer's caller may use.
-async fn identities(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let g = shared.generation();
-    let caller = protocol::bearer(&headers).and_then(|s| g.callers.by_secret(s));
-    let Some(caller) = caller else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"error": "unauthorized", "error_description": "the Authorization: Bearer header matches no caller"})),
-        )
-            .into_response();
-    };
-    let list: Vec<_> = g
-        .identities
-        .iter()
-        .filter(|i| caller.may_use(&i.name))
-        .map(|i| json!({"name": &*i.name, "client_id": i.client_id}))
-        .collect();
-    axum::Json(json!({"caller": &*caller.name, "identities": list})).into_response()
 }

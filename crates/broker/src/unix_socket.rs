@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// Binds and listens on `path` with `mode` (e.g. `0o660`).
 #[cfg(unix)]
@@ -17,14 +17,16 @@ pub fn bind(path: &Path, mode: u32) -> Result<std::os::unix::net::UnixListener, 
 
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
-    let err = |e: std::io::Error| BrokerError::Io(format!("unix socket {}: {e}", path.display()));
+    let err = |e: std::io::Error| {
+        BrokerError::from(crate::error::IoError::UnixSocket {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    };
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path).map_err(err)?,
         Ok(_) => {
-            return Err(BrokerError::Config(format!(
-                "[broker] unix_socket = {:?}: something that is not a socket is there; the broker does not delete it. Remove it or choose another path",
-                path.display().to_string()
-            )));
+            return Err(ConfigError::NotASocket(path.to_path_buf()).into());
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(err(e)),

@@ -10,7 +10,7 @@ use entra_identity::{
 };
 
 use crate::config::{IdentityConfig, IdentityKind, read_secret};
-use crate::error::BrokerError;
+use crate::error::{BrokerError, ConfigError};
 
 /// The emulator's development daemon app (public values, as in `entra up`).
 pub const EMULATOR_DEV_CLIENT_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
@@ -62,86 +62,7 @@ impl Identity {
             // A local authority (the emulator) is not in Entra's instance list.
             options.instance_discovery = InstanceDiscovery::DangerDisabled;
         }
-        let tenant = c.tenant.clone().unwrap_or_default();
-        let client_id = c.client_id.clone().unwrap_or_default();
-        let credential: Arc<dyn TokenCredential> = match c.kind {
-            IdentityKind::ClientSecret => {
-                let secret = read_secret(&what, &c.secret_env, &c.secret_file, &c.secret)?
-                    .ok_or_else(|| {
-                        BrokerError::Config(format!("{what} needs secret_env or secret_file"))
-                    })?;
-                Arc::new(
-                    ClientSecretCredential::new(&tenant, &client_id, secret, options)
-                        .map_err(err)?,
-                )
-            }
-            IdentityKind::ClientCertificate => {
-                let path = c
-                    .certificate_file
-                    .as_ref()
-                    .ok_or_else(|| BrokerError::Config(format!("{what} needs certificate_file")))?;
-                let password = read_secret(&what, &c.certificate_password_env, &None, &None)?;
-                let cert =
-                    ClientCertificate::from_file(path, password.as_ref().map(|p| p.expose()))
-                        .map_err(err)?;
-                Arc::new(
-                    ClientCertificateCredential::new(
-                        &tenant,
-                        &client_id,
-                        cert,
-                        entra_identity::Algorithm::RS256,
-                        c.send_certificate_chain,
-                        options,
-                    )
-                    .map_err(err)?,
-                )
-            }
-            IdentityKind::WorkloadIdentity => Arc::new(
-                WorkloadIdentityCredential::new(WorkloadIdentityOptions {
-                    tenant_id: Some(tenant),
-                    client_id: Some(client_id),
-                    token_file: c.token_file.clone(),
-                    client: options,
-                    env: None,
-                })
-                .map_err(err)?,
-            ),
-            IdentityKind::ManagedIdentity => {
-                let id = match (&c.client_id, &c.object_id, &c.resource_id) {
-                    (Some(v), _, _) => ManagedIdentityId::ClientId(v.clone()),
-                    (None, Some(v), _) => ManagedIdentityId::ObjectId(v.clone()),
-                    (None, None, Some(v)) => ManagedIdentityId::ResourceId(v.clone()),
-                    _ => ManagedIdentityId::System,
-                };
-                Arc::new(
-                    ManagedIdentityCredential::new(
-                        id,
-                        ManagedIdentityOptions {
-                            client: options,
-                            ..Default::default()
-                        },
-                    )
-                    .map_err(err)?,
-                )
-            }
-            IdentityKind::EmulatorDev => {
-                let authority = c.authority.as_deref().unwrap_or_default();
-                if !is_loopback_url(authority) {
-                    return Err(BrokerError::Config(format!(
-                        "{what}: kind = \"emulator-dev\" uses the emulator's public development secret, so it needs authority = a loopback https:// address (the local emulator), not {authority:?}"
-                    )));
-                }
-                Arc::new(
-                    ClientSecretCredential::new(
-                        c.tenant.as_deref().unwrap_or(EMULATOR_DEV_TENANT),
-                        c.client_id.as_deref().unwrap_or(EMULATOR_DEV_CLIENT_ID),
-                        EMULATOR_DEV_SECRET,
-                        options,
-                    )
-                    .map_err(err)?,
-                )
-            }
-        };
+        let credential = credential(c, &what, options, &err)?;
         let client_id = match c.kind {
             IdentityKind::EmulatorDev => Some(
                 c.client_id
@@ -203,6 +124,124 @@ fn is_loopback_url(url: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How an identity's errors are wrapped (with its name).
+type IdentityErr<'a> = &'a dyn Fn(entra_identity::Error) -> BrokerError;
+
+/// The credential of identity `c` (`what` names it in errors).
+fn credential(
+    c: &IdentityConfig,
+    what: &str,
+    options: ClientOptions,
+    err: IdentityErr<'_>,
+) -> Result<Arc<dyn TokenCredential>, BrokerError> {
+    let tenant = c.tenant.clone().unwrap_or_default();
+    let client_id = c.client_id.clone().unwrap_or_default();
+    Ok(match c.kind {
+        IdentityKind::ClientSecret => {
+            let secret =
+                read_secret(what, &c.secret_env, &c.secret_file, &c.secret)?.ok_or_else(|| {
+                    BrokerError::from(ConfigError::Missing {
+                        what: what.to_string(),
+                        needs: "secret_env or secret_file",
+                    })
+                })?;
+            Arc::new(
+                ClientSecretCredential::new(&tenant, &client_id, secret, options).map_err(err)?,
+            )
+        }
+        IdentityKind::ClientCertificate => {
+            certificate_credential(c, what, &tenant, &client_id, options, err)?
+        }
+        IdentityKind::WorkloadIdentity => Arc::new(
+            WorkloadIdentityCredential::new(WorkloadIdentityOptions {
+                tenant_id: Some(tenant),
+                client_id: Some(client_id),
+                token_file: c.token_file.clone(),
+                client: options,
+                env: None,
+            })
+            .map_err(err)?,
+        ),
+        IdentityKind::ManagedIdentity => {
+            let id = match (&c.client_id, &c.object_id, &c.resource_id) {
+                (Some(v), _, _) => ManagedIdentityId::ClientId(v.clone()),
+                (None, Some(v), _) => ManagedIdentityId::ObjectId(v.clone()),
+                (None, None, Some(v)) => ManagedIdentityId::ResourceId(v.clone()),
+                _ => ManagedIdentityId::System,
+            };
+            Arc::new(
+                ManagedIdentityCredential::new(
+                    id,
+                    ManagedIdentityOptions {
+                        client: options,
+                        ..Default::default()
+                    },
+                )
+                .map_err(err)?,
+            )
+        }
+        IdentityKind::EmulatorDev => emulator_dev_credential(c, what, options, err)?,
+    })
+}
+
+/// `kind = "client-certificate"`: the certificate file, with its password if any.
+fn certificate_credential(
+    c: &IdentityConfig,
+    what: &str,
+    tenant: &str,
+    client_id: &str,
+    options: ClientOptions,
+    err: IdentityErr<'_>,
+) -> Result<Arc<dyn TokenCredential>, BrokerError> {
+    let path = c.certificate_file.as_ref().ok_or_else(|| {
+        BrokerError::from(ConfigError::Missing {
+            what: what.to_string(),
+            needs: "certificate_file",
+        })
+    })?;
+    let password = read_secret(what, &c.certificate_password_env, &None, &None)?;
+    let cert =
+        ClientCertificate::from_file(path, password.as_ref().map(|p| p.expose())).map_err(err)?;
+    Ok(Arc::new(
+        ClientCertificateCredential::new(
+            tenant,
+            client_id,
+            cert,
+            entra_identity::Algorithm::RS256,
+            c.send_certificate_chain,
+            options,
+        )
+        .map_err(err)?,
+    ))
+}
+
+/// `kind = "emulator-dev"`: the emulator's public development secret, only against a
+/// loopback authority.
+fn emulator_dev_credential(
+    c: &IdentityConfig,
+    what: &str,
+    options: ClientOptions,
+    err: IdentityErr<'_>,
+) -> Result<Arc<dyn TokenCredential>, BrokerError> {
+    let authority = c.authority.as_deref().unwrap_or_default();
+    if !is_loopback_url(authority) {
+        return Err(ConfigError::EmulatorDevAuthority {
+            what: what.to_string(),
+            authority: authority.to_string(),
+        }
+        .into());
+    }
+    Ok(Arc::new(
+        ClientSecretCredential::new(
+            c.tenant.as_deref().unwrap_or(EMULATOR_DEV_TENANT),
+            c.client_id.as_deref().unwrap_or(EMULATOR_DEV_CLIENT_ID),
+            EMULATOR_DEV_SECRET,
+            options,
+        )
+        .map_err(err)?,
+    ))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use std::io::Read as _;
 
 use entra_validate::{
-    AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Principal, Requirement,
-    ValidationError, Validator, ValidatorConfig,
+    AcceptedVersions, Authority, JwksSettings, PUBLIC_CLOUD, Requirement, ValidationError,
+    Validator, ValidatorConfig,
 };
 use serde_json::{Value, json};
 
@@ -152,7 +152,7 @@ pub(crate) fn run(args: ValidateArgs, config: &Config) -> Result<(), CliError> {
         Ok(p) => (
             json!({
                 "valid": true,
-                "principal": principal_json(&p),
+                "principal": p.to_json(),
                 "expires_in": p.expires_at() - now,
             }),
             Ok(()),
@@ -253,25 +253,6 @@ fn validator(args: &ValidateArgs, config: &Config, trust: Trust) -> Result<Valid
     b.build()
         .map(Validator::new)
         .map_err(|e| format!("invalid configuration: {e}"))
-}
-
-fn principal_json(p: &Principal) -> Value {
-    let claims = p.claims();
-    json!({
-        "tenant": p.tenant_id(),
-        "oid": p.object_id(),
-        "sub": p.subject(),
-        "name": p.name(),
-        "username": p.username(),
-        "app_id": p.app_id(),
-        "app_only": p.is_app_only(),
-        "scopes": p.scopes(),
-        "roles": p.roles(),
-        "version": p.version().map(|v| v.label()),
-        "issuer": claims.get("iss"),
-        "audience": claims.get("aud"),
-        "expires_at": p.expires_at(),
-    })
 }
 
 /// What to do about a refusal the command line can fix: a token signed with a JWS

@@ -31,20 +31,25 @@ struct Entry {
     key: Arc<TrustedKey>,
 }
 
-/// A bounded map from token to the principal its validation produced.
-pub struct TokenCache {
+/// A bounded map from token to the principal its validation produced (tokens this API
+/// accepted; entra-identity's `TokenCache` is the other side: tokens a client acquired).
+pub struct ValidatedTokenCache {
     shards: Box<[RwLock<HashMap<u64, Entry>>]>,
     per_shard: usize,
     hasher: std::collections::hash_map::RandomState,
 }
 
-impl std::fmt::Debug for TokenCache {
+impl std::fmt::Debug for ValidatedTokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenCache({} entries max)", self.per_shard * SHARDS)
+        write!(
+            f,
+            "ValidatedTokenCache({} entries max)",
+            self.per_shard * SHARDS
+        )
     }
 }
 
-impl TokenCache {
+impl ValidatedTokenCache {
     /// A cache of about `capacity` tokens (0 turns caching off).
     pub fn new(capacity: usize) -> Self {
         let per_shard = capacity.div_ceil(SHARDS);

@@ -8,7 +8,7 @@
 //! [`status`]: ValidationError::status
 //! [`oauth_error`]: ValidationError::oauth_error
 
-use crate::token::TokenVersion;
+use crate::token::version::TokenVersion;
 
 /// What the bearer looked like when it was not a JWT at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +101,15 @@ pub enum ValidationError {
     /// (checked in exact-issuer mode, where `iss` alone is compared).
     #[error("the token's tid is not the tenant its issuer names")]
     IssuerTenantMismatch,
-    /// `aud` is not this API.
-    #[error("{}", wrong_audience_text(*.for_graph))]
+    /// `aud` is not this API. The message lists the audiences the API accepts (its
+    /// configuration, not a secret), so a caller sees which one to ask for; the token's
+    /// own `aud` goes to a `debug` log line, not into the answer.
+    #[error("{}; this API accepts {}", wrong_audience_text(*.for_graph), accepted_list(accepted))]
     WrongAudience {
         /// The token is for Microsoft Graph (a very common mistake).
         for_graph: bool,
+        /// The audiences the API accepts ([`ValidatorConfigBuilder::audience`](crate::ValidatorConfigBuilder::audience)).
+        accepted: Vec<String>,
     },
     /// The token's version (`ver`) is not accepted.
     #[error("a {} token was sent to an API that accepts only {accepted}", .found.map_or("token without a known ver claim", |v| v.label()))]
@@ -164,6 +168,15 @@ fn not_a_jwt_text(kind: NotAJwt) -> &'static str {
         NotAJwt::Opaque => {
             "the bearer is not a JWT: send an Entra access token issued for this API (an authorization code must be exchanged at the token endpoint first)"
         }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn accepted_list(accepted: &[String]) -> String {
+    match accepted {
+        [] => "no audience".to_string(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 

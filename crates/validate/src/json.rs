@@ -12,6 +12,8 @@ use std::collections::HashSet;
 
 use jiter::{Jiter, Peek};
 
+pub(crate) mod fast;
+
 /// How deep JSON may nest in a token's header or payload, or a JWKS (Entra claims nest
 /// two levels).
 pub const MAX_JSON_DEPTH: usize = 16;

@@ -27,7 +27,11 @@
 //! # Example
 //!
 //! A validator with a fixed key set (in production, leave keys to discovery: just
-//! `.tenant(...)` and `.audience(...)`), checking a token signed with that key:
+//! `.tenant(...)` and `.audience(...)`), checking a token signed with that key. The
+//! audience is the API's client id (application id), which is what v2 access tokens
+//! carry in `aud`; v1 tokens carry the App ID URI (`api://...`) instead, so an API that
+//! takes both versions lists both. A token for another audience is refused with
+//! `wrong_audience`, whose message lists the audiences configured here:
 //!
 //! ```
 //! use entra_jose::{b64url, RsaSigningKey};
@@ -42,17 +46,18 @@
 //! )] });
 //!
 //! let tenant = "c0ffee00-0000-4000-8000-000000000001";
+//! let api_client_id = "a0000000-0000-4000-8000-0000000000a1";
 //! let config = ValidatorConfig::builder()
 //!     .authority(Authority::custom("https://login.example"))
 //!     .tenant(tenant)
-//!     .audience("api://contoso-api")
+//!     .audience(api_client_id)
 //!     .static_jwks(jwks.to_string())
 //!     .build()?;
 //! let validator = Validator::new(config);
 //!
 //! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 //! let claims = serde_json::json!({
-//!     "iss": format!("https://login.example/{tenant}/v2.0"), "aud": "api://contoso-api",
+//!     "iss": format!("https://login.example/{tenant}/v2.0"), "aud": api_client_id,
 //!     "tid": tenant, "ver": "2.0", "azp": "client-1", "scp": "Data.Read",
 //!     "oid": "a11ce000-0000-4000-8000-000000000001", "iat": now, "nbf": now, "exp": now + 3600,
 //! });
@@ -68,6 +73,27 @@
 //! let err = validator.validate("0.AXkAcode-not-a-token").await.unwrap_err();
 //! assert_eq!(err.code(), "authorization_code");
 //! # Ok(()) }
+//! ```
+//!
+//! # From the environment
+//!
+//! [`ValidatorConfig::from_env`] reads the authority and the CA to trust from the
+//! variables `entra up` prints and the Azure SDKs read: `AZURE_AUTHORITY_HOST` (or
+//! `ENTRA_AUTHORITY`) and `SSL_CERT_FILE` (or `ENTRA_CA_FILE`). Unset, it is Entra's
+//! public cloud with the system's roots. The tenant and the audience stay explicit, so the
+//! same program runs against the local emulator and against Entra:
+//!
+//! ```no_run
+//! # use entra_validate::{Validator, ValidatorConfig};
+//! # fn main() -> Result<(), entra_validate::ConfigError> {
+//! // With the variables `entra up` prints exported (or a production environment):
+//! let validator = Validator::new(
+//!     ValidatorConfig::from_env()
+//!         .tenant("c0ffee00-0000-4000-8000-000000000001")
+//!         .audience("a0000000-0000-4000-8000-0000000000a1") // the API's client id
+//!         .build()?,
+//! );
+//! # let _ = validator; Ok(()) }
 //! ```
 //!
 //! With axum:
@@ -154,7 +180,7 @@ mod requirement;
 mod token;
 mod validator;
 
-pub use cache::TokenCache;
+pub use cache::ValidatedTokenCache;
 pub use clock::Clock;
 pub use config::{
     AcceptedVersions, Authority, ConfigError, PUBLIC_CLOUD, Tenancy, ValidatorConfig,
@@ -163,7 +189,7 @@ pub use config::{
 pub use entra_jose::{Algorithm, RsaBackend};
 pub use error::{NotAJwt, ValidationError};
 pub use jwks::{
-    JwksCache, JwksError, JwksSettings, KeySet, KeySource, MAX_JWKS_BYTES, MAX_JWKS_KEYS,
+    JwksCache, JwksError, JwksSettings, KeySet, MAX_JWKS_BYTES, MAX_JWKS_KEYS, SigningKeySource,
     TrustedKey, parse_jwks, parse_jwks_with,
 };
 #[cfg(feature = "axum")]

@@ -174,4 +174,26 @@ impl Principal {
         self.claims();
         self.0.raw.get().expect("initialised").clone()
     }
+
+    /// Who called, as JSON: the summary `entra validate` prints and an API's "who am I"
+    /// route returns (tenant, object id, subject, names, client, app-only, scopes,
+    /// roles, version, issuer, audience, expiry). Never the token.
+    pub fn to_json(&self) -> Value {
+        let claims = self.claims();
+        serde_json::json!({
+            "tenant": self.tenant_id(),
+            "oid": self.object_id(),
+            "sub": self.subject(),
+            "name": self.name(),
+            "username": self.username(),
+            "app_id": self.app_id(),
+            "app_only": self.is_app_only(),
+            "scopes": self.scopes(),
+            "roles": self.roles(),
+            "version": self.version().map(|v| v.label()),
+            "issuer": claims.get("iss"),
+            "audience": claims.get("aud"),
+            "expires_at": self.expires_at(),
+        })
+    }
 }

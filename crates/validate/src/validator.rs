@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::cache::TokenCache;
+use crate::cache::ValidatedTokenCache;
 use crate::clock::Clock;
 use crate::config::{AcceptedVersions, KeysFrom, Tenancy, ValidatorConfig, issuer_matches};
 use crate::error::ValidationError;
-use crate::jwks::{JwksCache, KeySource, TrustedKey};
+use crate::jwks::{JwksCache, SigningKeySource, TrustedKey};
 use crate::principal::Principal;
 use crate::requirement::Requirement;
 use crate::token::{Claims, ParsedToken, TokenVersion, is_guid, parse_token_reserving};
@@ -29,7 +29,7 @@ pub struct Validator {
 struct Inner {
     config: ValidatorConfig,
     jwks: JwksCache,
-    cache: TokenCache,
+    cache: ValidatedTokenCache,
     required: Option<Requirement>,
     counters: Counters,
     /// `oid` (lower case) -> tokens issued before this second are refused.
@@ -134,15 +134,15 @@ impl Validator {
         let jwks = match &config.keys {
             KeysFrom::Static(set) => JwksCache::from_shared(set.clone(), clock),
             KeysFrom::JwksUri(uri) => JwksCache::new(
-                KeySource::JwksUri(uri.clone()),
+                SigningKeySource::JwksUri(uri.clone()),
                 config.http.clone().expect("built with the config"),
                 clock,
                 config.jwks.clone(),
             ),
             KeysFrom::Discovery => JwksCache::new(
                 match &config.tenancy {
-                    Tenancy::Issuer(iss) => KeySource::Issuer(iss.clone()),
-                    _ => KeySource::Discovery {
+                    Tenancy::Issuer(iss) => SigningKeySource::Issuer(iss.clone()),
+                    _ => SigningKeySource::Discovery {
                         base: config.authority.base().to_string(),
                     },
                 },
@@ -164,7 +164,7 @@ impl Validator {
         };
         Self {
             inner: Arc::new(Inner {
-                cache: TokenCache::new(config.cache_capacity),
+                cache: ValidatedTokenCache::new(config.cache_capacity),
                 counters: Counters {
                     on: config.stats,
                     ..Counters::default()
@@ -204,7 +204,7 @@ impl Validator {
     }
 
     /// The validated-token cache.
-    pub fn token_cache(&self) -> &TokenCache {
+    pub fn token_cache(&self) -> &ValidatedTokenCache {
         &self.inner.cache
     }
 
@@ -271,7 +271,11 @@ impl Validator {
             // Graph access tokens carry a header nonce that makes their signature
             // unverifiable by anyone but Graph: name the real mistake instead.
             return Err(if audience_is_graph(&parsed.claims) {
-                ValidationError::WrongAudience { for_graph: true }
+                tracing::debug!(aud = ?parsed.claims.aud().map(|a| a.collect::<Vec<_>>()), accepted = ?config.audiences, "token refused: it is for Microsoft Graph");
+                ValidationError::WrongAudience {
+                    for_graph: true,
+                    accepted: config.audiences.clone(),
+                }
             } else {
                 e
             });
@@ -411,23 +415,18 @@ impl Validator {
         }
     }
 
-    /// Every claim check after the signature; returns `exp` and `iat`.
-    fn check_claims(
+    /// The issuer: the configured one, or (Entra) the authority's template for the
+    /// token's tenant and version; and the key's own issuer, when it names one.
+    fn check_issuer(
         &self,
-        parsed: &ParsedToken<'_>,
+        c: &Claims,
+        iss: &str,
         has_tid: bool,
         key: &TrustedKey,
-        now: i64,
-    ) -> Result<(i64, Option<i64>), ValidationError> {
+        wrong_version: impl Fn() -> ValidationError,
+    ) -> Result<(), ValidationError> {
         let config = &self.inner.config;
-        let c = &parsed.claims;
         let version = c.version();
-        let iss = c.iss().ok_or(ValidationError::WrongIssuer)?;
-        let wrong_version = || ValidationError::WrongVersion {
-            found: version,
-            accepted: config.versions.label(),
-        };
-        // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
         match (&config.tenancy, has_tid) {
             (Tenancy::Issuer(expected), _) => {
                 if iss != expected || key.issuer().is_some_and(|k| k != iss) {
@@ -464,6 +463,27 @@ impl Validator {
             }
             (_, false) => return Err(ValidationError::BadTenantId),
         }
+        Ok(())
+    }
+
+    /// Every claim check after the signature; returns `exp` and `iat`.
+    fn check_claims(
+        &self,
+        parsed: &ParsedToken<'_>,
+        has_tid: bool,
+        key: &TrustedKey,
+        now: i64,
+    ) -> Result<(i64, Option<i64>), ValidationError> {
+        let config = &self.inner.config;
+        let c = &parsed.claims;
+        let version = c.version();
+        let iss = c.iss().ok_or(ValidationError::WrongIssuer)?;
+        let wrong_version = || ValidationError::WrongVersion {
+            found: version,
+            accepted: config.versions.label(),
+        };
+        // Issuer (with the `{tenantid}` template for Entra) and the key's own issuer.
+        self.check_issuer(c, iss, has_tid, key, wrong_version)?;
         // An ID token (checked before the audience, which for an ID token is the client's
         // id: "this is an ID token" is the useful answer): it carries nonce/at_hash/c_hash, or (Entra) names no client, which
         // every Entra access token does (azp in v2, appid in v1).
@@ -476,8 +496,16 @@ impl Validator {
             .aud()
             .is_some_and(|mut a| a.any(|a| config.audiences.iter().any(|x| x == a)));
         if !aud_ok {
+            // The token's `aud` (not a secret) for the server's log: the answer names only
+            // what this API accepts.
+            tracing::debug!(
+                aud = ?c.aud().map(|a| a.collect::<Vec<_>>()),
+                accepted = ?config.audiences,
+                "token refused: wrong audience"
+            );
             return Err(ValidationError::WrongAudience {
                 for_graph: audience_is_graph(c),
+                accepted: config.audiences.clone(),
             });
         }
         // Version.

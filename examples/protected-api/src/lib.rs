@@ -191,23 +191,7 @@ async fn healthz() -> &'static str {
 
 /// The caller, as the token says.
 async fn me(p: Principal) -> Json<Value> {
-    Json(principal_json(&p))
-}
-
-/// The caller as JSON: who (tenant, oid, names), through which app, with what rights.
-fn principal_json(p: &Principal) -> Value {
-    json!({
-        "tenant": p.tenant_id(),
-        "oid": p.object_id(),
-        "name": p.name(),
-        "username": p.username(),
-        "app_id": p.app_id(),
-        "app_only": p.is_app_only(),
-        "scopes": p.scopes(),
-        "roles": p.roles(),
-        "version": p.version().map(|v| v.label()),
-        "expires_at": p.expires_at(),
-    })
+    Json(p.to_json())
 }
 
 async fn list(State(store): State<Store>) -> Json<Value> {

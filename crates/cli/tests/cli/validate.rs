@@ -112,7 +112,11 @@ async fn valid_and_invalid_tokens_against_the_emulator() {
     assert_eq!(v["valid"], false);
     assert_eq!(v["error"], "invalid_token");
     assert_eq!(v["code"], "wrong_audience");
-    assert_eq!(v["reason"], "the token was issued for another audience");
+    // The refusal names the audiences the API accepts (configuration, not a secret).
+    assert_eq!(
+        v["reason"],
+        "the token was issued for another audience; this API accepts api://another-api"
+    );
 
     // A user token without the scope asked for.
     let reader = h.alice_token("api://contoso-api/Data.Read").await;

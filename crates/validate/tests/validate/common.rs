@@ -8,12 +8,14 @@ use entra_validate::{
 };
 use serde_json::{Value, json};
 
-pub const TENANT: &str = "c0ffee00-0000-4000-8000-000000000001";
-pub const OTHER_TENANT: &str = "fab00000-0000-4000-8000-000000000002";
+// The emulator's dev identities (entra-testkit), so forged and emulator-issued tokens
+// name the same tenant, API and clients.
+pub use entra_testkit::dev::{API, API_URI};
+pub const TENANT: &str = entra_testkit::dev::TENANT_ID;
+pub const OTHER_TENANT: &str = entra_testkit::dev::OTHER_TENANT_ID;
+/// The web client (a confidential client of the dev tenant).
+pub const CLIENT: &str = entra_testkit::dev::WEB;
 pub const BASE: &str = "https://login.test";
-pub const API: &str = "a0000000-0000-4000-8000-0000000000a1";
-pub const API_URI: &str = "api://contoso-api";
-pub const CLIENT: &str = "e0000000-0000-4000-8000-0000000000e1";
 pub const GRAPH: &str = "https://graph.microsoft.com";
 /// The manual clock's start (2027-01-15).
 pub const NOW: i64 = 1_800_000_000;
@@ -116,6 +118,11 @@ pub fn with(mut claims: Value, changes: Value) -> Value {
         }
     }
     claims
+}
+
+/// The audiences the test validators accept, as a `wrong_audience` refusal lists them.
+pub fn accepted() -> Vec<String> {
+    vec![API.to_string(), API_URI.to_string()]
 }
 
 /// A builder for the test issuer with `keys` as its static JWKS and a manual clock.

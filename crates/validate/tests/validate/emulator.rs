@@ -10,10 +10,9 @@ use entra_validate::{
 };
 use serde_json::{Value, json};
 
-use crate::common::{API, API_URI, OTHER_TENANT, TENANT};
+use crate::common::{API, API_URI, OTHER_TENANT, TENANT, accepted};
 
-const DAEMON: &str = "d0000000-0000-4000-8000-0000000000d1";
-const PUBLIC: &str = "c1000000-0000-4000-8000-0000000000c1";
+use entra_testkit::dev::{DAEMON, PUBLIC_CLIENT as PUBLIC};
 const V1_API: &str = "f1000000-0000-4000-8000-0000000000f1";
 const V1_API_URI: &str = "api://contoso-v1";
 
@@ -105,12 +104,18 @@ async fn real_v2_app_and_user_tokens_validate() {
     let graph = h.daemon_token("https://graph.microsoft.com/.default").await;
     assert_eq!(
         v.validate(&graph).await.unwrap_err(),
-        E::WrongAudience { for_graph: true }
+        E::WrongAudience {
+            for_graph: true,
+            accepted: accepted()
+        }
     );
     let (graph_user, _) = user_tokens(&h, "User.Read").await;
     assert_eq!(
         v.validate(&graph_user).await.unwrap_err(),
-        E::WrongAudience { for_graph: true }
+        E::WrongAudience {
+            for_graph: true,
+            accepted: accepted()
+        }
     );
     // Scope and role requirements (any-of).
     let needs_write = Validator::new(
@@ -206,7 +211,10 @@ async fn v1_resource_tokens_and_version_policy() {
     let v = Validator::new(emu_builder(&h).build().unwrap());
     assert_eq!(
         v.validate(&token).await.unwrap_err(),
-        E::WrongAudience { for_graph: false }
+        E::WrongAudience {
+            for_graph: false,
+            accepted: accepted()
+        }
     );
     h.stop().await;
 }

@@ -37,6 +37,32 @@ fn a_good_token_passes_and_yields_the_principal() {
     assert!(p.has_role("Data.Read.All"));
 }
 
+/// `Principal::to_json` is the summary `entra validate` prints and an API's "who am I"
+/// route returns (one copy, formerly in the cli and examples/protected-api).
+#[test]
+fn the_principal_as_json_names_who_called() {
+    let (forge, v) = validator();
+    let p = check(&v, &forge.token(&v2_claims())).unwrap();
+    assert_eq!(
+        p.to_json(),
+        json!({
+            "tenant": TENANT,
+            "oid": "a11ce000-0000-4000-8000-000000000001",
+            "sub": "pairwise-sub",
+            "name": "Alice Example",
+            "username": "alice@contoso.onmicrosoft.com",
+            "app_id": CLIENT,
+            "app_only": false,
+            "scopes": ["Data.Read", "Data.Write"],
+            "roles": [],
+            "version": "v2",
+            "issuer": format!("{BASE}/{TENANT}/v2.0"),
+            "audience": API,
+            "expires_at": NOW + 3600,
+        })
+    );
+}
+
 #[test]
 fn alg_none_in_every_casing_is_refused() {
     let (forge, v) = validator();
@@ -377,16 +403,37 @@ fn audience_tenant_issuer_and_version() {
     let at = |c: serde_json::Value| check(&v, &forge.token(&with(v2_claims(), c)));
     assert_eq!(
         at(json!({ "aud": "api://other" })).unwrap_err(),
-        E::WrongAudience { for_graph: false }
+        E::WrongAudience {
+            for_graph: false,
+            accepted: accepted()
+        }
     );
     assert_eq!(
         at(json!({ "aud": null })).unwrap_err(),
-        E::WrongAudience { for_graph: false }
+        E::WrongAudience {
+            for_graph: false,
+            accepted: accepted()
+        }
     );
     // A Graph token sent to the API (the most common mistake).
     let err = at(json!({ "aud": GRAPH })).unwrap_err();
-    assert_eq!(err, E::WrongAudience { for_graph: true });
+    assert_eq!(
+        err,
+        E::WrongAudience {
+            for_graph: true,
+            accepted: accepted()
+        }
+    );
     assert!(err.to_string().contains("Microsoft Graph"));
+    // The refusal names what this API accepts (configuration), never the token's aud.
+    assert_eq!(
+        at(json!({ "aud": "api://other" })).unwrap_err().to_string(),
+        format!("the token was issued for another audience; this API accepts {API} or {API_URI}")
+    );
+    assert!(
+        err.to_string()
+            .ends_with(&format!("; this API accepts {API} or {API_URI}"))
+    );
     at(json!({ "aud": [API_URI] })).unwrap();
     // A real Graph token does not even verify outside Graph (its header carries a nonce):
     // the answer still names the mistake.
@@ -395,7 +442,10 @@ fn audience_tenant_issuer_and_version() {
     let unverifiable = format!("{head}.{}", b64url([7u8; 256]));
     assert_eq!(
         check(&v, &unverifiable).unwrap_err(),
-        E::WrongAudience { for_graph: true }
+        E::WrongAudience {
+            for_graph: true,
+            accepted: accepted()
+        }
     );
     // Another tenant, consistently spelled: refused before any key lookup.
     assert_eq!(

@@ -121,6 +121,37 @@ async fn missing_and_other_schemes_get_a_bare_challenge() {
     }
 }
 
+/// The audience trap: a token for another audience is answered with the audiences this
+/// API accepts (its configuration) in the JSON body and in `WWW-Authenticate`, and never
+/// with the token's own `aud`.
+#[tokio::test]
+async fn a_wrong_audience_names_the_accepted_ones() {
+    let forge = Forge::test_key();
+    let app = app(validator(&forge));
+    let token = forge.token(&with(v2_claims(), json!({ "aud": "api://not-this-api" })));
+    let a = call(
+        &app,
+        "/account/me",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("x-tenant-id", TENANT),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "wrong_audience");
+    let expected =
+        format!("the token was issued for another audience; this API accepts {API} or {API_URI}");
+    assert_eq!(a.body["error_description"], expected.as_str());
+    let challenge = a.challenge.unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(
+        challenge.contains(&format!("error_description=\"{expected}\"")),
+        "{challenge}"
+    );
+    assert!(!a.raw.contains("not-this-api") && !challenge.contains("not-this-api"));
+}
+
 #[tokio::test]
 async fn invalid_tokens_get_invalid_token() {
     let forge = Forge::test_key();

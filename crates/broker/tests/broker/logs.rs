@@ -1,11 +1,9 @@
 //! No token, caller secret or client secret reaches a log line, at any level, through
 //! successes, refusals, upstream failures, stale serving, purge and reload.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_broker::StartOptions;
 use entra_testkit::{Harness, dev};
 use serde_json::json;

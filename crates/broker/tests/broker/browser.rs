@@ -3,12 +3,10 @@
 //! any route; `/metrics` on a listener of its own, or behind a bearer. Requests are
 //! written by hand so every header (and its absence) is exactly what is tested.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_broker::{BrokerConfig, RunningBroker, StartOptions};
 use entra_testkit::Harness;
 use serde_json::Value;

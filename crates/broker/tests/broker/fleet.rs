@@ -1,12 +1,10 @@
 //! Fleet mode: two broker replicas, one real Redis, the emulator upstream.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::redis::RedisServer;
-use common::*;
+use crate::common::redis::RedisServer;
+use crate::common::*;
 use entra_broker::config::RedisSection;
 use entra_broker::{RunningBroker, StartOptions};
 use entra_testkit::Harness;

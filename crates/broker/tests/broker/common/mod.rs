@@ -15,7 +15,7 @@ pub const DEV_SECRET: &str = "dev-caller-secret-0123456789abcdef";
 /// A second caller, limited to `api://contoso-api` with the daemon identity.
 pub const LIMITED_SECRET: &str = "limited-caller-secret-0123456789ab";
 /// The web app's client id (a second identity).
-pub const WEB: &str = "e0000000-0000-4000-8000-0000000000e1";
+pub use entra_testkit::dev::WEB;
 
 /// A log sink for a `tracing_subscriber::fmt` writer (`move || sink.clone()`): what the
 /// tests then search for secrets or count lines in.

@@ -2,11 +2,9 @@
 //! authentication and policy, single-flight, stale serving under injected faults,
 //! background refresh, purge, reload, the audit log and metrics.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use entra_broker::{RunningBroker, StartOptions};
 use entra_testkit::{Harness, dev};
 use serde_json::{Value, json};

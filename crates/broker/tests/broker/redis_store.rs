@@ -2,11 +2,9 @@
 //! loopback port and kills it at the end). `redis-server` must be on PATH: on Debian,
 //! `apt-get install redis-server`.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::redis::RedisServer;
+use crate::common::redis::RedisServer;
 
 use entra_broker::redis_store::{EncryptionKey, RedisOptions, RedisStore};
 use entra_broker::store::{LockToken, SharedStore, StoreError, StoreKey, Stored};
@@ -593,7 +591,7 @@ async fn a_rotated_key_still_reads_what_the_previous_key_sealed() {
 
 #[tokio::test]
 async fn a_replica_with_the_wrong_key_warns_once_a_minute_not_on_every_load() {
-    let captured = common::Captured::default();
+    let captured = crate::common::Captured::default();
     let sink = captured.clone();
     // This test's runtime is single-threaded, so the thread's default subscriber sees
     // every event.

@@ -66,7 +66,8 @@ impl RedisServer {
     }
 
     pub fn spawn(&mut self) {
-        let mut command = Command::new("redis-server");
+        // The one place that finds redis-server, with a clear message when it is missing.
+        let mut command = Command::new(entra_testkit::tools::redis_server());
         match &self.tls_ca {
             None => {
                 command.args(["--port", &self.port.to_string()]);
@@ -97,10 +98,6 @@ impl RedisServer {
         }
         let child = match command.spawn() {
             Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "redis-server is not on PATH: these tests need a real Redis \
-                 (Debian: apt-get install redis-server)"
-            ),
             Err(e) => panic!("cannot start redis-server: {e}"),
         };
         self.child = Some(child);
