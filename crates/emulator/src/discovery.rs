@@ -33,20 +33,32 @@ fn issuer_tenant(sel: TenantSel<'_>) -> String {
     }
 }
 
+/// The base URL and the issuer's tenant id for a discovery document about `tenant`, or
+/// the error response when the tenant is unknown.
+fn base_and_issuer_tenant(
+    st: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+) -> Result<(String, String), Response> {
+    let dir = st.dir();
+    let sel = match TenantSel::resolve(&dir, tenant) {
+        Ok(s) => s,
+        Err(e) => return Err(e.correlate(headers).into_response()),
+    };
+    Ok((st.base_url(headers), issuer_tenant(sel)))
+}
+
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
 pub(crate) async fn openid_configuration_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let dir = st.dir();
-    let sel = match TenantSel::resolve(&dir, &tenant) {
-        Ok(s) => s,
-        Err(e) => return e.correlate(&headers).into_response(),
+    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let base = st.base_url(&headers);
     let t = &tenant;
-    let iss_tid = issuer_tenant(sel);
     cached_json(
         json!({
             "token_endpoint": format!("{base}/{t}/oauth2/v2.0/token"),
@@ -84,14 +96,11 @@ pub(crate) async fn openid_configuration_v1(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let dir = st.dir();
-    let sel = match TenantSel::resolve(&dir, &tenant) {
-        Ok(s) => s,
-        Err(e) => return e.correlate(&headers).into_response(),
+    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let base = st.base_url(&headers);
     let t = &tenant;
-    let iss_tid = issuer_tenant(sel);
     cached_json(
         json!({
             "token_endpoint": format!("{base}/{t}/oauth2/token"),

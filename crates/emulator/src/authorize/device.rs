@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::flow::{advance, flow_gone, record_consent, store_flow};
-use super::session::{Jar, SESSION_COOKIE, cookie, cookie_session_for, error_page, page_form};
+use super::session::{Jar, browser_session, cookie_session_for, error_page, page_form};
 use crate::errors::EntraError;
 use crate::pages;
 use crate::request::{TenantSel, check_form, parse_scopes};
@@ -139,16 +139,8 @@ pub(crate) async fn devicelogin_submit(
         ));
     };
     let dir = st.dir();
-    let session_user = cookie(&headers, SESSION_COOKIE)
-        .and_then(|id| {
-            st.store
-                .lock()
-                .expect("store lock")
-                .sessions
-                .get(&id)
-                .cloned()
-        })
-        .filter(|s| dir.user_by_oid(&s.user_oid).is_some());
+    let session_user =
+        browser_session(&st, &headers).filter(|s| dir.user_by_oid(&s.user_oid).is_some());
     let flow = Flow {
         kind: FlowKind::Device(device_code),
         tenant_segment: dc.tenant_segment.clone(),

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::flow::{advance, store_flow};
 use super::redirect::{query_map, redirect_error, redirect_matches};
-use super::session::{Jar, SESSION_COOKIE, cookie, error_page};
+use super::session::{Jar, browser_session, error_page};
 use crate::directory::{App, Directory, User};
 use crate::errors::{EntraError, sanitize};
 use crate::pages;
@@ -243,18 +243,8 @@ fn session_user<'d>(
     sel: TenantSel<'_>,
     form: &Form,
 ) -> Option<(&'d User, bool)> {
-    let session = cookie(headers, SESSION_COOKIE).and_then(|id| {
-        st.store
-            .lock()
-            .expect("store lock")
-            .sessions
-            .get(&id)
-            .cloned()
-            .map(|s| (id, s))
-    });
-    session
-        .as_ref()
-        .and_then(|(_, s)| dir.user_by_oid(&s.user_oid).map(|u| (u, s.mfa)))
+    browser_session(st, headers)
+        .and_then(|s| dir.user_by_oid(&s.user_oid).map(|u| (u, s.mfa)))
         .filter(|(u, _)| sel.admits_user(&u.tenant_id))
         .filter(|(u, _)| {
             form.get("login_hint")

@@ -110,6 +110,17 @@ pub(super) fn page_form(
     Ok((form, jar))
 }
 
+/// The browser's signed-in session, found by its session cookie, if it has one.
+pub(super) fn browser_session(st: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    st.store
+        .lock()
+        .expect("store lock")
+        .sessions
+        .get(&id)
+        .cloned()
+}
+
 /// Creates (or refreshes) the browser session for `user` and returns its id.
 pub(super) fn cookie_session_for(st: &AppState, user: &User, mfa: bool) -> String {
     let id = random_token(24);

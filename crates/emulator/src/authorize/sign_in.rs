@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::flow::{advance, flow_gone, pending_flow};
-use super::session::{SESSION_COOKIE, cookie, page_form};
+use super::session::{browser_session, page_form};
 use crate::pages;
 use crate::request::TenantSel;
 use crate::state::AppState;
@@ -100,14 +100,7 @@ pub(crate) async fn select(
         Err(r) => return r,
     };
     let flow_id = form.get("flow").unwrap_or("").to_string();
-    let session_user = cookie(&headers, SESSION_COOKIE).and_then(|id| {
-        st.store
-            .lock()
-            .expect("store lock")
-            .sessions
-            .get(&id)
-            .map(|s| s.user_oid.clone())
-    });
+    let session_user = browser_session(&st, &headers).map(|s| s.user_oid);
     {
         let mut store = st.store.lock().expect("store lock");
         if let Some(f) = store.flows.get_mut(&flow_id) {
