@@ -34,17 +34,14 @@ fn issuer_tenant(sel: TenantSel<'_>) -> String {
 }
 
 /// The base URL and the issuer's tenant id for a discovery document about `tenant`, or
-/// the error response when the tenant is unknown.
+/// the error (correlated with the request) when the tenant is unknown.
 fn base_and_issuer_tenant(
     st: &AppState,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<(String, String), Response> {
+) -> Result<(String, String), EntraError> {
     let dir = st.dir();
-    let sel = match TenantSel::resolve(&dir, tenant) {
-        Ok(s) => s,
-        Err(e) => return Err(e.correlate(headers).into_response()),
-    };
+    let sel = TenantSel::resolve(&dir, tenant).map_err(|e| e.correlate(headers))?;
     Ok((st.base_url(headers), issuer_tenant(sel)))
 }
 
@@ -56,7 +53,7 @@ pub(crate) async fn openid_configuration_v2(
 ) -> Response {
     let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let t = &tenant;
     cached_json(
@@ -98,7 +95,7 @@ pub(crate) async fn openid_configuration_v1(
 ) -> Response {
     let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let t = &tenant;
     cached_json(
