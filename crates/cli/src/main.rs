@@ -32,6 +32,7 @@ mod emulator;
 mod exit;
 mod login;
 mod outcome;
+mod percent;
 mod resources;
 mod term;
 mod token;

@@ -11,6 +11,8 @@ use entra_emulator::{Emulator, Options, Ready};
 use entra_identity::http::{HttpClient as _, ReqwestClient};
 use serde_json::Value;
 
+use crate::percent::encode;
+
 /// How many pages (MFA, consent) a sign-in may go through before giving up.
 const MAX_SIGN_IN_PAGES: usize = 5;
 
@@ -220,19 +222,6 @@ fn form_urlencoded(form: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// The value of the hidden input `name` in `html`.
 fn field(html: &str, name: &str) -> Result<String, String> {
     let marker = format!("name=\"{name}\" value=\"");
@@ -270,6 +259,25 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Answers the sign-in page `page` with `user`'s name and password; returns the next page.
+async fn submit_password(
+    b: &mut Browser<'_>,
+    page: &Page,
+    user: &str,
+    password: &str,
+) -> Result<Page, String> {
+    b.post(
+        "/login",
+        &[
+            ("flow", &field(&page.text, "flow")?),
+            ("csrf", &field(&page.text, "csrf")?),
+            ("login", user),
+            ("passwd", password),
+        ],
+    )
+    .await
+}
+
 /// Opens `authorize_url`, signs in as `user`, passes MFA and accepts consent (if
 /// shown); returns the URL the emulator redirects the browser to (the app's, with the
 /// code).
@@ -280,17 +288,7 @@ pub(crate) async fn sign_in(
     password: &str,
 ) -> Result<String, String> {
     let page = b.get(authorize_url).await?;
-    let mut page = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page.text, "flow")?),
-                ("csrf", &field(&page.text, "csrf")?),
-                ("login", user),
-                ("passwd", password),
-            ],
-        )
-        .await?;
+    let mut page = submit_password(b, &page, user, password).await?;
     for _ in 0..MAX_SIGN_IN_PAGES {
         if page.status == 302 {
             return page
@@ -338,17 +336,7 @@ pub(crate) async fn enter_device_code(
             ],
         )
         .await?;
-    let page = b
-        .post(
-            "/login",
-            &[
-                ("flow", &field(&page.text, "flow")?),
-                ("csrf", &field(&page.text, "csrf")?),
-                ("login", user),
-                ("passwd", password),
-            ],
-        )
-        .await?;
+    let page = submit_password(b, &page, user, password).await?;
     let done = b
         .post(
             "/device/confirm",

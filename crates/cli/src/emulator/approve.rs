@@ -8,6 +8,7 @@ use entra_identity::http::{HttpClient as _, ReqwestClient};
 use serde_json::{Value, json};
 
 use crate::exit::CliError;
+use crate::percent;
 
 /// The admin API request that approves `user_code` as `user`.
 pub(crate) fn request(
@@ -18,7 +19,7 @@ pub(crate) fn request(
     let url = format!(
         "{}/admin/device-codes/{}/approve",
         ready.authority.trim_end_matches('/'),
-        path_segment(user_code.trim())
+        percent::encode(user_code.trim())
     );
     http::Request::builder()
         .method("POST")
@@ -83,20 +84,6 @@ pub(crate) fn run(ready: &Ready, user_code: &str, user: &str) -> Result<(), CliE
         .map_err(|e| CliError::unreachable(format!("the emulator at {}: {e}", ready.authority)))?;
     println!("{}", outcome(user_code, &response)?);
     Ok(())
-}
-
-/// `s` percent-encoded for one path segment.
-fn path_segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
