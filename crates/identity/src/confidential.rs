@@ -18,7 +18,7 @@ use crate::authority::Authority;
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::Error;
 use crate::http::Pipeline;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, checked_client_id};
 use crate::persist::{PersistentCache, TokenResponse, environment_of, store};
 use crate::secret::Secret;
 use crate::token::{AccessToken, BoxFuture, TokenCredential, TokenRequest};
@@ -43,12 +43,10 @@ impl ClientCredentials {
         auth: ClientAuth,
         options: ClientOptions,
     ) -> Result<Self, Error> {
-        if client_id.trim().is_empty() {
-            return Err(Error::Config("client id is empty".into()));
-        }
+        let client_id = checked_client_id(client_id)?;
         Ok(Self {
             authority: options.authority(tenant)?,
-            client_id: client_id.trim().to_string(),
+            client_id,
             auth,
             pipeline: options.pipeline()?,
             cache: TokenCache::new(),

@@ -17,7 +17,7 @@ use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::confidential::{ClientAuth, ClientCertificate};
 use crate::error::Error;
 use crate::http::Pipeline;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, checked_client_id};
 use crate::public_client::Authorities;
 use crate::secret::Secret;
 use crate::token::{AccessToken, TokenRequest, token_credential};
@@ -67,9 +67,7 @@ impl OnBehalfOfCredential {
         auth: ClientAuth,
         options: ClientOptions,
     ) -> Result<Self, Error> {
-        if client_id.trim().is_empty() {
-            return Err(Error::Config("client id is empty".into()));
-        }
+        let client_id = checked_client_id(client_id)?;
         if let ClientAuth::Secret(s) = &auth
             && s.is_empty()
         {
@@ -78,7 +76,7 @@ impl OnBehalfOfCredential {
         Ok(Self {
             inner: Arc::new(Inner {
                 authorities: Authorities::new(&options, tenant)?,
-                client_id: client_id.trim().to_string(),
+                client_id,
                 auth,
                 pipeline: options.pipeline()?,
                 cache: TokenCache::new(),

@@ -125,6 +125,16 @@ impl ClientOptions {
     }
 }
 
+/// `client_id` trimmed, or a configuration error when it is empty: the check every
+/// credential's constructor makes first.
+pub(crate) fn checked_client_id(client_id: &str) -> Result<String, Error> {
+    let client_id = client_id.trim();
+    if client_id.is_empty() {
+        return Err(Error::Config("client id is empty".into()));
+    }
+    Ok(client_id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

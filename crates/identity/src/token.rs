@@ -80,6 +80,28 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
+    /// The token `token` from a token response `v` (a token endpoint's or a managed
+    /// identity endpoint's), issued at `issued` and expiring at `expires_on`: refreshed
+    /// proactively per `refresh_in`, and `Bearer` unless `token_type` says otherwise.
+    pub(crate) fn from_response(
+        token: &str,
+        issued: i64,
+        expires_on: i64,
+        v: &serde_json::Value,
+    ) -> Self {
+        use crate::unix_time::{refresh_on, seconds};
+        AccessToken {
+            token: Secret::new(token),
+            expires_on,
+            refresh_on: refresh_on(issued, expires_on - issued, seconds(v.get("refresh_in"))),
+            token_type: v
+                .get("token_type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("Bearer")
+                .into(),
+        }
+    }
+
     /// How long until the token expires ([`AccessToken::expires_on`] minus now), zero
     /// once it has. The token cache hands out tokens with more than 5 minutes left.
     pub fn expires_in(&self) -> std::time::Duration {

@@ -8,7 +8,7 @@ use crate::error::{EntraErrorResponse, Error};
 use crate::http::{Pipeline, Response, form_post};
 use crate::secret::Secret;
 use crate::token::{AccessToken, TokenRequest};
-use crate::unix_time::{now, parse_expires_on, refresh_on, seconds};
+use crate::unix_time::{now, parse_expires_on, seconds};
 
 /// The scopes every user sign-in adds: an ID token, the profile, a refresh token.
 pub(crate) const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
@@ -123,16 +123,7 @@ pub(crate) fn parse_token_response(
             });
         }
     };
-    let token = AccessToken {
-        token: Secret::new(token),
-        expires_on,
-        refresh_on: refresh_on(issued, expires_on - issued, seconds(v.get("refresh_in"))),
-        token_type: v
-            .get("token_type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("Bearer")
-            .into(),
-    };
+    let token = AccessToken::from_response(token, issued, expires_on, &v);
     Ok((token, v))
 }
 

@@ -5,9 +5,8 @@
 use super::host::ManagedIdentityHost;
 use crate::error::{EntraErrorResponse, Error};
 use crate::http::Response;
-use crate::secret::Secret;
 use crate::token::AccessToken;
-use crate::unix_time::{now, parse_expires_on, refresh_on, seconds};
+use crate::unix_time::{now, parse_expires_on, seconds};
 
 pub(super) fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     let query = serde_urlencoded::to_string(params).expect("string pairs always encode");
@@ -147,14 +146,5 @@ pub(super) fn read_token(
         })?,
         _ => return Err(bad("no expires_in or expires_on in the response".into())),
     };
-    Ok(AccessToken {
-        token: Secret::new(token),
-        expires_on,
-        refresh_on: refresh_on(issued, expires_on - issued, seconds(v.get("refresh_in"))),
-        token_type: v
-            .get("token_type")
-            .and_then(|t| t.as_str())
-            .unwrap_or("Bearer")
-            .into(),
-    })
+    Ok(AccessToken::from_response(token, issued, expires_on, &v))
 }

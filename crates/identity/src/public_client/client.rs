@@ -10,7 +10,7 @@ use crate::account::{Account, AccountStore, UserTokens};
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::error::{Error, interaction_required};
 use crate::http::Pipeline;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, checked_client_id};
 use crate::persist::environment_of;
 use crate::persist::store::FileAccountStore;
 use crate::token::{AccessToken, TokenRequest, token_credential};
@@ -54,12 +54,10 @@ impl PublicClient {
     /// `organizations` or `common`). With [`ClientOptions::persistent_cache`], accounts
     /// and tokens are kept in that file (and read back from it by a later process).
     pub fn new(tenant: &str, client_id: &str, options: ClientOptions) -> Result<Self, Error> {
-        if client_id.trim().is_empty() {
-            return Err(Error::Config("client id is empty".into()));
-        }
+        let client_id = checked_client_id(client_id)?;
         Ok(Self {
             authorities: Authorities::new(&options, tenant)?,
-            client_id: client_id.trim().to_string(),
+            client_id,
             pipeline: options.pipeline()?,
             cache: TokenCache::new(),
             store: match &options.persistent_cache {
