@@ -6,7 +6,7 @@
 use crate::consent::{add_user_consent, missing_consent};
 use crate::directory::{Directory, User};
 use crate::request::TenantSel;
-use crate::state::{AppState, DeviceStatus};
+use crate::state::{AppState, DeviceCode, DeviceStatus};
 
 /// A device code approved by [`approve`].
 #[derive(Debug)]
@@ -30,16 +30,38 @@ pub(crate) enum ApproveError {
     Unusable(String),
 }
 
+/// A user code as the user typed it, read as stored: letters and digits only, upper
+/// case (so `abcd-efgh` finds `ABCDEFGH`).
+pub(crate) fn read_user_code(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// The pending device code whose user code is `user_code` (as [`read_user_code`]
+/// returns it), unless it has expired at `now`: its device code and its entry.
+pub(crate) fn pending_device_code(
+    st: &AppState,
+    user_code: &str,
+    now: i64,
+) -> Option<(String, DeviceCode)> {
+    let store = st.store.lock().expect("store lock");
+    store
+        .device_codes
+        .iter()
+        .find(|(_, d)| d.user_code == user_code && d.status == DeviceStatus::Pending)
+        .map(|(k, d)| (k.clone(), d.clone()))
+        .filter(|(_, d)| now <= d.expires)
+}
+
 /// Approves the pending device code `user_code` as `who` (a UPN, or the part before `@`
 /// when exactly one user who may sign in there has it), recording the consent the
 /// browser's consent page would.
 pub(crate) fn approve(st: &AppState, user_code: &str, who: &str) -> Result<Approved, ApproveError> {
     // Typed codes are read as `/devicelogin` reads them.
-    let typed: String = user_code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let typed = read_user_code(user_code);
     let now = st.now();
     let unknown_code = || {
         ApproveError::UnknownCode(format!(
@@ -47,16 +69,7 @@ pub(crate) fn approve(st: &AppState, user_code: &str, who: &str) -> Result<Appro
             typed.chars().take(32).collect::<String>()
         ))
     };
-    let (device_code, dc) = {
-        let store = st.store.lock().expect("store lock");
-        store
-            .device_codes
-            .iter()
-            .find(|(_, d)| d.user_code == typed && d.status == DeviceStatus::Pending)
-            .map(|(k, d)| (k.clone(), d.clone()))
-    }
-    .filter(|(_, d)| now <= d.expires)
-    .ok_or_else(unknown_code)?;
+    let (device_code, dc) = pending_device_code(st, &typed, now).ok_or_else(unknown_code)?;
     let dir = st.dir();
     let user = find_user(&dir, &dc.tenant_segment, who)?;
     let Some(app) = dir.app(&dc.client_id) else {

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::flow::{advance, flow_gone, record_consent, store_flow};
 use super::session::{Jar, browser_session, cookie_session_for, error_page, page_form};
+use crate::device_codes::{pending_device_code, read_user_code};
 use crate::errors::EntraError;
 use crate::pages;
 use crate::request::{TenantSel, check_form, parse_scopes};
@@ -115,24 +116,11 @@ pub(crate) async fn devicelogin_submit(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let typed: String = form
-        .get("otc")
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let typed = read_user_code(form.get("otc").unwrap_or(""));
     let now = st.now();
-    let found = {
-        let store = st.store.lock().expect("store lock");
-        store
-            .device_codes
-            .iter()
-            .find(|(_, d)| d.user_code == typed && d.status == DeviceStatus::Pending)
-            .map(|(k, d)| (k.clone(), d.clone()))
-    };
+    let found = pending_device_code(&st, &typed, now);
     let csrf = jar.csrf.clone();
-    let Some((device_code, dc)) = found.filter(|(_, d)| now <= d.expires) else {
+    let Some((device_code, dc)) = found else {
         return jar.page(pages::device_entry(
             &csrf,
             Some("That code didn't work. Check the code and try again. (AADSTS70018)"),
