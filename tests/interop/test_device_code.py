@@ -3,6 +3,7 @@ signs in and approves (or declines)."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -92,3 +93,32 @@ def test_device_code_declined(emulator, artifacts):
     result = box.get("result")
     assert result is not None, box
     assert result.get("error") == "authorization_declined", result
+
+
+def test_device_code_finished_from_a_script_without_a_browser(emulator):
+    """`entra emulator approve-device-code` completes MSAL Python's device flow: what a
+    test in any language does when no browser is at hand."""
+    app, flow = start_flow(emulator)
+    t, box = poll_in_thread(app, flow)
+    done = subprocess.run(
+        [str(es.entra_bin()), "emulator", "approve-device-code", flow["user_code"],
+         "--user", "alice", "--state-dir", str(emulator.state_dir)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    t.join(POLL_BOUND + 10)
+    assert not t.is_alive(), "MSAL still polling"
+    assert "exc" not in box, box
+    result = box["result"]
+    assert "access_token" in result, result
+    claims = emulator.verify(result["access_token"], audience=es.API_APP, ver="2.0")
+    assert claims["azp"] == es.PUBLIC_CLIENT, claims
+    assert result["id_token_claims"].get("preferred_username", "").lower() == es.ALICE[0]
+    # A used code cannot be approved again: exit 1 and a reason, never a token.
+    again = subprocess.run(
+        [str(es.entra_bin()), "emulator", "approve-device-code", flow["user_code"],
+         "--user", "alice", "--state-dir", str(emulator.state_dir)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert again.returncode == 1, (again.stdout, again.stderr)
+    assert "eyJ" not in again.stdout + again.stderr
