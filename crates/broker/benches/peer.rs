@@ -19,7 +19,7 @@ mod linux {
     use std::time::Duration;
 
     use criterion::{BenchmarkId, Criterion};
-    use entra_broker::peer::{Lookup, proc_net_tcp_lookup, sock_diag_lookup};
+    use entra_broker::{Lookup, proc_net_tcp_lookup, sock_diag_lookup};
 
     /// Other sockets wanted at each level (besides the measured connection's two and its
     /// listener).

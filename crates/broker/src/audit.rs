@@ -23,7 +23,7 @@ use crate::error::BrokerError;
 
 /// One audit record.
 #[derive(Debug, Serialize)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// RFC 3339, UTC, microseconds.
     pub time: String,
     /// `imds`, `app_service`, `app_service_2017`, `cloud_shell`, `native`; for a
@@ -67,7 +67,7 @@ pub struct Record<'a> {
 
 /// The result of a peer uid lookup, as audit lines show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerUid {
+pub(crate) enum PeerUid {
     /// The peer's socket is live and owned by this uid.
     Known(u32),
     /// It could not be told (never written as 0, which would read as root).
@@ -90,7 +90,7 @@ enum Msg {
 }
 
 /// Where audit lines go.
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     tx: Mutex<Option<SyncSender<Msg>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     enabled: bool,
@@ -108,7 +108,7 @@ const QUEUE: usize = 65_536;
 
 impl AuditLog {
     /// From `[broker] audit_log`: a path (appended, created 0600), `-` stdout, `off`.
-    pub fn open(setting: Option<&str>) -> Result<Arc<Self>, BrokerError> {
+    pub(crate) fn open(setting: Option<&str>) -> Result<Arc<Self>, BrokerError> {
         let (sink, path): (Box<dyn Write + Send>, Option<PathBuf>) = match setting.unwrap_or("-") {
             "off" => {
                 return Ok(Arc::new(Self {
@@ -136,12 +136,12 @@ impl AuditLog {
     }
 
     /// Whether lines are written at all.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// Queues a record.
-    pub fn write(&self, record: &Record<'_>) {
+    pub(crate) fn write(&self, record: &Record<'_>) {
         if !self.enabled {
             return;
         }
@@ -163,14 +163,14 @@ impl AuditLog {
 
     /// Reopens the file (SIGHUP after logrotate moved it); lines queued before go to the
     /// old file.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         if let Some(tx) = self.tx.lock().expect("audit lock").clone() {
             let _ = tx.send(Msg::Reopen);
         }
     }
 
     /// Writes out everything queued and stops the writer (graceful shutdown).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.tx.lock().expect("audit lock").take();
         if let Some(w) = self.writer.lock().expect("audit lock").take() {
             let _ = w.join();
@@ -243,7 +243,7 @@ fn write_lines(rx: Receiver<Msg>, sink: Box<dyn Write + Send>, path: Option<Path
 }
 
 /// Now as RFC 3339 UTC with microseconds.
-pub fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     let (h, m, s) = now.to_hms();
     format!(
@@ -261,24 +261,24 @@ pub fn timestamp() -> String {
 /// A JWT's payload, read once with [`entra_jose::decode_unverified`] (no signature
 /// check: the broker only reads what its own upstream gave it). `None` for a token that
 /// is not a JWT.
-pub struct Payload(Option<serde_json::Map<String, serde_json::Value>>);
+pub(crate) struct Payload(Option<serde_json::Map<String, serde_json::Value>>);
 
 impl Payload {
     /// Decodes `token`'s payload.
-    pub fn of(token: &str) -> Self {
+    pub(crate) fn of(token: &str) -> Self {
         Self(entra_jose::decode_unverified(token).ok().map(|t| t.claims))
     }
 
     /// A string claim, only when identifier-like (a hostile upstream cannot inject into
     /// the log).
-    pub fn claim(&self, name: &str) -> Option<String> {
+    pub(crate) fn claim(&self, name: &str) -> Option<String> {
         let s = self.0.as_ref()?.get(name)?.as_str()?;
         (s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
     }
 
     /// The identifier audit lines use for `token` (whose payload this is): its `uti`
     /// claim, else a SHA-256 prefix.
-    pub fn token_id(&self, token: &str) -> String {
+    pub(crate) fn token_id(&self, token: &str) -> String {
         if let Some(uti) = self.claim("uti") {
             return format!("uti:{uti}");
         }

@@ -38,8 +38,8 @@ use crate::store::{SharedStore, StoreKey, Stored};
 use crate::upstream::Identity;
 use table::{Keyed, Table};
 
-pub use cached::{Cached, Source, json_safe};
-pub use fetch_error::FetchError;
+pub(crate) use cached::{Cached, Source, json_safe};
+pub(crate) use fetch_error::FetchError;
 
 /// How long a replica holds the fleet lock at most while it asks upstream.
 const LOCK_TTL_MS: u64 = 30_000;
@@ -53,7 +53,7 @@ struct Failure {
 }
 
 /// One (identity, scopes) slot.
-pub struct Slot {
+pub(crate) struct Slot {
     identity: Arc<Identity>,
     key: StoreKey,
     scopes: Vec<String>,
@@ -87,7 +87,7 @@ impl Slot {
 
 /// Cache tuning (from `[broker]`; a reload updates it).
 #[derive(Debug, Clone, Copy)]
-pub struct Tuning {
+pub(crate) struct Tuning {
     /// A token handed out has at least this long left.
     pub min_remaining: i64,
     /// Renew this long before expiry.
@@ -97,7 +97,7 @@ pub struct Tuning {
 }
 
 /// The cache.
-pub struct Cache {
+pub(crate) struct Cache {
     slots: RwLock<Table<Slot>>,
     store: Option<Arc<dyn SharedStore>>,
     min_remaining: AtomicI64,
@@ -118,13 +118,13 @@ impl std::fmt::Debug for Cache {
 }
 
 /// Now, unix seconds.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     entra_identity::unix_time::now()
 }
 
 /// A summary of one cached token (admin listing; never the token).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Identity name.
     pub identity: String,
     /// Canonical scope key.
@@ -141,7 +141,11 @@ pub struct Entry {
 
 impl Cache {
     /// A cache, with a fleet store or without.
-    pub fn new(tuning: Tuning, store: Option<Arc<dyn SharedStore>>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        tuning: Tuning,
+        store: Option<Arc<dyn SharedStore>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let c = Self {
             slots: RwLock::new(Table::new()),
             store,
@@ -156,7 +160,7 @@ impl Cache {
     }
 
     /// Applies new tuning (reload).
-    pub fn set_tuning(&self, t: Tuning) {
+    pub(crate) fn set_tuning(&self, t: Tuning) {
         self.min_remaining.store(t.min_remaining, Ordering::Relaxed);
         self.refresh_before
             .store(t.refresh_before, Ordering::Relaxed);
@@ -167,12 +171,12 @@ impl Cache {
     }
 
     /// The fleet store, if any.
-    pub fn store(&self) -> Option<&Arc<dyn SharedStore>> {
+    pub(crate) fn store(&self) -> Option<&Arc<dyn SharedStore>> {
         self.store.as_ref()
     }
 
     /// How many tokens are held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.slots
             .read()
             .expect("cache lock")
@@ -184,7 +188,8 @@ impl Cache {
     /// How many (identity, scopes) slots are held: tokens, and pairs being fetched or
     /// whose fetch failed. Never more than `max_tokens` (but for the moment after a
     /// reload lowered it, until the next maintenance pass or insert).
-    pub fn slot_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn slot_count(&self) -> usize {
         self.slots.read().expect("cache lock").len()
     }
 
@@ -192,14 +197,9 @@ impl Cache {
         usize::try_from(self.max_tokens.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
 
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The token for `identity` and `key` (the canonical scope key; `scopes` builds the
     /// scope list on a miss).
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         identity: &Arc<Identity>,
         key: &str,
@@ -502,7 +502,7 @@ impl Cache {
 
     /// Drops every token of `identity` here and, in fleet mode, in the store (other
     /// replicas drop their copies when the store tells them). Returns how many went.
-    pub async fn purge(&self, identity: &str) -> (usize, Option<Result<u64, String>>) {
+    pub(crate) async fn purge(&self, identity: &str) -> (usize, Option<Result<u64, String>>) {
         let local = self.purge_local(identity);
         let fleet = match &self.store {
             Some(s) => Some(s.purge(identity).await.map_err(|e| e.to_string())),
@@ -512,7 +512,7 @@ impl Cache {
     }
 
     /// Drops every token of `identity` from this replica's memory.
-    pub fn purge_local(&self, identity: &str) -> usize {
+    pub(crate) fn purge_local(&self, identity: &str) -> usize {
         let removed = self
             .slots
             .write()
@@ -526,7 +526,7 @@ impl Cache {
     }
 
     /// A listing for the admin API.
-    pub fn entries(&self) -> Vec<Entry> {
+    pub(crate) fn entries(&self) -> Vec<Entry> {
         let slots = self.slots.read().expect("cache lock");
         let mut out: Vec<Entry> = slots
             .slots()
@@ -548,7 +548,7 @@ impl Cache {
 
     /// Keeps only the slots of identities in `keep` that are still the same object
     /// (a reload replaced or removed the others).
-    pub fn retain_identities(&self, keep: &HashMap<String, Arc<Identity>>) {
+    pub(crate) fn retain_identities(&self, keep: &HashMap<String, Arc<Identity>>) {
         let mut slots = self.slots.write().expect("cache lock");
         slots.retain_identities(|name, m| {
             keep.get(name)
@@ -560,7 +560,7 @@ impl Cache {
 /// The canonical scope key: the resource for a single `/.default` scope (so IMDS's
 /// `resource=R` and the native API's `R/.default` share a token), else the scopes
 /// sorted and space-joined.
-pub fn scope_key(scopes: &[String]) -> String {
+pub(crate) fn scope_key(scopes: &[String]) -> String {
     if let [one] = scopes
         && let Some(r) = one.strip_suffix("/.default")
     {

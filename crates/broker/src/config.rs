@@ -100,8 +100,7 @@ pub struct BrokerSection {
     /// Host names (or IP addresses) the broker answers to besides `127.0.0.1`,
     /// `localhost`, `[::1]`, `169.254.169.254` and its listen address, with any port:
     /// e.g. a container's service name. Every other `Host` is refused on every route, so a
-    /// web page that rebinds its own name to this machine gets nothing
-    /// ([`crate::browser_guard`]).
+    /// web page that rebinds its own name to this machine gets nothing (DNS rebinding).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9464`), not on `listen`.
@@ -406,10 +405,10 @@ impl CallerConfig {
 }
 
 /// The shortest admin token accepted, in characters.
-pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+pub(crate) const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// The default mode of `[broker] unix_socket`.
-pub const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o660;
+pub(crate) const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o660;
 
 #[cfg(test)]
 mod tests;

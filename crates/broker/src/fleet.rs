@@ -12,7 +12,7 @@ use crate::store::SharedStore;
 
 /// The store `[redis]` describes. Redis being down is not an error here (the broker
 /// starts and serves from memory; the store reconnects by itself); a bad URL or key is.
-pub fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
+pub(crate) fn connect(r: &RedisSection) -> Result<Arc<dyn SharedStore>, BrokerError> {
     let key = read_key("[redis] key", &r.key_env, &r.key_file)?.ok_or_else(|| {
         BrokerError::from(ConfigError::Missing {
             what: "[redis]".into(),

@@ -55,7 +55,7 @@ struct OutcomeLabel {
 }
 
 /// Every metric; counters on the hot path are resolved once, at start.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// `requests[protocol as usize][outcome as usize]` ([`Protocol::ALL`] and
     /// [`Outcome::ALL`] order); count with [`Metrics::request`].
@@ -104,7 +104,7 @@ impl Metrics {
     /// Registers everything.
     // Long on purpose: one registration per metric, in the order of the table above, so
     // the list reads as one piece; splitting it would only scatter the names.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("entra_broker");
         let family = Family::<RequestLabels, Counter>::default();
         let requests = Protocol::ALL
@@ -233,12 +233,12 @@ impl Metrics {
 
     /// Counts a request.
     #[inline]
-    pub fn request(&self, protocol: Protocol, outcome: Outcome) {
+    pub(crate) fn request(&self, protocol: Protocol, outcome: Outcome) {
         self.requests[protocol as usize][outcome as usize].inc();
     }
 
     /// Counts an upstream request.
-    pub fn upstream(&self, identity: &str, ok: bool) {
+    pub(crate) fn upstream(&self, identity: &str, ok: bool) {
         self.upstream
             .get_or_create(&UpstreamLabels {
                 identity: identity.to_string(),
@@ -249,7 +249,7 @@ impl Metrics {
 
     /// One counter per outcome ([`Outcome::ALL`] order, index `outcome as usize`) for `caller`, resolved once per
     /// configuration so counting is one atomic add.
-    pub fn caller_counters(&self, caller: &str) -> Vec<Counter> {
+    pub(crate) fn caller_counters(&self, caller: &str) -> Vec<Counter> {
         Outcome::ALL
             .iter()
             .map(|o| {
@@ -264,14 +264,14 @@ impl Metrics {
     }
 
     /// Counts a request the browser guard refused.
-    pub fn guard_refusal(&self, route: &'static str, reason: &'static str) {
+    pub(crate) fn guard_refusal(&self, route: &'static str, reason: &'static str) {
         self.guard
             .get_or_create(&GuardLabels { route, reason })
             .inc();
     }
 
     /// Counts a reload.
-    pub fn reload(&self, ok: bool) {
+    pub(crate) fn reload(&self, ok: bool) {
         self.reloads
             .get_or_create(&OutcomeLabel {
                 outcome: if ok { "ok" } else { "error" },
@@ -280,7 +280,7 @@ impl Metrics {
     }
 
     /// The text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::with_capacity(8192);
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Set once netlink `sock_diag` has found a socket: it works here.
 static NETLINK_ANSWERED: AtomicBool = AtomicBool::new(false);
 
-/// How a uid was found.
+/// How a uid was found (public for the `peer` benchmark).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// The socket is live and owned by this uid.
@@ -40,7 +40,7 @@ pub enum Lookup {
 
 /// The uid owning the loopback TCP connection from `peer` to `local`, on Linux: through
 /// netlink `sock_diag`, or `/proc/net/tcp{,6}` where netlink is unavailable.
-pub fn loopback_tcp_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+pub(crate) fn loopback_tcp_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
     if !peer.ip().is_loopback() && !is_mapped_loopback(peer.ip()) {
         return None;
     }
@@ -66,19 +66,20 @@ pub fn loopback_tcp_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
 
 /// Asks the kernel over netlink `sock_diag` about the TCP socket whose local address is
 /// `peer` and remote address is `local` (the client's end of our connection).
-/// `Err` when netlink `sock_diag` cannot be used here.
+/// `Err` when netlink `sock_diag` cannot be used here. Public for the `peer` benchmark.
 #[cfg(target_os = "linux")]
 pub fn sock_diag_lookup(peer: SocketAddr, local: SocketAddr) -> std::io::Result<Lookup> {
     diag::lookup(canonical_addr(peer), canonical_addr(local))
 }
 
-/// Netlink `sock_diag` exists on Linux only.
+/// Netlink `sock_diag` exists on Linux only. Public for the `peer` benchmark.
 #[cfg(not(target_os = "linux"))]
 pub fn sock_diag_lookup(_peer: SocketAddr, _local: SocketAddr) -> std::io::Result<Lookup> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
-/// The `/proc/net/tcp{,6}` lookup (the fallback where netlink is unavailable).
+/// The `/proc/net/tcp{,6}` lookup (the fallback where netlink is unavailable). Public for
+/// the `peer` benchmark.
 pub fn proc_net_tcp_lookup(peer: SocketAddr, local: SocketAddr) -> Lookup {
     let files: &[&str] = if peer.is_ipv4() {
         &["/proc/net/tcp", "/proc/net/tcp6"]
@@ -279,7 +280,7 @@ fn is_mapped_loopback(ip: IpAddr) -> bool {
 /// Finds the row of `/proc/net/tcp{,6}` text whose local address is `peer` and remote
 /// address is `local`, and returns its uid column (unknown when no process holds the
 /// socket: inode 0, or `TIME_WAIT`).
-pub fn find_row(text: &str, peer: SocketAddr, local: SocketAddr) -> Lookup {
+pub(crate) fn find_row(text: &str, peer: SocketAddr, local: SocketAddr) -> Lookup {
     for line in text.lines().skip(1) {
         let mut cols = line.split_whitespace();
         let (_sl, Some(l), Some(r)) = (cols.next(), cols.next(), cols.next()) else {
@@ -305,7 +306,8 @@ pub fn find_row(text: &str, peer: SocketAddr, local: SocketAddr) -> Lookup {
 }
 
 /// The uid column of the matching row, when its socket is live.
-pub fn find_uid(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+#[cfg(test)]
+pub(crate) fn find_uid(text: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
     match find_row(text, peer, local) {
         Lookup::Uid(u) => Some(u),
         _ => None,

@@ -15,7 +15,7 @@ use crate::error::{BrokerError, ConfigError};
 
 /// One caller's policy.
 #[derive(Debug)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// Its name (audit lines, metrics).
     pub name: Arc<str>,
     any_identity: bool,
@@ -47,22 +47,22 @@ impl Caller {
 
     /// The identity used when the request names none: the first listed (or, for `*`
     /// alone, `None`: the broker's first identity).
-    pub fn default_identity(&self) -> Option<&str> {
+    pub(crate) fn default_identity(&self) -> Option<&str> {
         self.identities.first().map(String::as_str)
     }
 
     /// May it use `identity`?
-    pub fn may_use(&self, identity: &str) -> bool {
+    pub(crate) fn may_use(&self, identity: &str) -> bool {
         self.any_identity || self.identities.iter().any(|i| i == identity)
     }
 
     /// May it have a token for `resource` (IMDS, App Service)?
-    pub fn may_have_resource(&self, resource: &str) -> bool {
+    pub(crate) fn may_have_resource(&self, resource: &str) -> bool {
         self.any_resource || self.resources.contains(&normalize_resource(resource))
     }
 
     /// May it have a token for each of `scopes` (native API)? The first refused scope.
-    pub fn refused_scope<'a>(&self, scopes: &'a [String]) -> Option<&'a str> {
+    pub(crate) fn refused_scope<'a>(&self, scopes: &'a [String]) -> Option<&'a str> {
         scopes
             .iter()
             .find(|s| {
@@ -78,7 +78,7 @@ impl Caller {
 /// The resource a scope belongs to: `api://x/Data.Read` → `api://x`,
 /// `https://graph.microsoft.com/.default` → `https://graph.microsoft.com`. `None` for a
 /// bare scope (`openid`, `User.Read`).
-pub fn resource_of_scope(scope: &str) -> Option<&str> {
+pub(crate) fn resource_of_scope(scope: &str) -> Option<&str> {
     let after_scheme = scope.find("://").map(|i| i + 3)?;
     let slash = scope[after_scheme..].rfind('/')? + after_scheme;
     Some(&scope[..slash]).filter(|r| r.len() > after_scheme)
@@ -91,7 +91,7 @@ fn normalize_resource(r: &str) -> String {
 
 /// Every caller, indexed.
 #[derive(Debug, Default)]
-pub struct Callers {
+pub(crate) struct Callers {
     by_secret: HashMap<[u8; 32], Arc<Caller>>,
     by_uid: HashMap<u32, Arc<Caller>>,
     imds_default: Option<Arc<Caller>>,
@@ -116,7 +116,7 @@ pub(crate) fn fingerprint(secret: &[u8]) -> [u8; 32] {
 
 impl Callers {
     /// Reads every caller's secret and indexes them.
-    pub fn build(
+    pub(crate) fn build(
         config: &BrokerConfig,
         metrics: &crate::metrics::Metrics,
     ) -> Result<Self, BrokerError> {
@@ -154,7 +154,7 @@ impl Callers {
     }
 
     /// The caller presenting `secret`.
-    pub fn by_secret(&self, secret: &str) -> Option<&Arc<Caller>> {
+    pub(crate) fn by_secret(&self, secret: &str) -> Option<&Arc<Caller>> {
         if secret.is_empty() {
             return None;
         }
@@ -162,13 +162,13 @@ impl Callers {
     }
 
     /// The caller a local process is on IMDS: by its uid, else `[imds] caller`.
-    pub fn for_local_process(&self, uid: Option<u32>) -> Option<&Arc<Caller>> {
+    pub(crate) fn for_local_process(&self, uid: Option<u32>) -> Option<&Arc<Caller>> {
         uid.and_then(|u| self.by_uid.get(&u))
             .or(self.imds_default.as_ref())
     }
 
     /// Whether any caller is selected by uid (then IMDS connections look their peer up).
-    pub fn uses_uids(&self) -> bool {
+    pub(crate) fn uses_uids(&self) -> bool {
         !self.by_uid.is_empty()
     }
 }

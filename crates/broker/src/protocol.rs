@@ -11,11 +11,12 @@
 //!
 //! Errors are `{"error":"...","error_description":"..."}` (App Service adds its own
 //! `statusCode`, `message` and `correlationId`, which MSAL reads): 400 for a
-//! malformed request (a resource or scope list longer than [`MAX_SCOPES_BYTES`] too) or
-//! an unknown identity, 401 for a missing or wrong secret, 403 when policy refuses
-//! (naming what was refused), 400 when Entra refuses, 503 with `Retry-After` when Entra
-//! cannot be reached and nothing valid is cached, or when a new (identity, scopes) finds
-//! the cache at `max_tokens` with every slot in use.
+//! malformed request (a resource or scope list longer than
+//! [`MAX_SCOPES_BYTES`](refusal::MAX_SCOPES_BYTES) too) or an unknown identity, 401 for
+//! a missing or wrong secret, 403 when policy refuses (naming what was refused), 400
+//! when Entra refuses, 503 with `Retry-After` when Entra cannot be reached and nothing
+//! valid is cached, or when a new (identity, scopes) finds the cache at `max_tokens`
+//! with every slot in use.
 
 mod app_service;
 mod conn;
@@ -28,10 +29,7 @@ mod request;
 mod response;
 
 pub(crate) use app_service::app_service;
-pub use app_service::legacy_date;
-pub use conn::Conn;
+pub(crate) use conn::Conn;
 pub(crate) use imds::{cloud_shell, imds};
-pub use kind::{Outcome, Protocol};
 pub(crate) use native::native;
-pub use refusal::MAX_SCOPES_BYTES;
 pub(crate) use request::bearer;

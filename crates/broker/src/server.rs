@@ -430,11 +430,6 @@ impl RunningBroker {
         self.unix_socket.as_deref()
     }
 
-    /// The shared state (metrics, cache), for embedders and tests.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
     /// Applies a new configuration without dropping cached tokens of identities whose
     /// definition is unchanged. On error nothing changes.
     pub fn reload(&self, config: BrokerConfig) -> Result<(), BrokerError> {

@@ -16,7 +16,7 @@ use crate::upstream::Identity;
 
 /// What a reload swaps at once: identities, callers, switches.
 #[derive(Debug)]
-pub struct Generation {
+pub(crate) struct Generation {
     /// Identities, in configuration order.
     pub identities: Vec<Arc<Identity>>,
     /// By name.
@@ -33,7 +33,7 @@ pub struct Generation {
 
 /// State every request sees.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub(crate) generation: RwLock<Arc<Generation>>,
     /// The token cache.
     pub cache: Arc<Cache>,
@@ -50,7 +50,7 @@ pub struct Shared {
 impl Shared {
     /// The current generation.
     #[inline]
-    pub fn generation(&self) -> Arc<Generation> {
+    pub(crate) fn generation(&self) -> Arc<Generation> {
         self.generation.read().expect("generation lock").clone()
     }
 }

@@ -12,7 +12,10 @@ use crate::error::{BrokerError, ConfigError};
 
 /// Binds and listens on `path` with `mode` (e.g. `0o660`).
 #[cfg(unix)]
-pub fn bind(path: &Path, mode: u32) -> Result<std::os::unix::net::UnixListener, BrokerError> {
+pub(crate) fn bind(
+    path: &Path,
+    mode: u32,
+) -> Result<std::os::unix::net::UnixListener, BrokerError> {
     use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};

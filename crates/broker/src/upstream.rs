@@ -13,12 +13,12 @@ use crate::config::{IdentityConfig, IdentityKind, read_secret};
 use crate::error::{BrokerError, ConfigError};
 
 /// The emulator's development daemon app (public values, as in `entra up`).
-pub const EMULATOR_DEV_CLIENT_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
+pub(crate) const EMULATOR_DEV_CLIENT_ID: &str = "d0000000-0000-4000-8000-0000000000d1";
 const EMULATOR_DEV_SECRET: &str = "daemon-dev-secret";
 const EMULATOR_DEV_TENANT: &str = "contoso.onmicrosoft.com";
 
 /// One upstream identity, ready to ask for tokens.
-pub struct Identity {
+pub(crate) struct Identity {
     /// Its configured name.
     pub name: Arc<str>,
     /// Its client id, when configured (responses name it; else the token's `appid`).
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// Builds the credential (reads its secret or certificate now, so a missing one is
     /// an error at start or reload rather than at the first request).
-    pub fn build(c: &IdentityConfig) -> Result<Self, BrokerError> {
+    pub(crate) fn build(c: &IdentityConfig) -> Result<Self, BrokerError> {
         let err = |source| BrokerError::Identity {
             name: c.name.clone(),
             source,
@@ -83,7 +83,7 @@ impl Identity {
 
     /// Whether a caller's selector (`client_id`, `object_id`/`principal_id`,
     /// `msi_res_id`/`mi_res_id`) names this identity.
-    pub fn matches(&self, selector: &Selector<'_>) -> bool {
+    pub(crate) fn matches(&self, selector: &Selector<'_>) -> bool {
         let eq = |mine: &Option<String>, theirs: &str| {
             mine.as_deref()
                 .is_some_and(|m| m.eq_ignore_ascii_case(theirs))
@@ -99,7 +99,7 @@ impl Identity {
 
 /// How a request names an identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Selector<'a> {
+pub(crate) enum Selector<'a> {
     /// By client id.
     ClientId(&'a str),
     /// By object (principal) id.

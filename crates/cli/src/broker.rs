@@ -47,8 +47,7 @@ pub(crate) struct BrokerArgs {
 pub(crate) fn run(args: BrokerArgs) -> Result<(), CliError> {
     let config = entra_broker::BrokerConfig::from_file(&args.config).map_err(CliError::usage)?;
     if args.check {
-        let (identities, callers) =
-            entra_broker::server::check(&config).map_err(CliError::usage)?;
+        let (identities, callers) = entra_broker::check(&config).map_err(CliError::usage)?;
         println!(
             "{}: OK ({identities} identities, {callers} callers)",
             args.config.display()

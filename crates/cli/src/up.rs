@@ -71,7 +71,7 @@ pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
         let broker_port = args
             .broker_port
             .unwrap_or(if args.port == 0 { 0 } else { 8079 });
-        let header = entra_broker::policy::generate_secret();
+        let header = entra_broker::generate_secret();
         let config = broker_config(&running.ready, &state_dir, broker_port, &header);
         let broker = match entra_broker::start(config, Default::default()).await {
             Ok(b) => b,

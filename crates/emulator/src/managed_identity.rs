@@ -256,8 +256,9 @@ pub(crate) async fn app_service(
 
 /// `1/10/2020 8:01:28 AM +00:00`, the legacy App Service form.
 ///
-/// The broker has the same function (`legacy_date` in crates/broker/src/protocol.rs); the
-/// copy is deliberate, so the emulator and the broker stay independent of each other.
+/// The broker has the same function (`legacy_date` in
+/// crates/broker/src/protocol/app_service.rs); the copy is deliberate, so the emulator and
+/// the broker stay independent of each other.
 fn legacy_date(unix: i64) -> String {
     let t =
         time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

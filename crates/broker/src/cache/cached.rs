@@ -6,7 +6,7 @@ use entra_identity::Secret;
 use crate::store::Stored;
 
 /// A cached token.
-pub struct Cached {
+pub(crate) struct Cached {
     /// The token.
     pub token: Secret,
     /// Expiry, unix seconds.
@@ -25,7 +25,7 @@ pub struct Cached {
 }
 
 /// Whether `token` needs no JSON escaping.
-pub fn json_safe(token: &str) -> bool {
+pub(crate) fn json_safe(token: &str) -> bool {
     token
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -68,7 +68,7 @@ impl Cached {
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// Memory.
     Hit,
     /// Upstream, just now (this request waited for it, or shared a fetch in flight).
@@ -81,7 +81,7 @@ pub enum Source {
 
 impl Source {
     /// Its name in audit lines.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Hit => "hit",
             Source::Miss => "miss",

@@ -4,7 +4,7 @@ use entra_identity::Error as IdentityError;
 
 /// Why no token could be had.
 #[derive(Debug, Clone)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The authority refused (wrong secret, unknown resource, no permission): a 4xx.
     Rejected {
         /// OAuth error code (`invalid_client`, `invalid_resource`, ...).
@@ -38,7 +38,7 @@ impl FetchError {
     }
 
     /// One line for logs and audit.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self {
             FetchError::Rejected { error, description } => {
                 let first = description.lines().next().unwrap_or("");

@@ -12,7 +12,7 @@ impl Cache {
     /// had callers, drops expired and unused slots, evicts down to `max_tokens` (after a
     /// reload lowered it; inserts keep the bound otherwise), updates the gauges. Called
     /// every second by [`Cache::spawn_maintenance`]. O(n) in the slots held.
-    pub fn maintain(self: &Arc<Self>) {
+    pub(crate) fn maintain(self: &Arc<Self>) {
         let now = now();
         // Weak references: the pass holds each slot only while it looks at it, so an
         // insert meanwhile still sees which slots are idle (and may evict them).
@@ -76,7 +76,7 @@ impl Cache {
     }
 
     /// Updates the `cached_tokens` and `soonest_expiry_seconds` gauges (at scrape time).
-    pub fn maintain_gauges(&self) {
+    pub(crate) fn maintain_gauges(&self) {
         let now = now();
         let slots = self.slots.read().expect("cache lock");
         let mut held = 0i64;
@@ -97,7 +97,7 @@ impl Cache {
 
     /// Runs [`Cache::maintain`] every second until the cache is dropped; in fleet mode
     /// also applies other replicas' purges.
-    pub fn spawn_maintenance(self: &Arc<Self>) {
+    pub(crate) fn spawn_maintenance(self: &Arc<Self>) {
         let weak: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -67,7 +67,7 @@ impl BrokerConfig {
     }
 
     /// The listen address.
-    pub fn listen_addr(&self) -> Result<SocketAddr, BrokerError> {
+    pub(crate) fn listen_addr(&self) -> Result<SocketAddr, BrokerError> {
         self.broker.listen.parse().map_err(|_| {
             ConfigError::Address {
                 field: "listen",
@@ -79,7 +79,7 @@ impl BrokerConfig {
     }
 
     /// The metrics listener's address, when `/metrics` has one of its own.
-    pub fn metrics_listen_addr(&self) -> Result<Option<SocketAddr>, BrokerError> {
+    pub(crate) fn metrics_listen_addr(&self) -> Result<Option<SocketAddr>, BrokerError> {
         let Some(m) = &self.broker.metrics_listen else {
             return Ok(None);
         };
@@ -95,7 +95,7 @@ impl BrokerConfig {
     }
 
     /// `[broker] unix_socket_mode`, parsed (octal).
-    pub fn unix_socket_mode(&self) -> Result<u32, BrokerError> {
+    pub(crate) fn unix_socket_mode(&self) -> Result<u32, BrokerError> {
         let Some(text) = &self.broker.unix_socket_mode else {
             return Ok(DEFAULT_UNIX_SOCKET_MODE);
         };

@@ -102,7 +102,7 @@ pub(crate) async fn app_service(
 // The emulator has its own copy (`legacy_date` in crates/emulator/src/managed_identity.rs,
 // the App Service endpoint it serves): kept apart on purpose, so the broker and the
 // emulator do not depend on each other; a fix to one belongs in the other too.
-pub fn legacy_date(unix: i64) -> String {
+pub(crate) fn legacy_date(unix: i64) -> String {
     let t =
         time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let (h, ampm) = match t.hour() {

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 /// Who is connected (per connection).
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     /// Peer address for audit lines (`unix` on the socket).
     pub peer: String,
     /// TCP peer and local addresses.
@@ -16,7 +16,7 @@ pub struct Conn {
 
 impl Conn {
     /// A TCP connection.
-    pub fn tcp(peer: std::net::SocketAddr, local: std::net::SocketAddr) -> Self {
+    pub(crate) fn tcp(peer: std::net::SocketAddr, local: std::net::SocketAddr) -> Self {
         Self {
             peer: peer.to_string(),
             tcp: Some((peer, local)),
@@ -26,7 +26,7 @@ impl Conn {
     }
 
     /// A Unix socket connection.
-    pub fn unix(uid: Option<u32>) -> Self {
+    pub(crate) fn unix(uid: Option<u32>) -> Self {
         Self {
             peer: "unix".into(),
             tcp: None,

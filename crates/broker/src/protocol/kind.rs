@@ -2,7 +2,7 @@
 
 /// A token protocol the broker speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     /// IMDS (`GET /metadata/identity/oauth2/token`).
     Imds,
     /// App Service 2019-08-01 (`GET /msi/token`, `X-IDENTITY-HEADER`).
@@ -17,7 +17,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every protocol, in the order of [`Metrics::requests`](crate::metrics::Metrics::requests).
-    pub const ALL: [Protocol; 5] = [
+    pub(crate) const ALL: [Protocol; 5] = [
         Protocol::Imds,
         Protocol::AppService,
         Protocol::AppService2017,
@@ -26,7 +26,7 @@ impl Protocol {
     ];
 
     /// Its name in metrics labels and audit lines.
-    pub const fn label(self) -> &'static str {
+    pub(crate) const fn label(self) -> &'static str {
         match self {
             Protocol::Imds => "imds",
             Protocol::AppService => "app_service",
@@ -39,7 +39,7 @@ impl Protocol {
 
 /// How a token request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A token was handed out.
     Ok,
     /// The request was malformed (400).
@@ -57,7 +57,7 @@ pub enum Outcome {
 impl Outcome {
     /// Every outcome, in the order of [`Metrics::requests`](crate::metrics::Metrics::requests)'
     /// second index and of a caller's counters.
-    pub const ALL: [Outcome; 6] = [
+    pub(crate) const ALL: [Outcome; 6] = [
         Outcome::Ok,
         Outcome::BadRequest,
         Outcome::Unauthorized,
@@ -67,7 +67,7 @@ impl Outcome {
     ];
 
     /// Its name in metrics labels and audit lines.
-    pub const fn label(self) -> &'static str {
+    pub(crate) const fn label(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::BadRequest => "bad_request",

@@ -9,7 +9,7 @@ use crate::cache::FetchError;
 /// Longest resource, or list of scopes all told (space-joined), a request may name, in
 /// bytes: they key the cache and the fleet store and go into audit lines; real ones are
 /// a few hundred bytes at most.
-pub const MAX_SCOPES_BYTES: usize = 4096;
+pub(crate) const MAX_SCOPES_BYTES: usize = 4096;
 
 /// A 400 when `what` (`len` bytes) is longer than [`MAX_SCOPES_BYTES`].
 pub(crate) fn within_limit(what: &str, len: usize) -> Result<(), Refusal> {

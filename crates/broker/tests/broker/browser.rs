@@ -460,7 +460,7 @@ async fn metrics_on_separate_listener() {
     let mut c = config(&h, &dir.join("audit2.jsonl"));
     c.broker.listen = "127.0.0.1:18150".into();
     c.broker.metrics_listen = Some("127.0.0.1:18150".into());
-    let e = entra_broker::server::check(&c).unwrap_err().to_string();
+    let e = entra_broker::check(&c).unwrap_err().to_string();
     assert!(
         e.contains("metrics_listen") && e.contains("another port"),
         "{e}"

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use entra_broker::config::RedisSection;
-use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};
+use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind, RedisSection};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -54,7 +53,7 @@ fn short_admin_token_refused() {
     let file = dir.join("admin.token");
     c.broker.admin_token_file = Some(file.clone());
     std::fs::write(&file, "short-admin-token-123\n").unwrap();
-    let e = entra_broker::server::check(&c).unwrap_err().to_string();
+    let e = entra_broker::check(&c).unwrap_err().to_string();
     assert!(e.contains("admin token is 21 characters"), "{e}");
     assert!(e.contains("at least 32"), "{e}");
     assert!(
@@ -62,7 +61,7 @@ fn short_admin_token_refused() {
         "the token is not echoed: {e}"
     );
     std::fs::write(&file, "a-long-enough-admin-token-0123456789\n").unwrap();
-    entra_broker::server::check(&c).unwrap();
+    entra_broker::check(&c).unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
 

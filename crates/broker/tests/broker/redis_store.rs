@@ -6,8 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::redis::RedisServer;
 
-use entra_broker::redis_store::{EncryptionKey, RedisOptions, RedisStore};
-use entra_broker::store::{LockToken, SharedStore, StoreError, StoreKey, Stored};
+use entra_broker::{
+    EncryptionKey, LockToken, RedisOptions, RedisStore, SharedStore, StoreError, StoreKey, Stored,
+};
 use tokio::sync::broadcast;
 
 const KEY: [u8; 32] = [0x42; 32];

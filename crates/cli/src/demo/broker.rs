@@ -17,7 +17,7 @@ use crate::dev::{DAEMON, TENANT_ID};
 pub(super) async fn token_broker(ctx: Arc<Ctx>) -> Result<String, String> {
     use entra_broker::{BrokerConfig, CallerConfig, IdentityConfig, IdentityKind};
     let ready = ctx.h.ready();
-    let secret = entra_broker::policy::generate_secret();
+    let secret = entra_broker::generate_secret();
     let mut config = BrokerConfig::default();
     config.broker.listen = "127.0.0.1:0".into();
     config.broker.audit_log = Some("off".into());
