@@ -68,6 +68,51 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_splits_at_its_last_slash_as_entra_does() {
+        let text = DEFAULT_DIRECTORY_TOML.to_string()
+            + "\n[[apps]]\nclient_id = \"797f4846-ba00-4fd7-ba43-dac1f8f63013\"\nname = \"Windows Azure Service Management API\"\ntenant = \"contoso.onmicrosoft.com\"\nmulti_tenant = true\nidentifier_uris = [\"https://management.core.windows.net/\", \"https://management.azure.com/\"]\naccess_token_accepted_version = 1\nscopes = [\"user_impersonation\"]\n";
+        let dir = build(&text).unwrap();
+        // What the Azure CLI asks for: the URI's own slash, then `/.default`.
+        let (arm, scope) = dir
+            .resolve_scope("https://management.core.windows.net//.default")
+            .unwrap();
+        assert_eq!(arm.name, "Windows Azure Service Management API");
+        assert_eq!(scope, ".default");
+        let (arm2, scope) = dir
+            .resolve_scope("https://management.azure.com/user_impersonation")
+            .unwrap();
+        assert_eq!(arm2.client_id, arm.client_id);
+        assert_eq!(scope, "user_impersonation");
+        // The v1 `aud` is the resource as the client wrote it, trailing slash kept.
+        let set = crate::request::parse_scopes(
+            &dir,
+            "https://management.core.windows.net//.default",
+            "contoso.onmicrosoft.com",
+        )
+        .unwrap();
+        assert_eq!(set.named, "https://management.core.windows.net/");
+        assert_eq!(set.scopes, [".default"]);
+        let set = crate::request::parse_scopes(
+            &dir,
+            "https://management.azure.com/.default openid",
+            "contoso.onmicrosoft.com",
+        )
+        .unwrap();
+        assert_eq!(set.named, "https://management.azure.com");
+        // Unchanged: App ID URIs without a slash, bare Graph scopes, client ids.
+        let set = crate::request::parse_scopes(
+            &dir,
+            "api://contoso-api/Data.Read",
+            "contoso.onmicrosoft.com",
+        )
+        .unwrap();
+        assert_eq!(set.named, "api://contoso-api");
+        let set =
+            crate::request::parse_scopes(&dir, "User.Read", "contoso.onmicrosoft.com").unwrap();
+        assert_eq!(set.named, "https://graph.microsoft.com");
+    }
+
+    #[test]
     fn errors_name_file_line_and_key() {
         let text = "[[tenants]]\nid = \"c0ffee00-0000-4000-8000-000000000001\"\ndomain = \"c.example\"\n\n[[apps]]\nclient_id = \"a0000000-0000-4000-8000-0000000000a1\"\ntenant = \"nowhere.example\"\n";
         let err = build(text).unwrap_err().to_string();

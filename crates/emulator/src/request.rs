@@ -142,7 +142,10 @@ pub(crate) fn parse_scopes<'d>(
                 });
             }
         };
-        let named = &s[..s.len() - name.len()].trim_end_matches('/');
+        // The resource as written, less the one `/` before the scope name: a v1 `aud`
+        // keeps a URI's own trailing slash (`https://management.core.windows.net/`).
+        let before = &s[..s.len() - name.len()];
+        let named = before.strip_suffix('/').unwrap_or(before);
         let named = if named.is_empty() {
             "https://graph.microsoft.com"
         } else {

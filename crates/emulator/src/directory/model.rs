@@ -216,6 +216,15 @@ impl Directory {
     /// Splits a v2 scope string's entry into (resource app, scope name). Scopes without a
     /// resource prefix are Microsoft Graph's. Longest App ID URI prefix wins.
     pub(crate) fn resolve_scope<'a>(&self, scope: &'a str) -> Option<(&App, &'a str)> {
+        // Entra splits a scope at its last `/`: the resource is everything before it, as
+        // written, so `https://management.core.windows.net//.default` names the resource
+        // `https://management.core.windows.net/` and the scope `.default`.
+        if let Some((resource, name)) = scope.rsplit_once('/')
+            && !name.is_empty()
+            && let Some(app) = self.resource(resource)
+        {
+            return Some((app, name));
+        }
         let lower = scope.to_ascii_lowercase();
         for (uri, i) in &self.uri_index {
             if lower.len() > uri.len() + 1
