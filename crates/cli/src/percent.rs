@@ -1,6 +1,6 @@
-//! Percent-encoding (RFC 3986): everything but the unreserved characters
-//! (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`, so the result is safe in a form value and in
-//! one path segment alike.
+//! Percent-encoding of one URL path segment (RFC 3986): everything but the unreserved
+//! characters (`A-Z a-z 0-9 - . _ ~`) becomes `%XX`. Forms go through
+//! `entra_identity::http::form_post` (serde_urlencoded) instead.
 
 /// `s` percent-encoded, every byte outside the unreserved set as `%XX`.
 pub(crate) fn encode(s: &str) -> String {

@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use entra_emulator::{Emulator, Options, Ready};
-use entra_identity::http::{HttpClient as _, ReqwestClient};
+use entra_identity::http::{HttpClient as _, ReqwestClient, form_post};
 use serde_json::Value;
-
-use crate::percent::encode;
 
 /// How many pages (MFA, consent) a sign-in may go through before giving up.
 const MAX_SIGN_IN_PAGES: usize = 5;
@@ -164,14 +162,11 @@ impl<'a> Browser<'a> {
 
     /// Posts `form` to `path` on the emulator with the cookies.
     pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Result<Page, String> {
-        let body = form_urlencoded(form);
-        let request = http::Request::builder()
-            .method("POST")
-            .uri(self.emulator.url(path))
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.into_bytes())
+        let mut request = form_post(&self.emulator.url(path), form)
             .map_err(|e| format!("cannot build a request for {path}: {e}"))?;
+        let cookie = http::HeaderValue::from_str(&self.cookie_header())
+            .map_err(|e| format!("cannot send the cookies to {path}: {e}"))?;
+        request.headers_mut().insert(http::header::COOKIE, cookie);
         self.send(request).await
     }
 
@@ -212,14 +207,6 @@ impl<'a> Browser<'a> {
             .collect::<Vec<_>>()
             .join("; ")
     }
-}
-
-/// `a=1&b=2`, each value percent-encoded.
-fn form_urlencoded(form: &[(&str, &str)]) -> String {
-    form.iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// The value of the hidden input `name` in `html`.
@@ -366,8 +353,7 @@ mod tests {
 
     #[test]
     fn forms_and_queries_round_trip() {
-        let form = form_urlencoded(&[("a b", "x&y=z/é"), ("flow", "")]);
-        assert_eq!(form, "a%20b=x%26y%3Dz%2F%C3%A9&flow=");
+        let form = "a%20b=x%26y%3Dz%2F%C3%A9&flow=";
         let url = format!("http://localhost:1/?{form}&code=0.A%2Bb");
         assert_eq!(query_param(&url, "a b").as_deref(), Some("x&y=z/é"));
         assert_eq!(query_param(&url, "flow").as_deref(), Some(""));
