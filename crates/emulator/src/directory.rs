@@ -8,8 +8,9 @@
 mod build;
 mod config;
 mod model;
+mod subscriptions;
 
-pub(crate) use build::{LoadContext, load};
+pub(crate) use build::{LoadContext, is_guid, load};
 pub use config::{
     AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
     DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
@@ -18,6 +19,8 @@ pub use config::{
 pub(crate) use model::{
     App, CONSUMERS_TENANT_ID, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
 };
+pub(crate) use subscriptions::Subscription;
+pub use subscriptions::{RoleAssignmentConfig, SubscriptionConfig};
 
 #[cfg(test)]
 mod tests {

@@ -82,7 +82,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 pub use directory::{
     AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
     DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
-    PreAuthorizedConfig, SecretConfig, Settings, TenantConfig, UserConfig,
+    PreAuthorizedConfig, RoleAssignmentConfig, SecretConfig, Settings, SubscriptionConfig,
+    TenantConfig, UserConfig,
 };
 pub use discovery::mint_federated;
 pub use keys::KeyError;

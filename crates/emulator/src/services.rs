@@ -8,9 +8,18 @@
 //! issuer, audience (the service's first-party app), tenant and expiry; then scopes or
 //! roles, and answers in that service's own error shape.
 
+mod arm;
 mod auth;
+mod graph;
 
 pub(crate) use auth::{ServiceAuth, TokenCheck};
+
+/// Every local Microsoft API, each under its [`prefix`].
+pub(crate) fn router() -> axum::Router<crate::state::AppState> {
+    axum::Router::new()
+        .nest(prefix::GRAPH, graph::router())
+        .nest(prefix::ARM, arm::router())
+}
 
 /// Where each service is mounted on the emulator's router. The proxy's host table maps
 /// Microsoft's hostnames to these.

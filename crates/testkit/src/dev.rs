@@ -44,4 +44,9 @@ pub const SYSTEM_MI: &str = "b0000000-0000-4000-8000-0000000000b1";
 /// The user-assigned managed identity (`contoso-uami`).
 pub const USER_MI: &str = "b0000000-0000-4000-8000-0000000000b2";
 /// The user-assigned managed identity's resource id.
-pub const USER_MI_RESOURCE: &str = "/subscriptions/00000000-0000-4000-8000-00000000dev0/resourceGroups/dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami";
+pub const USER_MI_RESOURCE: &str = "/subscriptions/c0ffee00-5b00-4000-a000-000000000001/resourceGroups/dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami";
+/// Contoso's development Azure subscription (alice Owner, bob Reader; the daemon and
+/// both managed identities Contributor).
+pub const SUBSCRIPTION: &str = "c0ffee00-5b00-4000-a000-000000000001";
+/// Fabrikam's development Azure subscription (no role assignments by default).
+pub const OTHER_SUBSCRIPTION: &str = "fab00000-5b00-4000-a000-000000000002";

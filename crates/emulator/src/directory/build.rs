@@ -29,7 +29,7 @@ pub(crate) struct LoadContext {
 }
 
 impl LoadContext {
-    fn invalid(
+    pub(super) fn invalid(
         &self,
         span: Option<std::ops::Range<usize>>,
         key: String,
@@ -146,6 +146,7 @@ impl Directory {
             apps,
             managed_identities: Vec::new(),
             users: Vec::new(),
+            subscriptions: Vec::new(),
             app_index,
             uri_index,
         };
@@ -167,6 +168,7 @@ impl Directory {
             let user = dir.build_user(i, u, ctx)?;
             dir.users.push(user);
         }
+        dir.subscriptions = dir.build_subscriptions(&config.subscriptions, ctx)?;
         Ok(dir)
     }
 

@@ -338,6 +338,9 @@ pub struct DirectoryConfig {
     /// Users.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Azure subscriptions and their role assignments (the local Azure Resource Manager).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<super::subscriptions::SubscriptionConfig>,
 }
 
 impl DirectoryConfig {

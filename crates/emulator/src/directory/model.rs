@@ -17,10 +17,6 @@ pub(crate) struct Tenant {
     /// Domain, lower case.
     pub(crate) domain: String,
     /// Display name.
-    #[expect(
-        dead_code,
-        reason = "kept from the directory file; shown in Debug output only"
-    )]
     pub(crate) name: String,
 }
 
@@ -176,6 +172,8 @@ pub(crate) struct Directory {
     pub(crate) managed_identities: Vec<ManagedIdentity>,
     /// Users.
     pub(crate) users: Vec<User>,
+    /// Azure subscriptions (what the local ARM lists).
+    pub(crate) subscriptions: Vec<super::subscriptions::Subscription>,
     pub(super) app_index: HashMap<String, usize>,
     /// (lower-cased App ID URI, app index), longest first.
     pub(super) uri_index: Vec<(String, usize)>,

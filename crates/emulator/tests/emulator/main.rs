@@ -3,11 +3,13 @@
 //! so clock moves and faults never leak between tests. One module per area; `common` holds
 //! the harness wrapper and the development identities (from `entra_testkit::dev`).
 
+mod arm;
 mod bodies;
 mod browser_guard;
 mod client_credentials;
 mod common;
 mod discovery;
+mod graph;
 mod managed_identity;
 mod operations;
 mod user_flows;
