@@ -15,12 +15,49 @@ use crate::directory::ManagedIdentity;
 use crate::state::AppState;
 use crate::tokens::{self, AccessTokenRequest, ClientAuthKind, Principal};
 
-fn mi_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+/// A refused managed-identity request, answered in the shape of the protocol asked.
+#[derive(Debug)]
+struct MiFailure {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl MiFailure {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// IMDS answers an OAuth-shaped `error`/`error_description`.
+    fn imds(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response()
+    }
+
+    /// App Service's identity endpoint answers `statusCode`, `message` and
+    /// `correlationId` (what MSAL Python, and so azure-identity and az, print:
+    /// "{statusCode}, {message}"); the OAuth pair is kept for other readers, as the
+    /// broker does.
+    fn app_service(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({
+                "statusCode": self.status.as_u16(),
+                "message": self.description,
+                "correlationId": uuid::Uuid::new_v4().to_string(),
+                "error": self.error,
+                "error_description": self.description,
+            })),
+        )
+            .into_response()
+    }
 }
 
 struct MiParams(Vec<(String, String)>);
@@ -43,15 +80,14 @@ struct Issued {
     identity: ManagedIdentity,
 }
 
-#[expect(clippy::result_large_err, reason = "the error is the response to send")]
 fn issue(
     st: &AppState,
     headers: &HeaderMap,
     identity: Option<&ManagedIdentity>,
     resource: &str,
-) -> Result<Issued, Response> {
+) -> Result<Issued, MiFailure> {
     let Some(identity) = identity else {
-        return Err(mi_error(
+        return Err(MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Identity not found",
@@ -71,10 +107,10 @@ fn issue(
                 crate::errors::sanitize(named)
             ),
         );
-        return Err(mi_error(
+        return Err(MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
-            &format!("AADSTS{}: {}", e.code, e.message),
+            format!("AADSTS{}: {}", e.code, e.message),
         ));
     };
     let now = st.now();
@@ -103,7 +139,7 @@ fn issue(
         },
     )
     .map_err(|_| {
-        mi_error(
+        MiFailure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             "token signing failed",
@@ -137,25 +173,28 @@ pub(crate) async fn imds(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Required metadata header not specified",
-        );
+        )
+        .imds();
     }
     if p.get("api-version").is_none() {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Required query variable 'api-version' is missing",
-        );
+        )
+        .imds();
     }
     let Some(resource) = p.get("resource") else {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Required audience parameter not specified",
-        );
+        )
+        .imds();
     };
     let dir = st.dir();
     let identity = dir.managed_identity(
@@ -178,7 +217,7 @@ pub(crate) async fn imds(
             });
             axum::Json(body).into_response()
         }
-        Err(r) => r,
+        Err(f) => f.imds(),
     }
 }
 
@@ -192,11 +231,12 @@ pub(crate) async fn app_service(
     let api = p.get("api-version").unwrap_or("").to_string();
     let legacy = api == "2017-09-01";
     if !legacy && api != "2019-08-01" {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "api-version must be 2019-08-01 (or the legacy 2017-09-01)",
-        );
+        )
+        .app_service();
     }
     let header_name = if legacy {
         "secret"
@@ -208,18 +248,20 @@ pub(crate) async fn app_service(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !tokens::constant_time_eq(presented.as_bytes(), st.identity_header.as_bytes()) {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            &format!("The {header_name} header is missing or does not match IDENTITY_HEADER."),
-        );
+            format!("The {header_name} header is missing or does not match IDENTITY_HEADER."),
+        )
+        .app_service();
     }
     let Some(resource) = p.get("resource") else {
-        return mi_error(
+        return MiFailure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Required audience parameter not specified",
-        );
+        )
+        .app_service();
     };
     let dir = st.dir();
     let client_id = if legacy {
@@ -250,7 +292,7 @@ pub(crate) async fn app_service(
             }))
             .into_response()
         }
-        Err(r) => r,
+        Err(f) => f.app_service(),
     }
 }
 

@@ -32,9 +32,39 @@ pub(super) fn router() -> Router<AppState> {
         .route("/subscriptions/{id}", get(subscriptions::get))
         .route("/tenants", get(subscriptions::tenants))
         .route("/metadata/endpoints", get(metadata::endpoints))
-        .fallback(error::unknown_route)
+        .fallback(repeated_slashes)
 }
 
+/// ARM answers `https://management.azure.com//metadata/endpoints` as the path without the
+/// empty segment, and `az cloud register --endpoint-resource-manager https://…/arm/`
+/// (a trailing slash, as Microsoft's examples write it) asks for exactly that. A GET
+/// whose path has empty segments (repeated or trailing slashes) is answered as the path
+/// without them; anything else is not served.
+async fn repeated_slashes(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::extract::{Path, State};
+    let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
+    // axum hands a nested fallback the path with the prefix stripped (and with it the
+    // empty segment): route by the non-empty segments.
+    if method != axum::http::Method::GET {
+        return error::unknown_route(uri).await;
+    }
+    let state = State(st);
+    match segments.as_slice() {
+        ["subscriptions"] => subscriptions::list(state, headers, uri).await,
+        ["subscriptions", id] => {
+            let id = Path(id.to_string());
+            subscriptions::get(state, id, headers, uri).await
+        }
+        ["tenants"] => subscriptions::tenants(state, headers, uri).await,
+        ["metadata", "endpoints"] => metadata::endpoints(state, headers, uri).await,
+        _ => error::unknown_route(uri).await,
+    }
+}
 /// Whether the request reached the emulator through the proxy under ARM's public name.
 fn via_public_host(headers: &HeaderMap) -> bool {
     headers

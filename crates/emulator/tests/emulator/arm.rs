@@ -269,6 +269,20 @@ async fn cloud_metadata_names_where_a_client_should_go() {
         "https://login.microsoftonline.com/"
     );
     assert_eq!(public["resourceManager"], "https://management.azure.com/");
+    // `az cloud register --endpoint-resource-manager https://…/arm/` asks for
+    // `…/arm//metadata/endpoints`: ARM ignores the empty segment.
+    let (status, _, again) = call(
+        &env,
+        "/arm//metadata/endpoints?api-version=2022-09-01",
+        None,
+    )
+    .await;
+    assert_eq!((status, &again), (200, &meta));
+    let (status, _, body) = call(&env, "/arm/metadata//nothing?api-version=2022-09-01", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("NotFound"))
+    );
     let (status, _, body) = call(&env, "/arm/metadata/endpoints", None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

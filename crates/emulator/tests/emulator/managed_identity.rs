@@ -112,3 +112,75 @@ async fn imds_and_app_service_wire_formats() {
     assert!(expires.ends_with("M +00:00"), "{expires}");
     env.stop().await;
 }
+
+/// App Service's identity endpoint words its errors as `statusCode`, `message` and
+/// `correlationId` (MSAL Python prints "{statusCode}, {message}"; before, the emulator's
+/// OAuth-shaped body made az print "None, None"); IMDS keeps the OAuth pair.
+#[tokio::test]
+async fn app_service_errors_have_app_services_shape() {
+    let env = Env::start().await;
+    let ready = env.ready().clone();
+    let base = format!("{}?api-version=2019-08-01", ready.identity_endpoint);
+    let cases = [
+        (
+            format!("{base}&resource=api://nothing-here"),
+            ready.identity_header.clone(),
+            400,
+            "AADSTS500011: The resource principal named api://nothing-here was not found in the tenant.",
+        ),
+        (
+            format!(
+                "{base}&resource=api://contoso-api&client_id=99999999-0000-4000-8000-000000000000"
+            ),
+            ready.identity_header.clone(),
+            400,
+            "Identity not found",
+        ),
+        (
+            format!("{base}&resource=api://contoso-api"),
+            "wrong".to_string(),
+            401,
+            "The x-identity-header header is missing or does not match IDENTITY_HEADER.",
+        ),
+        (
+            base.clone(),
+            ready.identity_header.clone(),
+            400,
+            "Required audience parameter not specified",
+        ),
+    ];
+    for (url, header, status, message) in cases {
+        let resp = env
+            .http
+            .get(&url)
+            .header("X-IDENTITY-HEADER", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{url}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["statusCode"], status, "{body}");
+        assert_eq!(body["message"], message, "{body}");
+        assert!(
+            uuid::Uuid::parse_str(body["correlationId"].as_str().unwrap()).is_ok(),
+            "{body}"
+        );
+        assert_eq!(body["error_description"], message, "{body}");
+    }
+    // IMDS keeps its OAuth-shaped errors.
+    let body: Value = env
+        .http
+        .get(env.url(
+            "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://nothing-here",
+        ))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"], "invalid_resource", "{body}");
+    assert!(body.get("statusCode").is_none(), "{body}");
+    env.stop().await;
+}
