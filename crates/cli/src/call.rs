@@ -21,8 +21,8 @@ EXAMPLES:
       -H 'Content-Type: application/json' -d '{\"name\":\"x\"}'
   entra call PUT https://acct.blob.core.windows.net/c/blob.txt -H 'x-ms-blob-type: BlockBlob' -d @blob.txt
 
-The scope is --scope, else --resource (fabric, powerbi, graph, arm, keyvault, storage or
-a resource URL), else taken from the URL's host for graph.microsoft.com,
+The scope is --scope, else --resource (fabric, powerbi, graph, arm, keyvault, storage,
+sql, devops or a resource URL), else taken from the URL's host for graph.microsoft.com,
 api.fabric.microsoft.com, api.powerbi.com, management.azure.com, *.vault.azure.net and
 *.blob/queue/table.core.windows.net. The token comes from the default credential chain
 (environment, workload identity, managed identity, Azure CLI, the `entra login` account).

@@ -66,6 +66,19 @@ pub(crate) const KNOWN: &[KnownResource] = &[
             "e406a681-f3d4-42a8-90b6-c2b029497af1",
         ],
     },
+    KnownResource {
+        name: "Azure SQL Database",
+        alias: "sql",
+        audiences: &[
+            "https://database.windows.net",
+            "022907d3-0f1b-48f7-badc-1ba6abab6d66",
+        ],
+    },
+    KnownResource {
+        name: "Azure DevOps",
+        alias: "devops",
+        audiences: &["499b84ac-1321-427f-aa17-267ca6975798"],
+    },
 ];
 
 fn by_alias(alias: &str) -> &'static KnownResource {
@@ -83,6 +96,9 @@ pub(crate) fn for_host(host: &str) -> Option<&'static KnownResource> {
         "api.fabric.microsoft.com" => "fabric",
         "api.powerbi.com" => "powerbi",
         "management.azure.com" => "arm",
+        "dev.azure.com" | "vssps.dev.azure.com" => "devops",
+        h if h.ends_with(".visualstudio.com") => "devops",
+        h if h.ends_with(".database.windows.net") => "sql",
         h if h.ends_with(".vault.azure.net") => "keyvault",
         h if [".blob.", ".queue.", ".table.", ".file.", ".dfs."]
             .iter()
@@ -159,6 +175,24 @@ mod tests {
             "storage"
         );
         assert!(for_host("example.com").is_none());
+        assert_eq!(for_host("dev.azure.com").unwrap().alias, "devops");
+        assert_eq!(for_host("srv.database.windows.net").unwrap().alias, "sql");
+        assert_eq!(
+            for_audience("https://database.windows.net/").unwrap().name,
+            "Azure SQL Database"
+        );
+        assert_eq!(
+            for_audience("499b84ac-1321-427f-aa17-267ca6975798")
+                .unwrap()
+                .name,
+            "Azure DevOps"
+        );
+        assert_eq!(
+            for_audience("https://management.core.windows.net/")
+                .unwrap()
+                .alias,
+            "arm"
+        );
         assert_eq!(
             for_audience("https://graph.microsoft.com/").unwrap().alias,
             "graph"

@@ -12,8 +12,8 @@ use crate::exit::CliError;
 use crate::{credential, outcome, term};
 
 pub(crate) const AFTER_HELP: &str = "\
-Resource aliases (--resource): fabric, powerbi, graph, arm, keyvault, storage (more in
-entra.toml's [resources]), or any resource URL (https://... or api://...), which gets
+Resource aliases (--resource): fabric, powerbi, graph, arm, keyvault, storage, sql,
+devops (more in entra.toml's [resources]), or any resource URL (https://... or api://...), which gets
 /.default.
 
 Credentials (--credential):

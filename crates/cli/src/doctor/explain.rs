@@ -1,5 +1,6 @@
 //! `entra doctor --error TEXT`: an AADSTS error, a bare code or an API's 401 text,
-//! explained from the AADSTS table.
+//! explained from the AADSTS table; Microsoft Graph's and Azure Resource Manager's error
+//! bodies by [`super::service_errors`].
 
 use std::io::Read as _;
 
@@ -7,6 +8,7 @@ use entra_identity::EntraErrorResponse;
 use serde_json::json;
 
 use super::report::first_sentence;
+use super::service_errors::{self, ServiceError};
 use crate::aadsts;
 use crate::exit::{CliError, FAILURE};
 use crate::term::Paint;
@@ -35,8 +37,15 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
             codes.push(c);
         }
     }
-    let api = aadsts::api_messages(&text);
-    let explained = codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty();
+    let service = service_errors::recognise(&text);
+    // A recognised service error says it better than the generic API texts.
+    let api = if service.is_some() {
+        Vec::new()
+    } else {
+        aadsts::api_messages(&text)
+    };
+    let explained =
+        codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty() || service.is_some();
     if as_json {
         let v = json!({
             "entra": entra.as_ref().map(|e| json!({
@@ -51,13 +60,23 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
                 None => json!({"code": c, "known": false, "more": more_url(*c)}),
             }).collect::<Vec<_>>(),
             "api": api.iter().map(|m| json!({"title": m.title, "meaning": m.meaning, "action": m.action})).collect::<Vec<_>>(),
+            "service": service.as_ref().map(|s| json!({
+                "service": s.service, "code": s.code, "message": s.message,
+                "request_id": s.request_id, "meaning": s.meaning, "action": s.action,
+            })),
             "explained": explained,
         });
         println!("{v:#}");
     } else {
         print!(
             "{}",
-            render_explanation(entra.as_ref(), &codes, &api, Paint::stdout())
+            render_explanation(
+                entra.as_ref(),
+                service.as_ref(),
+                &codes,
+                &api,
+                Paint::stdout()
+            )
         );
     }
     if explained {
@@ -74,6 +93,7 @@ fn more_url(code: u32) -> String {
 
 fn render_explanation(
     entra: Option<&EntraErrorResponse>,
+    service: Option<&ServiceError>,
     codes: &[u32],
     api: &[&aadsts::ApiMessage],
     paint: Paint,
@@ -93,6 +113,22 @@ fn render_explanation(
             out.push_str(" (give these to an admin: they find the sign-in log entry)\n");
         }
         out.push('\n');
+    }
+    if let Some(s) = service {
+        out.push_str(&format!(
+            "{} {}\n",
+            paint.bold(&format!("{} said:", s.service)),
+            s.code
+        ));
+        let first = first_sentence(&s.message);
+        if !first.is_empty() {
+            out.push_str(&format!("  {first}\n"));
+        }
+        if let Some(id) = &s.request_id {
+            out.push_str(&format!("  request id {id}\n"));
+        }
+        out.push_str(&format!("  means  {}\n", s.meaning));
+        out.push_str(&format!("  do     {}\n\n", s.action));
     }
     for code in codes {
         match aadsts::lookup(*code) {
@@ -124,7 +160,7 @@ fn render_explanation(
         out.push_str(&format!("  means  {}\n", m.meaning));
         out.push_str(&format!("  do     {}\n\n", m.action));
     }
-    if codes.is_empty() && api.is_empty() {
+    if codes.is_empty() && api.is_empty() && service.is_none() {
         out.push_str("No AADSTS code or known API error found in that text. Pass the whole error (the JSON body with `--error -`), or an AADSTS number.\n");
     }
     format!("{}\n", out.trim_end())

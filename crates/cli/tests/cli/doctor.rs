@@ -152,6 +152,49 @@ ok    validation    <rsa>
     h.stop().await;
 }
 
+/// The default check asks for Azure Resource Manager (`https://management.azure.com/.default`),
+/// a first-party app every tenant of the default directory has: it passes with no flags
+/// but the tenant, for the daemon, and with `--scope` for the other first-party APIs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_check_asks_for_arm_and_passes() {
+    let h = Harness::start().await;
+    let dir = temp_dir("doctor-arm");
+    for scope in [
+        None,
+        Some("https://vault.azure.net/.default"),
+        Some("https://api.fabric.microsoft.com/.default"),
+    ] {
+        let mut cmd = entra_at(&h, &dir);
+        as_daemon(&mut cmd).args(["doctor", "--tenant", TENANT, "--json"]);
+        if let Some(s) = scope {
+            cmd.args(["--scope", s]);
+        }
+        let out = run(cmd, None).await;
+        assert_eq!(out.code, Some(0), "{scope:?}: {out:?}");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            (v["failed"].as_u64(), v["warnings"].as_u64()),
+            (Some(0), Some(0)),
+            "{v:#}"
+        );
+        let credential = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "credential")
+            .expect("a credential check");
+        let want = scope.unwrap_or("https://management.azure.com/.default");
+        let summary = credential["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with(&format!(
+                "EnvironmentCredential gives a token for {want} (expires in "
+            )),
+            "{credential:#}"
+        );
+    }
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_ca_and_unreachable_authority_fail_with_advice() {
     let h = Harness::start().await;
@@ -329,6 +372,60 @@ AADSTS50076 (interaction_required)
     );
     assert!(out.stdout.contains("an authorization code (0.A...)"));
     assert!(out.stdout.contains("for another audience"));
+
+    // Microsoft Graph's and Azure Resource Manager's bodies, as the local services (and
+    // the real ones) answer them.
+    let out = explain(
+        &dir,
+        "-",
+        Some(r#"{"error":{"code":"InvalidAuthenticationToken","message":"IDX14100: JWT is not well formed, there are no dots (.).\nThe token needs to be in JWS or JWE Compact Serialization Format.","innerError":{"date":"2026-12-08T00:00:00","request-id":"5e5e","client-request-id":"5e5e"}}}"#),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("Microsoft Graph said: InvalidAuthenticationToken\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("  request id 5e5e\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("an authorization code (0.A...)"),
+        "{}",
+        out.stdout
+    );
+    for (body, service, needle) in [
+        (
+            r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"request-id":"1"}}}"#,
+            "Microsoft Graph said: Authorization_RequestDenied",
+            "User.Read.All",
+        ),
+        (
+            r#"{"error":{"code":"BadRequest","message":"/me request is only valid with delegated authentication flow.","innerError":{"request-id":"1"}}}"#,
+            "Microsoft Graph said: BadRequest",
+            "/v1.0/users/{id | userPrincipalName}",
+        ),
+        (
+            r#"{"error":{"code":"InvalidAuthenticationTokenAudience","message":"The access token has been obtained for wrong audience or resource 'https://graph.microsoft.com'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."}}"#,
+            "Azure Resource Manager said: InvalidAuthenticationTokenAudience",
+            "entra token --resource arm",
+        ),
+        (
+            r#"{"error":{"code":"AuthorizationFailed","message":"The client 'x' with object id 'x' does not have authorization to perform action 'Microsoft.Resources/subscriptions/read' over scope '/subscriptions/s' or the scope is invalid."}}"#,
+            "Azure Resource Manager said: AuthorizationFailed",
+            "az role assignment create",
+        ),
+        (
+            "ERROR: (ExpiredAuthenticationToken) The access token expiry UTC time '12/8/2026 1:00:00 AM' is earlier than current UTC time '12/8/2026 2:00:00 AM'.",
+            "Azure Resource Manager said: ExpiredAuthenticationToken",
+            "Get a fresh token",
+        ),
+    ] {
+        let out = explain(&dir, "-", Some(body)).await;
+        assert_eq!(out.code, Some(0), "{body}: {out:?}");
+        assert!(out.stdout.starts_with(service), "{}", out.stdout);
+        assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
+    }
 
     // Unknown: said so, exit 1.
     let out = explain(&dir, "AADSTS99999999: something new", None).await;

@@ -147,13 +147,13 @@ async fn usage_errors_exit_2_and_name_the_aliases() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "error: say what the token is for: --resource arm|fabric|graph|keyvault|powerbi|storage (or a resource URL), or --scope SCOPE\n"
+        "error: say what the token is for: --resource arm|devops|fabric|graph|keyvault|powerbi|sql|storage (or a resource URL), or --scope SCOPE\n"
     );
     let out = e.run(&["token", "--resource", "sharepoint"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "error: unknown resource \"sharepoint\": use one of arm, fabric, graph, keyvault, powerbi, storage or a resource URL (https://... or api://...)\n"
+        "error: unknown resource \"sharepoint\": use one of arm, devops, fabric, graph, keyvault, powerbi, sql, storage or a resource URL (https://... or api://...)\n"
     );
     let out = e
         .run(&["token", "--scope", API_DEFAULT, "--output", "yaml"])
