@@ -175,24 +175,6 @@ mod tests {
             "storage"
         );
         assert!(for_host("example.com").is_none());
-        assert_eq!(for_host("dev.azure.com").unwrap().alias, "devops");
-        assert_eq!(for_host("srv.database.windows.net").unwrap().alias, "sql");
-        assert_eq!(
-            for_audience("https://database.windows.net/").unwrap().name,
-            "Azure SQL Database"
-        );
-        assert_eq!(
-            for_audience("499b84ac-1321-427f-aa17-267ca6975798")
-                .unwrap()
-                .name,
-            "Azure DevOps"
-        );
-        assert_eq!(
-            for_audience("https://management.core.windows.net/")
-                .unwrap()
-                .alias,
-            "arm"
-        );
         assert_eq!(
             for_audience("https://graph.microsoft.com/").unwrap().alias,
             "graph"
@@ -238,6 +220,28 @@ mod tests {
         assert_eq!(
             audience_fits("api://contoso-api", "https://api.contoso.example/x"),
             None
+        );
+    }
+
+    #[test]
+    fn first_party_audiences_and_hosts() {
+        assert_eq!(for_host("dev.azure.com").unwrap().alias, "devops");
+        assert_eq!(for_host("srv.database.windows.net").unwrap().alias, "sql");
+        assert_eq!(
+            for_audience("https://database.windows.net/").unwrap().name,
+            "Azure SQL Database"
+        );
+        assert_eq!(
+            for_audience("499b84ac-1321-427f-aa17-267ca6975798")
+                .unwrap()
+                .name,
+            "Azure DevOps"
+        );
+        assert_eq!(
+            for_audience("https://management.core.windows.net/")
+                .unwrap()
+                .alias,
+            "arm"
         );
     }
 }

@@ -9,6 +9,7 @@ mod build;
 mod config;
 mod model;
 mod subscriptions;
+mod subscriptions_build;
 
 pub(crate) use build::{LoadContext, is_guid, load};
 pub use config::{

@@ -1,14 +1,14 @@
 //! `entra doctor --error TEXT`: an AADSTS error, a bare code or an API's 401 text,
 //! explained from the AADSTS table; Microsoft Graph's and Azure Resource Manager's error
-//! bodies by [`super::service_errors`].
+//! bodies by [`super::graph_arm_errors`].
 
 use std::io::Read as _;
 
 use entra_identity::EntraErrorResponse;
 use serde_json::json;
 
+use super::graph_arm_errors::{self, GraphArmError};
 use super::report::first_sentence;
-use super::service_errors::{self, ServiceError};
 use crate::aadsts;
 use crate::exit::{CliError, FAILURE};
 use crate::term::Paint;
@@ -37,7 +37,7 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
             codes.push(c);
         }
     }
-    let service = service_errors::recognise(&text);
+    let service = graph_arm_errors::recognise(&text);
     // A recognised service error says it better than the generic API texts.
     let api = if service.is_some() {
         Vec::new()
@@ -93,7 +93,7 @@ fn more_url(code: u32) -> String {
 
 fn render_explanation(
     entra: Option<&EntraErrorResponse>,
-    service: Option<&ServiceError>,
+    service: Option<&GraphArmError>,
     codes: &[u32],
     api: &[&aadsts::ApiMessage],
     paint: Paint,

@@ -168,7 +168,8 @@ impl Directory {
             let user = dir.build_user(i, u, ctx)?;
             dir.users.push(user);
         }
-        dir.subscriptions = dir.build_subscriptions(&config.subscriptions, ctx)?;
+        let invalid = |span, key, message| ctx.invalid(span, key, message);
+        dir.subscriptions = dir.build_subscriptions(&config.subscriptions, &invalid)?;
         Ok(dir)
     }
 

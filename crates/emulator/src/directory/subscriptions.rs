@@ -1,14 +1,11 @@
 //! Azure subscriptions and their role assignments (`[[subscriptions]]`): what the local
 //! Azure Resource Manager lists. ARM decides who sees a subscription by RBAC: a caller
 //! sees the subscriptions of its token's tenant on which it holds a role, and nothing
-//! else (a service principal with no role gets an empty list, as in Azure).
+//! else (a service principal with no role gets an empty list, as in Azure). The entries
+//! are checked by `subscriptions_build`.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
-
-use super::build::{LoadContext, is_guid};
-use super::config::ConfigError;
-use super::model::Directory;
 
 /// Azure's built-in roles that a `[[subscriptions]]` entry may assign (by name).
 pub(crate) const BUILT_IN_ROLES: &[&str] = &[
@@ -64,116 +61,5 @@ impl Subscription {
             .iter()
             .filter(move |(oid, _)| oid.eq_ignore_ascii_case(object_id))
             .map(|(_, role)| role.as_str())
-    }
-}
-
-impl Directory {
-    /// A subscription by id (case-insensitive).
-    pub(crate) fn subscription(&self, id: &str) -> Option<&Subscription> {
-        self.subscriptions
-            .iter()
-            .find(|s| s.id.eq_ignore_ascii_case(id))
-    }
-
-    /// Checks the `[[subscriptions]]` entries (tenants, apps, identities and users are
-    /// built already).
-    pub(crate) fn build_subscriptions(
-        &self,
-        list: &[SubscriptionConfig],
-        ctx: &LoadContext,
-    ) -> Result<Vec<Subscription>, ConfigError> {
-        let mut out: Vec<Subscription> = Vec::new();
-        for (i, s) in list.iter().enumerate() {
-            let id = s.id.get_ref().to_ascii_lowercase();
-            if !is_guid(&id) {
-                return Err(ctx.invalid(
-                    Some(s.id.span()),
-                    format!("subscriptions[{i}].id"),
-                    format!("{id:?} is not a GUID"),
-                ));
-            }
-            if out.iter().any(|x| x.id == id) {
-                return Err(ctx.invalid(
-                    Some(s.id.span()),
-                    format!("subscriptions[{i}].id"),
-                    "duplicate subscription id".into(),
-                ));
-            }
-            let want = s.tenant.get_ref().to_ascii_lowercase();
-            let tenant_id = self.tenant(&want).map(|t| t.id.clone()).ok_or_else(|| {
-                ctx.invalid(
-                    Some(s.tenant.span()),
-                    format!("subscriptions[{i}].tenant"),
-                    format!("no tenant {want:?} (define it under [[tenants]])"),
-                )
-            })?;
-            let mut role_assignments = Vec::new();
-            for (j, r) in s.role_assignments.iter().enumerate() {
-                let key = format!("subscriptions[{i}].role_assignments[{j}]");
-                let oid = self.assignee(r, &tenant_id, ctx, &key)?;
-                role_assignments.push((oid, r.role.clone()));
-            }
-            out.push(Subscription {
-                name: if s.name.is_empty() {
-                    format!("subscription {}", &id[..8])
-                } else {
-                    s.name.clone()
-                },
-                id,
-                tenant_id,
-                role_assignments,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The object id a role assignment names; it must be a principal of `tenant_id`.
-    fn assignee(
-        &self,
-        r: &RoleAssignmentConfig,
-        tenant_id: &str,
-        ctx: &LoadContext,
-        key: &str,
-    ) -> Result<String, ConfigError> {
-        if !BUILT_IN_ROLES.contains(&r.role.as_str()) {
-            return Err(ctx.invalid(
-                Some(r.principal.span()),
-                format!("{key}.role"),
-                format!("{:?}: use one of {BUILT_IN_ROLES:?}", r.role),
-            ));
-        }
-        let who = r.principal.get_ref();
-        let err = |m: String| ctx.invalid(Some(r.principal.span()), format!("{key}.principal"), m);
-        if who.contains('@') {
-            let user = self
-                .user(who)
-                .ok_or_else(|| err(format!("no user {who:?}")))?;
-            if user.tenant_id != tenant_id {
-                return Err(err(format!(
-                    "{who:?} is a user of another tenant than the subscription's"
-                )));
-            }
-            return Ok(user.object_id.clone());
-        }
-        let id = who.to_ascii_lowercase();
-        if let Some(app) = self.app(&id) {
-            if !app.in_tenant(tenant_id) {
-                return Err(err(format!(
-                    "the app {id:?} has no service principal in the subscription's tenant"
-                )));
-            }
-            return Ok(app.object_id.clone());
-        }
-        if let Some(mi) = self.managed_identities.iter().find(|m| m.client_id == id) {
-            if mi.tenant_id != tenant_id {
-                return Err(err(format!(
-                    "the managed identity {id:?} belongs to another tenant"
-                )));
-            }
-            return Ok(mi.object_id.clone());
-        }
-        Err(err(format!(
-            "{who:?}: name a user's UPN, an app's client id or a managed identity's client id"
-        )))
     }
 }

@@ -9,24 +9,19 @@
 //! `api-version`; every failure is answered in ARM's error shape ([`error`]).
 
 mod error;
+mod host;
 mod metadata;
+mod request;
 mod subscriptions;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::get;
-use entra_validate::Principal;
 
-use crate::services::ServiceAuth;
 use crate::state::AppState;
-use error::ArmError;
-
-/// ARM's public host: a request that came through the proxy under it is told the
-/// public cloud's names.
-const PUBLIC_HOST: &str = "management.azure.com";
 
 /// ARM's routes (nested under [`super::prefix::ARM`]).
-pub(super) fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/subscriptions", get(subscriptions::list))
         .route("/subscriptions/{id}", get(subscriptions::get))
@@ -64,33 +59,4 @@ async fn repeated_slashes(
         ["metadata", "endpoints"] => metadata::endpoints(state, headers, uri).await,
         _ => error::unknown_route(uri).await,
     }
-}
-/// Whether the request reached the emulator through the proxy under ARM's public name.
-fn via_public_host(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| h.split(':').next().unwrap_or(h))
-        .is_some_and(|h| h.eq_ignore_ascii_case(PUBLIC_HOST))
-}
-
-/// The login authority a client of this ARM uses: Entra's public name through the
-/// proxy, else the emulator itself (no trailing slash).
-fn login_base(st: &AppState, headers: &HeaderMap) -> String {
-    if via_public_host(headers) {
-        "https://login.microsoftonline.com".into()
-    } else {
-        st.base_url(headers)
-    }
-}
-
-/// The caller's validated ARM token, or ARM's 401.
-async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, ArmError> {
-    let dir = st.dir();
-    let Some(arm) = dir.app(error::ARM_APP_ID) else {
-        return Err(ArmError::invalid_token());
-    };
-    ServiceAuth::check(st, headers, arm)
-        .await
-        .map_err(|e| error::from_validation(&e, st, headers))
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use entra_validate::ValidationError;
 use serde_json::json;
 
+use super::host;
 use crate::state::AppState;
 
 /// "Windows Azure Service Management API", ARM's first-party application.
@@ -183,11 +184,11 @@ pub(super) fn api_version(query: Option<&str>) -> Result<String, ArmError> {
 /// ARM's 401 for a refused token. `authorization_uri` names the authority to get an
 /// ARM token from (Entra's public name through the proxy, else the emulator).
 pub(super) fn from_validation(e: &ValidationError, st: &AppState, headers: &HeaderMap) -> ArmError {
-    let authority = if super::via_public_host(headers) {
+    let authority = if host::via_public_host(headers) {
         // What ARM itself names.
         "https://login.windows.net/".to_string()
     } else {
-        format!("{}/", super::login_base(st, headers))
+        format!("{}/", host::login_base(st, headers))
     };
     let token = entra_validate::bearer(headers).ok();
     let claim = |name: &str| token.and_then(|t| unverified_claim(t, name));

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::error;
+use super::{error, host};
 use crate::services::prefix;
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ pub(super) async fn endpoints(
     if let Err(e) = error::api_version(uri.query()) {
         return e.respond();
     }
-    let (login, resource_manager) = if super::via_public_host(&headers) {
+    let (login, resource_manager) = if host::via_public_host(&headers) {
         (
             "https://login.microsoftonline.com/".to_string(),
             "https://management.azure.com/".to_string(),

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::{self, ArmError};
-use super::{authenticate, login_base};
+use super::host::{login_base, via_public_host};
+use super::request::authenticate;
 use crate::directory::{Subscription, Tenant};
 use crate::state::AppState;
 
@@ -100,7 +101,7 @@ pub(super) async fn get(
                 .ok_or_else(|| ArmError::subscription_not_found(&id))?;
             if s.tenant_id != p.tenant_id() {
                 let login = login_base(&st, &headers);
-                let issuer_base = if super::via_public_host(&headers) {
+                let issuer_base = if via_public_host(&headers) {
                     "https://sts.windows.net"
                 } else {
                     login.as_str()

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use entra_validate::ValidationError;
 use serde_json::json;
 
+use super::host;
 use crate::state::AppState;
 
 /// Graph's answer to a token that is not a JWT at all (its token handler's words).
@@ -164,7 +165,7 @@ pub(super) fn from_validation(
         _ => "Access token validation failure.",
     };
     let mut err = GraphError::invalid_token(message);
-    let login = if super::service_root(st, headers).starts_with("https://graph.microsoft.com") {
+    let login = if host::service_root(st, headers).starts_with("https://graph.microsoft.com") {
         "https://login.microsoftonline.com".to_string()
     } else {
         st.base_url(headers)

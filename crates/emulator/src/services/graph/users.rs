@@ -11,7 +11,8 @@ use entra_validate::Principal;
 use serde_json::{Value, json};
 
 use super::error::{Call, GraphError, printable};
-use super::{authenticate, service_root};
+use super::host::service_root;
+use super::request::authenticate;
 use crate::directory::User;
 use crate::state::AppState;
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// One explained service error.
 #[derive(Debug, Clone)]
-pub(super) struct ServiceError {
+pub(super) struct GraphArmError {
     /// `Microsoft Graph` or `Azure Resource Manager`.
     pub service: &'static str,
     /// The service's error code.
@@ -43,13 +43,13 @@ const GRAPH_CODES: &[&str] = &["Authorization_RequestDenied", "Request_ResourceN
 
 /// The Graph or ARM error in `text` (a JSON body, or text that names one of their
 /// codes), explained; `None` when it is neither's.
-pub(super) fn recognise(text: &str) -> Option<ServiceError> {
+pub(super) fn recognise(text: &str) -> Option<GraphArmError> {
     let (service, code, message, request_id) = from_json(text).or_else(|| from_text(text))?;
     let (meaning, action) = match service {
         GRAPH => graph(&code, &message)?,
         _ => arm(&code)?,
     };
-    Some(ServiceError {
+    Some(GraphArmError {
         service,
         code,
         message: message.chars().take(300).collect(),

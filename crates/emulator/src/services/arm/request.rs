@@ -1,0 +1,22 @@
+//! The caller of the local ARM: its bearer token validated for ARM's first-party app.
+
+use axum::http::HeaderMap;
+use entra_validate::Principal;
+
+use super::error::{self, ArmError};
+use crate::services::ServiceAuth;
+use crate::state::AppState;
+
+/// The caller's validated ARM token, or ARM's 401.
+pub(super) async fn authenticate(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ArmError> {
+    let dir = st.dir();
+    let Some(arm) = dir.app(error::ARM_APP_ID) else {
+        return Err(ArmError::invalid_token());
+    };
+    ServiceAuth::check(st, headers, arm)
+        .await
+        .map_err(|e| error::from_validation(&e, st, headers))
+}
