@@ -482,7 +482,7 @@ mod tests {
         assert_eq!(c.authority.value, "https://login.microsoftonline.com");
         assert_eq!(c.client_id.value, entra_identity::DEFAULT_PUBLIC_CLIENT_ID);
         assert_eq!(c.tenant.value, "organizations");
-        assert_eq!(c.resources.len(), 6);
+        assert_eq!(c.resources.len(), 8);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -141,7 +141,8 @@ Warnings
 ",
     );
 
-    // App-only, v1 (Graph), decoded from the argument rather than stdin.
+    // App-only, v1 (Graph, where the daemon holds User.Read.All), decoded from the
+    // argument rather than stdin.
     let app_v1 = daemon(&h, "https://graph.microsoft.com/.default").await;
     let mut cmd = entra(&dir);
     cmd.args(["decode", &app_v1]);
@@ -166,6 +167,7 @@ Claims
   tenant       c0ffee00-0000-4000-8000-000000000001
   app          d0000000-0000-4000-8000-0000000000d1 (appid, client secret)
   object id    <daemon object id>
+  roles        User.Read.All
   version      1.0
   idtyp        app
   issued       <utc> (<relative>)
