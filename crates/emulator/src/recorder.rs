@@ -171,11 +171,7 @@ pub(crate) async fn capture(
             v.to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-    let form = if is_form {
-        pairs(&bytes)
-    } else {
-        Vec::new()
-    };
+    let form = if is_form { pairs(&bytes) } else { Vec::new() };
     let client_assertion = form
         .iter()
         .find(|(k, _)| k == "client_assertion")
@@ -323,7 +319,10 @@ mod tests {
         for k in ["client_secret", "password", "code", "refresh_token"] {
             assert_eq!(get(k), REDACTED, "{k}");
         }
-        assert_eq!((get("username"), get("scope")), ("alice".into(), "a b".into()));
+        assert_eq!(
+            (get("username"), get("scope")),
+            ("alice".into(), "a b".into())
+        );
         let jwt = format!(
             "{}.{}.sig",
             entra_jose::b64url(br#"{"alg":"RS256","x5t":"abc"}"#),
