@@ -9,7 +9,7 @@ entra-identity and compares the two recordings (docs/request-parity.md).
 FLOW is one of:
   client_secret          ConfidentialClientApplication, the daemon's secret
   client_certificate     the daemon's certificate by SHA-1 thumbprint (RS256, x5t)
-  client_certificate_sni the daemon's certificate as public_certificate (PS256,
+  client_certificate_public the daemon's certificate as public_certificate (PS256,
                          x5t#S256, x5c): what MSAL does when given the certificate
   on_behalf_of           the web app exchanges a user token read from stdin
   auth_code              PublicClientApplication: prints {"auth_uri": ...}, reads the
@@ -127,7 +127,7 @@ def main() -> None:
     flow = args.flow
     if flow == "client_secret":
         check(confidential(args, DAEMON, DAEMON_SECRET).acquire_token_for_client([API_DEFAULT]), flow)
-    elif flow in ("client_certificate", "client_certificate_sni"):
+    elif flow in ("client_certificate", "client_certificate_public"):
         cred = certificate(args, by_thumbprint=flow == "client_certificate")
         check(confidential(args, DAEMON, cred).acquire_token_for_client([API_DEFAULT]), flow)
     elif flow == "on_behalf_of":

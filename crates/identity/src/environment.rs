@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use entra_jose::Algorithm;
 
 use crate::confidential::{ClientCertificate, ClientCertificateCredential, ClientSecretCredential};
 use crate::env::Env;
@@ -135,7 +134,7 @@ impl EnvironmentCredential {
             tenant,
             client_id,
             cert,
-            Algorithm::RS256,
+            crate::confidential::DEFAULT_CERTIFICATE_ALGORITHM,
             send_chain,
             options,
         )?;

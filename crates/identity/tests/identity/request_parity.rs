@@ -154,14 +154,52 @@ fn report(failures: Vec<String>) {
     );
 }
 
+/// The daemon's certificate three ways: MSAL given a SHA-1 thumbprint (RS256, `x5t`)
+/// against entra-identity told RS256; MSAL given the certificate (PS256, `x5t#S256`,
+/// `x5c`) against entra-identity's default (`from_pem_file`) and against it with the chain.
+async fn certificate_flows(env: &Emu, failures: &mut Vec<String>) {
+    let req = TokenRequest::new([API_DEFAULT]);
+    let pem_file = env.ready().daemon_certificate.clone();
+    let pem = std::fs::read_to_string(&pem_file).unwrap();
+    let with = |alg, chain| {
+        let cert = ClientCertificate::from_pem(&pem).unwrap();
+        ClientCertificateCredential::new(TENANT, DAEMON, cert, alg, chain, env.options()).unwrap()
+    };
+    let cases = [
+        (
+            "client_certificate",
+            "client_certificate",
+            with(entra_jose::Algorithm::RS256, false),
+        ),
+        (
+            "client_certificate_default",
+            "client_certificate_public",
+            ClientCertificateCredential::from_pem_file(TENANT, DAEMON, &pem_file, env.options())
+                .unwrap(),
+        ),
+        (
+            "client_certificate_chain",
+            "client_certificate_public",
+            with(entra_jose::Algorithm::PS256, true),
+        ),
+    ];
+    for (flow, msal_flow, cred) in cases {
+        let msal = async {
+            let args = ["--cert", pem_file.as_str()];
+            env.start_msal(msal_flow, &args, &[]).finish().await
+        };
+        let entra = async {
+            cred.get_token(&req).await.unwrap();
+        };
+        env.compare(flow, msal, entra, failures).await;
+    }
+}
+
 #[tokio::test]
 async fn confidential_client_requests_match_msal() {
     let env = Emu::recording().await;
     let mut failures = Vec::new();
     let req = TokenRequest::new([API_DEFAULT]);
-    let pem_file = env.ready().daemon_certificate.clone();
-    let pem = std::fs::read_to_string(&pem_file).unwrap();
-    let cert = ["--cert", pem_file.as_str()];
     env.compare(
         "client_secret",
         async { env.start_msal("client_secret", &[], &[]).finish().await },
@@ -172,44 +210,7 @@ async fn confidential_client_requests_match_msal() {
         &mut failures,
     )
     .await;
-    // MSAL given a SHA-1 thumbprint; entra-identity's default: RS256 with x5t.
-    env.compare(
-        "client_certificate",
-        async {
-            env.start_msal("client_certificate", &cert, &[])
-                .finish()
-                .await
-        },
-        async {
-            let c = ClientCertificateCredential::from_pem_file(
-                TENANT,
-                DAEMON,
-                &pem_file,
-                env.options(),
-            );
-            c.unwrap().get_token(&req).await.unwrap();
-        },
-        &mut failures,
-    )
-    .await;
-    // MSAL given the certificate itself: PS256 with x5t#S256 and the x5c chain.
-    env.compare(
-        "client_certificate_sni",
-        async {
-            env.start_msal("client_certificate_sni", &cert, &[])
-                .finish()
-                .await
-        },
-        async {
-            let cert = ClientCertificate::from_pem(&pem).unwrap();
-            let alg = entra_jose::Algorithm::PS256;
-            let c =
-                ClientCertificateCredential::new(TENANT, DAEMON, cert, alg, true, env.options());
-            c.unwrap().get_token(&req).await.unwrap();
-        },
-        &mut failures,
-    )
-    .await;
+    certificate_flows(&env, &mut failures).await;
     let user_token = env.alice_token(WEB_API_SCOPE).await;
     env.compare(
         "on_behalf_of",
