@@ -317,7 +317,7 @@ pub(crate) struct Inner {
     /// Guards `/admin`.
     pub(crate) admin_token: String,
     /// The opt-in request recorder (`GET /admin/requests`).
-    pub(crate) recorder: crate::recorder::Recorder,
+    pub(crate) recorder: crate::recorder::ring::Recorder,
     /// The App Service `X-IDENTITY-HEADER` value.
     pub(crate) identity_header: String,
     /// `https` (or `http` with --danger-plain-http).

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-
 use crate::confidential::{ClientCertificate, ClientCertificateCredential, ClientSecretCredential};
 use crate::env::Env;
 use crate::error::Error;

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::confidential::{ClientAuth, ClientCertificate};
 use crate::error::Error;
