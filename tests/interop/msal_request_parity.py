@@ -19,7 +19,10 @@ FLOW is one of:
                          asks silently for another scope (a refresh-token grant)
   mi                     ManagedIdentityClient; the protocol comes from the environment
                          the caller sets (IDENTITY_ENDPOINT..., AZURE_POD_IDENTITY_AUTHORITY_HOST);
-                         --mi-id system | client_id:ID | resource_id:ID
+                         --mi-id system | client_id:ID | resource_id:ID | object_id:ID
+  azure_identity_mi      azure-identity's ManagedIdentityCredential (system-assigned),
+                         for the protocols MSAL Python cannot be pointed at (Cloud Shell:
+                         MSAL posts to a fixed localhost:50342)
 
 Prints {"ok": true} last on stdout (never a token); exits 1 with a message on stderr.
 The caller sets REQUESTS_CA_BUNDLE / SSL_CERT_FILE to the emulator's CA.
@@ -154,6 +157,12 @@ def main() -> None:
     elif flow == "mi":
         client = msal.ManagedIdentityClient(managed_identity(args.mi_id), http_client=requests.Session())
         check(client.acquire_token_for_client(resource=API_RESOURCE), f"{flow} {args.mi_id}")
+    elif flow == "azure_identity_mi":
+        from azure.identity import ManagedIdentityCredential
+
+        token = ManagedIdentityCredential().get_token(API_DEFAULT)
+        if not token.token:
+            sys.exit("azure-identity returned an empty token")
     else:
         sys.exit(f"unknown flow {flow!r}")
     say({"ok": True})

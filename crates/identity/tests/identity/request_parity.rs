@@ -7,6 +7,7 @@
 //! must still be seen: a drift either way fails, showing both requests side by side.
 
 mod expected;
+mod mock_hosts;
 mod msal;
 mod normalise;
 
@@ -377,6 +378,7 @@ async fn managed_identity_requests_match_msal() {
             env.compare(&flow, msal, entra, &mut failures).await;
         }
     }
+    mock_hosts::mock_host_flows(&env, &mut failures).await;
     report(failures);
     env.stop().await;
 }

@@ -47,6 +47,8 @@ pub const JUSTIFIED: &[Justified] = &[
     j("*", "devicecode", "header.accept", Some("*/*"), Some("application/json"), "K2"),
     j("mi_*", "*", "header.accept", Some("*/*"), Some("application/json"), "K2"),
     j("mi_imds_*", "imds", "header.x-ms-client-request-id", Some("<random>"), None, "K3"),
+    j("mi_cloud_shell_system", "cloud_shell", "header.x-ms-client-request-id", Some("<random>"), None, "K3"),
+    j("mi_cloud_shell_system", "cloud_shell", "header.client-request-id", None, Some("<random>"), "K3"),
     j("client_*", CLIENT_CREDENTIALS, "form.client_info", Some("1"), None, "K4"),
     j("on_behalf_of", OBO, "form.client_info", Some("1"), None, "K4"),
     j("on_behalf_of", OBO, "form.scope",
