@@ -57,7 +57,7 @@ pub(crate) struct EmulatorArgs {
     #[arg(long)]
     danger_plain_http: bool,
     /// Keep the last N requests to the token, device-code, authorize and managed-identity
-    /// endpoints, secrets redacted, for `GET /admin/requests` (at most 10000; 0: off).
+    /// endpoints, secrets redacted, for `GET /admin/requests` (at most 1000; 0: off).
     #[arg(long, default_value_t = 0, value_name = "N")]
     record_requests: usize,
 }

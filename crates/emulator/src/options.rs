@@ -26,7 +26,7 @@ pub struct Options {
     pub defer_ready_file: bool,
     /// Keep the last N requests to the token, device-code, authorize and managed-identity
     /// endpoints (secrets redacted) for `GET /admin/requests`; 0 (the default) records
-    /// nothing. At most 10 000.
+    /// nothing. At most 1000.
     pub record_requests: usize,
 }
 

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ring::{RECORDED, Recorded, decode_assertion, headers, pairs, redact};
+use super::ring::{RECORDED, Recorded, decode_assertion, fit, headers, pairs, redact};
 use crate::state::AppState;
 
 /// A request being recorded: [`Pending::finish`] adds the answer's status.
@@ -60,9 +60,9 @@ pub(crate) async fn capture(
         endpoint,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
-        query: redact(pairs(parts.uri.query().unwrap_or("").as_bytes())),
-        headers: headers(&parts.headers),
-        form: redact(form),
+        query: fit(redact(pairs(parts.uri.query().unwrap_or("").as_bytes()))),
+        headers: fit(headers(&parts.headers)),
+        form: fit(redact(form)),
         client_assertion,
         status: 0,
     };

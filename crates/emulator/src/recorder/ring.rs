@@ -10,11 +10,15 @@ use serde_json::{Value, json};
 /// What replaces a secret value.
 pub(crate) const REDACTED: &str = "[redacted]";
 /// The most records an emulator keeps, whatever it was asked for.
-pub(crate) const MAX_CAPACITY: usize = 10_000;
+pub(crate) const MAX_CAPACITY: usize = 1000;
 /// Longest value kept (longer ones are cut, with a marker).
-const MAX_VALUE_CHARS: usize = 2048;
+const MAX_VALUE_CHARS: usize = 1024;
 /// Most fields (query, form, headers) kept per request.
-const MAX_FIELDS: usize = 64;
+const MAX_FIELDS: usize = 48;
+/// Characters kept per list (query, form, headers) of one request, and for a decoded
+/// assertion's header and claims: with [`MAX_CAPACITY`], the recorder holds at most a few
+/// tens of MiB whatever clients send.
+const LIST_BUDGET: usize = 8192;
 
 /// Form or query parameters whose values are secrets (or grant a token).
 const SECRET_FIELDS: [&str; 9] = [
@@ -164,13 +168,38 @@ pub(super) fn headers(h: &axum::http::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `pairs` up to [`LIST_BUDGET`] characters; the rest becomes one marker pair.
+pub(super) fn fit(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut used = 0;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        used += k.len() + v.len();
+        if used > LIST_BUDGET {
+            out.push((
+                "[cut]".to_string(),
+                "more fields than the recorder keeps".to_string(),
+            ));
+            break;
+        }
+        out.push((k, v));
+    }
+    out
+}
+
 /// A client assertion's header and claims (the signature is dropped); what cannot be
-/// decoded says so instead.
+/// decoded, or is longer than [`LIST_BUDGET`], says so instead.
 pub(super) fn decode_assertion(jwt: &str) -> Value {
     let part = |p: Option<&str>| -> Value {
         p.and_then(|p| entra_jose::b64url_decode(p).ok())
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .filter(Value::is_object)
+            .map(|v| {
+                if v.to_string().len() > LIST_BUDGET {
+                    Value::String("[too large to keep]".into())
+                } else {
+                    v
+                }
+            })
             .unwrap_or_else(|| Value::String("[not a JWT part]".into()))
     };
     let mut it = jwt.split('.');
@@ -232,6 +261,12 @@ mod tests {
         assert_eq!((paths, ring.next_seq), (vec!["/b", "/c"], 3));
         assert!(!Recorder::new(0).enabled());
         assert_eq!(Recorder::new(usize::MAX).capacity, MAX_CAPACITY);
+        let many: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("k{i}"), "v".repeat(1000)))
+            .collect();
+        let kept = fit(many);
+        assert_eq!(kept.len(), 9, "8 fields fit in the budget, then the marker");
+        assert_eq!(kept[8].0, "[cut]");
     }
 
     #[test]
