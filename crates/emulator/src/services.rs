@@ -12,6 +12,7 @@ mod arm;
 mod auth;
 mod graph;
 mod router;
+mod web_guard;
 
 #[allow(
     unused_imports,

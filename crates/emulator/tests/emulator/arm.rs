@@ -290,3 +290,61 @@ async fn cloud_metadata_names_where_a_client_should_go() {
     );
     env.stop().await;
 }
+
+/// No CORS, and no web page: a page's request (Origin, Sec-Fetch-Site), or one for a
+/// host the emulator is not (DNS rebinding), is refused before any token is looked at.
+#[tokio::test]
+async fn web_pages_and_foreign_hosts_are_refused() {
+    let env = Env::start().await;
+    let daemon = env
+        .daemon_token("https://management.azure.com/.default")
+        .await;
+    let url = env.url(&format!("/arm/subscriptions?{V}"));
+    let graph_url = env.url("/graph/v1.0/organization");
+    let alice = env.alice_token("User.Read").await;
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("host", "evil.example"),
+    ] {
+        for (u, token, service) in [
+            (&url, &daemon, "Azure Resource Manager"),
+            (&graph_url, &alice, "Microsoft Graph"),
+        ] {
+            let resp = env
+                .http
+                .get(u.as_str())
+                .bearer_auth(token)
+                .header(name, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 403, "{name} on {u}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "RequestRefused", "{body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains(service),
+                "{body}"
+            );
+        }
+    }
+    let resp = env
+        .http
+        .get(env.url("/arm/metadata/endpoints?api-version=2022-09-01"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // Node's fetch sends a lone Sec-Fetch-Mode: still served.
+    let resp = env
+        .http
+        .get(url.as_str())
+        .bearer_auth(&daemon)
+        .header("sec-fetch-mode", "cors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    env.stop().await;
+}

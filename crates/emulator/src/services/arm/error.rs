@@ -48,6 +48,16 @@ impl ArmError {
         )
     }
 
+    /// 403: a web page's request, or one for a host this emulator is not (not ARM's own
+    /// answer: ARM serves browsers; the emulator's local ARM does not).
+    pub(super) fn refused_web_request() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "RequestRefused",
+            "The emulator's Azure Resource Manager refuses requests from web pages (Origin or Sec-Fetch-* headers) and for hosts other than the emulator or management.azure.com.",
+        )
+    }
+
     /// 400 `MissingApiVersionParameter`.
     pub(super) fn missing_api_version() -> Self {
         Self::new(

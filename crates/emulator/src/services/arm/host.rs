@@ -7,7 +7,7 @@ use crate::state::AppState;
 
 /// ARM's public host: a request that came through the proxy under it is told the
 /// public cloud's names.
-const PUBLIC_HOST: &str = "management.azure.com";
+pub(super) const PUBLIC_HOST: &str = "management.azure.com";
 
 /// Whether the request reached the emulator through the proxy under ARM's public name.
 pub(super) fn via_public_host(headers: &HeaderMap) -> bool {

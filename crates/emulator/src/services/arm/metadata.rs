@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{error, host};
-use crate::services::prefix;
+use crate::services::{prefix, web_guard};
 use crate::state::AppState;
 
 /// `GET /metadata/endpoints?api-version=…`.
@@ -29,6 +29,9 @@ pub(super) async fn endpoints(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
+    if !web_guard::allowed(&st, &headers, host::PUBLIC_HOST) {
+        return error::ArmError::refused_web_request().respond();
+    }
     if let Err(e) = error::api_version(uri.query()) {
         return e.respond();
     }

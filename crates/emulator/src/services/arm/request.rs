@@ -4,7 +4,9 @@ use axum::http::HeaderMap;
 use entra_validate::Principal;
 
 use super::error::{self, ArmError};
+use super::host;
 use crate::services::ServiceAuth;
+use crate::services::web_guard;
 use crate::state::AppState;
 
 /// The caller's validated ARM token, or ARM's 401.
@@ -12,6 +14,9 @@ pub(super) async fn authenticate(
     st: &AppState,
     headers: &HeaderMap,
 ) -> Result<Principal, ArmError> {
+    if !web_guard::allowed(st, headers, host::PUBLIC_HOST) {
+        return Err(ArmError::refused_web_request());
+    }
     let dir = st.dir();
     let Some(arm) = dir.app(error::ARM_APP_ID) else {
         return Err(ArmError::invalid_token());

@@ -87,6 +87,17 @@ impl GraphError {
         }
     }
 
+    /// 403: a web page's request, or one for a host this emulator is not (not Graph's
+    /// own answer: Graph serves browsers; the emulator's local Graph does not).
+    pub(super) fn refused_web_request() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "RequestRefused",
+            message: "The emulator's Microsoft Graph refuses requests from web pages (Origin or Sec-Fetch-* headers) and for hosts other than the emulator or graph.microsoft.com.".into(),
+            challenge: None,
+        }
+    }
+
     /// 403 `Authorization_RequestDenied`: the token lacks every permission the call takes.
     pub(super) fn insufficient_privileges() -> Self {
         Self {

@@ -7,7 +7,7 @@ use crate::services::prefix;
 use crate::state::AppState;
 
 /// Graph's public host: a request that came through the proxy under it gets links there.
-const PUBLIC_HOST: &str = "graph.microsoft.com";
+pub(super) const PUBLIC_HOST: &str = "graph.microsoft.com";
 
 /// Where this Graph lives as the client sees it: `https://graph.microsoft.com` through
 /// the proxy, else the emulator's own base and prefix.

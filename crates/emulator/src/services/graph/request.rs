@@ -4,7 +4,9 @@ use axum::http::HeaderMap;
 use entra_validate::Principal;
 
 use super::error::{self, GraphError};
+use super::host;
 use crate::services::ServiceAuth;
+use crate::services::web_guard;
 use crate::state::AppState;
 
 /// The caller's validated Graph token, or Graph's 401.
@@ -12,6 +14,9 @@ pub(super) async fn authenticate(
     st: &AppState,
     headers: &HeaderMap,
 ) -> Result<Principal, GraphError> {
+    if !web_guard::allowed(st, headers, host::PUBLIC_HOST) {
+        return Err(GraphError::refused_web_request());
+    }
     let dir = st.dir();
     let Some(graph) = dir.app(crate::directory::GRAPH_APP_ID) else {
         // A directory without Graph: no token can be Graph's.
