@@ -53,6 +53,11 @@ pub(crate) struct EmulatorArgs {
     /// Fixed access-token lifetime in seconds (default: 60-90 minutes at random, like Entra).
     #[arg(long)]
     token_lifetime: Option<u64>,
+    /// Seconds between announcing a new signing key (POST /admin/keys/rotate publishes it
+    /// in the JWKS) and signing with it; default: the directory's
+    /// key_rollover_delay_seconds (600).
+    #[arg(long, value_name = "SECONDS")]
+    key_rollover_delay: Option<u64>,
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
     danger_plain_http: bool,
@@ -193,6 +198,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             port: args.port,
             config: args.config,
             token_lifetime: args.token_lifetime,
+            key_rollover_delay: args.key_rollover_delay,
             danger_plain_http: args.danger_plain_http,
             ..Default::default()
         };

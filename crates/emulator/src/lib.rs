@@ -72,6 +72,7 @@ mod request;
 mod routes;
 mod secure_fs;
 mod server;
+mod signing_keys;
 mod start;
 mod state;
 mod tokens;

@@ -298,8 +298,6 @@ pub(crate) struct Inner {
     pub(crate) config: Mutex<(DirectoryConfig, LoadContext)>,
     /// Signing keys.
     pub(crate) keys: RwLock<KeyStore>,
-    /// The active signing key (cached from `keys`).
-    pub(crate) active_key: RwLock<Arc<SigningKey>>,
     /// The federation issuer's key id and key.
     pub(crate) federation: (String, RsaSigningKey),
     /// Seconds added to the wall clock (admin "time travel").
@@ -344,9 +342,10 @@ impl Inner {
         self.directory.read().expect("directory lock").clone()
     }
 
-    /// The signing key as of now.
+    /// The signing key as of now: an announced key takes over once its time comes
+    /// ([`crate::signing_keys`]), by the emulator's clock.
     pub(crate) fn signing_key(&self) -> Arc<SigningKey> {
-        self.active_key.read().expect("key lock").clone()
+        self.keys.read().expect("keys lock").active_at(self.now())
     }
 
     /// Bumps the counter `kind:name` (e.g. `endpoint:token`, `grant:client_credentials`).

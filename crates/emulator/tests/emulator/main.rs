@@ -8,6 +8,7 @@ mod browser_guard;
 mod client_credentials;
 mod common;
 mod discovery;
+mod key_rollover;
 mod managed_identity;
 mod operations;
 mod user_flows;
