@@ -35,6 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{upn}/revoke", post(revoke_user))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
+        .route("/dashboard/link", post(dashboard_link))
         .route("/events", get(events))
         .route("/counters", get(counters).delete(reset_counters))
         .route(
@@ -293,7 +294,7 @@ async fn list_faults(State(st): State<AppState>) -> Response {
     Json(json!(st.faults.lock().expect("faults lock").clone())).into_response()
 }
 
-const FAULT_ENDPOINTS: [&str; 14] = [
+pub(crate) const FAULT_ENDPOINTS: [&str; 14] = [
     "token",
     "token_v1",
     "authorize",
@@ -314,7 +315,7 @@ fn json_body(body: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
 }
 
-async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
     let body = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),
@@ -404,4 +405,11 @@ async fn approve_device_code(
             fail(StatusCode::BAD_REQUEST, &m)
         }
     }
+}
+
+/// `POST /admin/dashboard/link`: a one-time link into the dashboard, for the origin the
+/// request came in on.
+async fn dashboard_link(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let url = crate::dashboard::one_time_link(&st, &st.base_url(&headers));
+    Json(json!({ "url": url, "expires_in_seconds": 300 })).into_response()
 }

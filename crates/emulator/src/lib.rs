@@ -59,6 +59,7 @@ mod authorize;
 mod body_limit;
 mod browser_guard;
 mod consent;
+mod dashboard;
 mod device_codes;
 mod directory;
 mod discovery;
@@ -210,6 +211,12 @@ impl Emulator {
             .dir()
             .managed_identity(Some(client_id), None, None)
             .map(|m| m.object_id.clone())
+    }
+
+    /// A one-time link into the dashboard (`{authority}/dashboard?once=...`): it works
+    /// once, within 5 minutes, and sets the dashboard's session cookie.
+    pub fn dashboard_link(&self) -> String {
+        dashboard::one_time_link(&self.state, &self.ready.authority)
     }
 
     /// Stops accepting, lets in-flight requests finish briefly, removes `ready.json`.

@@ -112,6 +112,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/federation/keys", get(discovery::federation_keys))
         .nest("/admin", admin)
+        .merge(crate::dashboard::router())
         .route("/common/userrealm/{user}", get(discovery::user_realm))
         .fallback(discovery::not_found)
         .layer(axum::middleware::map_response(entra_shaped_rejections))

@@ -85,6 +85,7 @@ pub(crate) fn build_state(
         faults: Mutex::new(Default::default()),
         faults_armed: Default::default(),
         events: Mutex::new(Default::default()),
+        dashboard: Default::default(),
         admin_token: tokens::random_token(32),
         identity_header,
         scheme: if opts.danger_plain_http {

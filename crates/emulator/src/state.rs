@@ -312,6 +312,8 @@ pub(crate) struct Inner {
     pub(crate) faults: Mutex<HashMap<String, Fault>>,
     /// Sign-in events, newest last.
     pub(crate) events: Mutex<VecDeque<SignInEvent>>,
+    /// The dashboard's sessions, one-time links and token events.
+    pub(crate) dashboard: crate::dashboard::DashboardState,
     /// Guards `/admin`.
     pub(crate) admin_token: String,
     /// The App Service `X-IDENTITY-HEADER` value.

@@ -7,6 +7,7 @@ mod bodies;
 mod browser_guard;
 mod client_credentials;
 mod common;
+mod dashboard;
 mod discovery;
 mod key_rollover;
 mod managed_identity;
