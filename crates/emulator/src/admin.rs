@@ -35,7 +35,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{upn}/revoke", post(revoke_user))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
-        .route("/dashboard/link", post(dashboard_link))
         .route("/events", get(events))
         .route("/counters", get(counters).delete(reset_counters))
         .route(
@@ -70,7 +69,7 @@ pub(crate) async fn guard(
     next.run(req).await
 }
 
-pub(crate) fn fail(status: StatusCode, message: &str) -> Response {
+fn fail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -405,11 +404,4 @@ async fn approve_device_code(
             fail(StatusCode::BAD_REQUEST, &m)
         }
     }
-}
-
-/// `POST /admin/dashboard/link`: a one-time link into the dashboard, for the origin the
-/// request came in on.
-async fn dashboard_link(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let url = crate::dashboard::one_time_link(&st, &st.base_url(&headers));
-    Json(json!({ "url": url, "expires_in_seconds": 300 })).into_response()
 }

@@ -18,29 +18,23 @@
 mod actions;
 mod auth;
 mod directory_view;
+mod html;
+pub(crate) mod store;
 mod style;
 mod token_log;
 mod view;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde_json::json;
 
 pub(crate) use auth::one_time_link;
 pub(crate) use token_log::record_token;
 
 use crate::state::AppState;
-
-/// What the dashboard keeps in memory: sessions, one-time links, the token-event ring.
-#[derive(Default)]
-pub(crate) struct DashboardState {
-    sessions: Mutex<HashMap<String, auth::DashboardSession>>,
-    /// One-time link secret -> expiry (unix seconds, wall clock).
-    links: Mutex<HashMap<String, i64>>,
-    tokens: Mutex<VecDeque<token_log::TokenEvent>>,
-}
 
 /// The dashboard's routes (merged into the route table).
 pub(crate) fn router() -> Router<AppState> {
@@ -53,4 +47,17 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/dashboard/faults", post(actions::set_fault))
         .route("/dashboard/faults/clear", post(actions::clear_faults))
         .route("/dashboard/counters/reset", post(actions::reset_counters))
+}
+
+/// The dashboard's admin API routes (merged under `/admin`, behind its guards):
+/// `POST /admin/dashboard/link`.
+pub(crate) fn admin_router() -> Router<AppState> {
+    Router::new().route("/dashboard/link", post(admin_link))
+}
+
+/// `POST /admin/dashboard/link`: a one-time link into the dashboard, for the origin the
+/// request came in on.
+async fn admin_link(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let url = one_time_link(&st, &st.base_url(&headers));
+    axum::Json(json!({ "url": url, "expires_in_seconds": auth::LINK_SECONDS })).into_response()
 }

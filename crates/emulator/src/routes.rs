@@ -40,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
     // The browser guard runs first, and also for methods a route does not have (a CORS
     // preflight is refused by it, not answered 405).
     let admin = admin::router()
+        .merge(crate::dashboard::admin_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::guard,

@@ -313,7 +313,7 @@ pub(crate) struct Inner {
     /// Sign-in events, newest last.
     pub(crate) events: Mutex<VecDeque<SignInEvent>>,
     /// The dashboard's sessions, one-time links and token events.
-    pub(crate) dashboard: crate::dashboard::DashboardState,
+    pub(crate) dashboard: crate::dashboard::store::DashboardState,
     /// Guards `/admin`.
     pub(crate) admin_token: String,
     /// The App Service `X-IDENTITY-HEADER` value.
@@ -489,6 +489,9 @@ pub(crate) fn endpoint_name(path: &str) -> &'static str {
         "app_service"
     } else if p.starts_with("/federation") {
         "federation"
+    } else if p == "/dashboard" || p.starts_with("/dashboard/") {
+        // Not a fault endpoint: faults on the pages never lock the dashboard out.
+        "dashboard"
     } else {
         "pages"
     }
@@ -529,5 +532,7 @@ mod tests {
         assert_eq!(endpoint_name("/msi/token"), "app_service");
         assert_eq!(endpoint_name("/admin/faults"), "admin");
         assert_eq!(endpoint_name("/devicelogin"), "pages");
+        assert_eq!(endpoint_name("/dashboard"), "dashboard");
+        assert_eq!(endpoint_name("/dashboard/keys/rotate"), "dashboard");
     }
 }

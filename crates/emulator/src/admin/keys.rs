@@ -17,9 +17,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::fail;
 use crate::signing_keys::RotateError;
 use crate::state::AppState;
+
+fn fail(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
 
 /// How a rotation switches keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub(crate) struct Rotated {
     pub(crate) activates: i64,
     /// The key that signs until then.
     pub(crate) signing_kid: String,
+    /// When the rotation happened (emulator clock).
+    pub(crate) at: i64,
 }
 
 /// Rotates the signing keys as `mode` says (RSA generation runs off the async workers).
@@ -79,6 +84,7 @@ pub(crate) async fn rotate_keys(st: &AppState, mode: Rotation) -> Result<Rotated
             kid: key.kid.clone(),
             activates: key.activates,
             signing_kid: keys.active_at(now).kid.clone(),
+            at: now,
         })
     })
     .await
@@ -97,11 +103,10 @@ pub(crate) async fn rotate(State(st): State<AppState>, RawQuery(q): RawQuery) ->
     };
     match rotate_keys(&st, mode).await {
         Ok(r) => {
-            let now = st.now();
             let mut body = json!({
                 "kid": r.kid,
                 "activates_at": r.activates,
-                "activates_in_seconds": (r.activates - now).max(0),
+                "activates_in_seconds": (r.activates - r.at).max(0),
                 "signing_kid": r.signing_kid,
                 "mode": if mode == Rotation::Announce { "announced" } else { "danger_immediate" },
             });

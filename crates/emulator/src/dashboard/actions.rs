@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::auth::{flash, see_other, signed_in_post};
-use super::view::{code, form, table, when};
+use super::html::{code, form, short_kid, table, when};
 use crate::admin::keys::{Rotation, rotate_keys};
 use crate::admin::{self, FAULT_ENDPOINTS};
 use crate::pages::esc;
@@ -30,7 +30,7 @@ pub(super) fn keys_section(st: &AppState, csrf: &str, now: i64) -> String {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             vec![
-                code(&k.kid),
+                short_kid(&k.kid),
                 format!("<span class=\"tag {0}\">{0}</span>", esc(&phase)),
                 esc(&when(k.activates)),
                 k.retires.map(|r| esc(&when(r))).unwrap_or_default(),

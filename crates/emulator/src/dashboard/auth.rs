@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::view;
+use super::html;
+use super::store::DashboardSession;
 use crate::browser_guard::names_this_emulator;
 use crate::request::Form;
 use crate::state::AppState;
@@ -19,18 +20,7 @@ const COOKIE: &str = "entra_dashboard";
 /// A session ends this long after login, whatever the browser does with the cookie.
 const SESSION_SECONDS: i64 = 8 * 3600;
 /// A one-time link works once, within this many seconds.
-const LINK_SECONDS: i64 = 300;
-
-/// A signed-in dashboard browser.
-#[derive(Debug, Clone)]
-pub(crate) struct DashboardSession {
-    /// Ends (unix seconds, wall clock: moving the emulator's clock does not end it).
-    expires: i64,
-    /// The synchronizer token every form of this session carries.
-    pub(crate) csrf: String,
-    /// A message for the next page (what the last button did): (worked, text).
-    pub(crate) flash: Option<(bool, String)>,
-}
+pub(super) const LINK_SECONDS: i64 = 300;
 
 fn wall_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -141,7 +131,7 @@ pub(super) fn see_other() -> Response {
 fn refuse(st: &AppState, status: StatusCode, message: &str) -> Response {
     st.count("refused", "dashboard");
     tracing::warn!(reason = message, "refused a dashboard request");
-    view::html(status, view::message_page("Refused", message))
+    html::html(status, html::message_page("Refused", message))
 }
 
 /// The `Host` check: one `Host`, naming the emulator.
@@ -226,9 +216,9 @@ pub(crate) async fn login(State(st): State<AppState>, headers: HeaderMap, body: 
     let presented = form.get("token").unwrap_or("").trim();
     if presented.is_empty() || !constant_time_eq(presented.as_bytes(), st.admin_token.as_bytes()) {
         st.count("dashboard", "login_refused");
-        return view::html(
+        return html::html(
             StatusCode::UNAUTHORIZED,
-            view::login_page(Some("That is not this emulator's admin token.")),
+            html::login_page(Some("That is not this emulator's admin token.")),
         );
     }
     st.count("dashboard", "login");

@@ -3,7 +3,7 @@
 //! passwords), groups, and the grants (admin consents, app role assignments, user
 //! consents).
 
-use super::view::{code, table};
+use super::html::{code, table};
 use crate::directory::{Directory, GroupConfig};
 use crate::pages::esc;
 

@@ -4,23 +4,11 @@
 
 use serde_json::Value;
 
+use super::store::TokenEvent;
 use crate::state::AppState;
 
 /// Token events kept (oldest dropped first).
 const KEPT: usize = 200;
-
-/// One issued token, decoded.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenEvent {
-    /// Issued (unix seconds, emulator clock).
-    pub(crate) time: i64,
-    /// `access_token` or `id_token`.
-    pub(crate) kind: &'static str,
-    /// The signing key.
-    pub(crate) kid: String,
-    /// The decoded payload.
-    pub(crate) claims: Value,
-}
 
 /// Records the token `compact` (a JWT the emulator just signed) as decoded claims.
 pub(crate) fn record_token(st: &AppState, kind: &'static str, compact: &str) {

@@ -1,129 +1,18 @@
-//! The dashboard page and its login page: header, keys, faults, counters, sign-in and
+//! The dashboard page: header, keys, faults and counters ([`super::actions`]), sign-in and
 //! token events, and the directory ([`super::directory_view`]). All text from the
 //! directory or a request goes through [`esc`].
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
-use super::{auth, directory_view, token_log};
+use super::html::{code, document, form, html, login_page, table, when};
+use super::{actions, auth, directory_view, token_log};
 use crate::pages::esc;
 use crate::state::AppState;
 
 /// Rows of each event list shown.
 const EVENTS_SHOWN: usize = 30;
-
-/// An HTML response with the dashboard's headers: no script at all, the style sheet from
-/// this origin only, forms posting only here, never framed, never cached.
-pub(super) fn html(status: StatusCode, body: String) -> Response {
-    let mut resp = (status, Html(body)).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    resp
-}
-
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title>\
-<link rel=\"stylesheet\" href=\"/dashboard/style.css\"></head><body>{body}</body></html>",
-        esc(title)
-    )
-}
-
-/// The login page (the admin token), with an optional error.
-pub(super) fn login_page(error: Option<&str>) -> String {
-    let err = error
-        .map(|e| format!("<p class=\"flash bad\" id=\"error\">{}</p>", esc(e)))
-        .unwrap_or_default();
-    document(
-        "Sign in: entrakit emulator dashboard",
-        &format!(
-            "<div class=\"login\"><h1>Emulator dashboard</h1>{err}\
-<p class=\"muted\">Paste the admin token (<code>admin_token</code> in ready.json), or open the one-time link <code>entra up</code> prints.</p>\
-<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Admin token\
-<input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"off\" required></label>\
-<button type=\"submit\" id=\"sign-in\">Sign in</button></form></div>"
-        ),
-    )
-}
-
-/// A page with one message (refusals).
-pub(super) fn message_page(title: &str, message: &str) -> String {
-    document(
-        title,
-        &format!(
-            "<div class=\"login\"><h1>{}</h1><p id=\"error\">{}</p><p><a href=\"/dashboard\">Dashboard</a></p></div>",
-            esc(title),
-            esc(message)
-        ),
-    )
-}
-
-/// `2026-12-08T00:10:00Z` for unix seconds.
-pub(super) fn when(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
-
-/// A table; `rows` are already-escaped cells.
-pub(super) fn table(id: &str, heads: &[&str], rows: &[Vec<String>]) -> String {
-    if rows.is_empty() {
-        return format!("<p class=\"muted\" id=\"{id}\">None.</p>");
-    }
-    let head: String = heads
-        .iter()
-        .map(|h| format!("<th>{}</th>", esc(h)))
-        .collect();
-    let body: String = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "<tr>{}</tr>",
-                r.iter()
-                    .map(|c| format!("<td>{c}</td>"))
-                    .collect::<String>()
-            )
-        })
-        .collect();
-    format!(
-        "<div class=\"scroll\"><table id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
-}
-
-/// Escaped text in `<code>`.
-pub(super) fn code(s: &str) -> String {
-    format!("<code>{}</code>", esc(s))
-}
-
-/// A POST form to `action` with the CSRF token, `fields` (escaped HTML) and a button.
-pub(super) fn form(action: &str, csrf: &str, fields: &str, button: &str) -> String {
-    format!(
-        "<form class=\"inline\" method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{fields}{button}</form>",
-        esc(action),
-        esc(csrf)
-    )
-}
 
 /// `GET /dashboard[?once=...]`.
 pub(crate) async fn dashboard(
@@ -190,9 +79,9 @@ fn render(st: &AppState, csrf: &str, flash: Option<(bool, String)>, base: &str) 
         "entrakit emulator dashboard",
         &format!(
             "{header}<main>{flash}{keys}{faults}{counters}{signins}{tokens}{directory}</main>",
-            keys = super::actions::keys_section(st, csrf, now),
-            faults = super::actions::faults_section(st, csrf),
-            counters = super::actions::counters_section(st, csrf),
+            keys = actions::keys_section(st, csrf, now),
+            faults = actions::faults_section(st, csrf),
+            counters = actions::counters_section(st, csrf),
             signins = signin_section(st),
             tokens = token_section(st),
             directory = directory_view::render(&dir, &groups),
