@@ -147,6 +147,7 @@ describe('the emulator dashboard in Chromium', () => {
       assert.ok(scrollWidth <= innerWidth, `horizontal overflow at phone width: ${scrollWidth} > ${innerWidth}`);
       await page.screenshot({ path: join(OUT, 'phone-390.png'), fullPage: true });
       await page.screenshot({ path: join(OUT, 'phone-390-top.png') });
+      await page.locator('#directory').screenshot({ path: join(OUT, 'phone-390-directory.png') });
       // The danger switch from the phone.
       await page.locator('#rotate-immediate').click();
       await page.locator('#flash').waitFor();

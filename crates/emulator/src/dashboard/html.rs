@@ -97,7 +97,8 @@ pub(super) fn short_kid(kid: &str) -> String {
     }
 }
 
-/// A table; `rows` are already-escaped cells.
+/// A table; `rows` are already-escaped cells. Each cell carries its column's name
+/// (`data-label`): on a phone the rows become stacked cards labelled by it.
 pub(super) fn table(id: &str, heads: &[&str], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         return format!("<p class=\"muted\" id=\"{id}\">None.</p>");
@@ -112,7 +113,8 @@ pub(super) fn table(id: &str, heads: &[&str], rows: &[Vec<String>]) -> String {
             format!(
                 "<tr>{}</tr>",
                 r.iter()
-                    .map(|c| format!("<td>{c}</td>"))
+                    .zip(heads)
+                    .map(|(c, h)| format!("<td data-label=\"{}\">{c}</td>", esc(h)))
                     .collect::<String>()
             )
         })

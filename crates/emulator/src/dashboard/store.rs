@@ -18,7 +18,7 @@ pub(crate) struct DashboardState {
 }
 
 /// A signed-in dashboard browser.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct DashboardSession {
     /// Ends (unix seconds, wall clock: moving the emulator's clock does not end it).
     pub(crate) expires: i64,
@@ -26,6 +26,15 @@ pub(crate) struct DashboardSession {
     pub(crate) csrf: String,
     /// A message for the next page (what the last button did): (worked, text).
     pub(crate) flash: Option<(bool, String)>,
+}
+
+impl std::fmt::Debug for DashboardSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardSession")
+            .field("expires", &self.expires)
+            .field("csrf", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// One issued token, decoded.
@@ -39,4 +48,19 @@ pub(crate) struct TokenEvent {
     pub(crate) kid: String,
     /// The decoded payload.
     pub(crate) claims: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_debug_shows_no_csrf_token() {
+        let s = DashboardSession {
+            expires: 1,
+            csrf: "csrf-secret-value".into(),
+            flash: None,
+        };
+        assert!(!format!("{s:?}").contains("csrf-secret-value"));
+    }
 }

@@ -32,6 +32,13 @@ button{font-size:14px;padding:7px 14px;border:0;border-radius:4px;cursor:pointer
 button.secondary{background:#e5e7eb;color:#111}button.danger{background:#b91c1c}
 details{margin:4px 0}summary{cursor:pointer}
 pre{margin:6px 0;background:#f9fafb;padding:8px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}
+@media (max-width:600px){
+.scroll table,.scroll tbody,.scroll tr,.scroll td{display:block;width:100%}
+.scroll thead{display:none}
+.scroll tr{border-bottom:1px solid #e5e7eb;padding:6px 0}
+.scroll td{border:0;padding:1px 0}.scroll td:empty{display:none}
+.scroll td::before{content:attr(data-label);display:block;font-size:11px;color:#6b7280;text-transform:uppercase;letter-spacing:.03em}
+}
 .login{max-width:420px;margin:10vh auto;background:#fff;padding:28px;border-radius:6px;box-shadow:0 2px 6px rgba(0,0,0,.2)}
 .login input{width:100%}.login form{display:grid;gap:12px}
 "#;
