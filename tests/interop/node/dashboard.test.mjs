@@ -75,7 +75,9 @@ describe('the emulator dashboard in Chromium', () => {
       headless: true,
       timeout: 30000,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-proxy-server',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // A DNS-rebinding page: its own name resolves to this machine.
+        '--host-resolver-rules=MAP attacker.example 127.0.0.1'],
     });
   });
 
@@ -152,6 +154,30 @@ describe('the emulator dashboard in Chromium', () => {
       await page.locator('#rotate-immediate').click();
       await page.locator('#flash').waitFor();
       assert.match(await page.locator('#flash').innerText(), /signs now/);
+    } finally { await ctx.close(); }
+  });
+
+  test('a rebinding page gets neither the dashboard nor a session', async () => {
+    const ctx = await context({ width: 1440, height: 900 });
+    try {
+      const page = await ctx.newPage();
+      const port = new URL(stack.authority).port;
+      const landing = await page.goto(`https://attacker.example:${port}/dashboard`);
+      assert.equal(landing.status(), 403);
+      // A page the emulator serves to anyone (no CSP), now at the rebound origin: its
+      // requests are same-origin, and it holds the admin token (the worst case).
+      const open = await page.goto(`https://attacker.example:${port}/${TENANT}/v2.0/.well-known/openid-configuration`);
+      assert.equal(open.status(), 200);
+      const r = await page.evaluate(async (token) => {
+        const res = await fetch('/dashboard/login', {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token }).toString(), redirect: 'manual',
+        });
+        return { status: res.status, body: await res.text() };
+      }, stack.ready.admin_token);
+      assert.equal(r.status, 403, r.body);
+      assert.match(r.body, /does not name this emulator/);
+      assert.equal((await ctx.cookies()).length, 0, 'no cookie was set');
     } finally { await ctx.close(); }
   });
 
