@@ -19,15 +19,9 @@ fn app_name(dir: &Directory, client_id: &str) -> String {
         .unwrap_or_else(|| client_id.to_string())
 }
 
-/// The directory sections.
-pub(super) fn render(dir: &Directory, groups: &[GroupConfig]) -> String {
-    let tenants: Vec<Vec<String>> = dir
-        .tenants
-        .iter()
-        .map(|t| vec![esc(&t.name), code(&t.domain), code(&t.id)])
-        .collect();
-    let apps: Vec<Vec<String>> = dir
-        .apps
+/// One row per app: ids, URIs, scopes, roles, and how many credentials (no values).
+fn app_rows(dir: &Directory) -> Vec<Vec<String>> {
+    dir.apps
         .iter()
         .map(|a| {
             let kind = if a.public_client {
@@ -54,7 +48,17 @@ pub(super) fn render(dir: &Directory, groups: &[GroupConfig]) -> String {
                 ),
             ]
         })
+        .collect()
+}
+
+/// The directory sections.
+pub(super) fn render(dir: &Directory, groups: &[GroupConfig]) -> String {
+    let tenants: Vec<Vec<String>> = dir
+        .tenants
+        .iter()
+        .map(|t| vec![esc(&t.name), code(&t.domain), code(&t.id)])
         .collect();
+    let apps = app_rows(dir);
     let identities: Vec<Vec<String>> = dir
         .managed_identities
         .iter()
