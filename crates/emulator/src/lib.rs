@@ -50,6 +50,9 @@
 //! - Plain HTTP exists only behind [`Options::danger_plain_http`].
 //! - Its managed-identity endpoints and admin API refuse requests a web page could make
 //!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`).
+//! - Its dashboard (`/dashboard`) is behind the admin token (or a one-time link,
+//!   [`Emulator::dashboard_link`]), refuses a foreign `Host`, takes POSTs only from its own
+//!   origin with a CSRF token, runs no script, and shows decoded claims, never a token.
 
 #![warn(missing_docs)]
 
