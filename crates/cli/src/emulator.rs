@@ -206,6 +206,10 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             .await
             .map_err(CliError::usage)?;
         print_ready(&running.ready);
+        println!(
+            "\nDashboard (this link works once, within 5 minutes; later sign in with the admin token):\n  {}",
+            running.dashboard_link()
+        );
         wait_for_stop_signal().await;
         eprintln!("shutting down");
         running.shutdown().await;
