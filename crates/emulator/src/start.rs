@@ -87,6 +87,7 @@ pub(crate) fn build_state(
         events: Mutex::new(Default::default()),
         dashboard: Default::default(),
         admin_token: tokens::random_token(32),
+        recorder: crate::recorder::ring::Recorder::new(opts.record_requests),
         identity_header,
         scheme: if opts.danger_plain_http {
             "http"

@@ -12,4 +12,5 @@ mod discovery;
 mod key_rollover;
 mod managed_identity;
 mod operations;
+mod request_recorder;
 mod user_flows;
