@@ -8,6 +8,7 @@
 mod build;
 mod config;
 mod model;
+mod workspaces;
 
 pub(crate) use build::{LoadContext, load};
 pub use config::{
@@ -18,6 +19,8 @@ pub use config::{
 pub(crate) use model::{
     App, CONSUMERS_TENANT_ID, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
 };
+pub use workspaces::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
+pub(crate) use workspaces::{ITEM_TYPES, Member, Workspace};
 
 #[cfg(test)]
 mod tests {

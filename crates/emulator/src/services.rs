@@ -9,8 +9,22 @@
 //! roles, and answers in that service's own error shape.
 
 mod auth;
+mod fabric;
+mod powerbi;
+mod workspace_access;
 
 pub(crate) use auth::{ServiceAuth, TokenCheck};
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every local service, each under its [`prefix`].
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .nest(prefix::FABRIC, fabric::router(state.clone()))
+        .nest(prefix::POWER_BI, powerbi::router(state))
+}
 
 /// Where each service is mounted on the emulator's router. The proxy's host table maps
 /// Microsoft's hostnames to these.

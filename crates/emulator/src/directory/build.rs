@@ -29,7 +29,7 @@ pub(crate) struct LoadContext {
 }
 
 impl LoadContext {
-    fn invalid(
+    pub(super) fn invalid(
         &self,
         span: Option<std::ops::Range<usize>>,
         key: String,
@@ -92,7 +92,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
-fn find_tenant(
+pub(super) fn find_tenant(
     tenants: &[Tenant],
     ctx: &LoadContext,
     s: &Spanned<String>,
@@ -146,6 +146,7 @@ impl Directory {
             apps,
             managed_identities: Vec::new(),
             users: Vec::new(),
+            workspaces: Vec::new(),
             app_index,
             uri_index,
         };
@@ -167,6 +168,7 @@ impl Directory {
             let user = dir.build_user(i, u, ctx)?;
             dir.users.push(user);
         }
+        dir.workspaces = super::workspaces::build(&config.workspaces, &dir, ctx)?;
         Ok(dir)
     }
 

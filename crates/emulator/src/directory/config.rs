@@ -67,6 +67,9 @@ pub struct Settings {
     /// How long a rotated-out signing key stays published.
     #[serde(default = "d_grace")]
     pub key_grace_seconds: u64,
+    /// Page size of the local Fabric API's lists (`continuationToken` past it).
+    #[serde(default = "d_page")]
+    pub fabric_page_size: u64,
 }
 
 fn d_code() -> u64 {
@@ -87,6 +90,9 @@ fn d_id() -> u64 {
 fn d_grace() -> u64 {
     86400
 }
+fn d_page() -> u64 {
+    100
+}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -98,6 +104,7 @@ impl Default for Settings {
             refresh_token_inactivity_seconds: d_inactive(),
             id_token_lifetime_seconds: d_id(),
             key_grace_seconds: d_grace(),
+            fabric_page_size: d_page(),
         }
     }
 }
@@ -338,6 +345,9 @@ pub struct DirectoryConfig {
     /// Users.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Fabric workspaces (Power BI groups) with their members and items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspaces: Vec<super::workspaces::WorkspaceConfig>,
 }
 
 impl DirectoryConfig {
