@@ -27,17 +27,57 @@ const ROLES: &[&str] = &["Admin", "Member", "Contributor", "Viewer"];
 /// Item types of Fabric's REST specs (`ItemType` in microsoft/fabric-rest-api-specs,
 /// common/definitions.json): what `?type=` accepts and what an item may be.
 pub(crate) const ITEM_TYPES: &[&str] = &[
-    "Dashboard", "Report", "SemanticModel", "PaginatedReport", "Datamart", "Lakehouse",
-    "Eventhouse", "Environment", "KQLDatabase", "KQLQueryset", "KQLDashboard",
-    "DataPipeline", "Notebook", "SparkJobDefinition", "MLExperiment", "MLModel",
-    "Warehouse", "Eventstream", "SQLEndpoint", "MirroredWarehouse", "MirroredDatabase",
-    "Reflex", "GraphQLApi", "MountedDataFactory", "ApacheAirflowJob", "SQLDatabase",
-    "CopyJob", "VariableLibrary", "MirroredAzureDatabricksCatalog", "Dataflow",
-    "WarehouseSnapshot", "DigitalTwinBuilder", "DigitalTwinBuilderFlow", "AnomalyDetector",
-    "Map", "Ontology", "UserDataFunction", "GraphModel", "GraphQuerySet",
-    "SnowflakeDatabase", "OperationsAgent", "CosmosDBDatabase", "EventSchemaSet",
-    "DataAgent", "MirroredCatalog", "AppBackend", "OrgApp", "OrgAppAudience",
-    "DataBuildToolJob", "AzureDatabricksStorage", "Plan",
+    "Dashboard",
+    "Report",
+    "SemanticModel",
+    "PaginatedReport",
+    "Datamart",
+    "Lakehouse",
+    "Eventhouse",
+    "Environment",
+    "KQLDatabase",
+    "KQLQueryset",
+    "KQLDashboard",
+    "DataPipeline",
+    "Notebook",
+    "SparkJobDefinition",
+    "MLExperiment",
+    "MLModel",
+    "Warehouse",
+    "Eventstream",
+    "SQLEndpoint",
+    "MirroredWarehouse",
+    "MirroredDatabase",
+    "Reflex",
+    "GraphQLApi",
+    "MountedDataFactory",
+    "ApacheAirflowJob",
+    "SQLDatabase",
+    "CopyJob",
+    "VariableLibrary",
+    "MirroredAzureDatabricksCatalog",
+    "Dataflow",
+    "WarehouseSnapshot",
+    "DigitalTwinBuilder",
+    "DigitalTwinBuilderFlow",
+    "AnomalyDetector",
+    "Map",
+    "Ontology",
+    "UserDataFunction",
+    "GraphModel",
+    "GraphQuerySet",
+    "SnowflakeDatabase",
+    "OperationsAgent",
+    "CosmosDBDatabase",
+    "EventSchemaSet",
+    "DataAgent",
+    "MirroredCatalog",
+    "AppBackend",
+    "OrgApp",
+    "OrgAppAudience",
+    "DataBuildToolJob",
+    "AzureDatabricksStorage",
+    "Plan",
 ];
 
 /// A workspace as the directory file writes it.
@@ -171,7 +211,11 @@ pub(crate) fn build(
         let key = |k: &str| format!("workspaces[{i}].{k}");
         let id = w.id.get_ref().to_ascii_lowercase();
         if !is_guid(&id) || out.iter().any(|x| x.id == id) {
-            let why = if is_guid(&id) { "duplicate workspace id" } else { "not a GUID" };
+            let why = if is_guid(&id) {
+                "duplicate workspace id"
+            } else {
+                "not a GUID"
+            };
             return Err(ctx.invalid(Some(w.id.span()), key("id"), format!("{id:?}: {why}")));
         }
         let tenant_id = find_tenant(&dir.tenants, ctx, &w.tenant, key("tenant"))?;
@@ -189,7 +233,11 @@ pub(crate) fn build(
             let k = format!("workspaces[{i}].items[{j}]");
             let item_id = it.id.get_ref().to_ascii_lowercase();
             if !is_guid(&item_id) || item_ids.contains(&item_id) {
-                let why = if is_guid(&item_id) { "duplicate item id" } else { "not a GUID" };
+                let why = if is_guid(&item_id) {
+                    "duplicate item id"
+                } else {
+                    "not a GUID"
+                };
                 let msg = format!("{item_id:?}: {why}");
                 return Err(ctx.invalid(Some(it.id.span()), format!("{k}.id"), msg));
             }
@@ -229,9 +277,13 @@ fn member(
     ctx: &LoadContext,
     key: &str,
 ) -> Result<(Member, String), ConfigError> {
-    let err = |k: &str, msg: String| ctx.invalid(Some(m.principal.span()), format!("{key}.{k}"), msg);
+    let err =
+        |k: &str, msg: String| ctx.invalid(Some(m.principal.span()), format!("{key}.{k}"), msg);
     if !ROLES.contains(&m.role.as_str()) {
-        return Err(err("role", format!("{:?}: one of {}", m.role, ROLES.join(", "))));
+        return Err(err(
+            "role",
+            format!("{:?}: one of {}", m.role, ROLES.join(", ")),
+        ));
     }
     let who = m.principal.get_ref();
     let resolved = if who.contains('@') {

@@ -61,7 +61,11 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
 
 /// The caller of a Fabric request, once its bearer is valid for Fabric and (delegated)
 /// carries one of `scopes`.
-async fn caller(st: &AppState, headers: &HeaderMap, scopes: &[&str]) -> Result<Caller, FabricError> {
+async fn caller(
+    st: &AppState,
+    headers: &HeaderMap,
+    scopes: &[&str],
+) -> Result<Caller, FabricError> {
     let dir = st.dir();
     // A directory without Power BI Service has no token Fabric would accept.
     let app = dir
@@ -86,6 +90,7 @@ fn link_base(st: &AppState, headers: &HeaderMap) -> String {
 
 /// The first value of query parameter `name`.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }

@@ -39,7 +39,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/v1.0/myorg/groups", get(groups))
         .route("/v1.0/myorg/datasets", get(my_datasets))
-        .route("/v1.0/myorg/groups/{group_id}/datasets", get(group_datasets))
+        .route(
+            "/v1.0/myorg/groups/{group_id}/datasets",
+            get(group_datasets),
+        )
         .fallback(|| async { PowerBiError::NotFound })
         .layer(axum::middleware::from_fn_with_state(state, guard))
 }
@@ -109,9 +112,15 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
 
 /// The caller, once its bearer is valid for Power BI Service and (delegated) carries one
 /// of `scopes`.
-async fn caller(st: &AppState, headers: &HeaderMap, scopes: &[&str]) -> Result<Caller, PowerBiError> {
+async fn caller(
+    st: &AppState,
+    headers: &HeaderMap,
+    scopes: &[&str],
+) -> Result<Caller, PowerBiError> {
     let dir = st.dir();
-    let app = dir.app(POWER_BI_SERVICE).ok_or(PowerBiError::Unauthorized)?;
+    let app = dir
+        .app(POWER_BI_SERVICE)
+        .ok_or(PowerBiError::Unauthorized)?;
     let principal = ServiceAuth::check(st, headers, app).await.map_err(|e| {
         tracing::info!(reason = e.code(), "power bi: bearer refused");
         match e {
@@ -187,7 +196,10 @@ async fn groups(
 }
 
 /// `GET /v1.0/myorg/datasets`: the datasets of the caller's "My workspace".
-async fn my_datasets(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, PowerBiError> {
+async fn my_datasets(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PowerBiError> {
     let caller = caller(&st, &headers, DATASETS_READ).await?;
     let dir = st.dir();
     let value: Vec<serde_json::Value> = caller
@@ -222,7 +234,11 @@ async fn group_datasets(
 
 /// A workspace's semantic models as Power BI's `Dataset`s.
 fn datasets_of(w: &Workspace) -> impl Iterator<Item = serde_json::Value> + '_ {
-    let group = if w.kind == "Personal" { "me" } else { w.id.as_str() };
+    let group = if w.kind == "Personal" {
+        "me"
+    } else {
+        w.id.as_str()
+    };
     w.items
         .iter()
         .filter(|i| i.kind == "SemanticModel")

@@ -52,10 +52,11 @@ impl Caller {
     }
 
     /// The workspaces the caller holds a role in, in directory order.
-    pub(crate) fn workspaces<'a>(&'a self, dir: &'a Directory) -> impl Iterator<Item = &'a Workspace> {
-        dir.workspaces
-            .iter()
-            .filter(|w| self.role_in(w).is_some())
+    pub(crate) fn workspaces<'a>(
+        &'a self,
+        dir: &'a Directory,
+    ) -> impl Iterator<Item = &'a Workspace> {
+        dir.workspaces.iter().filter(|w| self.role_in(w).is_some())
     }
 
     /// The caller's workspace `id` (case-insensitive), if it holds a role there.
@@ -100,7 +101,12 @@ pub(crate) fn request_allowed(st: &AppState, headers: &HeaderMap, public_hosts: 
 /// `@odata.context`): `https://{host}` when the request came for one of the service's
 /// public hostnames (through the proxy), else the emulator's own URL plus the service's
 /// path prefix.
-pub(crate) fn public_base(st: &AppState, headers: &HeaderMap, public_hosts: &[&str], prefix: &str) -> String {
+pub(crate) fn public_base(
+    st: &AppState,
+    headers: &HeaderMap,
+    public_hosts: &[&str],
+    prefix: &str,
+) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -8,6 +8,8 @@ mod browser_guard;
 mod client_credentials;
 mod common;
 mod discovery;
+mod fabric;
 mod managed_identity;
 mod operations;
+mod powerbi;
 mod user_flows;

@@ -49,7 +49,8 @@ pub(crate) fn start(
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.split('|');
-    let (Some(l), Some(o), Some(t), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(l), Some(o), Some(t), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -89,7 +90,11 @@ pub(crate) fn page<T>(
     }
     let total = all.len();
     let end = start.offset.saturating_add(size.max(1)).min(total);
-    let value: Vec<T> = all.into_iter().skip(start.offset).take(end - start.offset).collect();
+    let value: Vec<T> = all
+        .into_iter()
+        .skip(start.offset)
+        .take(end - start.offset)
+        .collect();
     let (continuation_token, continuation_uri) = if end < total {
         let raw = format!("{listing}|{end}|{}", start.filter.as_deref().unwrap_or(""));
         let token = URL_SAFE_NO_PAD.encode(raw);
@@ -112,7 +117,14 @@ mod tests {
     #[test]
     fn a_token_round_trips_and_belongs_to_its_listing() {
         let s = start("workspaces", None, None).unwrap();
-        let p = page((0..5).collect(), &s, 2, "workspaces", "https://x/v1/workspaces").unwrap();
+        let p = page(
+            (0..5).collect(),
+            &s,
+            2,
+            "workspaces",
+            "https://x/v1/workspaces",
+        )
+        .unwrap();
         assert_eq!(p.value, [0, 1]);
         let token = p.continuation_token.unwrap();
         assert_eq!(
@@ -122,7 +134,17 @@ mod tests {
         let next = start("workspaces", Some(&token), None).unwrap();
         assert_eq!(next.offset, 2);
         assert!(start("items/abc", Some(&token), None).is_err());
-        let last = page((0..5).collect(), &Start { offset: 4, filter: None }, 2, "w", "u").unwrap();
+        let last = page(
+            (0..5).collect(),
+            &Start {
+                offset: 4,
+                filter: None,
+            },
+            2,
+            "w",
+            "u",
+        )
+        .unwrap();
         assert_eq!(last.value, [4]);
         assert!(last.continuation_token.is_none() && last.continuation_uri.is_none());
     }
@@ -135,7 +157,10 @@ mod tests {
         let zero = URL_SAFE_NO_PAD.encode("workspaces|0|");
         assert!(start("workspaces", Some(&zero), None).is_err());
         assert!(start("items/w", None, Some("Nope")).is_err());
-        let past = Start { offset: 9, filter: None };
+        let past = Start {
+            offset: 9,
+            filter: None,
+        };
         assert!(page(vec![1, 2], &past, 2, "w", "u").is_err());
         // The filter rides in the token.
         let s = start("items/w", None, Some("Lakehouse")).unwrap();
