@@ -13,6 +13,7 @@ mod configuration;
 mod credential;
 mod environment;
 mod explain;
+mod service_errors;
 mod report;
 mod token_cache;
 mod validation;
