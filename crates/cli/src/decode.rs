@@ -246,7 +246,10 @@ impl Decoded {
         }
         if !self.is_id_token() {
             let aud = self.audience();
-            out.extend(crate::fabric_token::warnings(aud.as_deref(), self.str("scp")));
+            out.extend(crate::fabric_token::warnings(
+                aud.as_deref(),
+                self.str("scp"),
+            ));
         }
         if let Some(target) = target {
             let aud = self.audience().unwrap_or_default();

@@ -13,8 +13,8 @@ mod configuration;
 mod credential;
 mod environment;
 mod explain;
-mod service_errors;
 mod report;
+mod service_errors;
 mod token_cache;
 mod validation;
 

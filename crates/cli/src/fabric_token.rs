@@ -64,12 +64,19 @@ mod tests {
 
     #[test]
     fn fabric_audiences_and_scopes() {
-        assert!(audience_note("https://api.fabric.microsoft.com").unwrap().contains("Power BI Service"));
+        assert!(
+            audience_note("https://api.fabric.microsoft.com")
+                .unwrap()
+                .contains("Power BI Service")
+        );
         assert!(audience_note("https://analysis.windows.net/powerbi/api").is_some());
         assert!(audience_note("https://graph.microsoft.com").is_none());
         let aud = Some("https://api.fabric.microsoft.com");
         assert!(warnings(aud, Some("Workspace.Read.All Item.Read.All")).is_empty());
-        assert_eq!(warnings(aud, Some("Item.Read.All"))[0].code, "fabric_scopes");
+        assert_eq!(
+            warnings(aud, Some("Item.Read.All"))[0].code,
+            "fabric_scopes"
+        );
         assert_eq!(warnings(aud, None)[0].code, "fabric_app_only");
         assert!(warnings(Some("https://graph.microsoft.com"), Some("User.Read")).is_empty());
     }

@@ -186,9 +186,18 @@ mod tests {
         );
         assert!(for_host("example.com").is_none());
         let alias = |u: &str| for_url(u).map(|r| r.alias);
-        assert_eq!(alias("https://api.fabric.microsoft.com/v1/workspaces"), Some("fabric"));
-        assert_eq!(alias("https://localhost:8443/fabric/v1/workspaces"), Some("fabric"));
-        assert_eq!(alias("https://127.0.0.1:8443/powerbi/v1.0/myorg/groups"), Some("powerbi"));
+        assert_eq!(
+            alias("https://api.fabric.microsoft.com/v1/workspaces"),
+            Some("fabric")
+        );
+        assert_eq!(
+            alias("https://localhost:8443/fabric/v1/workspaces"),
+            Some("fabric")
+        );
+        assert_eq!(
+            alias("https://127.0.0.1:8443/powerbi/v1.0/myorg/groups"),
+            Some("powerbi")
+        );
         assert_eq!(alias("https://example.com/fabric/v1/workspaces"), None);
         assert_eq!(alias("https://localhost:8443/other"), None);
         assert_eq!(

@@ -37,10 +37,11 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
         }
     }
     let api = aadsts::api_messages(&text);
-    let service = service_errors::recognise(&text);
-    let explained = codes.iter().any(|c| aadsts::lookup(*c).is_some())
-        || !api.is_empty()
-        || service.is_some();
+    // A code entra has no entry for is shown only when nothing else explains the text.
+    let service = service_errors::recognise(&text)
+        .filter(|s| s.known || (api.is_empty() && codes.is_empty()));
+    let explained =
+        codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty() || service.is_some();
     if as_json {
         let v = json!({
             "entra": entra.as_ref().map(|e| json!({
@@ -65,7 +66,10 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
             print!("{}", render_service(s, paint));
         }
         if service.is_none() || !codes.is_empty() || !api.is_empty() {
-            print!("{}", render_explanation(entra.as_ref(), &codes, &api, paint));
+            print!(
+                "{}",
+                render_explanation(entra.as_ref(), &codes, &api, paint)
+            );
         }
     }
     if explained {
@@ -78,9 +82,15 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
 
 /// A Fabric or Power BI error: what the service said, what it means, what to do.
 fn render_service(s: &ServiceError, paint: Paint) -> String {
-    let mut out = format!("{} {}\n", paint.bold(&format!("{} said:", s.service)), s.code);
+    let mut out = format!(
+        "{} {}\n",
+        paint.bold(&format!("{} said:", s.service)),
+        s.code
+    );
     if let Some(id) = &s.request_id {
-        out.push_str(&format!("  request id {id} (give it to Microsoft support)\n"));
+        out.push_str(&format!(
+            "  request id {id} (give it to Microsoft support)\n"
+        ));
     }
     out.push_str(&format!("  means  {}\n", s.meaning));
     out.push_str(&format!("  do     {}\n\n", s.action));

@@ -17,6 +17,8 @@ pub(crate) struct ServiceError {
     pub meaning: &'static str,
     /// What to do.
     pub action: &'static str,
+    /// Whether entra has an entry for the code.
+    pub known: bool,
 }
 
 /// (service, code) -> (meaning, action). Codes compare case-insensitively.
@@ -128,6 +130,7 @@ fn lookup(service: &'static str, code: &str, request_id: Option<String>) -> Serv
     let hit = KNOWN
         .iter()
         .find(|(s, c, _, _)| *s == service && c.eq_ignore_ascii_case(code));
+    let known = hit.is_some();
     let (meaning, action) = match hit {
         Some((_, _, m, a)) => (*m, *a),
         None => (
@@ -141,6 +144,7 @@ fn lookup(service: &'static str, code: &str, request_id: Option<String>) -> Serv
         request_id,
         meaning,
         action,
+        known,
     }
 }
 
@@ -169,17 +173,28 @@ mod tests {
         let seed = r#"{"requestId":"8f49a868-987f-4716-80fd-600edd835419","errorCode":"InvalidToken","message":"Access token is invalid"}"#;
         let e = recognise(seed).unwrap();
         assert_eq!((e.service, e.code.as_str()), ("Fabric", "InvalidToken"));
-        assert_eq!(e.request_id.as_deref(), Some("8f49a868-987f-4716-80fd-600edd835419"));
-        assert!(e.action.contains("authorization code instead of the access token"));
+        assert_eq!(
+            e.request_id.as_deref(),
+            Some("8f49a868-987f-4716-80fd-600edd835419")
+        );
+        assert!(
+            e.action
+                .contains("authorization code instead of the access token")
+        );
         assert!(e.action.contains("entra decode"));
-        let e = recognise(&format!("HTTP/1.1 401 Unauthorized\r\nRequestId: x\r\n\r\n{seed}")).unwrap();
+        let e = recognise(&format!(
+            "HTTP/1.1 401 Unauthorized\r\nRequestId: x\r\n\r\n{seed}"
+        ))
+        .unwrap();
         assert_eq!(e.code, "InvalidToken");
         let pbi = r#"{"error":{"code":"TokenExpired","message":"Access token has expired, resubmit with a new access token"}}"#;
         assert_eq!(recognise(pbi).unwrap().service, "Power BI");
         let e = recognise(r#"{"errorCode":"SomethingNew","message":"x"}"#).unwrap();
         assert!(e.meaning.contains("no entry"));
         // Graph's and Entra's shapes are not Power BI's.
-        assert!(recognise(r#"{"error":{"code":"InvalidAuthenticationToken","message":"x"}}"#).is_none());
+        assert!(
+            recognise(r#"{"error":{"code":"InvalidAuthenticationToken","message":"x"}}"#).is_none()
+        );
         assert!(recognise(r#"{"error":"invalid_grant"}"#).is_none());
         assert!(recognise("AADSTS50076").is_none());
     }
