@@ -113,7 +113,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/federation/keys", get(discovery::federation_keys))
         .nest("/admin", admin)
         .route("/common/userrealm/{user}", get(discovery::user_realm))
-        .merge(crate::services::router(state.clone()))
+        .merge(crate::services::router())
         .fallback(discovery::not_found)
         .layer(axum::middleware::map_response(entra_shaped_rejections))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -15,10 +15,7 @@ mod paging;
 mod workspaces;
 
 use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub(crate) use error::FabricError;
@@ -37,35 +34,30 @@ const PUBLIC_HOSTS: &[&str] = &["api.fabric.microsoft.com"];
 const WORKSPACE_READ: &[&str] = &["Workspace.Read.All", "Workspace.ReadWrite.All"];
 
 /// The Fabric routes (relative to `/fabric`).
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/workspaces", get(workspaces::list))
         .route("/v1/workspaces/{workspace_id}", get(workspaces::get))
         .route("/v1/workspaces/{workspace_id}/items", get(items::list))
         .fallback(not_served)
-        .layer(axum::middleware::from_fn_with_state(state, guard))
 }
 
 async fn not_served() -> FabricError {
     FabricError::not_served()
 }
 
-/// Refuses browsers and foreign `Host`s before anything else.
-async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if !request_allowed(&st, req.headers(), PUBLIC_HOSTS) {
-        st.count("refused", "service-browser");
-        return FabricError::refused_request().into_response();
-    }
-    next.run(req).await
-}
-
-/// The caller of a Fabric request, once its bearer is valid for Fabric and (delegated)
-/// carries one of `scopes`.
+/// The caller of a Fabric request, once the request is not a browser's (nor for a
+/// foreign `Host`) and its bearer is valid for Fabric and (delegated) carries one of
+/// `scopes`.
 async fn caller(
     st: &AppState,
     headers: &HeaderMap,
     scopes: &[&str],
 ) -> Result<Caller, FabricError> {
+    if !request_allowed(st, headers, PUBLIC_HOSTS) {
+        st.count("refused", "service-browser");
+        return Err(FabricError::refused_request());
+    }
     let dir = st.dir();
     // A directory without Power BI Service has no token Fabric would accept.
     let app = dir

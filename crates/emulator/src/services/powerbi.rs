@@ -11,9 +11,8 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use entra_validate::ValidationError;
@@ -35,7 +34,7 @@ const GROUPS_READ: &[&str] = &["Workspace.Read.All", "Workspace.ReadWrite.All"];
 const DATASETS_READ: &[&str] = &["Dataset.Read.All", "Dataset.ReadWrite.All"];
 
 /// The Power BI routes (relative to `/powerbi`).
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1.0/myorg/groups", get(groups))
         .route("/v1.0/myorg/datasets", get(my_datasets))
@@ -44,7 +43,6 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             get(group_datasets),
         )
         .fallback(|| async { PowerBiError::NotFound })
-        .layer(axum::middleware::from_fn_with_state(state, guard))
 }
 
 /// A refusal of the local Power BI API.
@@ -102,21 +100,17 @@ impl IntoResponse for PowerBiError {
     }
 }
 
-async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if !request_allowed(&st, req.headers(), PUBLIC_HOSTS) {
-        st.count("refused", "service-browser");
-        return PowerBiError::Refused.into_response();
-    }
-    next.run(req).await
-}
-
-/// The caller, once its bearer is valid for Power BI Service and (delegated) carries one
-/// of `scopes`.
+/// The caller, once the request is not a browser's (nor for a foreign `Host`) and its
+/// bearer is valid for Power BI Service and (delegated) carries one of `scopes`.
 async fn caller(
     st: &AppState,
     headers: &HeaderMap,
     scopes: &[&str],
 ) -> Result<Caller, PowerBiError> {
+    if !request_allowed(st, headers, PUBLIC_HOSTS) {
+        st.count("refused", "service-browser");
+        return Err(PowerBiError::Refused);
+    }
     let dir = st.dir();
     let app = dir
         .app(POWER_BI_SERVICE)
