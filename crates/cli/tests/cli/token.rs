@@ -127,15 +127,18 @@ async fn resource_aliases_and_urls_become_default_scopes() {
         claims(json["access_token"].as_str().unwrap())["aud"],
         "https://graph.microsoft.com"
     );
-    // Fabric is not: the authority's answer names the resource the alias stands for.
-    let out = e.run(&["token", "--resource", "fabric"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let err = e.normalise(&stderr(&out));
-    assert!(
-        err.contains("https://api.fabric.microsoft.com"),
-        "the alias became Fabric's scope: {err}"
+    // Fabric too (Power BI Service carries its URI in the default directory): the daemon's
+    // app-only token for it, with the audience the alias stands for.
+    let out = e
+        .run(&["token", "--resource", "fabric", "-o", "json"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["scope"], "https://api.fabric.microsoft.com/.default");
+    assert_eq!(
+        claims(json["access_token"].as_str().unwrap())["aud"],
+        "https://api.fabric.microsoft.com"
     );
-    assert_eq!(stdout(&out), "");
     h.stop().await;
 }
 
