@@ -246,10 +246,12 @@ impl Decoded {
         }
         if !self.is_id_token() {
             let aud = self.audience();
-            out.extend(crate::fabric_token::warnings(
-                aud.as_deref(),
-                self.str("scp"),
-            ));
+            let fabric = crate::fabric_token::warnings(aud.as_deref(), self.str("scp"));
+            out.extend(
+                fabric
+                    .into_iter()
+                    .map(|(code, message)| Warning { code, message }),
+            );
         }
         if let Some(target) = target {
             let aud = self.audience().unwrap_or_default();

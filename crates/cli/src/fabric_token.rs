@@ -4,7 +4,6 @@
 //! asked for; Fabric checks delegated scopes per operation, and a service principal sees
 //! only the workspaces it is a member of.
 
-use crate::decode::Warning;
 use crate::resources;
 
 /// The scopes Fabric's workspace and item lists accept ("Required Delegated Scopes").
@@ -27,9 +26,9 @@ pub(crate) fn audience_note(aud: &str) -> Option<String> {
     })
 }
 
-/// Warnings for a Fabric or Power BI token: a delegated one without Fabric's workspace
-/// scopes, an app-only one (membership decides what it sees).
-pub(crate) fn warnings(aud: Option<&str>, scp: Option<&str>) -> Vec<Warning> {
+/// Warnings (code, message) for a Fabric or Power BI token: a delegated one without
+/// Fabric's workspace scopes, an app-only one (membership decides what it sees).
+pub(crate) fn warnings(aud: Option<&str>, scp: Option<&str>) -> Vec<(&'static str, String)> {
     if !aud.is_some_and(is_power_bi_service) {
         return Vec::new();
     }
@@ -39,22 +38,22 @@ pub(crate) fn warnings(aud: Option<&str>, scp: Option<&str>) -> Vec<Warning> {
             if has {
                 return Vec::new();
             }
-            vec![Warning {
-                code: "fabric_scopes",
-                message: format!(
+            vec![(
+                "fabric_scopes",
+                format!(
                     "Fabric's workspace and item lists need Workspace.Read.All or Workspace.ReadWrite.All; \
                      this token has {scp:?}, so GET /v1/workspaces answers 403 InsufficientScopes. \
                      Ask for https://api.fabric.microsoft.com/Workspace.Read.All"
                 ),
-            }]
+            )]
         }
-        None => vec![Warning {
-            code: "fabric_app_only",
-            message: "an app-only token for Fabric/Power BI: a service principal sees only the workspaces it \
+        None => vec![(
+            "fabric_app_only",
+            "an app-only token for Fabric/Power BI: a service principal sees only the workspaces it \
                       was added to (its Entra app roles do not widen that), and a Fabric admin must allow \
                       service principals to use the APIs"
                 .into(),
-        }],
+        )],
     }
 }
 
@@ -73,11 +72,8 @@ mod tests {
         assert!(audience_note("https://graph.microsoft.com").is_none());
         let aud = Some("https://api.fabric.microsoft.com");
         assert!(warnings(aud, Some("Workspace.Read.All Item.Read.All")).is_empty());
-        assert_eq!(
-            warnings(aud, Some("Item.Read.All"))[0].code,
-            "fabric_scopes"
-        );
-        assert_eq!(warnings(aud, None)[0].code, "fabric_app_only");
+        assert_eq!(warnings(aud, Some("Item.Read.All"))[0].0, "fabric_scopes");
+        assert_eq!(warnings(aud, None)[0].0, "fabric_app_only");
         assert!(warnings(Some("https://graph.microsoft.com"), Some("User.Read")).is_empty());
     }
 }

@@ -9,6 +9,7 @@ mod build;
 mod config;
 mod model;
 mod workspaces;
+mod workspaces_build;
 
 pub(crate) use build::{LoadContext, load};
 pub use config::{

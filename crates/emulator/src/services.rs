@@ -11,6 +11,7 @@
 mod auth;
 mod fabric;
 mod powerbi;
+mod router;
 mod workspace_access;
 
 #[allow(
@@ -19,16 +20,7 @@ mod workspace_access;
 )]
 pub(crate) use auth::{ServiceAuth, TokenCheck};
 
-use axum::Router;
-
-use crate::state::AppState;
-
-/// Every local service, each under its [`prefix`].
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .nest(prefix::FABRIC, fabric::router())
-        .nest(prefix::POWER_BI, powerbi::router())
-}
+pub(crate) use router::router;
 
 /// Where each service is mounted on the emulator's router. The proxy's host table maps
 /// Microsoft's hostnames to these.

@@ -29,7 +29,7 @@ pub(crate) struct LoadContext {
 }
 
 impl LoadContext {
-    pub(super) fn invalid(
+    fn invalid(
         &self,
         span: Option<std::ops::Range<usize>>,
         key: String,
@@ -92,7 +92,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
-pub(super) fn find_tenant(
+fn find_tenant(
     tenants: &[Tenant],
     ctx: &LoadContext,
     s: &Spanned<String>,
@@ -168,7 +168,8 @@ impl Directory {
             let user = dir.build_user(i, u, ctx)?;
             dir.users.push(user);
         }
-        dir.workspaces = super::workspaces::build(&config.workspaces, &dir, ctx)?;
+        let invalid = |span, key, message| ctx.invalid(span, key, message);
+        dir.workspaces = super::workspaces_build::build(&config.workspaces, &dir, &invalid)?;
         Ok(dir)
     }
 

@@ -20,8 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::ServiceAuth;
-use super::fabric::POWER_BI_SERVICE;
-use super::workspace_access::{Caller, public_base, request_allowed};
+use super::workspace_access::{Caller, POWER_BI_SERVICE, public_base, request_allowed};
 use crate::directory::Workspace;
 use crate::state::AppState;
 

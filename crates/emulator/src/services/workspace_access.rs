@@ -11,6 +11,9 @@ use crate::browser_guard::names_this_emulator;
 use crate::directory::{Directory, Member, Workspace};
 use crate::state::AppState;
 
+/// Power BI Service, the first-party app whose tokens Fabric and Power BI accept.
+pub(crate) const POWER_BI_SERVICE: &str = "00000009-0000-0000-c000-000000000000";
+
 /// The caller of a service request.
 pub(crate) struct Caller {
     member: Member,

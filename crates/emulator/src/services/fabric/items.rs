@@ -5,8 +5,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
 
+use super::error::FabricError;
 use super::paging::{self, Page};
-use super::{FabricError, WORKSPACE_READ, caller, link_base, query_param};
+use super::request::{WORKSPACE_READ, caller, link_base, query_param};
 use crate::state::AppState;
 
 /// An item as Fabric's `Item` shows it.
