@@ -8,6 +8,7 @@ const WORKSPACE_READ: &str = "https://api.fabric.microsoft.com/Workspace.Read.Al
 const SALES: &str = "5a1e5000-0000-4000-8000-000000000001";
 const FINANCE: &str = "f1a00000-0000-4000-8000-000000000003";
 const AUTOMATION: &str = "a0700000-0000-4000-8000-000000000005";
+const ENGINEERING: &str = "e0000000-0000-4000-8000-000000000004";
 const FABRIKAM: &str = "fab0a000-0000-4000-8000-000000000006";
 
 /// GET `path` under `/fabric` with `bearer` (none when `None`): status, raw body, headers.
@@ -266,6 +267,30 @@ async fn service_principals_see_only_their_workspaces() {
         .daemon_token("https://analysis.windows.net/powerbi/api/.default")
         .await;
     assert_eq!(fabric_get(&env, "/v1/workspaces", Some(&pbi)).await.0, 200);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_managed_identity_sees_its_workspace() {
+    let env = Env::start().await;
+    // The system-assigned identity (contoso-vm) is a Viewer of Engineering, through IMDS.
+    let url = env.url(
+        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://api.fabric.microsoft.com",
+    );
+    let body: Value = env
+        .http
+        .get(&url)
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let (all, _) = follow(&env, "/v1/workspaces", token).await;
+    assert_eq!(names(&all, "displayName"), ["Engineering"]);
+    assert_eq!(names(&all, "id"), [ENGINEERING]);
     env.stop().await;
 }
 
