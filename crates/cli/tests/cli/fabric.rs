@@ -113,6 +113,19 @@ async fn call_fabric_directly_through_a_proxy_and_around_it() {
         "NO_PROXY={host} was not honoured"
     );
 
+    // The CA from SSL_CERT_FILE (what `entra up` prints) instead of --ca-file.
+    let mut cmd = entra(&e.dir);
+    cmd.args(["call", &url, "--authority", h.base(), "--token-cache"])
+        .arg(&e.cache)
+        .env("SSL_CERT_FILE", &h.ready().ca_file)
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
+        .env("AZURE_CLIENT_ID", entra_testkit::dev::DAEMON)
+        .env("AZURE_TENANT_ID", entra_testkit::dev::TENANT_ID)
+        .env("AZURE_CLIENT_SECRET", entra_testkit::dev::DAEMON_SECRET);
+    let out = run(cmd, None).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(display_names(&out.stdout), ["Sales", "Automation"]);
+
     // A Graph token sent to Fabric: Fabric's 401 body, printed, exit 1, a hint.
     let out = e.run(&["call", &url, "--resource", "graph"]).await;
     assert_eq!(out.code, Some(1), "{out:?}");
