@@ -123,7 +123,10 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
             "entra demo: the user scenarios against an emulator in this process ({authority}, started in {} ms)\n",
             started.elapsed().as_millis()
         );
-        println!("  #  {:<27} {:<6} {:>8}  detail", "step", "result", "time");
+        println!(
+            "  {:>2}  {:<27} {:<6} {:>8}  detail",
+            "#", "step", "result", "time"
+        );
     }
     let results = run_steps(&ctx, args.json).await;
     let failed = results.iter().filter(|r| r["ok"] == false).count();
@@ -175,7 +178,11 @@ async fn run_steps(ctx: &Arc<Ctx>, json: bool) -> Vec<Value> {
                 Ok(d) => ("ok", d.as_str()),
                 Err(e) => ("FAILED", e.as_str()),
             };
-            println!("  {}  {name:<27} {mark:<6} {:>5.0} ms  {detail}", i + 1, ms);
+            println!(
+                "  {:>2}  {name:<27} {mark:<6} {:>5.0} ms  {detail}",
+                i + 1,
+                ms
+            );
         }
         results.push(json!({
             "step": i + 1,
