@@ -88,7 +88,8 @@ pub(crate) fn request_allowed(st: &AppState, headers: &HeaderMap, public_hosts: 
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(h), None) => h.to_str().unwrap_or(""),
-        // HTTP/2 carries `:authority` instead, which the TLS name already bound.
+        // HTTP/2 names the authority in the URI, not in a Host header (and a browser
+        // sends Origin and Sec-Fetch-* with it, refused above).
         (None, None) => return true,
         _ => return false,
     };
