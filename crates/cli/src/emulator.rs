@@ -56,6 +56,10 @@ pub(crate) struct EmulatorArgs {
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
     danger_plain_http: bool,
+    /// Keep the last N requests to the token, device-code, authorize and managed-identity
+    /// endpoints, secrets redacted, for `GET /admin/requests` (at most 1000; 0: off).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    record_requests: usize,
 }
 
 #[derive(Subcommand)]
@@ -194,6 +198,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             config: args.config,
             token_lifetime: args.token_lifetime,
             danger_plain_http: args.danger_plain_http,
+            record_requests: args.record_requests,
             ..Default::default()
         };
         let running = entra_emulator::Emulator::start(opts)

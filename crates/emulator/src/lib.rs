@@ -68,6 +68,7 @@ mod keys;
 mod managed_identity;
 mod options;
 mod pages;
+mod recorder;
 mod request;
 mod routes;
 mod secure_fs;

@@ -24,6 +24,10 @@ pub struct Options {
     /// Do not write `ready.json` at start: the embedder adds to [`Emulator::ready`](crate::Emulator::ready) (e.g.
     /// the broker `entra up` starts beside it) and calls [`Emulator::write_ready`](crate::Emulator::write_ready).
     pub defer_ready_file: bool,
+    /// Keep the last N requests to the token, device-code, authorize and managed-identity
+    /// endpoints (secrets redacted) for `GET /admin/requests`; 0 (the default) records
+    /// nothing. At most 1000.
+    pub record_requests: usize,
 }
 
 impl Default for Options {
@@ -36,6 +40,7 @@ impl Default for Options {
             token_lifetime: None,
             danger_plain_http: false,
             defer_ready_file: false,
+            record_requests: 0,
         }
     }
 }

@@ -12,4 +12,5 @@ mod fabric;
 mod managed_identity;
 mod operations;
 mod powerbi;
+mod request_recorder;
 mod user_flows;
