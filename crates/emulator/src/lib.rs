@@ -90,6 +90,7 @@ pub use directory::{
     DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
     PreAuthorizedConfig, SecretConfig, Settings, TenantConfig, UserConfig,
 };
+pub use directory::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 pub use discovery::mint_federated;
 pub use keys::KeyError;
 pub use options::{BrokerReady, Options, Ready, default_state_dir};
