@@ -15,6 +15,7 @@ mod environment;
 mod explain;
 mod graph_arm_errors;
 mod report;
+mod service_errors;
 mod token_cache;
 mod validation;
 

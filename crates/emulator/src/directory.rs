@@ -10,6 +10,8 @@ mod config;
 mod model;
 mod subscriptions;
 mod subscriptions_build;
+mod workspaces;
+mod workspaces_build;
 
 pub(crate) use build::{LoadContext, is_guid, load};
 pub use config::{
@@ -22,6 +24,8 @@ pub(crate) use model::{
 };
 pub(crate) use subscriptions::Subscription;
 pub use subscriptions::{RoleAssignmentConfig, SubscriptionConfig};
+pub(crate) use workspaces::{ITEM_TYPES, Member, Workspace};
+pub use workspaces::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +157,35 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} leaked through Debug");
         }
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn workspace_entries_are_checked() {
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
+        assert_eq!(dir.workspaces.len(), 7);
+        for (from, to, key) in [
+            (
+                "principal = \"bob@contoso.onmicrosoft.com\"",
+                "principal = \"carol@contoso.onmicrosoft.com\"",
+                "members[1].principal",
+            ),
+            ("role = \"Viewer\"", "role = \"Owner\"", "members[0].role"),
+            (
+                "type = \"Eventhouse\"",
+                "type = \"Spreadsheet\"",
+                "items[0].type",
+            ),
+            (
+                "fabric_page_size = 3",
+                "fabric_page_size = 0",
+                "settings.fabric_page_size",
+            ),
+        ] {
+            let text = DEFAULT_DIRECTORY_TOML.replacen(from, to, 1);
+            assert_ne!(text, DEFAULT_DIRECTORY_TOML, "{from}");
+            let err = build(&text).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

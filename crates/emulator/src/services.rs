@@ -10,9 +10,12 @@
 
 mod arm;
 mod auth;
+mod fabric;
 mod graph;
+mod powerbi;
 mod router;
 mod web_guard;
+mod workspace_access;
 
 #[allow(
     unused_imports,
@@ -26,13 +29,8 @@ pub(crate) use router::router;
 /// Microsoft's hostnames to these.
 pub(crate) mod prefix {
     /// Microsoft Fabric REST API (`api.fabric.microsoft.com`).
-    #[allow(dead_code, reason = "mounted by the Fabric service, merged separately")]
     pub(crate) const FABRIC: &str = "/fabric";
     /// Power BI REST API (`api.powerbi.com`).
-    #[allow(
-        dead_code,
-        reason = "mounted by the Power BI service, merged separately"
-    )]
     pub(crate) const POWER_BI: &str = "/powerbi";
     /// Microsoft Graph (`graph.microsoft.com`).
     pub(crate) const GRAPH: &str = "/graph";

@@ -1,6 +1,7 @@
 //! `entra doctor --error TEXT`: an AADSTS error, a bare code or an API's 401 text,
-//! explained from the AADSTS table; Microsoft Graph's and Azure Resource Manager's error
-//! bodies by [`super::graph_arm_errors`].
+//! explained from the AADSTS table; Fabric's and Power BI's error bodies by
+//! [`super::service_errors`], Microsoft Graph's and Azure Resource Manager's by
+//! [`super::graph_arm_errors`].
 
 use std::io::Read as _;
 
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use super::graph_arm_errors::{self, GraphArmError};
 use super::report::first_sentence;
+use super::service_errors::{self, ServiceError};
 use crate::aadsts;
 use crate::exit::{CliError, FAILURE};
 use crate::term::Paint;
@@ -37,15 +39,21 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
             codes.push(c);
         }
     }
-    let service = graph_arm_errors::recognise(&text);
-    // A recognised service error says it better than the generic API texts.
-    let api = if service.is_some() {
+    let graph_arm = graph_arm_errors::recognise(&text);
+    // A recognised Graph or ARM error says it better than the generic API texts.
+    let api = if graph_arm.is_some() {
         Vec::new()
     } else {
         aadsts::api_messages(&text)
     };
-    let explained =
-        codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty() || service.is_some();
+    // A code entra has no entry for is shown only when nothing else explains the text.
+    let service = service_errors::recognise(&text)
+        .filter(|_| graph_arm.is_none())
+        .filter(|s| s.known || (api.is_empty() && codes.is_empty()));
+    let explained = codes.iter().any(|c| aadsts::lookup(*c).is_some())
+        || !api.is_empty()
+        || service.is_some()
+        || graph_arm.is_some();
     if as_json {
         let v = json!({
             "entra": entra.as_ref().map(|e| json!({
@@ -60,24 +68,24 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
                 None => json!({"code": c, "known": false, "more": more_url(*c)}),
             }).collect::<Vec<_>>(),
             "api": api.iter().map(|m| json!({"title": m.title, "meaning": m.meaning, "action": m.action})).collect::<Vec<_>>(),
-            "service": service.as_ref().map(|s| json!({
+            "service": graph_arm.as_ref().map(|s| json!({
                 "service": s.service, "code": s.code, "message": s.message,
                 "request_id": s.request_id, "meaning": s.meaning, "action": s.action,
-            })),
+            })).or_else(|| service.as_ref().map(|s| json!({"service": s.service, "code": s.code, "request_id": s.request_id, "meaning": s.meaning, "action": s.action}))),
             "explained": explained,
         });
         println!("{v:#}");
     } else {
-        print!(
-            "{}",
-            render_explanation(
-                entra.as_ref(),
-                service.as_ref(),
-                &codes,
-                &api,
-                Paint::stdout()
-            )
-        );
+        let paint = Paint::stdout();
+        if let Some(s) = &service {
+            print!("{}", render_service(s, paint));
+        }
+        if service.is_none() || !codes.is_empty() || !api.is_empty() {
+            print!(
+                "{}",
+                render_explanation(entra.as_ref(), graph_arm.as_ref(), &codes, &api, paint)
+            );
+        }
     }
     if explained {
         Ok(())
@@ -85,6 +93,23 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
         // The explanation says nothing was found.
         Err(CliError::silent(FAILURE))
     }
+}
+
+/// A Fabric or Power BI error: what the service said, what it means, what to do.
+fn render_service(s: &ServiceError, paint: Paint) -> String {
+    let mut out = format!(
+        "{} {}\n",
+        paint.bold(&format!("{} said:", s.service)),
+        s.code
+    );
+    if let Some(id) = &s.request_id {
+        out.push_str(&format!(
+            "  request id {id} (give it to Microsoft support)\n"
+        ));
+    }
+    out.push_str(&format!("  means  {}\n", s.meaning));
+    out.push_str(&format!("  do     {}\n\n", s.action));
+    out
 }
 
 fn more_url(code: u32) -> String {

@@ -147,6 +147,7 @@ impl Directory {
             managed_identities: Vec::new(),
             users: Vec::new(),
             subscriptions: Vec::new(),
+            workspaces: Vec::new(),
             app_index,
             uri_index,
         };
@@ -170,6 +171,7 @@ impl Directory {
         }
         let invalid = |span, key, message| ctx.invalid(span, key, message);
         dir.subscriptions = dir.build_subscriptions(&config.subscriptions, &invalid)?;
+        dir.workspaces = super::workspaces_build::build(&config.workspaces, &dir, &invalid)?;
         Ok(dir)
     }
 

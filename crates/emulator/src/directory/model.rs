@@ -16,7 +16,7 @@ pub(crate) struct Tenant {
     pub(crate) id: String,
     /// Domain, lower case.
     pub(crate) domain: String,
-    /// Display name.
+    /// Display name (the dashboard shows it).
     pub(crate) name: String,
 }
 
@@ -112,11 +112,7 @@ pub(crate) struct ManagedIdentity {
     pub(crate) object_id: String,
     /// Resource id.
     pub(crate) resource_id: String,
-    /// Name.
-    #[expect(
-        dead_code,
-        reason = "kept from the directory file; shown in Debug output only"
-    )]
+    /// Name (the dashboard shows it).
     pub(crate) name: String,
     /// Tenant id.
     pub(crate) tenant_id: String,
@@ -174,6 +170,8 @@ pub(crate) struct Directory {
     pub(crate) users: Vec<User>,
     /// Azure subscriptions (what the local ARM lists).
     pub(crate) subscriptions: Vec<super::subscriptions::Subscription>,
+    /// Fabric workspaces (Power BI groups) and their items.
+    pub(crate) workspaces: Vec<super::workspaces::Workspace>,
     pub(super) app_index: HashMap<String, usize>,
     /// (lower-cased App ID URI, app index), longest first.
     pub(super) uri_index: Vec<(String, usize)>,

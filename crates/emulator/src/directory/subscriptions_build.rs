@@ -178,8 +178,8 @@ mod tests {
                 "subscriptions[0].role_assignments[0].role",
             ),
             (
-                "principal = \"bob@contoso.onmicrosoft.com\"",
-                "principal = \"carol@contoso.onmicrosoft.com\"",
+                "{ principal = \"bob@contoso.onmicrosoft.com\", role = \"Reader\" }",
+                "{ principal = \"carol@contoso.onmicrosoft.com\", role = \"Reader\" }",
                 "subscriptions[0].role_assignments[1].principal",
             ),
             (
@@ -200,9 +200,10 @@ mod tests {
         }
         // A Contoso app on Fabrikam's subscription: it has no service principal there.
         let text = DEFAULT_DIRECTORY_TOML.replace(
-            "tenant = \"fabrikam.onmicrosoft.com\"\n",
-            "tenant = \"fabrikam.onmicrosoft.com\"\nrole_assignments = [{ principal = \"d0000000-0000-4000-8000-0000000000d1\", role = \"Reader\" }]\n",
+            "name = \"Fabrikam Dev\"\ntenant = \"fabrikam.onmicrosoft.com\"\n",
+            "name = \"Fabrikam Dev\"\ntenant = \"fabrikam.onmicrosoft.com\"\nrole_assignments = [{ principal = \"d0000000-0000-4000-8000-0000000000d1\", role = \"Reader\" }]\n",
         );
+        assert_ne!(text, DEFAULT_DIRECTORY_TOML);
         let err = build(&text).unwrap_err().to_string();
         assert!(err.contains("no service principal"), "{err}");
     }

@@ -3,12 +3,14 @@
 use axum::Router;
 
 use super::prefix;
-use super::{arm, graph};
+use super::{arm, fabric, graph, powerbi};
 use crate::state::AppState;
 
 /// Every local service, each under its prefix.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .nest(prefix::FABRIC, fabric::router())
+        .nest(prefix::POWER_BI, powerbi::router())
         .nest(prefix::GRAPH, graph::router())
         .nest(prefix::ARM, arm::router())
 }
