@@ -14,7 +14,6 @@ mod fabric;
 mod graph;
 mod powerbi;
 mod router;
-mod web_guard;
 mod workspace_access;
 
 #[allow(

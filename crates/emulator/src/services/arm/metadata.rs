@@ -20,7 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{error, host};
-use crate::services::{prefix, web_guard};
+use crate::services::prefix;
+use crate::services::workspace_access::request_allowed;
 use crate::state::AppState;
 
 /// `GET /metadata/endpoints?api-version=…`.
@@ -29,7 +30,7 @@ pub(super) async fn endpoints(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if !web_guard::allowed(&st, &headers, host::PUBLIC_HOST) {
+    if !request_allowed(&st, &headers, &[host::PUBLIC_HOST]) {
         return error::ArmError::refused_web_request().respond();
     }
     if let Err(e) = error::api_version(uri.query()) {

@@ -6,7 +6,7 @@ use entra_validate::Principal;
 use super::error::{self, GraphError};
 use super::host;
 use crate::services::ServiceAuth;
-use crate::services::web_guard;
+use crate::services::workspace_access::request_allowed;
 use crate::state::AppState;
 
 /// The caller's validated Graph token, or Graph's 401.
@@ -14,7 +14,7 @@ pub(super) async fn authenticate(
     st: &AppState,
     headers: &HeaderMap,
 ) -> Result<Principal, GraphError> {
-    if !web_guard::allowed(st, headers, host::PUBLIC_HOST) {
+    if !request_allowed(st, headers, &[host::PUBLIC_HOST]) {
         return Err(GraphError::refused_web_request());
     }
     let dir = st.dir();
