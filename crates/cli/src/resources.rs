@@ -114,8 +114,8 @@ pub(crate) fn for_host(host: &str) -> Option<&'static KnownResource> {
 
 /// The API a URL is for: by its host (see [`for_host`]), or, on this machine, by the
 /// path prefix under which the emulator serves Microsoft's APIs (`/fabric/...`,
-/// `/powerbi/...`), so `entra call https://localhost:8443/fabric/v1/workspaces` needs no
-/// `--resource`.
+/// `/powerbi/...`, `/graph/...`, `/arm/...`), so
+/// `entra call https://localhost:8443/fabric/v1/workspaces` needs no `--resource`.
 pub(crate) fn for_url(url: &str) -> Option<&'static KnownResource> {
     let uri: http::Uri = url.parse().ok()?;
     let host = uri.host()?.to_ascii_lowercase();
@@ -134,6 +134,8 @@ pub(crate) fn for_url(url: &str) -> Option<&'static KnownResource> {
     match first {
         "fabric" => Some(by_alias("fabric")),
         "powerbi" => Some(by_alias("powerbi")),
+        "graph" => Some(by_alias("graph")),
+        "arm" => Some(by_alias("arm")),
         _ => None,
     }
 }
@@ -266,6 +268,13 @@ mod tests {
 
     #[test]
     fn first_party_audiences_and_hosts() {
+        let alias = |u: &str| for_url(u).map(|r| r.alias);
+        assert_eq!(alias("https://localhost:8443/graph/v1.0/me"), Some("graph"));
+        assert_eq!(
+            alias("https://127.0.0.1:8443/arm/subscriptions?api-version=2022-12-01"),
+            Some("arm")
+        );
+        assert_eq!(alias("https://example.com/arm/subscriptions"), None);
         assert_eq!(for_host("dev.azure.com").unwrap().alias, "devops");
         assert_eq!(for_host("srv.database.windows.net").unwrap().alias, "sql");
         assert_eq!(

@@ -15,6 +15,7 @@ mod demo;
 mod doctor;
 mod emulator;
 mod fabric;
+mod graph_arm;
 mod login;
 mod token;
 mod up;
