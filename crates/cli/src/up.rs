@@ -222,6 +222,7 @@ mod tests {
             daemon_certificate: String::new(),
             pid: 0,
             broker: None,
+            proxy: None,
         }
     }
 

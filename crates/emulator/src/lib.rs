@@ -58,6 +58,7 @@ mod assertions;
 mod authorize;
 mod body_limit;
 mod browser_guard;
+mod client_base;
 mod consent;
 mod device_codes;
 mod directory;
@@ -68,6 +69,7 @@ mod keys;
 mod managed_identity;
 mod options;
 mod pages;
+mod proxy;
 mod request;
 mod routes;
 mod secure_fs;
@@ -85,7 +87,7 @@ pub use directory::{
 };
 pub use discovery::mint_federated;
 pub use keys::KeyError;
-pub use options::{BrokerReady, Options, Ready, default_state_dir};
+pub use options::{BrokerReady, NO_PROXY, Options, ProxyReady, Ready, default_state_dir};
 pub use secure_fs::{effective_uid, ensure_private_dir, write_private};
 pub use start::StartError;
 use state::AppState;
@@ -152,10 +154,11 @@ impl Emulator {
         let host = format!("localhost:{}", addr.port());
         let _ = state.default_host.set(host.clone());
         let authority = format!("{}://{host}", state.scheme);
-        let ready = Ready {
-            ca_file: tls
+        let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
+        let mut ready = Ready {
+            ca_file: ca_file
                 .as_ref()
-                .map(|t| t.ca_file.display().to_string())
+                .map(|f| f.display().to_string())
                 .unwrap_or_default(),
             admin_token: state.admin_token.clone(),
             identity_endpoint: format!("{authority}/msi/token"),
@@ -165,11 +168,20 @@ impl Emulator {
             pid: std::process::id(),
             authority,
             broker: None,
+            proxy: None,
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
         let app = routes::router(state.clone());
+        let mut tasks = Vec::new();
+        if let Some(port) = opts.proxy_port {
+            let (proxy, task) =
+                proxy::start(state.clone(), app.clone(), opts.bind, port, ca_file, rx.clone())
+                    .await?;
+            ready.proxy = Some(proxy);
+            tasks.push(task);
+        }
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
-        let tasks = listeners
+        tasks.extend(listeners
             .into_iter()
             .map(|l| {
                 tokio::spawn(server::serve(
@@ -179,8 +191,7 @@ impl Emulator {
                     state.clone(),
                     rx.clone(),
                 ))
-            })
-            .collect();
+            }));
         let me = Self {
             ready,
             addr,
