@@ -56,6 +56,11 @@ pub(crate) struct EmulatorArgs {
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
     danger_plain_http: bool,
+    /// Also run the HTTPS proxy that serves login.microsoftonline.com,
+    /// api.fabric.microsoft.com and the other Microsoft hosts from the emulator, on this
+    /// port (0: a free one); `entra up` runs it by default.
+    #[arg(long, env = "ENTRA_PROXY_PORT")]
+    proxy_port: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -194,6 +199,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             config: args.config,
             token_lifetime: args.token_lifetime,
             danger_plain_http: args.danger_plain_http,
+            proxy_port: args.proxy_port,
             ..Default::default()
         };
         let running = entra_emulator::Emulator::start(opts)

@@ -22,10 +22,7 @@ pub(crate) struct ClientBase(pub(crate) String);
 impl FromRequestParts<AppState> for ClientBase {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        st: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let public = parts
             .extensions
             .get::<Proxied>()

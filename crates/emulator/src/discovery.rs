@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::client_base::ClientBase;
-use crate::proxy::hosts::{LOGIN_HOSTS, PUBLIC_LOGIN_BASE};
 use crate::errors::EntraError;
 use crate::keys::KeyError;
+use crate::proxy::hosts::{LOGIN_HOSTS, PUBLIC_LOGIN_BASE};
 use crate::request::TenantSel;
 use crate::state::AppState;
 

@@ -174,24 +174,28 @@ impl Emulator {
         let app = routes::router(state.clone());
         let mut tasks = Vec::new();
         if let Some(port) = opts.proxy_port {
-            let (proxy, task) =
-                proxy::start(state.clone(), app.clone(), opts.bind, port, ca_file, rx.clone())
-                    .await?;
+            let (proxy, task) = proxy::start(
+                state.clone(),
+                app.clone(),
+                opts.bind,
+                port,
+                ca_file,
+                rx.clone(),
+            )
+            .await?;
             ready.proxy = Some(proxy);
             tasks.push(task);
         }
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
-        tasks.extend(listeners
-            .into_iter()
-            .map(|l| {
-                tokio::spawn(server::serve(
-                    l,
-                    acceptor.clone(),
-                    app.clone(),
-                    state.clone(),
-                    rx.clone(),
-                ))
-            }));
+        tasks.extend(listeners.into_iter().map(|l| {
+            tokio::spawn(server::serve(
+                l,
+                acceptor.clone(),
+                app.clone(),
+                state.clone(),
+                rx.clone(),
+            ))
+        }));
         let me = Self {
             ready,
             addr,

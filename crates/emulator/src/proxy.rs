@@ -80,7 +80,9 @@ pub(crate) async fn serve(listener: TcpListener, ctx: Arc<ProxyCtx>) {
             b.timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .keep_alive(true);
-            let conn = b.serve_connection(TokioIo::new(stream), svc).with_upgrades();
+            let conn = b
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
             tokio::pin!(conn);
             let mut shutdown = ctx.shutdown.clone();
             tokio::select! {

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::flow::{advance, flow_gone, record_consent, store_flow};
 use super::session::{Jar, browser_session, cookie_session_for, error_page, page_form};
+use crate::client_base::ClientBase;
 use crate::device_codes::{pending_device_code, read_user_code};
 use crate::errors::EntraError;
-use crate::client_base::ClientBase;
 use crate::pages;
 use crate::request::{TenantSel, check_form, parse_scopes};
 use crate::state::{AppState, DeviceCode, DeviceStatus, Flow, FlowKind};

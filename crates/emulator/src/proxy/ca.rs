@@ -199,8 +199,8 @@ fn load_stored(ca_file: &Path, key_file: &Path) -> Result<Option<(KeyPair, Strin
         tracing::warn!(path = %key_file.display(), "unreadable intercept CA key; making a new intercept CA");
         return Ok(None);
     };
-    use x509_cert::der::{Decode as _, Encode as _};
     use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    use x509_cert::der::{Decode as _, Encode as _};
     let Ok(der) = CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
         return Ok(None);
     };
@@ -260,4 +260,61 @@ fn create(ca_file: &Path, key_file: &Path) -> Result<(KeyPair, String), KeyError
     let pem = ca.pem();
     write_private(ca_file, pem.as_bytes()).map_err(|e| err(ca_file, e))?;
     Ok((key, pem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh_dir(tag: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("entra-intercept-{tag}-{}", uuid::Uuid::new_v4()));
+        crate::secure_fs::ensure_private_dir(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn made_once_and_kept() {
+        let dir = fresh_dir("kept");
+        let a = InterceptCa::load_or_create(&dir).unwrap();
+        let b = InterceptCa::load_or_create(&dir).unwrap();
+        assert_eq!(a.ca_pem, b.ca_pem);
+        // A leaf minted by the reloaded CA is issued under the stored certificate's name.
+        assert!(b.server_config("graph.microsoft.com", 0).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_ca_with_other_constraints_is_replaced() {
+        let dir = fresh_dir("replaced");
+        let key = KeyPair::generate().unwrap();
+        let mut p = ca_params().unwrap();
+        p.name_constraints = Some(rcgen::NameConstraints {
+            permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName("example.com".into())],
+            excluded_subtrees: Vec::new(),
+        });
+        let old = p.self_signed(&key).unwrap();
+        write_private(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes()).unwrap();
+        write_private(&dir.join(CA_FILE), old.pem().as_bytes()).unwrap();
+        let ca = InterceptCa::load_or_create(&dir).unwrap();
+        assert_ne!(ca.ca_pem, old.pem());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn no_leaf_for_a_host_not_served() {
+        let dir = fresh_dir("refuse");
+        let ca = InterceptCa::load_or_create(&dir).unwrap();
+        for host in [
+            "example.com",
+            "login.microsoftonline.com.evil.example",
+            "127.0.0.1",
+            "vault.azure.net",
+        ] {
+            assert!(ca.server_config(host, 0).is_err(), "{host}");
+        }
+        assert!(ca.leaves.lock().unwrap().is_empty());
+        assert!(ca.server_config("kv-1.vault.azure.net", 0).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

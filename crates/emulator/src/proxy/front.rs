@@ -37,7 +37,9 @@ pub(super) async fn handle(
         ctx.state.count("proxy", "refused:browser");
         return Ok(text(
             StatusCode::FORBIDDEN,
-            format!("entrakit proxy: refused a browser request (it carries {h}); this proxy is for command-line clients and SDKs.\n"),
+            format!(
+                "entrakit proxy: refused a browser request (it carries {h}); this proxy is for command-line clients and SDKs.\n"
+            ),
         ));
     }
     if req.method() == Method::CONNECT {
@@ -48,7 +50,11 @@ pub(super) async fn handle(
         let host = printable(authority.as_str());
         return Ok(text(
             StatusCode::FORBIDDEN,
-            format!("entrakit proxy: refused {} http://{host}/: plain HTTP is not proxied. {}\n", printable(req.method().as_str()), nothing_leaves()),
+            format!(
+                "entrakit proxy: refused {} http://{host}/: plain HTTP is not proxied. {}\n",
+                printable(req.method().as_str()),
+                nothing_leaves()
+            ),
         ));
     }
     let host_ok = req
@@ -65,16 +71,24 @@ pub(super) async fn handle(
     }
     Ok(text(
         StatusCode::BAD_REQUEST,
-        format!("entrakit proxy: this is an HTTPS proxy (HTTPS_PROXY) for Microsoft's login and API hosts, served by the local emulator: {SERVED_SUMMARY}. Send CONNECT host:443.\n"),
+        format!(
+            "entrakit proxy: this is an HTTPS proxy (HTTPS_PROXY) for Microsoft's login and API hosts, served by the local emulator: {SERVED_SUMMARY}. Send CONNECT host:443.\n"
+        ),
     ))
 }
 
 fn nothing_leaves() -> String {
-    format!("Only Microsoft's login and API hosts are served, by the local emulator ({SERVED_SUMMARY}); nothing leaves this machine: the proxy never connects anywhere.")
+    format!(
+        "Only Microsoft's login and API hosts are served, by the local emulator ({SERVED_SUMMARY}); nothing leaves this machine: the proxy never connects anywhere."
+    )
 }
 
 /// `CONNECT host:port`: the tunnel for a served host on 443, a 403 for anything else.
-fn connect(ctx: Arc<ProxyCtx>, remote: std::net::SocketAddr, req: Request<Incoming>) -> Response<Body> {
+fn connect(
+    ctx: Arc<ProxyCtx>,
+    remote: std::net::SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let Some(authority) = req.uri().authority().cloned() else {
         return text(
             StatusCode::BAD_REQUEST,
@@ -84,20 +98,30 @@ fn connect(ctx: Arc<ProxyCtx>, remote: std::net::SocketAddr, req: Request<Incomi
     let host = authority.host().to_ascii_lowercase();
     let shown = printable(authority.as_str());
     let ip_literal = host.starts_with('[') || host.parse::<IpAddr>().is_ok();
-    let service = if ip_literal { None } else { hosts::route(&host) };
+    let service = if ip_literal {
+        None
+    } else {
+        hosts::route(&host)
+    };
     let Some(service) = service else {
         ctx.state.count("proxy", "refused:host");
         tracing::info!(target = %shown, "proxy refused CONNECT");
         return text(
             StatusCode::FORBIDDEN,
-            format!("entrakit proxy: refused CONNECT {shown}: not a host the local emulator serves. {}\n", nothing_leaves()),
+            format!(
+                "entrakit proxy: refused CONNECT {shown}: not a host the local emulator serves. {}\n",
+                nothing_leaves()
+            ),
         );
     };
     if authority.port_u16() != Some(443) {
         ctx.state.count("proxy", "refused:port");
         return text(
             StatusCode::FORBIDDEN,
-            format!("entrakit proxy: refused CONNECT {shown}: only port 443 is served. {}\n", nothing_leaves()),
+            format!(
+                "entrakit proxy: refused CONNECT {shown}: only port 443 is served. {}\n",
+                nothing_leaves()
+            ),
         );
     }
     let config = match ctx.ca.server_config(&host, ctx.state.now()) {
@@ -124,9 +148,14 @@ fn connect(ctx: Arc<ProxyCtx>, remote: std::net::SocketAddr, req: Request<Incomi
 
 /// The first browser-only header present, if any.
 fn browser_header<B>(req: &Request<B>) -> Option<&'static str> {
-    ["origin", "sec-fetch-site", "sec-fetch-dest", "sec-fetch-user"]
-        .into_iter()
-        .find(|h| req.headers().contains_key(*h))
+    [
+        "origin",
+        "sec-fetch-site",
+        "sec-fetch-dest",
+        "sec-fetch-user",
+    ]
+    .into_iter()
+    .find(|h| req.headers().contains_key(*h))
 }
 
 /// Does a `Host` value name this proxy: a loopback name or the bind address, any port?

@@ -183,8 +183,11 @@ mod tests {
             Some("/fabric/v1/workspaces?continuationToken=x")
         );
         assert_eq!(
-            router_path(&Service::Login, "/common/v2.0/.well-known/openid-configuration")
-                .as_deref(),
+            router_path(
+                &Service::Login,
+                "/common/v2.0/.well-known/openid-configuration"
+            )
+            .as_deref(),
             Some("/common/v2.0/.well-known/openid-configuration")
         );
         assert_eq!(router_path(&Service::Login, "/fabric/v1/workspaces"), None);

@@ -10,4 +10,5 @@ mod common;
 mod discovery;
 mod managed_identity;
 mod operations;
+mod proxy;
 mod user_flows;
