@@ -260,7 +260,7 @@ fn print_ready(ready: &entra_emulator::Ready) {
 
 pub(crate) fn shell_quote(s: &str) -> String {
     if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/:._-".contains(&b))
+        .all(|b| b.is_ascii_alphanumeric() || b"/:._-,".contains(&b))
     {
         s.to_string()
     } else {

@@ -131,11 +131,11 @@ impl Ready {
         ];
         if let Some(p) = &self.proxy {
             env.extend([
-                ("CURL_CA_BUNDLE", ca),
                 ("HTTPS_PROXY", p.url.clone()),
                 ("https_proxy", p.url.clone()),
                 ("NO_PROXY", NO_PROXY.to_string()),
                 ("no_proxy", NO_PROXY.to_string()),
+                ("CURL_CA_BUNDLE", ca),
             ]);
         }
         env
