@@ -1,0 +1,182 @@
+"""Real hostnames, unmodified code: the emulator's HTTPS proxy (`--proxy-port`).
+
+MSAL Python with its *default* authority (`https://login.microsoftonline.com/{tenant}`)
+and nothing but HTTPS_PROXY / NO_PROXY / REQUESTS_CA_BUNDLE set gets a token from the
+emulator; OpenSSL (Python, curl) and Node accept the name-constrained intercept CA;
+other hosts are refused. One test runs the emulator and the client in a network
+namespace of their own (`unshare --net`, only `lo`), so the flow provably needs no
+route off the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import jwt
+import pytest
+import requests
+
+import entra_support as es
+
+PUBLIC = "https://login.microsoftonline.com"
+
+MSAL_CODE = textwrap.dedent(
+    f"""
+    import json, msal
+    app = msal.ConfidentialClientApplication(
+        "{es.DAEMON}", client_credential="{es.DAEMON_SECRET}",
+        authority="https://login.microsoftonline.com/{es.TENANT}",
+    )
+    r = app.acquire_token_for_client(scopes=["{es.API_DEFAULT}"])
+    print(json.dumps({{k: r.get(k) for k in ("access_token", "error", "error_description")}}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def proxied():
+    state = es.mkdtemp("entra-proxy-")
+    try:
+        emu = es.start_emulator(state / "emu", ["--proxy-port", "0"])
+    except RuntimeError as e:
+        pytest.fail(f"could not start the emulator: {e}", pytrace=False)
+    try:
+        assert emu.ready.get("proxy"), emu.ready
+        yield emu
+    finally:
+        es.stop_process(emu.proc)
+        es.rmtree(state)
+
+
+def _env(emu: es.Emulator) -> dict[str, str]:
+    p = emu.ready["proxy"]
+    return {"HTTPS_PROXY": p["url"], "NO_PROXY": "127.0.0.1,localhost,::1", "REQUESTS_CA_BUNDLE": p["ca_bundle"]}
+
+
+def _session(emu: es.Emulator) -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False
+    s.proxies = {"https": emu.ready["proxy"]["url"], "http": emu.ready["proxy"]["url"]}
+    s.verify = emu.ready["proxy"]["ca_file"]  # the intercept CA alone
+    return s
+
+
+def test_msal_python_default_authority_through_the_proxy(proxied):
+    out = es.run_python(MSAL_CODE, _env(proxied))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result.get("access_token"), result
+    token = result["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+    # Its signature checks against the keys Entra's own JWKS URL serves (through the proxy).
+    s = _session(proxied)
+    doc = s.get(f"{PUBLIC}/{es.TENANT}/v2.0/.well-known/openid-configuration", timeout=20).json()
+    assert doc["jwks_uri"] == f"{PUBLIC}/{es.TENANT}/discovery/v2.0/keys"
+    keys = s.get(doc["jwks_uri"], timeout=20).json()["keys"]
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid))
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=es.API_APP, issuer=f"{PUBLIC}/{es.TENANT}/v2.0")
+    assert claims["azp"] == es.DAEMON
+
+
+def test_other_hosts_are_refused(proxied):
+    s = _session(proxied)
+    with pytest.raises(requests.exceptions.ProxyError) as e:
+        s.get("https://example.com/", timeout=20)
+    assert "403" in str(e.value)
+    r = s.get("http://example.com/", timeout=20)
+    assert r.status_code == 403
+    assert "nothing leaves this machine" in r.text
+
+
+def test_curl_accepts_the_intercept_ca(proxied):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    p = proxied.ready["proxy"]
+    out = subprocess.run(
+        [curl, "-sS", "--fail", "--max-time", "20", "--proxy", p["url"], "--cacert", p["ca_file"],
+         f"{PUBLIC}/{es.TENANT}/v2.0/.well-known/openid-configuration"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["issuer"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+
+
+NODE_CODE = r"""
+const http = require('http'), tls = require('tls');
+const proxy = new URL(process.env.PROXY);
+const host = 'graph.microsoft.com';
+const req = http.request({host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: host + ':443'});
+req.on('connect', (res, socket) => {
+  if (res.statusCode !== 200) { console.log('CONNECT ' + res.statusCode); process.exit(2); }
+  // NODE_EXTRA_CA_CERTS (read at start) adds the intercept CA to Node's roots.
+  const s = tls.connect({socket, servername: host}, () => {
+    console.log(JSON.stringify({authorized: s.authorized, issuer: s.getPeerCertificate().issuer.CN}));
+    s.end(); process.exit(0);
+  });
+  s.on('error', e => { console.log('TLS ' + e.code); process.exit(3); });
+});
+req.on('error', e => { console.log('proxy ' + e.message); process.exit(4); });
+req.end();
+"""
+
+
+def test_node_accepts_the_intercept_ca(proxied):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    p = proxied.ready["proxy"]
+    out = subprocess.run(
+        [node, "-e", NODE_CODE], capture_output=True, text=True, timeout=30,
+        env={"PATH": "/usr/bin:/bin", "PROXY": p["url"], "NODE_EXTRA_CA_CERTS": p["ca_bundle"]},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["authorized"] is True, got
+    assert "intercept CA" in got["issuer"], got
+
+
+NETNS_DRIVER = r"""
+import json, os, subprocess, sys, time, pathlib
+sys.path.insert(0, sys.argv[1])
+import entra_support as es
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+ifaces = [l.split(":")[0].strip() for l in open("/proc/net/dev").read().splitlines()[2:]]
+emu = es.start_emulator(pathlib.Path(sys.argv[2]), ["--proxy-port", "0"])
+try:
+    out = es.run_python(sys.argv[3], {
+        "HTTPS_PROXY": emu.ready["proxy"]["url"], "NO_PROXY": "127.0.0.1,localhost,::1",
+        "REQUESTS_CA_BUNDLE": emu.ready["proxy"]["ca_bundle"],
+    })
+finally:
+    es.stop_process(emu.proc)
+print(json.dumps({"ifaces": ifaces, "rc": out.returncode, "stdout": out.stdout, "stderr": out.stderr[-2000:]}))
+"""
+
+
+def test_no_route_off_the_machine_is_needed():
+    """The emulator, its proxy and MSAL in a fresh network namespace whose only
+    interface is `lo`: no packet can leave, and the token is still issued."""
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare, "--net", "true"], capture_output=True) if unshare else None
+    if probe is None or probe.returncode != 0 or shutil.which("ip") is None:
+        pytest.skip("needs `unshare --net` (root or user namespaces) and iproute2")
+    state = es.mkdtemp("entra-proxy-netns-")
+    try:
+        out = subprocess.run(
+            [unshare, "--net", sys.executable, "-c", NETNS_DRIVER, str(es.INTEROP), str(state / "emu"), MSAL_CODE],
+            capture_output=True, text=True, timeout=180, cwd=str(es.INTEROP),
+        )
+    finally:
+        es.rmtree(state)
+    assert out.returncode == 0, out.stdout + out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["ifaces"] == ["lo"], got
+    assert got["rc"] == 0, got
+    result = json.loads(got["stdout"].strip().splitlines()[-1])
+    assert result.get("access_token"), result
