@@ -20,12 +20,61 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
 
-use super::{ProxyCtx, hosts, tunnel};
+use super::ctx::ProxyCtx;
+use super::{hosts, tunnel};
 
 /// What the refusals list as served, for the reader of a 403.
 const SERVED_SUMMARY: &str = "login.microsoftonline.com, login.windows.net, login.microsoft.com, sts.windows.net, management.azure.com, management.core.windows.net, graph.microsoft.com, api.fabric.microsoft.com, api.powerbi.com, <vault>.vault.azure.net";
+
+/// Accepts proxy clients until shutdown.
+pub(crate) async fn serve(listener: TcpListener, ctx: Arc<ProxyCtx>) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("proxy accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let Ok(permit) = ctx.conns.clone().try_acquire_owned() else {
+            ctx.state.count("proxy", "refused:busy");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let conn_ctx = ctx.clone();
+            let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                handle(conn_ctx.clone(), remote, req)
+            });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .keep_alive(true);
+            let conn = b
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let mut shutdown = ctx.shutdown.clone();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+            drop(permit);
+        });
+    }
+}
 
 /// Answers one request on the proxy listener.
 pub(super) async fn handle(
@@ -134,9 +183,18 @@ fn connect(
             );
         }
     };
+    // The tunnel outlives this front connection: it holds a connection slot of its own.
+    let Ok(slot) = ctx.conns.clone().try_acquire_owned() else {
+        ctx.state.count("proxy", "refused:busy");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "entrakit proxy: too many open connections.\n".into(),
+        );
+    };
     ctx.state.count("proxy", "connect");
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
+        let _slot = slot;
         let upgraded = match tokio::time::timeout(Duration::from_secs(10), on_upgrade).await {
             Ok(Ok(u)) => u,
             _ => return,

@@ -12,7 +12,7 @@ use axum::http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioTimer;
 
-use super::ProxyCtx;
+use super::ctx::ProxyCtx;
 use super::hosts::{self, Service};
 use crate::server::{self, DroppedByFault};
 
