@@ -59,7 +59,14 @@ fn client(s: &Setup, mode: Mode) -> reqwest::Client {
 
 fn url(s: &Setup, mode: Mode) -> String {
     match mode {
-        Mode::Direct => format!("{}/{TENANT}/oauth2/v2.0/token", s.authority),
+        // `BENCH_DIRECT_HOST=127.0.0.1` skips the `localhost` name (IPv6 first).
+        Mode::Direct => {
+            let base = match std::env::var("BENCH_DIRECT_HOST") {
+                Ok(h) => s.authority.replace("localhost", &h),
+                Err(_) => s.authority.clone(),
+            };
+            format!("{base}/{TENANT}/oauth2/v2.0/token")
+        }
         Mode::Proxy => format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"),
     }
 }
