@@ -12,8 +12,8 @@ mod model;
 pub(crate) use build::{LoadContext, load};
 pub use config::{
     AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
-    DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig, SecretConfig,
-    Settings, TenantConfig, UserConfig,
+    DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
+    PreAuthorizedConfig, SecretConfig, Settings, TenantConfig, UserConfig,
 };
 pub(crate) use model::{
     App, CONSUMERS_TENANT_ID, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
@@ -69,9 +69,8 @@ mod tests {
 
     #[test]
     fn a_scope_splits_at_its_last_slash_as_entra_does() {
-        let text = DEFAULT_DIRECTORY_TOML.to_string()
-            + "\n[[apps]]\nclient_id = \"797f4846-ba00-4fd7-ba43-dac1f8f63013\"\nname = \"Windows Azure Service Management API\"\ntenant = \"contoso.onmicrosoft.com\"\nmulti_tenant = true\nidentifier_uris = [\"https://management.core.windows.net/\", \"https://management.azure.com/\"]\naccess_token_accepted_version = 1\nscopes = [\"user_impersonation\"]\n";
-        let dir = build(&text).unwrap();
+        // The default directory has ARM, as every Entra tenant does.
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
         // What the Azure CLI asks for: the URI's own slash, then `/.default`.
         let (arm, scope) = dir
             .resolve_scope("https://management.core.windows.net//.default")
@@ -130,8 +129,8 @@ mod tests {
     #[test]
     fn unknown_permission_is_refused() {
         let text = DEFAULT_DIRECTORY_TOML.replace(
-            "api://contoso-api/Data.Read.All\"]\n\n[[apps]]",
-            "api://contoso-api/Nope\"]\n\n[[apps]]",
+            "\"api://contoso-api/Data.Read.All\",\n  \"https://analysis",
+            "\"api://contoso-api/Nope\",\n  \"https://analysis",
         );
         let err = build(&text).unwrap_err().to_string();
         assert!(err.contains("defines no app role \"Nope\""), "{err}");
@@ -158,5 +157,54 @@ mod tests {
         assert!(is_guid(&a));
         assert_eq!(a, derived_guid(&["x", "y"]));
         assert_ne!(a, derived_guid(&["x", "z"]));
+    }
+
+    #[test]
+    fn the_azure_cli_is_pre_authorized_for_microsofts_apis() {
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
+        let cli = dir.app("04b07795-8ddb-461a-bbee-02f9e1bf7b46").unwrap();
+        let public = dir.app("c1000000-0000-4000-8000-0000000000c1").unwrap();
+        let bob = dir.user("bob@contoso.onmicrosoft.com").unwrap();
+        let alice = dir.user("alice@contoso.onmicrosoft.com").unwrap();
+        let (arm, _) = dir
+            .resolve_scope("https://management.azure.com//.default")
+            .unwrap();
+        // Bob consented to nothing: the pre-authorization alone lets the CLI in.
+        assert!(dir.consented(bob, cli, &arm.client_id, "user_impersonation"));
+        assert_eq!(
+            dir.consented_scopes(bob, cli, &arm.client_id),
+            ["user_impersonation"]
+        );
+        // Another client is not pre-authorized.
+        assert!(!dir.consented(bob, public, &arm.client_id, "user_impersonation"));
+        // Fabric's scopes live on Power BI Service; alice consented to them for the
+        // public client.
+        let (pbi, scope) = dir
+            .resolve_scope("https://api.fabric.microsoft.com/Workspace.Read.All")
+            .unwrap();
+        assert_eq!(pbi.client_id, "00000009-0000-0000-c000-000000000000");
+        assert_eq!(scope, "Workspace.Read.All");
+        assert!(dir.consented(alice, public, &pbi.client_id, "Item.Read.All"));
+        assert!(!dir.consented(bob, public, &pbi.client_id, "Item.Read.All"));
+        for id in [
+            "cfa8b339-82a2-471a-a3c9-0fc0be7a4093",
+            "e406a681-f3d4-42a8-90b6-c2b029497af1",
+            "022907d3-0f1b-48f7-badc-1ba6abab6d66",
+            "499b84ac-1321-427f-aa17-267ca6975798",
+        ] {
+            assert!(dir.consented(bob, cli, id, "user_impersonation"), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_pre_authorized_scope_must_exist() {
+        let text = DEFAULT_DIRECTORY_TOML.replacen(
+            "pre_authorized = [{ client_id = \"04b07795-8ddb-461a-bbee-02f9e1bf7b46\", scopes = [\"user_impersonation\"] }]",
+            "pre_authorized = [{ client_id = \"04b07795-8ddb-461a-bbee-02f9e1bf7b46\", scopes = [\"nope\"] }]",
+            1,
+        );
+        let err = build(&text).unwrap_err().to_string();
+        assert!(err.contains("pre_authorized[0].scopes"), "{err}");
+        assert!(err.contains("\"nope\""), "{err}");
     }
 }

@@ -74,6 +74,7 @@ mod request;
 mod routes;
 mod secure_fs;
 mod server;
+mod services;
 mod start;
 mod state;
 mod tokens;
@@ -82,8 +83,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub use directory::{
     AppConfig, CertificateConfig, ConfigError, ConsentConfig, DEFAULT_DIRECTORY_TOML,
-    DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig, SecretConfig,
-    Settings, TenantConfig, UserConfig,
+    DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
+    PreAuthorizedConfig, SecretConfig, Settings, TenantConfig, UserConfig,
 };
 pub use discovery::mint_federated;
 pub use keys::KeyError;

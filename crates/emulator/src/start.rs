@@ -92,6 +92,7 @@ pub(crate) fn build_state(
         state_dir: state_dir.to_path_buf(),
         http: http.build().map_err(|e| StartError::Tls(e.to_string()))?,
         external_jwks: Mutex::new(Default::default()),
+        service_auth: Default::default(),
     });
     Ok((state, tls))
 }

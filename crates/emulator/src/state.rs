@@ -331,6 +331,8 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     /// External issuers' keys: issuer -> (fetched at, keys by kid).
     pub(crate) external_jwks: Mutex<HashMap<String, ExternalKeys>>,
+    /// Token validators of the local Microsoft APIs.
+    pub(crate) service_auth: crate::services::ServiceAuth,
 }
 
 impl Inner {

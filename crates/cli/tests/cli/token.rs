@@ -127,13 +127,23 @@ async fn resource_aliases_and_urls_become_default_scopes() {
         claims(json["access_token"].as_str().unwrap())["aud"],
         "https://graph.microsoft.com"
     );
-    // Fabric is not: the authority's answer names the resource the alias stands for.
-    let out = e.run(&["token", "--resource", "fabric"]).await;
+    // Fabric: Microsoft's first-party app (Power BI Service) is in every tenant, as in
+    // Entra (seed 000's first step); the v1 `aud` is the URI the alias stands for.
+    let out = e.run(&["token", "--resource", "fabric", "-o", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let fabric = claims(json["access_token"].as_str().unwrap());
+    assert_eq!(fabric["aud"], "https://api.fabric.microsoft.com");
+    assert_eq!(fabric["appid"], DAEMON);
+    // A resource the directory lacks: the authority's answer names it.
+    let out = e
+        .run(&["token", "--resource", "https://unknown.contoso.example"])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let err = e.normalise(&stderr(&out));
     assert!(
-        err.contains("https://api.fabric.microsoft.com"),
-        "the alias became Fabric's scope: {err}"
+        err.contains("https://unknown.contoso.example"),
+        "the error names the resource: {err}"
     );
     assert_eq!(stdout(&out), "");
     h.stop().await;

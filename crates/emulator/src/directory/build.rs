@@ -403,7 +403,40 @@ fn build_app(
         app_roles: a.app_roles.clone(),
         admin_consent: Vec::new(),
         role_assignments: Vec::new(),
+        pre_authorized: app_pre_authorized(i, a, ctx)?,
     })
+}
+
+/// An app's pre-authorized clients: each scope must be one this app exposes. The client
+/// id must be a GUID; it need not be in the directory (Microsoft's own clients are
+/// pre-authorized by id whether or not a tenant has them).
+fn app_pre_authorized(
+    i: usize,
+    a: &AppConfig,
+    ctx: &LoadContext,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (j, p) in a.pre_authorized.iter().enumerate() {
+        let client = p.client_id.get_ref().to_ascii_lowercase();
+        if !is_guid(&client) {
+            return Err(ctx.invalid(
+                Some(p.client_id.span()),
+                format!("apps[{i}].pre_authorized[{j}].client_id"),
+                format!("{client:?} is not a GUID"),
+            ));
+        }
+        for s in &p.scopes {
+            if !a.scopes.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                return Err(ctx.invalid(
+                    Some(p.client_id.span()),
+                    format!("apps[{i}].pre_authorized[{j}].scopes"),
+                    format!("{s:?} is not one of this app's scopes {:?}", a.scopes),
+                ));
+            }
+            out.push((client.clone(), s.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// An app's client secrets (an expiry must be RFC 3339; a value must not be empty).

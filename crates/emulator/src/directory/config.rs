@@ -211,9 +211,24 @@ pub struct AppConfig {
     /// Application permissions granted to this app: `resource/role`.
     #[serde(default = "empty_list")]
     pub app_role_assignments: Spanned<Vec<String>>,
+    /// Clients pre-authorized for some of this app's scopes (Entra's
+    /// `api.preAuthorizedApplications`): their users are never asked to consent to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_authorized: Vec<PreAuthorizedConfig>,
     /// Service principal object id (derived when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,
+}
+
+/// One pre-authorized client of an app: its client id and the scopes (names of this
+/// app's own `scopes`) it may use without consent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreAuthorizedConfig {
+    /// The client's application id.
+    pub client_id: Spanned<String>,
+    /// Scope names of this app, e.g. `user_impersonation`.
+    pub scopes: Vec<String>,
 }
 
 /// A managed identity.

@@ -78,6 +78,8 @@ pub(crate) struct App {
     pub(crate) admin_consent: Vec<(String, String)>,
     /// (resource client id, role) granted.
     pub(crate) role_assignments: Vec<(String, String)>,
+    /// (client id, scope of this app) pre-authorized: no consent needed.
+    pub(crate) pre_authorized: Vec<(String, String)>,
     /// Service principal object id.
     pub(crate) object_id: String,
 }
@@ -276,7 +278,24 @@ impl Directory {
             list.iter()
                 .any(|(r, s)| r == resource && s.eq_ignore_ascii_case(scope))
         };
-        hit(&client.admin_consent) || user.consents.get(&client.client_id).is_some_and(|l| hit(l))
+        hit(&client.admin_consent)
+            || user.consents.get(&client.client_id).is_some_and(|l| hit(l))
+            || self
+                .pre_authorized(client, resource)
+                .any(|s| s.eq_ignore_ascii_case(scope))
+    }
+
+    /// The scopes of `resource` (a client id) that `client` is pre-authorized for.
+    fn pre_authorized<'a>(
+        &'a self,
+        client: &'a App,
+        resource: &str,
+    ) -> impl Iterator<Item = &'a String> + 'a {
+        self.app(resource)
+            .into_iter()
+            .flat_map(|r| r.pre_authorized.iter())
+            .filter(|(c, _)| *c == client.client_id)
+            .map(|(_, s)| s)
     }
 
     /// Every scope of `resource` consented for `user` and `client` (what `/.default` means).
@@ -292,6 +311,7 @@ impl Directory {
             .chain(user.consents.get(&client.client_id).into_iter().flatten())
             .filter(|(r, _)| r == resource)
             .map(|(_, s)| s.clone())
+            .chain(self.pre_authorized(client, resource).cloned())
             .collect();
         out.sort();
         out.dedup();

@@ -1,0 +1,26 @@
+//! Microsoft's first-party APIs, served locally so that code written for Fabric, Power BI,
+//! Microsoft Graph and Azure Resource Manager runs offline against the emulator.
+//!
+//! Each service lives under a path prefix of the emulator's router (the loopback proxy
+//! maps the real hostname to it: `https://api.fabric.microsoft.com/v1/workspaces` is
+//! `/fabric/v1/workspaces` here). Each checks its bearer token as the real service does,
+//! through entra-validate ([`auth`]): signature against the emulator's published keys,
+//! issuer, audience (the service's first-party app), tenant and expiry; then scopes or
+//! roles, and answers in that service's own error shape.
+
+mod auth;
+
+pub(crate) use auth::{ServiceAuth, TokenCheck};
+
+/// Where each service is mounted on the emulator's router. The proxy's host table maps
+/// Microsoft's hostnames to these.
+pub(crate) mod prefix {
+    /// Microsoft Fabric REST API (`api.fabric.microsoft.com`).
+    pub(crate) const FABRIC: &str = "/fabric";
+    /// Power BI REST API (`api.powerbi.com`).
+    pub(crate) const POWER_BI: &str = "/powerbi";
+    /// Microsoft Graph (`graph.microsoft.com`).
+    pub(crate) const GRAPH: &str = "/graph";
+    /// Azure Resource Manager (`management.azure.com`).
+    pub(crate) const ARM: &str = "/arm";
+}
