@@ -129,7 +129,9 @@ async fn resource_aliases_and_urls_become_default_scopes() {
     );
     // Fabric: Microsoft's first-party app (Power BI Service) is in every tenant, as in
     // Entra (seed 000's first step); the v1 `aud` is the URI the alias stands for.
-    let out = e.run(&["token", "--resource", "fabric", "-o", "json"]).await;
+    let out = e
+        .run(&["token", "--resource", "fabric", "-o", "json"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let fabric = claims(json["access_token"].as_str().unwrap());

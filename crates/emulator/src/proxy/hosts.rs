@@ -200,6 +200,20 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_are_where_the_services_are_mounted() {
+        use crate::services::prefix;
+        let api = |h: &str| match route(h) {
+            Some(Service::Api(p)) => p,
+            other => panic!("{h}: {other:?}"),
+        };
+        assert_eq!(api("api.fabric.microsoft.com"), prefix::FABRIC);
+        assert_eq!(api("api.powerbi.com"), prefix::POWER_BI);
+        assert_eq!(api("graph.microsoft.com"), prefix::GRAPH);
+        assert_eq!(api("management.azure.com"), prefix::ARM);
+        assert_eq!(api("management.core.windows.net"), prefix::ARM);
+    }
+
+    #[test]
     fn subtrees_cover_every_served_host() {
         let subtrees = permitted_dns_subtrees();
         for h in LOGIN_HOSTS.iter().chain(API_HOSTS.iter().map(|(h, _)| h)) {

@@ -405,6 +405,51 @@ async fn a_token_through_the_proxy_validates_with_the_public_cloud_authority() {
 }
 
 #[tokio::test]
+async fn a_v1_token_through_the_proxy_names_sts_windows_net() {
+    // The Azure CLI's ARM scope, through the proxy: a v1 token with Entra's v1 issuer,
+    // which entra-validate's public-cloud authority accepts.
+    let h = start().await;
+    let c = proxied_client(&h);
+    let body: Value = c
+        .post(format!(
+            "https://login.microsoftonline.com/{CONTOSO}/oauth2/v2.0/token"
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", "https://management.core.windows.net//.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().expect("a token");
+    let claims = decode_unverified(token).unwrap();
+    assert_eq!(claims.claim_str("ver"), Some("1.0"));
+    assert_eq!(
+        claims.claim_str("iss"),
+        Some(format!("https://sts.windows.net/{CONTOSO}/").as_str())
+    );
+    assert_eq!(
+        claims.claim_str("aud"),
+        Some("https://management.core.windows.net/")
+    );
+    let validator = entra_validate::Validator::new(
+        entra_validate::ValidatorConfig::builder()
+            .authority(entra_validate::Authority::public_cloud())
+            .tenant(CONTOSO)
+            .audience("https://management.core.windows.net/")
+            .http_client(c)
+            .build()
+            .unwrap(),
+    );
+    validator.validate(token).await.expect("validates");
+}
+
+#[tokio::test]
 async fn served_hosts_need_no_name_resolution() {
     // The proxy dials nothing: a vault host that cannot resolve anywhere is served
     // (the router answers for /vault/{name}), and the request never left this process.
