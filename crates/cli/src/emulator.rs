@@ -61,6 +61,10 @@ pub(crate) struct EmulatorArgs {
     /// port (0: a free one); `entra up` runs it by default.
     #[arg(long, env = "ENTRA_PROXY_PORT")]
     proxy_port: Option<u16>,
+    /// Keep the last N requests to the token, device-code, authorize and managed-identity
+    /// endpoints, secrets redacted, for `GET /admin/requests` (at most 1000; 0: off).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    record_requests: usize,
 }
 
 #[derive(Subcommand)]
@@ -200,6 +204,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             token_lifetime: args.token_lifetime,
             danger_plain_http: args.danger_plain_http,
             proxy_port: args.proxy_port,
+            record_requests: args.record_requests,
             ..Default::default()
         };
         let running = entra_emulator::Emulator::start(opts)

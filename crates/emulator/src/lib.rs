@@ -70,6 +70,7 @@ mod managed_identity;
 mod options;
 mod pages;
 mod proxy;
+mod recorder;
 mod request;
 mod routes;
 mod secure_fs;

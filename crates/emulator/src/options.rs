@@ -27,6 +27,10 @@ pub struct Options {
     /// Run the HTTPS proxy for Microsoft's public hostnames on this port (0: any free
     /// one), on the same address; `None`: no proxy. See [`ProxyReady`].
     pub proxy_port: Option<u16>,
+    /// Keep the last N requests to the token, device-code, authorize and managed-identity
+    /// endpoints (secrets redacted) for `GET /admin/requests`; 0 (the default) records
+    /// nothing. At most 1000.
+    pub record_requests: usize,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
             danger_plain_http: false,
             defer_ready_file: false,
             proxy_port: None,
+            record_requests: 0,
         }
     }
 }

@@ -7,7 +7,9 @@ use axum::routing::{get, post};
 
 use crate::body_limit::{self, MAX_BODY_BYTES};
 use crate::state::AppState;
-use crate::{admin, authorize, browser_guard, discovery, errors, grants, managed_identity};
+use crate::{
+    admin, authorize, browser_guard, discovery, errors, grants, managed_identity, recorder,
+};
 
 /// Extractor rejections (a body over the limit) come back from axum as plain text; give
 /// them Entra's error shape like every other failure.
@@ -40,6 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
     // The browser guard runs first, and also for methods a route does not have (a CORS
     // preflight is refused by it, not answered 405).
     let admin = admin::router()
+        .merge(recorder::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::guard,

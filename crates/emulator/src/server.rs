@@ -131,11 +131,15 @@ pub(crate) async fn handle(
         Ok(r) => r,
         Err(too_large) => return Ok(too_large),
     };
-    let resp = app.oneshot(req).await;
-    Ok(match resp {
+    let (req, recording) = crate::recorder::capture(&state, endpoint, req).await;
+    let resp = match app.oneshot(req).await {
         Ok(r) => r,
         Err(e) => match e {},
-    })
+    };
+    if let Some(r) = recording {
+        r.finish(&state, resp.status());
+    }
+    Ok(resp)
 }
 
 fn fault_response(status: u16, retry_after: Option<u64>) -> Response<Body> {

@@ -81,6 +81,7 @@ pub(crate) fn build_state(
         faults_armed: Default::default(),
         events: Mutex::new(Default::default()),
         admin_token: tokens::random_token(32),
+        recorder: crate::recorder::ring::Recorder::new(opts.record_requests),
         identity_header,
         scheme: if opts.danger_plain_http {
             "http"

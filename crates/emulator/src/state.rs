@@ -316,6 +316,8 @@ pub(crate) struct Inner {
     pub(crate) events: Mutex<VecDeque<SignInEvent>>,
     /// Guards `/admin`.
     pub(crate) admin_token: String,
+    /// The opt-in request recorder (`GET /admin/requests`).
+    pub(crate) recorder: crate::recorder::ring::Recorder,
     /// The App Service `X-IDENTITY-HEADER` value.
     pub(crate) identity_header: String,
     /// `https` (or `http` with --danger-plain-http).

@@ -252,8 +252,15 @@ impl ClientSecretCredential {
     }
 }
 
+/// The algorithm of a certificate's client assertions unless the caller picks one: PS256
+/// with `x5t#S256`, the form Microsoft's "certificate credentials" page documents and what
+/// MSAL Python sends when given the certificate (RS256 with the SHA-1 `x5t` stays
+/// available through [`ClientCertificateCredential::new`], for AD FS). See
+/// docs/request-parity.md.
+pub(crate) const DEFAULT_CERTIFICATE_ALGORITHM: Algorithm = Algorithm::PS256;
+
 impl ClientCertificateCredential {
-    /// From a PEM file with the key and certificate. RS256 with `x5t` by default.
+    /// From a PEM file with the key and certificate: PS256 with `x5t#S256`, no `x5c`.
     pub fn from_pem_file(
         tenant: &str,
         client_id: &str,
@@ -267,15 +274,15 @@ impl ClientCertificateCredential {
             tenant,
             client_id,
             ClientCertificate::from_pem(&pem)?,
-            Algorithm::RS256,
+            DEFAULT_CERTIFICATE_ALGORITHM,
             false,
             options,
         )
     }
 
     /// From a PEM or PKCS#12 file (the content decides; see
-    /// [`ClientCertificate::from_file`]), `password` unlocking a PKCS#12 archive. RS256
-    /// with `x5t`, no `x5c`.
+    /// [`ClientCertificate::from_file`]), `password` unlocking a PKCS#12 archive. PS256
+    /// with `x5t#S256`, no `x5c`.
     pub fn from_file(
         tenant: &str,
         client_id: &str,
@@ -287,7 +294,7 @@ impl ClientCertificateCredential {
             tenant,
             client_id,
             ClientCertificate::from_file(path, password)?,
-            Algorithm::RS256,
+            DEFAULT_CERTIFICATE_ALGORITHM,
             false,
             options,
         )

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use entra_jose::Algorithm;
-
 use crate::confidential::{ClientCertificate, ClientCertificateCredential, ClientSecretCredential};
 use crate::env::Env;
 use crate::error::Error;
@@ -135,7 +133,7 @@ impl EnvironmentCredential {
             tenant,
             client_id,
             cert,
-            Algorithm::RS256,
+            crate::confidential::DEFAULT_CERTIFICATE_ALGORITHM,
             send_chain,
             options,
         )?;

@@ -387,10 +387,7 @@ pub fn form_post(url: &str, form: &[(&str, &str)]) -> Result<Request, Error> {
     http::Request::builder()
         .method("POST")
         .uri(url)
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded;charset=utf-8",
-        )
+        .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .header("client-request-id", uuid::Uuid::new_v4().to_string())
         .header("return-client-request-id", "true")

@@ -11,8 +11,6 @@
 
 use std::sync::Arc;
 
-use entra_jose::Algorithm;
-
 use crate::cache::{CacheKey, TokenCache, TokenKind};
 use crate::confidential::{ClientAuth, ClientCertificate};
 use crate::error::Error;
@@ -100,7 +98,7 @@ impl OnBehalfOfCredential {
         )
     }
 
-    /// With a certificate (RS256, `x5t`).
+    /// With a certificate (PS256, `x5t#S256`, no `x5c`).
     pub fn with_certificate(
         tenant: &str,
         client_id: &str,
@@ -109,7 +107,7 @@ impl OnBehalfOfCredential {
     ) -> Result<Self, Error> {
         let auth = ClientAuth::Certificate {
             cert: Arc::new(cert),
-            alg: Algorithm::RS256,
+            alg: crate::confidential::DEFAULT_CERTIFICATE_ALGORITHM,
             send_chain: false,
         };
         Self::new(tenant, client_id, auth, options)

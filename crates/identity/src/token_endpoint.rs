@@ -31,6 +31,7 @@ pub(crate) mod grant {
 /// `client_id` first, then the grant's fields, the client's credentials and `claims`.
 pub(crate) struct TokenForm<'a> {
     fields: Vec<(&'a str, &'a str)>,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl<'a> TokenForm<'a> {
@@ -38,6 +39,7 @@ impl<'a> TokenForm<'a> {
     pub(crate) fn new(grant_type: &'a str, client_id: &'a str) -> Self {
         Self {
             fields: vec![("grant_type", grant_type), ("client_id", client_id)],
+            headers: Vec::new(),
         }
     }
 
@@ -52,6 +54,21 @@ impl<'a> TokenForm<'a> {
     pub(crate) fn credentials(mut self, credentials: &'a [(&'static str, Secret)]) -> Self {
         for (k, v) in credentials {
             self.fields.push((k, v.expose()));
+        }
+        self
+    }
+
+    /// Adds the `X-AnchorMailbox` routing hint MSAL sends with a user's refresh token
+    /// (`Oid:{uid}@{utid}`, from the account's `home_account_id` `uid.utid`); nothing
+    /// when the account id is not of that form. See docs/request-parity.md.
+    pub(crate) fn anchor_mailbox(mut self, home_account_id: &str) -> Self {
+        if let Some((uid, utid)) = home_account_id.split_once('.')
+            && !uid.is_empty()
+            && !utid.is_empty()
+            && !utid.contains('.')
+        {
+            self.headers
+                .push(("x-anchormailbox", format!("Oid:{uid}@{utid}")));
         }
         self
     }
@@ -72,9 +89,13 @@ impl<'a> TokenForm<'a> {
         endpoint: &str,
         context: &str,
     ) -> Result<Response, Error> {
-        pipeline
-            .send(form_post(endpoint, &self.fields)?, context)
-            .await
+        let mut request = form_post(endpoint, &self.fields)?;
+        for (name, value) in &self.headers {
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|_| Error::Config(format!("bad {name} header value")))?;
+            request.headers_mut().insert(*name, value);
+        }
+        pipeline.send(request, context).await
     }
 }
 

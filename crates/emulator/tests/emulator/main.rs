@@ -11,4 +11,5 @@ mod discovery;
 mod managed_identity;
 mod operations;
 mod proxy;
+mod request_recorder;
 mod user_flows;

@@ -232,6 +232,7 @@ impl PublicClient {
             .field("scope", &scope)
             .field("client_info", "1")
             .claims(claims.as_deref())
+            .anchor_mailbox(&account.home_account_id)
             .send(&self.pipeline, &endpoint, "refresh token request")
             .await?;
         let (account, token) = self

@@ -61,6 +61,13 @@ impl Emu {
         }
     }
 
+    /// An emulator started with `options` (see [`Harness::start_with`]).
+    pub async fn start_with(options: entra_emulator::Options) -> Self {
+        Self {
+            h: Harness::start_with(options).await,
+        }
+    }
+
     /// Options pointing at the emulator, with short retry delays (3 retries, at most 2 s).
     pub fn options(&self) -> ClientOptions {
         emulator_options(&self.h, retry(3, Duration::from_secs(2)))

@@ -11,5 +11,6 @@ mod hygiene;
 mod managed_identity;
 mod persist;
 mod persistent_credentials;
+mod request_parity;
 mod tls;
 mod user_flows;

@@ -83,12 +83,12 @@ fn req(scope: &str) -> TokenRequest {
 
 /// One request a mock host received.
 #[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: BTreeMap<String, String>,
-    headers: http::HeaderMap,
-    body: String,
+pub(crate) struct Seen {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Seen {
@@ -101,13 +101,13 @@ impl Seen {
     }
 }
 
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: String,
 }
 
-fn reply(status: u16, body: Value) -> Reply {
+pub(crate) fn reply(status: u16, body: Value) -> Reply {
     Reply {
         status,
         headers: Vec::new(),
@@ -117,14 +117,14 @@ fn reply(status: u16, body: Value) -> Reply {
 
 type Script = Arc<dyn Fn(&Seen, usize) -> Reply + Send + Sync>;
 
-struct Mock {
-    base: String,
+pub(crate) struct Mock {
+    pub(crate) base: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Mock {
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
@@ -170,7 +170,7 @@ fn mock_router(seen: Arc<Mutex<Vec<Seen>>>, script: Script) -> axum::Router {
 }
 
 /// A plain-HTTP mock host on 127.0.0.1.
-async fn mock(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Mock {
+pub(crate) async fn mock(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Mock {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let router = mock_router(seen.clone(), Arc::new(script));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -183,7 +183,7 @@ async fn mock(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) ->
 
 /// An HTTPS mock host with a fresh self-signed certificate; returns its SHA-1 thumbprint
 /// in hex, as Service Fabric puts it in `IDENTITY_SERVER_THUMBPRINT`.
-async fn tls_mock(
+pub(crate) async fn tls_mock(
     script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
 ) -> (Mock, String) {
     let seen = Arc::new(Mutex::new(Vec::new()));
