@@ -83,6 +83,49 @@ def test_msal_python_default_authority_through_the_proxy(proxied):
     assert claims["azp"] == es.DAEMON
 
 
+AZURE_IDENTITY_CODE = textwrap.dedent(
+    f"""
+    import json
+    from azure.identity import ClientSecretCredential
+    t = ClientSecretCredential("{es.TENANT}", "{es.DAEMON}", "{es.DAEMON_SECRET}").get_token("{es.API_DEFAULT}")
+    print(json.dumps({{"access_token": t.token}}))
+    """
+)
+
+
+def test_azure_identity_python_default_authority_through_the_proxy(proxied):
+    out = es.run_python(AZURE_IDENTITY_CODE, _env(proxied))
+    assert out.returncode == 0, out.stderr[-3000:]
+    token = json.loads(out.stdout.strip().splitlines()[-1])["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+
+
+NODE_IDENTITY_CODE = f"""
+import {{ ClientSecretCredential }} from '@azure/identity';
+const t = await new ClientSecretCredential('{es.TENANT}', '{es.DAEMON}', '{es.DAEMON_SECRET}')
+  .getToken('{es.API_DEFAULT}');
+console.log(JSON.stringify({{ access_token: t.token }}));
+"""
+
+
+def test_azure_identity_node_default_authority_through_the_proxy(proxied):
+    """@azure/identity (core-rest-pipeline's proxy policy reads HTTPS_PROXY; Node reads
+    NODE_EXTRA_CA_CERTS at start) with its default authority."""
+    node = shutil.which("node")
+    if node is None or not (es.NODE_DIR / "node_modules" / "@azure" / "identity").exists():
+        pytest.skip("node or tests/interop/node/node_modules missing (scripts/setup-test-deps)")
+    p = proxied.ready["proxy"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "HTTPS_PROXY": p["url"],
+           "NO_PROXY": "127.0.0.1,localhost,::1", "NODE_EXTRA_CA_CERTS": p["ca_bundle"]}
+    out = subprocess.run(
+        [node, "--input-type=module", "-e", NODE_IDENTITY_CODE], capture_output=True, text=True,
+        timeout=60, env=env, cwd=str(es.NODE_DIR),
+    )
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    token = json.loads(out.stdout.strip().splitlines()[-1])["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+
+
 def test_other_hosts_are_refused(proxied):
     s = _session(proxied)
     with pytest.raises(requests.exceptions.ProxyError) as e:
