@@ -100,6 +100,29 @@ def test_azure_identity_python_default_authority_through_the_proxy(proxied):
     assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
 
 
+ROPC_CODE = textwrap.dedent(
+    f"""
+    import json, warnings, msal
+    warnings.simplefilter("ignore")
+    app = msal.PublicClientApplication("{es.PUBLIC_CLIENT}", authority="https://login.microsoftonline.com/organizations")
+    r = app.acquire_token_by_username_password("{es.ALICE[0]}", "{es.ALICE[1]}", scopes=["{es.API_READ}"])
+    print(json.dumps({{k: r.get(k) for k in ("access_token", "error", "error_description")}}))
+    """
+)
+
+
+def test_msal_python_username_password_needs_no_userrealm_workaround(proxied):
+    """MSAL asks https://login.microsoftonline.com/common/userrealm/{user} first (on 443,
+    which direct use of the emulator cannot answer); through the proxy it just works."""
+    out = es.run_python(ROPC_CODE, _env(proxied))
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result.get("access_token"), result
+    claims = jwt.decode(result["access_token"], options={"verify_signature": False})
+    assert claims["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+    assert claims["oid"] == es.ALICE_OID
+
+
 NODE_IDENTITY_CODE = f"""
 import {{ ClientSecretCredential }} from '@azure/identity';
 const t = await new ClientSecretCredential('{es.TENANT}', '{es.DAEMON}', '{es.DAEMON_SECRET}')
