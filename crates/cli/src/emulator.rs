@@ -53,6 +53,11 @@ pub(crate) struct EmulatorArgs {
     /// Fixed access-token lifetime in seconds (default: 60-90 minutes at random, like Entra).
     #[arg(long)]
     token_lifetime: Option<u64>,
+    /// Seconds between announcing a new signing key (POST /admin/keys/rotate publishes it
+    /// in the JWKS) and signing with it; default: the directory's
+    /// key_rollover_delay_seconds (600).
+    #[arg(long, value_name = "SECONDS")]
+    key_rollover_delay: Option<u64>,
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
     danger_plain_http: bool,
@@ -202,6 +207,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             port: args.port,
             config: args.config,
             token_lifetime: args.token_lifetime,
+            key_rollover_delay: args.key_rollover_delay,
             danger_plain_http: args.danger_plain_http,
             proxy_port: args.proxy_port,
             record_requests: args.record_requests,
@@ -211,6 +217,10 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             .await
             .map_err(CliError::usage)?;
         print_ready(&running.ready);
+        println!(
+            "\nDashboard (this link works once, within 5 minutes; later sign in with the admin token):\n  {}",
+            running.dashboard_link()
+        );
         wait_for_stop_signal().await;
         eprintln!("shutting down");
         running.shutdown().await;

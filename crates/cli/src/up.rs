@@ -18,8 +18,10 @@ IMDS; or its IDENTITY_HEADER). Then prints `export` lines, one set that entra, t
 entrakit libraries, MSAL / azure-identity and managed-identity clients all read (the
 authority in AZURE_AUTHORITY_HOST, the CA in SSL_CERT_FILE): paste them into another
 shell. ready.json in the state directory has both (the broker under \"broker\"); the
-broker's audit log is broker-audit.jsonl there. Stop with Ctrl-C (or SIGTERM);
-ready.json is removed on the way out.
+broker's audit log is broker-audit.jsonl there. It also prints a one-time link to the
+emulator's dashboard (/dashboard: directory, sign-in and token events, counters, faults,
+key rotation), and turns on the sign-in page's development user picker. Stop with
+Ctrl-C (or SIGTERM); ready.json is removed on the way out.
 
 It also runs an HTTPS proxy (127.0.0.1:3128; --without-proxy: none) so code that names
 Microsoft's real hosts runs unmodified: HTTPS_PROXY sends https://login.microsoftonline.com,
@@ -85,6 +87,8 @@ pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
             config: args.directory,
             defer_ready_file: true,
             proxy_port,
+            // Local development: the sign-in page offers the dev users as one click.
+            dev_user_picker: Some(true),
             ..Default::default()
         };
         let mut running = entra_emulator::Emulator::start(options)
@@ -124,6 +128,10 @@ pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
             "entra up: emulator on {}, broker on {}{proxy}; Ctrl-C stops them",
             running.ready.authority,
             broker.imds_endpoint()
+        );
+        eprintln!(
+            "dashboard (this link works once, within 5 minutes; later sign in with ready.json's admin_token): {}",
+            running.dashboard_link()
         );
         wait_for_stop_signal().await;
         eprintln!("shutting down");

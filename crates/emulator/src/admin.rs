@@ -1,6 +1,6 @@
 //! The local admin API under `/admin`, guarded by `Authorization: Bearer <admin_token>`
 //! (the token is in `ready.json`). It changes the directory at run time (apps, users,
-//! secrets, consents), revokes a user's refresh tokens, rotates signing keys, moves the
+//! secrets, consents), revokes a user's refresh tokens, rotates signing keys ([`keys`]), moves the
 //! clock, lists sign-in events, reads counters, injects faults, and approves a pending
 //! device code as a user (`POST /admin/device-codes/{user_code}/approve`, for scripts and
 //! tests that have no browser).
@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+
+pub(crate) mod keys;
 
 use crate::device_codes::{self, ApproveError};
 use crate::directory::{AppConfig, SecretConfig, UserConfig};
@@ -31,7 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", post(add_user))
         .route("/users/{upn}", delete(remove_user))
         .route("/users/{upn}/revoke", post(revoke_user))
-        .route("/keys/rotate", post(rotate_keys))
+        .route("/keys", get(keys::list))
+        .route("/keys/rotate", post(keys::rotate))
         .route("/events", get(events))
         .route("/counters", get(counters).delete(reset_counters))
         .route(
@@ -266,25 +269,6 @@ async fn revoke_user(State(st): State<AppState>, Path(upn): Path<String>) -> Res
     }
 }
 
-async fn rotate_keys(State(st): State<AppState>) -> Response {
-    let now = st.now();
-    let grace = st.dir().settings.key_grace_seconds as i64;
-    let st2 = st.clone();
-    // RSA key generation takes a while; keep it off the async workers.
-    let result = tokio::task::spawn_blocking(move || {
-        let mut keys = st2.keys.write().expect("keys lock");
-        let kid = keys.rotate(now, grace).map_err(|e| e.to_string())?;
-        *st2.active_key.write().expect("key lock") = keys.active();
-        Ok::<_, String>(kid)
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    match result {
-        Ok(kid) => Json(json!({ "kid": kid })).into_response(),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, &e),
-    }
-}
-
 async fn events(State(st): State<AppState>) -> Response {
     let events: Vec<_> = st
         .events
@@ -309,7 +293,7 @@ async fn list_faults(State(st): State<AppState>) -> Response {
     Json(json!(st.faults.lock().expect("faults lock").clone())).into_response()
 }
 
-const FAULT_ENDPOINTS: [&str; 14] = [
+pub(crate) const FAULT_ENDPOINTS: [&str; 14] = [
     "token",
     "token_v1",
     "authorize",
@@ -330,7 +314,7 @@ fn json_body(body: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))
 }
 
-async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
+pub(crate) async fn set_fault(State(st): State<AppState>, body: Bytes) -> Response {
     let body = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return fail(StatusCode::BAD_REQUEST, &e),

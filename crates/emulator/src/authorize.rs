@@ -7,6 +7,7 @@
 //! Errors that would need an unverified redirect URI are shown as pages, never redirected.
 
 mod consent;
+mod dev_picker;
 mod device;
 mod endpoint;
 mod flow;

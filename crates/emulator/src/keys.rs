@@ -1,5 +1,5 @@
 //! Key material the emulator makes and keeps in its state directory: the local CA and
-//! TLS leaf certificate, the token-signing keys (with rotation), the federation issuer's
+//! TLS leaf certificate, the token-signing keys ([`crate::signing_keys`], with rollover), the federation issuer's
 //! key, and client certificates (generated or loaded).
 //!
 //! Private keys are written with mode 0600 and atomically (a new file with a random name,
@@ -18,11 +18,11 @@ use entra_jose::{RsaPublicKey, RsaSigningKey, b64std, x5t_sha1, x5t_sha256};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 pub(crate) use crate::secure_fs::write_private;
 use crate::secure_fs::{is_regular_file, read_private};
+pub(crate) use crate::signing_keys::{KeyStore, SigningKey};
 
 /// Why a key, a certificate or a key file could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub enum KeyError {
 }
 
 impl KeyError {
-    fn file(path: &Path, message: impl std::fmt::Display) -> Self {
+    pub(crate) fn file(path: &Path, message: impl std::fmt::Display) -> Self {
         Self::File {
             path: path.to_path_buf(),
             message: message.to_string(),
@@ -61,7 +61,7 @@ impl From<String> for KeyError {
 }
 
 /// [`read_private`], its refusals as [`KeyError::StateFile`].
-fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>, KeyError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<Option<Vec<u8>>, KeyError> {
     read_private(path).map_err(KeyError::StateFile)
 }
 
@@ -76,12 +76,16 @@ pub(crate) fn generate_rsa_pkcs8() -> Result<Vec<u8>, String> {
     Ok(der.as_ref().to_vec())
 }
 
-fn rsa_keypair(pkcs8: &[u8]) -> Result<KeyPair, String> {
+pub(crate) fn rsa_keypair(pkcs8: &[u8]) -> Result<KeyPair, String> {
     let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8.to_vec());
     KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256).map_err(|e| e.to_string())
 }
 
-fn self_signed(key: &KeyPair, common_name: &str, years: i64) -> Result<rcgen::Certificate, String> {
+pub(crate) fn self_signed(
+    key: &KeyPair,
+    common_name: &str,
+    years: i64,
+) -> Result<rcgen::Certificate, String> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
@@ -273,182 +277,6 @@ pub(crate) fn tls_material(state_dir: &Path) -> Result<TlsMaterial, KeyError> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Token-signing keys
-
-/// A signing key as stored on disk.
-#[derive(Serialize, Deserialize, Clone)]
-struct StoredKey {
-    kid: String,
-    created: i64,
-    #[serde(default)]
-    retired: Option<i64>,
-    pkcs8: String,
-    cert: String,
-}
-
-/// A token-signing key with its certificate (published as `x5c`).
-pub(crate) struct SigningKey {
-    /// Key id: the certificate's SHA-1 thumbprint, base64url, as Entra does.
-    pub(crate) kid: String,
-    /// The parsed key.
-    pub(crate) key: RsaSigningKey,
-    /// DER certificate.
-    pub(crate) cert_der: Vec<u8>,
-    /// Created (unix seconds).
-    #[expect(dead_code, reason = "stored with the key; nothing reads it back yet")]
-    pub(crate) created: i64,
-    /// When it stopped signing (unix seconds).
-    pub(crate) retired: Option<i64>,
-    /// Precomputed base64url headers: v2 (`kid`) and v1 (`x5t` + `kid`).
-    pub(crate) header_v2: String,
-    /// See `header_v2`.
-    pub(crate) header_v1: String,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("retired", &self.retired)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    fn from_stored(s: &StoredKey) -> Result<Self, KeyError> {
-        let pkcs8 = entra_jose::b64std_decode(&s.pkcs8).map_err(|e| e.to_string())?;
-        let cert_der = entra_jose::b64std_decode(&s.cert).map_err(|e| e.to_string())?;
-        let key = RsaSigningKey::from_pkcs8_der(&pkcs8).map_err(|e| e.to_string())?;
-        Ok(Self {
-            header_v2: entra_jose::b64url(format!(
-                r#"{{"typ":"JWT","alg":"RS256","kid":"{}"}}"#,
-                s.kid
-            )),
-            header_v1: entra_jose::b64url(format!(
-                r#"{{"typ":"JWT","alg":"RS256","x5t":"{0}","kid":"{0}"}}"#,
-                s.kid
-            )),
-            kid: s.kid.clone(),
-            key,
-            cert_der,
-            created: s.created,
-            retired: s.retired,
-        })
-    }
-
-    fn generate(now: i64) -> Result<(Self, StoredKey), KeyError> {
-        let pkcs8 = generate_rsa_pkcs8()?;
-        let cert = self_signed(&rsa_keypair(&pkcs8)?, "entrakit emulator token signing", 5)?;
-        let cert_der = cert.der().to_vec();
-        let stored = StoredKey {
-            kid: x5t_sha1(&cert_der),
-            created: now,
-            retired: None,
-            pkcs8: b64std(&pkcs8),
-            cert: b64std(&cert_der),
-        };
-        Ok((Self::from_stored(&stored)?, stored))
-    }
-
-    /// The JWK published for this key.
-    pub(crate) fn jwk(&self, issuer: Option<&str>) -> serde_json::Value {
-        let mut extra = serde_json::Map::new();
-        extra.insert("kid".into(), self.kid.clone().into());
-        extra.insert("x5t".into(), self.kid.clone().into());
-        extra.insert("x5c".into(), serde_json::json!([b64std(&self.cert_der)]));
-        if let Some(iss) = issuer {
-            extra.insert("issuer".into(), iss.into());
-        }
-        self.key.public_key().to_jwk(extra)
-    }
-}
-
-/// The signing keys: the newest signs; retired keys stay published for the grace period.
-pub(crate) struct KeyStore {
-    path: PathBuf,
-    stored: Vec<StoredKey>,
-    /// Newest first; index 0 is the active key.
-    pub(crate) keys: Vec<Arc<SigningKey>>,
-}
-
-impl KeyStore {
-    /// Loads `signing-keys.json` from the state directory, creating a first key if needed.
-    pub(crate) fn load_or_create(state_dir: &Path, now: i64) -> Result<Self, KeyError> {
-        let path = state_dir.join("signing-keys.json");
-        let stored: Vec<StoredKey> = match read_key_file(&path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| KeyError::file(&path, &e))?,
-            None => Vec::new(),
-        };
-        let mut store = Self {
-            path,
-            stored,
-            keys: Vec::new(),
-        };
-        store.keys = store
-            .stored
-            .iter()
-            .map(SigningKey::from_stored)
-            .map(|r| r.map(Arc::new))
-            .collect::<Result<_, _>>()?;
-        if store.keys.is_empty() {
-            store.rotate(now, 0)?;
-        }
-        Ok(store)
-    }
-
-    /// The key that signs now.
-    pub(crate) fn active(&self) -> Arc<SigningKey> {
-        self.keys[0].clone()
-    }
-
-    /// Makes a new active key; keys retired longer ago than `grace` are dropped.
-    pub(crate) fn rotate(&mut self, now: i64, grace: i64) -> Result<String, KeyError> {
-        let (key, stored) = SigningKey::generate(now)?;
-        for s in &mut self.stored {
-            s.retired.get_or_insert(now);
-        }
-        self.stored
-            .retain(|s| s.retired.is_none_or(|r| now - r <= grace));
-        self.stored.insert(0, stored);
-        let json = serde_json::to_vec_pretty(&self.stored).map_err(|e| e.to_string())?;
-        write_private(&self.path, &json).map_err(|e| KeyError::file(&self.path, &e))?;
-        let kid = key.kid.clone();
-        let mut keys = vec![Arc::new(key)];
-        keys.extend(
-            self.keys
-                .drain(..)
-                .filter(|k| self.stored.iter().any(|s| s.kid == k.kid))
-                .map(|k| {
-                    let retired = self
-                        .stored
-                        .iter()
-                        .find(|s| s.kid == k.kid)
-                        .and_then(|s| s.retired);
-                    if k.retired == retired {
-                        k
-                    } else {
-                        Arc::new(
-                            SigningKey::from_stored(
-                                self.stored.iter().find(|s| s.kid == k.kid).expect("kept"),
-                            )
-                            .expect("parsed before"),
-                        )
-                    }
-                }),
-        );
-        self.keys = keys;
-        Ok(kid)
-    }
-
-    /// Keys to publish at `now`.
-    pub(crate) fn published(&self, now: i64, grace: i64) -> impl Iterator<Item = &Arc<SigningKey>> {
-        self.keys
-            .iter()
-            .filter(move |k| k.retired.is_none_or(|r| now - r <= grace))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Federation issuer key (for `mint-federated`)
 
 /// The key the emulator's own `/federation` issuer signs workload tokens with.
@@ -574,22 +402,6 @@ mod tests {
             );
         }
         assert!(ClientCertificate::from_pem("nonsense").is_err());
-        std::fs::remove_dir_all(dir).ok();
-    }
-
-    #[test]
-    fn rotation_keeps_old_key_for_grace() {
-        let dir = std::env::temp_dir().join(format!("entra-keys-{}", uuid::Uuid::new_v4()));
-        let mut store = KeyStore::load_or_create(&dir, 1000).unwrap();
-        let first = store.active().kid.clone();
-        let second = store.rotate(2000, 500).unwrap();
-        assert_ne!(first, second);
-        let published: Vec<_> = store.published(2100, 500).map(|k| k.kid.clone()).collect();
-        assert_eq!(published, vec![second.clone(), first.clone()]);
-        let published: Vec<_> = store.published(2600, 500).map(|k| k.kid.clone()).collect();
-        assert_eq!(published, vec![second.clone()]);
-        let reloaded = KeyStore::load_or_create(&dir, 3000).unwrap();
-        assert_eq!(reloaded.active().kid, second);
         std::fs::remove_dir_all(dir).ok();
     }
 

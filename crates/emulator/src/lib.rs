@@ -50,6 +50,9 @@
 //! - Plain HTTP exists only behind [`Options::danger_plain_http`].
 //! - Its managed-identity endpoints and admin API refuse requests a web page could make
 //!   (a foreign `Host`, `Origin`, `Sec-Fetch-*`).
+//! - Its dashboard (`/dashboard`) is behind the admin token (or a one-time link,
+//!   [`Emulator::dashboard_link`]), refuses a foreign `Host`, takes POSTs only from its own
+//!   origin with a CSRF token, runs no script, and shows decoded claims, never a token.
 
 #![warn(missing_docs)]
 
@@ -60,6 +63,7 @@ mod body_limit;
 mod browser_guard;
 mod client_base;
 mod consent;
+mod dashboard;
 mod device_codes;
 mod directory;
 mod discovery;
@@ -76,6 +80,7 @@ mod routes;
 mod secure_fs;
 mod server;
 mod services;
+mod signing_keys;
 mod start;
 mod state;
 mod tokens;
@@ -226,6 +231,12 @@ impl Emulator {
             .dir()
             .managed_identity(Some(client_id), None, None)
             .map(|m| m.object_id.clone())
+    }
+
+    /// A one-time link into the dashboard (`{authority}/dashboard?once=...`): it works
+    /// once, within 5 minutes, and sets the dashboard's session cookie.
+    pub fn dashboard_link(&self) -> String {
+        dashboard::one_time_link(&self.state, &self.ready.authority)
     }
 
     /// Stops accepting, lets in-flight requests finish briefly, removes `ready.json`.

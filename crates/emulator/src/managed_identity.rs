@@ -109,6 +109,7 @@ fn issue(
             "token signing failed",
         )
     })?;
+    crate::dashboard::record_token(st, "access_token", &token);
     st.event(
         "managed_identity",
         &identity.client_id,

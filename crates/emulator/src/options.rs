@@ -19,6 +19,12 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// Fixed access-token lifetime, overriding the directory's setting.
     pub token_lifetime: Option<u64>,
+    /// Seconds between announcing a new signing key and signing with it, overriding the
+    /// directory's `key_rollover_delay_seconds`.
+    pub key_rollover_delay: Option<u64>,
+    /// Offer the directory's users as one-click choices on the sign-in page, overriding
+    /// the directory's `dev_user_picker` when `Some`.
+    pub dev_user_picker: Option<bool>,
     /// Serve plain HTTP instead of HTTPS. MSAL and azure-identity refuse it; for curl only.
     pub danger_plain_http: bool,
     /// Do not write `ready.json` at start: the embedder adds to [`Emulator::ready`](crate::Emulator::ready) (e.g.
@@ -41,6 +47,8 @@ impl Default for Options {
             port: 8443,
             config: None,
             token_lifetime: None,
+            key_rollover_delay: None,
+            dev_user_picker: None,
             danger_plain_http: false,
             defer_ready_file: false,
             proxy_port: None,

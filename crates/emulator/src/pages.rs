@@ -35,6 +35,8 @@ button{font-size:15px;padding:8px 20px;min-width:108px;border:0;cursor:pointer}
 .error{color:#e81123;font-size:14px;margin:8px 0}.muted{color:#5e5e5e;font-size:13px}
 ul.perms{padding-left:20px}ul.perms li{margin:6px 0}code.code{font-size:22px;letter-spacing:3px}
 .dev{margin-top:24px;border-top:1px solid #eee;padding-top:12px}
+.picker{margin-top:20px;border-top:1px solid #eee;padding-top:8px}.picker form{margin:6px 0}
+button.pick{width:100%;text-align:left;background:#f2f2f2;color:#1b1b1b;padding:8px 12px}
 "#;
 
 /// A whole page.
@@ -56,13 +58,15 @@ pub(crate) fn hidden(flow: &str, csrf: &str) -> String {
     )
 }
 
-/// The sign-in page.
+/// The sign-in page, with `picker` (the development user picker's HTML, or empty) below
+/// the form.
 pub(crate) fn login(
     flow: &str,
     csrf: &str,
     app_name: &str,
     hint: Option<&str>,
     error: Option<&str>,
+    picker: &str,
 ) -> String {
     let err = error
         .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", esc(e)))
@@ -73,7 +77,7 @@ pub(crate) fn login(
             "<h1>Sign in</h1><p class=\"muted\">to continue to {app}</p>{err}<form method=\"post\" action=\"/login\">{h}\
 <label for=\"login\">Email or username</label><input type=\"email\" id=\"login\" name=\"login\" autocomplete=\"username\" required value=\"{hint}\">\
 <label for=\"passwd\">Password</label><input type=\"password\" id=\"passwd\" name=\"passwd\" autocomplete=\"current-password\" required>\
-<div class=\"row\"><button class=\"primary\" id=\"submit\" type=\"submit\">Sign in</button></div></form>",
+<div class=\"row\"><button class=\"primary\" id=\"submit\" type=\"submit\">Sign in</button></div></form>{picker}",
             app = esc(app_name),
             h = hidden(flow, csrf),
             hint = esc(hint.unwrap_or(""))
@@ -222,7 +226,7 @@ mod tests {
             esc(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        let p = login("f", "c", "<script>x", Some("\"><img>"), Some("<i>y"));
+        let p = login("f", "c", "<script>x", Some("\"><img>"), Some("<i>y"), "");
         assert!(!p.contains("<script>x") && !p.contains("<img>") && !p.contains("<i>y"));
         assert!(
             p.contains("id=\"login\"")

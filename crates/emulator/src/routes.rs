@@ -43,6 +43,7 @@ pub(crate) fn router(state: AppState) -> Router {
     // preflight is refused by it, not answered 405).
     let admin = admin::router()
         .merge(recorder::router())
+        .merge(crate::dashboard::admin_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::guard,
@@ -115,6 +116,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/federation/keys", get(discovery::federation_keys))
         .nest("/admin", admin)
+        .merge(crate::dashboard::router())
         .route("/common/userrealm/{user}", get(discovery::user_realm))
         .fallback(discovery::not_found)
         .layer(axum::middleware::map_response(entra_shaped_rejections))

@@ -52,6 +52,12 @@ pub(crate) fn build_state(
     if let Some(l) = opts.token_lifetime {
         config.settings.token_lifetime_seconds = Some(l);
     }
+    if let Some(d) = opts.key_rollover_delay {
+        config.settings.key_rollover_delay_seconds = d;
+    }
+    if let Some(p) = opts.dev_user_picker {
+        config.settings.dev_user_picker = p;
+    }
     let dir = directory::Directory::build(&config, &ctx)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key_store = keys::KeyStore::load_or_create(state_dir, now)?;
@@ -71,7 +77,6 @@ pub(crate) fn build_state(
     let state = Arc::new(Inner {
         directory: RwLock::new(Arc::new(dir)),
         config: Mutex::new((config, ctx)),
-        active_key: RwLock::new(key_store.active()),
         keys: RwLock::new(key_store),
         federation,
         clock_offset: AtomicI64::new(0),
@@ -80,6 +85,7 @@ pub(crate) fn build_state(
         faults: Mutex::new(Default::default()),
         faults_armed: Default::default(),
         events: Mutex::new(Default::default()),
+        dashboard: Default::default(),
         admin_token: tokens::random_token(32),
         recorder: crate::recorder::ring::Recorder::new(opts.record_requests),
         identity_header,

@@ -298,8 +298,6 @@ pub(crate) struct Inner {
     pub(crate) config: Mutex<(DirectoryConfig, LoadContext)>,
     /// Signing keys.
     pub(crate) keys: RwLock<KeyStore>,
-    /// The active signing key (cached from `keys`).
-    pub(crate) active_key: RwLock<Arc<SigningKey>>,
     /// The federation issuer's key id and key.
     pub(crate) federation: (String, RsaSigningKey),
     /// Seconds added to the wall clock (admin "time travel").
@@ -314,6 +312,8 @@ pub(crate) struct Inner {
     pub(crate) faults: Mutex<HashMap<String, Fault>>,
     /// Sign-in events, newest last.
     pub(crate) events: Mutex<VecDeque<SignInEvent>>,
+    /// The dashboard's sessions, one-time links and token events.
+    pub(crate) dashboard: crate::dashboard::store::DashboardState,
     /// Guards `/admin`.
     pub(crate) admin_token: String,
     /// The opt-in request recorder (`GET /admin/requests`).
@@ -348,9 +348,10 @@ impl Inner {
         self.directory.read().expect("directory lock").clone()
     }
 
-    /// The signing key as of now.
+    /// The signing key as of now: an announced key takes over once its time comes
+    /// ([`crate::signing_keys`]), by the emulator's clock.
     pub(crate) fn signing_key(&self) -> Arc<SigningKey> {
-        self.active_key.read().expect("key lock").clone()
+        self.keys.read().expect("keys lock").active_at(self.now())
     }
 
     /// Bumps the counter `kind:name` (e.g. `endpoint:token`, `grant:client_credentials`).
@@ -495,6 +496,9 @@ pub(crate) fn endpoint_name(path: &str) -> &'static str {
         "app_service"
     } else if p.starts_with("/federation") {
         "federation"
+    } else if p == "/dashboard" || p.starts_with("/dashboard/") {
+        // Not a fault endpoint: faults on the pages never lock the dashboard out.
+        "dashboard"
     } else {
         "pages"
     }
@@ -535,5 +539,7 @@ mod tests {
         assert_eq!(endpoint_name("/msi/token"), "app_service");
         assert_eq!(endpoint_name("/admin/faults"), "admin");
         assert_eq!(endpoint_name("/devicelogin"), "pages");
+        assert_eq!(endpoint_name("/dashboard"), "dashboard");
+        assert_eq!(endpoint_name("/dashboard/keys/rotate"), "dashboard");
     }
 }

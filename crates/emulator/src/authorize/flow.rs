@@ -49,7 +49,9 @@ pub(super) fn advance(st: &AppState, dir: &Directory, flow_id: &str, jar: Jar) -
     let silent = flow.prompt.as_deref() == Some("none");
     let csrf = jar.csrf.clone();
     let Some(user) = flow.user_oid.as_deref().and_then(|o| dir.user_by_oid(o)) else {
-        return jar.page(pages::login(
+        return jar.page(super::dev_picker::login_page(
+            dir,
+            &flow,
             flow_id,
             &csrf,
             &app.name,

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::dev_picker::login_page;
 use super::flow::{advance, flow_gone, pending_flow};
 use super::session::{browser_session, page_form};
-use crate::pages;
 use crate::request::TenantSel;
 use crate::state::AppState;
 use crate::tokens::constant_time_eq;
@@ -42,7 +42,9 @@ pub(crate) async fn login(State(st): State<AppState>, headers: HeaderMap, body: 
             login,
             Err(("invalid_grant", 50034)),
         );
-        return jar.page(pages::login(
+        return jar.page(login_page(
+            &dir,
+            &flow,
             &flow_id,
             &csrf,
             &app_name,
@@ -50,8 +52,10 @@ pub(crate) async fn login(State(st): State<AppState>, headers: HeaderMap, body: 
             Some("We couldn't find an account with that username. (AADSTS50034)"),
         ));
     };
+    // The development user picker posts no password; honoured only while it is on.
+    let picked = form.get("dev_pick") == Some("1") && dir.settings.dev_user_picker;
     let password = form.get("passwd").unwrap_or("");
-    if !constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
+    if !picked && !constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
         st.event(
             "login_page",
             &flow.client_id,
@@ -59,13 +63,24 @@ pub(crate) async fn login(State(st): State<AppState>, headers: HeaderMap, body: 
             &user.upn,
             Err(("invalid_grant", 50126)),
         );
-        return jar.page(pages::login(
+        return jar.page(login_page(
+            &dir,
+            &flow,
             &flow_id,
             &csrf,
             &app_name,
             Some(login),
             Some("Your account or password is incorrect. (AADSTS50126)"),
         ));
+    }
+    if picked {
+        st.event(
+            "dev_user_picker",
+            &flow.client_id,
+            &flow.tenant_segment,
+            &user.upn,
+            Ok(()),
+        );
     }
     if let Some(f) = st.store.lock().expect("store lock").flows.get_mut(&flow_id) {
         f.user_oid = Some(user.object_id.clone());

@@ -67,6 +67,14 @@ pub struct Settings {
     /// How long a rotated-out signing key stays published.
     #[serde(default = "d_grace")]
     pub key_grace_seconds: u64,
+    /// How long after `POST /admin/keys/rotate` announces a new signing key (publishes it
+    /// in the JWKS) the emulator starts signing with it.
+    #[serde(default = "d_rollover")]
+    pub key_rollover_delay_seconds: u64,
+    /// The sign-in page lists the directory's users as one-click choices (development
+    /// only: the click signs in without a password). Off unless set; `entra up` sets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev_user_picker: bool,
 }
 
 fn d_code() -> u64 {
@@ -87,6 +95,15 @@ fn d_id() -> u64 {
 fn d_grace() -> u64 {
     86400
 }
+/// Ten minutes: longer than the 5 minutes entra-validate (and Microsoft.IdentityModel's
+/// `ConfigurationManager.RefreshInterval`) waits between refetches on an unknown `kid`.
+/// A validator whose last fetch predates the announcement fetched more than this long
+/// before the first token signed with the new key, so its throttle lets it refetch then;
+/// one that fetched after the announcement has the key already. No validator sees a
+/// token it must refuse.
+fn d_rollover() -> u64 {
+    600
+}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -98,6 +115,8 @@ impl Default for Settings {
             refresh_token_inactivity_seconds: d_inactive(),
             id_token_lifetime_seconds: d_id(),
             key_grace_seconds: d_grace(),
+            key_rollover_delay_seconds: d_rollover(),
+            dev_user_picker: false,
         }
     }
 }

@@ -16,11 +16,7 @@ pub(crate) struct Tenant {
     pub(crate) id: String,
     /// Domain, lower case.
     pub(crate) domain: String,
-    /// Display name.
-    #[expect(
-        dead_code,
-        reason = "kept from the directory file; shown in Debug output only"
-    )]
+    /// Display name (the dashboard shows it).
     pub(crate) name: String,
 }
 
@@ -116,11 +112,7 @@ pub(crate) struct ManagedIdentity {
     pub(crate) object_id: String,
     /// Resource id.
     pub(crate) resource_id: String,
-    /// Name.
-    #[expect(
-        dead_code,
-        reason = "kept from the directory file; shown in Debug output only"
-    )]
+    /// Name (the dashboard shows it).
     pub(crate) name: String,
     /// Tenant id.
     pub(crate) tenant_id: String,

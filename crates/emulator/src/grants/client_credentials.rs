@@ -104,6 +104,7 @@ impl TokenRequest<'_> {
             EntraError::new("server_error", 50000, "There was an error issuing a token.")
                 .status(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
         })?;
+        crate::dashboard::record_token(self.st, "access_token", &at);
         if self.v1 {
             Ok(json!({
                 "token_type": "Bearer",

@@ -53,6 +53,7 @@ impl TokenRequest<'_> {
         .map_err(|_| {
             EntraError::new("server_error", 50000, "There was an error issuing a token.")
         })?;
+        crate::dashboard::record_token(self.st, "access_token", &at);
         let scope_text = response_scope(set, &granted);
         let mut body = if self.v1 {
             json!({
@@ -113,6 +114,7 @@ impl TokenRequest<'_> {
             self.dir.settings.id_token_lifetime_seconds as i64,
             set.has("email"),
         )
+        .inspect(|t| crate::dashboard::record_token(self.st, "id_token", t))
         .map_err(|_| EntraError::new("server_error", 50000, "There was an error issuing a token."))
     }
 

@@ -72,7 +72,7 @@ async fn documents_use_the_host_the_client_used() {
 }
 
 #[tokio::test]
-async fn key_rotation_keeps_the_old_key_published() {
+async fn immediate_key_rotation_signs_at_once_and_keeps_the_old_key_published() {
     let env = Env::start().await;
     let (_, body) = env
         .token(
@@ -89,7 +89,7 @@ async fn key_rotation_keeps_the_old_key_published() {
     let before = env.jwks().await;
     assert_eq!(before.len(), 1);
     let rotated: Value = env
-        .admin_post("/keys/rotate", Value::Null)
+        .admin_post("/keys/rotate?danger_immediate=true", Value::Null)
         .await
         .json()
         .await

@@ -57,8 +57,13 @@ async fn user_tokens(h: &Harness, scope: &str) -> (String, String) {
     )
 }
 
+/// A new signing key that signs at once: what the unknown-`kid` throttle is for (the
+/// emulator's default rotation announces the key first; see `announced_key_*` below).
 async fn rotate(h: &Harness) -> String {
-    let r = h.admin().post("/keys/rotate", json!({})).await;
+    let r = h
+        .admin()
+        .post("/keys/rotate?danger_immediate=true", json!({}))
+        .await;
     assert!(r.status().is_success(), "rotation: {}", r.status());
     let body: Value = r.json().await.unwrap();
     body["kid"].as_str().unwrap().to_string()
@@ -486,5 +491,43 @@ async fn background_refresh_picks_up_new_keys() {
     v.validate(&token).await.unwrap();
     assert!(v.jwks().fetch_count() <= v_quiet_fetches + 1);
     assert!(h.counter("endpoint:jwks").await >= before);
+    h.stop().await;
+}
+
+/// Entra's rollover as the emulator does it by default: a validator that fetched the
+/// key set once, right after the announcement, accepts the tokens signed after the
+/// switch with no further fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announced_key_validates_after_the_switch_without_a_refetch() {
+    let h = Harness::start().await;
+    let clock = Clock::manual(system_now());
+    let v = Validator::new(emu_builder(&h).clock(clock.clone()).build().unwrap());
+
+    let before = h.daemon_token("api://contoso-api/.default").await;
+    let r = h.admin().post("/keys/rotate", json!({})).await;
+    assert_eq!(r.status(), 200);
+    let announced: Value = r.json().await.unwrap();
+    let delay = announced["activates_in_seconds"].as_u64().unwrap();
+    assert!(
+        delay > 300,
+        "the default delay outlasts the 5-minute throttle"
+    );
+    // The first (and only) fetch, right after the announcement.
+    v.validate(&before).await.unwrap();
+    assert_eq!(v.jwks().fetch_count(), 1);
+
+    // Both clocks pass the switch; the emulator now signs with the announced key.
+    h.advance_clock(delay).await;
+    clock.advance(delay as i64);
+    let after = h.daemon_token("api://contoso-api/.default").await;
+    let kid = entra_jose::decode_unverified(&after)
+        .unwrap()
+        .header_str("kid")
+        .map(str::to_string);
+    assert_eq!(kid.as_deref(), announced["kid"].as_str());
+    v.validate(&after).await.unwrap();
+    v.validate(&before).await.unwrap();
+    assert_eq!(v.jwks().fetch_count(), 1, "no refetch for the new key");
+    assert_eq!(v.stats().jwks_fetches, 1);
     h.stop().await;
 }
