@@ -121,6 +121,30 @@ pub struct Emulator {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Binds the emulator's listener, and `[::1]` on the same port too when binding
+/// 127.0.0.1 (`localhost` may resolve to ::1 first).
+async fn bind_listeners(
+    bind: IpAddr,
+    port: u16,
+) -> Result<(Vec<tokio::net::TcpListener>, SocketAddr), StartError> {
+    let err = |source| StartError::Bind { bind, port, source };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(bind, port))
+        .await
+        .map_err(err)?;
+    let addr = listener.local_addr().map_err(err)?;
+    let mut listeners = vec![listener];
+    if bind == IpAddr::V4(Ipv4Addr::LOCALHOST)
+        && let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            addr.port(),
+        ))
+        .await
+    {
+        listeners.push(l6);
+    }
+    Ok((listeners, addr))
+}
+
 impl Emulator {
     /// Loads (or creates) the state directory, binds, starts serving, writes `ready.json`.
     pub async fn start(opts: Options) -> Result<Self, StartError> {
@@ -135,29 +159,7 @@ impl Emulator {
                 .await
                 .map_err(|e| StartError::Internal(e.to_string()))??
         };
-        let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.bind, opts.port))
-            .await
-            .map_err(|source| StartError::Bind {
-                bind: opts.bind,
-                port: opts.port,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            bind: opts.bind,
-            port: opts.port,
-            source,
-        })?;
-        let mut listeners = vec![listener];
-        // `localhost` may resolve to ::1 first; listen there too when binding loopback.
-        if opts.bind == IpAddr::V4(Ipv4Addr::LOCALHOST)
-            && let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
-                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-                addr.port(),
-            ))
-            .await
-        {
-            listeners.push(l6);
-        }
+        let (listeners, addr) = bind_listeners(opts.bind, opts.port).await?;
         let host = format!("localhost:{}", addr.port());
         let _ = state.default_host.set(host.clone());
         let authority = format!("{}://{host}", state.scheme);
