@@ -207,6 +207,91 @@ def test_node_accepts_the_intercept_ca(proxied):
     assert "intercept CA" in got["issuer"], got
 
 
+GO_GET = r"""package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	r, err := http.Get(os.Args[1]) // net/http: HTTPS_PROXY, NO_PROXY; crypto/x509: SSL_CERT_FILE
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(2)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	fmt.Printf("%d %s\n", r.StatusCode, b)
+}
+"""
+
+JAVA_GET = """import java.net.ProxySelector;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+
+public class Get {
+    public static void main(String[] args) throws Exception {
+        // The default proxy selector reads -Dhttps.proxyHost / -Dhttps.proxyPort.
+        HttpClient c = HttpClient.newBuilder().proxy(ProxySelector.getDefault()).build();
+        HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create(args[0])).build(),
+            HttpResponse.BodyHandlers.ofString());
+        System.out.println(r.statusCode() + " " + r.body());
+    }
+}
+"""
+
+
+def _check_discovery_output(out: subprocess.CompletedProcess) -> None:
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    status, body = out.stdout.strip().split(" ", 1)
+    assert status == "200", out.stdout[-2000:]
+    assert json.loads(body)["issuer"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+
+
+def test_go_accepts_the_intercept_ca_through_the_proxy(proxied, tmp_path):
+    """Go's net/http and crypto/x509 with only HTTPS_PROXY, NO_PROXY and SSL_CERT_FILE."""
+    go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
+    if go is None:
+        pytest.skip("go is not installed")
+    src = tmp_path / "get.go"
+    src.write_text(GO_GET)
+    p = proxied.ready["proxy"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache"),
+           "GO111MODULE": "off", "HTTPS_PROXY": p["url"], "NO_PROXY": "127.0.0.1,localhost,::1",
+           "SSL_CERT_FILE": p["ca_bundle"]}
+    out = subprocess.run([go, "run", str(src), f"{PUBLIC}/{es.TENANT}/v2.0/.well-known/openid-configuration"],
+                         capture_output=True, text=True, env=env, timeout=240)
+    _check_discovery_output(out)
+
+
+def test_java_accepts_the_intercept_ca_from_a_truststore(proxied, tmp_path):
+    """Java reads no proxy or CA variable: the recipe of docs/emulator.md (keytool
+    truststore, -Dhttps.proxyHost/-Port) with its PKIX validator on the constrained CA."""
+    java, keytool = shutil.which("java"), shutil.which("keytool")
+    if java is None or keytool is None:
+        pytest.skip("a JDK (java, keytool) is not installed")
+    p = proxied.ready["proxy"]
+    store = tmp_path / "dev.p12"
+    imp = subprocess.run([keytool, "-importcert", "-alias", "entrakit-intercept", "-file", p["ca_file"],
+                          "-keystore", str(store), "-storetype", "PKCS12", "-storepass", "changeit", "-noprompt"],
+                         capture_output=True, text=True, timeout=60)
+    assert imp.returncode == 0, imp.stdout + imp.stderr
+    src = tmp_path / "Get.java"
+    src.write_text(JAVA_GET)
+    proxy = p["url"].removeprefix("http://")
+    host, port = proxy.rsplit(":", 1)
+    out = subprocess.run([java, f"-Dhttps.proxyHost={host}", f"-Dhttps.proxyPort={port}",
+                          f"-Djavax.net.ssl.trustStore={store}", "-Djavax.net.ssl.trustStorePassword=changeit",
+                          str(src), f"{PUBLIC}/{es.TENANT}/v2.0/.well-known/openid-configuration"],
+                         capture_output=True, text=True, timeout=180, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    _check_discovery_output(out)
+
+
 NETNS_DRIVER = r"""
 import json, os, subprocess, sys, time, pathlib
 sys.path.insert(0, sys.argv[1])
