@@ -173,6 +173,61 @@ def test_curl_accepts_the_intercept_ca(proxied):
     assert json.loads(out.stdout)["issuer"] == f"{PUBLIC}/{es.TENANT}/v2.0"
 
 
+def _leaf_signed_with_the_intercept_key(emu: es.Emulator, name: str, path) -> None:
+    """A leaf for `name` signed with the intercept CA's own key, as a thief of the key
+    could make one (the proxy itself never mints one outside its table)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    p = emu.ready["proxy"]
+    ca = x509.load_pem_x509_certificate(open(p["ca_file"], "rb").read())
+    key_file = es.Path(p["ca_file"]).with_name("intercept-ca-key.pem")
+    ca_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    try:
+        san = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        san = x509.DNSName(name)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_openssl_refuses_other_names_even_from_the_intercept_key(proxied, tmp_path):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    ca_file = proxied.ready["proxy"]["ca_file"]
+
+    def verify(name: str) -> subprocess.CompletedProcess:
+        leaf = tmp_path / f"{name.replace(':', '_')}.pem"
+        _leaf_signed_with_the_intercept_key(proxied, name, leaf)
+        return subprocess.run([openssl, "verify", "-CAfile", ca_file, "-purpose", "sslserver", str(leaf)],
+                              capture_output=True, text=True, timeout=30)
+
+    assert verify("api.fabric.microsoft.com").returncode == 0
+    for name in ("example.com", "login.microsoftonline.com.evil.example", "93.184.215.14"):
+        out = verify(name)
+        assert out.returncode != 0, f"{name}: {out.stdout}"
+        assert "subtree violation" in (out.stdout + out.stderr), out.stdout + out.stderr
+
+
 NODE_CODE = r"""
 const http = require('http'), tls = require('tls');
 const proxy = new URL(process.env.PROXY);

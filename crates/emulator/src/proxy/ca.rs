@@ -318,3 +318,62 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::*;
+
+    /// Signs a leaf for `name` with the CA's own key, bypassing the host table (as a
+    /// thief of the key could), and asks rustls (webpki) whether it verifies.
+    fn leaf_verifies(ca: &InterceptCa, name: &str) -> bool {
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec![name.to_string()]).unwrap();
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = p.signed_by(&leaf_key, &ca.issuer, &ca.key).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls_pki_types::CertificateDer::from(ca.ca_der.clone()))
+            .unwrap();
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        )
+        .build()
+        .unwrap();
+        use rustls::client::danger::ServerCertVerifier as _;
+        verifier
+            .verify_server_cert(
+                leaf.der(),
+                &[],
+                &rustls_pki_types::ServerName::try_from(name.to_string()).unwrap(),
+                &[],
+                rustls_pki_types::UnixTime::now(),
+            )
+            .is_ok()
+    }
+
+    #[test]
+    fn even_its_key_cannot_vouch_for_other_names() {
+        let dir = std::env::temp_dir().join(format!("entra-intercept-nc-{}", uuid::Uuid::new_v4()));
+        crate::secure_fs::ensure_private_dir(&dir).unwrap();
+        let ca = InterceptCa::load_or_create(&dir).unwrap();
+        for ok in [
+            "login.microsoftonline.com",
+            "api.fabric.microsoft.com",
+            "kv1.vault.azure.net",
+        ] {
+            assert!(leaf_verifies(&ca, ok), "{ok}");
+        }
+        for refused in [
+            "example.com",
+            "login.microsoftonline.com.evil.example",
+            "microsoft.com",
+            "azure.net",
+            "93.184.215.14",
+            "::1",
+        ] {
+            assert!(!leaf_verifies(&ca, refused), "{refused}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
