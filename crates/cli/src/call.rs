@@ -24,7 +24,9 @@ EXAMPLES:
 The scope is --scope, else --resource (fabric, powerbi, graph, arm, keyvault, storage or
 a resource URL), else taken from the URL's host for graph.microsoft.com,
 api.fabric.microsoft.com, api.powerbi.com, management.azure.com, *.vault.azure.net and
-*.blob/queue/table.core.windows.net. The token comes from the default credential chain
+*.blob/queue/table.core.windows.net (and the emulator's /fabric and /powerbi on this
+machine). HTTPS_PROXY, NO_PROXY and SSL_CERT_FILE are honoured (what `entra up` prints
+for Microsoft's real hostnames). The token comes from the default credential chain
 (environment, workload identity, managed identity, Azure CLI, the `entra login` account).
 It is sent only to URL, only over HTTPS (plain HTTP only to localhost), and never printed.
 
@@ -60,7 +62,7 @@ pub(crate) fn run(args: CallArgs, global: &GlobalArgs) -> Result<(), CliError> {
     for w in &config.warnings {
         eprintln!("warning: {w}");
     }
-    let scopes = scopes(&args, &config, &host)?;
+    let scopes = scopes(&args, &config, &url, &host)?;
     let mut headers = headers(&args)?;
     let body = body(&args)?;
     if args.data.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
@@ -127,12 +129,18 @@ fn target(args: &CallArgs) -> Result<(http::Method, String, String), CliError> {
     Ok((method, url, host))
 }
 
-/// The scopes: `--scope`, else `--resource`'s, else the well-known API at `host`'s.
-fn scopes(args: &CallArgs, config: &Config, host: &str) -> Result<Vec<String>, CliError> {
+/// The scopes: `--scope`, else `--resource`'s, else the well-known API's at `url` (by its
+/// host, or the emulator's `/fabric` and `/powerbi` on this machine).
+fn scopes(
+    args: &CallArgs,
+    config: &Config,
+    url: &str,
+    host: &str,
+) -> Result<Vec<String>, CliError> {
     if !args.scope.is_empty() {
         return Ok(args.scope.clone());
     }
-    let alias = match (&args.resource, resources::for_host(host)) {
+    let alias = match (&args.resource, resources::for_url(url)) {
         (Some(r), _) => r.as_str(),
         (None, Some(known)) => known.alias,
         (None, None) => {

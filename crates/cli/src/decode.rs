@@ -244,6 +244,15 @@ impl Decoded {
                 ),
             });
         }
+        if !self.is_id_token() {
+            let aud = self.audience();
+            let fabric = crate::fabric_token::warnings(aud.as_deref(), self.str("scp"));
+            out.extend(
+                fabric
+                    .into_iter()
+                    .map(|(code, message)| Warning { code, message }),
+            );
+        }
         if let Some(target) = target {
             let aud = self.audience().unwrap_or_default();
             out.extend(match &target.app_id_uri {
@@ -412,8 +421,8 @@ pub(crate) fn render(d: &Decoded, warnings: &[Warning], now: i64, paint: Paint) 
     out.push_str("\nClaims\n");
     let s = |n: &str| d.str(n);
     if let Some(aud) = d.audience() {
-        let known = resources::for_audience(&aud)
-            .map(|r| format!(" ({})", r.name))
+        let known = crate::fabric_token::audience_note(&aud)
+            .or_else(|| resources::for_audience(&aud).map(|r| format!(" ({})", r.name)))
             .unwrap_or_default();
         field(&mut out, paint, "audience", &format!("{aud}{known}"));
     }

@@ -11,6 +11,7 @@ mod api;
 mod broker;
 mod context;
 mod driver;
+mod fabric;
 mod tokens;
 
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,10 @@ Runs, against an emulator started inside this process (nothing to install, no ne
   8. a protected API validating tokens: 200, the 403 for a missing scope, the 403 for an
      X-Tenant-ID that is not the token's tenant
   9. the classic mistake: an authorization code sent as a bearer token, caught and explained
+ 10. Microsoft Fabric and Power BI, served locally: a user's workspaces page by page, a
+     service principal's (only those it is a member of)
+ 11. the same mistake against Fabric: its exact 401 InvalidToken for the code, then the
+     code redeemed and the call repeated
 
 Exit code: 0 when every step did what it should, 1 otherwise.
 
@@ -61,7 +66,7 @@ type StepFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
 type StepFn = fn(Arc<Ctx>) -> StepFuture;
 
-const STEPS: [(&str, StepFn); 9] = [
+const STEPS: [(&str, StepFn); 11] = [
     ("Service principal token", |c| {
         Box::pin(tokens::service_principal(c))
     }),
@@ -80,6 +85,12 @@ const STEPS: [(&str, StepFn); 9] = [
     ("Protected API", |c| Box::pin(api::protected_api(c))),
     ("Code sent as a bearer", |c| {
         Box::pin(api::code_as_bearer(c))
+    }),
+    ("Fabric and Power BI", |c| {
+        Box::pin(fabric::fabric_and_power_bi(c))
+    }),
+    ("Code sent to Fabric", |c| {
+        Box::pin(fabric::code_sent_to_fabric(c))
     }),
 ];
 
@@ -112,7 +123,10 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
             "entra demo: the user scenarios against an emulator in this process ({authority}, started in {} ms)\n",
             started.elapsed().as_millis()
         );
-        println!("  #  {:<27} {:<6} {:>8}  detail", "step", "result", "time");
+        println!(
+            "  {:>2}  {:<27} {:<6} {:>8}  detail",
+            "#", "step", "result", "time"
+        );
     }
     let results = run_steps(&ctx, args.json).await;
     let failed = results.iter().filter(|r| r["ok"] == false).count();
@@ -164,7 +178,11 @@ async fn run_steps(ctx: &Arc<Ctx>, json: bool) -> Vec<Value> {
                 Ok(d) => ("ok", d.as_str()),
                 Err(e) => ("FAILED", e.as_str()),
             };
-            println!("  {}  {name:<27} {mark:<6} {:>5.0} ms  {detail}", i + 1, ms);
+            println!(
+                "  {:>2}  {name:<27} {mark:<6} {:>5.0} ms  {detail}",
+                i + 1,
+                ms
+            );
         }
         results.push(json!({
             "step": i + 1,
@@ -197,6 +215,7 @@ mod tests {
             ("demo/broker.rs", include_str!("demo/broker.rs")),
             ("demo/context.rs", include_str!("demo/context.rs")),
             ("demo/driver.rs", include_str!("demo/driver.rs")),
+            ("demo/fabric.rs", include_str!("demo/fabric.rs")),
             ("demo/tokens.rs", include_str!("demo/tokens.rs")),
         ]
         .into_iter()

@@ -14,6 +14,7 @@ mod credential;
 mod environment;
 mod explain;
 mod report;
+mod service_errors;
 mod token_cache;
 mod validation;
 

@@ -30,6 +30,7 @@ mod dev;
 mod doctor;
 mod emulator;
 mod exit;
+mod fabric_token;
 mod login;
 mod outcome;
 mod percent;

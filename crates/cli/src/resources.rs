@@ -96,6 +96,32 @@ pub(crate) fn for_host(host: &str) -> Option<&'static KnownResource> {
     Some(by_alias(alias))
 }
 
+/// The API a URL is for: by its host (see [`for_host`]), or, on this machine, by the
+/// path prefix under which the emulator serves Microsoft's APIs (`/fabric/...`,
+/// `/powerbi/...`), so `entra call https://localhost:8443/fabric/v1/workspaces` needs no
+/// `--resource`.
+pub(crate) fn for_url(url: &str) -> Option<&'static KnownResource> {
+    let uri: http::Uri = url.parse().ok()?;
+    let host = uri.host()?.to_ascii_lowercase();
+    if let Some(known) = for_host(&host) {
+        return Some(known);
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare == "localhost"
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return None;
+    }
+    let first = uri.path().trim_start_matches('/').split('/').next()?;
+    match first {
+        "fabric" => Some(by_alias("fabric")),
+        "powerbi" => Some(by_alias("powerbi")),
+        _ => None,
+    }
+}
+
 /// The known API a token with audience `aud` is for (a trailing `/` ignored).
 pub(crate) fn for_audience(aud: &str) -> Option<&'static KnownResource> {
     let aud = aud.trim_end_matches('/');
@@ -159,6 +185,21 @@ mod tests {
             "storage"
         );
         assert!(for_host("example.com").is_none());
+        let alias = |u: &str| for_url(u).map(|r| r.alias);
+        assert_eq!(
+            alias("https://api.fabric.microsoft.com/v1/workspaces"),
+            Some("fabric")
+        );
+        assert_eq!(
+            alias("https://localhost:8443/fabric/v1/workspaces"),
+            Some("fabric")
+        );
+        assert_eq!(
+            alias("https://127.0.0.1:8443/powerbi/v1.0/myorg/groups"),
+            Some("powerbi")
+        );
+        assert_eq!(alias("https://example.com/fabric/v1/workspaces"), None);
+        assert_eq!(alias("https://localhost:8443/other"), None);
         assert_eq!(
             for_audience("https://graph.microsoft.com/").unwrap().alias,
             "graph"

@@ -8,6 +8,8 @@
 mod build;
 mod config;
 mod model;
+mod workspaces;
+mod workspaces_build;
 
 pub(crate) use build::{LoadContext, load};
 pub use config::{
@@ -18,6 +20,8 @@ pub use config::{
 pub(crate) use model::{
     App, CONSUMERS_TENANT_ID, Directory, GRAPH_APP_ID, ManagedIdentity, Tenant, User,
 };
+pub(crate) use workspaces::{ITEM_TYPES, Member, Workspace};
+pub use workspaces::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 
 #[cfg(test)]
 mod tests {
@@ -149,6 +153,35 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} leaked through Debug");
         }
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn workspace_entries_are_checked() {
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
+        assert_eq!(dir.workspaces.len(), 7);
+        for (from, to, key) in [
+            (
+                "principal = \"bob@contoso.onmicrosoft.com\"",
+                "principal = \"carol@contoso.onmicrosoft.com\"",
+                "members[1].principal",
+            ),
+            ("role = \"Viewer\"", "role = \"Owner\"", "members[0].role"),
+            (
+                "type = \"Eventhouse\"",
+                "type = \"Spreadsheet\"",
+                "items[0].type",
+            ),
+            (
+                "fabric_page_size = 3",
+                "fabric_page_size = 0",
+                "settings.fabric_page_size",
+            ),
+        ] {
+            let text = DEFAULT_DIRECTORY_TOML.replacen(from, to, 1);
+            assert_ne!(text, DEFAULT_DIRECTORY_TOML, "{from}");
+            let err = build(&text).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -92,6 +92,7 @@ pub use directory::{
     DirectoryConfig, FederatedCredentialConfig, GroupConfig, ManagedIdentityConfig,
     PreAuthorizedConfig, SecretConfig, Settings, TenantConfig, UserConfig,
 };
+pub use directory::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 pub use discovery::mint_federated;
 pub use keys::KeyError;
 pub use options::{BrokerReady, NO_PROXY, Options, ProxyReady, Ready, default_state_dir};

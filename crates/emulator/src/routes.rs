@@ -118,6 +118,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .nest("/admin", admin)
         .merge(crate::dashboard::router())
         .route("/common/userrealm/{user}", get(discovery::user_realm))
+        .merge(crate::services::router())
         .fallback(discovery::not_found)
         .layer(axum::middleware::map_response(entra_shaped_rejections))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -9,8 +9,18 @@
 //! roles, and answers in that service's own error shape.
 
 mod auth;
+mod fabric;
+mod powerbi;
+mod router;
+mod workspace_access;
 
+#[allow(
+    unused_imports,
+    reason = "TokenCheck is for the services merged separately"
+)]
 pub(crate) use auth::{ServiceAuth, TokenCheck};
+
+pub(crate) use router::router;
 
 /// Where each service is mounted on the emulator's router. The proxy's host table maps
 /// Microsoft's hostnames to these.
@@ -20,7 +30,9 @@ pub(crate) mod prefix {
     /// Power BI REST API (`api.powerbi.com`).
     pub(crate) const POWER_BI: &str = "/powerbi";
     /// Microsoft Graph (`graph.microsoft.com`).
+    #[allow(dead_code, reason = "mounted by the Graph service, merged separately")]
     pub(crate) const GRAPH: &str = "/graph";
     /// Azure Resource Manager (`management.azure.com`).
+    #[allow(dead_code, reason = "mounted by the ARM service, merged separately")]
     pub(crate) const ARM: &str = "/arm";
 }

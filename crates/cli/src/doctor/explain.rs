@@ -7,6 +7,7 @@ use entra_identity::EntraErrorResponse;
 use serde_json::json;
 
 use super::report::first_sentence;
+use super::service_errors::{self, ServiceError};
 use crate::aadsts;
 use crate::exit::{CliError, FAILURE};
 use crate::term::Paint;
@@ -36,7 +37,11 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
         }
     }
     let api = aadsts::api_messages(&text);
-    let explained = codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty();
+    // A code entra has no entry for is shown only when nothing else explains the text.
+    let service = service_errors::recognise(&text)
+        .filter(|s| s.known || (api.is_empty() && codes.is_empty()));
+    let explained =
+        codes.iter().any(|c| aadsts::lookup(*c).is_some()) || !api.is_empty() || service.is_some();
     if as_json {
         let v = json!({
             "entra": entra.as_ref().map(|e| json!({
@@ -51,14 +56,21 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
                 None => json!({"code": c, "known": false, "more": more_url(*c)}),
             }).collect::<Vec<_>>(),
             "api": api.iter().map(|m| json!({"title": m.title, "meaning": m.meaning, "action": m.action})).collect::<Vec<_>>(),
+            "service": service.as_ref().map(|s| json!({"service": s.service, "code": s.code, "request_id": s.request_id, "meaning": s.meaning, "action": s.action})),
             "explained": explained,
         });
         println!("{v:#}");
     } else {
-        print!(
-            "{}",
-            render_explanation(entra.as_ref(), &codes, &api, Paint::stdout())
-        );
+        let paint = Paint::stdout();
+        if let Some(s) = &service {
+            print!("{}", render_service(s, paint));
+        }
+        if service.is_none() || !codes.is_empty() || !api.is_empty() {
+            print!(
+                "{}",
+                render_explanation(entra.as_ref(), &codes, &api, paint)
+            );
+        }
     }
     if explained {
         Ok(())
@@ -66,6 +78,23 @@ pub(super) fn explain(arg: &str, as_json: bool) -> Result<(), CliError> {
         // The explanation says nothing was found.
         Err(CliError::silent(FAILURE))
     }
+}
+
+/// A Fabric or Power BI error: what the service said, what it means, what to do.
+fn render_service(s: &ServiceError, paint: Paint) -> String {
+    let mut out = format!(
+        "{} {}\n",
+        paint.bold(&format!("{} said:", s.service)),
+        s.code
+    );
+    if let Some(id) = &s.request_id {
+        out.push_str(&format!(
+            "  request id {id} (give it to Microsoft support)\n"
+        ));
+    }
+    out.push_str(&format!("  means  {}\n", s.meaning));
+    out.push_str(&format!("  do     {}\n\n", s.action));
+    out
 }
 
 fn more_url(code: u32) -> String {

@@ -27,7 +27,9 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
             "Managed identity",
             "Token broker",
             "Protected API",
-            "Code sent as a bearer"
+            "Code sent as a bearer",
+            "Fabric and Power BI",
+            "Code sent to Fabric"
         ]
     );
     assert!(steps.iter().all(|s| s["ok"] == true), "{text}");
@@ -43,6 +45,18 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
             .as_str()
             .unwrap()
             .contains("this looks like an authorization code")
+    );
+    let fabric = steps[9]["detail"].as_str().unwrap();
+    assert!(
+        fabric.contains("alice: 5 Fabric workspaces in 2 pages")
+            && fabric.contains("only its own: Sales, Automation"),
+        "{fabric}"
+    );
+    let seed = steps[10]["detail"].as_str().unwrap();
+    assert!(
+        seed.contains(r#"401 {"errorCode":"InvalidToken","message":"Access token is invalid"}"#)
+            && seed.contains("redeemed first: 200, 5 workspaces"),
+        "{seed}"
     );
     // No token, code or secret is printed.
     for secret in ["eyJ", "daemon-dev-secret", "alice-dev-password"] {
@@ -78,8 +92,10 @@ fn demo_runs_every_scenario_against_its_own_emulator() {
             "6 Managed identity ok",
             "7 Token broker ok",
             "8 Protected API ok",
-            "9 Code sent as a bearer ok"
+            "9 Code sent as a bearer ok",
+            "10 Fabric and Power BI ok",
+            "11 Code sent to Fabric ok"
         ]
     );
-    assert!(text.contains("9 of 9 steps ok"), "{text}");
+    assert!(text.contains("11 of 11 steps ok"), "{text}");
 }

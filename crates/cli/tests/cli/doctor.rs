@@ -330,6 +330,37 @@ AADSTS50076 (interaction_required)
     assert!(out.stdout.contains("an authorization code (0.A...)"));
     assert!(out.stdout.contains("for another audience"));
 
+    // Fabric's own body for seed 001 (the code sent as the bearer): named, with the hint.
+    let seed = r#"{"requestId":"8f49a868-987f-4716-80fd-600edd835419","errorCode":"InvalidToken","message":"Access token is invalid"}"#;
+    let out = explain(&dir, "-", Some(seed)).await;
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout.starts_with(
+            "Fabric said: InvalidToken\n  request id 8f49a868-987f-4716-80fd-600edd835419"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Did you send the authorization code instead of the access token?")
+    );
+    assert!(out.stdout.contains("entra decode"));
+    // Power BI's expired-token body (a 403).
+    let out = explain(
+        &dir,
+        "-",
+        Some(r#"{"error":{"code":"TokenExpired","message":"Access token has expired, resubmit with a new access token"}}"#),
+    )
+    .await;
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout.starts_with("Power BI said: TokenExpired\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("403"));
+
     // Unknown: said so, exit 1.
     let out = explain(&dir, "AADSTS99999999: something new", None).await;
     assert_eq!(out.code, Some(1));

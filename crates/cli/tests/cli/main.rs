@@ -14,6 +14,7 @@ mod decode;
 mod demo;
 mod doctor;
 mod emulator;
+mod fabric;
 mod login;
 mod token;
 mod up;

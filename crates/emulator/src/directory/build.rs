@@ -146,6 +146,7 @@ impl Directory {
             apps,
             managed_identities: Vec::new(),
             users: Vec::new(),
+            workspaces: Vec::new(),
             app_index,
             uri_index,
         };
@@ -167,6 +168,8 @@ impl Directory {
             let user = dir.build_user(i, u, ctx)?;
             dir.users.push(user);
         }
+        let invalid = |span, key, message| ctx.invalid(span, key, message);
+        dir.workspaces = super::workspaces_build::build(&config.workspaces, &dir, &invalid)?;
         Ok(dir)
     }
 

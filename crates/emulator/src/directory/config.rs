@@ -75,6 +75,9 @@ pub struct Settings {
     /// only: the click signs in without a password). Off unless set; `entra up` sets it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dev_user_picker: bool,
+    /// Page size of the local Fabric API's lists (`continuationToken` past it).
+    #[serde(default = "d_page")]
+    pub fabric_page_size: u64,
 }
 
 fn d_code() -> u64 {
@@ -105,6 +108,10 @@ fn d_rollover() -> u64 {
     600
 }
 
+fn d_page() -> u64 {
+    100
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -117,6 +124,7 @@ impl Default for Settings {
             key_grace_seconds: d_grace(),
             key_rollover_delay_seconds: d_rollover(),
             dev_user_picker: false,
+            fabric_page_size: d_page(),
         }
     }
 }
@@ -357,6 +365,9 @@ pub struct DirectoryConfig {
     /// Users.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Fabric workspaces (Power BI groups) with their members and items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspaces: Vec<super::workspaces::WorkspaceConfig>,
 }
 
 impl DirectoryConfig {

@@ -168,6 +168,8 @@ pub(crate) struct Directory {
     pub(crate) managed_identities: Vec<ManagedIdentity>,
     /// Users.
     pub(crate) users: Vec<User>,
+    /// Fabric workspaces (Power BI groups) and their items.
+    pub(crate) workspaces: Vec<super::workspaces::Workspace>,
     pub(super) app_index: HashMap<String, usize>,
     /// (lower-cased App ID URI, app index), longest first.
     pub(super) uri_index: Vec<(String, usize)>,

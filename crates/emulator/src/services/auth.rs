@@ -10,7 +10,7 @@
 //! resource app) and rebuilt when the published key set changes (rotation).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use entra_validate::{Authority, Clock, Principal, ValidationError, Validator, ValidatorConfig};
