@@ -1,11 +1,12 @@
 """Real hostnames, unmodified code: the emulator's HTTPS proxy (`--proxy-port`).
 
-MSAL Python with its *default* authority (`https://login.microsoftonline.com/{tenant}`)
-and nothing but HTTPS_PROXY / NO_PROXY / REQUESTS_CA_BUNDLE set gets a token from the
-emulator; OpenSSL (Python, curl) and Node accept the name-constrained intercept CA;
-other hosts are refused. One test runs the emulator and the client in a network
-namespace of their own (`unshare --net`, only `lo`), so the flow provably needs no
-route off the machine.
+MSAL Python, azure-identity and @azure/identity with their *default* authority
+(`https://login.microsoftonline.com/{tenant}`) and nothing but HTTPS_PROXY / NO_PROXY and
+the CA bundle set get tokens from the emulator, and seed 000's Fabric call by its real
+URL answers 200; OpenSSL (Python, curl, Node), Go and Java accept the name-constrained
+intercept CA, and OpenSSL refuses other names even signed with its key; other hosts are
+refused. One test runs the emulator and seed 000's code in a network namespace of their
+own (`unshare --net`, only `lo`), so the flow provably needs no route off the machine.
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ MSAL_CODE = textwrap.dedent(
     )
     r = app.acquire_token_for_client(scopes=["{es.API_DEFAULT}"])
     print(json.dumps({{k: r.get(k) for k in ("access_token", "error", "error_description")}}))
+    """
+)
+
+
+# Seed 000's shape: the default authority, then Fabric by its real URL.
+FABRIC_CODE = textwrap.dedent(
+    f"""
+    import json, msal, requests
+    app = msal.ConfidentialClientApplication(
+        "{es.DAEMON}", client_credential="{es.DAEMON_SECRET}",
+        authority="https://login.microsoftonline.com/{es.TENANT}",
+    )
+    r = app.acquire_token_for_client(scopes=["https://api.fabric.microsoft.com/.default"])
+    resp = requests.get("https://api.fabric.microsoft.com/v1/workspaces",
+                        headers={{"Authorization": "Bearer " + r["access_token"]}}, timeout=30)
+    print(json.dumps({{"status": resp.status_code, "body": resp.json()}}))
     """
 )
 
@@ -147,6 +164,14 @@ def test_azure_identity_node_default_authority_through_the_proxy(proxied):
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     token = json.loads(out.stdout.strip().splitlines()[-1])["access_token"]
     assert jwt.decode(token, options={"verify_signature": False})["iss"] == f"{PUBLIC}/{es.TENANT}/v2.0"
+
+
+def test_seed_000_fabric_by_its_real_url(proxied):
+    out = es.run_python(FABRIC_CODE, _env(proxied))
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["status"] == 200, got
+    assert got["body"]["value"], got
 
 
 def test_other_hosts_are_refused(proxied):
@@ -366,8 +391,8 @@ print(json.dumps({"ifaces": ifaces, "rc": out.returncode, "stdout": out.stdout, 
 
 
 def test_no_route_off_the_machine_is_needed():
-    """The emulator, its proxy and MSAL in a fresh network namespace whose only
-    interface is `lo`: no packet can leave, and the token is still issued."""
+    """The emulator, its proxy and seed 000's code (MSAL, then Fabric) in a fresh network
+    namespace whose only interface is `lo`: no packet can leave, and both still work."""
     unshare = shutil.which("unshare")
     probe = subprocess.run([unshare, "--net", "true"], capture_output=True) if unshare else None
     if probe is None or probe.returncode != 0 or shutil.which("ip") is None:
@@ -375,7 +400,7 @@ def test_no_route_off_the_machine_is_needed():
     state = es.mkdtemp("entra-proxy-netns-")
     try:
         out = subprocess.run(
-            [unshare, "--net", sys.executable, "-c", NETNS_DRIVER, str(es.INTEROP), str(state / "emu"), MSAL_CODE],
+            [unshare, "--net", sys.executable, "-c", NETNS_DRIVER, str(es.INTEROP), str(state / "emu"), FABRIC_CODE],
             capture_output=True, text=True, timeout=180, cwd=str(es.INTEROP),
         )
     finally:
@@ -385,4 +410,4 @@ def test_no_route_off_the_machine_is_needed():
     assert got["ifaces"] == ["lo"], got
     assert got["rc"] == 0, got
     result = json.loads(got["stdout"].strip().splitlines()[-1])
-    assert result.get("access_token"), result
+    assert result["status"] == 200 and result["body"]["value"], result

@@ -473,3 +473,47 @@ async fn served_hosts_need_no_name_resolution() {
         "{counters}"
     );
 }
+
+#[tokio::test]
+async fn fabric_through_the_proxy_end_to_end() {
+    // Seed 000's calls with their real URLs: a token from login.microsoftonline.com,
+    // then https://api.fabric.microsoft.com/v1/workspaces, both through the proxy.
+    let h = start().await;
+    let c = proxied_client(&h);
+    let body: Value = c
+        .post(format!(
+            "https://login.microsoftonline.com/{CONTOSO}/oauth2/v2.0/token"
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", "https://api.fabric.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().expect("a token");
+    let resp = c
+        .get("https://api.fabric.microsoft.com/v1/workspaces")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert!(!v["value"].as_array().unwrap().is_empty(), "{v}");
+    // A code (or anything else) as the bearer: Fabric's own 401, from the same route.
+    let bad = c
+        .get("https://api.fabric.microsoft.com/v1/workspaces")
+        .bearer_auth("0.AXkAnot-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let e: Value = bad.json().await.unwrap();
+    assert_eq!(e["errorCode"], "InvalidToken");
+}
