@@ -61,6 +61,11 @@ pub(crate) struct EmulatorArgs {
     /// Serve plain HTTP. MSAL and azure-identity refuse http:// authorities; for curl only.
     #[arg(long)]
     danger_plain_http: bool,
+    /// Also run the HTTPS proxy that serves login.microsoftonline.com,
+    /// api.fabric.microsoft.com and the other Microsoft hosts from the emulator, on this
+    /// port (0: a free one); `entra up` runs it by default.
+    #[arg(long, env = "ENTRA_PROXY_PORT")]
+    proxy_port: Option<u16>,
     /// Keep the last N requests to the token, device-code, authorize and managed-identity
     /// endpoints, secrets redacted, for `GET /admin/requests` (at most 1000; 0: off).
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -204,6 +209,7 @@ fn serve(args: EmulatorArgs, state_dir: PathBuf) -> Result<(), CliError> {
             token_lifetime: args.token_lifetime,
             key_rollover_delay: args.key_rollover_delay,
             danger_plain_http: args.danger_plain_http,
+            proxy_port: args.proxy_port,
             record_requests: args.record_requests,
             ..Default::default()
         };
@@ -269,7 +275,7 @@ fn print_ready(ready: &entra_emulator::Ready) {
 
 pub(crate) fn shell_quote(s: &str) -> String {
     if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/:._-".contains(&b))
+        .all(|b| b.is_ascii_alphanumeric() || b"/:._-,".contains(&b))
     {
         s.to_string()
     } else {

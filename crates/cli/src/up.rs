@@ -23,6 +23,15 @@ emulator's dashboard (/dashboard: directory, sign-in and token events, counters,
 key rotation), and turns on the sign-in page's development user picker. Stop with
 Ctrl-C (or SIGTERM); ready.json is removed on the way out.
 
+It also runs an HTTPS proxy (127.0.0.1:3128; --without-proxy: none) so code that names
+Microsoft's real hosts runs unmodified: HTTPS_PROXY sends https://login.microsoftonline.com,
+https://api.fabric.microsoft.com, https://management.azure.com, https://graph.microsoft.com,
+https://api.powerbi.com and https://<vault>.vault.azure.net to the emulator, with
+certificates from a second local CA that can vouch for those names only; every other host
+is refused (403) and nothing leaves the machine. SSL_CERT_FILE, REQUESTS_CA_BUNDLE,
+CURL_CA_BUNDLE and NODE_EXTRA_CA_CERTS then name one bundle with both CAs
+(ca-bundle.pem). SECURITY.md says what trusting it means and how to stop.
+
 Development identities (public: never use them for anything real):
   tenant             contoso.onmicrosoft.com  c0ffee00-0000-4000-8000-000000000001
   users              alice@contoso.onmicrosoft.com / alice-dev-password (also bob, mfa)
@@ -52,6 +61,14 @@ pub(crate) struct UpArgs {
     /// The broker's port (default 8079; 0 when --port is 0, so tests get free ports).
     #[arg(long, env = "ENTRA_BROKER_PORT")]
     broker_port: Option<u16>,
+    /// The HTTPS proxy's port: it serves login.microsoftonline.com,
+    /// api.fabric.microsoft.com and the other Microsoft hosts from the emulator, refusing
+    /// every other host (default 3128; 0 when --port is 0).
+    #[arg(long, env = "ENTRA_PROXY_PORT")]
+    proxy_port: Option<u16>,
+    /// Do not run the proxy (and do not print HTTPS_PROXY).
+    #[arg(long, conflicts_with = "proxy_port")]
+    without_proxy: bool,
 }
 
 pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
@@ -60,11 +77,16 @@ pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
         .unwrap_or_else(entra_emulator::default_state_dir);
     let runtime = crate::term::multi_thread_runtime()?;
     runtime.block_on(async move {
+        let proxy_port = (!args.without_proxy).then(|| {
+            args.proxy_port
+                .unwrap_or(if args.port == 0 { 0 } else { 3128 })
+        });
         let options = entra_emulator::Options {
             state_dir: state_dir.clone(),
             port: args.port,
             config: args.directory,
             defer_ready_file: true,
+            proxy_port,
             // Local development: the sign-in page offers the dev users as one click.
             dev_user_picker: Some(true),
             ..Default::default()
@@ -96,8 +118,14 @@ pub(crate) fn run(args: UpArgs) -> Result<(), CliError> {
             return Err(CliError::failure(e));
         }
         print!("{}", exports(&running.ready));
+        let proxy = running
+            .ready
+            .proxy
+            .as_ref()
+            .map(|p| format!(", proxy for Microsoft's hosts on {}", p.url))
+            .unwrap_or_default();
         eprintln!(
-            "entra up: emulator on {}, broker on {}; Ctrl-C stops them",
+            "entra up: emulator on {}, broker on {}{proxy}; Ctrl-C stops them",
             running.ready.authority,
             broker.imds_endpoint()
         );
@@ -142,6 +170,18 @@ fn exports(ready: &entra_emulator::Ready) -> String {
             "NODE_EXTRA_CA_CERTS",
         ]),
     );
+    if ready.proxy.is_some() {
+        section(
+            "unmodified code with Microsoft's real URLs (https://login.microsoftonline.com, https://api.fabric.microsoft.com, ...): served by the emulator through this proxy, which refuses every other host (nothing leaves this machine); the CA variables above name both local CAs",
+            &pick(&[
+                "HTTPS_PROXY",
+                "https_proxy",
+                "NO_PROXY",
+                "no_proxy",
+                "CURL_CA_BUNDLE",
+            ]),
+        );
+    }
     match &ready.broker {
         Some(b) => section(
             "managed-identity clients, served by the broker as the daemon app (App Service protocol; IMDS at this base)",
@@ -230,6 +270,34 @@ mod tests {
             daemon_certificate: String::new(),
             pid: 0,
             broker: None,
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn exports_with_the_proxy_name_the_bundle_and_the_proxy() {
+        let mut r = ready();
+        let before = exports(&r);
+        assert!(before.contains("export SSL_CERT_FILE=/nonexistent/ca.pem\n"));
+        assert!(!before.contains("HTTPS_PROXY"));
+        r.proxy = Some(entra_emulator::ProxyReady {
+            url: "http://127.0.0.1:3128".into(),
+            ca_file: "/nonexistent/intercept-ca.pem".into(),
+            ca_bundle: "/nonexistent/ca-bundle.pem".into(),
+        });
+        let out = exports(&r);
+        for line in [
+            "export HTTPS_PROXY=http://127.0.0.1:3128\n",
+            "export https_proxy=http://127.0.0.1:3128\n",
+            "export NO_PROXY=127.0.0.1,localhost,::1\n",
+            "export no_proxy=127.0.0.1,localhost,::1\n",
+            "export SSL_CERT_FILE=/nonexistent/ca-bundle.pem\n",
+            "export REQUESTS_CA_BUNDLE=/nonexistent/ca-bundle.pem\n",
+            "export CURL_CA_BUNDLE=/nonexistent/ca-bundle.pem\n",
+            "export NODE_EXTRA_CA_CERTS=/nonexistent/ca-bundle.pem\n",
+            "export AZURE_AUTHORITY_HOST=https://localhost:1\n",
+        ] {
+            assert!(out.contains(line), "{line} missing from:\n{out}");
         }
     }
 

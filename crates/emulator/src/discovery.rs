@@ -7,8 +7,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::client_base::ClientBase;
 use crate::errors::EntraError;
 use crate::keys::KeyError;
+use crate::proxy::hosts::{LOGIN_HOSTS, PUBLIC_LOGIN_BASE};
 use crate::request::TenantSel;
 use crate::state::AppState;
 
@@ -39,10 +41,11 @@ fn base_and_issuer_tenant(
     st: &AppState,
     tenant: &str,
     headers: &HeaderMap,
+    base: ClientBase,
 ) -> Result<(String, String), EntraError> {
     let dir = st.dir();
     let sel = TenantSel::resolve(&dir, tenant).map_err(|e| e.correlate(headers))?;
-    Ok((st.base_url(headers), issuer_tenant(sel)))
+    Ok((base.0, issuer_tenant(sel)))
 }
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
@@ -50,8 +53,9 @@ pub(crate) async fn openid_configuration_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    base: ClientBase,
 ) -> Response {
-    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
+    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers, base) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -92,8 +96,9 @@ pub(crate) async fn openid_configuration_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    base: ClientBase,
 ) -> Response {
-    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers) {
+    let (base, iss_tid) = match base_and_issuer_tenant(&st, &tenant, &headers, base) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -108,7 +113,7 @@ pub(crate) async fn openid_configuration_v1(
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
             "scopes_supported": ["openid"],
-            "issuer": format!("{base}/{iss_tid}/"),
+            "issuer": crate::tokens::issuer_v1(&base, &iss_tid),
             "microsoft_multi_refresh_token": true,
             "authorization_endpoint": format!("{base}/{t}/oauth2/authorize"),
             "device_authorization_endpoint": format!("{base}/{t}/oauth2/devicecode"),
@@ -128,18 +133,17 @@ pub(crate) async fn openid_configuration_v1(
     )
 }
 
-fn jwks(st: &AppState, tenant: &str, headers: &HeaderMap, v2: bool) -> Response {
+fn jwks(st: &AppState, tenant: &str, headers: &HeaderMap, base: &str, v2: bool) -> Response {
     let dir = st.dir();
     let sel = match TenantSel::resolve(&dir, tenant) {
         Ok(s) => s,
         Err(e) => return e.correlate(headers).into_response(),
     };
-    let base = st.base_url(headers);
     let iss_tid = issuer_tenant(sel);
     let issuer = if v2 {
-        format!("{base}/{iss_tid}/v2.0")
+        crate::tokens::issuer_v2(base, &iss_tid)
     } else {
-        format!("{base}/{iss_tid}/")
+        crate::tokens::issuer_v1(base, &iss_tid)
     };
     let now = st.now();
     let grace = dir.settings.key_grace_seconds as i64;
@@ -156,8 +160,9 @@ pub(crate) async fn keys_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
 ) -> Response {
-    jwks(&st, &tenant, &headers, true)
+    jwks(&st, &tenant, &headers, &base, true)
 }
 
 /// `GET /{tenant}/discovery/keys` (v1).
@@ -165,20 +170,20 @@ pub(crate) async fn keys_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
 ) -> Response {
-    jwks(&st, &tenant, &headers, false)
+    jwks(&st, &tenant, &headers, &base, false)
 }
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
 pub(crate) async fn instance_discovery(
-    State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
 ) -> Response {
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let base = st.base_url(&headers);
     let host = base
         .split_once("://")
         .map(|(_, h)| h.to_string())
@@ -189,8 +194,15 @@ pub(crate) async fn instance_discovery(
         .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
         .unwrap_or(("", ""));
     // Entra answers only for its own instances (and their aliases); for this emulator
-    // those are the loopback names it listens on, on the port the client used.
-    if !is_this_instance(endpoint_host, &host) {
+    // those are the loopback names it listens on, on the port the client used, or,
+    // through the proxy, Entra's public-cloud aliases.
+    let public = base == PUBLIC_LOGIN_BASE;
+    let known = if public {
+        LOGIN_HOSTS.contains(&endpoint_host.to_ascii_lowercase().as_str())
+    } else {
+        is_this_instance(endpoint_host, &host)
+    };
+    if !known {
         return EntraError::new("invalid_instance", 50049, "Unknown or invalid instance.")
             .correlate(&headers)
             .into_response();
@@ -201,15 +213,21 @@ pub(crate) async fn instance_discovery(
         .next()
         .filter(|t| !t.is_empty())
         .unwrap_or("common");
+    // Entra's public-cloud entry prefers login.windows.net for the token cache.
+    let metadata = if public {
+        json!({
+            "preferred_network": host,
+            "preferred_cache": "login.windows.net",
+            "aliases": LOGIN_HOSTS,
+        })
+    } else {
+        json!({ "preferred_network": host, "preferred_cache": host, "aliases": [host] })
+    };
     cached_json(
         json!({
             "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),
             "api-version": "1.1",
-            "metadata": [{
-                "preferred_network": host,
-                "preferred_cache": host,
-                "aliases": [host],
-            }],
+            "metadata": [metadata],
         }),
         86400,
     )

@@ -20,6 +20,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use crate::client_base::ClientBase;
 use crate::errors::{EntraError, app_not_found, missing_field, sanitize};
 use crate::request::{TenantSel, check_form, no_store};
 use crate::state::AppState;
@@ -30,9 +31,10 @@ pub(crate) async fn token_v2(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
     body: Bytes,
 ) -> Response {
-    token(st, tenant, headers, body, false).await
+    token(st, tenant, headers, base, body, false).await
 }
 
 /// The v1 token endpoint (`resource` instead of `scope`).
@@ -40,15 +42,17 @@ pub(crate) async fn token_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
     body: Bytes,
 ) -> Response {
-    token(st, tenant, headers, body, true).await
+    token(st, tenant, headers, base, body, true).await
 }
 
 async fn token(
     st: AppState,
     tenant: String,
     headers: HeaderMap,
+    base: String,
     body: Bytes,
     v1: bool,
 ) -> Response {
@@ -67,7 +71,7 @@ async fn token(
         headers: &headers,
         form: &form,
         v1,
-        base: st.base_url(&headers),
+        base,
         now: st.now(),
     }
     .run(&grant)

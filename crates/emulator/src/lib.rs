@@ -61,6 +61,7 @@ mod assertions;
 mod authorize;
 mod body_limit;
 mod browser_guard;
+mod client_base;
 mod consent;
 mod dashboard;
 mod device_codes;
@@ -72,6 +73,7 @@ mod keys;
 mod managed_identity;
 mod options;
 mod pages;
+mod proxy;
 mod recorder;
 mod request;
 mod routes;
@@ -94,7 +96,7 @@ pub use directory::{
 pub use directory::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 pub use discovery::mint_federated;
 pub use keys::KeyError;
-pub use options::{BrokerReady, Options, Ready, default_state_dir};
+pub use options::{BrokerReady, NO_PROXY, Options, ProxyReady, Ready, default_state_dir};
 pub use secure_fs::{effective_uid, ensure_private_dir, write_private};
 pub use start::StartError;
 use state::AppState;
@@ -121,6 +123,30 @@ pub struct Emulator {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Binds the emulator's listener, and `[::1]` on the same port too when binding
+/// 127.0.0.1 (`localhost` may resolve to ::1 first).
+async fn bind_listeners(
+    bind: IpAddr,
+    port: u16,
+) -> Result<(Vec<tokio::net::TcpListener>, SocketAddr), StartError> {
+    let err = |source| StartError::Bind { bind, port, source };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(bind, port))
+        .await
+        .map_err(err)?;
+    let addr = listener.local_addr().map_err(err)?;
+    let mut listeners = vec![listener];
+    if bind == IpAddr::V4(Ipv4Addr::LOCALHOST)
+        && let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            addr.port(),
+        ))
+        .await
+    {
+        listeners.push(l6);
+    }
+    Ok((listeners, addr))
+}
+
 impl Emulator {
     /// Loads (or creates) the state directory, binds, starts serving, writes `ready.json`.
     pub async fn start(opts: Options) -> Result<Self, StartError> {
@@ -135,36 +161,15 @@ impl Emulator {
                 .await
                 .map_err(|e| StartError::Internal(e.to_string()))??
         };
-        let listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.bind, opts.port))
-            .await
-            .map_err(|source| StartError::Bind {
-                bind: opts.bind,
-                port: opts.port,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            bind: opts.bind,
-            port: opts.port,
-            source,
-        })?;
-        let mut listeners = vec![listener];
-        // `localhost` may resolve to ::1 first; listen there too when binding loopback.
-        if opts.bind == IpAddr::V4(Ipv4Addr::LOCALHOST)
-            && let Ok(l6) = tokio::net::TcpListener::bind(SocketAddr::new(
-                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-                addr.port(),
-            ))
-            .await
-        {
-            listeners.push(l6);
-        }
+        let (listeners, addr) = bind_listeners(opts.bind, opts.port).await?;
         let host = format!("localhost:{}", addr.port());
         let _ = state.default_host.set(host.clone());
         let authority = format!("{}://{host}", state.scheme);
-        let ready = Ready {
-            ca_file: tls
+        let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
+        let mut ready = Ready {
+            ca_file: ca_file
                 .as_ref()
-                .map(|t| t.ca_file.display().to_string())
+                .map(|f| f.display().to_string())
                 .unwrap_or_default(),
             admin_token: state.admin_token.clone(),
             identity_endpoint: format!("{authority}/msi/token"),
@@ -174,22 +179,34 @@ impl Emulator {
             pid: std::process::id(),
             authority,
             broker: None,
+            proxy: None,
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
         let app = routes::router(state.clone());
+        let mut tasks = Vec::new();
+        if let Some(port) = opts.proxy_port {
+            let (proxy, task) = proxy::start(
+                state.clone(),
+                app.clone(),
+                opts.bind,
+                port,
+                ca_file,
+                rx.clone(),
+            )
+            .await?;
+            ready.proxy = Some(proxy);
+            tasks.push(task);
+        }
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.server_config));
-        let tasks = listeners
-            .into_iter()
-            .map(|l| {
-                tokio::spawn(server::serve(
-                    l,
-                    acceptor.clone(),
-                    app.clone(),
-                    state.clone(),
-                    rx.clone(),
-                ))
-            })
-            .collect();
+        tasks.extend(listeners.into_iter().map(|l| {
+            tokio::spawn(server::serve(
+                l,
+                acceptor.clone(),
+                app.clone(),
+                state.clone(),
+                rx.clone(),
+            ))
+        }));
         let me = Self {
             ready,
             addr,

@@ -30,6 +30,9 @@ pub struct Options {
     /// Do not write `ready.json` at start: the embedder adds to [`Emulator::ready`](crate::Emulator::ready) (e.g.
     /// the broker `entra up` starts beside it) and calls [`Emulator::write_ready`](crate::Emulator::write_ready).
     pub defer_ready_file: bool,
+    /// Run the HTTPS proxy for Microsoft's public hostnames on this port (0: any free
+    /// one), on the same address; `None`: no proxy. See [`ProxyReady`].
+    pub proxy_port: Option<u16>,
     /// Keep the last N requests to the token, device-code, authorize and managed-identity
     /// endpoints (secrets redacted) for `GET /admin/requests`; 0 (the default) records
     /// nothing. At most 1000.
@@ -48,6 +51,7 @@ impl Default for Options {
             dev_user_picker: None,
             danger_plain_http: false,
             defer_ready_file: false,
+            proxy_port: None,
             record_requests: 0,
         }
     }
@@ -82,7 +86,26 @@ pub struct Ready {
     /// The token broker started beside the emulator (`entra up`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<BrokerReady>,
+    /// The HTTPS proxy for Microsoft's public hostnames, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyReady>,
 }
+
+/// The proxy that serves `login.microsoftonline.com`, `api.fabric.microsoft.com` and the
+/// other Microsoft hosts from the emulator (the `proxy` object of `ready.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProxyReady {
+    /// `http://127.0.0.1:PORT`, for `HTTPS_PROXY`.
+    pub url: String,
+    /// The intercept CA certificate (name-constrained to the served hosts).
+    pub ca_file: String,
+    /// One PEM file with the emulator's CA and the intercept CA: what `SSL_CERT_FILE`,
+    /// `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` and `NODE_EXTRA_CA_CERTS` name.
+    pub ca_bundle: String,
+}
+
+/// What `NO_PROXY` says: the emulator's own address and the broker stay direct.
+pub const NO_PROXY: &str = "127.0.0.1,localhost,::1";
 
 /// Where the broker `entra up` starts listens (the `broker` object of `ready.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,18 +122,35 @@ pub struct BrokerReady {
 
 impl Ready {
     /// The environment variables a user would export to point clients at the emulator.
+    /// With the proxy running, the CA variables name the bundle (both CAs), and the proxy
+    /// variables (`HTTPS_PROXY`, `NO_PROXY`, lower case too) and `CURL_CA_BUNDLE` join.
     pub fn environment(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let ca = self
+            .proxy
+            .as_ref()
+            .map_or(&self.ca_file, |p| &p.ca_bundle)
+            .clone();
+        let mut env = vec![
             ("AZURE_AUTHORITY_HOST", self.authority.clone()),
-            ("SSL_CERT_FILE", self.ca_file.clone()),
-            ("REQUESTS_CA_BUNDLE", self.ca_file.clone()),
-            ("NODE_EXTRA_CA_CERTS", self.ca_file.clone()),
+            ("SSL_CERT_FILE", ca.clone()),
+            ("REQUESTS_CA_BUNDLE", ca.clone()),
+            ("NODE_EXTRA_CA_CERTS", ca.clone()),
             ("IDENTITY_ENDPOINT", self.identity_endpoint.clone()),
             ("IDENTITY_HEADER", self.identity_header.clone()),
             (
                 "AZURE_POD_IDENTITY_AUTHORITY_HOST",
                 self.imds_endpoint.clone(),
             ),
-        ]
+        ];
+        if let Some(p) = &self.proxy {
+            env.extend([
+                ("HTTPS_PROXY", p.url.clone()),
+                ("https_proxy", p.url.clone()),
+                ("NO_PROXY", NO_PROXY.to_string()),
+                ("no_proxy", NO_PROXY.to_string()),
+                ("CURL_CA_BUNDLE", ca),
+            ]);
+        }
+        env
     }
 }

@@ -17,7 +17,7 @@ use crate::state::{AppState, FaultAction, RemoteAddr, endpoint_name};
 
 /// A connection dropped on purpose (fault injection).
 #[derive(Debug)]
-struct DroppedByFault;
+pub(crate) struct DroppedByFault;
 
 impl std::fmt::Display for DroppedByFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,7 +80,7 @@ pub(crate) async fn serve(
 }
 
 /// Serves one connection until it ends or shutdown asks it to finish gracefully.
-async fn serve_connection<I, S>(
+pub(crate) async fn serve_connection<I, S>(
     builder: hyper::server::conn::http1::Builder,
     io: I,
     service: S,
@@ -101,7 +101,7 @@ async fn serve_connection<I, S>(
     }
 }
 
-async fn handle(
+pub(crate) async fn handle(
     app: Router,
     state: AppState,
     remote: std::net::SocketAddr,

@@ -400,8 +400,10 @@ impl Inner {
         events.push_back(ev);
     }
 
-    /// `scheme://host` the client used: the Host header when it is a sane `host[:port]`,
-    /// else `localhost:PORT`. Issuers and endpoint URLs are built from it.
+    /// `scheme://host` the client used: the Host header when it is a sane `host[:port]`
+    /// that is not one of the public hosts the proxy serves (only the proxy may make the
+    /// emulator answer as Entra: [`crate::client_base`]), else `localhost:PORT`. Issuers
+    /// and endpoint URLs are built from it.
     pub(crate) fn base_url(&self, headers: &HeaderMap) -> String {
         let host = headers
             .get(axum::http::header::HOST)
@@ -411,6 +413,7 @@ impl Inner {
                     && h.len() <= 255
                     && h.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+                    && !crate::proxy::hosts::is_served(h.split(':').next().unwrap_or(h))
             })
             .map(str::to_string)
             .or_else(|| self.default_host.get().cloned())

@@ -193,7 +193,13 @@ pub(crate) fn issuer_v2(base: &str, tenant_id: &str) -> String {
 }
 
 /// v1 issuer for a tenant at `base` (Entra's is `https://sts.windows.net/{tid}/`).
+/// Reached through the proxy (base `https://login.microsoftonline.com`), it is Entra's.
 pub(crate) fn issuer_v1(base: &str, tenant_id: &str) -> String {
+    let base = if base == crate::proxy::hosts::PUBLIC_LOGIN_BASE {
+        crate::proxy::hosts::PUBLIC_V1_ISSUER_BASE
+    } else {
+        base
+    };
     format!("{base}/{tenant_id}/")
 }
 

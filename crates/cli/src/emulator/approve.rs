@@ -101,6 +101,7 @@ mod tests {
             daemon_certificate: String::new(),
             pid: 0,
             broker: None,
+            proxy: None,
         }
     }
 

@@ -53,11 +53,16 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
         [
             "AZURE_AUTHORITY_HOST",
             "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            "CURL_CA_BUNDLE",
+            "HTTPS_PROXY",
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
             "NODE_EXTRA_CA_CERTS",
+            "NO_PROXY",
             "REQUESTS_CA_BUNDLE",
             "SSL_CERT_FILE",
+            "https_proxy",
+            "no_proxy",
         ]
     );
     let authority = &exports["AZURE_AUTHORITY_HOST"];
@@ -67,6 +72,9 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
     assert!(broker.starts_with("http://127.0.0.1:"), "{text}");
     let mut normal = text.replace(authority.as_str(), "https://EMULATOR");
     normal = normal.replace(broker.as_str(), "http://BROKER");
+    let proxy = exports["HTTPS_PROXY"].clone();
+    assert!(proxy.starts_with("http://127.0.0.1:"), "{text}");
+    normal = normal.replace(proxy.as_str(), "http://PROXY");
     normal = normal.replace(&dir.join("state").display().to_string(), "STATE");
     normal = normal.replace(&exports["IDENTITY_HEADER"], "HEADER");
     let admin = normal.lines().last().unwrap().to_string();
@@ -77,9 +85,16 @@ fn up_prints_exports_that_work_and_stops_on_sigterm() {
         format!(
             "# entra, the entrakit libraries, MSAL and azure-identity (Python, Node, .NET): this authority and its CA; MSAL: disable instance discovery
 export AZURE_AUTHORITY_HOST=https://EMULATOR
-export SSL_CERT_FILE=STATE/ca.pem
-export REQUESTS_CA_BUNDLE=STATE/ca.pem
-export NODE_EXTRA_CA_CERTS=STATE/ca.pem
+export SSL_CERT_FILE=STATE/ca-bundle.pem
+export REQUESTS_CA_BUNDLE=STATE/ca-bundle.pem
+export NODE_EXTRA_CA_CERTS=STATE/ca-bundle.pem
+
+# unmodified code with Microsoft's real URLs (https://login.microsoftonline.com, https://api.fabric.microsoft.com, ...): served by the emulator through this proxy, which refuses every other host (nothing leaves this machine); the CA variables above name both local CAs
+export HTTPS_PROXY=http://PROXY
+export https_proxy=http://PROXY
+export NO_PROXY=127.0.0.1,localhost,::1
+export no_proxy=127.0.0.1,localhost,::1
+export CURL_CA_BUNDLE=STATE/ca-bundle.pem
 
 # managed-identity clients, served by the broker as the daemon app (App Service protocol; IMDS at this base)
 export IDENTITY_ENDPOINT=http://BROKER/msi/token
@@ -103,6 +118,11 @@ export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://BROKER
         exports["IDENTITY_HEADER"].as_str()
     );
     assert_eq!(ready["broker"]["metrics_url"], format!("{broker}/metrics"));
+    assert_eq!(ready["proxy"]["url"], proxy.as_str());
+    assert_eq!(
+        ready["proxy"]["ca_bundle"],
+        exports["SSL_CERT_FILE"].as_str()
+    );
 
     // A shell with those exports: the default chain picks the managed identity, which
     // the broker serves as the daemon app.

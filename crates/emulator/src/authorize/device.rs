@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::flow::{advance, flow_gone, record_consent, store_flow};
 use super::session::{Jar, browser_session, cookie_session_for, error_page, page_form};
+use crate::client_base::ClientBase;
 use crate::device_codes::{pending_device_code, read_user_code};
 use crate::errors::EntraError;
 use crate::pages;
@@ -22,9 +23,10 @@ pub(crate) async fn devicecode(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
+    ClientBase(base): ClientBase,
     body: Bytes,
 ) -> Response {
-    match devicecode_inner(&st, &tenant, &headers, &body) {
+    match devicecode_inner(&st, &tenant, &headers, &base, &body) {
         Ok(v) => {
             let mut r = axum::Json(v).into_response();
             crate::request::no_store(r.headers_mut());
@@ -38,6 +40,7 @@ fn devicecode_inner(
     st: &AppState,
     tenant: &str,
     headers: &HeaderMap,
+    base: &str,
     body: &[u8],
 ) -> Result<serde_json::Value, EntraError> {
     let form = check_form(headers, body)?;
@@ -77,7 +80,7 @@ fn devicecode_inner(
             },
         );
     }
-    let uri = format!("{}/devicelogin", st.base_url(headers));
+    let uri = format!("{base}/devicelogin");
     Ok(json!({
         "user_code": user_code,
         "device_code": device_code,

@@ -16,5 +16,6 @@ mod key_rollover;
 mod managed_identity;
 mod operations;
 mod powerbi;
+mod proxy;
 mod request_recorder;
 mod user_flows;
