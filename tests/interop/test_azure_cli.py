@@ -1,8 +1,13 @@
 """The real Azure CLI (azure-cli from PyPI, pinned in requirements-az.txt, in its own
-venv .venv-az) against the emulator served directly, with `az cloud register` reading
-the emulator's /arm/metadata/endpoints.
+venv .venv-az) against the emulator, two ways:
 
-What this setup needs that the proxy-based, default-cloud setup will not:
+- through the emulator's HTTPS proxy (`--proxy-port`) with az's default cloud and
+  settings: only HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are set, and az talks to
+  login.microsoftonline.com, management.azure.com and graph.microsoft.com by name;
+- served directly, with `az cloud register` reading the emulator's
+  /arm/metadata/endpoints.
+
+What the direct setup needs that the proxy-based, default-cloud one does not:
 - `az cloud register --endpoint-resource-manager https://localhost:PORT/arm/`
   (the cloud's other endpoints come from the emulator's metadata);
 - `AZURE_CORE_INSTANCE_DISCOVERY=false`: MSAL otherwise asks
@@ -47,9 +52,11 @@ _WITHOUT_USERREALM = (
 
 
 class Az:
-    """One az configuration directory against one emulator."""
+    """One az configuration directory against one emulator (served directly, or through
+    its proxy when `proxied`)."""
 
-    def __init__(self, emu: es.Emulator, config_dir: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, emu: es.Emulator, config_dir: Path, extra_env: dict[str, str] | None = None,
+                 proxied: bool = False):
         if not AZ.exists():
             pytest.fail(f"{AZ} is missing: run scripts/setup-test-deps", pytrace=False)
         self.emu = emu
@@ -58,18 +65,27 @@ class Az:
             for k, v in os.environ.items()
             if not k.startswith(("AZURE_", "MSAL_", "IDENTITY_", "MSI_", "IMDS_"))
         }
+        for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            env.pop(k, None)
+        # Output and telemetry only: no setting that changes how az authenticates.
         env.update(
             AZURE_CONFIG_DIR=str(config_dir),
-            REQUESTS_CA_BUNDLE=emu.ca_file,
-            SSL_CERT_FILE=emu.ca_file,
             AZURE_CORE_COLLECT_TELEMETRY="false",
-            AZURE_CORE_INSTANCE_DISCOVERY="false",
             AZURE_CORE_NO_COLOR="true",
             AZURE_CORE_SURVEY_MESSAGE="false",
-            AZURE_CORE_LOGIN_EXPERIENCE_V2="off",
             NO_PROXY="localhost,127.0.0.1,::1",
             no_proxy="localhost,127.0.0.1,::1",
         )
+        if proxied:
+            proxy = emu.ready["proxy"]
+            env.update(HTTPS_PROXY=proxy["url"], REQUESTS_CA_BUNDLE=proxy["ca_bundle"])
+        else:
+            env.update(
+                REQUESTS_CA_BUNDLE=emu.ca_file,
+                SSL_CERT_FILE=emu.ca_file,
+                AZURE_CORE_INSTANCE_DISCOVERY="false",
+                AZURE_CORE_LOGIN_EXPERIENCE_V2="off",
+            )
         env.update(extra_env or {})
         self.env = env
 
@@ -183,3 +199,53 @@ def test_managed_identity_login_and_a_readable_error(emulator, tmp_path):
     assert p.returncode != 0, p.stdout
     assert "400, Identity not found" in p.stderr, p.stderr
     assert "None, None" not in p.stderr, p.stderr
+
+
+# --- Through the proxy, az's default cloud ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def proxied():
+    state = es.mkdtemp("entra-az-proxy-")
+    try:
+        emu = es.start_emulator(state / "emu", ["--proxy-port", "0"])
+    except RuntimeError as e:
+        pytest.fail(f"could not start the emulator: {e}", pytrace=False)
+    try:
+        assert emu.ready.get("proxy"), emu.ready
+        yield emu
+    finally:
+        es.stop_process(emu.proc)
+        es.rmtree(state)
+
+
+def test_default_cloud_service_principal_through_the_proxy(proxied, tmp_path):
+    az = Az(proxied, tmp_path / "azure", proxied=True)
+    assert az.run("cloud", "show", "--query", "name", "-o", "tsv").stdout.strip() == "AzureCloud"
+    subs = az.json("login", "--service-principal", "-u", es.DAEMON, "-p", es.DAEMON_SECRET,
+                   "--tenant", es.TENANT)
+    assert [(s["id"], s["cloudName"]) for s in subs] == [(SUBSCRIPTION, "AzureCloud")], subs
+    token = az.json("account", "get-access-token")
+    claims = jwt.decode(token["accessToken"], options={"verify_signature": False})
+    # Entra's public issuer and ARM's audience, as the real service writes them.
+    assert claims["iss"] == f"https://sts.windows.net/{es.TENANT}/", claims
+    assert claims["aud"] == "https://management.core.windows.net/", claims
+    assert [a["id"] for a in az.json("account", "list")] == [SUBSCRIPTION]
+    # The real URLs, answered locally.
+    tenants = az.json("rest", "--url", "https://management.azure.com/tenants?api-version=2022-12-01")
+    assert tenants["value"][0]["tenantId"] == es.TENANT, tenants
+    users = az.json("rest", "--url", "https://graph.microsoft.com/v1.0/users?$top=1")
+    assert users["@odata.nextLink"].startswith("https://graph.microsoft.com/v1.0/users?"), users
+    az.run("logout")
+    assert az.json("account", "list") == []
+
+
+def test_default_cloud_user_login_through_the_proxy(proxied, tmp_path):
+    # MSAL's user-realm lookup goes to login.microsoftonline.com:443 by name: the proxy
+    # answers it, so no workaround is needed here.
+    az = Az(proxied, tmp_path / "azure", proxied=True)
+    subs = az.json("login", "-u", es.BOB[0], "-p", es.BOB[1])
+    assert [(s["id"], s["tenantDisplayName"], s["user"]["name"]) for s in subs] == [
+        (SUBSCRIPTION, "Contoso", es.BOB[0])
+    ], subs
+    me = az.json("rest", "--url", "https://graph.microsoft.com/v1.0/me")
+    assert me["userPrincipalName"] == es.BOB[0], me
