@@ -54,14 +54,25 @@ pub(crate) fn missing_consent(
     scopes: &[String],
 ) -> Result<Vec<(String, String, String)>, EntraError> {
     let set = parse_scopes(dir, &scopes.join(" "), "")?;
+    if set.resource.client_id == app.client_id {
+        return Ok(Vec::new());
+    }
+    // `.default` asks for nothing new once the user (or an admin) has granted the client
+    // anything on that resource: Entra then shows no consent page, whatever the client
+    // registered, and the token carries the granted scopes (Microsoft's "Scopes and
+    // permissions" page, the `.default` scope, example 1). With no grant at all, the page
+    // lists the resource's scopes (this directory has no per-app registered permissions).
     let wanted: Vec<String> = if set.is_default() {
+        if !dir
+            .consented_scopes(user, app, &set.resource.client_id)
+            .is_empty()
+        {
+            return Ok(Vec::new());
+        }
         set.resource.scopes.clone()
     } else {
         set.scopes.clone()
     };
-    if set.resource.client_id == app.client_id {
-        return Ok(Vec::new());
-    }
     Ok(wanted
         .into_iter()
         .filter(|s| !dir.consented(user, app, &set.resource.client_id, s))

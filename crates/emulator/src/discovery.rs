@@ -177,6 +177,7 @@ pub(crate) async fn keys_v1(
 
 /// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=...`.
 pub(crate) async fn instance_discovery(
+    State(st): State<AppState>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     ClientBase(base): ClientBase,
@@ -184,53 +185,80 @@ pub(crate) async fn instance_discovery(
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let host = base
-        .split_once("://")
-        .map(|(_, h)| h.to_string())
-        .unwrap_or_default();
     let endpoint = get("authorization_endpoint").unwrap_or("");
     let (endpoint_host, path) = endpoint
         .strip_prefix("https://")
         .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
         .unwrap_or(("", ""));
-    // Entra answers only for its own instances (and their aliases); for this emulator
-    // those are the loopback names it listens on, on the port the client used, or,
-    // through the proxy, Entra's public-cloud aliases.
-    let public = base == PUBLIC_LOGIN_BASE;
-    let known = if public {
-        LOGIN_HOSTS.contains(&endpoint_host.to_ascii_lowercase().as_str())
-    } else {
-        is_this_instance(endpoint_host, &host)
-    };
-    if !known {
+    let Some(instance) = instance_for(&st, &base, endpoint_host) else {
         return EntraError::new("invalid_instance", 50049, "Unknown or invalid instance.")
             .correlate(&headers)
             .into_response();
-    }
+    };
     // The tenant is the path segment after the host in the authorization endpoint.
     let tenant = path
         .split('/')
         .next()
         .filter(|t| !t.is_empty())
         .unwrap_or("common");
-    // Entra's public-cloud entry prefers login.windows.net for the token cache.
-    let metadata = if public {
-        json!({
-            "preferred_network": host,
-            "preferred_cache": "login.windows.net",
-            "aliases": LOGIN_HOSTS,
-        })
-    } else {
-        json!({ "preferred_network": host, "preferred_cache": host, "aliases": [host] })
+    let (network, metadata) = match instance {
+        // Entra's public-cloud entry prefers login.windows.net for the token cache.
+        Instance::PublicCloud => (
+            PUBLIC_LOGIN_BASE.to_string(),
+            json!({
+                "preferred_network": PUBLIC_LOGIN_BASE.trim_start_matches("https://"),
+                "preferred_cache": "login.windows.net",
+                "aliases": LOGIN_HOSTS,
+            }),
+        ),
+        Instance::Emulator(host) => (
+            format!("{}://{host}", st.scheme),
+            json!({ "preferred_network": host, "preferred_cache": host, "aliases": [host] }),
+        ),
     };
     cached_json(
         json!({
-            "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),
+            "tenant_discovery_endpoint": format!("{network}/{tenant}/v2.0/.well-known/openid-configuration"),
             "api-version": "1.1",
             "metadata": [metadata],
         }),
         86400,
     )
+}
+
+/// A cloud instance instance discovery knows.
+enum Instance {
+    /// Entra's public cloud (`login.microsoftonline.com` and its aliases).
+    PublicCloud,
+    /// This emulator at `host[:port]`.
+    Emulator(String),
+}
+
+/// The instance `endpoint_host` (from an authorization endpoint) names, asked on `base`.
+/// Entra answers only for the instances it knows (and their aliases). Asked directly, the
+/// emulator knows itself: the loopback names it listens on, on the port the client used.
+/// Asked through the proxy (on `login.microsoftonline.com`), it knows Entra's public-cloud
+/// aliases and, as a cloud of its own, its direct loopback address: MSAL and
+/// azure-identity with `AZURE_AUTHORITY_HOST=https://localhost:PORT` (which `entra up`
+/// exports) and `HTTPS_PROXY` ask the public host about that authority first.
+fn instance_for(st: &AppState, base: &str, endpoint_host: &str) -> Option<Instance> {
+    if base == PUBLIC_LOGIN_BASE {
+        if LOGIN_HOSTS.contains(&endpoint_host.to_ascii_lowercase().as_str()) {
+            return Some(Instance::PublicCloud);
+        }
+        let own = st.default_host.get()?;
+        return is_this_instance(endpoint_host, own).then(|| {
+            // MSAL Python sends the host without its port; the answer names the port.
+            let host = if endpoint_host.contains(':') && !endpoint_host.ends_with(']') {
+                endpoint_host
+            } else {
+                own
+            };
+            Instance::Emulator(host.to_ascii_lowercase())
+        });
+    }
+    let host = base.split_once("://").map(|(_, h)| h).unwrap_or_default();
+    is_this_instance(endpoint_host, host).then(|| Instance::Emulator(host.to_string()))
 }
 
 /// Whether `candidate` (`host[:port]` from an authorization endpoint) names this

@@ -352,6 +352,60 @@ async fn login_host_through_the_proxy_answers_as_entra() {
     assert!(h.counter("proxy:connect").await >= 2);
 }
 
+/// Instance discovery on the public host also knows the emulator's direct loopback
+/// authority (MSAL and azure-identity with `AZURE_AUTHORITY_HOST=https://localhost:PORT`
+/// and `HTTPS_PROXY` ask there first, and gave up on `invalid_instance`); other hosts and
+/// other ports stay unknown.
+#[tokio::test]
+async fn instance_discovery_through_the_proxy_knows_the_emulators_own_authority() {
+    let h = start().await;
+    let c = proxied_client(&h);
+    let own = h.base().trim_end_matches('/').to_string();
+    let port = own.rsplit_once(':').unwrap().1.to_string();
+    let ask = |endpoint: String| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .get("https://login.microsoftonline.com/common/discovery/instance")
+                .query(&[
+                    ("api-version", "1.1"),
+                    ("authorization_endpoint", &endpoint),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // With its port, and without (MSAL Python drops it): the answer names the port.
+    for endpoint in [
+        format!("{own}/{CONTOSO}/oauth2/v2.0/authorize"),
+        format!("https://localhost/{CONTOSO}/oauth2/v2.0/authorize"),
+    ] {
+        let (status, inst) = ask(endpoint.clone()).await;
+        assert_eq!(status, 200, "{endpoint}: {inst}");
+        assert_eq!(
+            inst["tenant_discovery_endpoint"],
+            format!("https://localhost:{port}/{CONTOSO}/v2.0/.well-known/openid-configuration"),
+            "{endpoint}"
+        );
+        let host = format!("localhost:{port}");
+        assert_eq!(inst["metadata"][0]["preferred_network"], host.as_str());
+        assert_eq!(inst["metadata"][0]["aliases"], serde_json::json!([host]));
+    }
+    let other_port = if port == "1" { "2" } else { "1" };
+    for endpoint in [
+        format!("https://localhost:{other_port}/{CONTOSO}/oauth2/v2.0/authorize"),
+        format!("https://evil.example/{CONTOSO}/oauth2/v2.0/authorize"),
+        format!("https://localhost.evil.example:{port}/{CONTOSO}/oauth2/v2.0/authorize"),
+    ] {
+        let (status, body) = ask(endpoint.clone()).await;
+        assert_eq!((status, code_of(&body)), (400, 50049), "{endpoint}: {body}");
+        assert_eq!(body["error"], "invalid_instance");
+    }
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_token_through_the_proxy_validates_with_the_public_cloud_authority() {
     let h = start().await;

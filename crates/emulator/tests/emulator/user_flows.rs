@@ -221,6 +221,71 @@ async fn consent_page_for_bob_and_decline() {
     env.stop().await;
 }
 
+/// `.default` on a resource the user has already granted the client something on: no
+/// consent page (Entra's `.default` example 1: "no consent prompt is shown, regardless of
+/// the contents of the client application's registered permissions"), and the token
+/// carries exactly the granted scopes. With no grant at all, the page is shown.
+#[tokio::test]
+async fn default_scope_after_a_grant_shows_no_consent_page() {
+    let env = Env::start().await;
+    let (verifier, challenge) = pkce();
+    let scope = "https://api.fabric.microsoft.com/.default openid offline_access";
+    let url = authorize_url(&env, PUBLIC, "http://localhost", scope, &challenge);
+    // Alice granted the public client four Fabric scopes and one Power BI scope (the same
+    // resource app): the sign-in goes straight back to the client.
+    let mut b = Browser::new(&env);
+    let page = b.get(&url).await.text().await.unwrap();
+    let resp = b
+        .post(
+            "/login",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("login", ALICE),
+                ("passwd", ALICE_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 302, "{}", resp.text().await.unwrap());
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let code = query_param(&location, "code").expect("a code");
+    let (status, body) = redeem_public_code(&env, &code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = env.verify(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["aud"], "https://api.fabric.microsoft.com");
+    let mut scp: Vec<&str> = claims["scp"].as_str().unwrap().split(' ').collect();
+    scp.sort_unstable();
+    assert_eq!(
+        scp,
+        [
+            "Dataset.Read.All",
+            "Item.Read.All",
+            "Item.ReadWrite.All",
+            "Workspace.Read.All",
+            "Workspace.ReadWrite.All"
+        ]
+    );
+    // Bob granted nothing there: `.default` asks him.
+    let mut b = Browser::new(&env);
+    let page = b.get(&url).await.text().await.unwrap();
+    let resp = b
+        .post(
+            "/login",
+            &[
+                ("flow", &field(&page, "flow")),
+                ("csrf", &field(&page, "csrf")),
+                ("login", BOB),
+                ("passwd", BOB_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("id=\"accept\""), "{page}");
+    assert!(page.contains("Workspace.Read.All"), "{page}");
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn the_claims_parameter_adds_auth_contexts_and_client_capabilities() {
     let env = Env::start().await;
