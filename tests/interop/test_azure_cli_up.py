@@ -13,9 +13,10 @@ Covered here (test_azure_cli.py has the secret, -u/-p and logout logins):
   against the emulator's keys (signature, Entra's public v1 issuer, audience, appid,
   roles or scp);
 - `az rest --url https://api.fabric.microsoft.com/v1/workspaces --resource ...` as the
-  service principal and as alice. az derives a token resource only for ARM URLs (it
-  warns "Can't derive appropriate Azure AD resource from --url" and sends no token,
-  which Fabric answers 401 InvalidToken), so --resource is the minimal form that works;
+  service principal and as alice. az derives a token resource only from its cloud's own
+  endpoints (ARM, Graph, ...); for Fabric it warns "Can't derive appropriate Azure AD
+  resource from --url" and sends no token, which Fabric answers 401 InvalidToken; so
+  --resource is the minimal form that works;
 - `az login --use-device-code`: az prints the emulator's verification_uri
   (https://login.microsoftonline.com/devicelogin) on stderr; headless Chromium opens
   exactly that URL through the proxy, trusting the intercept CA by its key only, and
