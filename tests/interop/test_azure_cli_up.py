@@ -232,11 +232,14 @@ def test_device_code_login_with_chromium_then_fabric_as_alice(stack, tmp_path, a
         deadline = time.monotonic() + DEVICE_TIMEOUT
         url, code = _device_prompt(proc, deadline)
         assert url == "https://login.microsoftonline.com/devicelogin", url
-        result = es.run_browser({
-            "mode": "device", "url": url, "user_code": code,
-            "username": es.ALICE[0], "password": es.ALICE[1],
-            "proxy": stack.exports["HTTPS_PROXY"], "trust_spki": _intercept_ca_spki(stack),
-        }, artifacts)
+        page = {"mode": "device", "url": url, "user_code": code,
+                "username": es.ALICE[0], "password": es.ALICE[1],
+                "proxy": stack.exports["HTTPS_PROXY"]}
+        # Chromium ignores no certificate error but the intercept CA's: another key fails.
+        with pytest.raises(AssertionError, match="ERR_CERT_AUTHORITY_INVALID"):
+            es.run_browser(dict(page, trust_spki=base64.b64encode(bytes(32)).decode(),
+                                total_timeout_ms=30000), artifacts / "untrusted")
+        result = es.run_browser(dict(page, trust_spki=_intercept_ca_spki(stack)), artifacts)
         assert result.get("done"), result
         out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
     finally:
