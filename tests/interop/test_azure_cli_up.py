@@ -24,7 +24,9 @@ Covered here (test_azure_cli.py has the secret, -u/-p and logout logins):
 - `az login --identity` through the broker `entra up` starts (App Service protocol),
   then az lists subscriptions on management.azure.com through the proxy; and an unknown
   `--client-id` gives the broker's App Service error, which az prints readably;
-- the Fabric CLI (`fab`): service-principal login and `fab api workspaces`.
+- the Fabric CLI (`fab`): service-principal login (`fab auth login`, and its
+  FAB_SPN_CLIENT_ID / FAB_SPN_CLIENT_SECRET / FAB_TENANT_ID variables) and
+  `fab api workspaces`.
 
 Every az/fab run is bounded in time; the stack is shared by the module, each test has its
 own AZURE_CONFIG_DIR (or HOME for fab).
@@ -289,7 +291,18 @@ def test_fabric_cli_service_principal_and_api_workspaces(stack, tmp_path):
     _run([fab, "config", "set", "encryption_fallback_enabled", "true"], env)
     # Login also asks pypi.org for a newer fab: the proxy refuses it (403) and fab carries on.
     _run([fab, "auth", "login", "-u", es.DAEMON, "-p", es.DAEMON_SECRET, "--tenant", es.TENANT], env)
-    out = _run([fab, "api", "workspaces"], env).stdout
+    _assert_daemon_workspaces(_run([fab, "api", "workspaces"], env).stdout)
+
+    # The same with fab's environment variables instead of `auth login` (a fresh HOME).
+    home2 = tmp_path / "home2"
+    home2.mkdir()
+    env2 = stack.env(HOME=str(home2), FAB_SPN_CLIENT_ID=es.DAEMON,
+                     FAB_SPN_CLIENT_SECRET=es.DAEMON_SECRET, FAB_TENANT_ID=es.TENANT)
+    _run([fab, "config", "set", "encryption_fallback_enabled", "true"], env2)
+    _assert_daemon_workspaces(_run([fab, "api", "workspaces"], env2).stdout)
+
+
+def _assert_daemon_workspaces(out: str) -> None:
     got = json.loads(out)
     assert got["status_code"] == 200, got
     assert {w["displayName"] for w in got["text"]["value"]} == DAEMON_WORKSPACES, got
