@@ -16,11 +16,7 @@ mod powerbi;
 mod router;
 mod workspace_access;
 
-#[allow(
-    unused_imports,
-    reason = "TokenCheck is for the services merged separately"
-)]
-pub(crate) use auth::{ServiceAuth, TokenCheck};
+pub(crate) use auth::ServiceAuth;
 
 pub(crate) use router::router;
 

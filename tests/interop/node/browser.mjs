@@ -12,6 +12,11 @@
 //   step_timeout_ms bound for every single wait (default 20000)
 //   total_timeout_ms bound for the whole run (default 90000)
 //   artifacts       directory for a screenshot + HTML dump on failure
+//   proxy           optional HTTP proxy URL (the emulator's intercept proxy): Chromium
+//                   then reaches Microsoft's real hostnames through it
+//   trust_spki      optional base64 SHA-256 of a CA's SubjectPublicKeyInfo (the intercept
+//                   CA): certificates chaining to that key are accepted, and, unlike the
+//                   default run, no other certificate error is ignored
 //
 // Prints one JSON line: {ok, redirect, method, post_data, consent_seen, steps, ...}
 // and exits 0 on success, 1 on failure, 2 on overall timeout. The browser is
@@ -93,15 +98,18 @@ async function clickAndWait(sel, what) {
 }
 
 async function main() {
+  const args = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ];
+  if (cfg.trust_spki) args.push(`--ignore-certificate-errors-spki-list=${cfg.trust_spki}`);
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    ignoreHTTPSErrors: true,
+    ignoreHTTPSErrors: !cfg.trust_spki,
     timeout: 30000,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
+    ...(cfg.proxy ? { proxy: { server: cfg.proxy } } : {}),
+    args,
   });
   context.setDefaultTimeout(STEP);
   context.setDefaultNavigationTimeout(STEP);

@@ -22,10 +22,6 @@ use crate::server::{self, DroppedByFault};
 #[derive(Debug, Clone)]
 pub(crate) struct Proxied {
     /// The host of the `CONNECT`, lower case (`api.fabric.microsoft.com`).
-    #[expect(
-        dead_code,
-        reason = "for the service handlers' public URLs (continuationUri, nextLink); none reads it yet"
-    )]
     pub(crate) host: Arc<str>,
     /// Where it is served.
     pub(crate) service: Service,

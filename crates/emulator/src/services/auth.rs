@@ -1,7 +1,7 @@
 //! Bearer-token checks for the local Microsoft APIs, through entra-validate.
 //!
 //! A real service trusts one authority. The emulator answers under several names (its
-//! listen address as `localhost`, `127.0.0.1` or `[::1]`, and the public login hosts
+//! listen address as `localhost`, `127.0.0.1` or `[::1]`, and Entra's public names
 //! through the proxy), and it signs each token with the issuer of the name the client
 //! used. So the issuer host of a token is read first (unverified), checked against the
 //! names this emulator answers to, and the token is then validated in full by a
@@ -17,15 +17,6 @@ use entra_validate::{Authority, Clock, Principal, ValidationError, Validator, Va
 
 use crate::directory::App;
 use crate::state::AppState;
-
-/// The public names of Entra's login service that the proxy serves (v1 tokens of the
-/// public cloud carry `https://sts.windows.net/{tid}/`).
-const PUBLIC_LOGIN_HOSTS: &[&str] = &[
-    "login.microsoftonline.com",
-    "login.windows.net",
-    "login.microsoft.com",
-    "sts.windows.net",
-];
 
 /// At most this many cached validators (authority x resource); past it the cache is
 /// cleared (the set of authorities is small; this only bounds a hostile flood).
@@ -138,10 +129,12 @@ fn authority_of(st: &AppState, headers: &HeaderMap, token: &str) -> Authority {
     let Some(host) = issuer_host(token) else {
         return Authority::custom(own);
     };
+    // Through the proxy the emulator issues as Entra's public cloud does
+    // (`crate::client_base`): v2 `login.microsoftonline.com`, v1 `sts.windows.net`.
     if host == "sts.windows.net" || host == "login.microsoftonline.com" {
         return Authority::public_cloud();
     }
-    if PUBLIC_LOGIN_HOSTS.contains(&host.as_str()) || is_own_name(st, &host) {
+    if is_own_name(st, &host) {
         return Authority::custom(format!("{}://{host}", st.scheme));
     }
     Authority::custom(own)

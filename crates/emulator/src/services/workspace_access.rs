@@ -85,6 +85,10 @@ pub(crate) fn request_allowed(st: &AppState, headers: &HeaderMap, public_hosts: 
     if browser {
         return false;
     }
+    // Through the proxy: the host of its CONNECT, which the proxy routed here.
+    if let Some(via) = proxied_host(headers) {
+        return public_hosts.iter().any(|h| via.eq_ignore_ascii_case(h));
+    }
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(h), None) => h.to_str().unwrap_or(""),
@@ -93,17 +97,25 @@ pub(crate) fn request_allowed(st: &AppState, headers: &HeaderMap, public_hosts: 
         (None, None) => return true,
         _ => return false,
     };
-    let name = if host.starts_with('[') {
-        host
-    } else {
-        host.split(':').next().unwrap_or(host)
-    };
-    public_hosts.iter().any(|h| name.eq_ignore_ascii_case(h)) || names_this_emulator(host, st.bind)
+    // Straight to the emulator: the Host must name it (a public hostname sent here
+    // directly is as foreign as any other name).
+    names_this_emulator(host, st.bind)
+}
+
+/// The internal header that carries, to the service handlers, the public host a request
+/// came for through the in-process proxy. The services' router removes it from every
+/// request and sets it only from the proxy's own request extension, so a client cannot
+/// forge it.
+pub(crate) const VIA_PROXY: &str = "x-entrakit-via-proxy";
+
+/// The public host the proxy served this request for, if it came through the proxy.
+pub(crate) fn proxied_host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(VIA_PROXY).and_then(|v| v.to_str().ok())
 }
 
 /// The public base URL of a service for links in its answers (`continuationUri`,
-/// `@odata.context`): `https://{host}` when the request came for one of the service's
-/// public hostnames (through the proxy), else the emulator's own URL plus the service's
+/// `@odata.context`): `https://{host}` when the request came through the proxy for one
+/// of the service's public hostnames, else the emulator's own URL plus the service's
 /// path prefix.
 pub(crate) fn public_base(
     st: &AppState,
@@ -111,12 +123,9 @@ pub(crate) fn public_base(
     public_hosts: &[&str],
     prefix: &str,
 ) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let name = host.split(':').next().unwrap_or("");
-    if let Some(h) = public_hosts.iter().find(|h| name.eq_ignore_ascii_case(h)) {
+    if let Some(h) = proxied_host(headers)
+        .and_then(|via| public_hosts.iter().find(|h| via.eq_ignore_ascii_case(h)))
+    {
         return format!("https://{h}");
     }
     format!("{}{prefix}", st.base_url(headers))

@@ -255,7 +255,9 @@ async fn cloud_metadata_names_where_a_client_should_go() {
         "https://graph.microsoft.com/"
     );
     assert_eq!(meta["suffixes"]["keyVaultDns"], "vault.azure.net");
-    // Through the proxy (Host: management.azure.com): the public cloud's names.
+    // The public names come only through the proxy (tests/emulator/proxy.rs): a
+    // `Host: management.azure.com` sent straight here is refused, and the proxy's
+    // internal marker cannot be forged.
     let resp = env
         .http
         .get(env.url("/arm/metadata/endpoints?api-version=2022-09-01"))
@@ -263,12 +265,18 @@ async fn cloud_metadata_names_where_a_client_should_go() {
         .send()
         .await
         .unwrap();
-    let public: Value = resp.json().await.unwrap();
-    assert_eq!(
-        public["authentication"]["loginEndpoint"],
-        "https://login.microsoftonline.com/"
-    );
-    assert_eq!(public["resourceManager"], "https://management.azure.com/");
+    assert_eq!(resp.status(), 403);
+    let forged: Value = env
+        .http
+        .get(env.url("/arm/metadata/endpoints?api-version=2022-09-01"))
+        .header("x-entrakit-via-proxy", "management.azure.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forged, meta);
     // `az cloud register --endpoint-resource-manager https://…/arm/` asks for
     // `…/arm//metadata/endpoints`: ARM ignores the empty segment.
     let (status, _, again) = call(

@@ -314,7 +314,9 @@ async fn browsers_and_foreign_hosts_are_refused() {
             .unwrap();
         assert_eq!(resp.status(), 403, "{name}");
     }
-    // The public hostname (what the proxy forwards) is accepted, and links use it.
+    // A public hostname sent straight here is as foreign as any other (only the
+    // in-process proxy serves api.fabric.microsoft.com), and the proxy's internal marker
+    // cannot be forged: links keep naming the emulator.
     let resp = env
         .http
         .get(&url)
@@ -323,11 +325,20 @@ async fn browsers_and_foreign_hosts_are_refused() {
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = env
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("x-entrakit-via-proxy", "api.fabric.microsoft.com")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
     let uri = v["continuationUri"].as_str().unwrap();
     assert!(
-        uri.starts_with("https://api.fabric.microsoft.com/v1/workspaces?continuationToken="),
+        uri.starts_with(&format!("{url}?continuationToken=")),
         "{uri}"
     );
     env.stop().await;

@@ -570,4 +570,47 @@ async fn fabric_through_the_proxy_end_to_end() {
     assert_eq!(bad.status(), 401);
     let e: Value = bad.json().await.unwrap();
     assert_eq!(e["errorCode"], "InvalidToken");
+    // Links in the answers name the public host the client asked the proxy for.
+    let token = c
+        .post(format!(
+            "https://login.microsoftonline.com/{CONTOSO}/oauth2/v2.0/token"
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", "https://management.azure.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .expect("an ARM token")
+        .to_string();
+    let subs: Value = c
+        .get("https://management.azure.com/subscriptions?api-version=2022-12-01")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!subs["value"].as_array().unwrap().is_empty(), "{subs}");
+    let meta: Value = c
+        .get("https://management.azure.com/metadata/endpoints?api-version=2022-09-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["resourceManager"], "https://management.azure.com/");
+    assert_eq!(
+        meta["authentication"]["loginEndpoint"],
+        "https://login.microsoftonline.com/"
+    );
 }

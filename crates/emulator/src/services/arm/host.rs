@@ -1,21 +1,19 @@
 //! Which names a client of the local ARM uses: Microsoft's public ones when it came
-//! through the proxy (`Host: management.azure.com`), else the emulator's own.
+//! through the proxy (for `management.azure.com` or `management.core.windows.net`), else
+//! the emulator's own.
 
 use axum::http::HeaderMap;
 
+use crate::services::workspace_access::proxied_host;
 use crate::state::AppState;
 
-/// ARM's public host: a request that came through the proxy under it is told the
-/// public cloud's names.
-pub(super) const PUBLIC_HOST: &str = "management.azure.com";
+/// ARM's public hosts, both routed here by the proxy: a request that came through it
+/// under one of them is told the public cloud's names.
+pub(super) const PUBLIC_HOSTS: &[&str] = &["management.azure.com", "management.core.windows.net"];
 
-/// Whether the request reached the emulator through the proxy under ARM's public name.
+/// Whether the request reached the emulator through the proxy under an ARM public name.
 pub(super) fn via_public_host(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| h.split(':').next().unwrap_or(h))
-        .is_some_and(|h| h.eq_ignore_ascii_case(PUBLIC_HOST))
+    proxied_host(headers).is_some_and(|h| PUBLIC_HOSTS.iter().any(|p| h.eq_ignore_ascii_case(p)))
 }
 
 /// The login authority a client of this ARM uses: Entra's public name through the

@@ -4,7 +4,7 @@
 //! maps are those of `azure.cli.core.cloud._arm_to_cli_mapper` (azure-cli 2.91).
 //!
 //! Which names it returns depends on how the client reached it:
-//! - through the proxy (`Host: management.azure.com`), the public cloud's real names:
+//! - through the proxy (for `management.azure.com`), the public cloud's real names:
 //!   the client keeps using Microsoft's hostnames and the proxy routes each to the
 //!   emulator, so nothing about the client needs to change;
 //! - directly, the emulator's own base: the login endpoint is the emulator (its tenants'
@@ -30,7 +30,7 @@ pub(super) async fn endpoints(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if !request_allowed(&st, &headers, &[host::PUBLIC_HOST]) {
+    if !request_allowed(&st, &headers, host::PUBLIC_HOSTS) {
         return error::ArmError::refused_web_request().respond();
     }
     if let Err(e) = error::api_version(uri.query()) {

@@ -14,7 +14,7 @@ pub(super) async fn authenticate(
     st: &AppState,
     headers: &HeaderMap,
 ) -> Result<Principal, ArmError> {
-    if !request_allowed(st, headers, &[host::PUBLIC_HOST]) {
+    if !request_allowed(st, headers, host::PUBLIC_HOSTS) {
         return Err(ArmError::refused_web_request());
     }
     let dir = st.dir();
