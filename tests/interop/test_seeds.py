@@ -393,16 +393,17 @@ def test_seed_001_code_as_bearer_then_the_exchange(up, tmp_path):
 # --- @azure/identity (Node) DefaultAzureCredential ---------------------------------------------
 
 NODE_CASES = {
-    # entra up's exports alone: ManagedIdentityCredential (App Service) at the broker.
-    "broker": (lambda up: up.exports, "broker", DAEMON_WORKSPACES),
+    # entra up's exports alone: ManagedIdentityCredential (App Service) at the broker,
+    # which asks the emulator at its direct address.
+    "broker": (lambda up: up.exports, "direct"),
     # Plus the service principal it suggests: EnvironmentCredential, at the exported
-    # AZURE_AUTHORITY_HOST (the emulator's address).
-    "environment": (lambda up: {**up.exports, **up.suggested_sp}, "direct", DAEMON_WORKSPACES),
+    # AZURE_AUTHORITY_HOST (the emulator's direct address).
+    "environment": (lambda up: {**up.exports, **up.suggested_sp}, "direct"),
     # The same without AZURE_AUTHORITY_HOST: @azure/identity's default authority,
     # login.microsoftonline.com, through the proxy.
     "environment-default-authority": (
         lambda up: {k: v for k, v in {**up.exports, **up.suggested_sp}.items() if k != "AZURE_AUTHORITY_HOST"},
-        "public", DAEMON_WORKSPACES,
+        "public",
     ),
 }
 
@@ -411,7 +412,7 @@ NODE_CASES = {
 def test_azure_identity_node_default_azure_credential(up, case):
     if not (es.NODE_DIR / "node_modules" / "https-proxy-agent").exists():
         pytest.fail("tests/interop/node/node_modules is incomplete: run scripts/setup-test-deps", pytrace=False)
-    env_of, issuer_kind, workspaces = NODE_CASES[case]
+    env_of, issuer_kind = NODE_CASES[case]
     before = audit_lines(up)
     out = run_client(["node", str(es.NODE_DIR / "seed_fabric_dac.mjs")], env_of(up), cwd=es.NODE_DIR)
     got = last_json(out)
@@ -420,9 +421,8 @@ def test_azure_identity_node_default_azure_credential(up, case):
     issuer = {
         "public": f"https://sts.windows.net/{es.TENANT}/",
         "direct": f"{up.stack.emulator.authority}/{es.TENANT}/",
-        "broker": f"{up.stack.emulator.authority}/{es.TENANT}/",
     }[issuer_kind]
     assert (claims["iss"], claims["aud"], claims["appid"]) == (issuer, FABRIC, es.DAEMON), claims
-    assert (audit_lines(up) > before) == (issuer_kind == "broker"), "the broker's audit log disagrees"
+    assert (audit_lines(up) > before) == (case == "broker"), "the broker's audit log disagrees"
     assert got["status"] == 200, got
-    assert {w["displayName"] for w in got["body"]["value"]} == workspaces, got["body"]
+    assert {w["displayName"] for w in got["body"]["value"]} == DAEMON_WORKSPACES, got["body"]
