@@ -10,6 +10,8 @@ mod config;
 mod model;
 mod subscriptions;
 mod subscriptions_build;
+mod vaults;
+mod vaults_build;
 mod workspaces;
 mod workspaces_build;
 
@@ -24,6 +26,8 @@ pub(crate) use model::{
 };
 pub(crate) use subscriptions::Subscription;
 pub use subscriptions::{RoleAssignmentConfig, SubscriptionConfig};
+pub(crate) use vaults::{Vault, valid_secret_name};
+pub use vaults::{VaultConfig, VaultRoleConfig, VaultSecretConfig};
 pub(crate) use workspaces::{ITEM_TYPES, Member, Workspace};
 pub use workspaces::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 

@@ -12,11 +12,13 @@ mod arm;
 mod auth;
 mod fabric;
 mod graph;
+mod keyvault;
 mod powerbi;
 mod router;
 mod workspace_access;
 
 pub(crate) use auth::ServiceAuth;
+pub(crate) use keyvault::KeyVaults;
 
 pub(crate) use router::router;
 
@@ -31,4 +33,6 @@ pub(crate) mod prefix {
     pub(crate) const GRAPH: &str = "/graph";
     /// Azure Resource Manager (`management.azure.com`).
     pub(crate) const ARM: &str = "/arm";
+    /// Azure Key Vault (`{vault}.vault.azure.net`), one vault under each `/vault/{vault}`.
+    pub(crate) const VAULT: &str = "/vault/{vault}";
 }

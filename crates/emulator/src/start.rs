@@ -100,6 +100,7 @@ pub(crate) fn build_state(
         http: http.build().map_err(|e| StartError::Tls(e.to_string()))?,
         external_jwks: Mutex::new(Default::default()),
         service_auth: Default::default(),
+        key_vaults: Default::default(),
     });
     Ok((state, tls))
 }

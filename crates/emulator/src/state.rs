@@ -335,6 +335,8 @@ pub(crate) struct Inner {
     pub(crate) external_jwks: Mutex<HashMap<String, ExternalKeys>>,
     /// Token validators of the local Microsoft APIs.
     pub(crate) service_auth: crate::services::ServiceAuth,
+    /// The local Key Vault's secrets (in memory).
+    pub(crate) key_vaults: crate::services::KeyVaults,
 }
 
 impl Inner {

@@ -148,6 +148,7 @@ impl Directory {
             users: Vec::new(),
             subscriptions: Vec::new(),
             workspaces: Vec::new(),
+            vaults: Vec::new(),
             app_index,
             uri_index,
         };
@@ -172,6 +173,7 @@ impl Directory {
         let invalid = |span, key, message| ctx.invalid(span, key, message);
         dir.subscriptions = dir.build_subscriptions(&config.subscriptions, &invalid)?;
         dir.workspaces = super::workspaces_build::build(&config.workspaces, &dir, &invalid)?;
+        dir.vaults = super::vaults_build::build(&config.vaults, &dir, &invalid)?;
         Ok(dir)
     }
 

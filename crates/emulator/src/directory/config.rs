@@ -371,6 +371,9 @@ pub struct DirectoryConfig {
     /// Fabric workspaces (Power BI groups) with their members and items.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspaces: Vec<super::workspaces::WorkspaceConfig>,
+    /// Azure Key Vaults with their seeded secrets and RBAC role assignments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vaults: Vec<super::vaults::VaultConfig>,
 }
 
 impl DirectoryConfig {

@@ -172,6 +172,8 @@ pub(crate) struct Directory {
     pub(crate) subscriptions: Vec<super::subscriptions::Subscription>,
     /// Fabric workspaces (Power BI groups) and their items.
     pub(crate) workspaces: Vec<super::workspaces::Workspace>,
+    /// Azure Key Vaults (their seeded secrets and role assignments).
+    pub(crate) vaults: Vec<super::vaults::Vault>,
     pub(super) app_index: HashMap<String, usize>,
     /// (lower-cased App ID URI, app index), longest first.
     pub(super) uri_index: Vec<(String, usize)>,

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::prefix;
 use super::workspace_access::VIA_PROXY;
-use super::{arm, fabric, graph, powerbi};
+use super::{arm, fabric, graph, keyvault, powerbi};
 use crate::proxy::Proxied;
 use crate::state::AppState;
 
@@ -19,6 +19,7 @@ pub(crate) fn router() -> Router<AppState> {
         .nest(prefix::POWER_BI, powerbi::router())
         .nest(prefix::GRAPH, graph::router())
         .nest(prefix::ARM, arm::router())
+        .nest(prefix::VAULT, keyvault::router())
         .layer(axum::middleware::from_fn(mark_proxied))
 }
 

@@ -13,6 +13,7 @@ mod discovery;
 mod fabric;
 mod graph;
 mod key_rollover;
+mod keyvault;
 mod managed_identity;
 mod operations;
 mod powerbi;

@@ -1,0 +1,257 @@
+//! The local Key Vault (`/vault/{vault}`): the 401 challenge, RBAC, secrets set/get/
+//! versions/list paging/update/delete/recover/purge, a disabled secret.
+
+use crate::common::*;
+
+const KV: &str = "https://vault.azure.net/.default";
+
+/// The Azure CLI's client id, pre-authorized for Key Vault (`user_impersonation`).
+const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+/// Alice's delegated Key Vault token, through the Azure CLI's client (password grant).
+async fn alice_kv_token(env: &Env) -> String {
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", AZURE_CLI),
+        ("username", ALICE),
+        ("password", ALICE_PASSWORD),
+        ("scope", KV),
+    ];
+    env.access_token(CONTOSO, &form).await
+}
+
+fn kv_url(env: &Env, path: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    env.url(&format!("/vault/contoso-dev{path}{sep}api-version=7.4"))
+}
+
+async fn send(
+    env: &Env,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        kv_url(env, path)
+    };
+    let mut req = env.http.request(method, url);
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+#[tokio::test]
+async fn no_bearer_gets_the_challenge_and_a_bad_one_401() {
+    let env = Env::start().await;
+    let (s, body, h) = send(
+        &env,
+        reqwest::Method::GET,
+        "/secrets/daemon-secret",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(body["error"]["code"], "Unauthorized");
+    assert_eq!(
+        h["www-authenticate"],
+        format!(
+            "Bearer authorization=\"{}/{CONTOSO}\", resource=\"https://vault.azure.net\"",
+            env.base
+        )
+    );
+    let (s, body, h) = send(
+        &env,
+        reqwest::Method::GET,
+        "/secrets/daemon-secret",
+        Some("garbage"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 401, "{body}");
+    assert!(h.contains_key("www-authenticate"));
+    // A token for another resource (ARM) is refused too.
+    let arm = env
+        .daemon_token("https://management.azure.com/.default")
+        .await;
+    let (s, _, _) = send(
+        &env,
+        reqwest::Method::GET,
+        "/secrets/daemon-secret",
+        Some(&arm),
+        None,
+    )
+    .await;
+    assert_eq!(s, 401);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_user_reads_but_cannot_write() {
+    let env = Env::start().await;
+    let token = env.daemon_token(KV).await;
+    let (s, b, _) = send(
+        &env,
+        reqwest::Method::GET,
+        "/secrets/daemon-secret",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["value"], DAEMON_SECRET);
+    let id = b["id"].as_str().unwrap();
+    assert!(
+        id.starts_with(&format!(
+            "{}/vault/contoso-dev/secrets/daemon-secret/",
+            env.base
+        )),
+        "{id}"
+    );
+    assert_eq!(b["attributes"]["enabled"], true);
+    assert_eq!(b["attributes"]["recoveryLevel"], "Recoverable+Purgeable");
+    let (s, b, _) = send(
+        &env,
+        reqwest::Method::PUT,
+        "/secrets/x",
+        Some(&token),
+        Some(serde_json::json!({"value": "v"})),
+    )
+    .await;
+    assert_eq!(s, 403, "{b}");
+    assert_eq!(b["error"]["code"], "Forbidden");
+    assert_eq!(b["error"]["innerError"]["code"], "ForbiddenByRbac");
+    // Missing api-version: BadParameter.
+    let url = env.url("/vault/contoso-dev/secrets/daemon-secret");
+    let (s, b, _) = send(&env, reqwest::Method::GET, &url, Some(&token), None).await;
+    assert_eq!(s, 400);
+    assert_eq!(b["error"]["code"], "BadParameter");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn officer_sets_versions_pages_updates_deletes_recovers_purges() {
+    use reqwest::Method as M;
+    let env = Env::start().await;
+    let t = alice_kv_token(&env).await;
+    let t = Some(t.as_str());
+    let mut versions = Vec::new();
+    for i in 0..3 {
+        let (s, b, _) = send(
+            &env,
+            M::PUT,
+            "/secrets/app-secret",
+            t,
+            Some(serde_json::json!({"value": format!("v{i}"), "contentType": "text/plain"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["value"], format!("v{i}"));
+        versions.push(
+            b["id"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let (_, b, _) = send(&env, M::GET, "/secrets/app-secret/", t, None).await;
+    assert_eq!(b["value"], "v2");
+    let (_, b, _) = send(
+        &env,
+        M::GET,
+        &format!("/secrets/app-secret/{}", versions[0]),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(b["value"], "v0");
+    // Versions, paged two by two.
+    let (_, b, _) = send(
+        &env,
+        M::GET,
+        "/secrets/app-secret/versions?maxresults=2",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 2);
+    assert!(b["value"][0].get("value").is_none());
+    let next = b["nextLink"].as_str().unwrap().to_string();
+    let (_, b, _) = send(&env, M::GET, &next, t, None).await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 1);
+    assert!(b["nextLink"].is_null());
+    // List secrets: the seeded one and ours.
+    let (_, b, _) = send(&env, M::GET, "/secrets?maxresults=1", t, None).await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 1);
+    assert!(b["nextLink"].is_string());
+    let (s, _, _) = send(&env, M::GET, "/secrets?maxresults=26", t, None).await;
+    assert_eq!(s, 400);
+    // Disable the latest: reading it is SecretDisabled.
+    let (s, b, _) = send(&env, M::PATCH, "/secrets/app-secret/", t, Some(serde_json::json!({"attributes": {"enabled": false, "exp": 4_000_000_000i64}, "tags": {"k": "v"}}))).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["attributes"]["exp"], 4_000_000_000i64);
+    assert!(b.get("value").is_none());
+    let (s, b, _) = send(&env, M::GET, "/secrets/app-secret", t, None).await;
+    assert_eq!(s, 403);
+    assert_eq!(b["error"]["innerError"]["code"], "SecretDisabled");
+    // Soft delete, recover, delete, purge.
+    let (s, b, _) = send(&env, M::DELETE, "/secrets/app-secret", t, None).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b["recoveryId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/deletedsecrets/app-secret")
+    );
+    let (s, b, _) = send(&env, M::GET, "/secrets/app-secret", t, None).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (404, Some("SecretNotFound"))
+    );
+    let (s, _, _) = send(
+        &env,
+        M::PUT,
+        "/secrets/app-secret",
+        t,
+        Some(serde_json::json!({"value": "x"})),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (s, _, _) = send(&env, M::GET, "/deletedsecrets/app-secret", t, None).await;
+    assert_eq!(s, 200);
+    let (s, _, _) = send(&env, M::POST, "/deletedsecrets/app-secret/recover", t, None).await;
+    assert_eq!(s, 200);
+    let (s, b, _) = send(
+        &env,
+        M::GET,
+        &format!("/secrets/app-secret/{}", versions[0]),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, b["value"].as_str()), (200, Some("v0")));
+    send(&env, M::DELETE, "/secrets/app-secret", t, None).await;
+    let (s, _, _) = send(&env, M::DELETE, "/deletedsecrets/app-secret", t, None).await;
+    assert_eq!(s, 204);
+    let (s, _, _) = send(&env, M::GET, "/deletedsecrets/app-secret", t, None).await;
+    assert_eq!(s, 404);
+    env.stop().await;
+}
