@@ -1,6 +1,7 @@
 //! The local admin API under `/admin`, guarded by `Authorization: Bearer <admin_token>`
 //! (the token is in `ready.json`). It changes the directory at run time (apps, users,
-//! secrets, consents), revokes a user's refresh tokens, rotates signing keys ([`keys`]), moves the
+//! secrets, consents), revokes a user's refresh tokens, rotates signing keys ([`keys`]) and
+//! Key Vault secrets ([`vaults`]), moves the
 //! clock, lists sign-in events, reads counters, injects faults, and approves a pending
 //! device code as a user (`POST /admin/device-codes/{user_code}/approve`, for scripts and
 //! tests that have no browser).
@@ -17,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 pub(crate) mod keys;
+mod vaults;
 
 use crate::device_codes::{self, ApproveError};
 use crate::directory::{AppConfig, SecretConfig, UserConfig};
@@ -35,6 +37,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{upn}/revoke", post(revoke_user))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
+        .route(
+            "/vaults/{vault}/secrets/{name}/rotate",
+            post(vaults::rotate),
+        )
         .route("/events", get(events))
         .route("/counters", get(counters).delete(reset_counters))
         .route(

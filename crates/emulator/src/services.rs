@@ -18,7 +18,7 @@ mod router;
 mod workspace_access;
 
 pub(crate) use auth::ServiceAuth;
-pub(crate) use keyvault::KeyVaults;
+pub(crate) use keyvault::{KeyVaults, RotateError};
 
 pub(crate) use router::router;
 

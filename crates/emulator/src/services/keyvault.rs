@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 use error::KvError;
-pub(crate) use store::KeyVaults;
+pub(crate) use store::{KeyVaults, RotateError};
 
 /// The Key Vault routes (relative to `/vault/{vault}`).
 pub(crate) fn router() -> Router<AppState> {

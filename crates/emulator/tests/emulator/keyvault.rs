@@ -255,3 +255,119 @@ async fn officer_sets_versions_pages_updates_deletes_recovers_purges() {
     assert_eq!(s, 404);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn through_the_proxy_with_the_real_hostname() {
+    let h = Harness::start_with(Options {
+        proxy_port: Some(0),
+        ..Default::default()
+    })
+    .await;
+    let p = h.ready().proxy.as_ref().unwrap();
+    let ca = std::fs::read(&p.ca_file).unwrap();
+    let c = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .proxy(reqwest::Proxy::all(&p.url).unwrap())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = "https://contoso-dev.vault.azure.net/secrets/daemon-secret?api-version=7.5";
+    // The challenge names Entra's public authority and Key Vault's resource.
+    let resp = c.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        format!(
+            "Bearer authorization=\"https://login.microsoftonline.com/{CONTOSO}\", resource=\"https://vault.azure.net\""
+        )
+    );
+    let body: Value = c
+        .post(format!(
+            "https://login.microsoftonline.com/{CONTOSO}/oauth2/v2.0/token"
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", KV),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().expect("a token");
+    let b: Value = c
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["value"], DAEMON_SECRET);
+    assert!(
+        b["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://contoso-dev.vault.azure.net/secrets/daemon-secret/"),
+        "{b}"
+    );
+    // Another vault's hostname: not in this directory.
+    let other = c
+        .get("https://other-vault.vault.azure.net/secrets/x?api-version=7.5")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn admin_rotation_adds_a_version() {
+    use reqwest::Method as M;
+    let env = Env::start().await;
+    let token = env.daemon_token(KV).await;
+    let t = Some(token.as_str());
+    let r = env
+        .admin_post(
+            "/vaults/contoso-dev/secrets/daemon-secret/rotate",
+            serde_json::json!({ "value": "rotated-1" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let out: Value = r.json().await.unwrap();
+    assert!(out.get("value").is_none(), "{out}");
+    let (_, b, _) = send(&env, M::GET, "/secrets/daemon-secret", t, None).await;
+    assert_eq!(b["value"], "rotated-1");
+    assert!(
+        b["id"]
+            .as_str()
+            .unwrap()
+            .ends_with(out["version"].as_str().unwrap())
+    );
+    let (_, b, _) = send(&env, M::GET, "/secrets/daemon-secret/versions", t, None).await;
+    assert_eq!(b["value"].as_array().unwrap().len(), 2);
+    // No value given: a random one, returned to the admin caller.
+    let r = env
+        .admin_post(
+            "/vaults/contoso-dev/secrets/daemon-secret/rotate",
+            Value::Null,
+        )
+        .await;
+    let out: Value = r.json().await.unwrap();
+    let (_, b, _) = send(&env, M::GET, "/secrets/daemon-secret", t, None).await;
+    assert_eq!(b["value"], out["value"]);
+    let r = env
+        .admin_post("/vaults/contoso-dev/secrets/nope/rotate", Value::Null)
+        .await;
+    assert_eq!(r.status(), 404);
+    let r = env
+        .admin_post("/vaults/nope/secrets/daemon-secret/rotate", Value::Null)
+        .await;
+    assert_eq!(r.status(), 404);
+    env.stop().await;
+}

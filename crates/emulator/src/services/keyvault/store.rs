@@ -140,3 +140,38 @@ impl KeyVaults {
         f(data)
     }
 }
+
+/// Why an admin rotation did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RotateError {
+    /// No live secret of that name.
+    NotFound,
+    /// The secret is soft-deleted.
+    Deleted,
+}
+
+impl KeyVaults {
+    /// Adds a new version with `value` to live secret `name` of vault `v` (the admin API's
+    /// rotation): the new version id.
+    pub(crate) fn rotate(
+        &self,
+        v: &Vault,
+        now: i64,
+        name: &str,
+        value: String,
+    ) -> Result<String, RotateError> {
+        let key = name.to_ascii_lowercase();
+        self.with(v, now, |d| {
+            if d.deleted.contains_key(&key) {
+                return Err(RotateError::Deleted);
+            }
+            let s = d.live.get_mut(&key).ok_or(RotateError::NotFound)?;
+            let latest = s.latest();
+            let mut ver = Version::new(value, latest.content_type.clone(), now);
+            ver.tags = latest.tags.clone();
+            let id = ver.id.clone();
+            s.versions.push(ver);
+            Ok(id)
+        })
+    }
+}
