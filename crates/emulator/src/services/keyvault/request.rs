@@ -16,9 +16,10 @@ const KEY_VAULT_APP: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 /// The resource a Key Vault challenge names.
 const RESOURCE: &str = "https://vault.azure.net";
 
-/// The api-versions of Key Vault's data plane the local vault answers (7.x, as the
-/// azure-rest-api-specs KeyVault data-plane folders list them).
+/// The api-versions of Key Vault's data plane the local vault answers: the ones
+/// azure-keyvault-secrets 4.12.0 names (`ApiVersion`, its default `2026-04-01`).
 const API_VERSIONS: &[&str] = &[
+    "2016-10-01",
     "7.0",
     "7.1",
     "7.2",
@@ -27,6 +28,7 @@ const API_VERSIONS: &[&str] = &[
     "7.5",
     "7.6",
     "2025-07-01",
+    "2026-04-01",
 ];
 
 /// What an operation needs.
