@@ -193,6 +193,40 @@ mod tests {
     }
 
     #[test]
+    fn vault_entries_are_checked_and_values_stay_out_of_debug() {
+        let dir = build(DEFAULT_DIRECTORY_TOML).unwrap();
+        assert_eq!(dir.vaults.len(), 1);
+        assert_eq!(dir.vaults[0].name, "contoso-dev");
+        let shown = format!("{:?}", dir.vaults[0]);
+        assert!(!shown.contains("daemon-dev-secret"), "{shown}");
+        let config = DirectoryConfig::parse(DEFAULT_DIRECTORY_TOML, "t.toml").unwrap();
+        let shown = format!("{:?}", config.vaults);
+        assert!(!shown.contains("daemon-dev-secret"), "{shown}");
+        for (from, to, key) in [
+            (
+                "name = \"contoso-dev\"",
+                "name = \"Contoso_Dev\"",
+                "vaults[0].name",
+            ),
+            (
+                "role = \"Key Vault Secrets User\" }, # the daemon",
+                "role = \"Key Vault Reader\" }, # the daemon",
+                "vaults[0].role_assignments[1].role",
+            ),
+            (
+                "{ name = \"daemon-secret\"",
+                "{ name = \"daemon secret\"",
+                "vaults[0].secrets[0].name",
+            ),
+        ] {
+            let text = DEFAULT_DIRECTORY_TOML.replacen(from, to, 1);
+            assert_ne!(text, DEFAULT_DIRECTORY_TOML, "{from}");
+            let err = build(&text).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
     fn derived_guids_are_guids_and_stable() {
         let a = derived_guid(&["x", "y"]);
         assert!(is_guid(&a));
