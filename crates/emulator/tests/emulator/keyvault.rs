@@ -371,3 +371,70 @@ async fn admin_rotation_adds_a_version() {
     assert_eq!(r.status(), 404);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn bad_input_gets_bad_parameter_and_browsers_are_refused() {
+    use reqwest::Method as M;
+    let env = Env::start().await;
+    let token = alice_kv_token(&env).await;
+    let t = Some(token.as_str());
+    let bad = |b: &Value| b["error"]["code"].as_str().unwrap_or_default().to_string();
+    let (s, b, _) = send(&env, M::PUT, "/secrets/x", t, Some(serde_json::json!({}))).await;
+    assert_eq!((s, bad(&b)), (400, "BadParameter".into()), "{b}");
+    let (s, b, _) = send(
+        &env,
+        M::PUT,
+        "/secrets/x",
+        t,
+        Some(serde_json::json!({"value": 1})),
+    )
+    .await;
+    assert_eq!((s, bad(&b)), (400, "BadParameter".into()), "{b}");
+    let (s, b, _) = send(
+        &env,
+        M::PUT,
+        "/secrets/bad_name",
+        t,
+        Some(serde_json::json!({"value": "v"})),
+    )
+    .await;
+    assert_eq!((s, bad(&b)), (400, "BadParameter".into()), "{b}");
+    let (s, b, _) = send(
+        &env,
+        M::PATCH,
+        "/secrets/daemon-secret/",
+        t,
+        Some(serde_json::json!({"value": "v"})),
+    )
+    .await;
+    assert_eq!((s, bad(&b)), (400, "BadParameter".into()), "{b}");
+    let (s, b, _) = send(&env, M::GET, "/secrets?$skiptoken=999", t, None).await;
+    assert_eq!((s, bad(&b)), (400, "BadParameter".into()), "{b}");
+    let (s, b, _) = send(
+        &env,
+        M::GET,
+        "/secrets/daemon-secret/0123456789abcdef0123456789abcdef",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, bad(&b)), (404, "SecretNotFound".into()), "{b}");
+    let (s, b, _) = send(&env, M::GET, "/deletedsecrets/daemon-secret", t, None).await;
+    assert_eq!((s, bad(&b)), (404, "SecretNotFound".into()), "{b}");
+    // An unknown vault name.
+    let url = env.url("/vault/no-such-vault/secrets/x?api-version=7.4");
+    let (s, _, _) = send(&env, M::GET, &url, t, None).await;
+    assert_eq!(s, 404);
+    // A web page's request (Origin) never reaches the vault.
+    let resp = env
+        .http
+        .get(kv_url(&env, "/secrets/daemon-secret"))
+        .bearer_auth(&token)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(!resp.text().await.unwrap().contains(DAEMON_SECRET));
+    env.stop().await;
+}
