@@ -67,6 +67,12 @@ pub(crate) async fn rotate(
             StatusCode::NOT_FOUND,
             &format!("no secret {name:?} in vault {vault:?}"),
         ),
+        Err(RotateError::Managed) => fail(
+            StatusCode::CONFLICT,
+            &format!(
+                "secret {name:?} of vault {vault:?} is a certificate's (import a new version)"
+            ),
+        ),
         Err(RotateError::Deleted) => fail(
             StatusCode::CONFLICT,
             &format!("secret {name:?} of vault {vault:?} is deleted (recover or purge it first)"),

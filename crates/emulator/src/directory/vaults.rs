@@ -19,6 +19,8 @@ pub(crate) const VAULT_ROLES: &[&str] = &[
     "Key Vault Administrator",
     "Key Vault Secrets Officer",
     "Key Vault Secrets User",
+    "Key Vault Certificates Officer",
+    "Key Vault Certificate User",
 ];
 
 /// A vault as the directory file writes it.
@@ -65,7 +67,8 @@ impl std::fmt::Debug for VaultSecretConfig {
 pub struct VaultRoleConfig {
     /// A user's UPN, or the client id of an app or managed identity.
     pub principal: Spanned<String>,
-    /// `Key Vault Secrets User`, `Key Vault Secrets Officer` or `Key Vault Administrator`.
+    /// `Key Vault Secrets User`, `Key Vault Secrets Officer`, `Key Vault Certificate User`,
+    /// `Key Vault Certificates Officer` or `Key Vault Administrator`.
     pub role: String,
 }
 

@@ -1,7 +1,8 @@
 //! The local Azure Key Vault (`https://{vault}.vault.azure.net`, mounted at
 //! `/vault/{vault}`): secrets over Key Vault's REST API (api-version 7.x): set, get
 //! (latest and by version), list and list versions (paged by `nextLink`), update
-//! attributes, delete (soft delete), get deleted, list deleted, recover, purge.
+//! attributes, delete (soft delete), get deleted, list deleted, recover, purge; PEM
+//! certificates: import, get, list, list versions (the bundle read through `/secrets`).
 //!
 //! As Key Vault: a request with no bearer gets the 401 challenge (`WWW-Authenticate:
 //! Bearer authorization="…", resource="https://vault.azure.net"`); the bearer must be an
@@ -9,6 +10,7 @@
 //! vault's RBAC role assignments (`[[vaults]]`). Secrets live in memory, seeded from the
 //! directory at first use. Sources and what is uncertain: docs/local-apis.md.
 
+mod certificates;
 mod deleted;
 mod error;
 mod request;
@@ -47,6 +49,12 @@ pub(crate) fn router() -> Router<AppState> {
             get(deleted::get).delete(deleted::purge),
         )
         .route("/deletedsecrets/{name}/recover", post(deleted::recover))
+        .route("/certificates", get(certificates::list))
+        .route("/certificates/{name}", get(certificates::get))
+        .route("/certificates/{name}/", get(certificates::get))
+        .route("/certificates/{name}/import", post(certificates::import))
+        .route("/certificates/{name}/versions", get(certificates::versions))
+        .route("/certificates/{name}/{version}", get(certificates::get))
         .fallback(not_served)
 }
 

@@ -438,3 +438,122 @@ async fn bad_input_gets_bad_parameter_and_browsers_are_refused() {
     assert!(!resp.text().await.unwrap().contains(DAEMON_SECRET));
     env.stop().await;
 }
+
+/// A self-signed certificate and its key, as one PEM bundle.
+fn pem_bundle(cn: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![cn.to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    format!("{}{}", cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn a_pem_certificate_is_imported_and_its_key_read_through_secrets() {
+    use reqwest::Method as M;
+    let env = Env::start().await;
+    let token = alice_kv_token(&env).await;
+    let t = Some(token.as_str());
+    let pem = pem_bundle("client.contoso.test");
+    let import = serde_json::json!({
+        "value": pem,
+        "policy": { "secret_props": { "contentType": "application/x-pem-file" } },
+    });
+    let (s, c, _) = send(
+        &env,
+        M::POST,
+        "/certificates/client-cert/import",
+        t,
+        Some(import),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    let version = c["id"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        c["sid"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/secrets/client-cert/{version}"))
+    );
+    assert!(c["x5t"].is_string() && c["cer"].is_string(), "{c}");
+    assert!(c["attributes"]["exp"].as_i64().unwrap() > c["attributes"]["nbf"].as_i64().unwrap());
+    // The certificate again, and its private key through the secrets endpoint.
+    let (_, g, _) = send(&env, M::GET, "/certificates/client-cert/", t, None).await;
+    assert_eq!(g["cer"], c["cer"]);
+    let (s, sec, _) = send(&env, M::GET, "/secrets/client-cert", t, None).await;
+    assert_eq!(s, 200, "{sec}");
+    assert_eq!(sec["value"], pem);
+    assert_eq!(sec["contentType"], "application/x-pem-file");
+    assert_eq!(sec["managed"], true);
+    // A second import is a second version; the managed secret cannot be set directly.
+    let again = serde_json::json!({ "value": pem_bundle("client.contoso.test") });
+    let (s, _, _) = send(
+        &env,
+        M::POST,
+        "/certificates/client-cert/import",
+        t,
+        Some(again),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, vs, _) = send(&env, M::GET, "/certificates/client-cert/versions", t, None).await;
+    assert_eq!(vs["value"].as_array().unwrap().len(), 2);
+    let (_, old, _) = send(
+        &env,
+        M::GET,
+        &format!("/certificates/client-cert/{version}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(old["cer"], c["cer"]);
+    let (s, _, _) = send(
+        &env,
+        M::PUT,
+        "/secrets/client-cert",
+        t,
+        Some(serde_json::json!({"value": "x"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    // No private key, or a PKCS#12: BadParameter. The daemon (no certificate role): 403.
+    let cert_only = pem
+        .split("-----BEGIN PRIVATE KEY-----")
+        .next()
+        .unwrap()
+        .to_string();
+    let (s, b, _) = send(
+        &env,
+        M::POST,
+        "/certificates/c2/import",
+        t,
+        Some(serde_json::json!({"value": cert_only})),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("BadParameter")),
+        "{b}"
+    );
+    let daemon = env.daemon_token(KV).await;
+    let (s, b, _) = send(
+        &env,
+        M::GET,
+        "/certificates/client-cert",
+        Some(&daemon),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["innerError"]["code"].as_str()),
+        (403, Some("ForbiddenByRbac"))
+    );
+    env.stop().await;
+}

@@ -79,6 +79,24 @@ impl KvError {
         )
     }
 
+    /// 404 `CertificateNotFound`.
+    pub(crate) fn certificate_not_found(name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CertificateNotFound",
+            format!("A certificate with (name/id) {name} was not found in this key vault."),
+        )
+    }
+
+    /// 403 for a write to a certificate's managed secret.
+    pub(crate) fn managed_secret(name: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("Secret {name} is managed by a certificate: change the certificate instead."),
+        )
+    }
+
     /// 404 `SecretNotFound` for a deleted secret that is not there.
     pub(crate) fn deleted_not_found(name: &str) -> Self {
         Self::new(

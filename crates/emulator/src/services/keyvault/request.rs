@@ -38,6 +38,10 @@ pub(super) enum Access {
     Read,
     /// Set, update, delete, recover, purge (Secrets Officer).
     Write,
+    /// Get or list certificates (Certificate User).
+    CertRead,
+    /// Import certificates (Certificates Officer).
+    CertWrite,
 }
 
 /// A request that passed the checks: the vault and the base of its ids.
@@ -106,6 +110,8 @@ pub(super) async fn check(
         let action = match access {
             Access::Read => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
             Access::Write => "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+            Access::CertRead => "Microsoft.KeyVault/vaults/certificates/read",
+            Access::CertWrite => "Microsoft.KeyVault/vaults/certificates/import/action",
         };
         return Err(KvError::forbidden_by_rbac(&who, action, &v.name));
     }
@@ -130,8 +136,11 @@ pub(super) async fn check(
 /// Whether `who`'s roles on `v` allow `access`.
 fn allowed(v: &Vault, who: &Member, access: Access) -> bool {
     v.roles_of(who).any(|r| match r {
-        "Key Vault Administrator" | "Key Vault Secrets Officer" => true,
+        "Key Vault Administrator" => true,
+        "Key Vault Secrets Officer" => matches!(access, Access::Read | Access::Write),
         "Key Vault Secrets User" => access == Access::Read,
+        "Key Vault Certificates Officer" => matches!(access, Access::CertRead | Access::CertWrite),
+        "Key Vault Certificate User" => access == Access::CertRead,
         _ => false,
     })
 }

@@ -106,6 +106,9 @@ pub(super) async fn set(
         if d.deleted.contains_key(&key) {
             return Err(KvError::conflict_deleted(&name));
         }
+        if d.live.get(&key).is_some_and(|s| s.latest().managed) {
+            return Err(KvError::managed_secret(&name));
+        }
         let s = d.live.entry(key).or_insert_with(|| Secret {
             name: name.clone(),
             versions: Vec::new(),

@@ -28,6 +28,27 @@ impl std::fmt::Debug for KeyVaults {
 pub(super) struct VaultData {
     pub(super) live: BTreeMap<String, Secret>,
     pub(super) deleted: BTreeMap<String, (Secret, i64)>,
+    /// Imported certificates by name (lower case); each version's PEM bundle is also the
+    /// managed secret of the same name and version.
+    pub(super) certs: BTreeMap<String, Cert>,
+}
+
+/// An imported certificate and its versions, oldest first.
+pub(super) struct Cert {
+    pub(super) name: String,
+    pub(super) versions: Vec<CertVersion>,
+}
+
+/// One imported version: the certificate (DER) and its attributes.
+pub(super) struct CertVersion {
+    pub(super) id: String,
+    pub(super) der: Vec<u8>,
+    pub(super) nbf: i64,
+    pub(super) exp: i64,
+    pub(super) created: i64,
+    pub(super) updated: i64,
+    pub(super) enabled: bool,
+    pub(super) tags: Option<Value>,
 }
 
 /// A secret: its name as first set, and its versions, oldest first.
@@ -49,6 +70,8 @@ pub(super) struct Version {
     pub(super) exp: Option<i64>,
     pub(super) created: i64,
     pub(super) updated: i64,
+    /// The secret of a certificate (its PEM bundle): `managed` and `kid` in answers.
+    pub(super) managed: bool,
 }
 
 impl Version {
@@ -64,6 +87,7 @@ impl Version {
             exp: None,
             created: now,
             updated: now,
+            managed: false,
         }
     }
 
@@ -99,6 +123,12 @@ impl Version {
         }
         if let Some(t) = &self.tags {
             v["tags"] = t.clone();
+        }
+        if self.managed {
+            v["managed"] = json!(true);
+            if versioned {
+                v["kid"] = json!(format!("{base}/keys/{name}/{}", self.id));
+            }
         }
         v
     }
@@ -148,6 +178,8 @@ pub(crate) enum RotateError {
     NotFound,
     /// The secret is soft-deleted.
     Deleted,
+    /// The secret is a certificate's (import a new certificate version instead).
+    Managed,
 }
 
 impl KeyVaults {
@@ -167,6 +199,9 @@ impl KeyVaults {
             }
             let s = d.live.get_mut(&key).ok_or(RotateError::NotFound)?;
             let latest = s.latest();
+            if latest.managed {
+                return Err(RotateError::Managed);
+            }
             let mut ver = Version::new(value, latest.content_type.clone(), now);
             ver.tags = latest.tags.clone();
             let id = ver.id.clone();
