@@ -7,6 +7,9 @@ through `entra up`'s real-hostname proxy, with nothing set but the `export` line
   list_properties_of_secrets, begin_delete_secret, begin_recover_deleted_secret; the
   SDK's challenge policy learns the tenant from the vault's 401 and checks that the
   challenge's resource matches the vault's domain (left on).
+- azure-keyvault-certificates: a PEM certificate (with its key) imported by the web app
+  (a Certificates Officer), read back, and its PEM bundle read through the secrets
+  endpoint with the managed identity.
 - DefaultAzureCredential over the broker `entra up` starts (managed identity, the daemon:
   a Secrets User): get_secret reads the daemon's seeded secret; set_secret is refused
   with 403 ForbiddenByRbac.
@@ -128,3 +131,45 @@ def test_managed_identity_reads_and_is_refused_a_write(exports):
     out = _run(f"VAULT_URL = {VAULT_URL!r}\n" + READER, exports)
     assert out["value"] == "daemon-dev-secret", out
     assert out["set"] == [403, "Forbidden", True], out
+
+
+CERTIFICATES = r'''
+import datetime, json
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from azure.identity import ClientSecretCredential, DefaultAzureCredential
+from azure.keyvault.certificates import CertificateClient, CertificateContentType, CertificatePolicy
+from azure.keyvault.secrets import SecretClient
+
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client.contoso.test")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+# The web app (a Certificates Officer) imports; the managed identity (a Secrets User,
+# through DefaultAzureCredential) reads the private key through the secrets endpoint.
+certs = CertificateClient(VAULT_URL, ClientSecretCredential(TENANT, WEB, "web-dev-secret"))
+policy = CertificatePolicy(issuer_name="Unknown", content_type=CertificateContentType.pem)
+certs.import_certificate("interop-cert", pem, policy=policy)
+got = certs.get_certificate("interop-cert")
+secret = SecretClient(VAULT_URL, DefaultAzureCredential()).get_secret("interop-cert")
+print(json.dumps({
+    "cer_matches": bytes(got.cer) == cert.public_bytes(serialization.Encoding.DER),
+    "secret_is_pem": secret.value.strip() == pem.decode().strip(),
+    "content_type": secret.properties.content_type,
+    "versions": len(list(certs.list_properties_of_certificate_versions("interop-cert"))),
+}))
+'''
+
+
+def test_a_pem_certificate_is_imported_and_its_key_read(exports):
+    code = f"TENANT = {es.TENANT!r}\nWEB = {WEB!r}\nVAULT_URL = {VAULT_URL!r}\n" + CERTIFICATES
+    out = _run(code, exports)
+    assert out == {"cer_matches": True, "secret_is_pem": True,
+                   "content_type": "application/x-pem-file", "versions": 1}, out

@@ -40,6 +40,26 @@ struct ImportBody {
     tags: Option<serde_json::Map<String, Value>>,
 }
 
+/// The PEM text of an import's `value`: the PEM itself (as the Azure CLI sends it) or
+/// its base64 (as the Azure SDKs send every import).
+fn pem_text(value: &str) -> Result<String, KvError> {
+    if value.contains("-----BEGIN") {
+        return Ok(value.to_string());
+    }
+    use base64::Engine as _;
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|t| t.contains("-----BEGIN"))
+        .ok_or_else(|| {
+            KvError::bad_parameter(
+                "The certificate could not be imported: only PEM (as text or base64) is served locally, not PKCS#12.",
+            )
+        })
+}
+
 /// The certificate's DER and validity (unix seconds) from a PEM bundle that also holds
 /// a private key.
 fn parse_pem(text: &str) -> Result<(Vec<u8>, i64, i64), KvError> {
@@ -114,7 +134,8 @@ pub(super) async fn import(
             "Only PEM certificates (application/x-pem-file) are imported by the local Key Vault.",
         ));
     }
-    let (der, nbf, exp) = parse_pem(&b.value)?;
+    let pem = pem_text(&b.value)?;
+    let (der, nbf, exp) = parse_pem(&pem)?;
     let now = st.now();
     let key = name.to_ascii_lowercase();
     st.key_vaults.with(&ctx.vault, now, |d| {
@@ -124,7 +145,7 @@ pub(super) async fn import(
         if d.live.get(&key).is_some_and(|s| !s.latest().managed) {
             return Err(KvError::conflict_deleted(&name));
         }
-        let mut sv = Version::new(b.value, Some(PEM.into()), now);
+        let mut sv = Version::new(pem, Some(PEM.into()), now);
         sv.managed = true;
         sv.nbf = Some(nbf);
         sv.exp = Some(exp);
