@@ -211,7 +211,7 @@ mod tests {
             (
                 "role = \"Key Vault Secrets User\" }, # the daemon",
                 "role = \"Key Vault Reader\" }, # the daemon",
-                "vaults[0].role_assignments[1].role",
+                "vaults[0].role_assignments[2].role",
             ),
             (
                 "{ name = \"daemon-secret\"",
