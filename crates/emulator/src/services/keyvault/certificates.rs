@@ -143,7 +143,7 @@ pub(super) async fn import(
             return Err(KvError::conflict_deleted(&name));
         }
         if d.live.get(&key).is_some_and(|s| !s.latest().managed) {
-            return Err(KvError::conflict_deleted(&name));
+            return Err(KvError::conflict_secret(&name));
         }
         let mut sv = Version::new(pem, Some(PEM.into()), now);
         sv.managed = true;

@@ -126,6 +126,17 @@ impl KvError {
         )
     }
 
+    /// 409 `Conflict`: a certificate import over a secret of the same name.
+    pub(crate) fn conflict_secret(name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "A secret named {name} exists and is not a certificate's: a certificate cannot take its name."
+            ),
+        )
+    }
+
     /// 400 `BadParameter`.
     pub(crate) fn bad_parameter(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
