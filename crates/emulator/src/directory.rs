@@ -26,8 +26,8 @@ pub(crate) use model::{
 };
 pub(crate) use subscriptions::Subscription;
 pub use subscriptions::{RoleAssignmentConfig, SubscriptionConfig};
-pub(crate) use vaults::{Vault, valid_secret_name};
-pub use vaults::{VaultConfig, VaultRoleConfig, VaultSecretConfig};
+pub(crate) use vaults::{Vault, parse_cert_pem, valid_secret_name};
+pub use vaults::{VaultCertificateConfig, VaultConfig, VaultRoleConfig, VaultSecretConfig};
 pub(crate) use workspaces::{ITEM_TYPES, Member, Workspace};
 pub use workspaces::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 
@@ -217,6 +217,11 @@ mod tests {
                 "{ name = \"daemon-secret\"",
                 "{ name = \"daemon secret\"",
                 "vaults[0].secrets[0].name",
+            ),
+            (
+                "state_file = \"daemon.pem\"",
+                "state_file = \"no-such.pem\"",
+                "vaults[0].certificates[0]",
             ),
         ] {
             let text = DEFAULT_DIRECTORY_TOML.replacen(from, to, 1);

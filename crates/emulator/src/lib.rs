@@ -93,7 +93,7 @@ pub use directory::{
     PreAuthorizedConfig, RoleAssignmentConfig, SecretConfig, Settings, SubscriptionConfig,
     TenantConfig, UserConfig,
 };
-pub use directory::{VaultConfig, VaultRoleConfig, VaultSecretConfig};
+pub use directory::{VaultCertificateConfig, VaultConfig, VaultRoleConfig, VaultSecretConfig};
 pub use directory::{WorkspaceConfig, WorkspaceItemConfig, WorkspaceMemberConfig};
 pub use discovery::mint_federated;
 pub use keys::KeyError;

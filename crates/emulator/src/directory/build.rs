@@ -173,7 +173,8 @@ impl Directory {
         let invalid = |span, key, message| ctx.invalid(span, key, message);
         dir.subscriptions = dir.build_subscriptions(&config.subscriptions, &invalid)?;
         dir.workspaces = super::workspaces_build::build(&config.workspaces, &dir, &invalid)?;
-        dir.vaults = super::vaults_build::build(&config.vaults, &dir, &invalid)?;
+        let dirs = (ctx.config_dir.as_path(), ctx.state_dir.as_path());
+        dir.vaults = super::vaults_build::build(&config.vaults, &dir, dirs, &invalid)?;
         Ok(dir)
     }
 

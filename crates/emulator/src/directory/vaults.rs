@@ -37,6 +37,26 @@ pub struct VaultConfig {
     /// Who holds which Key Vault role on the vault (RBAC).
     #[serde(default)]
     pub role_assignments: Vec<VaultRoleConfig>,
+    /// Certificates present at start (one version each), from PEM files holding the
+    /// certificate and its private key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<VaultCertificateConfig>,
+}
+
+/// A seeded certificate: exactly one of `file` (relative to the directory file's folder)
+/// or `state_file` (in the state directory, e.g. the `daemon.pem` an app's `generate`
+/// made).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultCertificateConfig {
+    /// Certificate name (1-127 of `a-z`, `A-Z`, `0-9`, `-`).
+    pub name: Spanned<String>,
+    /// A PEM file next to the directory file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// A PEM file in the state directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_file: Option<String>,
 }
 
 /// A seeded secret. Its `Debug` never shows the value.
@@ -83,6 +103,8 @@ pub(crate) struct Vault {
     pub(crate) secrets: Vec<(String, String, Option<String>)>,
     /// (member, role).
     pub(crate) roles: Vec<(Member, String)>,
+    /// Seeded certificates: (name, PEM bundle with the private key).
+    pub(crate) certificates: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -91,6 +113,7 @@ impl std::fmt::Debug for Vault {
             .field("name", &self.name)
             .field("tenant_id", &self.tenant_id)
             .field("secrets", &self.secrets.len())
+            .field("certificates", &self.certificates.len())
             .field("roles", &self.roles)
             .finish()
     }
@@ -120,4 +143,23 @@ pub(crate) fn valid_vault_name(s: &str) -> bool {
 /// Whether `s` is a valid secret name (Key Vault: 1-127 of letters, digits and `-`).
 pub(crate) fn valid_secret_name(s: &str) -> bool {
     (1..=127).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// A PEM bundle's certificate (DER) and validity (unix seconds), checking that the bundle
+/// also holds a private key.
+pub(crate) fn parse_cert_pem(text: &str) -> Result<(Vec<u8>, i64, i64), String> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use x509_cert::der::Decode as _;
+    let der = CertificateDer::pem_slice_iter(text.as_bytes())
+        .next()
+        .and_then(Result::ok)
+        .ok_or("no PEM CERTIFICATE block (PKCS#12 import is not served locally)")?;
+    PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|_| "no PEM private key")?;
+    let cert =
+        x509_cert::Certificate::from_der(der.as_ref()).map_err(|_| "not an X.509 certificate")?;
+    let v = cert.tbs_certificate().validity();
+    let nbf = v.not_before.to_unix_duration().as_secs() as i64;
+    let exp = v.not_after.to_unix_duration().as_secs() as i64;
+    Ok((der.as_ref().to_vec(), nbf, exp))
 }

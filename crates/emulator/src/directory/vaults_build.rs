@@ -2,10 +2,13 @@
 //! names, and each role assignment resolved to a user (by UPN) or a service principal
 //! (by client id) of the vault's tenant.
 
+use std::path::Path;
+
 use super::config::ConfigError;
 use super::model::Directory;
 use super::vaults::{
-    VAULT_ROLES, Vault, VaultConfig, VaultRoleConfig, valid_secret_name, valid_vault_name,
+    VAULT_ROLES, Vault, VaultCertificateConfig, VaultConfig, VaultRoleConfig, parse_cert_pem,
+    valid_secret_name, valid_vault_name,
 };
 use super::workspaces::Member;
 use super::workspaces_build::Invalid;
@@ -14,6 +17,7 @@ use super::workspaces_build::Invalid;
 pub(super) fn build(
     list: &[VaultConfig],
     dir: &Directory,
+    dirs: (&Path, &Path),
     invalid: Invalid<'_>,
 ) -> Result<Vec<Vault>, ConfigError> {
     let mut out: Vec<Vault> = Vec::new();
@@ -61,14 +65,50 @@ pub(super) fn build(
             let k = key(&format!("role_assignments[{j}]"));
             roles.push(role(dir, r, &tenant_id, invalid, &k)?);
         }
+        let mut certificates: Vec<(String, String)> = Vec::new();
+        for (j, c) in v.certificates.iter().enumerate() {
+            let k = key(&format!("certificates[{j}]"));
+            let n = c.name.get_ref();
+            let taken = certificates.iter().any(|(x, _)| x.eq_ignore_ascii_case(n))
+                || secrets.iter().any(|(x, _, _)| x.eq_ignore_ascii_case(n));
+            if !valid_secret_name(n) || taken {
+                let why = if taken {
+                    "name already used in this vault"
+                } else {
+                    "1-127 of letters, digits and -"
+                };
+                return Err(invalid(
+                    Some(c.name.span()),
+                    format!("{k}.name"),
+                    format!("{n:?}: {why}"),
+                ));
+            }
+            let pem = certificate_pem(c, dirs).map_err(|m| invalid(Some(c.name.span()), k, m))?;
+            certificates.push((n.clone(), pem));
+        }
         out.push(Vault {
             name,
             tenant_id,
             secrets,
             roles,
+            certificates,
         });
     }
     Ok(out)
+}
+
+/// The PEM bundle of a seeded certificate, checked (certificate and private key).
+/// `dirs` is (the directory file's folder, the state directory).
+fn certificate_pem(c: &VaultCertificateConfig, dirs: (&Path, &Path)) -> Result<String, String> {
+    let (config_dir, state_dir) = dirs;
+    let path = match (&c.file, &c.state_file) {
+        (Some(f), None) => config_dir.join(f),
+        (None, Some(f)) => state_dir.join(f),
+        _ => return Err("give exactly one of file or state_file".into()),
+    };
+    let pem = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_cert_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(pem)
 }
 
 /// Resolves one role assignment: a user of the vault's tenant by UPN, or an app or managed

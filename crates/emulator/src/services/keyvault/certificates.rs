@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 use super::error::KvError;
 use super::request::{Access, Ctx, check};
 use super::secrets::{SecretPath, name_of, page};
-use super::store::{Cert, CertVersion, Secret, Version};
+use super::store::{Cert, CertVersion, PEM_CONTENT_TYPE};
+use crate::directory::parse_cert_pem;
 use crate::state::AppState;
 
-/// The content type of a PEM bundle (Key Vault's `secret_props.contentType`).
-const PEM: &str = "application/x-pem-file";
+/// The content type of a PEM bundle.
+const PEM: &str = PEM_CONTENT_TYPE;
 
 type KvResult = Result<Json<Value>, KvError>;
 
@@ -58,28 +59,6 @@ fn pem_text(value: &str) -> Result<String, KvError> {
                 "The certificate could not be imported: only PEM (as text or base64) is served locally, not PKCS#12.",
             )
         })
-}
-
-/// The certificate's DER and validity (unix seconds) from a PEM bundle that also holds
-/// a private key.
-fn parse_pem(text: &str) -> Result<(Vec<u8>, i64, i64), KvError> {
-    use rustls_pki_types::pem::PemObject as _;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    use x509_cert::der::Decode as _;
-    let bad = |why: &str| {
-        KvError::bad_parameter(format!("The certificate could not be imported: {why}."))
-    };
-    let der = CertificateDer::pem_slice_iter(text.as_bytes())
-        .next()
-        .and_then(Result::ok)
-        .ok_or_else(|| bad("no PEM CERTIFICATE block (PKCS#12 import is not served locally)"))?;
-    PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|_| bad("no PEM private key"))?;
-    let cert = x509_cert::Certificate::from_der(der.as_ref())
-        .map_err(|_| bad("not an X.509 certificate"))?;
-    let v = cert.tbs_certificate().validity();
-    let nbf = v.not_before.to_unix_duration().as_secs() as i64;
-    let exp = v.not_after.to_unix_duration().as_secs() as i64;
-    Ok((der.as_ref().to_vec(), nbf, exp))
 }
 
 /// A `CertificateBundle` (or item without `cer`/`kid`/`sid`/`policy` when `item`).
@@ -135,7 +114,9 @@ pub(super) async fn import(
         ));
     }
     let pem = pem_text(&b.value)?;
-    let (der, nbf, exp) = parse_pem(&pem)?;
+    parse_cert_pem(&pem).map_err(|why| {
+        KvError::bad_parameter(format!("The certificate could not be imported: {why}."))
+    })?;
     let now = st.now();
     let key = name.to_ascii_lowercase();
     st.key_vaults.with(&ctx.vault, now, |d| {
@@ -145,35 +126,14 @@ pub(super) async fn import(
         if d.live.get(&key).is_some_and(|s| !s.latest().managed) {
             return Err(KvError::conflict_secret(&name));
         }
-        let mut sv = Version::new(pem, Some(PEM.into()), now);
-        sv.managed = true;
-        sv.nbf = Some(nbf);
-        sv.exp = Some(exp);
         let tags = b.tags.map(Value::Object);
-        let cv = CertVersion {
-            id: sv.id.clone(),
-            der,
-            nbf,
-            exp,
-            created: now,
-            updated: now,
-            enabled: true,
-            tags,
-        };
-        let s = d.live.entry(key.clone()).or_insert_with(|| Secret {
-            name: name.clone(),
-            versions: Vec::new(),
-        });
-        s.versions.push(sv);
-        let c = d.certs.entry(key).or_insert_with(|| Cert {
-            name: name.clone(),
-            versions: Vec::new(),
-        });
-        c.versions.push(cv);
+        d.add_certificate(&name, pem, tags, now)
+            .ok_or_else(|| KvError::bad_parameter("The certificate could not be imported."))?;
+        let c = &d.certs[&key];
         Ok(Json(bundle(
             &ctx,
             c,
-            c.versions.last().expect("just pushed"),
+            c.versions.last().expect("just added"),
             false,
         )))
     })

@@ -51,6 +51,50 @@ pub(super) struct CertVersion {
     pub(super) tags: Option<Value>,
 }
 
+impl VaultData {
+    /// Adds a version of certificate `name` from a PEM bundle (checked by the caller or
+    /// when the directory was built) and the managed secret that holds the bundle: the
+    /// new version, or `None` when the PEM does not parse.
+    pub(super) fn add_certificate(
+        &mut self,
+        name: &str,
+        pem: String,
+        tags: Option<Value>,
+        now: i64,
+    ) -> Option<&CertVersion> {
+        let (der, nbf, exp) = crate::directory::parse_cert_pem(&pem).ok()?;
+        let key = name.to_ascii_lowercase();
+        let mut sv = Version::new(pem, Some(PEM_CONTENT_TYPE.into()), now);
+        sv.managed = true;
+        sv.nbf = Some(nbf);
+        sv.exp = Some(exp);
+        let cv = CertVersion {
+            id: sv.id.clone(),
+            der,
+            nbf,
+            exp,
+            created: now,
+            updated: now,
+            enabled: true,
+            tags,
+        };
+        let s = self.live.entry(key.clone()).or_insert_with(|| Secret {
+            name: name.to_string(),
+            versions: Vec::new(),
+        });
+        s.versions.push(sv);
+        let c = self.certs.entry(key).or_insert_with(|| Cert {
+            name: name.to_string(),
+            versions: Vec::new(),
+        });
+        c.versions.push(cv);
+        c.versions.last()
+    }
+}
+
+/// The content type of a PEM bundle (Key Vault's `secret_props.contentType`).
+pub(super) const PEM_CONTENT_TYPE: &str = "application/x-pem-file";
+
 /// A secret: its name as first set, and its versions, oldest first.
 #[derive(Clone)]
 pub(super) struct Secret {
@@ -164,6 +208,9 @@ impl KeyVaults {
                         versions: vec![Version::new(value.clone(), ct.clone(), now)],
                     },
                 );
+            }
+            for (name, pem) in &v.certificates {
+                d.add_certificate(name, pem.clone(), None, now);
             }
             d
         });
