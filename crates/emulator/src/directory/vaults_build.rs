@@ -11,7 +11,7 @@ use super::vaults::{
     valid_secret_name, valid_vault_name,
 };
 use super::workspaces::Member;
-use super::workspaces_build::Invalid;
+use super::workspaces_build::{Invalid, principal_in_tenant};
 
 /// Checks the `[[vaults]]` entries against the built directory.
 pub(super) fn build(
@@ -126,19 +126,7 @@ fn role(
         return Err(err("role", msg));
     }
     let who = r.principal.get_ref();
-    let resolved = if who.contains('@') {
-        dir.user(who)
-            .filter(|u| u.tenant_id == tenant_id)
-            .map(|u| Member::User(u.object_id.clone()))
-    } else {
-        let id = who.to_ascii_lowercase();
-        let app = dir.app(&id).filter(|a| a.in_tenant(tenant_id)).is_some();
-        let mi = dir
-            .managed_identities
-            .iter()
-            .any(|x| x.client_id == id && x.tenant_id == tenant_id);
-        (app || mi).then_some(Member::App(id))
-    };
+    let resolved = principal_in_tenant(dir, who, tenant_id);
     let member = resolved.ok_or_else(|| {
         let msg = format!(
             "{who:?}: no user (by UPN), app or managed identity (by client id) in the vault's tenant"

@@ -114,19 +114,7 @@ fn member(
         ));
     }
     let who = m.principal.get_ref();
-    let resolved = if who.contains('@') {
-        dir.user(who)
-            .filter(|u| u.tenant_id == tenant_id)
-            .map(|u| Member::User(u.object_id.clone()))
-    } else {
-        let id = who.to_ascii_lowercase();
-        let app = dir.app(&id).filter(|a| a.in_tenant(tenant_id)).is_some();
-        let mi = dir
-            .managed_identities
-            .iter()
-            .any(|x| x.client_id == id && x.tenant_id == tenant_id);
-        (app || mi).then_some(Member::App(id))
-    };
+    let resolved = principal_in_tenant(dir, who, tenant_id);
     let member = resolved.ok_or_else(|| {
         err(
             "principal",
@@ -137,6 +125,24 @@ fn member(
 }
 
 /// The id of the tenant `t` names (id or domain).
+/// The member `who` names in `tenant_id`: a user by UPN, or an app or managed identity
+/// by client id usable there.
+pub(super) fn principal_in_tenant(dir: &Directory, who: &str, tenant_id: &str) -> Option<Member> {
+    if who.contains('@') {
+        return dir
+            .user(who)
+            .filter(|u| u.tenant_id == tenant_id)
+            .map(|u| Member::User(u.object_id.clone()));
+    }
+    let id = who.to_ascii_lowercase();
+    let app = dir.app(&id).filter(|a| a.in_tenant(tenant_id)).is_some();
+    let mi = dir
+        .managed_identities
+        .iter()
+        .any(|x| x.client_id == id && x.tenant_id == tenant_id);
+    (app || mi).then_some(Member::App(id))
+}
+
 fn tenant_of(
     dir: &Directory,
     t: &Spanned<String>,
